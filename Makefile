@@ -1,0 +1,33 @@
+# `make demo` and `make test` each set up .venv on first use, then run.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.ember-installed
+
+.PHONY: demo test bench lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install -q -e '.[test,extras,examples]'
+	# The PyTorch oracle is optional: tests that need it skip cleanly without it.
+	-$(PY) -m pip install -q 'torch==2.13.0'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/seed_walkthrough.py
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check ember tests benchmarks examples
+	$(PY) -m pytest tests
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check ember tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) out

@@ -1,0 +1,59 @@
+"""ember: PyTorch's API, written in Python on NumPy. `import ember as torch`."""
+__version__ = "0.1.0"
+
+from ._dtype import (bfloat16, complex64, complex128, dtype, float16, float32, float64, int8, int16, int32,
+                     int64, uint8, bool_ as bool, finfo, iinfo, get_default_dtype, set_default_dtype,
+                     promote_types, result_type, can_cast)
+from ._dtype import float32 as float, float64 as double, float16 as half, int64 as long, int32 as int
+from ._dtype import int16 as short, complex64 as cfloat, complex128 as cdouble
+from ._device import device
+from ._tensor import Tensor, Size
+from . import ops
+from .ops import *
+from .ops._registry import PUBLIC as _PUBLIC
+from .ops.sampling import rand, randn, randint, randperm, normal, bernoulli, multinomial
+from ._tensor_str import set_printoptions, get_printoptions
+from . import autograd
+from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
+from .autograd import is_inference_mode_enabled
+from . import linalg, cuda, backends
+from .random import (Generator, default_generator, manual_seed, seed, initial_seed, get_rng_state,
+                     set_rng_state)
+from . import random
+
+globals().update({k: v for k, v in _PUBLIC.items() if not k.startswith("_")})
+from ._dtype import is_floating_point, is_complex  # noqa: E402
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    return input.numel()
+
+
+def typename(obj):
+    return obj.type() if isinstance(obj, Tensor) else type(obj).__name__
+
+
+def broadcast_shapes(*shapes):
+    from .ops._shapes import broadcast_shapes as _bs
+    return Size(_bs(*[tuple(s) if not isinstance(s, int) else (s,) for s in shapes]))
+
+
+def _lazy(name):
+    import importlib
+    return importlib.import_module(f"ember.{name}")
+
+
+def __getattr__(name):
+    # Heavier subpackages load on first use so `import ember` stays fast.
+    if name in ("nn", "optim", "utils", "func", "viz", "serialization"):
+        module = _lazy(name)
+        globals()[name] = module
+        return module
+    if name in ("save", "load"):
+        module = _lazy("serialization")
+        return getattr(module, name)
+    raise AttributeError(f"module 'ember' has no attribute '{name}'")

@@ -1,0 +1,760 @@
+"""Tensor (state and Python protocols; math lives in ember.ops) and Size."""
+import numbers
+import warnings
+import weakref
+
+import numpy as np
+
+from . import _dtype as _dt
+from ._device import CPU, to_device
+
+__all__ = ["Tensor", "Size"]
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple of ints with PyTorch's repr."""
+    __slots__ = ()
+
+    def __repr__(self):
+        return f"ember.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __getitem__(self, key):
+        out = tuple.__getitem__(self, key)
+        return Size(out) if isinstance(key, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple(self) + tuple(other))
+
+    def __radd__(self, other):
+        return Size(tuple(other) + tuple(self))
+
+    def __reduce__(self):
+        return (Size, (tuple(self),))
+
+
+class VersionCounter:
+    """Shared by a tensor, its views and its detached aliases; every in-place change bumps it."""
+    __slots__ = ("value",)
+
+    def __init__(self, value=0):
+        self.value = value
+
+
+_new = object.__new__
+
+
+def _make(array, device=CPU, requires_grad=False, grad_fn=None, out_nr=0, vc=None, cls=None):
+    """Wrap a backend array without copying (the fast internal constructor)."""
+    t = _new(cls or Tensor)
+    t._array = array
+    t._device = device
+    t._requires_grad = requires_grad
+    t.grad_fn = grad_fn
+    t._grad = None
+    t._vc = vc
+    t._base = None
+    t._out_nr = out_nr
+    t._acc = None
+    t._extra = None
+    return t
+
+
+def wrap(array, requires_grad=False):
+    """A Tensor sharing memory with a NumPy array of any strides (internal; see ember.from_numpy)."""
+    if isinstance(array, np.generic) or not isinstance(array, np.ndarray):
+        array = np.asarray(array)
+    _dt.from_numpy(array.dtype)
+    return _make(array, CPU, requires_grad)
+
+
+def _type_name(t):
+    return {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+            "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
+            "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor",
+            "complex64": "ComplexFloatTensor", "complex128": "ComplexDoubleTensor"}[t.dtype.name]
+
+
+class Tensor:
+    """An n-dimensional array on a device, plus autograd bookkeeping. Math lives in ember.ops."""
+    __slots__ = ("_array", "_device", "_requires_grad", "_grad", "grad_fn", "_vc", "_base", "_out_nr",
+                 "_acc", "_extra", "__dict__", "__weakref__")
+    __hash__ = object.__hash__                   # identity: tensors key optimizer state
+    __array_priority__ = 1000                    # NumPy defers to our reflected operators
+
+    def __new__(cls, *args, **kwargs):
+        # torch.Tensor(data) / torch.Tensor(2, 3): the legacy constructor makes a default-dtype tensor.
+        from . import ops
+        if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+            if isinstance(args[0], Tensor):
+                return args[0].detach() if cls is Tensor else args[0]
+            return ops.creation.tensor(args[0], dtype=_dt.get_default_dtype(), device=kwargs.get("device"))
+        return ops.creation.empty(*args, dtype=_dt.get_default_dtype(), device=kwargs.get("device"))
+
+    # --- metadata ---------------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return Size(self._array.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._array.shape)
+        return self._array.shape[_wrap_dim(dim, self._array.ndim)]
+
+    @property
+    def dtype(self):
+        return _dt._FROM_NUMPY[self._array.dtype]
+
+    @property
+    def device(self):
+        return self._device
+
+    @property
+    def is_cuda(self):
+        return self._device.type == "cuda"
+
+    @property
+    def is_meta(self):
+        return self._device.type == "meta"
+
+    @property
+    def is_cpu(self):
+        return self._device.type == "cpu"
+
+    @property
+    def layout(self):
+        return "strided"
+
+    @property
+    def ndim(self):
+        return self._array.ndim
+
+    def dim(self):
+        return self._array.ndim
+
+    ndimension = dim
+
+    def numel(self):
+        return self._array.size
+
+    nelement = numel
+
+    def element_size(self):
+        return self._array.dtype.itemsize
+
+    @property
+    def itemsize(self):
+        return self._array.dtype.itemsize
+
+    @property
+    def nbytes(self):
+        return self._array.size * self._array.dtype.itemsize
+
+    def stride(self, dim=None):
+        itemsize = self._array.dtype.itemsize
+        strides = tuple(s // itemsize for s in self._array.strides)
+        if dim is None:
+            return strides
+        return strides[_wrap_dim(dim, self._array.ndim)]
+
+    def storage_offset(self):
+        base = _root(self._array)
+        if base is None:
+            return 0
+        return (_address(self._array) - _address(base)) // self._array.dtype.itemsize
+
+    def data_ptr(self):
+        return _address(self._array)
+
+    def is_contiguous(self, memory_format=None):
+        a = self._array
+        if a.flags.c_contiguous:
+            return True
+        expected = 1                              # size-1 dims may have any stride, as in PyTorch
+        for size, stride in zip(reversed(a.shape), reversed(self.stride())):
+            if size != 1 and stride != expected:
+                return False
+            expected *= size
+        return True
+
+    def is_floating_point(self):
+        return self.dtype.is_floating_point
+
+    def is_complex(self):
+        return self.dtype.is_complex
+
+    def is_signed(self):
+        return self.dtype.is_signed
+
+    def get_device(self):
+        return -1 if self._device.type == "cpu" else (self._device.index or 0)
+
+    def type(self, dtype=None, non_blocking=False):
+        if dtype is None:
+            return "ember." + _type_name(self)
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            names = {v: k for k, v in _TYPE_NAMES.items()}
+            dtype = names[dtype.rsplit(".", 1)[-1]]
+        return self.to(_dt.to_dtype(dtype))
+
+    # --- autograd state ------------------------------------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if self.grad_fn is not None:
+            if not value:
+                raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to "
+                                   "use a computed variable in a subgraph that doesn't require "
+                                   "differentiation use var_no_grad = var.detach().")
+            return
+        if value and self.dtype.category < _dt.FLOAT:
+            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def grad(self):
+        if self.grad_fn is not None and self._grad is None and not self.retains_grad:
+            warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
+                          ".grad attribute won't be populated during autograd.backward(). If you indeed "
+                          "want the .grad field to be populated for a non-leaf Tensor, use .retain_grad() "
+                          "on the non-leaf Tensor.", UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__name__}")
+            if value._array.shape != self._array.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: grad {tuple(value.shape)} "
+                                   f"vs tensor {tuple(self.shape)}")
+            if value.dtype is not self.dtype:
+                raise RuntimeError(f"assigned grad has data of a different type: grad {value.dtype} vs "
+                                   f"tensor {self.dtype}")
+            if value._device is not self._device:
+                raise RuntimeError(f"assigned grad has data located on a different device: grad "
+                                   f"{value._device} vs tensor {self._device}")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
+
+    @property
+    def _version(self):
+        return 0 if self._vc is None else self._vc.value
+
+    def _bump_version(self):
+        if self._vc is None:
+            self._vc = VersionCounter(1)
+        else:
+            self._vc.value += 1
+
+    @property
+    def data(self):
+        return self.detach()
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Tensor.data must be a Tensor, not {type(value).__name__}")
+        self._array = value._array
+        self._device = value._device
+
+    @property
+    def output_nr(self):
+        return self._out_nr
+
+    @property
+    def is_view_(self):
+        return self._base is not None
+
+    def _is_view(self):
+        return self._base is not None
+
+    def detach(self):
+        """A new tensor sharing data and version counter, cut from the graph."""
+        if self._vc is None:
+            self._vc = VersionCounter()
+        t = _make(self._array, self._device, False, None, 0, self._vc)
+        t._base = self._base if self._base is not None else None
+        return t
+
+    def detach_(self):
+        if self._base is not None and self._base._requires_grad:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self):
+        if self.grad_fn is None:
+            if not self._requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            return
+        if self.retains_grad:
+            return
+        ref = weakref.ref(self)
+
+        def store(grad):
+            t = ref()
+            if t is not None:
+                t._grad = grad.detach() if t._grad is None else t._grad + grad.detach()
+        self._add_node_hook(store)
+        self._extra_dict()["retains_grad"] = True
+
+    @property
+    def retains_grad(self):
+        return self._extra is not None and self._extra.get("retains_grad", False)
+
+    def _extra_dict(self):
+        if self._extra is None:
+            self._extra = {}
+        return self._extra
+
+    def _add_node_hook(self, fn):
+        node = self.grad_fn
+        hooks = node._tensor_pre_hooks
+        if hooks is None:
+            hooks = node._tensor_pre_hooks = {}
+        hooks.setdefault(self._out_nr, []).append(fn)
+        return _Handle(hooks[self._out_nr], fn)
+
+    def register_hook(self, hook):
+        """hook(grad) runs when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            return self._add_node_hook(hook)
+        hooks = self._extra_dict().setdefault("hooks", [])
+        hooks.append(hook)
+        return _Handle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        hooks = self._extra_dict().setdefault("post_accumulate_hooks", [])
+        hooks.append(hook)
+        return _Handle(hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from .autograd import backward
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    # --- conversion --------------------------------------------------------------------------------
+    def item(self):
+        if self._array.size != 1:
+            raise RuntimeError(f"a Tensor with {self._array.size} elements cannot be converted to Scalar")
+        self._check_materialized("item")
+        return self._backend().to_numpy(self._array).reshape(()).item()
+
+    def tolist(self):
+        self._check_materialized("tolist")
+        return self._backend().to_numpy(self._array).tolist()
+
+    def numpy(self, *, force=False):
+        if self._device.type != "cpu":
+            if not force:
+                raise TypeError(f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() "
+                                "to copy the tensor to host memory first.")
+            return self._backend().to_numpy(self._array)
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                               "instead.")
+        if self.dtype is _dt.bfloat16 and not force:
+            raise TypeError("Got unsupported ScalarType BFloat16")
+        return self._array
+
+    def __array__(self, dtype=None, copy=None):
+        array = self._backend().to_numpy(self._array) if self._device.type != "cpu" else self._array
+        if dtype is not None and array.dtype != dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
+
+    def _backend(self):
+        from .backends import backend_for
+        return backend_for(self._device)
+
+    def _check_materialized(self, what):
+        if self._device.type == "meta":
+            raise RuntimeError(f"Cannot copy out of meta tensor; no data! ({what})")
+
+    def __len__(self):
+        if self._array.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._array.shape[0]
+
+    def __iter__(self):
+        if self._array.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self):
+        if self._array.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __index__(self):
+        if self.dtype.category != _dt.INT or self._array.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __repr__(self, *, tensor_contents=None):
+        from ._tensor_str import tensor_repr
+        return tensor_repr(self)
+
+    def __format__(self, spec):
+        if self._array.ndim == 0 and self._device.type != "meta":
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def __reduce_ex__(self, protocol):
+        # Plain pickling (multiprocessing, copy) carries the values; checkpoints use ember.save.
+        return (_rebuild, (self._backend().to_numpy(self._array).copy(), str(self._device),
+                           self._requires_grad, type(self)))
+
+    def __deepcopy__(self, memo):
+        if not self.is_leaf:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the "
+                               "deepcopy protocol at the moment.")
+        if id(self) in memo:
+            return memo[id(self)]
+        new = _make(self._array.copy(), self._device, self._requires_grad, cls=type(self))
+        if self._grad is not None:
+            new._grad = _make(self._grad._array.copy(), self._device)
+        if self.__dict__:
+            import copy
+            new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        memo[id(self)] = new
+        return new
+
+    def to(self, *args, **kwargs):
+        device, dtype, copy = _parse_to(self, args, kwargs)
+        return ops.creation._to(self, device, dtype, copy)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None, non_blocking=False):
+        return self.to(to_device(device if device is not None else "cuda"))
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def float(self):
+        return self.to(_dt.float32)
+
+    def double(self):
+        return self.to(_dt.float64)
+
+    def half(self):
+        return self.to(_dt.float16)
+
+    def bfloat16(self):
+        _dt.check_bfloat16()
+        return self.to(_dt.bfloat16)
+
+    def long(self):
+        return self.to(_dt.int64)
+
+    def int(self):
+        return self.to(_dt.int32)
+
+    def short(self):
+        return self.to(_dt.int16)
+
+    def char(self):
+        return self.to(_dt.int8)
+
+    def byte(self):
+        return self.to(_dt.uint8)
+
+    def bool(self):
+        return self.to(_dt.bool_)
+
+    def cfloat(self):
+        return self.to(_dt.complex64)
+
+    def cdouble(self):
+        return self.to(_dt.complex128)
+
+    # --- Python operators (named methods are bound from the ops registry) ----------------------------
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(self, other)
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __sub__(self, other):
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.rsub(self, other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __mul__(self, other):
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.mul(self, other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __truediv__(self, other):
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.pointwise._rdiv(self, other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __floordiv__(self, other):
+        return ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return ops.floor_divide(ops.pointwise._scalar_like(other, self), self)
+
+    def __ifloordiv__(self, other):
+        return self.floor_divide_(other)
+
+    def __mod__(self, other):
+        return ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return ops.remainder(ops.pointwise._scalar_like(other, self), self)
+
+    def __imod__(self, other):
+        return self.remainder_(other)
+
+    def __pow__(self, other):
+        return ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return ops.pointwise._rpow(self, other)
+
+    def __ipow__(self, other):
+        return self.pow_(other)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __imatmul__(self, other):
+        return self.copy_(ops.matmul(self, other))
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ops.abs(self)
+
+    def __invert__(self):
+        return ops.bitwise_not(self)
+
+    def __and__(self, other):
+        return ops.bitwise_and(self, other)
+
+    __rand__ = __and__
+
+    def __iand__(self, other):
+        return self.bitwise_and_(other)
+
+    def __or__(self, other):
+        return ops.bitwise_or(self, other)
+
+    __ror__ = __or__
+
+    def __ior__(self, other):
+        return self.bitwise_or_(other)
+
+    def __xor__(self, other):
+        return ops.bitwise_xor(self, other)
+
+    __rxor__ = __xor__
+
+    def __ixor__(self, other):
+        return self.bitwise_xor_(other)
+
+    def __lshift__(self, other):
+        return ops.bitwise_left_shift(self, other)
+
+    def __rshift__(self, other):
+        return ops.bitwise_right_shift(self, other)
+
+    def __eq__(self, other):
+        return ops.eq(self, other)
+
+    def __ne__(self, other):
+        return ops.ne(self, other)
+
+    def __lt__(self, other):
+        return ops.lt(self, other)
+
+    def __le__(self, other):
+        return ops.le(self, other)
+
+    def __gt__(self, other):
+        return ops.gt(self, other)
+
+    def __ge__(self, other):
+        return ops.ge(self, other)
+
+    def __getitem__(self, index):
+        return ops.indexing.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        ops.indexing.setitem(self, index, value)
+
+    @property
+    def T(self):
+        if self._array.ndim > 2:
+            warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their shape is "
+                          "deprecated; use x.mT or x.permute(*reversed(range(x.ndim))).", UserWarning,
+                          stacklevel=2)
+        return ops.permute(self, tuple(range(self._array.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self):
+        if self._array.ndim < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got "
+                               f"{self._array.ndim}-D tensor.")
+        return ops.transpose(self, -2, -1)
+
+    @property
+    def H(self):
+        return self.T.conj() if self.is_complex() else self.T
+
+    @property
+    def mH(self):
+        return self.mT.conj() if self.is_complex() else self.mT
+
+    @property
+    def real(self):
+        return ops.real(self)
+
+    @property
+    def imag(self):
+        return ops.imag(self)
+
+    # new_* factories follow the source tensor's dtype and device by default.
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return ops.creation.tensor(data, dtype=dtype or self.dtype, device=device or self._device,
+                                   requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return ops.creation.zeros(*size, dtype=dtype or self.dtype, device=device or self._device,
+                                  requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return ops.creation.ones(*size, dtype=dtype or self.dtype, device=device or self._device,
+                                 requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return ops.creation.empty(*size, dtype=dtype or self.dtype, device=device or self._device,
+                                  requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return ops.creation.full(size, fill_value, dtype=dtype or self.dtype, device=device or self._device,
+                                 requires_grad=requires_grad)
+
+
+_TYPE_NAMES = {d: _type_name(_make(np.zeros(0, d.numpy))) for d in _dt.ALL if d.numpy is not None}
+
+
+class _Handle:
+    __slots__ = ("_hooks", "_fn")
+
+    def __init__(self, hooks, fn):
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self):
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+def _rebuild(array, device, requires_grad, cls):
+    t = _make(array, to_device(device) if device != "cpu" else CPU, requires_grad, cls=cls)
+    if device != "cpu":
+        from .backends import backend_for
+        t._array = backend_for(t._device).from_numpy(array)
+    return t
+
+
+def _root(array):
+    base = array
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    return base if base is not array else None
+
+
+def _address(array):
+    return array.__array_interface__["data"][0] if isinstance(array, np.ndarray) else 0
+
+
+def _wrap_dim(dim, ndim):
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def _parse_to(tensor, args, kwargs):
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = arg._device, arg.dtype
+        elif isinstance(arg, _dt.dtype) or (arg in (float, int, bool, complex)):
+            dtype = arg
+        elif isinstance(arg, bool):
+            copy = arg
+        elif arg is not None:
+            device = arg
+    return (to_device(device) if device is not None else None,
+            _dt.to_dtype(dtype) if dtype is not None else None, copy)
+
+
+from . import ops  # noqa: E402  (ops import Tensor; operators above resolve `ops` at call time)

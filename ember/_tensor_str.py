@@ -1,0 +1,203 @@
+"""Tensor printing with PyTorch's layout rules, and set_printoptions."""
+import math
+
+import numpy as np
+
+from . import _dtype as _dt
+
+__all__ = ["set_printoptions", "get_printoptions"]
+
+
+class _Options:
+    precision = 4
+    threshold = 1000
+    edgeitems = 3
+    linewidth = 80
+    sci_mode = None
+
+
+_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, math.inf, 3, 80)}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None,
+                     sci_mode=None):
+    """Set how tensors print (same options and profiles as PyTorch)."""
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"Unknown profile {profile!r}; expected one of {sorted(_PROFILES)}")
+        _Options.precision, _Options.threshold, _Options.edgeitems, _Options.linewidth = _PROFILES[profile]
+    if precision is not None:
+        _Options.precision = precision
+    if threshold is not None:
+        _Options.threshold = threshold
+    if edgeitems is not None:
+        _Options.edgeitems = edgeitems
+    if linewidth is not None:
+        _Options.linewidth = linewidth
+    _Options.sci_mode = sci_mode
+
+
+def get_printoptions():
+    return {"precision": _Options.precision, "threshold": _Options.threshold, "edgeitems": _Options.edgeitems,
+            "linewidth": _Options.linewidth, "sci_mode": _Options.sci_mode}
+
+
+class _Formatter:
+    """Chooses integer-like, fixed or scientific notation from the finite non-zero values, then pads."""
+
+    def __init__(self, values, is_float):
+        self.is_float = is_float
+        self.int_mode = True
+        self.sci_mode = False
+        self.width = 1
+        p = _Options.precision
+        if not is_float:
+            for v in values.tolist():
+                self.width = max(self.width, len(str(v)))
+            return
+        finite = values[np.isfinite(values) & (values != 0)]
+        if finite.size:
+            magnitudes = np.abs(finite.astype(np.float64))
+            lo, hi = magnitudes.min(), magnitudes.max()
+            self.int_mode = bool(np.all(finite == np.ceil(finite)))
+            spread = hi / lo > 1000.0 or hi > 1.0e8
+            if self.int_mode:
+                self.sci_mode = spread
+                if not spread:
+                    self.width = max(len(f"{v:.0f}") + 1 for v in finite.tolist())
+            else:
+                self.sci_mode = spread or lo < 1.0e-4
+                if not self.sci_mode:
+                    self.width = max(len(f"{v:.{p}f}") for v in finite.tolist())
+            if self.sci_mode:
+                self.width = max(len(f"{v:.{p}e}") for v in finite.tolist())
+        if _Options.sci_mode is not None:
+            self.sci_mode = _Options.sci_mode
+
+    def format(self, value):
+        p = _Options.precision
+        if not self.is_float:
+            text = str(value)
+        elif self.sci_mode:
+            text = f"{value:{self.width}.{p}e}"
+        elif self.int_mode:
+            text = f"{value:.0f}"
+            if not (math.isinf(value) or math.isnan(value)):
+                text += "."
+        else:
+            text = f"{value:.{p}f}"
+        return " " * (self.width - len(text)) + text
+
+
+def _summarized(array):
+    """The edge items of every dim, which is all the formatter looks at for big tensors."""
+    e = _Options.edgeitems
+    if array.ndim == 0:
+        return array
+    if array.shape[0] > 2 * e:
+        array = np.concatenate([array[:e], array[-e:]])
+    return np.stack([_summarized(x) for x in array]) if array.ndim > 1 and array.shape[0] else array
+
+
+def _format_value(v, f1, f2):
+    if f2 is None:
+        return f1.format(v)
+    real = f1.format(v.real)
+    imag = (f2.format(v.imag) + "j").lstrip()
+    return real + imag if imag[0] in "+-" else real + "+" + imag
+
+
+def _vector(array, indent, summarize, f1, f2):
+    width = f1.width + 2 + (f2.width + 1 if f2 is not None else 0)
+    per_line = max(1, int(math.floor((_Options.linewidth - indent) / width)))
+    e = _Options.edgeitems
+    values = array.tolist()
+    if summarize and not e:
+        data = ["..."]
+    elif summarize and len(values) > 2 * e:
+        data = [_format_value(v, f1, f2) for v in values[:e]] + [" ..."] + \
+               [_format_value(v, f1, f2) for v in values[-e:]]
+    else:
+        data = [_format_value(v, f1, f2) for v in values]
+    lines = [", ".join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
+    return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
+
+
+def _body(array, indent, summarize, f1, f2):
+    if array.ndim == 0:
+        return _format_value(array.item(), f1, f2)
+    if array.ndim == 1:
+        return _vector(array, indent, summarize, f1, f2)
+    e = _Options.edgeitems
+    n = array.shape[0]
+    if summarize and n > 2 * e:
+        parts = [_body(array[i], indent + 1, summarize, f1, f2) for i in range(e)] + ["..."] + \
+                [_body(array[i], indent + 1, summarize, f1, f2) for i in range(n - e, n)]
+    else:
+        parts = [_body(array[i], indent + 1, summarize, f1, f2) for i in range(n)]
+    return "[" + ("," + "\n" * (array.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
+
+
+def _host_values(t):
+    array = t._backend().to_numpy(t._array)
+    if t.dtype is _dt.bfloat16 or t.dtype is _dt.float16:
+        array = array.astype(np.float32)
+    return array
+
+
+def tensor_body(t, indent):
+    """The bracketed values of a tensor as PyTorch lays them out."""
+    array = _host_values(t)
+    summarize = array.size > _Options.threshold
+    sample = _summarized(array) if summarize else array
+    if t.dtype.is_complex:
+        f1 = _Formatter(sample.real.reshape(-1), True)
+        f2 = _Formatter(sample.imag.reshape(-1), True)
+    else:
+        f1 = _Formatter(sample.reshape(-1), t.dtype.is_floating_point)
+        f2 = None
+    return _body(array, indent, summarize, f1, f2)
+
+
+def _add_suffixes(text, suffixes, indent):
+    out = [text]
+    last_line = len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        if last_line + len(suffix) + 2 > _Options.linewidth:
+            out.append(",\n" + " " * indent + suffix)
+            last_line = indent + len(suffix)
+        else:
+            out.append(", " + suffix)
+            last_line += len(suffix) + 2
+    out.append(")")
+    return "".join(out)
+
+
+def tensor_repr(t, prefix="tensor("):
+    indent = len(prefix)
+    suffixes = []
+    dtype = t.dtype
+    default = _dt.get_default_dtype()
+    default_dtype = dtype in (default, default.to_complex(), _dt.int64, _dt.bool_)
+    if t._device.type != "cpu":
+        suffixes.append(f"device='{t._device}'")
+    if t._device.type == "meta":
+        suffixes.append(f"size={tuple(t.shape)}")
+        if dtype is not default:
+            suffixes.append(f"dtype={dtype}")
+        body = "..."
+    elif t._array.size == 0:
+        if t.ndim != 1:
+            suffixes.append(f"size={tuple(t.shape)}")
+        if dtype is not default:
+            suffixes.append(f"dtype={dtype}")
+        body = "[]"
+    else:
+        if not default_dtype:
+            suffixes.append(f"dtype={dtype}")
+        body = tensor_body(t, indent)
+    if t.grad_fn is not None:
+        suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")
+    elif t._requires_grad:
+        suffixes.append("requires_grad=True")
+    return _add_suffixes(prefix + body, suffixes, indent)

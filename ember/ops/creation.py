@@ -1,0 +1,362 @@
+"""Tensor creation: tensor, as_tensor, from_numpy, zeros/ones/empty/full (+ _like), arange, linspace, eye."""
+import math
+import numbers
+
+import numpy as np
+
+from .. import _dtype as _dt
+from .._device import CPU, to_device
+from .._tensor import Tensor, _make
+from ..autograd.function import Op
+from ..backends import backend_for
+from ._registry import export
+from ._shapes import parse_shape
+
+
+def _finish(array, device, requires_grad):
+    t = _make(array, device)
+    if requires_grad:
+        t.requires_grad = True                     # validates float/complex like PyTorch
+    return t
+
+
+def _device_and_xp(device):
+    device = to_device(device) if device is not None else CPU
+    return device, backend_for(device).xp
+
+
+def _infer_dtype(data):
+    """PyTorch's inference: bool, int64, default float, or default complex from Python scalars."""
+    leaf = data
+    while isinstance(leaf, (list, tuple)) and leaf:
+        leaf = leaf[0]
+    return leaf
+
+
+def _to_numpy_data(data):
+    if isinstance(data, Tensor):
+        return data._backend().to_numpy(data._array), data.dtype
+    if isinstance(data, (list, tuple)):
+        flat_tensors = _contains_tensor(data)
+        if flat_tensors:
+            data = _tensors_to_lists(data)
+    arr = np.asarray(data)
+    if arr.dtype == object:
+        raise TypeError(f"Could not infer dtype of {type(_infer_dtype(data)).__name__}")
+    inferred = None
+    if not isinstance(data, np.ndarray) and not isinstance(data, np.generic):
+        kind = arr.dtype.kind
+        has_numpy_scalars = isinstance(_infer_dtype(data), np.generic)
+        if kind == "b":
+            inferred = _dt.bool_
+        elif kind in "iu":
+            inferred = _dt.int64 if not has_numpy_scalars else _dt.from_numpy(arr.dtype)
+        elif kind == "f":
+            inferred = _dt.get_default_dtype() if not has_numpy_scalars else _dt.from_numpy(arr.dtype)
+        elif kind == "c":
+            inferred = _dt.get_default_dtype().to_complex() if not has_numpy_scalars else _dt.from_numpy(arr.dtype)
+        elif kind in "US":
+            raise TypeError(f"new(): invalid data type '{type(_infer_dtype(data)).__name__}'")
+    else:
+        inferred = _dt.from_numpy(arr.dtype)
+    return arr, inferred
+
+
+def _contains_tensor(data):
+    for item in data:
+        if isinstance(item, Tensor):
+            return True
+        if isinstance(item, (list, tuple)) and item and _contains_tensor(item):
+            return True
+    return False
+
+
+def _tensors_to_lists(data):
+    out = []
+    for item in data:
+        if isinstance(item, Tensor):
+            out.append(item._backend().to_numpy(item._array))
+        elif isinstance(item, (list, tuple)):
+            out.append(_tensors_to_lists(item))
+        else:
+            out.append(item)
+    return np.asarray(out) if out and all(isinstance(o, np.ndarray) for o in out) else out
+
+
+@export(method=False)
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor (always a copy) from nested lists, scalars, NumPy arrays or tensors."""
+    if isinstance(data, Tensor):
+        import warnings
+        warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() "
+                      "or sourceTensor.clone().detach().requires_grad_(True), rather than "
+                      "torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
+    arr, inferred = _to_numpy_data(data)
+    dtype = _dt.to_dtype(dtype) if dtype is not None else inferred
+    if dtype.numpy is None:
+        _dt.check_bfloat16()
+    device, _ = _device_and_xp(device)
+    backend = backend_for(device)
+    if dtype.category < _dt.FLOAT and arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow")
+    arr = np.array(arr, dtype=dtype.numpy, copy=True)
+    return _finish(backend.from_numpy(arr) if device.type != "cpu" else arr, device, requires_grad)
+
+
+@export(method=False)
+def as_tensor(data, dtype=None, device=None):
+    """Like tensor(), but shares memory with a NumPy array or tensor when dtype and device allow."""
+    if isinstance(data, Tensor):
+        out = data
+        if dtype is not None or device is not None:
+            out = data.to(device=device, dtype=dtype)
+        return out
+    if isinstance(data, np.ndarray) and (device is None or to_device(device).type == "cpu"):
+        if dtype is None or _dt.to_dtype(dtype).numpy == data.dtype:
+            return from_numpy(data)
+    return tensor(data, dtype=dtype, device=device)
+
+
+@export(method=False)
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+    if copy:
+        out = tensor(obj, dtype=dtype, device=device)
+    else:
+        out = as_tensor(obj, dtype=dtype, device=device)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+@export(method=False)
+def from_numpy(ndarray):
+    """A tensor sharing memory with `ndarray`: writes through either side are seen by the other."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    if any(s < 0 for s in ndarray.strides):
+        raise ValueError("At least one stride in the given numpy array is negative, and tensors with negative "
+                         "strides are not currently supported. (You can probably work around this by making a "
+                         "copy of your array  with array.copy().) ")
+    if ndarray.dtype.byteorder == ">":
+        raise ValueError("given numpy array has byte order different from the native byte order. Conversion "
+                         "between byte orders is currently not supported.")
+    _dt.from_numpy(ndarray.dtype)
+    return _make(ndarray, CPU)
+
+
+def _dtype_or_default(dtype):
+    return _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+
+
+def _filled(shape, fill, dtype, device, requires_grad):
+    dtype = _dtype_or_default(dtype)
+    if dtype.numpy is None:
+        _dt.check_bfloat16()
+    device, xp = _device_and_xp(device)
+    backend = backend_for(device)
+    if fill is None:
+        arr = backend.empty_like_shape(shape, dtype.numpy)
+    elif fill == 0:
+        arr = xp.zeros(shape, dtype=dtype.numpy)
+    elif fill == 1:
+        arr = xp.ones(shape, dtype=dtype.numpy)
+    else:
+        arr = xp.full(shape, fill, dtype=dtype.numpy)
+    return _finish(arr, device, requires_grad)
+
+
+@export(method=False)
+def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    return _filled(parse_shape(size), 0, dtype, device, requires_grad)
+
+
+@export(method=False)
+def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    return _filled(parse_shape(size), 1, dtype, device, requires_grad)
+
+
+@export(method=False)
+def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
+          memory_format=None):
+    """Uninitialised in PyTorch; ember zero-fills (reading garbage helps nobody)."""
+    return _filled(parse_shape(size), 0, dtype, device, requires_grad)
+
+
+@export(method=False)
+def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if dtype is None:
+        dtype = _dt.result_type(fill_value)
+    return _filled(parse_shape((size,)), fill_value, dtype, device, requires_grad)
+
+
+def _like(input, dtype, device):
+    return (_dt.to_dtype(dtype) if dtype is not None else input.dtype,
+            device if device is not None else input.device)
+
+
+@export(method=False)
+def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    dtype, device = _like(input, dtype, device)
+    return _filled(tuple(input.shape), 0, dtype, device, requires_grad)
+
+
+@export(method=False)
+def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    dtype, device = _like(input, dtype, device)
+    return _filled(tuple(input.shape), 1, dtype, device, requires_grad)
+
+
+@export(method=False)
+def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    dtype, device = _like(input, dtype, device)
+    return _filled(tuple(input.shape), 0, dtype, device, requires_grad)
+
+
+@export(method=False)
+def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
+              memory_format=None):
+    dtype, device = _like(input, dtype, device)
+    return _filled(tuple(input.shape), fill_value, dtype, device, requires_grad)
+
+
+@export(method=False)
+def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """Values in [start, end) with step; int64 for integer arguments, else the default float dtype."""
+    if end is None:
+        start, end = 0, start
+    start, end, step = (s.item() if isinstance(s, Tensor) else s for s in (start, end, step))
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0 and end != start:
+        raise RuntimeError(f"upper bound and larger bound inconsistent with step sign")
+    if dtype is None:
+        is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = _dt.int64 if is_int else _dt.get_default_dtype()
+    dtype = _dt.to_dtype(dtype)
+    device, xp = _device_and_xp(device)
+    n = max(0, math.ceil((end - start) / step))
+    if dtype.category >= _dt.FLOAT:
+        # computed in float64 like PyTorch's accumulate type, then rounded once
+        arr = (xp.arange(n, dtype=np.float64) * step + start).astype(dtype.numpy)
+    else:
+        arr = (xp.arange(n, dtype=np.int64) * int(step) + int(start)).astype(dtype.numpy) \
+            if all(isinstance(v, numbers.Integral) for v in (start, step)) else \
+            xp.floor(xp.arange(n, dtype=np.float64) * step + start).astype(dtype.numpy)
+    return _finish(arr, device, requires_grad)
+
+
+@export(method=False)
+def range_(start, end, step=1, *, dtype=None, device=None, requires_grad=False):
+    return arange(start, end + step / 2 if step > 0 else end - abs(step) / 2, step, dtype=dtype or
+                  _dt.get_default_dtype(), device=device, requires_grad=requires_grad)
+
+
+@export(method=False)
+def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """`steps` evenly spaced values from start to end, computed symmetrically from both ends like PyTorch."""
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    start, end = (s.item() if isinstance(s, Tensor) else s for s in (start, end))
+    dtype = _dtype_or_default(dtype)
+    device, xp = _device_and_xp(device)
+    if steps == 1:
+        arr = xp.asarray([start], dtype=np.float64)
+    else:
+        step = (end - start) / (steps - 1) if steps > 1 else 0.0
+        idx = xp.arange(steps, dtype=np.float64)
+        half = steps // 2
+        arr = xp.where(idx < half, start + step * idx, end - step * (steps - 1 - idx))
+    if dtype.category < _dt.FLOAT:
+        arr = xp.trunc(arr)
+    if dtype.numpy is None:
+        _dt.check_bfloat16()
+    return _finish(arr.astype(dtype.numpy), device, requires_grad)
+
+
+@export(method=False)
+def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None, device=None,
+             requires_grad=False):
+    exps = linspace(start, end, steps, dtype=_dt.float64, device=device)
+    dtype = _dtype_or_default(dtype)
+    return _finish((base ** exps._array).astype(dtype.numpy), exps.device, requires_grad)
+
+
+@export(method=False)
+def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    dtype = _dtype_or_default(dtype)
+    device, xp = _device_and_xp(device)
+    return _finish(xp.eye(n, m if m is not None else n, dtype=dtype.numpy), device, requires_grad)
+
+
+@export(method=False)
+def tril_indices(row, col, offset=0, *, dtype=None, device=None):
+    device, xp = _device_and_xp(device)
+    r, c = np.tril_indices(row, offset, col)
+    return _finish(xp.asarray(np.stack([r, c]).astype(np.int64)), device, False)
+
+
+@export(method=False)
+def triu_indices(row, col, offset=0, *, dtype=None, device=None):
+    device, xp = _device_and_xp(device)
+    r, c = np.triu_indices(row, offset, col)
+    return _finish(xp.asarray(np.stack([r, c]).astype(np.int64)), device, False)
+
+
+@export(method=False)
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+    return full((), s, dtype=dtype or _dt.get_default_dtype(), device=device, requires_grad=requires_grad)
+
+
+@export(method=False)
+def complex(real, imag):
+    return real.to(real.dtype.to_complex()) + imag.to(imag.dtype.to_complex()) * 1j
+
+
+@export(method=False)
+def polar(abs, angle):
+    return complex(abs * angle.cos(), abs * angle.sin())
+
+
+# --- conversion between devices and dtypes ------------------------------------------------------------
+
+class ToDevice(Op):
+    node_name = "ToCopyBackward0"
+
+    @staticmethod
+    def forward(ctx, input, src, dst):
+        ctx.src = src
+        array = backend_for(src).to_numpy(input)
+        return backend_for(dst).from_numpy(array)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.to(ctx.src), None, None
+
+
+def _to(t, device, dtype, copy):
+    out = t
+    if dtype is not None and dtype is not t.dtype:
+        from ._common import cast
+        out = cast(out, dtype)
+    if device is not None and device is not t._device:
+        backend_for(device)                       # raises a clear error when the backend is missing
+        out = _device_copy(out, device)
+    if copy and out is t:
+        from .pointwise import clone
+        out = clone(t)
+    return out
+
+
+def _device_copy(t, device):
+    if t._requires_grad:
+        from ..autograd.grad_mode import _State
+        if _State.grad_enabled:
+            result = ToDevice.apply(t, t._device, device)
+            result._device = device
+            return result
+    array = backend_for(device).from_numpy(backend_for(t._device).to_numpy(t._array))
+    if t._device.type != "cpu" and device.type == "cpu":
+        array = np.array(array, copy=True)
+    return _make(array, device)

@@ -1,0 +1,598 @@
+"""Indexing: __getitem__/__setitem__, gather/scatter, index_select/index_add/index_copy, masks, nonzero."""
+import numbers
+
+import numpy as np
+
+from .. import _dtype as _dt
+from .._tensor import Tensor, _make
+from ..autograd.function import Op
+from ..autograd.grad_mode import _State
+from ._common import cast, nodiff, scalar_value, to_tensor_operand
+from ._registry import export
+from ._shapes import wrap_dim
+from .shape import basic_index
+
+
+# --- index parsing ----------------------------------------------------------------------------------
+
+def _parse_index(t, index):
+    """Normalise an index to a tuple; returns (index, is_basic). Tensors become backend arrays."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    basic = True
+    for item in index:
+        if isinstance(item, Tensor):
+            if item._device is not t._device and item.ndim:
+                raise RuntimeError(f"indices should be either on cpu or on the same device as the indexed "
+                                   f"tensor ({t._device})")
+            if item.dtype.category > _dt.INT:
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            if item.ndim == 0 and item.dtype is not _dt.bool_:
+                out.append(int(item.item()))
+                continue
+            arr = item._array
+            out.append(arr.astype(bool) if item.dtype is _dt.uint8 else arr)
+            basic = False
+        elif isinstance(item, (list, np.ndarray)):
+            arr = np.asarray(item)
+            if arr.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            out.append(t._backend().from_numpy(arr) if t._device.type == "cuda" else arr)
+            basic = False
+        elif isinstance(item, bool):
+            out.append(np.asarray(item))
+            basic = False
+        elif isinstance(item, numbers.Integral):
+            out.append(int(item))
+        elif item is None or item is Ellipsis or isinstance(item, slice):
+            if isinstance(item, slice):
+                item = slice(*(None if v is None else _slice_int(v) for v in (item.start, item.stop, item.step)))
+                if item.step is not None and item.step <= 0:
+                    raise ValueError("step must be greater than zero")
+            out.append(item)
+        else:
+            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
+                             f"valid indices (got {type(item).__name__})")
+    _check_bounds(t.shape, out)
+    return tuple(out), basic
+
+
+def _slice_int(v):
+    if isinstance(v, Tensor):
+        return int(v.item())
+    return int(v)
+
+
+def _check_bounds(shape, index):
+    """Refuse out-of-range integer indices before anything happens, naming the value and the range."""
+    n_real = 0
+    for i in index:
+        if isinstance(i, np.ndarray) and i.dtype == bool:
+            n_real += i.ndim
+        elif i is not None and i is not Ellipsis:
+            n_real += 1
+    if n_real > len(shape):
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    dim = 0
+    for pos, item in enumerate(index):
+        if item is Ellipsis:
+            rest = sum(1 if not (isinstance(i, np.ndarray) and i.dtype == bool) else i.ndim
+                       for i in index[pos + 1:] if i is not None and i is not Ellipsis)
+            dim = len(shape) - rest
+            continue
+        if item is None:
+            continue
+        if isinstance(item, int):
+            size = shape[dim]
+            if not -size <= item < size:
+                raise IndexError(f"index {item} is out of bounds for dimension {dim} with size {size}")
+            dim += 1
+        elif isinstance(item, np.ndarray):
+            if item.dtype == bool:
+                if item.ndim and tuple(item.shape) != tuple(shape[dim:dim + item.ndim]):
+                    for k, s in enumerate(item.shape):
+                        if s != shape[dim + k]:
+                            raise IndexError(f"The shape of the mask {list(item.shape)} at index {k} does not "
+                                             f"match the shape of the indexed tensor {list(shape)} at index "
+                                             f"{dim + k}")
+                dim += item.ndim
+            else:
+                size = shape[dim]
+                if item.size:
+                    lo, hi = int(item.min()), int(item.max())
+                    if lo < -size or hi >= size:
+                        bad = hi if hi >= size else lo
+                        raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+                dim += 1
+        else:
+            dim += 1
+
+
+# --- getitem ----------------------------------------------------------------------------------------
+
+class Index(Op):
+    """Advanced indexing: a copy; the gradient accumulates at the indexed positions."""
+    @staticmethod
+    def forward(ctx, input, index):
+        ctx.input_shape, ctx.index = input.shape, index
+        return input[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return IndexAccumulate.apply(grad, ctx.input_shape, ctx.index), None
+
+
+class IndexAccumulate(Op):
+    """zeros(shape) with `grad` added at `index` (repeated indices add up)."""
+    node_name = "IndexPutBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, shape, index):
+        ctx.index = index
+        out = ctx.xp.zeros(shape, dtype=grad.dtype)
+        ctx.xp.add.at(out, index, grad)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Index.apply(grad, ctx.index), None, None
+
+
+def getitem(t, index):
+    # fast path: a single int or slice
+    if index.__class__ is int and t._array.ndim:
+        size = t._array.shape[0]
+        if not -size <= index < size:
+            raise IndexError(f"index {index} is out of bounds for dimension 0 with size {size}")
+        return basic_index(t, (index,))
+    if t._array.ndim == 0 and index.__class__ is int:
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` "
+                         "in C++ to convert a 0-dim tensor to a number")
+    idx, basic = _parse_index(t, index)
+    if basic:
+        return basic_index(t, idx)
+    return Index.apply(t, idx)
+
+
+# --- setitem / index_put ----------------------------------------------------------------------------
+
+class IndexPut(Op):
+    broadcasts = False
+
+    @staticmethod
+    def forward(ctx, input, values, index, accumulate):
+        ctx.index, ctx.accumulate = index, accumulate
+        ctx.values_shape = getattr(values, "shape", ())
+        out = input.copy()
+        if accumulate:
+            ctx.xp.add.at(out, index, values)
+        else:
+            out[index] = values
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_input = grad
+        if not ctx.accumulate and ctx.needs_input_grad[0]:
+            grad_input = IndexPut.apply(grad, 0.0, ctx.index, False)
+        grad_values = None
+        if ctx.needs_input_grad[1]:
+            from .reduction import sum_to_shape
+            grad_values = sum_to_shape(Index.apply(grad, ctx.index), ctx.values_shape)
+        return grad_input, grad_values, None, None
+
+
+def _values_for(t, value):
+    if isinstance(value, Tensor):
+        if value._device is not t._device:
+            raise RuntimeError(f"expected device {t._device} but got device {value._device}")
+        if value.dtype is not t.dtype:
+            value = cast(value, t.dtype)
+        return value
+    if isinstance(value, numbers.Number):
+        return scalar_value(value)
+    return to_tensor_operand(value, t).to(t.dtype)
+
+
+def setitem(t, index, value):
+    """t[index] = value, in place (broadcasting value), with autograd history when needed."""
+    idx, _ = _parse_index(t, index)
+    value = _values_for(t, value)
+    recording = _State.grad_enabled and (t._requires_grad or getattr(value, "_requires_grad", False))
+    if not recording:
+        target = t._array
+        src = value._array if isinstance(value, Tensor) else value
+        try:
+            target[idx] = src
+        except ValueError as e:
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(getattr(value, 'shape', ()))} "
+                               f"cannot be broadcast to indexing result ({e})") from None
+        t._bump_version()
+        return
+    from .inplace import apply_inplace
+    apply_inplace(t, lambda self: IndexPut.apply(self, value, idx, False), "index_put_", (), {})
+
+
+@export(method=True)
+def index_put(input, indices, values, accumulate=False):
+    idx, _ = _parse_index(input, tuple(indices))
+    values = _values_for(input, values)
+    return IndexPut.apply(input, values, idx, accumulate)
+
+
+export(index_put, name="index_put", method=True, inplace=True)
+
+
+# --- gather / scatter -------------------------------------------------------------------------------
+
+def _check_index(name, input, dim, index, src=None):
+    if index.dtype is not _dt.int64 and index.dtype.category != _dt.INT:
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if index.ndim != input.ndim and not (index.ndim <= 1 and input.ndim <= 1):
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as {'self' if src is None else 'input'} "
+                           f"tensor ({name}: index {tuple(index.shape)}, input {tuple(input.shape)})")
+    for d in range(index.ndim):
+        if d != dim and index.shape[d] > input.shape[d]:
+            raise RuntimeError(f"Size does not match at dimension {d} expected index {list(index.shape)} to be "
+                               f"smaller than self {list(input.shape)} apart from dimension {dim}")
+        if src is not None and index.shape[d] > src.shape[d]:
+            raise RuntimeError(f"Size does not match at dimension {d} expected index {list(index.shape)} to be "
+                               f"smaller than src {list(src.shape)}")
+    if index.numel():
+        size = input.shape[dim] if input.ndim else 1
+        lo, hi = int(index._array.min()), int(index._array.max())
+        if lo < -size or hi >= size:
+            raise RuntimeError(f"index {hi if hi >= size else lo} is out of bounds for dimension {dim} with size "
+                               f"{size}")
+
+
+def _full_index(xp, index, dim):
+    grids = list(xp.ix_(*[xp.arange(s) for s in index.shape]))
+    grids[dim] = index
+    return tuple(grids)
+
+
+class Gather(Op):
+    @staticmethod
+    def forward(ctx, input, dim, index):
+        ctx.input_shape, ctx.dim = input.shape, dim
+        ctx.save_for_backward(index)
+        if index.ndim == 0:
+            return input[index] if input.ndim else input.copy()
+        return input[_full_index(ctx.xp, index, dim)]
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        from .creation import zeros
+        zero = zeros(ctx.input_shape, dtype=grad.dtype, device=grad.device)
+        return scatter_add(zero, ctx.dim, index, grad), None, None
+
+
+@export(method=True)
+def gather(input, dim, index, *, sparse_grad=False):
+    dim = wrap_dim(dim, input.ndim)
+    _check_index("gather", input, dim, index)
+    return Gather.apply(input, dim, index)
+
+
+class Scatter(Op):
+    @staticmethod
+    def forward(ctx, input, dim, index, src):
+        ctx.dim = dim
+        ctx.save_for_backward(index)
+        out = input.copy()
+        full = _full_index(ctx.xp, index, dim)
+        out[full] = src[tuple(slice(0, s) for s in index.shape)] if hasattr(src, "shape") and src.ndim else src
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        grad_input = Scatter.apply(grad, ctx.dim, index, 0.0) if ctx.needs_input_grad[0] else None
+        grad_src = gather(grad, ctx.dim, index) if ctx.needs_input_grad[3] else None
+        return grad_input, None, None, grad_src
+
+
+class ScatterAdd(Op):
+    @staticmethod
+    def forward(ctx, input, dim, index, src):
+        ctx.dim = dim
+        ctx.save_for_backward(index)
+        out = input.copy()
+        ctx.xp.add.at(out, _full_index(ctx.xp, index, dim), src[tuple(slice(0, s) for s in index.shape)])
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        grad_src = gather(grad, ctx.dim, index) if ctx.needs_input_grad[3] else None
+        return grad, None, None, grad_src
+
+
+@export(inplace=True)
+def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+    """Write src (or value) into a copy of input at index along dim."""
+    dim = wrap_dim(dim, input.ndim)
+    if src is None and value is None:
+        raise TypeError("scatter() missing required argument 'src' or 'value'")
+    source = src if src is not None else value
+    if reduce is not None:
+        mode = {"add": "sum", "multiply": "prod"}.get(reduce)
+        if mode is None:
+            raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
+        if not isinstance(source, Tensor):
+            from .creation import full
+            source = full(index.shape, source, dtype=input.dtype, device=input.device)
+        return scatter_reduce(input, dim, index, source, mode)
+    if isinstance(source, Tensor):
+        _check_index("scatter", input, dim, index, source)
+        source = cast(source, input.dtype)
+    else:
+        _check_index("scatter", input, dim, index)
+        source = scalar_value(source)
+    return Scatter.apply(input, dim, index, source)
+
+
+@export(inplace=True)
+def scatter_add(input, dim, index, src):
+    dim = wrap_dim(dim, input.ndim)
+    _check_index("scatter_add", input, dim, index, src)
+    return ScatterAdd.apply(input, dim, index, cast(src, input.dtype))
+
+
+class ScatterReduce(Op):
+    @staticmethod
+    def forward(ctx, input, dim, index, src, reduce, include_self):
+        xp = ctx.xp
+        full = _full_index(xp, index, dim)
+        src = src[tuple(slice(0, s) for s in index.shape)]
+        out = input.copy()
+        if reduce in ("sum", "mean"):
+            if not include_self:
+                out[full] = 0
+            xp.add.at(out, full, src)
+            if reduce == "mean":
+                count = xp.zeros(out.shape, dtype=out.dtype if out.dtype.kind == "f" else xp.float64)
+                if include_self:
+                    count += 1
+                xp.add.at(count, full, 1)
+                count = xp.maximum(count, 1)
+                out = out / count if out.dtype.kind == "f" else xp.floor_divide(out, count).astype(out.dtype)
+                ctx.count = count
+        elif reduce == "prod":
+            if not include_self:
+                out[full] = 1
+            xp.multiply.at(out, full, src)
+        elif reduce in ("amax", "amin"):
+            if not include_self:
+                fill = xp.finfo(out.dtype).min if reduce == "amax" else xp.finfo(out.dtype).max \
+                    if out.dtype.kind == "f" else (xp.iinfo(out.dtype).min if reduce == "amax" else
+                                                   xp.iinfo(out.dtype).max)
+                if out.dtype.kind == "f":
+                    fill = -xp.inf if reduce == "amax" else xp.inf
+                out[full] = fill
+            (xp.maximum if reduce == "amax" else xp.minimum).at(out, full, src)
+        else:
+            raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+        ctx.dim, ctx.reduce, ctx.include_self = dim, reduce, include_self
+        ctx.save_for_backward(input, index, src, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, index, src, out = ctx.saved_tensors
+        dim, reduce = ctx.dim, ctx.reduce
+        src = src[tuple(slice(0, s) for s in index.shape)]
+        touched = scatter(input * 0, dim, index, 1.0) > 0
+        if reduce == "sum":
+            grad_self = grad if ctx.include_self else grad * (~touched).to(grad.dtype)
+            return grad_self, None, None, gather(grad, dim, index), None, None
+        if reduce == "mean":
+            count = _make(ctx.count, grad.device).to(grad.dtype)
+            g = grad / count
+            grad_self = g if ctx.include_self else g * (~touched).to(grad.dtype)
+            return grad_self, None, None, gather(g, dim, index), None, None
+        if reduce == "prod":
+            grad_self = grad * out / input if ctx.include_self else grad * (~touched).to(grad.dtype)
+            grad_src = gather(grad * out, dim, index) / src
+            return grad_self, None, None, grad_src, None, None
+        # amax / amin: the gradient is shared evenly among all elements equal to the result
+        self_hit = (input == out).to(grad.dtype)
+        if not ctx.include_self:
+            self_hit = self_hit * (~touched).to(grad.dtype)
+        src_hit = (src == gather(out, dim, index)).to(grad.dtype)
+        count = scatter_add(self_hit, dim, index, src_hit)
+        g = grad / count.clamp(min=1)
+        return g * self_hit, None, None, gather(g, dim, index) * src_hit, None, None
+
+
+@export(inplace=True)
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    dim = wrap_dim(dim, input.ndim)
+    _check_index("scatter_reduce", input, dim, index, src)
+    return ScatterReduce.apply(input, dim, index, cast(src, input.dtype), reduce, include_self)
+
+
+# --- index_* ----------------------------------------------------------------------------------------
+
+def _check_1d_index(name, input, dim, index):
+    if index.ndim > 1:
+        raise IndexError(f"{name}(): Index is supposed to be a vector")
+    if index.dtype.category != _dt.INT:
+        raise IndexError(f"{name}(): Expected dtype int32/int64 for index")
+    size = input.shape[dim] if input.ndim else 1
+    if index.numel():
+        lo, hi = int(index._array.min()), int(index._array.max())
+        if lo < -size or hi >= size:
+            raise IndexError(f"index out of range in self: index {hi if hi >= size else lo} is out of range for "
+                             f"dimension {dim} with size {size}")
+
+
+class IndexSelect(Op):
+    @staticmethod
+    def forward(ctx, input, dim, index):
+        ctx.input_shape, ctx.dim = input.shape, dim
+        ctx.save_for_backward(index)
+        if input.ndim == 0:
+            return input.copy()
+        return ctx.xp.take(input, index.reshape(-1), axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        from .creation import zeros
+        zero = zeros(ctx.input_shape, dtype=grad.dtype, device=grad.device)
+        if len(ctx.input_shape) == 0:
+            return grad, None, None
+        return index_add(zero, ctx.dim, index.reshape(-1), grad), None, None
+
+
+@export(method=True)
+def index_select(input, dim, index):
+    dim = wrap_dim(dim, input.ndim)
+    _check_1d_index("index_select", input, dim, index)
+    return IndexSelect.apply(input, dim, index)
+
+
+class IndexAdd(Op):
+    @staticmethod
+    def forward(ctx, input, dim, index, source, alpha):
+        xp = ctx.xp
+        ctx.dim, ctx.alpha = dim, alpha
+        ctx.save_for_backward(index)
+        out = input.copy()
+        where = (slice(None),) * dim + (index,)
+        xp.add.at(out, where, source * alpha if alpha != 1 else source)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        grad_source = index_select(grad, ctx.dim, index) if ctx.needs_input_grad[3] else None
+        if grad_source is not None and ctx.alpha != 1:
+            grad_source = grad_source * ctx.alpha
+        return grad, None, None, grad_source, None
+
+
+@export(inplace=True)
+def index_add(input, dim, index, source, *, alpha=1):
+    dim = wrap_dim(dim, input.ndim)
+    _check_1d_index("index_add", input, dim, index)
+    return IndexAdd.apply(input, dim, index, cast(source, input.dtype), alpha)
+
+
+class IndexCopy(Op):
+    @staticmethod
+    def forward(ctx, input, dim, index, source):
+        ctx.dim = dim
+        ctx.save_for_backward(index)
+        out = input.copy()
+        out[(slice(None),) * dim + (index,)] = source
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        grad_input = IndexCopy.apply(grad, ctx.dim, index, 0.0) if ctx.needs_input_grad[0] else None
+        grad_source = index_select(grad, ctx.dim, index) if ctx.needs_input_grad[3] else None
+        return grad_input, None, None, grad_source
+
+
+@export(inplace=True)
+def index_copy(input, dim, index, source):
+    dim = wrap_dim(dim, input.ndim)
+    _check_1d_index("index_copy", input, dim, index)
+    return IndexCopy.apply(input, dim, index, cast(source, input.dtype))
+
+
+@export(inplace=True)
+def index_fill(input, dim, index, value):
+    dim = wrap_dim(dim, input.ndim)
+    _check_1d_index("index_fill", input, dim, index)
+    if isinstance(value, Tensor):
+        value = value.item()
+    return IndexCopy.apply(input, dim, index, scalar_value(value))
+
+
+# --- masks ------------------------------------------------------------------------------------------
+
+@export(inplace=True)
+def masked_fill(input, mask, value):
+    """Replace elements where mask is True by value (broadcasting mask)."""
+    if mask.dtype is not _dt.bool_:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
+    from .pointwise import where
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.ndim} dimension(s).")
+        value = cast(value, input.dtype)
+    else:
+        value = scalar_value(value)
+        value = _make(input._backend().xp.asarray(value, dtype=input._array.dtype), input._device)
+    out = where(mask, value, input)
+    if out.shape != input.shape:
+        raise RuntimeError(f"masked_fill: mask of shape {tuple(mask.shape)} cannot broadcast onto input of "
+                           f"shape {tuple(input.shape)} without changing its shape")
+    return out
+
+
+@export(method=True)
+def masked_select(input, mask):
+    if mask.dtype is not _dt.bool_:
+        raise RuntimeError(f"masked_select: expected BoolTensor for mask, got {mask.dtype}")
+    from .shape import broadcast_tensors
+    a, m = broadcast_tensors(input, mask)
+    return Index.apply(a, (m._array,))
+
+
+@export(inplace=True)
+def masked_scatter(input, mask, source):
+    from .shape import broadcast_tensors
+    _, m = broadcast_tensors(input, mask)
+    n = int(m._array.sum())
+    return IndexPut.apply(input, source.reshape(-1)[:n], (m._array,), False)
+
+
+@export(method=True)
+def nonzero(input, *, as_tuple=False):
+    if as_tuple:
+        if input.ndim == 0:
+            return (nodiff(lambda xp, a: xp.nonzero(a.reshape(1))[0].astype(xp.int64), input),)
+        return nodiff(lambda xp, a: tuple(i.astype(xp.int64) for i in xp.nonzero(a)), input)
+    return nodiff(lambda xp, a: xp.argwhere(a).astype(xp.int64), input)
+
+
+@export(method=True)
+def argwhere(input):
+    return nonzero(input)
+
+
+@export(method=True)
+def take(input, index):
+    size = input.numel()
+    if index.numel():
+        lo, hi = int(index._array.min()), int(index._array.max())
+        if lo < -size or hi >= size:
+            raise IndexError(f"out of range: tried to access index {hi if hi >= size else lo} on a tensor of "
+                             f"{size} elements.")
+    return Index.apply(input.reshape(-1), (index._array,))
+
+
+@export(method=True)
+def take_along_dim(input, indices, dim=None):
+    if dim is None:
+        return take(input, indices.reshape(-1))
+    dim = wrap_dim(dim, input.ndim)
+    from .shape import broadcast_to
+    shape = list(input.shape)
+    shape[dim] = indices.shape[dim]
+    ishape = list(indices.shape)
+    ishape[dim] = input.shape[dim]
+    from ._shapes import broadcast_shapes
+    target = list(broadcast_shapes(tuple(shape), tuple(indices.shape)))
+    in_target = list(target)
+    in_target[dim] = input.shape[dim]
+    return gather(broadcast_to(input, in_target), dim, broadcast_to(indices, target))

@@ -1,0 +1,268 @@
+"""In-place variants (`add_`, `mul_`, ...): checks first, then write, bump the version, rebase history.
+
+Note [in-place and autograd]: an in-place op is computed out of place (with history), checked
+against self's shape and dtype, and copied into self's memory. If it recorded history, self takes
+over the new grad_fn. If self is a view, its base gets a CopySlices node that routes the gradient
+of the written region through the op and the rest straight to the base's old history.
+"""
+from .. import _dtype as _dt
+from .._tensor import Tensor, _make
+from ..autograd.function import Op
+from ..autograd.grad_mode import _State
+from ._registry import export_method
+
+_FROM_NUMPY = _dt._FROM_NUMPY
+
+
+def check_inplace(self, name):
+    """Refuse in-place ops PyTorch refuses (leaf that requires grad, or a view of one) under grad mode."""
+    if not _State.grad_enabled:
+        return
+    if self._requires_grad and self.grad_fn is None and self._base is None:
+        raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation. "
+                           f"({name})")
+    base = self._base
+    if base is not None and base._requires_grad and base.grad_fn is None:
+        raise RuntimeError(f"a view of a leaf Variable that requires grad is being used in an in-place "
+                           f"operation. ({name})")
+
+
+def _check_result(self, result, name):
+    if result._array.shape != self._array.shape:
+        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                           f"{list(result.shape)} ({name}: self {tuple(self.shape)}, result "
+                           f"{tuple(result.shape)})")
+    src, dst = result.dtype, self.dtype
+    if src.category > dst.category:
+        raise RuntimeError(f"result type {_cap(src)} can't be cast to the desired output type {_cap(dst)} "
+                           f"({name})")
+
+
+def _cap(d):
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+            "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}[d.name]
+
+
+def apply_inplace(self, fn, name, args, kwargs):
+    check_inplace(self, name)
+    result = fn(self, *args, **kwargs)
+    if not isinstance(result, Tensor):
+        raise RuntimeError(f"{name}: in-place form needs a tensor result")
+    _check_result(self, result, name)
+    _write(self, result)
+    return self
+
+
+def _write(self, result):
+    xp = self._backend().xp
+    if result._array is not self._array:
+        xp.copyto(self._array, result._array, casting="unsafe")
+    self._bump_version()
+    if result.grad_fn is not None and _State.grad_enabled:
+        if self._base is not None:
+            _rebase_view(self, result)
+        else:
+            self.grad_fn = result.grad_fn
+            self._out_nr = result._out_nr
+            self._requires_grad = True
+    elif self._base is not None and self._base._requires_grad and _State.grad_enabled:
+        _rebase_view(self, result)
+
+
+def make_inplace(fn, name):
+    def inplace(self, *args, **kwargs):
+        return apply_inplace(self, fn, name, args, kwargs)
+    inplace.__name__ = inplace.__qualname__ = name
+    inplace.__doc__ = f"In-place version of {fn.__name__}()."
+    return inplace
+
+
+class CopySlices(Op):
+    """base with the region `view_fn` selects replaced by `value` (the history of an in-place on a view)."""
+    @staticmethod
+    def forward(ctx, base, value, view_fn):
+        ctx.view_fn = view_fn
+        return base                                # already written in place; the node only routes grads
+
+    @staticmethod
+    def backward(ctx, grad):
+        view_fn = ctx.view_fn
+        xp = ctx.xp
+        mask_array = xp.ones(grad.shape, dtype=grad._array.dtype)
+        region = view_fn(_make(mask_array, grad.device))
+        region._array[...] = 0
+        mask = _make(mask_array, grad.device)
+        grad_base = grad * mask if ctx.needs_input_grad[0] else None
+        grad_value = view_fn(grad) if ctx.needs_input_grad[1] else None
+        return grad_base, grad_value, None
+
+
+def _rebase_view(view, result):
+    """Give the view's base a CopySlices history and the view a fresh view node over it."""
+    base = view._base
+    view_fn = view._extra.get("view_fn") if view._extra is not None else None
+    if view_fn is None:
+        raise RuntimeError("in-place operation on a view whose creation was not recorded (it was made under "
+                           "no_grad); ember cannot give it correct gradients. Make the view with grad enabled "
+                           "or use an out-of-place op.")
+    old_base = _make(base._array, base._device, base._requires_grad, base.grad_fn, base._out_nr, base._vc)
+    new_base = CopySlices.apply(old_base, result if result._requires_grad else result.detach(), view_fn)
+    base.grad_fn = new_base.grad_fn
+    base._out_nr = 0
+    base._requires_grad = True
+    new_view = view_fn(base)
+    view.grad_fn = new_view.grad_fn
+    view._out_nr = new_view._out_nr
+    view._requires_grad = True
+
+
+def write_out(out, result):
+    """Honour an `out=` argument: resize an empty out, else require the result's shape; cast like PyTorch."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"out= must be a Tensor, not {type(out).__name__}")
+    if _State.grad_enabled and (out._requires_grad or result._requires_grad):
+        raise RuntimeError("functions with out=... arguments don't support automatic differentiation, but one "
+                           "of the arguments requires grad.")
+    if out._array.shape != result._array.shape:
+        if out._array.size != 0:
+            import warnings
+            warnings.warn(f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
+                          f"which does not match the required output shape {list(result.shape)}.", UserWarning,
+                          stacklevel=3)
+        out._array = result._array.astype(out._array.dtype, copy=True)
+        out._bump_version()
+        return out
+    _check_result(out, result, "out=")
+    _write(out, result)
+    return out
+
+
+# --- fast in-place arithmetic: no autograd involved, so write straight into self's memory ----------
+
+def _fast_binary(name, ufunc_name, slow):
+    def inplace(self, other, *, alpha=1):
+        if _State.grad_enabled and (self._requires_grad or getattr(other, "_requires_grad", False)) or \
+                self._base is not None and self._base._requires_grad:
+            return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
+        a = self._array
+        if isinstance(other, Tensor):
+            if other._device is not self._device:
+                raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                                   f"devices, {self._device} and {other._device}! ({name})")
+            b = other._array
+            src = _FROM_NUMPY[b.dtype]
+        else:
+            b = other
+            src = _dt._category_default(0 if isinstance(b, bool) else 1 if isinstance(b, int) else
+                                        2 if isinstance(b, float) else 3) if not hasattr(b, "dtype") else \
+                _FROM_NUMPY.get(getattr(b, "dtype", None), _dt.float64)
+        dst = _FROM_NUMPY[a.dtype]
+        if src.category > dst.category or (name in ("div_",) and dst.category < _dt.FLOAT):
+            return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
+        if alpha != 1:
+            b = b * alpha
+        xp = self._backend().xp
+        if isinstance(other, Tensor) and b.shape != a.shape:
+            try:
+                shape = xp.broadcast_shapes(b.shape, a.shape)
+            except ValueError:
+                shape = None
+            if shape != a.shape:
+                _raise_shape(self, b)
+        getattr(xp, ufunc_name)(a, b, out=a, casting="unsafe")
+        vc = self._vc
+        if vc is None:
+            from .._tensor import VersionCounter
+            self._vc = VersionCounter(1)
+        else:
+            vc.value += 1
+        return self
+    inplace.__name__ = inplace.__qualname__ = name
+    return inplace
+
+
+def _raise_shape(self, b):
+    from ._shapes import broadcast_shapes
+    broadcast_shapes(tuple(self.shape), tuple(b.shape), op=f"in-place op on shape {tuple(self.shape)}")
+    raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                       f"{list(broadcast_shapes(tuple(self.shape), tuple(b.shape)))}")
+
+
+def _install_fast():
+    from . import pointwise
+    for name, ufunc in (("add_", "add"), ("sub_", "subtract"), ("mul_", "multiply"), ("div_", "true_divide")):
+        slow = getattr(pointwise, name[:-1])
+        if name in ("mul_", "div_"):                 # these take no alpha
+            slow = (lambda f: lambda self, other, **kw: f(self, other))(slow)
+        export_method(_fast_binary(name, ufunc, slow), name)
+
+
+def copy_(self, src, non_blocking=False):
+    """Copy src's values into self (broadcasting src, casting to self's dtype)."""
+    if not isinstance(src, Tensor):
+        from .creation import tensor
+        src = tensor(src)
+    if not (_State.grad_enabled and (self._requires_grad or src._requires_grad or
+                                     (self._base is not None and self._base._requires_grad))):
+        xp = self._backend().xp
+        array = src._array
+        if src._device is not self._device:
+            from ..backends import backend_for
+            array = self._backend().from_numpy(backend_for(src._device).to_numpy(array))
+        try:
+            xp.copyto(self._array, array, casting="unsafe")
+        except ValueError:
+            raise RuntimeError(f"The size of tensor a ({self.shape[-1] if self.ndim else 1}) must match the size "
+                               f"of tensor b ({src.shape[-1] if src.ndim else 1}): copy_ of shape "
+                               f"{tuple(src.shape)} into {tuple(self.shape)}") from None
+        self._bump_version()
+        return self
+    check_inplace(self, "copy_")
+    from .shape import expand
+    from ._common import cast
+    value = cast(src, self.dtype) if src.dtype is not self.dtype else src
+    if value._device is not self._device:
+        value = value.to(self._device)
+    value = expand(value, self.shape) if tuple(value.shape) != tuple(self.shape) else value
+    result = _CopyFrom.apply(self, value)
+    _write(self, result)
+    return self
+
+
+class _CopyFrom(Op):
+    node_name = "CopyBackwards"
+
+    @staticmethod
+    def forward(ctx, self, src):
+        return src.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, grad
+
+
+def zero_(self):
+    return fill_(self, 0)
+
+
+def fill_(self, value):
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} "
+                               f"dimensions.")
+        if _State.grad_enabled and value._requires_grad:
+            return copy_(self, value.expand(self.shape))
+        value = value.item()
+    check_inplace(self, "fill_")
+    if _State.grad_enabled and (self._requires_grad or (self._base is not None and self._base._requires_grad)):
+        from .creation import full
+        return copy_(self, full(self.shape, value, dtype=self.dtype, device=self.device))
+    self._array[...] = value
+    self._bump_version()
+    return self
+
+
+export_method(copy_, "copy_")
+export_method(zero_, "zero_")
+export_method(fill_, "fill_")

@@ -1,0 +1,964 @@
+"""Elementwise math: arithmetic with PyTorch's promotion, unary functions, comparisons, logic, clamp."""
+import math
+
+from .. import _dtype as _dt
+from .._tensor import Tensor, _make
+from ..autograd.function import Op
+from ._common import cast, is_scalar, nodiff, promote, scalar_value, to_tensor_operand
+from ._registry import export
+
+_FROM_NUMPY = _dt._FROM_NUMPY
+
+
+# --- binary arithmetic ------------------------------------------------------------------------------
+
+class Add(Op):
+    """input + other. The engine sums each gradient back to its input's shape."""
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other):
+        return input + other
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+class Sub(Op):
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other):
+        return input - other
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, -grad if ctx.needs_input_grad[1] else None
+
+
+class Mul(Op):
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other):
+        needs = ctx.needs_input_grad
+        ctx.save_for_backward(input if needs[1] else None, other if needs[0] else None)
+        return input * other
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other = ctx.saved_tensors
+        return (grad * other if other is not None else None,
+                grad * input if input is not None else None)
+
+
+class Div(Op):
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other):
+        needs = ctx.needs_input_grad
+        ctx.save_for_backward(input if needs[1] else None, other)
+        return input / other
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other = ctx.saved_tensors
+        grad_input = grad / other if ctx.needs_input_grad[0] else None
+        grad_other = -grad * input / (other * other) if ctx.needs_input_grad[1] else None
+        return grad_input, grad_other
+
+
+def _check_bool_sub(input, other):
+    if getattr(input, "dtype", None) is _dt.bool_ and (getattr(other, "dtype", None) is _dt.bool_ or
+                                                       isinstance(other, bool)):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. If you are "
+                           "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
+@export(inplace=True)
+def add(input, other, *, alpha=1, out=None):
+    """input + alpha * other with broadcasting and PyTorch's type promotion."""
+    if alpha != 1:
+        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+    input, other, _ = promote("add", input, other)
+    return _out(Add.apply(input, other), out)
+
+
+@export(inplace=True, aliases=("subtract",))
+def sub(input, other, *, alpha=1, out=None):
+    """input - alpha * other."""
+    _check_bool_sub(input, other)
+    if alpha != 1:
+        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+    input, other, _ = promote("sub", input, other)
+    return _out(Sub.apply(input, other), out)
+
+
+@export(inplace=False)
+def rsub(input, other, *, alpha=1):
+    """other - alpha * input."""
+    return sub(other if isinstance(other, Tensor) else _scalar_like(other, input), input, alpha=alpha)
+
+
+@export(inplace=True, aliases=("multiply",))
+def mul(input, other, *, out=None):
+    """Elementwise product with broadcasting and PyTorch's type promotion."""
+    input, other, _ = promote("mul", input, other)
+    return _out(Mul.apply(input, other), out)
+
+
+@export(inplace=True, aliases=("divide", "true_divide"))
+def div(input, other, *, rounding_mode=None, out=None):
+    """input / other; integer inputs give the default float dtype unless rounding_mode is given."""
+    input, other, dtype = promote("div", input, other)
+    if rounding_mode is None:
+        if dtype.category < _dt.FLOAT:
+            dtype = _dt.get_default_dtype()
+            input = cast(input, dtype) if isinstance(input, Tensor) else float(input)
+            other = cast(other, dtype) if isinstance(other, Tensor) else float(other)
+        return _out(Div.apply(input, other), out)
+    if rounding_mode == "trunc":
+        result = Div.apply(input, other) if dtype.category >= _dt.FLOAT else \
+            nodiff(lambda xp, a, b: _int_trunc_div(xp, a, b), input, other)
+        return _out(trunc(result) if dtype.category >= _dt.FLOAT else result, out)
+    if rounding_mode == "floor":
+        return _out(floor_divide(input, other), out)
+    raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                       f"'{rounding_mode}'")
+
+
+def _int_trunc_div(xp, a, b):
+    q = xp.floor_divide(a, b)
+    r = xp.remainder(a, b)
+    fix = (r != 0) & ((xp.asarray(a) < 0) != (xp.asarray(b) < 0))
+    return q + fix
+
+
+def _rdiv(input, other):
+    return div(_scalar_like(other, input), input) if is_scalar(other) else div(other, input)
+
+
+def _scalar_like(value, like):
+    """A Python scalar as a 0-d tensor, typed so that promotion treats it as a weak scalar."""
+    value = scalar_value(value)
+    if isinstance(value, bool):
+        dtype = _dt.bool_
+    elif isinstance(value, int):
+        dtype = like.dtype if like.dtype.category >= _dt.INT else _dt.int64
+    elif isinstance(value, float):
+        dtype = like.dtype if like.dtype.category >= _dt.FLOAT else _dt.get_default_dtype()
+    else:
+        dtype = like.dtype if like.dtype.is_complex else _dt.get_default_dtype().to_complex()
+    xp = like._backend().xp
+    return _make(xp.asarray(value, dtype=dtype.numpy), like._device)
+
+
+class PowScalar(Op):
+    node_name = "PowBackward0"
+
+    @staticmethod
+    def forward(ctx, input, exponent):
+        ctx.save_for_backward(input)
+        ctx.exponent = exponent
+        if exponent == 2:
+            return input * input
+        return input ** exponent
+
+    @staticmethod
+    def backward(ctx, grad):
+        (input,) = ctx.saved_tensors
+        e = ctx.exponent
+        if e == 0:
+            return grad * 0, None
+        if e == 2:
+            return grad * (input * 2), None
+        return grad * (input ** (e - 1) * e), None
+
+
+class Pow(Op):
+    node_name = "PowBackward1"
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, exponent):
+        out = input ** exponent
+        ctx.save_for_backward(input, exponent, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, exponent, out = ctx.saved_tensors
+        grad_input = grad * exponent * input ** (exponent - 1) if ctx.needs_input_grad[0] else None
+        grad_exponent = None
+        if ctx.needs_input_grad[1]:
+            # d/dy x^y = x^y log x, taken as 0 where x == 0 and y >= 0 (PyTorch's convention)
+            safe_log = log(where(input == 0, 1.0, input))
+            grad_exponent = grad * out * safe_log
+        return grad_input, grad_exponent
+
+
+def zeros_like_(t):
+    return _make(t._backend().xp.zeros_like(t._array), t._device)
+
+
+class RPowScalar(Op):
+    node_name = "PowBackward2"
+
+    @staticmethod
+    def forward(ctx, base, exponent):
+        out = base ** exponent
+        ctx.base = base
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        factor = math.log(ctx.base) if ctx.base > 0 else (float("-inf") if ctx.base == 0 else float("nan"))
+        return None, grad * out * factor
+
+
+@export(inplace=True)
+def pow(input, exponent, *, out=None):
+    """input ** exponent (tensor or scalar on either side)."""
+    if not isinstance(input, Tensor):
+        return _out(_rpow(exponent, input), out)
+    if is_scalar(exponent):
+        exponent = scalar_value(exponent)
+        dtype = input.dtype
+        if isinstance(exponent, float) and dtype.category < _dt.FLOAT:
+            input = cast(input, _dt.get_default_dtype())
+        elif isinstance(exponent, complex) and not dtype.is_complex:
+            input = cast(input, _dt._combine(dtype, _dt._category_default(_dt.COMPLEX)))
+        if dtype.category == _dt.INT and isinstance(exponent, int) and exponent < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        if exponent == 1:
+            return _out(mul(input, 1), out) if input._requires_grad else _out(clone(input), out)
+        return _out(PowScalar.apply(input, exponent), out)
+    input, exponent, _ = promote("pow", input, exponent)
+    return _out(Pow.apply(input, exponent), out)
+
+
+def _rpow(input, base):
+    """base ** input where base is a scalar."""
+    base = scalar_value(base)
+    if isinstance(base, (int, float)) and not isinstance(base, bool) and input.dtype.category >= _dt.FLOAT:
+        return RPowScalar.apply(float(base) if isinstance(base, float) else base, input)
+    b, e, _ = promote("pow", base, input)
+    if not isinstance(b, Tensor):
+        b = _scalar_like(b, e)
+    return Pow.apply(b, e)
+
+
+@export(method=True)
+def float_power(input, exponent):
+    """pow computed in float64 (complex128 for complex inputs)."""
+    target = _dt.complex128 if (getattr(input, "dtype", _dt.float64).is_complex or
+                                getattr(exponent, "dtype", _dt.float64).is_complex) else _dt.float64
+    input = cast(input, target) if isinstance(input, Tensor) else input
+    exponent = cast(exponent, target) if isinstance(exponent, Tensor) else exponent
+    return pow(input, exponent)
+
+
+def _out(result, out):
+    """Honour out=: write into `out` (resizing like PyTorch when it is empty) and return it."""
+    if out is None:
+        return result
+    from .inplace import write_out
+    return write_out(out, result)
+
+
+# --- unary ops --------------------------------------------------------------------------------------
+
+def unary_op(name, forward, backward, keeps="input", float_only=True, node_name=None, method=True,
+             inplace=True, differentiable=True, aliases=()):
+    """Build a unary primitive: forward(xp, x) on arrays, backward(grad, saved) on Tensors."""
+    def fwd(ctx, input):
+        out = forward(ctx.xp, input)
+        if keeps == "input":
+            ctx.save_for_backward(input)
+        elif keeps == "output":
+            ctx.save_for_backward(out)
+        return out
+
+    def bwd(ctx, grad):
+        if keeps is None:
+            return backward(grad, None)
+        (saved,) = ctx.saved_tensors
+        return backward(grad, saved)
+
+    op = type(name.capitalize().replace("_", ""), (Op,), {
+        "forward": staticmethod(fwd), "backward": staticmethod(bwd),
+        "node_name": node_name or name.replace("_", " ").title().replace(" ", "") + "Backward0"})
+
+    def public(input, *, out=None):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                            f"{type(input).__name__}")
+        if float_only and input._array.dtype.kind in "biu":
+            input = cast(input, _dt.get_default_dtype())
+        if not differentiable:
+            return _out(nodiff(forward, input), out)
+        return _out(op.apply(input), out)
+    public.__name__ = public.__qualname__ = name
+    public.__doc__ = f"Elementwise {name}."
+    public.op = op
+    export(public, method=method, inplace=inplace, aliases=aliases)
+    return public
+
+
+def _sign_grad(grad, x):
+    return grad * sign(x)
+
+
+neg = unary_op("neg", lambda xp, x: -x, lambda g, _: -g, keeps=None, float_only=False,
+               aliases=("negative",))
+exp = unary_op("exp", lambda xp, x: xp.exp(x), lambda g, out: g * out, keeps="output")
+exp2 = unary_op("exp2", lambda xp, x: xp.exp2(x), lambda g, out: g * out * math.log(2), keeps="output")
+expm1 = unary_op("expm1", lambda xp, x: xp.expm1(x), lambda g, out: g * (out + 1), keeps="output")
+log = unary_op("log", lambda xp, x: xp.log(x), lambda g, x: g / x)
+log2 = unary_op("log2", lambda xp, x: xp.log2(x), lambda g, x: g / (x * math.log(2)))
+log10 = unary_op("log10", lambda xp, x: xp.log10(x), lambda g, x: g / (x * math.log(10)))
+log1p = unary_op("log1p", lambda xp, x: xp.log1p(x), lambda g, x: g / (x + 1))
+sqrt = unary_op("sqrt", lambda xp, x: xp.sqrt(x), lambda g, out: g / (out * 2), keeps="output")
+rsqrt = unary_op("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda g, out: g * (out ** 3) * -0.5, keeps="output")
+sin = unary_op("sin", lambda xp, x: xp.sin(x), lambda g, x: g * cos(x))
+cos = unary_op("cos", lambda xp, x: xp.cos(x), lambda g, x: g * -sin(x))
+tan = unary_op("tan", lambda xp, x: xp.tan(x), lambda g, out: g * (out * out + 1), keeps="output")
+asin = unary_op("asin", lambda xp, x: xp.arcsin(x), lambda g, x: g * rsqrt(1 - x * x), aliases=("arcsin",))
+acos = unary_op("acos", lambda xp, x: xp.arccos(x), lambda g, x: -g * rsqrt(1 - x * x), aliases=("arccos",))
+atan = unary_op("atan", lambda xp, x: xp.arctan(x), lambda g, x: g / (x * x + 1), aliases=("arctan",))
+sinh = unary_op("sinh", lambda xp, x: xp.sinh(x), lambda g, x: g * cosh(x))
+cosh = unary_op("cosh", lambda xp, x: xp.cosh(x), lambda g, x: g * sinh(x))
+tanh = unary_op("tanh", lambda xp, x: xp.tanh(x), lambda g, out: g * (1 - out * out), keeps="output")
+asinh = unary_op("asinh", lambda xp, x: xp.arcsinh(x), lambda g, x: g * rsqrt(x * x + 1), aliases=("arcsinh",))
+acosh = unary_op("acosh", lambda xp, x: xp.arccosh(x), lambda g, x: g * rsqrt(x * x - 1), aliases=("arccosh",))
+atanh = unary_op("atanh", lambda xp, x: xp.arctanh(x), lambda g, x: g / (1 - x * x), aliases=("arctanh",))
+
+
+def _sigmoid(xp, x):
+    # Split by sign so neither branch overflows: for x < 0 use e^x / (1 + e^x).
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+sigmoid = unary_op("sigmoid", _sigmoid, lambda g, out: g * (out * (1 - out)), keeps="output")
+
+
+def _erf(xp, x):
+    from ..backends.special import erf as erf_fn
+    return erf_fn(xp, x)
+
+
+def _erfc(xp, x):
+    from ..backends.special import erfc as erfc_fn
+    return erfc_fn(xp, x)
+
+
+def _erfinv(xp, x):
+    from ..backends.special import erfinv as erfinv_fn
+    return erfinv_fn(xp, x)
+
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+erf = unary_op("erf", _erf, lambda g, x: g * exp(-(x * x)) * _TWO_OVER_SQRT_PI)
+erfc = unary_op("erfc", _erfc, lambda g, x: g * exp(-(x * x)) * -_TWO_OVER_SQRT_PI)
+erfinv = unary_op("erfinv", _erfinv, lambda g, out: g * exp(out * out) * (math.sqrt(math.pi) / 2),
+                  keeps="output")
+reciprocal = unary_op("reciprocal", lambda xp, x: 1 / x, lambda g, out: -g * out * out, keeps="output")
+square = unary_op("square", lambda xp, x: x * x, lambda g, x: g * (x * 2), float_only=False,
+                  node_name="PowBackward0")
+abs = unary_op("abs", lambda xp, x: xp.abs(x), _sign_grad, float_only=False, aliases=("absolute",))
+sign = unary_op("sign", lambda xp, x: xp.sign(x), lambda g, _: g * 0, keeps=None, float_only=False)
+sgn = unary_op("sgn", lambda xp, x: xp.sign(x) if x.dtype.kind != "c" else
+               xp.where(x == 0, 0, x / xp.where(x == 0, 1, xp.abs(x))), lambda g, _: g * 0, keeps=None,
+               float_only=False)
+floor = unary_op("floor", lambda xp, x: xp.floor(x) if x.dtype.kind == "f" else x.copy(),
+                 lambda g, _: g * 0, keeps=None, float_only=False)
+ceil = unary_op("ceil", lambda xp, x: xp.ceil(x) if x.dtype.kind == "f" else x.copy(), lambda g, _: g * 0,
+                keeps=None, float_only=False)
+trunc = unary_op("trunc", lambda xp, x: xp.trunc(x) if x.dtype.kind == "f" else x.copy(),
+                 lambda g, _: g * 0, keeps=None, float_only=False, aliases=("fix",))
+frac = unary_op("frac", lambda xp, x: x - xp.trunc(x), lambda g, _: g, keeps=None)
+signbit = unary_op("signbit", lambda xp, x: xp.signbit(x), None, keeps=None, float_only=False,
+                   differentiable=False, inplace=False)
+
+
+def _round_half_even(xp, x, decimals):
+    if decimals == 0:
+        return xp.round(x)
+    return xp.round(x, decimals)
+
+
+class Round(Op):
+    @staticmethod
+    def forward(ctx, input, decimals):
+        if input.dtype.kind in "biu":
+            return input.copy()
+        return _round_half_even(ctx.xp, input, decimals)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 0, None
+
+
+@export(inplace=True)
+def round(input, *, decimals=0):
+    """Round half to even (PyTorch's rule), optionally to `decimals` places."""
+    return Round.apply(input, decimals)
+
+
+def _isnan(xp, x):
+    return xp.isnan(x) if x.dtype.kind in "fc" else xp.zeros(x.shape, dtype=bool)
+
+
+@export(method=True)
+def isnan(input):
+    return nodiff(_isnan, input)
+
+
+@export(method=True)
+def isinf(input):
+    return nodiff(lambda xp, x: xp.isinf(x) if x.dtype.kind in "fc" else xp.zeros(x.shape, dtype=bool), input)
+
+
+@export(method=True)
+def isposinf(input):
+    return nodiff(lambda xp, x: xp.isposinf(x) if x.dtype.kind == "f" else xp.zeros(x.shape, dtype=bool),
+                  input)
+
+
+@export(method=True)
+def isneginf(input):
+    return nodiff(lambda xp, x: xp.isneginf(x) if x.dtype.kind == "f" else xp.zeros(x.shape, dtype=bool),
+                  input)
+
+
+@export(method=True)
+def isfinite(input):
+    return nodiff(lambda xp, x: xp.isfinite(x) if x.dtype.kind in "fc" else xp.ones(x.shape, dtype=bool),
+                  input)
+
+
+@export(method=True)
+def isreal(input):
+    return nodiff(lambda xp, x: xp.isreal(x), input)
+
+
+class NanToNum(Op):
+    @staticmethod
+    def forward(ctx, input, nan, posinf, neginf):
+        xp = ctx.xp
+        ctx.save_for_backward(input)
+        if input.dtype.kind not in "fc":
+            return input.copy()
+        info = xp.finfo(input.dtype)
+        return xp.nan_to_num(input, nan=nan, posinf=info.max if posinf is None else posinf,
+                             neginf=info.min if neginf is None else neginf)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (input,) = ctx.saved_tensors
+        return grad * isfinite(input), None, None, None
+
+
+@export(inplace=True)
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """Replace NaN, +inf and -inf by finite numbers (default: 0 and the dtype's extremes)."""
+    return NanToNum.apply(input, nan, posinf, neginf)
+
+
+# --- binary math ------------------------------------------------------------------------------------
+
+class Maximum(Op):
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other):
+        ctx.save_for_backward(input, other)
+        return ctx.xp.maximum(input, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other = ctx.saved_tensors
+        # ties split the gradient evenly, as PyTorch does
+        mask = (input > other).to(grad.dtype) + (input == other).to(grad.dtype) * 0.5
+        return grad * mask, grad * (1 - mask)
+
+
+class Minimum(Op):
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other):
+        ctx.save_for_backward(input, other)
+        return ctx.xp.minimum(input, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other = ctx.saved_tensors
+        mask = (input < other).to(grad.dtype) + (input == other).to(grad.dtype) * 0.5
+        return grad * mask, grad * (1 - mask)
+
+
+def _tensor_pair(name, input, other):
+    if not isinstance(other, Tensor):
+        other = _scalar_like(other, input) if is_scalar(other) else to_tensor_operand(other, input)
+    if not isinstance(input, Tensor):
+        input = _scalar_like(input, other) if is_scalar(input) else to_tensor_operand(input, other)
+    input, other, dtype = promote(name, input, other)
+    return input, other, dtype
+
+
+@export(method=True)
+def maximum(input, other, *, out=None):
+    input, other, _ = _tensor_pair("maximum", input, other)
+    return _out(Maximum.apply(input, other), out)
+
+
+@export(method=True)
+def minimum(input, other, *, out=None):
+    input, other, _ = _tensor_pair("minimum", input, other)
+    return _out(Minimum.apply(input, other), out)
+
+
+@export(method=True)
+def fmax(input, other):
+    input, other, _ = _tensor_pair("fmax", input, other)
+    return where(isnan(other), input, where(isnan(input), other, maximum(input, other)))
+
+
+@export(method=True)
+def fmin(input, other):
+    input, other, _ = _tensor_pair("fmin", input, other)
+    return where(isnan(other), input, where(isnan(input), other, minimum(input, other)))
+
+
+def _binary_float(name, input, other):
+    input, other, dtype = _tensor_pair(name, input, other)
+    if dtype.category < _dt.FLOAT:
+        input, other = cast(input, _dt.get_default_dtype()), cast(other, _dt.get_default_dtype())
+    return input, other
+
+
+@export(inplace=True, aliases=("arctan2",))
+def atan2(input, other):
+    """Angle of (other, input); gradients of atan(input/other) written stably."""
+    y, x = _binary_float("atan2", input, other)
+    return Atan2.apply(y, x)
+
+
+class Atan2(Op):
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, y, x):
+        ctx.save_for_backward(y, x)
+        return ctx.xp.arctan2(y, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, x = ctx.saved_tensors
+        denom = x * x + y * y
+        return grad * x / denom, grad * -y / denom
+
+
+@export(inplace=True)
+def hypot(input, other):
+    a, b = _binary_float("hypot", input, other)
+    return sqrt(a * a + b * b)
+
+
+@export(method=True)
+def logaddexp(input, other):
+    """log(exp(input) + exp(other)) without overflow."""
+    a, b = _binary_float("logaddexp", input, other)
+    m = maximum(a, b).detach()
+    m = where(isfinite(m), m, zeros_like_(m))
+    return m + log(exp(a - m) + exp(b - m))
+
+
+@export(method=True)
+def logaddexp2(input, other):
+    a, b = _binary_float("logaddexp2", input, other)
+    return logaddexp(a * math.log(2), b * math.log(2)) / math.log(2)
+
+
+class Fmod(Op):
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other):
+        ctx.save_for_backward(input, other)
+        return ctx.xp.fmod(input, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other = ctx.saved_tensors
+        grad_other = -grad * trunc(input / other) if ctx.needs_input_grad[1] else None
+        return grad, grad_other
+
+
+class Remainder(Op):
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other):
+        ctx.save_for_backward(input, other)
+        return ctx.xp.remainder(input, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other = ctx.saved_tensors
+        grad_other = -grad * floor(input / other) if ctx.needs_input_grad[1] else None
+        return grad, grad_other
+
+
+def _check_int_zero(name, other):
+    if isinstance(other, Tensor):
+        if other.dtype.category <= _dt.INT and bool((other._array == 0).any()):
+            raise RuntimeError("ZeroDivisionError")
+    elif isinstance(other, int) and other == 0:
+        raise RuntimeError("ZeroDivisionError")
+
+
+@export(inplace=True)
+def fmod(input, other):
+    """Remainder with the sign of the dividend (C's fmod)."""
+    input, other, dtype = promote("fmod", input, other)
+    if dtype.category <= _dt.INT:
+        _check_int_zero("fmod", other)
+    return Fmod.apply(input, other)
+
+
+@export(inplace=True)
+def remainder(input, other):
+    """Python's modulus: the result has the sign of the divisor."""
+    input, other, dtype = promote("remainder", input, other)
+    if dtype.category <= _dt.INT:
+        _check_int_zero("remainder", other)
+    return Remainder.apply(input, other)
+
+
+@export(inplace=True)
+def floor_divide(input, other):
+    """floor(input / other), PyTorch's // (floors, like Python)."""
+    input, other, dtype = promote("floor_divide", input, other)
+    if dtype.category <= _dt.INT:
+        _check_int_zero("floor_divide", other)
+        return nodiff(lambda xp, a, b: xp.floor_divide(a, b), input, other)
+    return floor(Div.apply(input, other)) if not _any_requires_grad(input, other) else \
+        FloorDivide.apply(input, other)
+
+
+class FloorDivide(Op):
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other):
+        return ctx.xp.floor_divide(input, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 0, grad * 0
+
+
+def _any_requires_grad(*xs):
+    return any(isinstance(x, Tensor) and x._requires_grad for x in xs)
+
+
+class Lerp(Op):
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, end, weight):
+        ctx.save_for_backward(input, end, weight)
+        return input + weight * (end - input)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, end, weight = ctx.saved_tensors
+        grad_weight = grad * (end - input) if ctx.needs_input_grad[2] else None
+        return grad * (1 - weight), grad * weight, grad_weight
+
+
+@export(inplace=True)
+def lerp(input, end, weight):
+    """input + weight * (end - input)."""
+    input, end, _ = promote("lerp", input, end)
+    if isinstance(weight, Tensor):
+        weight = cast(weight, input.dtype)
+    return Lerp.apply(input, end, weight)
+
+
+@export(inplace=True)
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 * tensor2."""
+    return add(input, mul(tensor1, tensor2), alpha=value) if value != 1 else add(input, mul(tensor1, tensor2))
+
+
+@export(inplace=True)
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 / tensor2."""
+    if tensor1.dtype.category <= _dt.INT and tensor2.dtype.category <= _dt.INT:
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future release "
+                           "addcdiv will perform a true division of tensor1 and tensor2.")
+    return add(input, div(tensor1, tensor2), alpha=value) if value != 1 else add(input, div(tensor1, tensor2))
+
+
+# --- clamp -----------------------------------------------------------------------------------------
+
+class Clamp(Op):
+    @staticmethod
+    def forward(ctx, input, min, max):
+        xp = ctx.xp
+        ctx.save_for_backward(input)
+        ctx.bounds = (min, max)
+        out = input
+        if min is not None:
+            out = xp.maximum(out, min)
+        if max is not None:
+            out = xp.minimum(out, max)
+        if out is input:
+            out = input.copy()
+        return out.astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (input,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        mask = None
+        if lo is not None:
+            mask = input >= lo
+        if hi is not None:
+            mask = input <= hi if mask is None else mask & (input <= hi)
+        return grad * mask.to(grad.dtype), None, None
+
+
+class ClampTensor(Op):
+    node_name = "ClampBackward1"
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, min, max):
+        xp = ctx.xp
+        ctx.save_for_backward(input, min, max)
+        out = input
+        if min is not None:
+            out = xp.maximum(out, min)
+        if max is not None:
+            out = xp.minimum(out, max)
+        return out if out is not input else input.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, lo, hi = ctx.saved_tensors
+        inside = None
+        if lo is not None:
+            inside = input >= lo
+        if hi is not None:
+            inside = (input <= hi) if inside is None else inside & (input <= hi)
+        grad_input = grad * inside.to(grad.dtype)
+        grad_lo = grad * (input < lo).to(grad.dtype) if lo is not None and ctx.needs_input_grad[1] else None
+        grad_hi = grad * (input > hi).to(grad.dtype) if hi is not None and ctx.needs_input_grad[2] else None
+        return grad_input, grad_lo, grad_hi
+
+
+@export(inplace=True, aliases=("clip",))
+def clamp(input, min=None, max=None, *, out=None):
+    """Limit values to [min, max]; the gradient is 0 outside (and passes at the bounds)."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        lo = to_tensor_operand(min, input) if min is not None else None
+        hi = to_tensor_operand(max, input) if max is not None else None
+        dtype = _dt.result_type(*(x for x in (input, lo, hi) if x is not None))
+        input = cast(input, dtype)
+        lo = cast(lo, dtype) if lo is not None else None
+        hi = cast(hi, dtype) if hi is not None else None
+        return _out(ClampTensor.apply(input, lo, hi), out)
+    min = scalar_value(min) if min is not None else None
+    max = scalar_value(max) if max is not None else None
+    if input.dtype.category < _dt.FLOAT and (isinstance(min, float) or isinstance(max, float)):
+        input = cast(input, _dt.get_default_dtype())
+    return _out(Clamp.apply(input, min, max), out)
+
+
+@export(inplace=True)
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+@export(inplace=True)
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+# --- comparisons and logic (no gradients) -----------------------------------------------------------
+
+def _compare(name, fn):
+    def compare(input, other, *, out=None):
+        a, b, _ = promote(name, input, other)
+        return _out(nodiff(fn, a, b), out)
+    compare.__name__ = compare.__qualname__ = name
+    compare.__doc__ = f"Elementwise {name} comparison, a bool tensor."
+    export(compare, inplace=True)
+    return compare
+
+
+eq = _compare("eq", lambda xp, a, b: xp.equal(a, b))
+ne = _compare("ne", lambda xp, a, b: xp.not_equal(a, b))
+lt = _compare("lt", lambda xp, a, b: xp.less(a, b))
+le = _compare("le", lambda xp, a, b: xp.less_equal(a, b))
+gt = _compare("gt", lambda xp, a, b: xp.greater(a, b))
+ge = _compare("ge", lambda xp, a, b: xp.greater_equal(a, b))
+export(ne, name="not_equal", inplace=True)
+export(lt, name="less", inplace=True)
+export(le, name="less_equal", inplace=True)
+export(gt, name="greater", inplace=True)
+export(ge, name="greater_equal", inplace=True)
+
+
+def _logical(name, fn):
+    def logical(input, other):
+        if not isinstance(other, Tensor):
+            other = to_tensor_operand(other, input)
+        return nodiff(fn, input, other)
+    logical.__name__ = logical.__qualname__ = name
+    export(logical, inplace=True)
+    return logical
+
+
+logical_and = _logical("logical_and", lambda xp, a, b: xp.logical_and(a, b))
+logical_or = _logical("logical_or", lambda xp, a, b: xp.logical_or(a, b))
+logical_xor = _logical("logical_xor", lambda xp, a, b: xp.logical_xor(a, b))
+
+
+@export(inplace=True)
+def logical_not(input):
+    return nodiff(lambda xp, a: xp.logical_not(a), input)
+
+
+def _bitwise(name, fn):
+    def bitwise(input, other):
+        a, b, dtype = promote(name, input, other)
+        if dtype.category > _dt.INT:
+            raise RuntimeError(f"\"{name}_cpu\" not implemented for '{dtype.name.capitalize()}'")
+        return nodiff(fn, a, b)
+    bitwise.__name__ = bitwise.__qualname__ = name
+    export(bitwise, inplace=True)
+    return bitwise
+
+
+bitwise_and = _bitwise("bitwise_and", lambda xp, a, b: xp.bitwise_and(a, b))
+bitwise_or = _bitwise("bitwise_or", lambda xp, a, b: xp.bitwise_or(a, b))
+bitwise_xor = _bitwise("bitwise_xor", lambda xp, a, b: xp.bitwise_xor(a, b))
+bitwise_left_shift = _bitwise("bitwise_left_shift", lambda xp, a, b: xp.left_shift(a, b))
+bitwise_right_shift = _bitwise("bitwise_right_shift", lambda xp, a, b: xp.right_shift(a, b))
+
+
+@export(inplace=True)
+def bitwise_not(input):
+    if input.dtype.category > _dt.INT:
+        raise TypeError(f"bitwise_not: not supported for {input.dtype}: only integers and bool")
+    return nodiff(lambda xp, a: xp.logical_not(a) if a.dtype == bool else xp.invert(a), input)
+
+
+# --- where ----------------------------------------------------------------------------------------
+
+class Where(Op):
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, condition, input, other):
+        ctx.save_for_backward(condition)
+        return ctx.xp.where(condition, input, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (condition,) = ctx.saved_tensors
+        zero = zeros_like_(grad)
+        return (None,
+                where(condition, grad, zero) if ctx.needs_input_grad[1] else None,
+                where(condition, zero, grad) if ctx.needs_input_grad[2] else None)
+
+
+@export(method=True)
+def where(condition, input=None, other=None):
+    """Pick input where condition holds, else other; one-argument form is nonzero(as_tuple=True)."""
+    if input is None and other is None:
+        from .indexing import nonzero
+        return nonzero(condition, as_tuple=True)
+    if condition.dtype is not _dt.bool_:
+        if condition.dtype is _dt.uint8:
+            condition = cast(condition, _dt.bool_)
+        else:
+            raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                               f"{condition.dtype.name.capitalize()}")
+    like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else condition
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        dtype = _dt.result_type(input, other)
+        input = _make(like._backend().xp.asarray(input, dtype=dtype.numpy), like._device)
+    input, other, _ = _tensor_pair("where", input, other)
+    if condition._requires_grad:
+        condition = condition.detach()
+    return Where.apply(condition, input, other)
+
+
+# --- complex parts ---------------------------------------------------------------------------------
+
+class Real(Op):
+    @staticmethod
+    def forward(ctx, input):
+        return input.real
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.to(_dt.float32.to_complex() if grad.dtype is _dt.float32 else _dt.complex128)
+
+
+@export(method=False)
+def real(input):
+    if not input.is_complex():
+        return input
+    return Real.apply(input)
+
+
+@export(method=False)
+def imag(input):
+    if not input.is_complex():
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+    return nodiff(lambda xp, a: a.imag, input)
+
+
+@export(method=True)
+def conj(input):
+    if not input.is_complex():
+        return input
+    return nodiff(lambda xp, a: xp.conj(a), input)
+
+
+@export(method=True)
+def angle(input):
+    return nodiff(lambda xp, a: xp.angle(a), input)
+
+
+# --- cloning and copying ----------------------------------------------------------------------------
+
+class Clone(Op):
+    @staticmethod
+    def forward(ctx, input):
+        return input.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+@export(method=True)
+def clone(input, *, memory_format=None):
+    """A copy with its own storage, differentiable."""
+    return Clone.apply(input)
+

@@ -1,0 +1,720 @@
+"""Reductions: sum, mean, prod, max/min, var/std, norm, logsumexp, cumulative ops, softmax."""
+import collections
+import math
+
+from .. import _dtype as _dt
+from .._tensor import Tensor, _make
+from ..autograd.function import Op
+from ._common import cast, nodiff
+from ._registry import export
+from ._shapes import normalize_dims, wrap_dim
+
+_FROM_NUMPY = _dt._FROM_NUMPY
+
+values_indices = collections.namedtuple("values_indices", ["values", "indices"])
+
+
+def _kept_shape(shape, dims):
+    return tuple(1 if i in dims else s for i, s in enumerate(shape))
+
+
+def _expand_grad(grad, shape, dims, keepdim):
+    if not keepdim and dims:
+        grad = grad.reshape(_kept_shape(shape, dims))
+    return grad.expand(shape)
+
+
+class Sum(Op):
+    @staticmethod
+    def forward(ctx, input, dims, keepdim, np_dtype):
+        ctx.input_shape, ctx.dims, ctx.keepdim = input.shape, dims, keepdim
+        return ctx.xp.sum(input, axis=dims, keepdims=keepdim, dtype=np_dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _expand_grad(grad, ctx.input_shape, ctx.dims, ctx.keepdim), None, None, None
+
+
+class SumAll(Op):
+    node_name = "SumBackward0"
+
+    @staticmethod
+    def forward(ctx, input, np_dtype):
+        ctx.input_shape = input.shape
+        return ctx.xp.sum(input, dtype=np_dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.expand(ctx.input_shape), None
+
+
+def _sum_dtype(input, dtype):
+    if dtype is not None:
+        return _dt.to_dtype(dtype).numpy
+    if input._array.dtype.kind in "biu":
+        return _dt.int64.numpy                     # integer sums accumulate in int64, as in PyTorch
+    return None
+
+
+@export(method=True)
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    """Sum over all elements or over `dim` (int or tuple)."""
+    np_dtype = _sum_dtype(input, dtype)
+    if dim is None and not keepdim:
+        return SumAll.apply(input, np_dtype)
+    dims = normalize_dims(dim, input._array.ndim)
+    return Sum.apply(input, dims, keepdim, np_dtype)
+
+
+@export(method=True)
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    from .pointwise import isnan, where
+    return sum(where(isnan(input), 0.0, input), dim, keepdim, dtype=dtype)
+
+
+def sum_to_shape(grad, shape):
+    """Sum a broadcast gradient back to `shape` (leading dims, then size-1 dims)."""
+    gshape = grad._array.shape
+    if gshape == shape:
+        return grad
+    lead = len(gshape) - len(shape)
+    if lead < 0:
+        raise RuntimeError(f"cannot sum shape {gshape} to {shape}")
+    dims = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
+    for i, s in enumerate(shape):
+        if s != 1 and gshape[i + lead] != s:
+            raise RuntimeError(f"cannot sum shape {gshape} to {shape}")
+    out = Sum.apply(grad, dims, True, None) if dims else grad
+    if lead:
+        out = out.reshape(shape)
+    return out
+
+
+class Mean(Op):
+    @staticmethod
+    def forward(ctx, input, dims, keepdim):
+        ctx.input_shape, ctx.dims, ctx.keepdim = input.shape, dims, keepdim
+        ctx.count = math.prod(input.shape[d] for d in dims) if dims is not None else input.size
+        return ctx.xp.mean(input, axis=dims, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        dims = ctx.dims if ctx.dims is not None else tuple(range(len(ctx.input_shape)))
+        return _expand_grad(grad, ctx.input_shape, dims, ctx.keepdim) / ctx.count, None, None
+
+
+@export(method=True)
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    """Mean over all elements or over `dim`; needs a floating or complex dtype (as in PyTorch)."""
+    if dtype is not None:
+        input = cast(input, _dt.to_dtype(dtype))
+    if input.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
+                           f"or complex dtype. Got: {input.dtype.name.capitalize()}")
+    if dim is None and not keepdim:
+        return Mean.apply(input, None, False)
+    return Mean.apply(input, normalize_dims(dim, input._array.ndim), keepdim)
+
+
+@export(method=True)
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    from .pointwise import isnan, logical_not
+    keep = logical_not(isnan(input))
+    return nansum(input, dim, keepdim, dtype=dtype) / sum(keep, dim, keepdim).to(input.dtype)
+
+
+class Prod(Op):
+    @staticmethod
+    def forward(ctx, input, dim, keepdim, np_dtype):
+        out = ctx.xp.prod(input, axis=dim, keepdims=keepdim, dtype=np_dtype)
+        ctx.save_for_backward(input)
+        ctx.dim, ctx.keepdim = dim, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (input,) = ctx.saved_tensors
+        dim = ctx.dim
+        if dim is None:
+            flat = input.reshape(-1)
+            return (_prod_grad(flat, grad.reshape(1), 0).reshape(input.shape), None, None, None)
+        if not ctx.keepdim:
+            grad = grad.unsqueeze(dim)
+        return _prod_grad(input, grad, dim), None, None, None
+
+
+def _prod_grad(input, grad, dim):
+    # Product of all other elements along dim, via exclusive cumulative products (zeros handled exactly).
+    n = input.shape[dim]
+    if n == 0:
+        return input * 0
+    from .shape import cat, narrow
+    ones = narrow(input, dim, 0, 1) * 0 + 1
+    left = cumprod(cat([ones, narrow(input, dim, 0, n - 1)], dim), dim)
+    rev = input.flip(dim)
+    right = cumprod(cat([ones, narrow(rev, dim, 0, n - 1)], dim), dim).flip(dim)
+    return grad * left * right
+
+
+@export(method=True)
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    np_dtype = _sum_dtype(input, dtype)
+    if dim is not None:
+        dim = wrap_dim(dim, input.ndim)
+    return Prod.apply(input, dim, keepdim, np_dtype)
+
+
+class Cumsum(Op):
+    @staticmethod
+    def forward(ctx, input, dim, np_dtype):
+        ctx.dim = dim
+        return ctx.xp.cumsum(input, axis=dim, dtype=np_dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.flip(ctx.dim).cumsum(ctx.dim).flip(ctx.dim), None, None
+
+
+@export(inplace=True)
+def cumsum(input, dim, *, dtype=None):
+    dim = wrap_dim(dim, input.ndim)
+    if input.ndim == 0:
+        return input.clone()
+    return Cumsum.apply(input, dim, _sum_dtype(input, dtype))
+
+
+class Cumprod(Op):
+    @staticmethod
+    def forward(ctx, input, dim, np_dtype):
+        out = ctx.xp.cumprod(input, axis=dim, dtype=np_dtype)
+        ctx.dim = dim
+        ctx.save_for_backward(input, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, out = ctx.saved_tensors
+        dim = ctx.dim
+        if not bool((input == 0).any()):
+            return (grad * out).flip(dim).cumsum(dim).flip(dim) / input, None, None
+        # With zeros: d out_j / d x_i = prod_{k<=j, k!=i} x_k, built per position (small inputs only).
+        from .shape import stack
+        n = input.shape[dim]
+        grads = []
+        for i in range(n):
+            mask = [1.0] * n
+            mask[i] = 0.0
+            from .creation import tensor
+            m = tensor(mask, dtype=input.dtype).reshape([n if d == dim else 1 for d in range(input.ndim)])
+            replaced = input * m + (1 - m)
+            partial = cumprod(replaced, dim)
+            keep = tensor([1.0 if j >= i else 0.0 for j in range(n)], dtype=input.dtype).reshape(m.shape)
+            grads.append((grad * partial * keep).sum(dim))
+        return stack(grads, dim), None, None
+
+
+@export(inplace=True)
+def cumprod(input, dim, *, dtype=None):
+    dim = wrap_dim(dim, input.ndim)
+    if input.ndim == 0:
+        return input.clone()
+    return Cumprod.apply(input, dim, _sum_dtype(input, dtype))
+
+
+@export(method=True)
+def logcumsumexp(input, dim):
+    dim = wrap_dim(dim, input.ndim)
+    m = amax(input, dim, keepdim=True).detach()
+    from .pointwise import isfinite, where
+    m = where(isfinite(m), m, 0.0)
+    return (input - m).exp().cumsum(dim).log() + m
+
+
+@export(method=True)
+def cummax(input, dim):
+    dim = wrap_dim(dim, input.ndim)
+    return _cum_extreme(input, dim, True)
+
+
+@export(method=True)
+def cummin(input, dim):
+    dim = wrap_dim(dim, input.ndim)
+    return _cum_extreme(input, dim, False)
+
+
+def _cum_extreme(input, dim, is_max):
+    def fn(xp, a):
+        acc = (xp.maximum if is_max else xp.minimum).accumulate(a, axis=dim)
+        n = a.shape[dim]
+        idx_shape = [1] * a.ndim
+        idx_shape[dim] = n
+        positions = xp.broadcast_to(xp.arange(n).reshape(idx_shape), a.shape)
+        hit = a == acc
+        indices = xp.maximum.accumulate(xp.where(hit, positions, 0), axis=dim)
+        return acc, indices.astype(xp.int64)
+    values, indices = nodiff(fn, input)
+    if input._requires_grad:
+        from .indexing import gather
+        values = gather(input, dim, indices)
+    return values_indices(values, indices)
+
+
+# --- max / min --------------------------------------------------------------------------------------
+
+class AmaxAmin(Op):
+    @staticmethod
+    def forward(ctx, input, dims, keepdim, is_max):
+        xp = ctx.xp
+        out = (xp.max if is_max else xp.min)(input, axis=dims, keepdims=keepdim)
+        ctx.save_for_backward(input, out)
+        ctx.dims, ctx.keepdim = dims, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, out = ctx.saved_tensors
+        dims = ctx.dims if ctx.dims is not None else tuple(range(input.ndim))
+        shape = input.shape
+        out = _expand_grad(out, shape, dims, ctx.keepdim)
+        mask = (input == out).to(grad.dtype)
+        count = mask.sum(dims, keepdim=True)        # ties share the gradient evenly
+        return _expand_grad(grad, shape, dims, ctx.keepdim) * mask / count, None, None, None
+
+
+class MaxDim(Op):
+    node_name = "MaxBackward0"
+    non_differentiable_outputs = (1,)
+
+    @staticmethod
+    def forward(ctx, input, dim, keepdim, is_max):
+        xp = ctx.xp
+        indices = (xp.argmax if is_max else xp.argmin)(input, axis=dim, keepdims=True)
+        if input.dtype.kind == "f":
+            nan = xp.isnan(input)
+            if nan.any():                             # NaN propagates and its index wins, as in PyTorch
+                nan_idx = xp.argmax(nan, axis=dim, keepdims=True)
+                indices = xp.where(xp.take_along_axis(nan, nan_idx, axis=dim), nan_idx, indices)
+        values = xp.take_along_axis(input, indices, axis=dim)
+        if not keepdim:
+            values = xp.squeeze(values, axis=dim)
+            indices = xp.squeeze(indices, axis=dim)
+        ctx.shape, ctx.dim, ctx.keepdim = input.shape, dim, keepdim
+        ctx.save_for_backward(indices)
+        return values, indices.astype(xp.int64)
+
+    @staticmethod
+    def backward(ctx, grad, grad_indices):
+        (indices,) = ctx.saved_tensors
+        dim = ctx.dim
+        if not ctx.keepdim:
+            grad = grad.unsqueeze(dim)
+            indices = indices.unsqueeze(dim)
+        from .indexing import scatter
+        from .creation import zeros
+        zero = zeros(ctx.shape, dtype=grad.dtype, device=grad.device)
+        return scatter(zero, dim, indices, grad), None, None, None
+
+
+def _extreme(name, is_max):
+    def reduce(input, dim=None, keepdim=False, *, out=None):
+        if isinstance(dim, Tensor):
+            from .pointwise import maximum, minimum
+            return (maximum if is_max else minimum)(input, dim)
+        if dim is None:
+            if input.numel() == 0:
+                raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                                   "Specify the reduction dim with the 'dim' argument.")
+            return AmaxAmin.apply(input, None, False, is_max)
+        dim = wrap_dim(dim, input.ndim)
+        if input.ndim == 0:
+            return values_indices(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"),
+                                                        input._device))
+        if input.shape[dim] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
+        values, indices = MaxDim.apply(input, dim, keepdim, is_max)
+        return values_indices(values, indices)
+    reduce.__name__ = reduce.__qualname__ = name
+    reduce.__doc__ = f"{name} of all elements, or (values, indices) along dim."
+    export(reduce, method=True)
+    return reduce
+
+
+max = _extreme("max", True)
+min = _extreme("min", False)
+
+
+def _amax(name, is_max):
+    def reduce(input, dim=(), keepdim=False):
+        dims = normalize_dims(dim if dim != () else None, input.ndim)
+        for d in dims:
+            if input.shape[d] == 0:
+                raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+        if input.numel() == 0 and not dims:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+        return AmaxAmin.apply(input, dims, keepdim, is_max)
+    reduce.__name__ = reduce.__qualname__ = name
+    export(reduce, method=True)
+    return reduce
+
+
+amax = _amax("amax", True)
+amin = _amax("amin", False)
+
+
+@export(method=True)
+def aminmax(input, *, dim=None, keepdim=False):
+    return collections.namedtuple("aminmax", ["min", "max"])(amin(input, dim if dim is not None else (), keepdim),
+                                                             amax(input, dim if dim is not None else (), keepdim))
+
+
+def _arg(name, is_max):
+    def arg(input, dim=None, keepdim=False):
+        def fn(xp, a):
+            if dim is None:
+                flat = a.reshape(-1)
+                idx = (xp.argmax if is_max else xp.argmin)(flat)
+                if flat.dtype.kind == "f" and xp.isnan(flat).any():
+                    idx = xp.argmax(xp.isnan(flat))
+                out = xp.asarray(idx, dtype=xp.int64)
+                return out.reshape((1,) * a.ndim) if keepdim else out
+            d = wrap_dim(dim, a.ndim)
+            idx = (xp.argmax if is_max else xp.argmin)(a, axis=d, keepdims=keepdim)
+            if a.dtype.kind == "f":
+                nan = xp.isnan(a)
+                if nan.any():
+                    nan_idx = xp.argmax(nan, axis=d, keepdims=keepdim)
+                    idx = xp.where(xp.any(nan, axis=d, keepdims=keepdim), nan_idx, idx)
+            return idx.astype(xp.int64)
+        if input.numel() == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+        if input.ndim == 0:
+            return _make(input._backend().xp.zeros((), dtype="int64"), input._device)
+        return nodiff(fn, input)
+    arg.__name__ = arg.__qualname__ = name
+    export(arg, method=True)
+    return arg
+
+
+argmax = _arg("argmax", True)
+argmin = _arg("argmin", False)
+
+
+# --- statistics -------------------------------------------------------------------------------------
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        return correction
+    if unbiased is None:
+        return 1
+    return 1 if unbiased else 0
+
+
+@export(method=True)
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance with Bessel's correction by default (correction=1)."""
+    if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
+        dim, unbiased = unbiased, None
+    if input.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"std and var only support floating point and complex dtypes, got "
+                           f"{input.dtype.name}")
+    c = _correction(unbiased, correction)
+    dims = normalize_dims(dim, input.ndim)
+    n = math.prod(input.shape[d] for d in dims)
+    centered = input - mean(input, dims, keepdim=True)
+    sq = centered * centered if not input.is_complex() else (centered * centered.conj()).real
+    total = sum(sq, dims, keepdim)
+    return total / _builtin_max(n - c, 0)
+
+
+_builtin_max = __builtins__["max"] if isinstance(__builtins__, dict) else __builtins__.max
+
+
+@export(method=True)
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    from .pointwise import sqrt
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+@export(method=True)
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
+        dim, unbiased = unbiased, None
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, normalize_dims(dim, input.ndim), keepdim))
+
+
+@export(method=True)
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
+        dim, unbiased = unbiased, None
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, normalize_dims(dim, input.ndim), keepdim))
+
+
+class LogSumExp(Op):
+    @staticmethod
+    def forward(ctx, input, dims, keepdim):
+        xp = ctx.xp
+        m = xp.max(input, axis=dims, keepdims=True) if input.size else xp.zeros(
+            tuple(1 if i in dims else s for i, s in enumerate(input.shape)), input.dtype)
+        m = xp.where(xp.isfinite(m), m, 0)          # all -inf rows stay -inf, no NaN (NUM-2)
+        with xp.errstate(divide="ignore"):
+            out = xp.log(xp.sum(xp.exp(input - m), axis=dims, keepdims=True)) + m
+        if not keepdim:
+            out = xp.squeeze(out, axis=dims)
+        ctx.dims, ctx.keepdim = dims, keepdim
+        ctx.save_for_backward(input, out)
+        return out.astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, out = ctx.saved_tensors
+        shape = input.shape
+        out = _expand_grad(out, shape, ctx.dims, ctx.keepdim)
+        return _expand_grad(grad, shape, ctx.dims, ctx.keepdim) * (input - out).exp(), None, None
+
+
+@export(method=True)
+def logsumexp(input, dim=None, keepdim=False):
+    """log(sum(exp(input))) computed stably."""
+    if input.dtype.category < _dt.FLOAT:
+        input = cast(input, _dt.get_default_dtype())
+    dims = normalize_dims(dim, input.ndim)
+    if input.ndim == 0:
+        return input.clone()
+    return LogSumExp.apply(input, dims, keepdim)
+
+
+# --- norms ------------------------------------------------------------------------------------------
+
+@export(method=False)
+def vector_norm(input, ord=2, dim=None, keepdim=False, *, dtype=None):
+    from .pointwise import abs as abs_, pow as pow_, sqrt
+    if dtype is not None:
+        input = cast(input, _dt.to_dtype(dtype))
+    if input.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+                           f"{input.dtype.name.capitalize()}")
+    dims = normalize_dims(dim, input.ndim) if dim is not None else None
+    a = abs_(input) if ord != 2 or input.is_complex() else input
+    if ord == 2:
+        sq = a * a if not input.is_complex() else abs_(input) ** 2
+        total = sum(sq, dims, keepdim) if dims is not None else (sum(sq) if not keepdim else
+                                                                  sum(sq, tuple(range(input.ndim)), True))
+        return Norm2.apply(total)
+    if ord == float("inf"):
+        return amax(a, dims if dims is not None else (), keepdim)
+    if ord == float("-inf"):
+        return amin(a, dims if dims is not None else (), keepdim)
+    if ord == 0:
+        return sum((a != 0).to(a.dtype), dims, keepdim)
+    if ord == 1:
+        return sum(a, dims, keepdim)
+    return pow_(sum(pow_(a, ord), dims, keepdim), 1.0 / ord)
+
+
+class Norm2(Op):
+    """sqrt of a sum of squares, with gradient 0 at 0 (NUM-4) instead of inf*0 = NaN."""
+    node_name = "NormBackward1"
+
+    @staticmethod
+    def forward(ctx, total):
+        out = ctx.xp.sqrt(total)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        from .pointwise import where
+        safe = where(out == 0, 1.0, out)
+        return where(out == 0, 0.0, grad / (safe * 2))
+
+
+@export(method=True)
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector or Frobenius norm (p: number, 'fro', inf)."""
+    if p == "fro" or p is None:
+        p = 2
+    if p == "nuc":
+        raise RuntimeError("norm: p='nuc' needs a matrix norm; use ember.linalg.matrix_norm")
+    return vector_norm(input, p, dim, keepdim, dtype=dtype)
+
+
+# --- counting and logic ---------------------------------------------------------------------------
+
+@export(method=True)
+def all(input, dim=None, keepdim=False):
+    def fn(xp, a):
+        out = xp.all(a, axis=normalize_dims(dim, a.ndim) if dim is not None else None, keepdims=keepdim)
+        return out if input.dtype is not _dt.uint8 else out.astype(xp.uint8)
+    return nodiff(fn, input)
+
+
+@export(method=True)
+def any(input, dim=None, keepdim=False):
+    def fn(xp, a):
+        out = xp.any(a, axis=normalize_dims(dim, a.ndim) if dim is not None else None, keepdims=keepdim)
+        return out if input.dtype is not _dt.uint8 else out.astype(xp.uint8)
+    return nodiff(fn, input)
+
+
+@export(method=True)
+def count_nonzero(input, dim=None):
+    return nodiff(lambda xp, a: xp.asarray(xp.count_nonzero(
+        a, axis=normalize_dims(dim, a.ndim) if dim is not None else None), dtype=xp.int64), input)
+
+
+# --- median / mode ---------------------------------------------------------------------------------
+
+@export(method=True)
+def median(input, dim=None, keepdim=False):
+    """The lower median (PyTorch does not average the two middle values)."""
+    from .indexing import gather
+    from .sorting import sort
+    if dim is None:
+        flat = input.reshape(-1)
+        n = flat.shape[0]
+        if n == 0:
+            return _make(input._backend().xp.asarray(float("nan"), dtype=input._array.dtype), input._device)
+        values, indices = sort(flat)
+        k = (n - 1) // 2
+        if input.dtype.category >= _dt.FLOAT and bool(isnan_any(flat)):
+            k = int(flat.isnan().to(_dt.int64).argmax())
+            return flat[k]
+        return gather(flat, 0, indices[k:k + 1]).reshape(())
+    dim = wrap_dim(dim, input.ndim)
+    values, indices = sort(input, dim)
+    k = (input.shape[dim] - 1) // 2
+    idx = indices.narrow(dim, k, 1)
+    if input.dtype.category >= _dt.FLOAT:
+        nan = input.isnan()
+        if bool(nan.any()):
+            first_nan = nan.to(_dt.int64).argmax(dim, keepdim=True)
+            has_nan = nan.any(dim, keepdim=True)
+            from .pointwise import where
+            idx = where(has_nan, first_nan, idx)
+    vals = gather(input, dim, idx)
+    if not keepdim:
+        vals, idx = vals.squeeze(dim), idx.squeeze(dim)
+    return values_indices(vals, idx)
+
+
+def isnan_any(t):
+    return t.isnan().any()
+
+
+@export(method=True)
+def nanmedian(input, dim=None, keepdim=False):
+    from .sorting import sort
+    if dim is None:
+        flat = input.reshape(-1)
+        keep = flat[~flat.isnan()]
+        if keep.numel() == 0:
+            return _make(input._backend().xp.asarray(float("nan"), dtype=input._array.dtype), input._device)
+        return median(keep)
+    dim = wrap_dim(dim, input.ndim)
+    values, indices = sort(input, dim)          # NaN sorts last
+    counts = (~input.isnan()).sum(dim, keepdim=True)
+    k = ((counts - 1).clamp(min=0)) // 2
+    from .indexing import gather
+    idx = gather(indices, dim, k)
+    vals = gather(input, dim, idx)
+    if not keepdim:
+        vals, idx = vals.squeeze(dim), idx.squeeze(dim)
+    return values_indices(vals, idx)
+
+
+@export(method=True)
+def mode(input, dim=-1, keepdim=False):
+    """Most frequent value along dim (smallest on ties) and an index where it occurs (the last one)."""
+    dim = wrap_dim(dim, input.ndim)
+
+    def fn(xp, a):
+        moved = xp.moveaxis(a, dim, -1)
+        flat = moved.reshape(-1, moved.shape[-1]) if moved.ndim else moved.reshape(1, 1)
+        vals = xp.empty(flat.shape[0], dtype=a.dtype)
+        idxs = xp.empty(flat.shape[0], dtype=xp.int64)
+        for r in range(flat.shape[0]):
+            row = flat[r]
+            uniq, counts = xp.unique(row, return_counts=True)
+            v = uniq[xp.argmax(counts)]
+            vals[r] = v
+            idxs[r] = xp.nonzero(row == v)[0][-1]
+        shape = moved.shape[:-1]
+        vals, idxs = vals.reshape(shape), idxs.reshape(shape)
+        if keepdim:
+            vals, idxs = xp.expand_dims(vals, dim), xp.expand_dims(idxs, dim)
+        return vals, idxs
+    values, indices = nodiff(fn, input)
+    if input._requires_grad:
+        from .indexing import gather
+        idx = indices if keepdim else indices.unsqueeze(dim)
+        values = gather(input, dim, idx)
+        values = values if keepdim else values.squeeze(dim)
+    return values_indices(values, indices)
+
+
+# --- softmax family ---------------------------------------------------------------------------------
+
+class Softmax(Op):
+    @staticmethod
+    def forward(ctx, input, dim):
+        xp = ctx.xp
+        shifted = input - xp.max(input, axis=dim, keepdims=True)
+        e = xp.exp(shifted)
+        out = e / xp.sum(e, axis=dim, keepdims=True)
+        ctx.dim = dim
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        gy = grad * out
+        return gy - out * gy.sum(ctx.dim, keepdim=True), None
+
+
+class LogSoftmax(Op):
+    @staticmethod
+    def forward(ctx, input, dim):
+        xp = ctx.xp
+        shifted = input - xp.max(input, axis=dim, keepdims=True)
+        out = shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
+        ctx.dim = dim
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad - out.exp() * grad.sum(ctx.dim, keepdim=True), None
+
+
+def _softmax_input(input, dim, dtype, name):
+    if dtype is not None:
+        input = cast(input, _dt.to_dtype(dtype))
+    if input.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"\"{name}_lastdim_kernel_impl\" not implemented for "
+                           f"'{input.dtype.name.capitalize()}'")
+    if dim is None:
+        dim = 0 if input.ndim in (0, 1, 3) else 1      # PyTorch's legacy implicit-dim choice
+    return input, wrap_dim(dim, input.ndim)
+
+
+@export(method=True)
+def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
+    """exp(x) / sum(exp(x)) along dim, shifted by the max so it never overflows."""
+    input, dim = _softmax_input(input, dim, dtype, "softmax")
+    if input.ndim == 0:
+        return Softmax.apply(input.reshape(1), 0).reshape(())
+    return Softmax.apply(input, dim)
+
+
+@export(method=True)
+def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
+    """x - logsumexp(x) along dim, computed stably."""
+    input, dim = _softmax_input(input, dim, dtype, "log_softmax")
+    if input.ndim == 0:
+        return LogSoftmax.apply(input.reshape(1), 0).reshape(())
+    return LogSoftmax.apply(input, dim)

@@ -1,0 +1,824 @@
+"""Views and shape ops: view/reshape, permute, transpose, expand, squeeze, cat, stack, split, flip ...
+
+View ops return tensors that share memory with their input; `_as_view` links the version counter
+and records how to rebuild the view from its base (used when a view is modified in place).
+"""
+import math
+
+from .. import _dtype as _dt
+from .._tensor import Tensor, VersionCounter, _make
+from ..autograd.function import Op
+from ..autograd.grad_mode import _State
+from ._common import cast
+from ._registry import export
+from ._shapes import broadcast_shapes, infer_size, normalize_dims, wrap_dim
+
+
+def _as_view(out, input, view_fn):
+    """Mark `out` as a view of `input`: shared version counter, base, and a replay function."""
+    base = input._base if input._base is not None else input
+    vc = input._vc
+    if vc is None:
+        vc = input._vc = VersionCounter()
+    out._vc = vc
+    out._base = base
+    if _State.grad_enabled:
+        parent = input._extra.get("view_fn") if input._extra is not None else None
+        fn = view_fn if parent is None else (lambda b, p=parent, f=view_fn: f(p(b)))
+        extra = out._extra
+        if extra is None:
+            out._extra = {"view_fn": fn}
+        else:
+            extra["view_fn"] = fn
+    return out
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+class View(Op):
+    @staticmethod
+    def forward(ctx, input, shape):
+        ctx.input_shape = input.shape
+        try:
+            return ctx.xp.reshape(input, shape, copy=False)
+        except ValueError:
+            raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
+                               "dimension spans across two contiguous subspaces). Use .reshape(...) "
+                               "instead.") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.input_shape), None
+
+
+class ReshapeCopy(Op):
+    node_name = "UnsafeViewBackward0"
+
+    @staticmethod
+    def forward(ctx, input, shape):
+        ctx.input_shape = input.shape
+        return input.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.input_shape), None
+
+
+def _view_dtype(input, dtype):
+    dtype = _dt.to_dtype(dtype)
+    if dtype.itemsize != input.dtype.itemsize:
+        raise RuntimeError(f"view(dtype): {input.dtype} and {dtype} differ in element size; only same-size "
+                           "reinterpretation is supported")
+    out = _make(input._array.view(dtype.numpy), input._device)
+    return _as_view(out, input, lambda b: b.view(dtype))
+
+
+@export(method=True, public=False)
+def view(input, *shape):
+    """Same data, new shape; fails (suggesting reshape) when the strides cannot express it."""
+    if len(shape) == 1 and (isinstance(shape[0], _dt.dtype) or isinstance(shape[0], str) or
+                            shape[0] in (float, int, bool)):
+        return _view_dtype(input, shape[0])
+    shape = infer_size(_shape_arg(shape), input._array.size)
+    if shape == input._array.shape:
+        out = View.apply(input, shape)
+    else:
+        out = View.apply(input, shape)
+    return _as_view(out, input, lambda b: b.view(shape))
+
+
+@export(method=True)
+def reshape(input, *shape):
+    """A view when the layout allows, otherwise a copy."""
+    shape = infer_size(_shape_arg(shape), input._array.size)
+    a = input._array
+    if a.flags.c_contiguous or _viewable(a, shape):
+        out = View.apply(input, shape)
+        return _as_view(out, input, lambda b: b.reshape(shape))
+    return ReshapeCopy.apply(input, shape)
+
+
+def _viewable(array, shape):
+    try:
+        array.reshape(shape, copy=False)
+        return True
+    except (ValueError, TypeError):
+        return False
+
+
+@export(method=True)
+def view_as(input, other):
+    return view(input, other.shape)
+
+
+@export(method=True)
+def reshape_as(input, other):
+    return reshape(input, other.shape)
+
+
+@export(method=True)
+def flatten(input, start_dim=0, end_dim=-1):
+    if input.ndim == 0:
+        return reshape(input, (1,))
+    start, end = wrap_dim(start_dim, input.ndim), wrap_dim(end_dim, input.ndim)
+    if start > end:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shape = input.shape
+    new = shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:]
+    return reshape(input, new)
+
+
+@export(method=True)
+def unflatten(input, dim, sizes):
+    dim = wrap_dim(dim, input.ndim)
+    sizes = tuple(sizes)
+    shape = input.shape
+    sizes = infer_size(sizes, shape[dim]) if -1 in sizes else sizes
+    if math.prod(sizes) != shape[dim]:
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim "
+                           f"{dim} ({shape[dim]}) in the input tensor")
+    return view(input, shape[:dim] + sizes + shape[dim + 1:]) if input._array.flags.c_contiguous else \
+        reshape(input, shape[:dim] + sizes + shape[dim + 1:])
+
+
+@export(method=True, public=False)
+def ravel(input):
+    return reshape(input, (-1,))
+
+
+export(ravel, method=False)
+
+
+class Permute(Op):
+    @staticmethod
+    def forward(ctx, input, dims):
+        ctx.dims = dims
+        return ctx.xp.transpose(input, dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        inverse = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inverse[d] = i
+        return grad.permute(tuple(inverse)), None
+
+
+@export(method=True)
+def permute(input, *dims):
+    dims = _shape_arg(dims)
+    if len(dims) != input.ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+                           f"length of the desired ordering of dimensions i.e. input.dim() = {input.ndim} is "
+                           f"not equal to len(dims) = {len(dims)}")
+    dims = tuple(wrap_dim(d, input.ndim) for d in dims)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    out = Permute.apply(input, dims)
+    return _as_view(out, input, lambda b: b.permute(dims))
+
+
+class Transpose(Op):
+    @staticmethod
+    def forward(ctx, input, dim0, dim1):
+        ctx.dims = (dim0, dim1)
+        return ctx.xp.swapaxes(input, dim0, dim1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.transpose(*ctx.dims), None, None
+
+
+@export(method=True, aliases=("swapaxes", "swapdims"))
+def transpose(input, dim0, dim1):
+    n = input.ndim
+    if n == 0:
+        return _as_view(View.apply(input, ()), input, lambda b: b.view(()))
+    d0, d1 = wrap_dim(dim0, n), wrap_dim(dim1, n)
+    out = Transpose.apply(input, d0, d1)
+    return _as_view(out, input, lambda b: b.transpose(d0, d1))
+
+
+class TOp(Op):
+    node_name = "TBackward0"
+
+    @staticmethod
+    def forward(ctx, input):
+        return input.T
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.t()
+
+
+@export(method=True)
+def t(input):
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+    out = TOp.apply(input)
+    return _as_view(out, input, lambda b: b.t())
+
+
+@export(method=True)
+def adjoint(input):
+    return transpose(input, -2, -1).conj()
+
+
+@export(method=True, aliases=("moveaxis",))
+def movedim(input, source, destination):
+    n = input.ndim
+    src = [wrap_dim(s, n) for s in (source if isinstance(source, (list, tuple)) else [source])]
+    dst = [wrap_dim(d, n) for d in (destination if isinstance(destination, (list, tuple)) else [destination])]
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) should contain "
+                           f"the same number of dims as destination ({dst} dims)")
+    order = [d for d in range(n) if d not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(input, tuple(order))
+
+
+class Expand(Op):
+    @staticmethod
+    def forward(ctx, input, shape):
+        ctx.input_shape = input.shape
+        return ctx.xp.broadcast_to(input, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .reduction import sum_to_shape
+        return sum_to_shape(grad, ctx.input_shape), None
+
+
+@export(method=True)
+def expand(input, *sizes):
+    sizes = _shape_arg(sizes)
+    shape = input.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to "
+                           f"the number of dimensions in the tensor ({len(shape)})")
+    lead = len(sizes) - len(shape)
+    target = []
+    for i, s in enumerate(sizes):
+        if i < lead:
+            if s < 0:
+                raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing dimension {i}")
+            target.append(s)
+            continue
+        cur = shape[i - lead]
+        if s == -1:
+            s = cur
+        if cur != s and cur != 1:
+            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({cur}) at "
+                               f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                               f"{list(shape)}")
+        target.append(s)
+    target = tuple(target)
+    if target == tuple(shape):
+        out = View.apply(input, target)
+    else:
+        out = Expand.apply(input, target)
+    return _as_view(out, input, lambda b: b.expand(target))
+
+
+@export(method=True)
+def expand_as(input, other):
+    return expand(input, other.shape)
+
+
+@export(method=True)
+def broadcast_to(input, size):
+    return expand(input, tuple(size))
+
+
+@export(method=False)
+def broadcast_tensors(*tensors):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tensors[0]
+    shape = broadcast_shapes(*[t.shape for t in tensors])
+    return tuple(expand(t, shape) for t in tensors)
+
+
+class Squeeze(Op):
+    @staticmethod
+    def forward(ctx, input, dims):
+        ctx.input_shape = input.shape
+        return ctx.xp.squeeze(input, axis=dims) if dims else input.reshape(input.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.input_shape), None
+
+
+@export(method=True)
+def squeeze(input, dim=None):
+    """Drop size-1 dims (all, or those in `dim` that have size 1)."""
+    shape = input.shape
+    if dim is None:
+        dims = tuple(i for i, s in enumerate(shape) if s == 1)
+    else:
+        dims = normalize_dims(dim, input.ndim) if input.ndim else ()
+        dims = tuple(d for d in dims if shape[d] == 1)
+    out = Squeeze.apply(input, dims)
+    return _as_view(out, input, lambda b: b.squeeze(dim) if dim is not None else b.squeeze())
+
+
+class Unsqueeze(Op):
+    @staticmethod
+    def forward(ctx, input, dim):
+        ctx.dim = dim
+        return ctx.xp.expand_dims(input, dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.squeeze(ctx.dim), None
+
+
+@export(method=True)
+def unsqueeze(input, dim):
+    dim = wrap_dim(dim, input.ndim + 1)
+    out = Unsqueeze.apply(input, dim)
+    return _as_view(out, input, lambda b: b.unsqueeze(dim))
+
+
+@export(method=False, aliases=())
+def atleast_1d(*tensors):
+    single = len(tensors) == 1
+    out = tuple(t.reshape(1) if t.ndim == 0 else t for t in tensors)
+    return out[0] if single else out
+
+
+class Slice(Op):
+    """Basic indexing (ints, slices, None, Ellipsis): a view; the gradient is scattered back."""
+    node_name = "SliceBackward0"
+
+    @staticmethod
+    def forward(ctx, input, index):
+        ctx.input_shape, ctx.index = input.shape, index
+        # a trailing Ellipsis keeps NumPy returning a view (not a scalar copy) for all-int indices
+        return input[index] if Ellipsis in index else input[index + (Ellipsis,)]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return SliceScatter.apply(grad, ctx.input_shape, ctx.index), None
+
+
+class Select(Slice):
+    node_name = "SelectBackward0"
+
+
+class SliceScatter(Op):
+    """zeros(shape) with `grad` written at `index`: the backward of basic indexing."""
+    node_name = "SliceBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, shape, index):
+        ctx.index = index
+        out = ctx.xp.zeros(shape, dtype=grad.dtype)
+        out[index] = grad
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[ctx.index], None, None
+
+
+def basic_index(input, index):
+    """input[index] for a tuple of ints/slices/None/Ellipsis (already validated)."""
+    op = Select if len(index) == 1 and isinstance(index[0], int) else Slice
+    out = op.apply(input, index)
+    return _as_view(out, input, lambda b: b[index])
+
+
+@export(method=True)
+def narrow(input, dim, start, length):
+    dim = wrap_dim(dim, input.ndim)
+    start = int(start)
+    size = input.shape[dim]
+    if start < 0:
+        start += size
+    if not 0 <= start <= size or length < 0 or start + length > size:
+        raise IndexError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    index = (slice(None),) * dim + (slice(start, start + length),)
+    return basic_index(input, index)
+
+
+@export(method=True)
+def select(input, dim, index):
+    dim = wrap_dim(dim, input.ndim)
+    size = input.shape[dim]
+    if not -size <= index < size:
+        raise IndexError(f"select(): index {index} out of range for tensor of size {list(input.shape)} at "
+                         f"dimension {dim}")
+    return basic_index(input, (slice(None),) * dim + (index % size,))
+
+
+@export(method=True)
+def unbind(input, dim=0):
+    dim = wrap_dim(dim, input.ndim)
+    return tuple(select(input, dim, i) for i in range(input.shape[dim]))
+
+
+@export(method=True)
+def split(tensor, split_size_or_sections, dim=0):
+    dim = wrap_dim(dim, tensor.ndim)
+    size = tensor.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0 and size:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of "
+                               f"{size}")
+        sections = [min(step, size - s) for s in range(0, size, step)] if size else [0]
+    else:
+        sections = [int(s) for s in split_size_or_sections]
+        if sum(sections) != size:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's "
+                               f"size at dimension {dim}), but got split_sizes={sections}")
+    out, start = [], 0
+    for length in sections:
+        out.append(narrow(tensor, dim, start, length))
+        start += length
+    return tuple(out)
+
+
+@export(method=True)
+def split_with_sizes(input, split_sizes, dim=0):
+    return split(input, list(split_sizes), dim)
+
+
+@export(method=True)
+def chunk(input, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    dim = wrap_dim(dim, input.ndim)
+    size = input.shape[dim]
+    step = -(-size // chunks) if size else 1
+    return split(input, step, dim)
+
+
+@export(method=True)
+def tensor_split(input, indices_or_sections, dim=0):
+    dim = wrap_dim(dim, input.ndim)
+    size = input.shape[dim]
+    if isinstance(indices_or_sections, int):
+        n = indices_or_sections
+        base, extra = divmod(size, n)
+        sizes = [base + 1 if i < extra else base for i in range(n)]
+    else:
+        bounds = [0] + [min(max(int(i), 0), size) for i in indices_or_sections] + [size]
+        sizes = [max(b - a, 0) for a, b in zip(bounds, bounds[1:])]
+    out, start = [], 0
+    for length in sizes:
+        out.append(narrow(input, dim, start, length))
+        start += length
+    return tuple(out)
+
+
+class Cat(Op):
+    @staticmethod
+    def forward(ctx, *arrays, dim):
+        ctx.dim = dim
+        ctx.sizes = [a.shape[dim] for a in arrays]
+        return ctx.xp.concatenate(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return split(grad, ctx.sizes, ctx.dim)
+
+
+@export(method=False, aliases=("concat", "concatenate"))
+def cat(tensors, dim=0, *, out=None):
+    """Join tensors along an existing dim; every other dim must match (errors name the tensors)."""
+    if isinstance(tensors, Tensor):
+        raise TypeError("cat() received an invalid combination of arguments - got (Tensor), expected a tuple "
+                        "or list of Tensors")
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    # legacy rule: 1-d empty tensors are skipped
+    parts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    ref = parts[0]
+    if ref.ndim == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    d = wrap_dim(dim, ref.ndim)
+    dtype = ref.dtype
+    for i, t in enumerate(parts):
+        if t.ndim != ref.ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} and {t.ndim} "
+                               f"(tensor 0 has shape {tuple(ref.shape)}, tensor {i} has shape {tuple(t.shape)})")
+        for k in range(ref.ndim):
+            if k != d and t.shape[k] != ref.shape[k]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size "
+                                   f"{ref.shape[k]} but got size {t.shape[k]} for tensor number {i} in the list "
+                                   f"(shapes {tuple(ref.shape)} and {tuple(t.shape)})")
+        if t.dtype is not dtype:
+            dtype = _dt.promote_types(dtype, t.dtype)
+    parts = [cast(t, dtype) for t in parts]
+    result = Cat.apply(*parts, dim=d)
+    if out is not None:
+        from .inplace import write_out
+        return write_out(out, result)
+    return result
+
+
+@export(method=False)
+def stack(tensors, dim=0, *, out=None):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.shape != shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
+                               f"and {list(t.shape)} at entry {i}")
+    d = wrap_dim(dim, len(shape) + 1)
+    return cat([unsqueeze(t, d) for t in tensors], d, out=out)
+
+
+@export(method=False)
+def hstack(tensors):
+    tensors = [atleast_1d(t) for t in tensors]
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+@export(method=False, aliases=("row_stack",))
+def vstack(tensors):
+    tensors = [t.reshape(1, -1) if t.ndim < 2 else t for t in tensors]
+    return cat(tensors, 0)
+
+
+@export(method=False)
+def dstack(tensors):
+    out = []
+    for t in tensors:
+        if t.ndim == 0:
+            t = t.reshape(1, 1, 1)
+        elif t.ndim == 1:
+            t = t.reshape(1, -1, 1)
+        elif t.ndim == 2:
+            t = t.unsqueeze(-1)
+        out.append(t)
+    return cat(out, 2)
+
+
+@export(method=False)
+def column_stack(tensors):
+    return hstack([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors])
+
+
+class Flip(Op):
+    @staticmethod
+    def forward(ctx, input, dims):
+        ctx.dims = dims
+        return ctx.xp.flip(input, axis=dims).copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.flip(ctx.dims), None
+
+
+@export(method=True)
+def flip(input, *dims):
+    dims = _shape_arg(dims) if dims else ()
+    dims = normalize_dims(list(dims), input.ndim) if dims else ()
+    if not dims:
+        return input.clone()
+    return Flip.apply(input, dims)
+
+
+@export(method=True)
+def fliplr(input):
+    return flip(input, 1)
+
+
+@export(method=True)
+def flipud(input):
+    return flip(input, 0)
+
+
+class Roll(Op):
+    @staticmethod
+    def forward(ctx, input, shifts, dims):
+        ctx.shifts, ctx.dims = shifts, dims
+        return ctx.xp.roll(input, shifts, axis=dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        shifts = tuple(-s for s in ctx.shifts) if isinstance(ctx.shifts, tuple) else -ctx.shifts
+        return Roll.apply(grad, shifts, ctx.dims), None, None
+
+
+@export(method=True)
+def roll(input, shifts, dims=None):
+    if dims is None:
+        return Roll.apply(input.flatten(), shifts if isinstance(shifts, int) else tuple(shifts), 0) \
+            .reshape(input.shape)
+    if isinstance(shifts, int):
+        shifts, dims = (shifts,), (dims,) if isinstance(dims, int) else tuple(dims)
+    shifts = tuple(shifts)
+    dims = tuple(wrap_dim(d, input.ndim) for d in (dims if isinstance(dims, (list, tuple)) else [dims]))
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    return Roll.apply(input, shifts, dims)
+
+
+@export(method=True)
+def repeat(input, *sizes):
+    sizes = _shape_arg(sizes)
+    if len(sizes) < input.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
+                           "tensor")
+    lead = len(sizes) - input.ndim
+    x = input.reshape((1,) * lead + tuple(input.shape))
+    # repeat == expand over an inserted axis per dim, then merge: differentiable through expand/reshape
+    inter, final = [], []
+    for r, s in zip(sizes, x.shape):
+        inter += [1, s]
+        final.append(r * s)
+    expanded_shape = []
+    for r, s in zip(sizes, x.shape):
+        expanded_shape += [r, s]
+    return x.reshape(inter).expand(expanded_shape).reshape(final)
+
+
+@export(method=True)
+def tile(input, dims):
+    dims = tuple(dims)
+    if len(dims) < input.ndim:
+        dims = (1,) * (input.ndim - len(dims)) + dims
+    return repeat(input, dims)
+
+
+@export(method=True)
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    from .indexing import index_select
+    from .creation import arange, tensor
+    if repeats is None:                         # repeat_interleave(repeats_tensor): indices form
+        counts = input
+        return nodiff_repeat(counts)
+    if dim is None:
+        input = input.flatten()
+        dim = 0
+    dim = wrap_dim(dim, input.ndim)
+    n = input.shape[dim]
+    if isinstance(repeats, int):
+        idx = arange(n, device=input.device).reshape(-1, 1).expand(n, repeats).reshape(-1)
+    else:
+        reps = repeats if isinstance(repeats, Tensor) else tensor(repeats)
+        if reps.numel() == 1:
+            reps = reps.reshape(1).expand(n)
+        if reps.shape[0] != n:
+            raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = "
+                               f"{reps.shape[0]} and input.size({dim}) = {n}")
+        idx = nodiff_repeat(reps)
+    return index_select(input, dim, idx)
+
+
+def nodiff_repeat(counts):
+    from ._common import nodiff
+    return nodiff(lambda xp, c: xp.repeat(xp.arange(c.shape[0]), c).astype(xp.int64), counts)
+
+
+class Tril(Op):
+    @staticmethod
+    def forward(ctx, input, diagonal, upper):
+        ctx.diagonal, ctx.upper = diagonal, upper
+        return (ctx.xp.triu if upper else ctx.xp.tril)(input, diagonal)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Tril.apply(grad, ctx.diagonal, ctx.upper), None, None
+
+
+@export(inplace=True)
+def tril(input, diagonal=0):
+    if input.ndim < 2:
+        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
+    return Tril.apply(input, diagonal, False)
+
+
+@export(inplace=True)
+def triu(input, diagonal=0):
+    if input.ndim < 2:
+        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
+    return Tril.apply(input, diagonal, True)
+
+
+class Diagonal(Op):
+    @staticmethod
+    def forward(ctx, input, offset, dim1, dim2):
+        ctx.input_shape, ctx.args = input.shape, (offset, dim1, dim2)
+        return ctx.xp.diagonal(input, offset, dim1, dim2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return DiagonalScatter.apply(grad, ctx.input_shape, *ctx.args), None, None, None
+
+
+class DiagonalScatter(Op):
+    node_name = "DiagonalBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, shape, offset, dim1, dim2):
+        xp = ctx.xp
+        ctx.args = (offset, dim1, dim2)
+        out = xp.zeros(shape, dtype=grad.dtype)
+        moved = xp.moveaxis(out, (dim1, dim2), (-2, -1))     # a view: writes land in `out`
+        n1, n2 = moved.shape[-2], moved.shape[-1]
+        length = max(0, min(n1, n2 - offset) if offset >= 0 else min(n1 + offset, n2))
+        i = xp.arange(length) + (0 if offset >= 0 else -offset)
+        j = xp.arange(length) + (offset if offset >= 0 else 0)
+        moved[..., i, j] = grad
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.diagonal(*ctx.args), None, None, None, None
+
+
+@export(method=True)
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    d1, d2 = wrap_dim(dim1, input.ndim), wrap_dim(dim2, input.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return Diagonal.apply(input, offset, d1, d2)
+
+
+@export(method=True)
+def diag(input, diagonal=0):
+    if input.ndim == 1:
+        n = input.shape[0] + builtins_abs(diagonal)
+        from .creation import zeros
+        from .indexing import index_put
+        from .creation import arange
+        base = zeros((n, n), dtype=input.dtype, device=input.device)
+        i = arange(input.shape[0], device=input.device)
+        rows = i + (0 if diagonal >= 0 else -diagonal)
+        cols = i + (diagonal if diagonal >= 0 else 0)
+        return index_put(base, (rows, cols), input)
+    if input.ndim == 2:
+        return Diagonal.apply(input, diagonal, 0, 1)
+    raise RuntimeError("diag(): Supports 1D or 2D tensors. Got " f"{input.ndim}D")
+
+
+builtins_abs = abs
+
+
+@export(method=True)
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    n = input.shape[-1] + builtins_abs(offset)
+    ndim = input.ndim + 1
+    d1, d2 = wrap_dim(dim1, ndim), wrap_dim(dim2, ndim)
+    out = DiagonalScatter.apply(input, tuple(input.shape[:-1]) + (n, n), offset, ndim - 2, ndim - 1)
+    return movedim(out, (ndim - 2, ndim - 1), (d1, d2))
+
+
+@export(method=False)
+def meshgrid(*tensors, indexing="ij"):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but received: {indexing}")
+    shape = [t.numel() for t in tensors]
+    swap = indexing == "xy" and len(tensors) >= 2
+    if swap:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for i, t in enumerate(tensors):
+        pos = i
+        if swap and i < 2:
+            pos = 1 - i
+        view_shape = [1] * len(tensors)
+        view_shape[pos] = t.numel()
+        out.append(t.reshape(view_shape).expand(shape))
+    return tuple(out)
+
+
+@export(method=True)
+def contiguous(input, memory_format=None):
+    if input.is_contiguous():
+        return input
+    return input.clone()
+
+
+@export(method=False)
+def block_diag(*tensors):
+    from .creation import zeros
+    mats = [t.reshape(1, -1) if t.ndim < 2 else t for t in tensors]
+    rows = sum(m.shape[0] for m in mats)
+    cols = sum(m.shape[1] for m in mats)
+    dtype = mats[0].dtype
+    for m in mats[1:]:
+        dtype = _dt.promote_types(dtype, m.dtype)
+    out = zeros((rows, cols), dtype=dtype)
+    parts = []
+    c = 0
+    for m in mats:
+        left = zeros((m.shape[0], c), dtype=dtype)
+        right = zeros((m.shape[0], cols - c - m.shape[1]), dtype=dtype)
+        parts.append(cat([left, cast(m, dtype), right], 1))
+        c += m.shape[1]
+    return cat(parts, 0) if parts else out

@@ -1,0 +1,186 @@
+"""sort, argsort, topk, kthvalue, unique, searchsorted, bincount, histc, isclose/allclose/equal."""
+import collections
+
+from .. import _dtype as _dt
+from .._tensor import Tensor, _make
+from ._common import nodiff
+from ._registry import export
+from ._shapes import wrap_dim
+
+sort_result = collections.namedtuple("sort", ["values", "indices"])
+topk_result = collections.namedtuple("topk", ["values", "indices"])
+kthvalue_result = collections.namedtuple("kthvalue", ["values", "indices"])
+
+
+def _sort_indices(xp, a, dim, descending, stable=True):
+    if descending:
+        # stable descending order: sort the reversed array ascending by negated keys is wrong for
+        # unsigned/bool; instead reverse a stable ascending sort of the flipped array.
+        n = a.shape[dim]
+        flipped = xp.flip(a, axis=dim)
+        idx = xp.argsort(flipped, axis=dim, kind="stable")
+        idx = xp.flip(idx, axis=dim)
+        return (n - 1 - idx)
+    return xp.argsort(a, axis=dim, kind="stable")
+
+
+@export(method=True)
+def sort(input, dim=-1, descending=False, stable=False):
+    """Sorted values and their indices (NaN sorts as the largest value, like PyTorch)."""
+    from .indexing import gather
+    if input.ndim == 0:
+        return sort_result(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"), input._device))
+    d = wrap_dim(dim, input.ndim)
+    indices = nodiff(lambda xp, a: _sort_indices(xp, a, d, descending).astype(xp.int64), input)
+    return sort_result(gather(input, d, indices), indices)
+
+
+@export(method=True)
+def argsort(input, dim=-1, descending=False, stable=False):
+    return sort(input, dim, descending, stable).indices
+
+
+@export(method=True)
+def msort(input):
+    return sort(input, 0).values
+
+
+@export(method=True)
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    d = wrap_dim(dim, input.ndim) if input.ndim else 0
+    size = input.shape[d] if input.ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError(f"selected index k out of range (k={k}, size of dim {d} is {size})")
+    values, indices = sort(input, d, descending=largest)
+    if input.ndim == 0:
+        return topk_result(values, indices)
+    return topk_result(values.narrow(d, 0, k), indices.narrow(d, 0, k))
+
+
+@export(method=True)
+def kthvalue(input, k, dim=-1, keepdim=False):
+    d = wrap_dim(dim, input.ndim) if input.ndim else 0
+    size = input.shape[d] if input.ndim else 1
+    if not 1 <= k <= size:
+        raise IndexError(f"kthvalue(): selected number k out of range for dimension {d} (k={k}, size {size})")
+    values, indices = sort(input, d)
+    if input.ndim == 0:
+        return kthvalue_result(values, indices)
+    v, i = values.narrow(d, k - 1, 1), indices.narrow(d, k - 1, 1)
+    if not keepdim:
+        v, i = v.squeeze(d), i.squeeze(d)
+    return kthvalue_result(v, i)
+
+
+@export(method=True)
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    def fn(xp, a):
+        if dim is None:
+            values, inverse, counts = xp.unique(a.reshape(-1), return_inverse=True, return_counts=True)
+            inverse = inverse.reshape(a.shape)
+        else:
+            values, inverse, counts = xp.unique(a, return_inverse=True, return_counts=True,
+                                                axis=wrap_dim(dim, a.ndim))
+            inverse = inverse.reshape(-1)
+        return values, inverse.astype(xp.int64), counts.astype(xp.int64)
+    values, inverse, counts = nodiff(fn, input)
+    out = [values]
+    if return_inverse:
+        out.append(inverse)
+    if return_counts:
+        out.append(counts)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+@export(method=True)
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    def fn(xp, a):
+        flat = a.reshape(-1)
+        if flat.size == 0:
+            return flat, xp.zeros(a.shape, xp.int64), xp.zeros(0, xp.int64)
+        change = xp.concatenate([[True], flat[1:] != flat[:-1]])
+        values = flat[change]
+        inverse = (xp.cumsum(change) - 1).reshape(a.shape)
+        starts = xp.nonzero(change)[0]
+        counts = xp.diff(xp.concatenate([starts, [flat.size]]))
+        return values, inverse.astype(xp.int64), counts.astype(xp.int64)
+    values, inverse, counts = nodiff(fn, input)
+    out = [values] + ([inverse] if return_inverse else []) + ([counts] if return_counts else [])
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+@export(method=False)
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
+    if side is not None:
+        right = side == "right"
+    if not isinstance(input, Tensor):
+        from .creation import tensor
+        input = tensor(input, dtype=sorted_sequence.dtype)
+    side_name = "right" if right else "left"
+
+    def fn(xp, seq, values):
+        if seq.ndim == 1:
+            out = xp.searchsorted(seq, values, side=side_name)
+        else:
+            lead = seq.shape[:-1]
+            flat_seq = seq.reshape(-1, seq.shape[-1])
+            flat_val = values.reshape(-1, values.shape[-1])
+            out = xp.stack([xp.searchsorted(s, v, side=side_name) for s, v in zip(flat_seq, flat_val)])
+            out = out.reshape(lead + (values.shape[-1],))
+        return out.astype(xp.int32 if out_int32 else xp.int64)
+    return nodiff(fn, sorted_sequence, input)
+
+
+@export(method=False)
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+@export(method=True)
+def bincount(input, weights=None, minlength=0):
+    if input.ndim != 1:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if input.dtype.category != _dt.INT:
+        raise RuntimeError(f"\"bincount_cpu\" not implemented for '{input.dtype.name}'")
+    if input.numel() and int(input._array.min()) < 0:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if weights is None:
+        return nodiff(lambda xp, a: xp.bincount(a, minlength=minlength).astype(xp.int64), input)
+    wdtype = weights.dtype if weights.dtype.category >= _dt.FLOAT else _dt.float64
+    return nodiff(lambda xp, a, w: xp.bincount(a, weights=w, minlength=minlength).astype(
+        wdtype.numpy if wdtype is not _dt.float32 else xp.float32), input, weights)
+
+
+@export(method=True)
+def histc(input, bins=100, min=0, max=0):
+    if input.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"\"histogram_cpu\" not implemented for '{input.dtype.name}'")
+
+    def fn(xp, a):
+        lo, hi = float(min), float(max)
+        if lo == hi and a.size:
+            lo, hi = float(a.min()), float(a.max())
+        if lo == hi:
+            lo, hi = lo - 1, hi + 1
+        counts, _ = xp.histogram(a, bins=bins, range=(lo, hi))
+        return counts.astype(a.dtype)
+    return nodiff(fn, input)
+
+
+@export(method=True)
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"{input.dtype} did not match {other.dtype}")
+    return nodiff(lambda xp, a, b: xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan), input, other)
+
+
+@export(method=True)
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())
+
+
+@export(method=True)
+def equal(input, other):
+    if input.shape != other.shape:
+        return False
+    return bool(nodiff(lambda xp, a, b: xp.asarray(xp.array_equal(a, b)), input, other).item())
