@@ -1,0 +1,2 @@
+"""Part of ember.nn.functional."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""Layers: see ember/nn/modules/__init__.py for the families."""
+__all__ = []

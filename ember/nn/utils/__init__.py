@@ -1,0 +1,3 @@
+"""nn.utils: gradient clipping, parameter vectors, rnn packing, parametrizations."""
+from . import rnn
+from .clip_grad import *

@@ -1,0 +1,2 @@
+"""Gradient clipping."""
+__all__ = []

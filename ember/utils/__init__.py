@@ -1,0 +1,10 @@
+"""ember.utils: data loading, checkpointing, safetensors (each loaded on first use)."""
+import importlib
+
+
+def __getattr__(name):
+    if name in ("data", "checkpoint", "safetensors"):
+        module = importlib.import_module(f"ember.utils.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'ember.utils' has no attribute '{name}'")
