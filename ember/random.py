@@ -46,15 +46,13 @@ def _numel(shape):
 
 class Generator:
     """PyTorch's CPU random generator: mt19937 words plus the cached second Box-Muller normal."""
-    __slots__ = ("_bitgen", "_seed", "_fresh", "_next_double_normal", "_next_float_normal",
-                 "_device", "__weakref__")
+    __slots__ = ("device", "_bitgen", "_seed", "_fresh", "_next_double_normal", "_next_float_normal",
+                 "__weakref__")
 
     def __init__(self, device="cpu"):
-        kind = getattr(device, "type", device)
-        if not isinstance(kind, str) or kind.split(":")[0] != "cpu":
-            raise RuntimeError(f"Generator: device {device!r} is not supported: ember generators "
-                               "are CPU mt19937 generators")
-        self._device = device if not isinstance(device, str) else None
+        from ._device import to_device   # lazy: the core imports this module early
+        # ember draws every device's random numbers on the host, so all generators are mt19937
+        self.device = to_device(device)
         self._bitgen = np.random.MT19937()
         self._set_seed(_DEFAULT_SEED)
 
@@ -66,13 +64,6 @@ class Generator:
         self._fresh = True                   # PyTorch's engine then holds left=1, next=0
         self._next_double_normal = None
         self._next_float_normal = None
-
-    @property
-    def device(self):
-        if self._device is None:
-            from ember import device     # lazy: the core imports this module early
-            self._device = device("cpu")
-        return self._device
 
     def manual_seed(self, seed):
         """Seed the generator (the low 32 bits seed mt19937); returns self."""
@@ -91,8 +82,8 @@ class Generator:
 
     def get_state(self):
         """The state as a uint8 tensor in PyTorch's CPUGeneratorImplState byte layout."""
-        import ember
-        return ember.from_numpy(self._state_bytes())
+        from .ops.creation import from_numpy
+        return from_numpy(self._state_bytes())
 
     def set_state(self, new_state):
         """Restore a state from get_state() (or from torch.get_rng_state()'s bytes)."""
@@ -102,7 +93,7 @@ class Generator:
     def clone_state(self):
         """Return a new Generator in the same state (PyTorch's Generator.clone_state)."""
         other = Generator.__new__(Generator)
-        other._device = self._device
+        other.device = self.device
         other._bitgen = np.random.MT19937()
         other._bitgen.state = self._bitgen.state
         other._seed, other._fresh = self._seed, self._fresh

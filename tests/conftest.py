@@ -1,0 +1,29 @@
+"""Shared test helpers: the PyTorch oracle is optional (tests that need it skip without it)."""
+import numpy as np
+import pytest
+
+import ember
+
+
+@pytest.fixture
+def torch():
+    """The PyTorch oracle, or skip."""
+    return pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state():
+    """Every test starts from ember's defaults (seed, grad mode, default dtype)."""
+    ember.manual_seed(0)
+    yield
+    ember.set_default_dtype(ember.float32)
+    ember.autograd.grad_mode._State.grad_enabled = True
+
+
+def to_numpy(x):
+    """NumPy array of an ember or torch tensor (detached)."""
+    if hasattr(x, "detach"):
+        x = x.detach()
+    if hasattr(x, "cpu") and not isinstance(x, ember.Tensor):
+        x = x.cpu()
+    return np.asarray(x.numpy() if hasattr(x, "numpy") else x)
