@@ -1,0 +1,1 @@
+"""Runnable examples shipped with ember; `python -m ember.examples` runs the seed walkthrough."""

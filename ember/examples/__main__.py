@@ -1,0 +1,3 @@
+from .walkthrough import main
+
+main()
