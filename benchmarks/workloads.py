@@ -1,0 +1,206 @@
+"""Workloads shared by benchmarks/run.py: each builds its state with a given module (ember or torch)
+and returns a zero-argument function that runs one timed unit of work."""
+import math
+
+import numpy as np
+
+
+def seed_autograd(m, steps=200):
+    """The seed tutorial's autograd loop: cubic fit to sin(x), 2000 points, four scalar leaves."""
+    x = m.linspace(-math.pi, math.pi, 2000)
+    y = m.sin(x)
+    m.manual_seed(0)
+    params = [m.randn((), requires_grad=True) for _ in range(4)]
+
+    def run():
+        a, b, c, d = params
+        for _ in range(steps):
+            loss = (a + b * x + c * x ** 2 + d * x ** 3 - y).pow(2).sum()
+            loss.backward()
+            with m.no_grad():
+                for p in params:
+                    p -= 1e-6 * p.grad
+                    p.grad = None
+    return run
+
+
+def seed_function(m, steps=200):
+    """The seed's custom autograd.Function variant (Legendre P3)."""
+    class P3(m.autograd.Function):
+        @staticmethod
+        def forward(ctx, input):
+            ctx.save_for_backward(input)
+            return 0.5 * (5 * input ** 3 - 3 * input)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (input,) = ctx.saved_tensors
+            return grad_output * 1.5 * (5 * input ** 2 - 1)
+    x = m.linspace(-math.pi, math.pi, 2000)
+    y = m.sin(x)
+    params = [m.full((), v, requires_grad=True) for v in (0.0, -1.0, 0.0, 0.3)]
+
+    def run():
+        a, b, c, d = params
+        for _ in range(steps):
+            loss = (a + b * P3.apply(c + d * x) - y).pow(2).sum()
+            loss.backward()
+            with m.no_grad():
+                for p in params:
+                    p -= 5e-6 * p.grad
+                    p.grad = None
+    return run
+
+
+def seed_rmsprop(m, steps=200):
+    """The seed's nn + optim loop: Sequential(Linear(3,1), Flatten(0,1)), MSELoss(sum), RMSprop."""
+    x = m.linspace(-math.pi, math.pi, 2000)
+    y = m.sin(x)
+    xx = x.unsqueeze(-1).pow(m.tensor([1, 2, 3]))
+    model = m.nn.Sequential(m.nn.Linear(3, 1), m.nn.Flatten(0, 1))
+    loss_fn = m.nn.MSELoss(reduction="sum")
+    opt = m.optim.RMSprop(model.parameters(), lr=1e-3)
+
+    def run():
+        for _ in range(steps):
+            loss = loss_fn(model(xx), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return run
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+    data = load_digits()
+    return (data.data / 16.0).astype(np.float32), data.target.astype(np.int64)
+
+
+def digits_mlp(m, epochs=1):
+    """MLP 64-256-256-10 on scikit-learn's digits, Adam, batch 64: one epoch."""
+    X, Y = _digits()
+    X, Y = m.from_numpy(X), m.from_numpy(Y)
+    m.manual_seed(0)
+    nn = m.nn
+    model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    opt = m.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def run():
+        for _ in range(epochs):
+            for i in range(0, X.shape[0], 64):
+                loss = loss_fn(model(X[i:i + 64]), Y[i:i + 64])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+    return run
+
+
+def mlp_784(m, steps=10):
+    """MLP 784-1024-1024-10, batch 256, SGD with momentum (BLAS-bound)."""
+    rng = np.random.default_rng(0)
+    X = m.from_numpy(rng.standard_normal((256, 784)).astype(np.float32))
+    Y = m.from_numpy(rng.integers(0, 10, 256))
+    nn = m.nn
+    m.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+    opt = m.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def run():
+        for _ in range(steps):
+            loss = loss_fn(model(X), Y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return run
+
+
+MLP_784_FLOPS_PER_STEP = 3 * 2 * 256 * (784 * 1024 + 1024 * 1024 + 1024 * 10)   # forward + 2x backward
+
+
+def lenet(m, steps=5):
+    """LeNet-style CNN (Conv 1->32->64 3x3, MaxPool, two Linear) on 28x28, batch 64, Adam."""
+    nn = m.nn
+    rng = np.random.default_rng(0)
+    X = m.from_numpy(rng.standard_normal((64, 1, 28, 28)).astype(np.float32))
+    Y = m.from_numpy(rng.integers(0, 10, 64))
+    m.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Linear(128, 10))
+    opt = m.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def run():
+        for _ in range(steps):
+            loss = loss_fn(model(X), Y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return run
+
+
+def tiny_gpt(m, steps=3):
+    """A GPT of 4 layers, 4 heads, n_embd 128, block 64, batch 16, vocab 65: training steps."""
+    nn = m.nn
+    F = nn.functional
+    vocab, block, n_embd, n_head, n_layer, batch = 65, 64, 128, 4, 4, 16
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1 = nn.LayerNorm(n_embd)
+            self.attn = nn.Linear(n_embd, 3 * n_embd)
+            self.proj = nn.Linear(n_embd, n_embd)
+            self.ln2 = nn.LayerNorm(n_embd)
+            self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd))
+
+        def forward(self, x):
+            B, T, C = x.shape
+            q, k, v = self.attn(self.ln1(x)).split(n_embd, dim=2)
+            q, k, v = (t.view(B, T, n_head, C // n_head).transpose(1, 2) for t in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
+            return x + self.mlp(self.ln2(x))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok = nn.Embedding(vocab, n_embd)
+            self.pos = nn.Embedding(block, n_embd)
+            self.blocks = nn.Sequential(*[Block() for _ in range(n_layer)])
+            self.ln = nn.LayerNorm(n_embd)
+            self.head = nn.Linear(n_embd, vocab)
+
+        def forward(self, idx):
+            x = self.tok(idx) + self.pos(m.arange(idx.shape[1]))
+            return self.head(self.ln(self.blocks(x)))
+
+    m.manual_seed(0)
+    model = GPT()
+    opt = m.optim.AdamW(model.parameters(), lr=3e-4)
+    rng = np.random.default_rng(0)
+    idx = m.from_numpy(rng.integers(0, vocab, (batch, block)))
+    tgt = m.from_numpy(rng.integers(0, vocab, (batch, block)))
+
+    def run():
+        for _ in range(steps):
+            logits = model(idx)
+            loss = F.cross_entropy(logits.view(-1, vocab), tgt.view(-1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return run
+
+
+def op_overhead(m, reps=2000, requires_grad=False):
+    """Per-op overhead: a few elementwise ops and small reductions on a 2000-element float32 tensor."""
+    m.manual_seed(0)
+    x = m.rand(2000, requires_grad=requires_grad)
+    y = m.rand(2000)
+
+    def run():
+        for _ in range(reps):
+            (x + y).mul(2.0).exp().sum()
+            (x * y).mean()
+    return run
