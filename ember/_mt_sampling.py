@@ -15,19 +15,24 @@ headers and empirical checks against it; see tests/test_random.py):
 import numpy as np
 
 _F32, _F64 = np.float32, np.float64
-_MASK24 = np.uint64(0xFFFFFF)
 _MASK53 = np.uint64((1 << 53) - 1)
 _TWO_PI = 2.0 * np.pi
 
 
 def unit_float32(words):
     """Uniform [0, 1) float32 from 32-bit words: low 24 bits times 2**-24."""
-    return (words & _MASK24).astype(_F32) * _F32(2.0**-24)
+    low = words.astype(np.uint32)
+    low &= np.uint32(0xFFFFFF)
+    values = low.view(np.int32).astype(_F32)     # int32 -> float32 converts fastest
+    values *= _F32(2.0**-24)
+    return values
 
 
 def unit_float64(words64):
     """Uniform [0, 1) float64 from 64-bit words: low 53 bits times 2**-53."""
-    return (words64 & _MASK53).astype(_F64) * 2.0**-53
+    values = (words64 & _MASK53).view(np.int64).astype(_F64)
+    values *= 2.0**-53
+    return values
 
 
 # ---------------------------------------------------------------- exact fused multiply-add
@@ -99,37 +104,55 @@ _SIN_P = (-1.9515295891e-4, 8.3321608736e-3, -1.6666654611e-1)
 _DP = (-0.78515625, -2.4187564849853515625e-4, -3.77489497744594108e-8)
 
 
+def _fused_step(y, x64, c, tmp):
+    """y <- float32(y * x + c) with one rounding, in place (y float32, x64 float64)."""
+    np.multiply(y, x64, out=tmp)
+    np.add(tmp, c, out=y, casting="same_kind")
+
+
 def _horner(x64, coefficients, tmp):
-    """Fused Horner evaluation; returns float32, x64 is the float64 copy of a float32 x."""
-    y = np.full(x64.shape, coefficients[0], dtype=_F32)
-    for coefficient in coefficients[1:]:
-        np.multiply(y, x64, out=tmp)
-        np.add(tmp, _F64(_F32(coefficient)), out=y, casting="same_kind")
+    """Fused Horner evaluation of a polynomial at x64 (float64 copy of float32 values)."""
+    np.multiply(x64, _F64(_F32(coefficients[0])), out=tmp)
+    y = np.empty(x64.shape, dtype=_F32)
+    np.add(tmp, _F64(_F32(coefficients[1])), out=y, casting="same_kind")
+    for coefficient in coefficients[2:]:
+        _fused_step(y, x64, _F64(_F32(coefficient)), tmp)
     return y
+
+
+_SQRTHF_BITS = np.int32(0x3F3504F3)             # float32(sqrt(0.5)) as bits
 
 
 def log_avx2(x):
     """Natural log of positive normal float32 values, as PyTorch's AVX2 kernel computes it."""
     bits = x.view(np.int32)
-    exponent = ((bits >> 23) - 126).astype(_F32)
-    mantissa = ((bits & ~0x7F800000) | 0x3F000000).view(_F32)      # in [0.5, 1)
-    small = mantissa < _F32(0.707106781186547524)
-    x = (mantissa - _F32(1)) + np.where(small, mantissa, _F32(0))
-    exponent -= small
+    mantissa_bits = bits & 0x007FFFFF
+    mantissa_bits |= 0x3F000000                  # mantissa in [0.5, 1)
+    small = mantissa_bits - _SQRTHF_BITS
+    small >>= 31                                 # -1 where mantissa < sqrt(0.5), else 0
+    exponent = bits >> 23
+    exponent += small
+    exponent -= 126
+    exponent = exponent.astype(_F32)
+    mantissa = mantissa_bits.view(_F32)
+    small &= mantissa_bits
+    x = mantissa - _F32(1)
+    x += small.view(_F32)                        # x = 2m - 1 or m - 1
     z = x * x
     x64 = x.astype(_F64)
     tmp = np.empty_like(x64)
     y = _horner(x64, _LOG_P, tmp)
-    y = y * x
+    y *= x
     # y * z + e * q1: the compiler fuses the first product into the add
-    np.multiply(y, z, dtype=_F64, out=tmp)
+    np.multiply(y, z, out=tmp, dtype=_F64)
     tmp += exponent * _F32(-2.12194440e-4)
-    y = tmp.astype(_F32)
-    y -= z * _F32(0.5)
+    np.copyto(y, tmp, casting="same_kind")
+    z *= _F32(0.5)
+    y -= z
     x += y
-    np.multiply(exponent, _F64(_F32(0.693359375)), out=tmp)
-    tmp += x
-    return tmp.astype(_F32)
+    exponent *= _F32(0.693359375)                # exact product: fused or not gives the same
+    x += exponent
+    return x
 
 
 def sincos_avx2(x):
@@ -137,42 +160,53 @@ def sincos_avx2(x):
     quadrant = (x * _F32(1.27323954473516)).astype(np.int32)      # x * 4/pi, truncated
     quadrant += 1
     quadrant &= ~1
-    y64 = quadrant.astype(_F64)
-    x64 = x.astype(_F64)
-    for dp in _DP:                                                 # extended-precision x - j*pi/4
-        x64 += y64 * _F64(_F32(dp))
-        x64 = x64.astype(_F32).astype(_F64)
-    x = x64.astype(_F32)
+    y = quadrant.astype(_F32)
+    # extended-precision x - j*pi/4; the first two products are exact in float32
+    x = x + y * _F32(_DP[0])
+    x += y * _F32(_DP[1])
+    tmp = np.multiply(y, _F64(_F32(_DP[2])), dtype=_F64)
+    tmp += x
+    x = tmp.astype(_F32)
     z = x * x
     z64 = z.astype(_F64)
-    tmp = np.empty_like(z64)
     cos_poly = _horner(z64, _COS_P, tmp)
     cos_poly *= z
     np.multiply(cos_poly, z64, out=tmp)
-    tmp -= z * _F32(0.5)
-    cos_poly = tmp.astype(_F32)
+    half_z = z * _F32(0.5)
+    tmp -= half_z
+    np.copyto(cos_poly, tmp, casting="same_kind")
     cos_poly += _F32(1)
     sin_poly = _horner(z64, _SIN_P, tmp)
     sin_poly *= z
-    np.multiply(sin_poly, x64, out=tmp)
-    tmp += x64
-    sin_poly = tmp.astype(_F32)
-    use_sin_poly = (quadrant & 2) == 0
-    sin = np.where(use_sin_poly, sin_poly, cos_poly)
-    cos = np.where(use_sin_poly, cos_poly, sin_poly)
-    np.negative(sin, out=sin, where=(quadrant & 4) != 0)
-    np.negative(cos, out=cos, where=((quadrant - 2) & 4) == 0)
-    return sin, cos
+    np.multiply(sin_poly, x, out=tmp, dtype=_F64)
+    tmp += x
+    np.copyto(sin_poly, tmp, casting="same_kind")
+    # select the polynomial per octant and flip signs with integer masks (np.where is slow here)
+    sin_bits, cos_bits = sin_poly.view(np.int32), cos_poly.view(np.int32)
+    swap = sin_bits ^ cos_bits
+    swap_mask = quadrant << 30
+    swap_mask >>= 31                             # -1 where quadrant & 2: the octant swaps them
+    swap &= swap_mask
+    sin_bits ^= swap                             # now the sine in every octant
+    cos_bits ^= swap
+    sin_sign = quadrant & 4                      # sign flips as integer masks on the sign bit
+    sin_sign <<= 29
+    sin_bits ^= sin_sign
+    quadrant += 2                                # for even quadrants, (j + 2) & 4 == ~(j - 2) & 4
+    quadrant &= 4
+    quadrant <<= 29
+    cos_bits ^= quadrant
+    return sin_bits.view(_F32), cos_bits.view(_F32)
 
 
 # ---------------------------------------------------------------- Box-Muller on blocks of 16
 
-def normal_blocks(u, mean, std):
+def normal_blocks(u, mean, std, out=None):
     """Box-Muller over consecutive blocks of 16 uniforms (first 8 radii, last 8 angles)."""
     blocks = u.reshape(-1, 2, 8)
     u1 = 1 - blocks[:, 0]                        # [0, 1) -> (0, 1] for the log
     u2 = blocks[:, 1]
-    out = np.empty_like(blocks)
+    out = np.empty_like(blocks) if out is None else out.reshape(blocks.shape)
     if u.dtype == _F32:
         radius = np.sqrt(_F32(-2) * log_avx2(u1))
         sin, cos = sincos_avx2(_F32(_TWO_PI) * u2)
@@ -182,7 +216,9 @@ def normal_blocks(u, mean, std):
         sin, cos = np.sin(theta), np.cos(theta)
     np.multiply(radius, cos, out=out[:, 0])
     np.multiply(radius, sin, out=out[:, 1])
-    return scale_shift(out.reshape(-1), std, mean)
+    out = out.reshape(-1)
+    out[...] = scale_shift(out, std, mean)
+    return out
 
 
 def box_muller_pairs(u):

@@ -334,6 +334,7 @@ class Tensor:
         hooks = node._tensor_pre_hooks
         if hooks is None:
             hooks = node._tensor_pre_hooks = {}
+            node._special = True                 # the engine's slow path runs tensor hooks
         hooks.setdefault(self._out_nr, []).append(fn)
         return _Handle(hooks[self._out_nr], fn)
 

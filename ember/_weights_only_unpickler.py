@@ -454,30 +454,29 @@ _MARK = object()               # sentinel, never visible outside the VM
 
 class BufferReader:
     """Bounded reads from an in-memory pickle."""
-    __slots__ = ("data", "pos")
+    __slots__ = ("data", "pos", "size")
 
     def __init__(self, data):
-        self.data, self.pos = memoryview(data).cast("B"), 0
+        self.data = data.tobytes() if hasattr(data, "tobytes") else bytes(data)
+        self.pos, self.size = 0, len(self.data)
 
     def remaining(self):
-        return len(self.data) - self.pos
+        return self.size - self.pos
 
     def read(self, n):
-        end = self.pos + n
-        if end > len(self.data):
+        pos = self.pos
+        end = pos + n
+        if end > self.size:
             return None
-        chunk = self.data[self.pos:end].tobytes()
         self.pos = end
-        return chunk
+        return self.data[pos:end]
 
     def readline(self, limit):
-        data, start = self.data, self.pos
-        stop = min(len(data), start + limit)
-        for i in range(start, stop):
-            if data[i] == 10:
-                self.pos = i + 1
-                return data[start:i].tobytes()
-        return None
+        end = self.data.find(b"\n", self.pos, min(self.size, self.pos + limit))
+        if end < 0:
+            return None
+        line, self.pos = self.data[self.pos:end], end + 1
+        return line
 
 
 class StreamReader:
@@ -606,13 +605,12 @@ class Unpickler:
                 return value
             try:
                 handler(self)
-            except CheckpointError:
+            except (CheckpointError, MemoryError):
                 raise
-            except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError,
-                    RecursionError, struct.error) as error:
-                # e.g. an unhashable dict key or a constructor refusing its arguments
-                _fail(f"{self.where}: opcode {pickle_names.get(code[0], code[0])} failed: "
-                      f"{type(error).__name__}: {error}"[:500])
+            except Exception as error:
+                # e.g. an unhashable dict key, or a constructor refusing its arguments
+                raise CheckpointError(f"{self.where}: opcode {pickle_names.get(code[0], code[0])} failed: "
+                                      f"{type(error).__name__}: {error}"[:500]) from error
 
     def _unsupported(self, code):
         name = pickle_names.get(code)
@@ -747,7 +745,8 @@ def _empty_tuple(self):
 
 @_op(pickle.TUPLE)
 def _tuple(self):
-    self.stack.append(tuple(self._pop_mark("TUPLE")))
+    items = self._pop_mark("TUPLE")             # (pop first: it replaces self.stack)
+    self.stack.append(tuple(items))
 
 
 def _tuple_n(n):
@@ -771,7 +770,8 @@ def _empty_list(self):
 
 @_op(pickle.LIST)
 def _list(self):
-    self.stack.append(self._pop_mark("LIST"))
+    items = self._pop_mark("LIST")
+    self.stack.append(items)
 
 
 @_op(pickle.APPEND)
@@ -845,7 +845,8 @@ def _additems(self):
 
 @_op(pickle.FROZENSET)
 def _frozenset_op(self):
-    self.stack.append(frozenset(self._pop_mark("FROZENSET")))
+    items = self._pop_mark("FROZENSET")
+    self.stack.append(frozenset(items))
 
 
 @_op(pickle.NONE)

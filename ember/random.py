@@ -7,6 +7,7 @@ contract used by ember.ops.sampling: they return fresh C-contiguous NumPy arrays
 """
 
 import contextlib
+import functools
 import math
 import os
 
@@ -18,16 +19,20 @@ _STATE_SIZE = 5056              # sizeof(CPUGeneratorImplState) in PyTorch's get
 _N = 624                        # mt19937 words of state
 _SMALL_RANDPERM = 0xFFFFFFFF // 20  # below this n, randperm swaps with 32-bit draws (PyTorch)
 _DEFAULT_SEED = 67280421310721  # a fresh torch.Generator()'s seed
+_NORMAL_CHUNK = 1 << 16         # uniforms per chunk of the blocked normal fill (a multiple of 16)
 
 
+@functools.lru_cache(maxsize=32)
 def _seeded_key(seed):
-    """mt19937's standard init_genrand of the low 32 bits of ``seed``."""
-    key = np.empty(_N, dtype=np.uint32)
+    """mt19937's standard init_genrand of the low 32 bits of ``seed`` (read-only, cached)."""
     s = seed & 0xFFFFFFFF
-    key[0] = s
+    key = [s]
+    append = key.append
     for j in range(1, _N):
         s = (1812433253 * (s ^ (s >> 30)) + j) & 0xFFFFFFFF
-        key[j] = s
+        append(s)
+    key = np.array(key, dtype=np.uint32)
+    key.flags.writeable = False
     return key
 
 
@@ -40,8 +45,23 @@ def _as_uint64_seed(seed, caller):
     return seed & 0xFFFFFFFFFFFFFFFF
 
 
+_DIGITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
+_REDUCED_FLOATS = ("float16", "bfloat16")
+
+
 def _numel(shape):
     return math.prod(shape)
+
+
+def _cast(values, np_dtype):
+    """static_cast<scalar_t>: PyTorch's Half converts from float, so float64 goes via float32."""
+    np_dtype = np.dtype(np_dtype)
+    if values.dtype == np_dtype:
+        return values
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np_dtype.name in _REDUCED_FLOATS and values.dtype.itemsize == 8:
+            values = values.astype(np.float32)
+        return values.astype(np_dtype, copy=False)
 
 
 class Generator:
@@ -53,7 +73,7 @@ class Generator:
         from ._device import to_device   # lazy: the core imports this module early
         # ember draws every device's random numbers on the host, so all generators are mt19937
         self.device = to_device(device)
-        self._bitgen = np.random.MT19937()
+        self._bitgen = np.random.MT19937(0)  # an explicit seed skips gathering OS entropy
         self._set_seed(_DEFAULT_SEED)
 
     # ------------------------------------------------------------ seeding and state
@@ -94,7 +114,7 @@ class Generator:
         """Return a new Generator in the same state (PyTorch's Generator.clone_state)."""
         other = Generator.__new__(Generator)
         other.device = self.device
-        other._bitgen = np.random.MT19937()
+        other._bitgen = np.random.MT19937(0)
         other._bitgen.state = self._bitgen.state
         other._seed, other._fresh = self._seed, self._fresh
         other._next_double_normal = self._next_double_normal
@@ -150,6 +170,10 @@ class Generator:
 
     def _words64(self, n):
         """n 64-bit words, each made of two consecutive 32-bit words, the first one high."""
+        if _FULL_RANGE_UINT64_IS_RAW:
+            if n:
+                self._fresh = False
+            return np.random.Generator(self._bitgen).integers(0, 1 << 64, size=n, dtype=np.uint64)
         words = self._words32(2 * n)
         return (words[0::2] << np.uint64(32)) | words[1::2]
 
@@ -189,15 +213,20 @@ class Generator:
         n = _numel(shape)
         if n >= 16 and contiguous:
             opmath = np.float64 if np_dtype == np.float64 else np.float32
-            u = self._unit(n, opmath)
             full = n - n % 16
             values = np.empty(n, dtype=opmath)
-            values[:full] = _mts.normal_blocks(u[:full], mean, std)
-            if full != n:                        # PyTorch redraws the last 16 slots
-                values[n - 16:] = _mts.normal_blocks(self._unit(16, opmath), mean, std)
+            # chunks keep the temporaries in cache and off fresh (page-faulting) memory
+            for start in range(0, full, _NORMAL_CHUNK):
+                stop = min(start + _NORMAL_CHUNK, full)
+                _mts.normal_blocks(self._unit(stop - start, opmath), mean, std, out=values[start:stop])
+            if full != n:
+                if opmath == np_dtype:           # float32/64 filled every slot with a uniform first;
+                    self._unit(n - full, opmath)  # Half went block by block
+                # PyTorch redraws the last 16 slots
+                _mts.normal_blocks(self._unit(16, opmath), mean, std, out=values[n - 16:])
         else:
             values = _mts.scale_shift(self._scalar_normals(n), std, mean)
-        return values.astype(np_dtype, copy=False).reshape(shape)
+        return _cast(values, np_dtype).reshape(shape)
 
     def _scalar_normals(self, n):
         """n standard normals from the element-wise Box-Muller kernel, using and refilling its cache."""
@@ -225,7 +254,7 @@ class Generator:
         span = np.uint64(span)
         words = self._words64(n) if span >= (1 << 28) else self._words32(n)
         values = (words % span + np.uint64(base & 0xFFFFFFFFFFFFFFFF)).view(np.int64)
-        return values.astype(np_dtype).reshape(shape)
+        return _cast(values, np_dtype).reshape(shape)
 
     def random_array(self, shape, np_dtype, low=None, high=None):
         """Tensor.random_(): the full-range, [0, high) and [low, high) forms, for any dtype."""
@@ -233,7 +262,7 @@ class Generator:
         if low is None and high is None:
             return self._random_default(shape, np_dtype)
         if high is None and low == -(1 << 63):   # the whole int64 range
-            return self._words64(_numel(shape)).view(np.int64).astype(np_dtype).reshape(shape)
+            return _cast(self._words64(_numel(shape)).view(np.int64), np_dtype).reshape(shape)
         low = 0 if low is None else int(low)
         return self._from_to(shape, (int(high) - low) & 0xFFFFFFFFFFFFFFFF, low, np_dtype)
 
@@ -241,8 +270,8 @@ class Generator:
         n = _numel(shape)
         if np_dtype == np.bool_:
             return (self._words32(n) & np.uint64(1)).astype(np.bool_).reshape(shape)
-        if np_dtype.kind == "f":
-            modulus = (1 << {2: 11, 4: 24, 8: 53}[np_dtype.itemsize]) + 1
+        if np_dtype.name in _DIGITS:
+            modulus = (1 << _DIGITS[np_dtype.name]) + 1
         else:
             modulus = int(np.iinfo(np_dtype).max) + 1
         words = self._words64(n) if np_dtype in (np.float64, np.int64) else self._words32(n)
@@ -285,33 +314,40 @@ class Generator:
     def exponential_array(self, shape, np_dtype, lambd=1.0):
         """exponential_(lambd): -1/lambd * log1p(-u) in float64, then cast."""
         u = self._unit(_numel(shape), np.float64)
-        return ((-1.0 / lambd) * np.log1p(-u)).astype(np_dtype).reshape(shape)
+        return _cast((-1.0 / lambd) * np.log1p(-u), np_dtype).reshape(shape)
 
     def geometric_array(self, shape, np_dtype, p):
         """geometric_(p): ceil(log(u) / log1p(-p)) in float64, then cast."""
         u = self._unit(_numel(shape), np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             values = np.ceil(np.log(u) / math.log1p(-p))
-        return values.astype(np_dtype).reshape(shape)
+        return _cast(values, np_dtype).reshape(shape)
 
     def log_normal_array(self, shape, np_dtype, mean=1.0, std=2.0):
         """log_normal_(mean, std): exp of the element-wise kernel's normals."""
         values = _mts.scale_shift(self._scalar_normals(_numel(shape)), std, mean)
-        return np.exp(values).astype(np_dtype).reshape(shape)
+        return _cast(np.exp(values), np_dtype).reshape(shape)
 
     def cauchy_array(self, shape, np_dtype, median=0.0, sigma=1.0):
         """cauchy_(median, sigma): median + sigma * tan(pi * (u - 0.5)), fused, then cast."""
         u = self._unit(_numel(shape), np.float64)
         values = _mts.fma64(sigma, np.tan(np.pi * (u - 0.5)), median)
-        return values.astype(np_dtype).reshape(shape)
+        return _cast(values, np_dtype).reshape(shape)
 
-    def multinomial_array(self, probs, num_samples, replacement):
-        """Category indices (int64) drawn from the rows of a 1-d or 2-d probability array."""
+    def multinomial_array(self, probs, num_samples, replacement, noise_order=None):
+        """Category indices (int64) drawn from the rows of a 1-d or 2-d probability array.
+
+        noise_order: the axes of probs from slowest to fastest in memory when PyTorch's input is a
+        non-contiguous dense tensor (its exponential noise is then drawn in that order)."""
         probs = np.asarray(probs)
         rows = probs.reshape(-1, probs.shape[-1])
         if not replacement or num_samples == 1:
             # PyTorch's Gumbel-style trick: the top-k of p / q with q ~ Exp(1) (in probs' dtype)
-            q = self.exponential_array(rows.shape, rows.dtype)
+            if noise_order is None:
+                q = self.exponential_array(rows.shape, rows.dtype)
+            else:
+                q = self.exponential_array(tuple(probs.shape[d] for d in noise_order), rows.dtype)
+                q = q.transpose(np.argsort(noise_order)).reshape(rows.shape)
             with np.errstate(divide="ignore", invalid="ignore"):
                 keys = (rows / q).astype(rows.dtype, copy=False)
             if num_samples == 1:
@@ -320,8 +356,10 @@ class Generator:
                 # stable sort on -key keeps equal keys in index order
                 out = np.argsort(-keys, axis=-1, kind="stable")[:, :num_samples]
         else:
-            cdf = np.cumsum(rows, axis=-1, dtype=rows.dtype)
-            cdf = (cdf / cdf[:, -1:]).astype(rows.dtype, copy=False)
+            # the running sum is kept in float for Half/BFloat16 and in the input's type otherwise
+            acc = np.float32 if rows.dtype.name in _REDUCED_FLOATS else rows.dtype
+            cdf = np.cumsum(rows, axis=-1, dtype=acc)
+            cdf = (cdf / cdf[:, -1:]).astype(acc, copy=False)
             cdf[:, -1] = 1
             u = self._unit(rows.shape[0] * num_samples, np.float64).reshape(rows.shape[0], num_samples)
             out = np.stack([np.searchsorted(row.astype(np.float64), draws, side="left")
@@ -340,6 +378,19 @@ def _state_array(new_state):
         raise TypeError("RNG state must be a torch.ByteTensor")
     return np.ascontiguousarray(array).reshape(-1)
 
+
+def _full_range_uint64_is_raw():
+    """Whether NumPy's full-range uint64 draw is (word << 32) | next word: it is faster than
+    combining random_raw words, but the order of the two words is NumPy's compiled choice."""
+    bitgen = np.random.MT19937(1)
+    state = bitgen.state
+    fast = np.random.Generator(bitgen).integers(0, 1 << 64, size=4, dtype=np.uint64)
+    bitgen.state = state
+    words = bitgen.random_raw(8)
+    return bool(np.array_equal(fast, (words[0::2] << np.uint64(32)) | words[1::2]))
+
+
+_FULL_RANGE_UINT64_IS_RAW = _full_range_uint64_is_raw()
 
 # PyTorch seeds its default CPU generator from the OS at start-up; manual_seed makes it repeatable.
 default_generator = Generator()

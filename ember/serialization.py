@@ -27,6 +27,7 @@ Deviations from PyTorch, all documented here:
   * Views are saved over their whole base array, like PyTorch; a view whose strides PyTorch cannot
     express (negative, or not a multiple of the item size) is saved as a contiguous copy.
 """
+import collections
 import contextlib
 import errno
 import os
@@ -40,6 +41,9 @@ import zlib
 
 import numpy as np
 
+from ._device import device
+from ._dtype import dtype
+from ._tensor import Size, Tensor
 from ._weights_only_unpickler import (STORAGE_TYPES, BufferReader, CheckpointError, LoadedStorage, StorageType,
                                       StreamReader, Unpickler, add_safe_globals, clear_safe_globals,
                                       get_safe_globals, safe_globals)
@@ -57,6 +61,7 @@ _ZIP64_LIMIT = 0xFFFFFFFF                         # sizes/offsets from here on n
 _TMP_MARK = ".ember-tmp."
 _KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _LOCATION = re.compile(r"[a-z_]{1,32}(:[0-9]{1,6})?")
+_KNOWN_DEVICE_TYPES = {"cpu", "cuda", "mps", "xpu", "xla", "hpu", "meta", "mtia", "maia", "ipu", "privateuseone"}
 _DTYPE_TO_STORAGE = {dtype_name: name for name, dtype_name in STORAGE_TYPES.items()}
 _options = {"crc32": True}
 
@@ -273,11 +278,6 @@ class _Pickler:
             self.out.append(head + data)
 
     def _save_object(self, obj, t):
-        import collections
-
-        from ._device import device
-        from ._dtype import dtype
-        from ._tensor import Size, Tensor
         if t is str:
             data = obj.encode("utf-8", "surrogatepass")
             self.out.append(b"X" + struct.pack("<I", len(data)) + data)
@@ -375,6 +375,8 @@ class _Pickler:
     def _save_tensor(self, tensor):
         parameter = _is_parameter(tensor)
         state = dict(tensor.__dict__) if getattr(tensor, "__dict__", None) else None
+        if type(tensor).__name__ == "Buffer":     # nn.Buffer's `persistent` flag is module bookkeeping
+            state = None
         if parameter:
             name = "_rebuild_parameter_with_state" if state else "_rebuild_parameter"
             self._global("torch._utils", name)
@@ -472,6 +474,8 @@ class _Pickler:
 
 
 def _is_parameter(tensor):
+    if type(tensor) is Tensor:
+        return False
     try:
         from .nn import Parameter
     except ImportError:
@@ -678,7 +682,6 @@ class _Restorer:
     """Decides each storage's device from its saved location and map_location."""
 
     def __init__(self, map_location):
-        from ._device import device
         self.map, self.fixed, self.warned = map_location, None, False
         if isinstance(map_location, (str, device)):
             self.fixed = device(map_location) if isinstance(map_location, str) else map_location
@@ -687,7 +690,6 @@ class _Restorer:
                             f"{type(map_location).__name__}")
 
     def __call__(self, storage, location):
-        from ._device import device
         if self.fixed is not None:
             return self.fixed
         if isinstance(self.map, dict):
@@ -705,7 +707,6 @@ class _Restorer:
         return self._default(str(location))
 
     def _default(self, location):
-        from ._device import device
         if location == "cpu":
             return device("cpu")
         try:
@@ -714,6 +715,8 @@ class _Restorer:
             target = None
         if target is not None and target.type == "cuda" and _cuda_available():
             return target
+        if location.partition(":")[0] not in _KNOWN_DEVICE_TYPES:
+            _fail(f"don't know how to restore data location {location!r}")
         if not self.warned:
             self.warned = True
             warnings.warn(f"load: the checkpoint has storages on '{location}', which is not available here; "
@@ -735,7 +738,7 @@ def _storage_dtype(storage_type):
 
 
 def _check_pid(pid, length, where):
-    if type(pid) is not tuple or len(pid) != length or pid[0] != "storage":
+    if type(pid) is not tuple or len(pid) != length or type(pid[0]) is not str or pid[0] != "storage":
         _fail(f"{where}: unsupported persistent id {pid!r}"[:300])
     _, storage_type, key, location, numel = pid[:5]
     if not isinstance(storage_type, StorageType):
@@ -751,18 +754,15 @@ def _check_pid(pid, length, where):
 
 
 def _decode_storage(raw, dtype, byteorder):
-    """Raw little/big-endian bytes (a uint8 array) -> the storage array, in place where possible."""
+    """A record's raw bytes (a writable uint8 array) -> the storage array, in place where possible."""
+    if byteorder != sys.byteorder and dtype.itemsize > 1:
+        unit = dtype.itemsize // 2 if dtype.is_complex else dtype.itemsize    # complex: swap each part
+        raw.view(f"u{unit}").byteswap(inplace=True)
     if dtype.name == "bool":
         np.not_equal(raw, 0, out=raw.view(np.bool_))   # any nonzero byte means True, stored as 1
-        return raw.view(np.bool_)
     if dtype.numpy is None:                       # bfloat16 without ml_dtypes: widen, values exact
-        bits = raw.view("<u2" if byteorder == "little" else ">u2").astype(np.uint32) << 16
-        return bits.view(np.float32)
-    array = raw.view(dtype.numpy.newbyteorder("<" if byteorder == "little" else ">"))
-    if array.dtype.byteorder not in ("=", "|") and array.dtype != dtype.numpy:
-        array = array.byteswap().view(dtype.numpy) if not array.flags.writeable else \
-            array.byteswap(inplace=True).view(dtype.numpy)
-    return array.view(dtype.numpy)
+        return (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+    return raw.view(dtype.numpy)
 
 
 class _ZipCheckpoint:
@@ -779,6 +779,10 @@ class _ZipCheckpoint:
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, struct.error,
                 NotImplementedError, KeyError, IndexError, OverflowError) as error:
             _fail(f"not a valid zip archive (truncated or corrupt?): {error}")
+        # TorchScript first: its code/ records must never be looked at, whatever else is wrong.
+        if any(i.filename.split("/")[1:2] in (["constants.pkl"], ["code"]) for i in infos):
+            _fail("TorchScript archive is not supported (torch.jit.save output): ember.load reads checkpoints "
+                  "written by torch.save; its code/ is never interpreted")
         self.records, prefixes = {}, set()
         for info in infos:
             name = info.filename
@@ -809,6 +813,8 @@ class _ZipCheckpoint:
             self.mmap = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
 
     def _locate(self, info):
+        if not 0 <= info.header_offset <= self.size - 30:
+            _fail(f"record {info.filename!r}: local header offset {info.header_offset} is outside the file")
         self.fh.seek(info.header_offset)
         header = self.fh.read(30)
         if len(header) != 30 or header[:4] != b"PK\x03\x04":
@@ -859,9 +865,6 @@ class _ZipCheckpoint:
             _fail(f"record {self.prefix}/{name!r} is not ASCII text")
 
     def load(self, restore, encoding):
-        if self.has("constants.pkl") or any(name.startswith(f"{self.prefix}/code/") for name in self.records):
-            _fail("TorchScript archive is not supported (torch.jit.save output): ember.load reads checkpoints "
-                  "written by torch.save; its code/ is never interpreted")
         if not self.has("version"):
             _fail(f"missing record '{self.prefix}/version': not a PyTorch checkpoint")
         version = self.read_text("version")
@@ -892,7 +895,7 @@ class _ZipCheckpoint:
                 _fail(f"record '{self.prefix}/{name}' has {actual} bytes, expected {expected} "
                       f"({numel} x {dtype.name})")
             array = _decode_storage(self.read(name), dtype, byteorder)
-            storage = LoadedStorage(array, dtype, key, location, None)
+            storage = LoadedStorage(array, dtype, key, location, _CPU())
             storage.device = restore(storage, location)
             storages[key] = storage
             return storage
@@ -902,6 +905,12 @@ class _ZipCheckpoint:
 
 
 def _load_legacy(fh, restore, encoding):
+    """Legacy format: magic, protocol, sys_info, object and key-list pickles, then each storage's bytes.
+
+    The data follows the object pickle, so storages are allocated (zeroed, within the bytes left in
+    the file) while unpickling and filled afterwards; when some storage goes to another device the
+    object pickle is read a second time over the filled storages.
+    """
     start = fh.tell()
     fh.seek(0, 2)
     end = fh.tell()
@@ -919,12 +928,11 @@ def _load_legacy(fh, restore, encoding):
     if not isinstance(sys_info, dict) or type(sys_info.get("little_endian", True)) is not bool:
         _fail("legacy sys_info must be a dict with a bool 'little_endian'")
     byteorder = "little" if sys_info.get("little_endian", True) else "big"
-    storages, pending = {}, []
+    storages, devices = {}, {}
     budget = [0]                                  # bytes the storages claim so far
 
-    def persistent_load(pid):
+    def persistent_load(pid, second_pass=False):
         dtype, key, location, numel = _check_pid(pid, 6, "legacy object pickle")
-        view = pid[5]
         root = storages.get(key)
         if root is None:
             budget[0] += 8 + numel * dtype.itemsize
@@ -932,25 +940,27 @@ def _load_legacy(fh, restore, encoding):
                 _fail(f"storage {key!r} claims {numel} x {dtype.name}, more than the {end - fh.tell()} bytes "
                       "left in the file")
             array = np.zeros(numel, dtype.numpy if dtype.numpy is not None else np.float32)
-            root = storages[key] = LoadedStorage(array, dtype, key, location, None)
-            root.device = restore(root, location)
-            pending.append(key)
+            root = storages[key] = LoadedStorage(array, dtype, key, location, _CPU())
+            devices[key] = restore(root, location)
         elif root.dtype is not dtype or root.array.size != numel:
             _fail(f"storage {key!r} is referenced with two different types or sizes")
+        device = devices[key] if second_pass else root.device
+        view = pid[5]
         if view is None:
-            return root
+            return LoadedStorage(root.array, dtype, key, location, device) if second_pass else root
         if (type(view) is not tuple or len(view) != 3 or type(view[0]) is not str or
                 any(type(v) is not int or v < 0 for v in view[1:]) or view[1] + view[2] > numel):
             _fail(f"storage view {view!r} is outside storage {key!r} of {numel} elements"[:300])
-        return LoadedStorage(root.array[view[1]:view[1] + view[2]], dtype, view[0], location, root.device)
+        return LoadedStorage(root.array[view[1]:view[1] + view[2]], dtype, view[0], location, device)
 
+    object_start = fh.tell()
     result = unpickle("legacy object pickle", persistent_load)
     keys = unpickle("legacy storage key list")
     if type(keys) is not list or any(type(k) is not str for k in keys) or len(set(keys)) != len(keys):
         _fail("legacy storage key list must be a list of distinct strings")
-    if set(keys) != set(pending):
+    if set(keys) != set(storages):
         _fail(f"legacy storage key list {sorted(keys)[:5]} does not match the storages the object uses "
-              f"{sorted(pending)[:5]}")
+              f"{sorted(storages)[:5]}")
     for key in keys:
         storage = storages[key]
         count_bytes = fh.read(8)
@@ -961,7 +971,14 @@ def _load_legacy(fh, restore, encoding):
             _fail(f"storage has wrong size: expected {storage.array.size} got {count} (legacy storage {key!r})")
         nbytes = count * storage.dtype.itemsize
         raw = np.empty(nbytes, np.uint8)
-        if fh.readinto(memoryview(raw)) != nbytes:
+        if nbytes and fh.readinto(memoryview(raw)) != nbytes:
             _fail(f"legacy storage {key!r} is truncated: the file ends inside its {nbytes} bytes")
         storage.array[...] = _decode_storage(raw, storage.dtype, byteorder)
+    if any(d.type != "cpu" for d in devices.values()):
+        fh.seek(object_start)
+        result = unpickle("legacy object pickle", lambda pid: persistent_load(pid, True))
     return result
+
+
+def _CPU():
+    return device("cpu")

@@ -6,10 +6,15 @@ from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
                         set_grad_enabled)
 from .graph import _Anomaly, run_backward
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+
+# PyTorch's package attribute `gradcheck` is the function (shadowing the submodule); the function also
+# carries the module's public names so `ember.autograd.gradcheck.gradcheck` reads naturally.
+gradcheck.gradcheck, gradcheck.gradgradcheck, gradcheck.GradcheckError = gradcheck, gradgradcheck, GradcheckError
 
 __all__ = ["backward", "grad", "Function", "FunctionCtx", "once_differentiable", "no_grad", "enable_grad",
            "set_grad_enabled", "inference_mode", "is_grad_enabled", "set_detect_anomaly", "detect_anomaly",
-           "is_anomaly_enabled"]
+           "is_anomaly_enabled", "gradcheck", "gradgradcheck"]
 
 
 def _as_tuple(x):

@@ -41,6 +41,7 @@ class _NullCtx:
 
 
 _NULL_CTX = {}
+_CPU_CTX = None                # set below, once the CPU backend is importable
 
 
 def null_ctx(device):
@@ -85,25 +86,28 @@ class Op:
         for t in inputs:
             if isinstance(t, Tensor):
                 arrays.append(t._array)
-                if device is None:
-                    device = t._device
-                elif t._device is not device:
-                    _device_error(cls.__name__.lower(), inputs)
+                if t._device is not device:
+                    if device is None:
+                        device = t._device
+                    else:
+                        _device_error(cls.__name__.lower(), inputs)
                 if t._requires_grad:
                     needs_grad = True
             else:
                 arrays.append(t)
         if device is None:
             device = CPU
-        if not (needs_grad and _State.grad_enabled):
-            try:
-                out = cls.forward(null_ctx(device), *arrays, **attrs)
-            except ValueError as e:
-                _translate_error(cls, arrays, e)
-            if out.__class__ is tuple:
-                return tuple([_make(_as_array(o), device) for o in out])
-            return _make(_as_array(out), device)
-        return _record(cls, inputs, arrays, device, attrs)
+        if needs_grad and _State.grad_enabled:
+            return _record(cls, inputs, arrays, device, attrs)
+        try:
+            out = cls.forward(_CPU_CTX if device is CPU else null_ctx(device), *arrays, **attrs)
+        except ValueError as e:
+            _translate_error(cls, arrays, e)
+        if out.__class__ is _ndarray:
+            return _make(out, device)
+        if out.__class__ is tuple:
+            return tuple([_make(_as_array(o), device) for o in out])
+        return _make(_as_array(out), device)
 
 
 def _translate_error(cls, arrays, error):
@@ -124,49 +128,62 @@ def _as_array(value):
 
 
 def _record(cls, inputs, arrays, device, attrs):
+    """Run forward with a fresh node as ctx and connect the outputs to it (the grad_fn)."""
     node = cls._node_cls()
-    node.needs_input_grad = needs = tuple([isinstance(t, Tensor) and t._requires_grad for t in inputs])
+    needs = []
+    edges = []
+    for t in inputs:
+        if isinstance(t, Tensor) and t._requires_grad:
+            needs.append(True)
+            fn = t.grad_fn
+            edges.append((fn, t._out_nr) if fn is not None else (grad_accumulator(t), 0))
+        else:
+            needs.append(False)
+            edges.append(_NO_EDGE)
+    node.needs_input_grad = tuple(needs)
+    node.next_functions = tuple(edges)
     node._to_save = None
     node._saved = None
-    node.xp = null_ctx(device).xp
+    node.xp = _CPU_CTX.xp if device is CPU else null_ctx(device).xp
+    node._in_shapes = tuple([a.shape if n else None for a, n in zip(arrays, needs)]) if cls.broadcasts \
+        else None
     try:
         raw = cls.forward(node, *arrays, **attrs)
     except ValueError as e:
         _translate_error(cls, arrays, e)
-    multi = raw.__class__ is tuple
-    outs = raw if multi else (raw,)
-    edges = []
-    for t, needed in zip(inputs, needs):
-        if not needed:
-            edges.append((None, 0))
-        elif t.grad_fn is not None:
-            edges.append((t.grad_fn, t._out_nr))
-        else:
-            edges.append((grad_accumulator(t), 0))
-    node.next_functions = tuple(edges)
-    node._in_shapes = tuple([a.shape if n else None for a, n in zip(arrays, needs)]) if cls.broadcasts \
-        else None
     if _Anomaly.enabled:
         record_trace(node)
+    if raw.__class__ is not tuple and not cls.non_differentiable_outputs:     # the common case
+        out = _make(raw if raw.__class__ is _ndarray else _as_array(raw), device, True, node)
+        if node._to_save is not None:
+            _save(node, inputs, arrays, (raw,), (out,), device)
+        return out
+    outs = raw if raw.__class__ is tuple else (raw,)
     results = []
     non_diff = cls.non_differentiable_outputs
     for nr, o in enumerate(outs):
         array = _as_array(o)
-        if nr in non_diff:
-            results.append(_make(array, device))
-        else:
-            results.append(_make(array, device, True, node, nr, VersionCounter()))
-    if multi:
+        results.append(_make(array, device) if nr in non_diff else _make(array, device, True, node, nr))
+    if raw.__class__ is tuple:
         node._n_out = len(outs)
         node._out_meta = tuple([(r._array.shape, r._array.dtype, device) for r in results])
+    if node._to_save is not None:
+        _save(node, inputs, arrays, outs, results, device)
+    return tuple(results) if raw.__class__ is tuple else results[0]
+
+
+_NO_EDGE = (None, 0)
+
+
+def _save(node, inputs, arrays, outs, results, device):
     to_save = node._to_save
-    if to_save is not None:
-        node._to_save = None
-        node._saved = tuple([_saved_entry(v, inputs, arrays, outs, results, device) for v in to_save])
-    return tuple(results) if multi else results[0]
+    node._to_save = None
+    node._saved = tuple([_saved_entry(v, inputs, arrays, outs, results, device) for v in to_save])
 
 
 def _saved_entry(value, inputs, arrays, outs, results, device):
+    """How a saved value is kept. Note [saved outputs]: an output is kept as its array and version
+    counter, not as the Tensor, and rebuilt on access, so the node does not keep its output alive."""
     if value is None:
         return None
     for t, a in zip(inputs, arrays):
@@ -178,7 +195,10 @@ def _saved_entry(value, inputs, arrays, outs, results, device):
             r = results[nr]
             if r.grad_fn is None:
                 return (2, r)
-            return (1, r._array, r._vc, r._vc.value, device, nr)
+            vc = r._vc
+            if vc is None:                         # created lazily: only saved outputs need one at once
+                vc = r._vc = VersionCounter()
+            return (1, r._array, vc, vc.value, device, nr)
     if isinstance(value, Tensor):
         vc = value._vc
         return (0, value, 0 if vc is None else vc.value)
@@ -265,6 +285,8 @@ class Function(metaclass=_FunctionMeta):
             else:
                 edges.append((grad_accumulator(a), 0))
         node.next_functions = tuple(edges)
+        # A custom backward may return broadcast-shaped grads: the engine checks and reduces them.
+        node._in_shapes = tuple([a._array.shape if n else None for a, n in zip(args, needs)])
         tensor_outs = [(nr, r) for nr, r in enumerate(results) if isinstance(r, Tensor)]
         node._n_out = len(results)
         node._out_meta = tuple([(r.shape, r._array.dtype, r._device) if isinstance(r, Tensor) else ((), None, device)
@@ -340,3 +362,4 @@ from .._device import CPU  # noqa: E402
 from .._tensor import Tensor, VersionCounter, _make  # noqa: E402
 
 _ndarray = _np.ndarray
+_CPU_CTX = null_ctx(CPU)

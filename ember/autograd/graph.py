@@ -21,6 +21,9 @@ class Node:
     _pre_hooks = None            # [hook(grad_outputs) -> grad_outputs | None]
     _post_hooks = None           # [hook(grad_inputs, grad_outputs) -> grad_inputs | None]
     _trace = None                # forward traceback, recorded in anomaly mode
+    _in_meta = None              # custom Function: ((shape, numpy dtype) | None per input) to check grads
+    _special = False             # engine slow path before backward: hooks, leaf, autograd.grad target
+    _checked = False             # engine slow path after backward: post hooks, anomaly, Function outputs
     _non_differentiable = None
     _dirty = None
     materialize_grads = True
@@ -44,6 +47,7 @@ class Node:
         if self._post_hooks is None:
             self._post_hooks = []
         self._post_hooks.append(fn)
+        self._checked = True
         return _RemovableHandle(self._post_hooks, fn)
 
     def register_prehook(self, fn):
@@ -51,6 +55,7 @@ class Node:
         if self._pre_hooks is None:
             self._pre_hooks = []
         self._pre_hooks.append(fn)
+        self._special = True
         return _RemovableHandle(self._pre_hooks, fn)
 
     # --- ctx protocol -------------------------------------------------------------------------
@@ -129,6 +134,7 @@ def _raise_modified(node, tensor, version, current=None, out_nr=None):
 class AccumulateGrad(Node):
     """The sink for a leaf tensor: adds the incoming gradient to `variable.grad`."""
     __slots__ = ("variable",)
+    _special = True
 
     def __init__(self, variable):
         self.variable = variable
@@ -162,34 +168,37 @@ class _Anomaly:
 
 
 def _accumulate(variable, grad, create_graph, owned):
-    """Add `grad` into variable.grad (in place when it is safe, as PyTorch does)."""
+    """Add `grad` into variable.grad: store it when nothing else holds it, else copy; later add in place."""
     extra = variable._extra
     if extra is not None:
-        for hook in extra.get("hooks", ()):
-            new = hook(grad)
-            if new is not None:
-                grad = new
+        hooks = extra.get("hooks")
+        if hooks:
+            for hook in tuple(hooks):
+                new = hook(grad)
+                if new is not None:
+                    grad = new
+            owned.add(id(grad))                  # a hook may have kept a reference: store a copy
     current = variable._grad
     if current is None:
         array = grad._array
-        # Store the incoming gradient itself only when nothing else can hold it; else a private copy.
         if create_graph:
             variable._grad = grad
-        elif id(grad) in owned or not array.flags.writeable or array.base is not None:
+        elif id(grad) in owned or array.base is not None or not array.flags.writeable:
             from .._tensor import _make
             variable._grad = _make(array.copy(), grad._device)
         else:
             variable._grad = grad if grad.grad_fn is None else grad.detach()
         owned.add(id(variable._grad))
-    elif create_graph or current._requires_grad or grad._requires_grad:
+    elif create_graph or current._requires_grad or grad._requires_grad or not current._array.flags.writeable \
+            or current._array.shape != grad._array.shape:
         variable._grad = current + grad
     else:
-        current._array += grad._array
+        current._array += grad._array            # in place, as PyTorch does without create_graph
         vc = current._vc
         if vc is not None:
             vc.value += 1
     if extra is not None:
-        for hook in extra.get("post_accumulate_hooks", ()):
+        for hook in tuple(extra.get("post_accumulate_hooks", ())):
             hook(variable)
 
 
@@ -228,36 +237,44 @@ def _needed_nodes(roots, targets):
     return needed
 
 
-def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
-    """Propagate gradients from (node, output_nr) roots.
-
-    With `capture` ({(node, output_nr): slot}) the gradients reaching those points are returned in a
-    list instead of being accumulated into leaves (autograd.grad); otherwise leaves accumulate.
-    """
+def _dependencies(roots):
+    """{node: number of edges into it} over the graph reachable from the root nodes."""
     deps = {}
     stack = []
     for node, _ in roots:
         if node not in deps:
             deps[node] = 0
             stack.append(node)
+    get = deps.get
     while stack:
-        node = stack.pop()
-        for nxt, _ in node.next_functions:
+        for nxt, _ in stack.pop().next_functions:
             if nxt is not None:
-                if nxt in deps:
-                    deps[nxt] += 1
-                else:
+                count = get(nxt)
+                if count is None:
                     deps[nxt] = 1
                     stack.append(nxt)
+                else:
+                    deps[nxt] = count + 1
+    return deps
 
-    needed = None
-    captured = None
+
+def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
+    """Propagate gradients from (node, output_nr) roots in dependency order.
+
+    Note [engine buffers]: a node's pending gradient lives in `buffers` as a list with one slot per
+    output. Without create_graph, gradients are summed and un-broadcast on arrays directly (no
+    graph is being built, so the op machinery would only add overhead). With `capture`
+    ({(node, output_nr): slot}) the gradients reaching those points are returned in a list instead
+    of being accumulated into leaves (autograd.grad), and only nodes leading to them run.
+    """
+    deps = _dependencies(roots)
+    needed = captured = None
     if capture is not None:
         captured = [None] * (max(capture.values()) + 1 if capture else 0)
         needed = _needed_nodes([n for n, _ in roots], {n for n, _ in capture})
 
     buffers = {}
-    owned = set()
+    owned = set()                                 # ids of tensors that must not become someone's .grad as is
     for (node, nr), grad in zip(roots, root_grads):
         buf = buffers.get(node)
         if buf is None:
@@ -271,44 +288,37 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
 
     prev_mode = _State.grad_enabled
     _State.grad_enabled = create_graph
+    fast_sum = not create_graph
     try:
         while ready:
             node = ready.pop()
             grads = buffers.pop(node, None)
-            if needed is not None and node not in needed:
+            if node._special or needed is not None:   # hooks, leaves, autograd.grad
+                if needed is not None and node not in needed:
+                    _release_edges(node, deps, ready)
+                    continue
+                if grads is None:
+                    grads = [None] * node._n_out
+                grads = _pre_backward(node, grads, capture, captured)
+                if node.__class__ is AccumulateGrad:
+                    if capture is None and grads[0] is not None:
+                        _accumulate(node.variable, grads[0], create_graph, owned)
+                    continue
+                if all(g is None for g in grads):
+                    grads = None
+            if grads is None:                     # no gradient reached it: nothing flows on
                 _release_edges(node, deps, ready)
                 continue
-            if grads is None:
-                grads = [None] * node._n_out
-            hooks = node._tensor_pre_hooks
-            if hooks is not None:
-                for nr, fns in hooks.items():
-                    if grads[nr] is not None:
-                        for fn in fns:
-                            new = fn(grads[nr])
-                            if new is not None:
-                                grads[nr] = new
-            if capture is not None:
-                for nr in range(node._n_out):
-                    slot = capture.get((node, nr))
-                    if slot is not None and grads[nr] is not None:
-                        captured[slot] = grads[nr] if captured[slot] is None else captured[slot] + grads[nr]
-            if node.__class__ is AccumulateGrad:
-                if capture is None and grads[0] is not None:
-                    _accumulate(node.variable, grads[0], create_graph, owned)
-                continue
-            if node._pre_hooks is not None:
-                for fn in node._pre_hooks:
-                    new = fn(tuple(grads))
-                    if new is not None:
-                        grads = list(new)
-            if all(g is None for g in grads):
-                _release_edges(node, deps, ready)
-                continue
-            if node._n_out > 1 and node.materialize_grads:
-                grads = _materialize(node, grads)
-            results = node._op.backward(node, *grads)
-            if not keep_graph:
+            if node._n_out == 1:
+                results = node._op.backward(node, grads[0])
+            else:
+                if all(g is None for g in grads):
+                    _release_edges(node, deps, ready)
+                    continue
+                if node.materialize_grads:
+                    grads = _materialize(node, grads)
+                results = node._op.backward(node, *grads)
+            if not keep_graph and node._saved is not None:
                 node._saved = _FREED
             if results.__class__ is not tuple:
                 results = (results,)
@@ -316,26 +326,28 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
             if len(results) != len(edges):
                 raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
                                    f"(expected {len(edges)}, got {len(results)})")
-            if _Anomaly.enabled:
-                _check_anomaly(node, results)
-            if node._post_hooks is not None:
-                for fn in node._post_hooks:
-                    new = fn(results, tuple(grads))
-                    if new is not None:
-                        results = tuple(new)
+            if node._checked:                     # anomaly mode, post hooks or custom-Function outputs
+                results = _post_backward(node, results, grads, owned)
             shapes = node._in_shapes
-            for i, (edge, grad) in enumerate(zip(edges, results)):
-                nxt = edge[0]
+            i = -1
+            for nxt, nr in edges:
+                i += 1
                 if nxt is None:
                     continue
+                grad = results[i]
                 if grad is not None:
                     if shapes is not None and grad._array.shape != shapes[i]:
-                        grad = _sum_to(grad, shapes[i], node)
-                    nr = edge[1]
+                        grad = _sum_to(grad, shapes[i], node, fast_sum)
                     buf = buffers.get(nxt)
                     if buf is None:
                         buf = buffers[nxt] = [None] * nxt._n_out
-                    buf[nr] = grad if buf[nr] is None else buf[nr] + grad
+                        buf[nr] = grad
+                    elif buf[nr] is None:
+                        buf[nr] = grad
+                    elif fast_sum and not buf[nr]._requires_grad and not grad._requires_grad:
+                        buf[nr] = _make(buf[nr]._array + grad._array, grad._device)
+                    else:
+                        buf[nr] = buf[nr] + grad
                 count = deps[nxt] - 1
                 deps[nxt] = count
                 if count == 0:
@@ -343,6 +355,62 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
     finally:
         _State.grad_enabled = prev_mode
     return captured
+
+
+def _pre_backward(node, grads, capture, captured):
+    """Tensor hooks (incl. retain_grad), leaf hooks, autograd.grad capture, then node pre-hooks."""
+    hooks = node._tensor_pre_hooks
+    if hooks is not None:
+        for nr, fns in hooks.items():
+            if grads[nr] is not None:
+                for fn in tuple(fns):
+                    new = fn(grads[nr])
+                    if new is not None:
+                        grads[nr] = new
+    if node.__class__ is AccumulateGrad and capture is not None:
+        extra = node.variable._extra
+        if extra is not None and grads[0] is not None:
+            for hook in tuple(extra.get("hooks", ())):
+                new = hook(grads[0])
+                if new is not None:
+                    grads[0] = new
+    if capture is not None:
+        for nr in range(node._n_out):
+            slot = capture.get((node, nr))
+            if slot is not None and grads[nr] is not None:
+                captured[slot] = grads[nr] if captured[slot] is None else captured[slot] + grads[nr]
+    if node._pre_hooks is not None:
+        for fn in tuple(node._pre_hooks):
+            new = fn(tuple(grads))
+            if new is not None:
+                grads = list(new)
+    return grads
+
+
+def _post_backward(node, results, grads, owned):
+    if _Anomaly.enabled:
+        _check_anomaly(node, results)
+    if node._post_hooks is not None:
+        for fn in tuple(node._post_hooks):
+            new = fn(results, tuple(grads))
+            if new is not None:
+                results = tuple(new)
+    meta = node._in_meta
+    if meta is not None:                          # custom Function: check and cast its gradients
+        results = list(results)
+        for i, (grad, m) in enumerate(zip(results, meta)):
+            if grad is None or m is None:
+                continue
+            if not isinstance(grad, _Tensor):
+                raise TypeError(f"function {node.name()} returned a gradient different than None at position "
+                                f"{i + 1}, but the corresponding forward input was not a Variable")
+            shape, dtype = m
+            if grad._array.dtype != dtype:
+                grad = grad.to(_FROM_NUMPY[dtype])
+            owned.add(id(grad))                   # user code may hold it: never store it as a .grad as is
+            results[i] = grad
+        results = tuple(results)
+    return results
 
 
 def _release_edges(node, deps, ready):
@@ -353,13 +421,20 @@ def _release_edges(node, deps, ready):
                 ready.append(nxt)
 
 
-def _sum_to(grad, shape, node):
+def _sum_to(grad, shape, node, on_arrays):
+    """Un-broadcast a gradient to its input's shape (on arrays when no graph is being built)."""
+    gshape = grad._array.shape
+    lead = len(gshape) - len(shape)
+    if lead < 0 or any(s != 1 and gshape[i + lead] != s for i, s in enumerate(shape)):
+        raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "
+                           f"{node._in_shapes.index(shape)} - got {list(gshape)} but expected shape compatible "
+                           f"with {list(shape)}")
+    if on_arrays and not grad._requires_grad:
+        dims = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
+        array = grad._array.sum(axis=dims, keepdims=True) if dims else grad._array
+        return _make(array.reshape(shape), grad._device)
     from ..ops.reduction import sum_to_shape
-    try:
-        return sum_to_shape(grad, shape)
-    except RuntimeError:
-        raise RuntimeError(f"Function {node.name()} returned an invalid gradient: got shape "
-                           f"{tuple(grad.shape)} but expected shape compatible with {tuple(shape)}") from None
+    return sum_to_shape(grad, shape)
 
 
 def _check_anomaly(node, results):
@@ -385,3 +460,7 @@ def grad_accumulator(tensor):
         acc = AccumulateGrad(tensor)
         tensor._acc = weakref.ref(acc)
     return acc
+
+
+from .._dtype import _FROM_NUMPY  # noqa: E402
+from .._tensor import Tensor as _Tensor, _make  # noqa: E402

@@ -5,3 +5,6 @@ from ._registry import METHODS, PUBLIC
 
 inplace._install_fast()
 globals().update(PUBLIC)
+# `from .ops import *` in ember/__init__.py must export the public functions only: without __all__ it
+# would also export these submodules, and `ember.linalg` would become ember.ops.linalg.
+__all__ = sorted(PUBLIC)

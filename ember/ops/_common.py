@@ -59,6 +59,17 @@ def scalar_value(x):
 
 def promote(name, a, b):
     """PyTorch's type promotion for a binary op. Returns (a, b, dtype); Python scalars stay scalars."""
+    # Fast path: a float tensor with a Python float or int (the commonest mixed case) keeps its dtype.
+    if b.__class__ is float or b.__class__ is int:
+        if isinstance(a, Tensor):
+            dtype = _FROM_NUMPY[a._array.dtype]
+            if dtype.category == _dt.FLOAT:
+                return a, b, dtype
+    elif a.__class__ is float or a.__class__ is int:
+        if isinstance(b, Tensor):
+            dtype = _FROM_NUMPY[b._array.dtype]
+            if dtype.category == _dt.FLOAT:
+                return a, b, dtype
     a_is_t = isinstance(a, Tensor)
     b_is_t = isinstance(b, Tensor)
     if a_is_t and b_is_t:

@@ -41,7 +41,7 @@ class SumAll(Op):
     @staticmethod
     def forward(ctx, input, np_dtype):
         ctx.input_shape = input.shape
-        return ctx.xp.sum(input, dtype=np_dtype)
+        return input.sum(dtype=np_dtype)           # the method skips xp.sum's Python-level dispatch
 
     @staticmethod
     def backward(ctx, grad):

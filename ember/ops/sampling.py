@@ -1,9 +1,12 @@
 """Random sampling: rand, randn, randint, randperm, normal, bernoulli, multinomial and in-place fills.
 
 Every draw goes through an ember.Generator (the default one unless generator= is given), whose
-`*_array` methods produce NumPy arrays; the result is then moved to the requested device.
+`*_array` methods reproduce PyTorch 2.13's CPU kernels bit for bit (ember/random.py). This module
+adds PyTorch's signatures, argument checks and one more fact: a kernel fills a non-contiguous
+tensor in memory order (TensorIterator's order), and PyTorch's normal kernel takes its element-wise
+path there, so `_fill` hands the generator the tensor's layout.
 """
-import numbers
+import warnings
 
 import numpy as np
 
@@ -15,6 +18,19 @@ from ..backends import backend_for
 from ._registry import export, export_method
 from ._shapes import parse_shape
 
+# c10's ScalarType names (NotImplementedError messages) and C++ type names (bounds messages)
+_SCALAR_NAME = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+                "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+_CPP_NAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+             "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+             "uint8": "unsigned char", "bool": "bool"}
+_DIGITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
+_INT_RANGE = {"bool": (0, 1), "uint8": (0, 255), "int8": (-128, 127), "int16": (-(1 << 15), (1 << 15) - 1),
+              "int32": (-(1 << 31), (1 << 31) - 1), "int64": (-(1 << 63), (1 << 63) - 1)}
+_FLOAT_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 3.4028234663852886e38,
+              "float64": 1.7976931348623157e308}
+
 
 def _gen(generator):
     if generator is None:
@@ -23,7 +39,47 @@ def _gen(generator):
     return generator
 
 
-def _place(array, device, requires_grad):
+def _fmt(x):
+    """A number as PyTorch's C++ messages print it (6 significant digits)."""
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def _not_implemented(kernel, dtype):
+    raise NotImplementedError(f"\"{kernel}\" not implemented for '{_SCALAR_NAME[dtype.name]}'")
+
+
+def _require_float(kernel, dtype):
+    if not dtype.is_floating_point:
+        _not_implemented(kernel, dtype)
+
+
+def _dtype_or_default(dtype):
+    return _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+
+
+def _np_dtype(dtype):
+    if dtype.numpy is None:
+        _dt.check_bfloat16()
+    return dtype.numpy
+
+
+def _size(size, kwargs, fn):
+    """The size of rand(2, 3) / rand((2, 3)) / rand(size=(2, 3))."""
+    if "size" in kwargs:
+        if size:
+            raise TypeError(f"{fn}() got multiple values for argument 'size'")
+        size = (kwargs.pop("size"),)
+    if kwargs:
+        raise TypeError(f"{fn}() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    return parse_shape(size)
+
+
+def _result(array, out, device, requires_grad):
+    """A new tensor from a NumPy array, or the array written into `out` (resized like PyTorch)."""
+    if out is not None:
+        if tuple(out.shape) != array.shape:
+            out._array = out._backend().xp.empty(array.shape, dtype=out._array.dtype)
+        return _fill_inplace(out, array, "out")
     array = np.asarray(array)
     device = to_device(device) if device is not None else CPU
     if device.type != "cpu":
@@ -34,135 +90,12 @@ def _place(array, device, requires_grad):
     return t
 
 
-def _float_dtype(dtype):
-    dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    if dtype.category < _dt.FLOAT:
-        raise RuntimeError(f"\"check_uniform_bounds\" not implemented for '{dtype.name.capitalize()}'")
-    return dtype
-
-
-@export(method=False)
-def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
-         pin_memory=False):
-    """Uniform samples in [0, 1)."""
-    dtype = _float_dtype(dtype)
-    return _place(_gen(generator).uniform_array(parse_shape(size), dtype.numpy, 0.0, 1.0), device, requires_grad)
-
-
-@export(method=False)
-def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
-          pin_memory=False):
-    """Standard normal samples."""
-    dtype = _float_dtype(dtype)
-    return _place(_gen(generator).normal_array(parse_shape(size), dtype.numpy, 0.0, 1.0), device, requires_grad)
-
-
-@export(method=False)
-def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None,
-            requires_grad=False):
-    """Integers in [low, high); randint(high, size) also works."""
-    if size is None:
-        low, high, size = 0, low, high
-    if high is None or size is None:
-        raise TypeError("randint() missing required arguments: high and size")
-    if low >= high:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
-    array = _gen(generator).randint_array(parse_shape((size,)), int(low), int(high), dtype.numpy)
-    return _place(array, device, requires_grad)
-
-
-@export(method=False)
-def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
-             pin_memory=False):
-    """A random permutation of 0..n-1."""
-    if n < 0:
-        raise RuntimeError(f"n must be non-negative, got{n}")
-    dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
-    return _place(_gen(generator).randperm_array(int(n), dtype.numpy), device, requires_grad)
-
-
-@export(method=False)
-def rand_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    return rand(tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device,
-                requires_grad=requires_grad)
-
-
-@export(method=False)
-def randn_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    return randn(tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device,
-                 requires_grad=requires_grad)
-
-
-@export(method=False)
-def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=None, requires_grad=False,
-                 memory_format=None):
-    if high is None:
-        low, high = 0, low
-    return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device)
-
-
-def _array_of(x):
-    return x._backend().to_numpy(x._array) if isinstance(x, Tensor) else x
-
-
-@export(method=False)
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None,
-           requires_grad=False):
-    """Normal samples: mean/std may be tensors (broadcast) or floats (then size is required)."""
-    gen = _gen(generator)
-    if isinstance(std, numbers.Number) and std < 0:
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-    if isinstance(mean, Tensor) or isinstance(std, Tensor):
-        ref = mean if isinstance(mean, Tensor) else std
-        if isinstance(std, Tensor) and bool((std._array < 0).any()):
-            raise RuntimeError("normal expects all elements of std >= 0.0")
-        shape = np.broadcast_shapes(np.shape(_array_of(mean)), np.shape(_array_of(std)))
-        dtype = ref.dtype
-        array = gen.normal_array(shape, dtype.numpy, _array_of(mean), _array_of(std))
-        return _place(array, device or ref.device, requires_grad)
-    if size is None:
-        raise TypeError("normal() missing required argument 'size' when mean and std are numbers")
-    dtype = _float_dtype(dtype)
-    return _place(gen.normal_array(parse_shape((size,)), dtype.numpy, float(mean), float(std)), device,
-                  requires_grad)
-
-
-@export(method=True)
-def bernoulli(input, p=None, *, generator=None, out=None):
-    """0/1 samples with probabilities `input` (or the scalar p), in input's dtype."""
-    probs = p if p is not None else input
-    probs_array = _array_of(probs)
-    if np.any((np.asarray(probs_array) < 0) | (np.asarray(probs_array) > 1)):
-        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
-    array = _gen(generator).bernoulli_array(probs_array, tuple(input.shape), input._array.dtype)
-    return _place(array, input.device, False)
-
-
-@export(method=True)
-def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
-    """Indices drawn from the rows of `input` (non-negative weights)."""
-    if input.ndim not in (1, 2):
-        raise RuntimeError("prob_dist must be 1 or 2 dim")
-    probs = _array_of(input)
-    if np.any(probs < 0) or not np.all(np.isfinite(probs)):
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    if np.any(probs.reshape(-1, probs.shape[-1]).sum(-1) <= 0):
-        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    if not replacement and num_samples > probs.shape[-1]:
-        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    return _place(_gen(generator).multinomial_array(probs, int(num_samples), bool(replacement)), input.device,
-                  False)
-
-
-# --- in-place fills ---------------------------------------------------------------------------------
-
 def _fill_inplace(self, array, name):
     from .inplace import check_inplace
     check_inplace(self, name)
     if _State.grad_enabled and (self._requires_grad or (self._base is not None and self._base._requires_grad)):
         from .inplace import copy_
-        return copy_(self, _place(array, self.device, False))
+        return copy_(self, _result(array, None, self.device, False))
     dst = self._array
     if self._device.type != "cpu":
         array = self._backend().from_numpy(array)
@@ -171,52 +104,424 @@ def _fill_inplace(self, array, name):
     return self
 
 
-def uniform_(self, a=0.0, b=1.0, *, generator=None):
-    return _fill_inplace(self, _gen(generator).uniform_array(tuple(self.shape), self._array.dtype, a, b),
-                         "uniform_")
+def _memory_order(array):
+    """Axes from slowest to fastest in memory: the order PyTorch's TensorIterator fills them."""
+    return sorted(range(array.ndim), key=lambda d: -abs(array.strides[d]) if array.shape[d] != 1 else 0)
+
+
+def _fill(self, name, make):
+    """Fill self with make(shape, contiguous) drawn in self's memory order."""
+    shape = tuple(self._array.shape)
+    if self.is_contiguous():
+        values = make(shape, True)
+    else:
+        order = _memory_order(self._array)
+        values = make(tuple(shape[d] for d in order), False).transpose(np.argsort(order))
+    return _fill_inplace(self, values, name)
+
+
+def _like_layout(input):
+    """Whether empty_like(input) keeps input's (non-contiguous) strides: dense and non-overlapping."""
+    array = input._array
+    if input.is_contiguous():
+        return False
+    order = _memory_order(array)
+    expected = array.dtype.itemsize
+    for d in reversed(order):
+        if array.shape[d] != 1 and abs(array.strides[d]) != expected:
+            return False
+        expected *= array.shape[d]
+    return True
+
+
+def _draw_like(input, dtype, make):
+    """make(shape, contiguous) for a tensor laid out like empty_like(input), in logical order."""
+    shape = tuple(input.shape)
+    if not _like_layout(input):
+        return make(shape, True)
+    order = _memory_order(input._array)
+    return make(tuple(shape[d] for d in order), False).transpose(np.argsort(order))
+
+
+# --- creation ----------------------------------------------------------------------------------------
+
+@export(method=False)
+def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+         pin_memory=False, **kwargs):
+    """Uniform samples in [0, 1)."""
+    shape = _size(size, kwargs, "rand")
+    dtype = _dtype_or_default(dtype) if out is None or dtype is not None else out.dtype
+    _require_float("check_uniform_bounds", dtype)
+    return _result(_gen(generator).uniform_array(shape, _np_dtype(dtype)), out, device, requires_grad)
+
+
+@export(method=False)
+def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+          pin_memory=False, **kwargs):
+    """Standard normal samples."""
+    shape = _size(size, kwargs, "randn")
+    dtype = _dtype_or_default(dtype) if out is None or dtype is not None else out.dtype
+    _require_float("normal_kernel_cpu", dtype)
+    return _result(_gen(generator).normal_array(shape, _np_dtype(dtype)), out, device, requires_grad)
+
+
+def _update_from(low, digits):
+    """PyTorch moves a `from` that the float type cannot hold up to the next representable value."""
+    if low != 0 and abs(low) > (1 << digits):
+        spacing = 1 << (abs(low).bit_length() - digits)
+        low = -((-low) // spacing * spacing) if low < 0 else -(-low // spacing) * spacing
+    return low
+
+
+def _update_to(high, digits):
+    """... and a `to` down to the previous representable value plus one."""
+    top = high - 1
+    if top != 0 and abs(top) > (1 << digits):
+        spacing = 1 << (abs(top).bit_length() - digits)
+        top = top // spacing * spacing if top > 0 else -(-top // spacing * spacing)
+        high = top + 1
+    return high
+
+
+def _check_bounds(low, high_inclusive, dtype):
+    """check_from_to_in_range: errors outside the dtype, warnings outside a float's exact integers."""
+    name = dtype.name
+    if dtype.is_floating_point:
+        limit = _FLOAT_MAX[name]
+        for value, what in ((low, "from"), (high_inclusive, "to - 1")):
+            if not -limit <= value <= limit:
+                raise RuntimeError(f"{what} is out of bounds for {_CPP_NAME[name]}")
+        digits = _DIGITS[name]
+        for value, what in ((low, "from"), (high_inclusive, "to - 1")):
+            if not -(1 << digits) <= value <= (1 << digits):
+                warnings.warn(f"{what} is out of bounds [-(2^{digits}), 2^{digits}]. Due to precision "
+                              f"limitations {_CPP_NAME[name]} can support discrete uniform distribution only "
+                              "within this range. This warning will become an error in version 1.7 release, "
+                              "please fix the code in advance", UserWarning, stacklevel=4)
+    else:
+        lowest, highest = _INT_RANGE[name]
+        for value, what in ((low, "from"), (high_inclusive, "to - 1")):
+            if not lowest <= value <= highest:
+                raise RuntimeError(f"{what} is out of bounds for {_CPP_NAME[name]}")
+
+
+def _random_from_to(shape, dtype, low, high, gen, contiguous=True):
+    """Tensor.random_(low, high) with high None meaning the dtype's top: PyTorch's checks, then draws."""
+    if dtype.is_complex:
+        _not_implemented("random_from_to_kernel_cpu" if high is not None else "random_kernel_cpu", dtype)
+    low = int(low)
+    if high is not None:
+        high = int(high)
+        if low >= high:
+            raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+        if dtype.is_floating_point:
+            digits = _DIGITS[dtype.name]
+            low, high = _update_from(low, digits), _update_to(high, digits)
+            if low >= high:
+                raise RuntimeError(f"random_ expects 'from' casted to dtype to be less than 'to' casted to "
+                                   f"dtype, but got from={low} >= to={high}")
+        _check_bounds(low, high - 1, dtype)
+        return gen.random_array(shape, _np_dtype(dtype), low, high)
+    if low == -(1 << 63):
+        if dtype.name not in ("int64", "float32", "float64", "bfloat16"):
+            raise RuntimeError("random_full_64_bits_range_kernel_cpu handles only int64, double, float and "
+                               "bfloat16")
+        return gen.random_array(shape, _np_dtype(dtype), low, None)
+    if dtype.is_floating_point:
+        top = min(1 << _DIGITS[dtype.name], (1 << 63) - 1)
+        low = _update_from(low, _DIGITS[dtype.name])
+        if low >= top:
+            raise RuntimeError(f"random_ expects 'from' casted to dtype to be less than or equal to 'to_inc' "
+                               f"casted to dtype, but got from={low} > to_inc={top}")
+    else:
+        top = _INT_RANGE[dtype.name][1]
+    _check_bounds(low, top, dtype)
+    return gen.random_array(shape, _np_dtype(dtype), low, top + 1)
+
+
+@export(method=False)
+def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None,
+            requires_grad=False, pin_memory=False):
+    """Integers in [low, high); randint(high, size) also works."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None and size is not None:
+        low, high = 0, low
+    if high is None or size is None:
+        raise TypeError("randint() received an invalid combination of arguments: expected (int high, tuple "
+                        "of ints size) or (int low, int high, tuple of ints size)")
+    shape = parse_shape((size,))
+    dtype = _dt.to_dtype(dtype) if dtype is not None else (out.dtype if out is not None else _dt.int64)
+    array = _random_from_to(shape, dtype, low, high, _gen(generator))
+    return _result(array, out, device, requires_grad)
+
+
+@export(method=False)
+def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+             pin_memory=False):
+    """A random permutation of 0..n-1."""
+    n = int(n)
+    if n < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
+    dtype = _dt.to_dtype(dtype) if dtype is not None else (out.dtype if out is not None else _dt.int64)
+    if dtype is _dt.bool_ or dtype.is_complex:
+        _not_implemented("randperm", dtype)
+    if dtype.is_floating_point and n > (1 << _DIGITS[dtype.name]) + 1:
+        raise RuntimeError(f"n cannot be greater than 2^{_DIGITS[dtype.name]}+1 for "
+                           f"{_SCALAR_NAME[dtype.name]} type." if dtype.name != "float16"
+                           else "n cannot be greater than 2049 for Half type.")
+    if not dtype.is_floating_point and n - 1 > _INT_RANGE[dtype.name][1]:
+        raise RuntimeError(f"value cannot be converted to type {dtype.name}_t without overflow")
+    return _result(_gen(generator).randperm_array(n, _np_dtype(dtype)), out, device, requires_grad)
+
+
+def _like_dtype(input, dtype):
+    return _dt.to_dtype(dtype) if dtype is not None else input.dtype
+
+
+@export(method=False)
+def rand_like(input, *, generator=None, dtype=None, layout=None, device=None, requires_grad=False,
+              memory_format=None):
+    """Uniform samples shaped like input (filled in input's memory order, as PyTorch does)."""
+    dtype = _like_dtype(input, dtype)
+    _require_float("check_uniform_bounds", dtype)
+    gen = _gen(generator)
+    array = _draw_like(input, dtype, lambda shape, _: gen.uniform_array(shape, _np_dtype(dtype)))
+    return _result(np.ascontiguousarray(array), None, device or input.device, requires_grad)
+
+
+@export(method=False)
+def randn_like(input, *, generator=None, dtype=None, layout=None, device=None, requires_grad=False,
+               memory_format=None):
+    """Standard normal samples shaped like input."""
+    dtype = _like_dtype(input, dtype)
+    _require_float("normal_kernel_cpu", dtype)
+    gen = _gen(generator)
+    array = _draw_like(input, dtype, lambda shape, contiguous: gen.normal_array(
+        shape, _np_dtype(dtype), contiguous=contiguous))
+    return _result(np.ascontiguousarray(array), None, device or input.device, requires_grad)
+
+
+@export(method=False)
+def randint_like(input, low=0, high=None, *, generator=None, dtype=None, layout=None, device=None,
+                 requires_grad=False, memory_format=None):
+    """Integers in [low, high) shaped like input; randint_like(input, high) also works."""
+    if high is None:
+        low, high = 0, low
+    dtype = _like_dtype(input, dtype)
+    gen = _gen(generator)
+    array = _draw_like(input, dtype, lambda shape, _: _random_from_to(shape, dtype, low, high, gen))
+    return _result(np.ascontiguousarray(array), None, device or input.device, requires_grad)
+
+
+def _array_of(x):
+    return x._backend().to_numpy(x._array) if isinstance(x, Tensor) else x
+
+
+@export(method=False)
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None,
+           requires_grad=False, pin_memory=False):
+    """Normal samples; mean and/or std may be tensors (broadcast, differentiable) or numbers."""
+    gen = _gen(generator)
+    mean_is_tensor, std_is_tensor = isinstance(mean, Tensor), isinstance(std, Tensor)
+    if not (mean_is_tensor or std_is_tensor):
+        if size is None:
+            raise TypeError("normal() received an invalid combination of arguments - got (float, float), but "
+                            "expected one of: (Tensor mean, Tensor std), (Tensor mean, float std), "
+                            "(float mean, Tensor std), (float mean, float std, tuple of ints size)")
+        if std < 0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(float(std))}")
+        dtype = _dtype_or_default(dtype) if out is None or dtype is not None else out.dtype
+        _require_float("normal_kernel_cpu", dtype)
+        array = gen.normal_array(parse_shape((size,)), _np_dtype(dtype), float(mean), float(std))
+        return _result(array, out, device, requires_grad)
+    from .creation import tensor
+    if std_is_tensor and bool((_array_of(std) < 0).any()):
+        raise RuntimeError("normal expects all elements of std >= 0.0")
+    if not std_is_tensor and std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(float(std))}")
+    like = mean if mean_is_tensor else std
+    _require_float("normal_kernel_cpu", like.dtype)
+    shape = np.broadcast_shapes(tuple(mean.shape), tuple(std.shape)) if mean_is_tensor and std_is_tensor \
+        else tuple(like.shape)
+    np_dtype = _np_dtype(like.dtype)
+    if not std_is_tensor:        # PyTorch draws normal(0, std) and then adds mean
+        samples = _make(gen.normal_array(shape, np_dtype, 0.0, float(std)), CPU).to(like.device)
+        result = samples + mean
+    else:                        # ... else normal(0, 1), times std, plus mean: each step rounded
+        samples = _make(gen.normal_array(shape, np_dtype), CPU).to(like.device)
+        result = samples * std + (mean if mean_is_tensor else tensor(mean, dtype=like.dtype,
+                                                                     device=like.device))
+    if result.dtype is not like.dtype:
+        result = result.to(like.dtype)
+    if out is not None:
+        return _result(_array_of(result), out, None, False)
+    return result
+
+
+@export(method=True)
+def bernoulli(input, p=None, *, generator=None, out=None):
+    """0/1 samples in input's dtype, with probabilities input (or the number p)."""
+    gen = _gen(generator)
+    if p is None:
+        return _result(_bernoulli_tensor_p(tuple(input.shape), input.dtype, input, gen, True), out, input.device,
+                       False)
+    return _result(_bernoulli_scalar_p(tuple(input.shape), input.dtype, p, gen), out, input.device, False)
+
+
+def _bernoulli_scalar_p(shape, dtype, p, gen):
+    if not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_fmt(p)}")
+    if dtype.is_complex:
+        _not_implemented("bernoulli_scalar_cpu_", dtype)
+    return gen.bernoulli_array(float(p), shape, _np_dtype(dtype))
+
+
+def _bernoulli_tensor_p(shape, dtype, p, gen, contiguous):
+    if not p.dtype.is_floating_point:
+        _not_implemented("bernoulli_tensor_cpu_p_", p.dtype)
+    if dtype.is_complex:
+        _not_implemented("bernoulli_tensor_cpu_self_", dtype)
+    probs = np.asarray(_array_of(p))
+    if not bool(((probs >= 0) & (probs <= 1)).all()):
+        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
+    return gen.bernoulli_array(np.broadcast_to(probs, shape), shape, _np_dtype(dtype))
+
+
+@export(method=True)
+def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
+    """Category indices drawn from the rows of input (non-negative weights)."""
+    if input.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
+                           f"{_SCALAR_NAME[input.dtype.name]}")
+    num_samples = int(num_samples)
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    n_categories = input.shape[-1]
+    if not replacement and num_samples > n_categories:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    if n_categories > 1 << 24:
+        raise RuntimeError("number of categories cannot exceed 2^24")
+    probs = np.asarray(_array_of(input))
+    rows = probs.reshape(-1, n_categories)
+    if rows.shape[0] == 0:
+        return _result(np.empty(tuple(input.shape[:-1]) + (num_samples,), np.int64), out, input.device, False)
+    if not replacement or num_samples == 1:
+        if not bool(((rows >= 0) & (rows < np.inf)).all()):
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        if bool((rows.sum(-1) == 0).any()):
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    else:
+        if not bool((rows >= 0).all()):
+            raise RuntimeError("invalid multinomial distribution (encountering probability entry < 0)")
+        if not bool(np.isfinite(rows).all()):
+            raise RuntimeError("invalid multinomial distribution (encountering probability entry = infinity or "
+                               "NaN)")
+        if bool((rows.sum(-1) <= 0).any()):
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    # PyTorch's exponential noise is empty_like(input), so it is drawn in input's memory order
+    noise_order = _memory_order(input._array) if _like_layout(input) else None
+    array = _gen(generator).multinomial_array(probs, num_samples, bool(replacement), noise_order=noise_order)
+    return _result(array, out, input.device, False)
+
+
+# --- in-place fills (Tensor methods) ---------------------------------------------------------------
+
+def uniform_(self, from_=0.0, to=1.0, *, generator=None):
+    """Fill with uniform samples in [from_, to)."""
+    _require_float("check_uniform_bounds", self.dtype)
+    if from_ > to:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={_fmt(from_)} > "
+                           f"to={_fmt(to)}")
+    if to - from_ > _FLOAT_MAX[self.dtype.name]:
+        raise RuntimeError(f"uniform_ expects to-from <= std::numeric_limits<{_SCALAR_NAME[self.dtype.name]}>"
+                           f"::max(), but found to={_fmt(to)} and from={_fmt(from_)} which result in to-from to "
+                           "exceed the limit")
+    gen, np_dtype = _gen(generator), _np_dtype(self.dtype)
+    return _fill(self, "uniform_", lambda shape, _: gen.uniform_array(shape, np_dtype, from_, to))
 
 
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
+    """Fill with normal samples (PyTorch's blocked kernel when contiguous with >= 16 elements)."""
     if std < 0:
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-    return _fill_inplace(self, _gen(generator).normal_array(tuple(self.shape), self._array.dtype, mean, std),
-                         "normal_")
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
+    _require_float("normal_kernel_cpu", self.dtype)
+    gen, np_dtype = _gen(generator), _np_dtype(self.dtype)
+    return _fill(self, "normal_", lambda shape, contiguous: gen.normal_array(
+        shape, np_dtype, float(mean), float(std), contiguous=contiguous))
 
 
-def random_(self, from_=0, to=None, *, generator=None):
-    if to is None:
-        if self.dtype.category >= _dt.FLOAT:
-            to = 2 ** (np.finfo(self._array.dtype).nmant + 1) + 1 if self.dtype is not _dt.bfloat16 else 2 ** 8 + 1
-        else:
-            to = int(np.iinfo(self._array.dtype).max) + 1 if self.dtype is not _dt.bool_ else 2
-    array = _gen(generator).randint_array(tuple(self.shape), int(from_), int(to), np.int64)
-    return _fill_inplace(self, array.astype(self._array.dtype), "random_")
+_MISSING = object()
+
+
+def random_(self, from_=_MISSING, to=_MISSING, *, generator=None):
+    """random_(): the dtype's whole range; random_(to): [0, to); random_(from_, to): [from_, to)."""
+    gen = _gen(generator)
+    if from_ is _MISSING and to is _MISSING:
+        if self.dtype.is_complex:
+            _not_implemented("random_kernel_cpu", self.dtype)
+        np_dtype = _np_dtype(self.dtype)
+        return _fill(self, "random_", lambda shape, _: gen.random_array(shape, np_dtype))
+    if to is _MISSING:
+        from_, to = 0, from_
+    return _fill(self, "random_", lambda shape, _: _random_from_to(shape, self.dtype, from_, to, gen))
 
 
 def bernoulli_(self, p=0.5, *, generator=None):
-    probs = _array_of(p)
-    return _fill_inplace(self, _gen(generator).bernoulli_array(probs, tuple(self.shape), self._array.dtype),
-                         "bernoulli_")
+    """Fill with 0/1 samples; p a probability or a tensor of them broadcast to self."""
+    gen = _gen(generator)
+    if isinstance(p, Tensor):
+        if self.is_contiguous():
+            values = _bernoulli_tensor_p(tuple(self.shape), self.dtype, p, gen, True)
+            return _fill_inplace(self, values, "bernoulli_")
+        order = _memory_order(self._array)
+        probs = np.broadcast_to(np.asarray(_array_of(p)), tuple(self.shape)).transpose(order)
+        values = _bernoulli_tensor_p(probs.shape, self.dtype, _make(np.ascontiguousarray(probs), CPU), gen, False)
+        return _fill_inplace(self, values.transpose(np.argsort(order)), "bernoulli_")
+    return _fill(self, "bernoulli_", lambda shape, _: _bernoulli_scalar_p(shape, self.dtype, p, gen))
 
 
 def exponential_(self, lambd=1.0, *, generator=None):
-    u = _gen(generator).uniform_array(tuple(self.shape), np.float64, 0.0, 1.0)
-    return _fill_inplace(self, (-np.log1p(-u) / lambd).astype(self._array.dtype), "exponential_")
+    """Fill with exponential samples of rate lambd."""
+    if not self.dtype.is_floating_point:
+        raise RuntimeError(f"Exponential distribution is a continuous probability distribution. dtype must be a "
+                           f"floating point but you specified {_SCALAR_NAME[self.dtype.name]}")
+    if not lambd > 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={_fmt(lambd)}")
+    gen, np_dtype = _gen(generator), _np_dtype(self.dtype)
+    return _fill(self, "exponential_", lambda shape, _: gen.exponential_array(shape, np_dtype, lambd))
 
 
 def geometric_(self, p, *, generator=None):
-    u = _gen(generator).uniform_array(tuple(self.shape), np.float64, 0.0, 1.0)
-    return _fill_inplace(self, np.ceil(np.log1p(-u) / np.log1p(-p)).astype(self._array.dtype), "geometric_")
+    """Fill with the number of Bernoulli(p) trials up to the first success."""
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_fmt(p)}")
+    if self.dtype.is_complex or self.dtype is _dt.bool_:
+        _not_implemented("geometric_cpu", self.dtype)
+    gen, np_dtype = _gen(generator), _np_dtype(self.dtype)
+    return _fill(self, "geometric_", lambda shape, _: gen.geometric_array(shape, np_dtype, p))
 
 
 def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
-    z = _gen(generator).normal_array(tuple(self.shape), np.float64, mean, std)
-    return _fill_inplace(self, np.exp(z).astype(self._array.dtype), "log_normal_")
+    """Fill with exp of normal(mean, std) samples."""
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_fmt(std)}")
+    _require_float("log_normal_cpu", self.dtype)
+    gen, np_dtype = _gen(generator), _np_dtype(self.dtype)
+    return _fill(self, "log_normal_", lambda shape, _: gen.log_normal_array(shape, np_dtype, mean, std))
 
 
 def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
-    u = _gen(generator).uniform_array(tuple(self.shape), np.float64, 0.0, 1.0)
-    return _fill_inplace(self, (median + sigma * np.tan(np.pi * (u - 0.5))).astype(self._array.dtype), "cauchy_")
+    """Fill with Cauchy(median, sigma) samples."""
+    if not self.dtype.is_floating_point:
+        raise RuntimeError(f"Cauchy distribution is a continuous probability distribution. dtype must be a "
+                           f"floating point but you specified {_CPP_NAME[self.dtype.name]}")
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_fmt(sigma)}")
+    gen, np_dtype = _gen(generator), _np_dtype(self.dtype)
+    return _fill(self, "cauchy_", lambda shape, _: gen.cauchy_array(shape, np_dtype, median, sigma))
 
 
 for _fn in (uniform_, normal_, random_, bernoulli_, exponential_, geometric_, log_normal_, cauchy_):

@@ -1,0 +1,112 @@
+"""The seed's autograd loops in ember and PyTorch, side by side: median seconds and the ember/torch ratio.
+
+Both variants fit a cubic to sin(x) on 2000 float32 points for 2000 steps with four scalar leaves and
+manual SGD under no_grad (`p -= lr * p.grad; p.grad = None`): the plain-ops loop and the custom
+autograd.Function (Legendre P3) loop. Runs alternate between the libraries; medians are compared.
+Target: ember <= 0.8x PyTorch. Usage: python benchmarks/bench_autograd.py [--steps N] [--repeats R]
+"""
+import argparse
+import math
+import statistics
+import time
+
+import ember
+
+
+def polynomial_loop(m, steps):
+    x = m.linspace(-math.pi, math.pi, 2000)
+    y = m.sin(x)
+    m.manual_seed(0)
+    params = [m.randn((), requires_grad=True) for _ in range(4)]
+
+    def run():
+        a, b, c, d = params
+        for _ in range(steps):
+            loss = (a + b * x + c * x ** 2 + d * x ** 3 - y).pow(2).sum()
+            loss.backward()
+            with m.no_grad():
+                a -= 1e-6 * a.grad
+                b -= 1e-6 * b.grad
+                c -= 1e-6 * c.grad
+                d -= 1e-6 * d.grad
+                a.grad = None
+                b.grad = None
+                c.grad = None
+                d.grad = None
+        return loss.item()
+    return run
+
+
+def legendre_loop(m, steps):
+    class LegendrePolynomial3(m.autograd.Function):
+        @staticmethod
+        def forward(ctx, input):
+            ctx.save_for_backward(input)
+            return 0.5 * (5 * input ** 3 - 3 * input)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (input,) = ctx.saved_tensors
+            return grad_output * 1.5 * (5 * input ** 2 - 1)
+
+    x = m.linspace(-math.pi, math.pi, 2000)
+    y = m.sin(x)
+    params = [m.full((), v, requires_grad=True) for v in (0.0, -1.0, 0.0, 0.3)]
+
+    def run():
+        a, b, c, d = params
+        for _ in range(steps):
+            loss = (a + b * LegendrePolynomial3.apply(c + d * x) - y).pow(2).sum()
+            loss.backward()
+            with m.no_grad():
+                a -= 5e-6 * a.grad
+                b -= 5e-6 * b.grad
+                c -= 5e-6 * c.grad
+                d -= 5e-6 * d.grad
+                a.grad = None
+                b.grad = None
+                c.grad = None
+                d.grad = None
+        return loss.item()
+    return run
+
+
+def compare(builder, libs, steps, repeats, clock):
+    samples = {name: [] for name in libs}
+    for _ in range(repeats):                     # alternate so machine drift hits both alike
+        for name, m in libs.items():
+            run = builder(m, steps)              # fresh parameters each repeat: same work every time
+            start = clock()
+            run()
+            samples[name].append(clock() - start)
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with process CPU time (steadier on a busy machine) instead of wall clock")
+    args = parser.parse_args()
+    clock = time.process_time if args.cpu_time else time.perf_counter
+    libs = {"ember": ember}
+    try:
+        import torch
+        libs["torch"] = torch
+    except ImportError:
+        torch = None
+    for m in libs.values():                       # warm-up: imports, caches
+        polynomial_loop(m, 20)()
+        legendre_loop(m, 20)()
+    print(f"{'workload':34} {'ember s':>9} {'torch s':>9} {'ratio':>7}")
+    for label, builder in (("seed autograd loop", polynomial_loop), ("seed custom Function loop", legendre_loop)):
+        times = compare(builder, libs, args.steps, args.repeats, clock)
+        t_torch = times.get("torch")
+        ratio = f"{times['ember'] / t_torch:6.2f}x" if t_torch else "   n/a"
+        torch_s = f"{t_torch:9.3f}" if t_torch else "      n/a"
+        print(f"{label:34} {times['ember']:9.3f} {torch_s} {ratio}")
+
+
+if __name__ == "__main__":
+    main()

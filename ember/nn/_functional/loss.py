@@ -1,0 +1,413 @@
+"""Part of ember.nn.functional: the loss functions (re-exported by basic.py)."""
+import math
+import warnings
+
+from ... import _dtype as _dt
+from ..._tensor import Tensor, _make
+from ...ops import creation, pointwise
+from ...ops import reduction as _red
+from ...ops.activation import LogSigmoid
+from ...ops.loss import CrossEntropy, NllLoss, pointwise_loss
+
+__all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "poisson_nll_loss",
+           "gaussian_nll_loss", "cosine_embedding_loss", "margin_ranking_loss", "hinge_embedding_loss",
+           "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
+           "triplet_margin_loss", "triplet_margin_with_distance_loss", "ctc_loss"]
+
+
+def _reduction(size_average, reduce, reduction):
+    """PyTorch's legacy size_average/reduce flags folded into `reduction`, which is then checked."""
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "mean" if size_average and reduce else "sum" if reduce else "none"
+        warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' "
+                      "instead.", UserWarning, stacklevel=3)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _apply_reduction(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _warn_size(name, input, target):
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
+                      f"same size. ({name}: input {tuple(input.shape)}, target {tuple(target.shape)})", stacklevel=3)
+
+
+def _promote(input, target):
+    if isinstance(target, Tensor) and target.dtype is not input.dtype:
+        dtype = _dt.promote_types(input.dtype, target.dtype)
+        return input.to(dtype), target.to(dtype)
+    return input, target
+
+
+def _elementwise(kind, name, input, target, reduction, weight=None, **params):
+    _warn_size(name, input, target)
+    input, target = _promote(input, target)
+    if weight is None:
+        return pointwise_loss(kind, input, target, reduction, **params)
+    if weight.shape != input.shape:
+        raise ValueError("Weights and input must have the same size.")
+    loss = pointwise_loss(kind, input, target, "none", weight, **params)
+    if reduction == "mean":
+        return loss.sum() / weight.sum()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """mean((input - target)^2)."""
+    return _elementwise("mse", "mse_loss", input, target, _reduction(size_average, reduce, reduction), weight)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """mean(|input - target|)."""
+    return _elementwise("l1", "l1_loss", input, target, _reduction(size_average, reduce, reduction), weight)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, |d| - beta / 2 elsewhere."""
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    return _elementwise("smooth_l1", "smooth_l1_loss", input, target, _reduction(size_average, reduce, reduction),
+                        beta=float(beta))
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """0.5 d^2 where |d| < delta, delta (|d| - delta / 2) elsewhere."""
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    return _elementwise("huber", "huber_loss", input, target, _reduction(None, None, reduction), weight,
+                        delta=float(delta))
+
+
+# --- classification ----------------------------------------------------------------------------------
+
+def _class_inputs(name, input, target):
+    """(input, target, unbatched) with input (N, C, d...) and target (N, d...); checks batch sizes."""
+    if input.ndim == 0:
+        raise ValueError(f"{name}: input must have at least 1 dimension (got a 0-d tensor)")
+    unbatched = input.ndim == 1
+    if unbatched:
+        if target.ndim != 0:
+            raise RuntimeError(f"{name}: 1D input of shape {tuple(input.shape)} needs a 0D target, got target of "
+                               f"shape {tuple(target.shape)}")
+        input, target = input.unsqueeze(0), target.unsqueeze(0)
+    if target.shape[0] != input.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                         f"({target.shape[0]}). ({name}: input {tuple(input.shape)}, target {tuple(target.shape)})")
+    if tuple(target.shape[1:]) != tuple(input.shape[2:]):
+        raise RuntimeError(f"{name}: expected target of shape {(input.shape[0],) + tuple(input.shape[2:])} for input "
+                           f"of shape {tuple(input.shape)}, got {tuple(target.shape)}")
+    return input, target, unbatched
+
+
+def _check_targets(name, target, classes, ignore_index):
+    if target.dtype.category >= _dt.FLOAT or target.dtype is _dt.bool_:
+        raise RuntimeError(f"{name}: expected target of integer class indices (Long), got {target.dtype}; "
+                           "use probabilities of the input's shape for soft targets")
+    a = target._array
+    if not a.size:
+        return
+    bad = (a < 0) | (a >= classes)
+    bad &= a != ignore_index
+    if bad.any():
+        value = int(a[bad].reshape(-1)[0])
+        raise IndexError(f"Target {value} is out of bounds. ({name}: class indices must be in [0, {classes - 1}] "
+                         f"for {classes} classes, or ignore_index={ignore_index})")
+
+
+def _check_weight(name, weight, classes, input):
+    if weight is None:
+        return None
+    if weight.ndim != 1 or weight.shape[0] != classes:
+        raise RuntimeError(f"{name}: weight tensor should be defined either for all {classes} classes or no classes "
+                           f"but got weight tensor of shape: {list(weight.shape)}")
+    return weight._array if weight.dtype is input.dtype else weight._array.astype(input._array.dtype)
+
+
+def _finish(out, unbatched, reduction):
+    return out.squeeze(0) if unbatched and reduction == "none" else out
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                  label_smoothing=0.0):
+    """-log_softmax(input)[target] (class indices) or -sum(target * log_softmax(input)) (probabilities)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if input.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{input.dtype.name}'")
+    if target.dtype.category >= _dt.FLOAT:
+        return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
+    input, target, unbatched = _class_inputs("cross_entropy", input, target)
+    classes = input.shape[1]
+    _check_targets("cross_entropy", target, classes, ignore_index)
+    w = _check_weight("cross_entropy", weight, classes, input)
+    out = CrossEntropy.apply(input, target._array, w, ignore_index=ignore_index, reduction=reduction,
+                             label_smoothing=float(label_smoothing))
+    return _finish(out, unbatched, reduction)
+
+
+def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
+    if target.shape != input.shape:
+        raise RuntimeError(f"cross_entropy: expected target probabilities of the input's shape {tuple(input.shape)}, "
+                           f"got {tuple(target.shape)}")
+    dim = 0 if input.ndim == 1 else 1
+    classes = input.shape[dim]
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / classes
+    logp = _red.log_softmax(input, dim)
+    if weight is not None:
+        shape = [1] * input.ndim
+        shape[dim] = classes
+        logp = logp * weight.reshape(shape)
+    loss = -(logp * target).sum(dim)
+    if reduction == "mean":
+        return loss.sum() / (input.numel() // classes if input.numel() else 1)
+    return loss.sum() if reduction == "sum" else loss
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """-input[target] weighted and reduced (input holds log-probabilities)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    input, target, unbatched = _class_inputs("nll_loss", input, target)
+    classes = input.shape[1]
+    _check_targets("nll_loss", target, classes, ignore_index)
+    w = _check_weight("nll_loss", weight, classes, input)
+    out = NllLoss.apply(input, target._array, w, ignore_index=ignore_index, reduction=reduction)
+    return _finish(out, unbatched, reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """-(t log p + (1 - t) log(1 - p)) with each log clamped at -100."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) "
+                         "is deprecated. Please ensure they have the same size.")
+    a = input._array
+    if a.size and (a.min() < 0 or a.max() > 1):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    input, target = _promote(input, target)
+    if weight is not None:
+        weight = weight.expand(input.shape) if weight.shape != input.shape else weight
+    return pointwise_loss("bce", input, target, reduction, weight)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
+                                     pos_weight=None):
+    """BCE on sigmoid(input), computed from the logits without overflow (NUM-3)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    input, target = _promote(input, target)
+    return pointwise_loss("bce_logits", input, target, reduction, weight, pos_weight)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-target * input)), stable."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _warn_size("soft_margin_loss", input, target)
+    input, target = _promote(input, target)
+    return pointwise_loss("soft_margin", input, target, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """target * (log(target) - input) (input holds log-probabilities); 'batchmean' divides by the batch size."""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, "mean")
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      UserWarning, stacklevel=2)
+    if reduction not in ("none", "mean", "sum", "batchmean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        # xlogy(t, t): 0 where t == 0 (and no NaN gradient from log(0))
+        safe = pointwise.where(target > 0, target, 1.0)
+        loss = target * safe.log() - target * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _apply_reduction(loss, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """exp(input) - target * input (log_input) or input - target * log(input + eps), plus Stirling if full."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        safe = pointwise.where(target > 1, target, 1.0)
+        stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
+        loss = loss + pointwise.where(target > 1, stirling, 0.0)
+    return _apply_reduction(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5 (log(var) + (input - target)^2 / var), var clamped at eps (without blocking its gradient)."""
+    if isinstance(var, (int, float)):
+        var = creation.full(input.shape, float(var), dtype=input.dtype, device=input.device)
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:
+            var = var.unsqueeze(-1)
+        elif not (input.shape[:-1] == var.shape[:-1] and var.shape[-1] == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    if (var._array < 0).any():
+        raise ValueError("var has negative entry/entries")
+    # PyTorch clamps a copy of var without recording it: the gradient passes straight through
+    clamped = var + (var.detach().clamp(min=eps) - var.detach())
+    loss = 0.5 * (clamped.log() + (input - target) ** 2 / clamped)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _apply_reduction(loss, reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """1 - cos(x1, x2) for target 1, max(0, cos(x1, x2) - margin) for target -1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input1.ndim not in (1, 2) or input1.shape != input2.shape:
+        raise RuntimeError(f"cosine_embedding_loss: expected inputs of equal shape, 1D or 2D, got "
+                           f"{tuple(input1.shape)} and {tuple(input2.shape)}")
+    dim = input1.ndim - 1
+    eps = 1e-12
+    prod = (input1 * input2).sum(dim)
+    mag = ((input1 * input1).sum(dim) + eps) * ((input2 * input2).sum(dim) + eps)
+    cos = prod / mag.sqrt()
+    zeros = creation.zeros_like(cos)
+    pos = 1 - cos
+    neg = (cos - margin).clamp_min(0)
+    loss = pointwise.where(target == 1, pos, zeros) + pointwise.where(target == -1, neg, zeros)
+    return _apply_reduction(loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """max(0, -target * (input1 - input2) + margin)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if not (input1.ndim == input2.ndim == target.ndim):
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+                           f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
+    loss = (-target * (input1 - input2) + margin).clamp_min(0)
+    return _apply_reduction(loss, reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    """input where target is 1, max(0, margin - input) where target is -1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    zeros = creation.zeros_like(input)
+    margin_part = pointwise.where(target != 1, (margin - input).clamp_min(0), zeros)
+    self_part = pointwise.where(target != -1, input, zeros)
+    return _apply_reduction(margin_part + self_part, reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Per-class logistic loss averaged over classes."""
+    reduction = _reduction(size_average, reduce, reduction)
+    loss = -(target * LogSigmoid.apply(input) + (1 - target) * LogSigmoid.apply(-input))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.sum(-1) / input.shape[-1]
+    return _apply_reduction(loss, reduction)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    """sum over i != y of max(0, margin - x[y] + x[i])^p / C (multi-class hinge)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    unbatched = input.ndim <= 1
+    if unbatched:
+        input = input.reshape(1, -1)
+        target = target.reshape(1)
+    classes = input.shape[1]
+    _check_targets("multi_margin_loss", target, classes, -(10 ** 18))
+    idx = target.unsqueeze(1)
+    x_y = input.gather(1, idx)
+    z = (margin - x_y + input).clamp_min(0)
+    if p == 2:
+        z = z * z
+    if weight is not None:
+        z = z * weight[target].unsqueeze(1)
+    others = _make(input._backend().xp.arange(classes) != target._array[:, None], input.device)
+    loss = (z * others).sum(1) / classes
+    if unbatched and reduction == "none":
+        loss = loss.squeeze(0)
+    return _apply_reduction(loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """sum over target classes j and non-target classes i of max(0, 1 - (x[j] - x[i])) / C."""
+    reduction = _reduction(size_average, reduce, reduction)
+    unbatched = input.ndim <= 1
+    if unbatched:
+        input, target = input.reshape(1, -1), target.reshape(1, -1)
+    xp = input._backend().xp
+    t = target._array
+    classes = input.shape[1]
+    # targets are listed up to the first -1
+    listed = xp.cumprod(t >= 0, axis=1).astype(bool)
+    is_target = xp.zeros(input.shape, dtype=bool)
+    rows = xp.nonzero(listed)
+    is_target[rows[0], t[rows]] = True
+    pairs = _make((listed[:, :, None] & ~is_target[:, None, :]).astype(input._array.dtype), input.device)
+    x_j = input.gather(1, _make(xp.where(listed, t, 0), input.device))              # (N, C)
+    hinge = (1 - (x_j.unsqueeze(2) - input.unsqueeze(1))).clamp_min(0)              # (N, C, C)
+    loss = (hinge * pairs).sum((1, 2)) / classes
+    if unbatched and reduction == "none":
+        loss = loss.squeeze(0)
+    return _apply_reduction(loss, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    """max(0, d(a, p) - d(a, n) + margin) with pairwise p-norm distances."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if not (anchor.ndim == positive.ndim == negative.ndim):
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
+                           f"dimensions, but got: anchor {anchor.ndim}D, positive {positive.ndim}D, and negative "
+                           f"{negative.ndim}D inputs")
+    from .basic import pairwise_distance
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = pointwise.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _apply_reduction((margin + d_pos - d_neg).clamp_min(0), reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
+                                      reduction="mean"):
+    """triplet_margin_loss with any distance function (pairwise_distance by default)."""
+    if margin <= 0:
+        raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} instead")
+    from .basic import pairwise_distance
+    dist = distance_function if distance_function is not None else pairwise_distance
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_neg = pointwise.minimum(d_neg, dist(positive, negative))
+    return _apply_reduction((margin + d_pos - d_neg).clamp_min(0), _reduction(None, None, reduction))
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """Connectionist temporal classification loss (alpha recursion in log space, vectorised over batch)."""
+    from .ctc import ctc_loss as _ctc
+    return _ctc(log_probs, targets, input_lengths, target_lengths, blank, _reduction(None, None, reduction),
+                zero_infinity)
+

@@ -1,0 +1,383 @@
+"""Activation primitives: one fused Op per activation (forward on arrays, backward on Tensors).
+
+Note [activation gradients]: the hot activations (relu, gelu, silu) get their gradient from a second
+Op that works on arrays too, so a training step costs one array pass per direction; that gradient Op
+has its own Tensor-level backward, so double backward still works.
+"""
+import math
+
+from .. import _dtype as _dt
+from .._tensor import Tensor
+from ..autograd.function import Op
+from ._common import cast
+from ._registry import export
+from .pointwise import _sigmoid, exp, sigmoid, tanh, where
+
+__all__ = ["relu", "prelu", "rrelu", "selu", "celu", "hardshrink", "threshold"]
+
+_SQRT1_2 = 1 / math.sqrt(2)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_GELU_C = 0.044715
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def float_input(name, input):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if input.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"\"{name}\" not implemented for '{input.dtype.name.capitalize()}'")
+    return input
+
+
+def fast_erf(xp, x):
+    """erf for float32/16 (rel. error ~1e-7, Numerical Recipes' erfc fit); float64 uses the exact series."""
+    if x.dtype == xp.float64:
+        from ..backends.special import erf
+        return erf(xp, x)
+    z = xp.abs(x)
+    t = 1 / (1 + 0.5 * z)
+    poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    erfc = t * xp.exp(poly - z * z)
+    return xp.copysign(1 - erfc, x).astype(x.dtype, copy=False)
+
+
+# --- relu -------------------------------------------------------------------------------------------
+
+class Relu(Op):
+    @staticmethod
+    def forward(ctx, input):
+        out = input * (input > 0)                 # maximum() would keep NaN too; this is 1 pass like it
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return ThresholdGrad.apply(grad, out, threshold=0)
+
+
+class ThresholdGrad(Op):
+    """grad where input > threshold, else 0 (the gradient of relu/threshold)."""
+    node_name = "ThresholdBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, input, threshold):
+        ctx.threshold = threshold
+        ctx.save_for_backward(input)
+        return grad * (input > threshold)
+
+    @staticmethod
+    def backward(ctx, gg):
+        (input,) = ctx.saved_tensors
+        return ThresholdGrad.apply(gg, input, threshold=ctx.threshold), None
+
+
+@export(method=True, inplace="public")
+def relu(input):
+    """max(input, 0)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"relu(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    return Relu.apply(input)
+
+
+class Threshold(Op):
+    @staticmethod
+    def forward(ctx, input, threshold, value):
+        ctx.threshold = threshold
+        ctx.save_for_backward(input)
+        return ctx.xp.where(input > threshold, input, ctx.xp.asarray(value, dtype=input.dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (input,) = ctx.saved_tensors
+        return ThresholdGrad.apply(grad, input, threshold=ctx.threshold)
+
+
+@export(method=False, inplace="public")
+def threshold(input, threshold, value):
+    """input where input > threshold, else value."""
+    return Threshold.apply(input, threshold=threshold, value=value)
+
+
+# --- gelu / silu / mish -----------------------------------------------------------------------------
+
+def _gelu_parts(xp, x, approximate):
+    """(gelu(x), gelu'(x)) on arrays."""
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (x + _GELU_C * x * x * x)
+        t = xp.tanh(inner)
+        half = 0.5 * (1 + t)
+        return x * half, half + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * x * x)
+    cdf = 0.5 * (1 + fast_erf(xp, x * _SQRT1_2))
+    return x * cdf, cdf + x * (_INV_SQRT_2PI * xp.exp(-0.5 * x * x))
+
+
+class Gelu(Op):
+    @staticmethod
+    def forward(ctx, input, approximate):
+        ctx.approximate = approximate
+        ctx.save_for_backward(input)
+        if approximate == "tanh":
+            return _gelu_parts(ctx.xp, input, approximate)[0].astype(input.dtype, copy=False)
+        return (input * (0.5 * (1 + fast_erf(ctx.xp, input * _SQRT1_2)))).astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (input,) = ctx.saved_tensors
+        return GeluGrad.apply(grad, input, approximate=ctx.approximate)
+
+
+class GeluGrad(Op):
+    """grad * gelu'(input)."""
+    node_name = "GeluBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, input, approximate):
+        ctx.approximate = approximate
+        ctx.save_for_backward(grad, input)
+        return (grad * _gelu_parts(ctx.xp, input, approximate)[1]).astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gg):
+        grad, x = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grad_grad = GeluGrad.apply(gg, x, approximate=ctx.approximate) if needs[0] else None
+        grad_x = None
+        if needs[1]:
+            if ctx.approximate == "tanh":
+                k = _SQRT_2_OVER_PI
+                u = k * (x + _GELU_C * x ** 3)
+                du = k * (1 + 3 * _GELU_C * x * x)
+                t = tanh(u)
+                sech2 = 1 - t * t
+                second = sech2 * du + 0.5 * x * sech2 * (-2 * t * du * du + 6 * k * _GELU_C * x)
+            else:
+                second = exp(x * x * -0.5) * _INV_SQRT_2PI * (2 - x * x)
+            grad_x = gg * grad * second
+        return grad_grad, grad_x, None
+
+
+class Silu(Op):
+    @staticmethod
+    def forward(ctx, input):
+        ctx.save_for_backward(input)
+        return input * _sigmoid(ctx.xp, input)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (input,) = ctx.saved_tensors
+        return SiluGrad.apply(grad, input)
+
+
+class SiluGrad(Op):
+    """grad * silu'(input) = grad * s * (1 + x * (1 - s)), s = sigmoid(x)."""
+    node_name = "SiluBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, input):
+        ctx.save_for_backward(grad, input)
+        s = _sigmoid(ctx.xp, input)
+        return grad * (s * (1 + input * (1 - s)))
+
+    @staticmethod
+    def backward(ctx, gg):
+        grad, x = ctx.saved_tensors
+        grad_grad = SiluGrad.apply(gg, x) if ctx.needs_input_grad[0] else None
+        grad_x = None
+        if ctx.needs_input_grad[1]:
+            s = sigmoid(x)
+            ds = s * (1 - s)
+            grad_x = gg * grad * (ds * 2 + x * ds * (1 - s * 2))
+        return grad_grad, grad_x
+
+
+def _softplus_array(xp, x, beta, threshold):
+    bx = x * beta if beta != 1 else x
+    # logaddexp(0, bx) never overflows; above threshold PyTorch returns x itself
+    soft = xp.logaddexp(0, bx) / beta if beta != 1 else xp.logaddexp(0, bx)
+    return xp.where(bx > threshold, x, soft).astype(x.dtype, copy=False)
+
+
+class Softplus(Op):
+    @staticmethod
+    def forward(ctx, input, beta, threshold):
+        ctx.beta, ctx.threshold = beta, threshold
+        ctx.save_for_backward(input)
+        return _softplus_array(ctx.xp, input, beta, threshold)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        bx = x * ctx.beta
+        return grad * where(bx > ctx.threshold, 1.0, sigmoid(bx))
+
+
+class Mish(Op):
+    @staticmethod
+    def forward(ctx, input):
+        ctx.save_for_backward(input)
+        return input * ctx.xp.tanh(_softplus_array(ctx.xp, input, 1, 20))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        t = tanh(Softplus.apply(x, beta=1, threshold=20))
+        return grad * (t + x * (1 - t * t) * sigmoid(x))
+
+
+class LogSigmoid(Op):
+    @staticmethod
+    def forward(ctx, input):
+        ctx.save_for_backward(input)
+        xp = ctx.xp
+        return (xp.minimum(input, 0) - xp.log1p(xp.exp(-xp.abs(input)))).astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * sigmoid(-x)
+
+
+# --- piecewise-linear activations -------------------------------------------------------------------
+
+class Hardtanh(Op):
+    @staticmethod
+    def forward(ctx, input, min_val, max_val):
+        ctx.min_val, ctx.max_val = min_val, max_val
+        ctx.save_for_backward(input)
+        return ctx.xp.clip(input, min_val, max_val).astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * ((x > ctx.min_val) & (x < ctx.max_val))
+
+
+class LeakyRelu(Op):
+    @staticmethod
+    def forward(ctx, input, negative_slope):
+        ctx.negative_slope = negative_slope
+        ctx.save_for_backward(input)
+        return ctx.xp.where(input > 0, input, input * negative_slope)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * where(x > 0, 1.0, float(ctx.negative_slope))
+
+
+class Elu(Op):
+    """scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)): elu, selu and celu."""
+    @staticmethod
+    def forward(ctx, input, alpha, scale, input_scale):
+        ctx.alpha, ctx.scale, ctx.input_scale = alpha, scale, input_scale
+        ctx.save_for_backward(input)
+        xp = ctx.xp
+        negative = xp.expm1(xp.minimum(input, 0) * input_scale) * (alpha * scale)
+        return xp.where(input > 0, input * scale, negative).astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        neg = exp(x.clamp(max=0) * ctx.input_scale) * (ctx.alpha * ctx.scale * ctx.input_scale)
+        return grad * where(x > 0, float(ctx.scale), neg)
+
+
+class Hardsigmoid(Op):
+    @staticmethod
+    def forward(ctx, input):
+        ctx.save_for_backward(input)
+        return ctx.xp.clip(input / 6 + 0.5, 0, 1).astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * ((x > -3) & (x < 3)) / 6
+
+
+class Hardswish(Op):
+    @staticmethod
+    def forward(ctx, input):
+        ctx.save_for_backward(input)
+        return (input * ctx.xp.clip(input + 3, 0, 6) / 6).astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        slope = where(x < -3, 0.0, where(x <= 3, x / 3 + 0.5, 1.0))
+        return grad * slope
+
+
+class Shrink(Op):
+    """hardshrink (soft=False): x where |x| > lambd; softshrink: x moved lambd toward 0."""
+    @staticmethod
+    def forward(ctx, input, lambd, soft):
+        ctx.lambd = lambd
+        ctx.save_for_backward(input)
+        xp = ctx.xp
+        keep = xp.abs(input) > lambd
+        if soft:
+            return xp.where(keep, input - xp.copysign(xp.asarray(lambd, dtype=input.dtype), input), 0) \
+                .astype(input.dtype, copy=False)
+        return xp.where(keep, input, 0).astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (x.abs() > ctx.lambd)
+
+
+@export(method=True)
+def hardshrink(input, lambd=0.5):
+    return Shrink.apply(float_input("hardshrink", input), lambd=lambd, soft=False)
+
+
+def elu_op(input, alpha=1.0, scale=1.0, input_scale=1.0):
+    return Elu.apply(float_input("elu", input), alpha=float(alpha), scale=float(scale),
+                     input_scale=float(input_scale))
+
+
+@export(method=False, inplace="public")
+def selu(input):
+    return elu_op(input, SELU_ALPHA, SELU_SCALE)
+
+
+@export(method=False, inplace="public")
+def celu(input, alpha=1.0):
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError")
+    return elu_op(input, alpha, 1.0, 1.0 / alpha)
+
+
+@export(method=True)
+def prelu(input, weight):
+    """x where x > 0, else weight * x; weight has 1 or input.size(1) (channel) entries."""
+    n = weight.numel()
+    if n != 1:
+        channels = input.shape[1] if input.ndim >= 2 else input.shape[0] if input.ndim == 1 else 1
+        if n != channels:
+            raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                               f"{n} and channel size = {channels}.")
+        if input.ndim >= 2:
+            weight = weight.reshape((n,) + (1,) * (input.ndim - 2))
+    elif weight.ndim:
+        weight = weight.reshape(())
+    return where(input > 0, input, weight * input)
+
+
+@export(method=False, inplace="public")
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    """Randomized leaky relu: a random slope in [lower, upper] per negative element while training."""
+    if not training:
+        return LeakyRelu.apply(input, negative_slope=(lower + upper) / 2)
+    from .creation import empty_like
+    noise = empty_like(input, dtype=input.dtype).uniform_(lower, upper)
+    return where(input >= 0, input, input * noise)
+
+
+def cast_float(input):
+    return cast(input, _dt.get_default_dtype()) if input.dtype.category < _dt.FLOAT else input

@@ -1,0 +1,355 @@
+"""Convolutions: im2col (Unfold) and col2im (Fold) are the primitives; a convolution is one matmul between.
+
+Note [window geometry]: every windowed op (conv, fold, pooling) works on a *canvas*: the input's
+last `len(kernel)` dims padded by `padding = ((lo, hi), ...)`. `hi` may be negative (the tail of
+the input that no window reaches is cut off, as in floor-mode pooling and output_padding). Window
+`j` along a dim starts at `j * stride` and its taps sit `dilation` apart. A strided view of the
+canvas with shape (*lead, *kernel, *out) exposes all windows without copying; reshaping it makes
+the im2col matrix in one copy, and the backward adds columns back with one strided add per
+kernel offset (prod(kernel) iterations, never a loop over pixels or batch).
+"""
+import itertools
+import math
+
+from .._tensor import Tensor
+from ..autograd.function import Op
+from ._registry import export
+
+__all__ = []
+
+
+# --- geometry helpers (shared with pooling) ----------------------------------------------------------
+
+def expand_arg(value, n, name, op="conv"):
+    """An int or a sequence as an n-tuple of ints (PyTorch's _ntuple), with a clear error."""
+    if isinstance(value, (list, tuple)):
+        if len(value) == 1 and n > 1:
+            value = tuple(value) * n
+        if len(value) != n:
+            raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of {n} values "
+                               f"to match the convolution dimensions, but got {name}={list(value)}")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+def out_size(canvas, kernel, stride, dilation):
+    """Number of windows along each dim of a canvas."""
+    return tuple((c - d * (k - 1) - 1) // s + 1 for c, k, s, d in zip(canvas, kernel, stride, dilation))
+
+
+def pad_canvas(xp, x, padding, value=0):
+    """x with its last len(padding) dims padded by (lo, hi) pairs (negative entries crop)."""
+    nd = len(padding)
+    lead = x.ndim - nd
+    if any(lo < 0 or hi < 0 for lo, hi in padding):
+        crop = tuple(slice(max(-lo, 0), s - max(-hi, 0)) for (lo, hi), s in zip(padding, x.shape[lead:]))
+        x = x[(Ellipsis,) + crop]
+        padding = tuple((max(lo, 0), max(hi, 0)) for lo, hi in padding)
+    if not any(lo or hi for lo, hi in padding):
+        return x
+    shape = x.shape[:lead] + tuple(s + lo + hi for (lo, hi), s in zip(padding, x.shape[lead:]))
+    out = xp.full(shape, value, dtype=x.dtype)
+    out[(Ellipsis,) + tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, x.shape[lead:]))] = x
+    return out
+
+
+def window_view(xp, canvas, kernel, stride, dilation, out):
+    """(*lead, *kernel, *out) strided view of all windows of a canvas (no copy)."""
+    nd = len(kernel)
+    lead = canvas.ndim - nd
+    strides = canvas.strides[lead:]
+    return xp.lib.stride_tricks.as_strided(
+        canvas, canvas.shape[:lead] + tuple(kernel) + tuple(out),
+        canvas.strides[:lead] + tuple(st * d for st, d in zip(strides, dilation))
+        + tuple(st * s for st, s in zip(strides, stride)))
+
+
+def window_at(offset, stride, dilation, out):
+    """Index of the canvas elements that kernel tap `offset` reads in every window."""
+    return (Ellipsis,) + tuple(slice(o * d, o * d + (n - 1) * s + 1, s)
+                               for o, s, d, n in zip(offset, stride, dilation, out))
+
+
+def offsets(kernel):
+    return itertools.product(*[range(k) for k in kernel])
+
+
+def new_canvas(xp, lead_shape, spatial, padding, dtype):
+    """Zeros large enough for both the canvas and the (uncropped) input; see crop_canvas."""
+    extent = tuple(lo + s + max(hi, 0) for (lo, hi), s in zip(padding, spatial))
+    return xp.zeros(tuple(lead_shape) + extent, dtype=dtype)
+
+
+def crop_canvas(xp, canvas, spatial, padding):
+    """The input-sized region of a canvas made by new_canvas, contiguous."""
+    if not any(padding_pair != (0, 0) for padding_pair in padding) and canvas.shape[-len(spatial):] == spatial:
+        return canvas
+    region = canvas[(Ellipsis,) + tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, spatial))]
+    return xp.ascontiguousarray(region)
+
+
+def canvas_size(spatial, padding):
+    return tuple(s + lo + hi for s, (lo, hi) in zip(spatial, padding))
+
+
+# --- primitives ---------------------------------------------------------------------------------------
+
+class Unfold(Op):
+    """im2col: (N, C, *spatial) -> (N, C * prod(kernel), L) columns of every window of the padded input."""
+    node_name = "Im2ColBackward0"
+
+    @staticmethod
+    def forward(ctx, input, kernel_size, dilation, padding, stride):
+        xp = ctx.xp
+        ctx.geometry = dict(kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
+        ctx.spatial = input.shape[2:]
+        canvas = pad_canvas(xp, input, padding)
+        out = out_size(canvas.shape[2:], kernel_size, stride, dilation)
+        windows = window_view(xp, canvas, kernel_size, stride, dilation, out)
+        cols = windows.reshape(input.shape[0], input.shape[1] * math.prod(kernel_size), math.prod(out))
+        if xp.may_share_memory(cols, input):        # a 1x1 kernel can come back as a view: never alias
+            cols = cols.copy()
+        return cols
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Fold.apply(grad, output_size=ctx.spatial, **ctx.geometry)
+
+
+class Fold(Op):
+    """col2im: (N, C * prod(kernel), L) columns summed back into (N, C, *output_size); Unfold's adjoint."""
+    node_name = "Col2ImBackward0"
+
+    @staticmethod
+    def forward(ctx, input, output_size, kernel_size, dilation, padding, stride):
+        xp = ctx.xp
+        ctx.geometry = dict(kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
+        n = input.shape[0]
+        channels = input.shape[1] // math.prod(kernel_size)
+        out = out_size(canvas_size(output_size, padding), kernel_size, stride, dilation)
+        cols = input.reshape((n, channels) + tuple(kernel_size) + out)
+        canvas = new_canvas(xp, (n, channels), output_size, padding, input.dtype)
+        for offset in offsets(kernel_size):           # prod(kernel) strided adds
+            target = canvas[window_at(offset, stride, dilation, out)]
+            target += cols[(slice(None), slice(None)) + offset]
+        return crop_canvas(xp, canvas, tuple(output_size), padding)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Unfold.apply(grad, **ctx.geometry)
+
+
+def unfold_columns(input, kernel_size, dilation, padding, stride):
+    """Unfold with geometry tuples (padding as (lo, hi) pairs); the internal im2col entry point."""
+    return Unfold.apply(input, kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
+
+
+def fold_columns(input, output_size, kernel_size, dilation, padding, stride):
+    return Fold.apply(input, output_size=tuple(output_size), kernel_size=kernel_size, dilation=dilation,
+                      padding=padding, stride=stride)
+
+
+# --- convolutions ---------------------------------------------------------------------------------------
+
+def _fmt(shape):
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def _batched(name, input, nd):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if input.ndim == nd + 1:
+        return input.unsqueeze(0), True
+    if input.ndim != nd + 2:
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {name}, but got "
+                           f"input of size: {_fmt(input.shape)}")
+    return input, False
+
+
+def _check_dtypes(input, weight, bias):
+    if input.dtype is not weight.dtype:
+        raise RuntimeError(f"Input type ({input.dtype}) and weight type ({weight.dtype}) should be the same")
+    if bias is not None and bias.dtype is not input.dtype:
+        raise RuntimeError(f"Input type ({input.dtype}) and bias type ({bias.dtype}) should be the same")
+
+
+def conv_padding(name, padding, kernel, stride, dilation):
+    """Padding argument ('valid', 'same', int, tuple) as (lo, hi) pairs."""
+    nd = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding != "same":
+            raise ValueError(f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}")
+        if any(s != 1 for s in stride):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        pairs = []
+        for k, d in zip(kernel, dilation):         # PyTorch puts the odd extra element on the high side
+            total = d * (k - 1)
+            pairs.append((total // 2, total - total // 2))
+        return tuple(pairs)
+    pads = expand_arg(padding, nd, "padding", name)
+    if any(p < 0 for p in pads):
+        raise RuntimeError(f"{name}: negative padding is not supported (padding={list(pads)})")
+    return tuple((p, p) for p in pads)
+
+
+def convolution(name, input, weight, bias, stride, padding, dilation, groups, nd):
+    """N-d convolution (cross-correlation): Unfold, then one matmul with the flattened weight."""
+    input, unbatched = _batched(name, input, nd)
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{name}: expected weight to be {nd + 2}-dimensional (out_channels, in_channels/groups"
+                           f", *kernel), but got weight of size {_fmt(weight.shape)}")
+    if groups < 1:
+        raise RuntimeError("non-positive groups is not supported")
+    kernel = tuple(weight.shape[2:])
+    stride = expand_arg(stride, nd, "stride", name)
+    dilation = expand_arg(dilation, nd, "dilation", name)
+    if any(s < 1 for s in stride):
+        raise RuntimeError(f"{name}: non-positive stride is not supported (stride={list(stride)})")
+    pads = conv_padding(name, padding, kernel, stride, dilation)
+    n, channels = input.shape[0], input.shape[1]
+    out_channels = weight.shape[0]
+    if weight.shape[1] * groups != channels:
+        raise RuntimeError(f"Given groups={groups}, weight of size {_fmt(weight.shape)}, expected "
+                           f"input{_fmt(input.shape)} to have {weight.shape[1] * groups} channels, but got "
+                           f"{channels} channels instead")
+    if out_channels % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                           f"but got weight of size {_fmt(weight.shape)} instead")
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise RuntimeError(f"Given weight of size {_fmt(weight.shape)}, expected bias to be 1-dimensional with "
+                           f"{out_channels} elements, but got bias of size {_fmt(bias.shape)} instead")
+    _check_dtypes(input, weight, bias)
+    canvas = canvas_size(input.shape[2:], pads)
+    if any(c < d * (k - 1) + 1 for c, k, d in zip(canvas, kernel, dilation)):
+        raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, canvas))}). Kernel "
+                           f"size: ({' x '.join(str(d * (k - 1) + 1) for k, d in zip(kernel, dilation))}). "
+                           "Kernel size can't be greater than actual input size")
+    out = out_size(canvas, kernel, stride, dilation)
+    cols = unfold_columns(input, kernel, dilation, pads, stride)         # (N, C*K, L)
+    if groups == 1:
+        output = weight.reshape(out_channels, -1) @ cols                  # one batched BLAS product
+    else:
+        length = cols.shape[-1]
+        output = weight.reshape(groups, out_channels // groups, -1) @ cols.reshape(n, groups, -1, length)
+    output = output.reshape((n, out_channels) + out)
+    if bias is not None:
+        output = output + bias.reshape((out_channels,) + (1,) * nd)
+    return output.squeeze(0) if unbatched else output
+
+
+def transposed_convolution(name, input, weight, bias, stride, padding, output_padding, groups, dilation, nd):
+    """N-d transposed convolution: one matmul with the weight, then Fold (the adjoint of convolution)."""
+    input, unbatched = _batched(name, input, nd)
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{name}: expected weight to be {nd + 2}-dimensional (in_channels, out_channels/"
+                           f"groups, *kernel), but got weight of size {_fmt(weight.shape)}")
+    kernel = tuple(weight.shape[2:])
+    stride = expand_arg(stride, nd, "stride", name)
+    dilation = expand_arg(dilation, nd, "dilation", name)
+    pads = expand_arg(padding, nd, "padding", name)
+    extra = expand_arg(output_padding, nd, "output_padding", name)
+    n, channels = input.shape[0], input.shape[1]
+    if weight.shape[0] != channels:
+        raise RuntimeError(f"Given transposed=1, weight of size {_fmt(weight.shape)}, expected "
+                           f"input{_fmt(input.shape)} to have {weight.shape[0]} channels, but got {channels} "
+                           "channels instead")
+    if channels % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                           f"but got weight of size {_fmt(weight.shape)} instead")
+    for e, s, d in zip(extra, stride, dilation):
+        if e >= s and e >= d:
+            raise RuntimeError("output padding must be smaller than either stride or dilation, but got "
+                               f"output_padding={list(extra)}, stride={list(stride)}, dilation={list(dilation)}")
+    _check_dtypes(input, weight, bias)
+    out_channels = weight.shape[1] * groups
+    length = math.prod(input.shape[2:])
+    spatial = tuple((i - 1) * s - 2 * p + d * (k - 1) + e + 1
+                    for i, s, p, d, k, e in zip(input.shape[2:], stride, pads, dilation, kernel, extra))
+    if any(s <= 0 for s in spatial):
+        raise RuntimeError(f"{name}: the computed output size {list(spatial)} is too small")
+    if groups == 1:
+        cols = weight.reshape(channels, -1).mT @ input.reshape(n, channels, length)
+    else:
+        cols = weight.reshape(groups, channels // groups, -1).mT @ input.reshape(n, groups, channels // groups,
+                                                                               length)
+        cols = cols.reshape(n, -1, length)
+    # The windows cover (in - 1) * stride + span elements; output_padding adds uncovered ones at the end.
+    fold_pads = tuple((p, p - e) for p, e in zip(pads, extra))
+    output = fold_columns(cols, spatial, kernel, dilation, fold_pads, stride)
+    if bias is not None:
+        output = output + bias.reshape((out_channels,) + (1,) * nd)
+    return output.squeeze(0) if unbatched else output
+
+
+@export(method=False)
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-d convolution over (N, C, L) inputs."""
+    return convolution("conv1d", input, weight, bias, stride, padding, dilation, groups, 1)
+
+
+@export(method=False)
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d convolution over (N, C, H, W) inputs: im2col + one matmul."""
+    return convolution("conv2d", input, weight, bias, stride, padding, dilation, groups, 2)
+
+
+@export(method=False)
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-d convolution over (N, C, D, H, W) inputs."""
+    return convolution("conv3d", input, weight, bias, stride, padding, dilation, groups, 3)
+
+
+@export(method=False)
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """1-d transposed convolution (the gradient of conv1d with respect to its input)."""
+    return transposed_convolution("conv_transpose1d", input, weight, bias, stride, padding, output_padding,
+                                  groups, dilation, 1)
+
+
+@export(method=False)
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-d transposed convolution."""
+    return transposed_convolution("conv_transpose2d", input, weight, bias, stride, padding, output_padding,
+                                  groups, dilation, 2)
+
+
+@export(method=False)
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """3-d transposed convolution."""
+    return transposed_convolution("conv_transpose3d", input, weight, bias, stride, padding, output_padding,
+                                  groups, dilation, 3)
+
+
+# --- constant padding --------------------------------------------------------------------------------------
+
+class ConstantPadNd(Op):
+    """Pad (or crop, for negative entries) the last len(padding) dims with a constant."""
+    @staticmethod
+    def forward(ctx, input, padding, value):
+        ctx.padding = padding
+        out = pad_canvas(ctx.xp, input, padding, value)
+        return out.copy() if out is input or not any(lo > 0 or hi > 0 for lo, hi in padding) else out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ConstantPadNd.apply(grad, padding=tuple((-lo, -hi) for lo, hi in ctx.padding), value=0)
+
+
+@export(method=False)
+def constant_pad_nd(input, pad, value=0):
+    """PyTorch's constant_pad_nd: pad = (last_lo, last_hi, second_last_lo, ...), negative entries crop."""
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2:
+        raise RuntimeError(f"Length of pad must be even but instead it equals {len(pad)}")
+    dims = len(pad) // 2
+    if dims > input.ndim:
+        raise RuntimeError(f"Length of pad should be no more than twice the number of dimensions of the input. "
+                           f"Pad length is {len(pad)} while the input has {input.ndim} dimensions.")
+    pairs = tuple((pad[2 * i], pad[2 * i + 1]) for i in reversed(range(dims)))
+    for (lo, hi), size in zip(pairs, input.shape[input.ndim - dims:]):
+        if size + lo + hi < 0:
+            raise RuntimeError(f"The input size {size}, plus negative padding {lo} and {hi} resulted in a negative "
+                               f"output size, which is invalid. Check dimension of your input.")
+    return ConstantPadNd.apply(input, padding=pairs, value=value)

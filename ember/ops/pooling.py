@@ -1,0 +1,409 @@
+"""Pooling: max and average over sliding windows (see Note [window geometry] in conv.py), adaptive pools.
+
+Max and average pooling loop over kernel offsets only (prod(kernel) vectorised passes over strided
+views of the padded input); the max remembers which offset won so its backward is one strided add
+per offset too.
+"""
+import math
+
+from .. import _dtype as _dt
+from ..autograd.function import Op
+from ._common import nodiff
+from ._registry import export
+from .conv import (crop_canvas, expand_arg, new_canvas, offsets, out_size, pad_canvas,
+                   window_at)
+
+__all__ = []
+
+
+def _lowest(xp, dtype):
+    return -xp.inf if dtype.kind in "fc" else xp.iinfo(dtype).min
+
+
+class MaxPool(Op):
+    """Max over windows of the last len(kernel) dims; NaN propagates (np.maximum keeps NaN)."""
+    @staticmethod
+    def forward(ctx, input, kernel_size, stride, padding, dilation):
+        xp = ctx.xp
+        ctx.geometry = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
+        canvas = pad_canvas(xp, input, padding, _lowest(xp, input.dtype))
+        out = out_size(canvas.shape[-len(kernel_size):], kernel_size, stride, dilation)
+        best = None
+        for offset in offsets(kernel_size):
+            values = canvas[window_at(offset, stride, dilation, out)]
+            if best is None:
+                best = values.copy()
+            else:
+                xp.maximum(best, values, out=best)
+        ctx.save_for_backward(input, best)
+        return best
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, output = ctx.saved_tensors
+        which = argmax_offsets(ctx.xp, input._array, output._array, **ctx.geometry)
+        spatial = tuple(input.shape[input.ndim - len(ctx.geometry["kernel_size"]):])
+        return MaxPoolScatter.apply(grad, which=which, spatial=spatial, **ctx.geometry)
+
+
+def argmax_offsets(xp, input, best, kernel_size, stride, padding, dilation):
+    """Which kernel offset holds each window's maximum (the first one on ties, as PyTorch picks)."""
+    canvas = pad_canvas(xp, input, padding, _lowest(xp, input.dtype))
+    out = best.shape[-len(kernel_size):]
+    count = math.prod(kernel_size)
+    which = xp.zeros(best.shape, dtype=xp.uint8 if count <= 256 else xp.int64)
+    nan = best.dtype.kind == "f" and bool(xp.isnan(best).any())
+    for k, offset in reversed(list(enumerate(offsets(kernel_size)))):   # later hits are overwritten
+        values = canvas[window_at(offset, stride, dilation, out)]
+        hit = values == best
+        if nan:
+            hit |= (values != values) & (best != best)
+        which = xp.where(hit, which.dtype.type(k), which)
+    return which
+
+
+class MaxPoolScatter(Op):
+    """Each window's value added to the input position its max came from (max pooling's backward)."""
+    node_name = "MaxPoolBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, which, spatial, kernel_size, stride, padding, dilation):
+        xp = ctx.xp
+        ctx.which = which
+        ctx.geometry = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
+        nd = len(kernel_size)
+        canvas = new_canvas(xp, grad.shape[:-nd], spatial, padding, grad.dtype)
+        out = grad.shape[-nd:]
+        zero = grad.dtype.type(0)
+        for k, offset in enumerate(offsets(kernel_size)):
+            target = canvas[window_at(offset, stride, dilation, out)]
+            target += xp.where(which == k, grad, zero)
+        return crop_canvas(xp, canvas, tuple(spatial), padding)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return MaxPoolGather.apply(grad, which=ctx.which, **ctx.geometry)
+
+
+class MaxPoolGather(Op):
+    """Each window's element at the remembered max position (max pooling with fixed argmax)."""
+    @staticmethod
+    def forward(ctx, input, which, kernel_size, stride, padding, dilation):
+        xp = ctx.xp
+        nd = len(kernel_size)
+        ctx.which = which
+        ctx.geometry = dict(spatial=input.shape[-nd:], kernel_size=kernel_size, stride=stride, padding=padding,
+                            dilation=dilation)
+        canvas = pad_canvas(xp, input, padding)
+        out = xp.zeros(which.shape, dtype=input.dtype)
+        for k, offset in enumerate(offsets(kernel_size)):
+            xp.copyto(out, canvas[window_at(offset, stride, dilation, which.shape[-nd:])], where=which == k)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return MaxPoolScatter.apply(grad, which=ctx.which, **ctx.geometry)
+
+
+class AvgPool(Op):
+    """Sum over zero-padded windows divided by a per-window divisor (an array broadcast over the output)."""
+    @staticmethod
+    def forward(ctx, input, kernel_size, stride, padding, divisor):
+        xp = ctx.xp
+        nd = len(kernel_size)
+        ctx.geometry = dict(spatial=input.shape[-nd:], kernel_size=kernel_size, stride=stride, padding=padding,
+                            divisor=divisor)
+        canvas = pad_canvas(xp, input, padding)
+        dilation = (1,) * nd
+        out = out_size(canvas.shape[-nd:], kernel_size, stride, dilation)
+        total = None
+        for offset in offsets(kernel_size):
+            values = canvas[window_at(offset, stride, dilation, out)]
+            if total is None:
+                total = values.copy()
+            else:
+                total += values
+        return xp.divide(total, divisor, out=total) if total.dtype.kind == "f" else total // divisor
+
+    @staticmethod
+    def backward(ctx, grad):
+        return AvgPoolScatter.apply(grad, **ctx.geometry)
+
+
+class AvgPoolScatter(Op):
+    """Average pooling's backward: each window's value / divisor spread over the window."""
+    node_name = "AvgPoolBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, spatial, kernel_size, stride, padding, divisor):
+        xp = ctx.xp
+        nd = len(kernel_size)
+        ctx.geometry = dict(kernel_size=kernel_size, stride=stride, padding=padding, divisor=divisor)
+        share = grad / divisor
+        canvas = new_canvas(xp, grad.shape[:-nd], spatial, padding, grad.dtype)
+        dilation = (1,) * nd
+        for offset in offsets(kernel_size):
+            target = canvas[window_at(offset, stride, dilation, grad.shape[-nd:])]
+            target += share
+        return crop_canvas(xp, canvas, tuple(spatial), padding)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return AvgPool.apply(grad, **ctx.geometry)
+
+
+# --- public functions ------------------------------------------------------------------------------------
+
+def _fmt(shape):
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def pool_geometry(name, input, nd, kernel_size, stride, padding, dilation, ceil_mode):
+    """Checked kernel/stride/dilation tuples, (lo, hi) padding pairs and the output size."""
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{name}: Expected {nd + 1}D or {nd + 2}D (batch mode) tensor for input, but got "
+                           f"input of size: {_fmt(input.shape)}")
+    kernel = expand_arg(kernel_size, nd, "kernel_size", name)
+    stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else \
+        expand_arg(stride, nd, "stride", name)
+    pads = expand_arg(padding, nd, "padding", name)
+    dilation = expand_arg(dilation, nd, "dilation", name)
+    if any(k <= 0 for k in kernel):
+        raise RuntimeError(f"{name}: kernel_size must be greater than zero, but got {list(kernel)}")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError(f"{name}: stride must be greater than zero, but got {list(stride)}")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError(f"{name}: dilation must be greater than zero, but got {list(dilation)}")
+    for p, k, d in zip(pads, kernel, dilation):
+        if p > (d * (k - 1) + 1) // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p}, "
+                               f"kernel_size={k} and dilation={d}")
+    spatial = tuple(input.shape[-nd:])
+    out = []
+    for s, k, st, p, d in zip(spatial, kernel, stride, pads, dilation):
+        span = s + 2 * p - d * (k - 1) - 1
+        n = (span + (st - 1 if ceil_mode else 0)) // st + 1
+        if ceil_mode and (n - 1) * st >= s + p:           # the last window must start inside the input
+            n -= 1
+        if n <= 0:
+            raise RuntimeError(f"{name}: Given input size: ({'x'.join(map(str, input.shape[-nd - 1:]))}). "
+                               f"Calculated output size: ({'x'.join(map(str, input.shape[-nd - 1:-nd]))}x"
+                               f"{'x'.join(str(max(n, 0)) for _ in range(1))}). Output size is too small")
+        out.append(n)
+    # hi padding makes the canvas exactly as long as the windows need (negative: tail unused).
+    pairs = tuple((p, (n - 1) * st + d * (k - 1) + 1 - s - p)
+                  for s, k, st, p, d, n in zip(spatial, kernel, stride, pads, dilation, out))
+    return kernel, stride, pairs, dilation, tuple(out)
+
+
+def _flat_indices(xp, which, kernel, stride, pairs, dilation, spatial):
+    """Flat input positions (per channel) of each window's maximum, as PyTorch's return_indices gives."""
+    nd = len(kernel)
+    out = which.shape[-nd:]
+    taps = xp.unravel_index(which.astype(xp.int64), kernel)
+    flat = 0
+    for i in range(nd):
+        shape = [1] * nd
+        shape[i] = out[i]
+        start = (xp.arange(out[i], dtype=xp.int64) * stride[i] - pairs[i][0]).reshape(shape)
+        flat = flat * spatial[i] + start + taps[i] * dilation[i]
+    return flat
+
+
+def max_pool(name, input, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    kernel, stride, pairs, dilation, _ = pool_geometry(name, input, nd, kernel_size, stride, padding, dilation,
+                                                       ceil_mode)
+    output = MaxPool.apply(input, kernel_size=kernel, stride=stride, padding=pairs, dilation=dilation)
+    if not return_indices:
+        return output
+    spatial = tuple(input.shape[-nd:])
+
+    def indices_of(xp, input, best):
+        which = argmax_offsets(xp, input, best, kernel, stride, pairs, dilation)
+        return _flat_indices(xp, which, kernel, stride, pairs, dilation, spatial)
+    indices = nodiff(indices_of, input, output)
+    return output, indices
+
+
+@export(method=False)
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return max_pool("max_pool1d", input, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+@export(method=False)
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return max_pool("max_pool2d", input, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+@export(method=False)
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return max_pool("max_pool3d", input, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _divisor(spatial, kernel, stride, pairs, out, count_include_pad, divisor_override, dtype):
+    """Per-window divisors, PyTorch's rule: the window clipped to the padded input, or to the input."""
+    import numpy as np
+    if divisor_override:
+        return np.asarray(divisor_override, dtype=dtype)
+    total = np.ones((), dtype=np.int64)
+    for s, k, st, (p, _), n in zip(spatial, kernel, stride, pairs, out):
+        start = np.arange(n) * st - p
+        end = np.minimum(start + k, s + p)
+        size = end - start
+        if not count_include_pad:
+            size = np.minimum(end, s) - np.maximum(start, 0)
+        total = total[..., None] * size
+    return total.astype(dtype)
+
+
+def avg_pool(name, input, nd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    if input.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"\"{name}\" not implemented for '{input.dtype.name.capitalize()}'")
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    kernel, stride, pairs, _, out = pool_geometry(name, input, nd, kernel_size, stride, padding, 1, ceil_mode)
+    divisor = _divisor(tuple(input.shape[-nd:]), kernel, stride, pairs, out, count_include_pad, divisor_override,
+                       input._array.dtype)
+    divisor = input._backend().asarray(divisor)
+    return AvgPool.apply(input, kernel_size=kernel, stride=stride, padding=pairs, divisor=divisor)
+
+
+@export(method=False)
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    return avg_pool("avg_pool1d", input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+@export(method=False, public=False)
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return avg_pool("avg_pool2d", input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                    divisor_override)
+
+
+@export(method=False, public=False)
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return avg_pool("avg_pool3d", input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                    divisor_override)
+
+
+# --- adaptive pooling: windows [floor(i * in / out), ceil((i + 1) * in / out)) ------------------------------
+
+def adaptive_bounds(size, out):
+    starts = [(i * size) // out for i in range(out)]
+    ends = [-((-(i + 1) * size) // out) for i in range(out)]
+    return starts, ends
+
+
+def _adaptive_output_size(name, input, nd, output_size):
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{name}(): Expected {nd + 1}D or {nd + 2}D tensor, but got {_fmt(input.shape)}")
+    if isinstance(output_size, (list, tuple)):
+        if len(output_size) != nd:
+            raise ValueError(f"{name}: output_size must have {nd} elements, got {list(output_size)}")
+        sizes = tuple(input.shape[-nd + i] if o is None else int(o) for i, o in enumerate(output_size))
+    else:
+        sizes = (int(output_size),) * nd
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(f"{name}: output_size must be non-negative, got {list(sizes)}")
+    for i, s in enumerate(input.shape[-nd:]):
+        if s == 0:
+            raise RuntimeError(f"{name}(): Expected input to have non-zero size for non-batch dimensions, but "
+                               f"input has sizes {_fmt(input.shape)} with dimension {input.ndim - nd + i} being "
+                               "empty")
+    return sizes
+
+
+def _averaging_matrix(xp, size, out, dtype):
+    """(out, size) matrix whose row i averages adaptive window i."""
+    import numpy as np
+    starts, ends = adaptive_bounds(size, out)
+    matrix = np.zeros((out, size), dtype=dtype)
+    for i, (a, b) in enumerate(zip(starts, ends)):   # out rows: a loop over output positions of one dim
+        matrix[i, a:b] = 1.0 / (b - a)
+    return xp.asarray(matrix)
+
+
+def adaptive_avg_pool(name, input, nd, output_size):
+    """Separable: the average over a box is the average along each dim in turn, one matmul per dim."""
+    from .creation import tensor
+    sizes = _adaptive_output_size(name, input, nd, output_size)
+    out = input
+    for i, target in enumerate(sizes):
+        dim = input.ndim - nd + i
+        size = input.shape[dim]
+        if size == target:
+            continue
+        if target == 1:
+            out = out.mean(dim, keepdim=True)
+            continue
+        if size % target == 0:                       # equal windows: a reshape and a mean
+            shape = tuple(out.shape)
+            out = out.reshape(shape[:dim] + (target, size // target) + shape[dim + 1:]).mean(dim + 1)
+            continue
+        matrix = tensor(_averaging_matrix(input._backend().xp, size, target, input._array.dtype),
+                        device=input.device)
+        out = (out.movedim(dim, -1) @ matrix.mT).movedim(-1, dim)
+    return out if out is not input else input.clone()
+
+
+@export(method=False)
+def adaptive_avg_pool1d(input, output_size):
+    return adaptive_avg_pool("adaptive_avg_pool1d", input, 1, output_size)
+
+
+def _adaptive_max_indices(xp, array, sizes):
+    """Flat per-channel input positions of each adaptive window's maximum (windows padded with -inf)."""
+    nd = len(sizes)
+    spatial = array.shape[-nd:]
+    index_arrays, valid = [], []
+    for i, (size, out) in enumerate(zip(spatial, sizes)):
+        starts, ends = adaptive_bounds(size, out)
+        width = max(b - a for a, b in zip(starts, ends))
+        starts_array = xp.asarray(starts)[:, None]
+        taps = starts_array + xp.arange(width)[None, :]
+        valid.append(taps < xp.asarray(ends)[:, None])
+        index_arrays.append(xp.minimum(taps, size - 1))
+    # gather (..., out0, w0, out1, w1, ...) with fancy indexing: one vectorised pass
+    lead = array.ndim - nd
+    grids = []
+    mask = True
+    for i in range(nd):
+        shape = [1] * (2 * nd)
+        shape[2 * i: 2 * i + 2] = index_arrays[i].shape
+        grids.append(index_arrays[i].reshape(shape))
+        mask = mask & valid[i].reshape(shape)
+    windows = array[(Ellipsis,) + tuple(grids)]
+    windows = xp.where(mask, windows, _lowest(xp, array.dtype))
+    order = tuple(range(lead)) + tuple(lead + 2 * i for i in range(nd)) + tuple(lead + 2 * i + 1 for i in range(nd))
+    windows = windows.transpose(order)
+    flat_windows = windows.reshape(windows.shape[:lead + nd] + (-1,))
+    nan = xp.isnan(flat_windows) if flat_windows.dtype.kind == "f" else None
+    best = xp.argmax(flat_windows, axis=-1)
+    if nan is not None and nan.any():                  # NaN wins, as in PyTorch's max
+        has_nan = nan.any(-1)
+        best = xp.where(has_nan, xp.argmax(nan, axis=-1), best)
+    widths = tuple(a.shape[1] for a in index_arrays)
+    taps = xp.unravel_index(best, widths)
+    flat = 0
+    for i in range(nd):
+        shape = [1] * nd
+        shape[i] = sizes[i]
+        start = xp.asarray(adaptive_bounds(spatial[i], sizes[i])[0]).reshape(shape)
+        flat = flat * spatial[i] + start + taps[i]
+    return flat
+
+
+def adaptive_max_pool(name, input, nd, output_size, return_indices):
+    sizes = _adaptive_output_size(name, input, nd, output_size)
+    indices = nodiff(lambda xp, a: _adaptive_max_indices(xp, a, sizes), input)
+    lead = input.ndim - nd
+    flat_input = input.flatten(lead) if nd > 1 else input
+    output = flat_input.gather(-1, indices.flatten(lead) if nd > 1 else indices)
+    output = output.reshape(tuple(input.shape[:lead]) + sizes)
+    return (output, indices) if return_indices else output
+
+
+@export(method=False)
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    return adaptive_max_pool("adaptive_max_pool1d", input, 1, output_size, return_indices)

@@ -1,0 +1,60 @@
+"""Adam (with AMSGrad, and decoupled weight decay = AdamW)."""
+from .optimizer import (Optimizer, _value, addcdiv_, addcmul_, check_betas, check_hyper, check_lr, lerp_, scalar_state,
+                        zeros_state)
+
+__all__ = ["Adam"]
+
+
+class Adam(Optimizer):
+    """Adam: bias-corrected moving averages of the gradient and its square."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
+        check_lr(lr)
+        check_hyper(0.0 <= eps, f"Invalid epsilon value: {eps}")
+        check_betas(betas)
+        check_hyper(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        betas = tuple(_value(b) for b in betas)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable,
+                        fused=fused, decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+    def _init_state(self, param, state, group):
+        state["step"] = scalar_state(0.0)
+        state["exp_avg"] = zeros_state(param)
+        state["exp_avg_sq"] = zeros_state(param)
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = zeros_state(param)
+
+    def _update(self, xp, param, grad, state, group):
+        lr, weight_decay, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
+        beta1, beta2 = group["betas"]
+        if group["maximize"]:
+            grad = -grad
+        step_t = state["step"]._array
+        step_t += 1
+        step = step_t.item()
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                param *= 1 - lr * weight_decay
+            else:
+                grad = grad + param * weight_decay
+        exp_avg, exp_avg_sq = state["exp_avg"]._array, state["exp_avg_sq"]._array
+        lerp_(xp, exp_avg, grad, 1 - beta1)
+        exp_avg_sq *= beta2
+        addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
+        step_size = lr / (1 - beta1 ** step)
+        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+        if group["amsgrad"]:
+            max_exp_avg_sq = state["max_exp_avg_sq"]._array
+            xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+            denom = xp.sqrt(max_exp_avg_sq)
+        else:
+            denom = xp.sqrt(exp_avg_sq)
+        denom /= bias_correction2_sqrt
+        denom += eps
+        addcdiv_(param, exp_avg, denom, -step_size)

@@ -1,0 +1,56 @@
+"""RAdam: Adam with the variance of the adaptive learning rate rectified (Liu et al., 2019)."""
+from .optimizer import (Optimizer, _value, addcmul_, check_betas, check_hyper, check_lr, lerp_, scalar_state,
+                        zeros_state)
+
+__all__ = ["RAdam"]
+
+
+class RAdam(Optimizer):
+    """RAdam; plain momentum SGD while the variance estimate is unreliable (rho_t <= 5)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False):
+        check_lr(lr)
+        check_hyper(0.0 <= eps, f"Invalid epsilon value: {eps}")
+        check_betas(betas)
+        check_hyper(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                      foreach=foreach, capturable=capturable,
+                                      decoupled_weight_decay=decoupled_weight_decay, differentiable=differentiable))
+
+    def _init_state(self, param, state, group):
+        state["step"] = scalar_state(0.0)
+        state["exp_avg"] = zeros_state(param)
+        state["exp_avg_sq"] = zeros_state(param)
+
+    def _update(self, xp, param, grad, state, group):
+        lr, weight_decay, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
+        beta1, beta2 = group["betas"]
+        if group["maximize"]:
+            grad = -grad
+        step_t = state["step"]._array
+        step_t += 1
+        step = step_t.item()
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                param *= 1 - lr * weight_decay
+            else:
+                grad = grad + param * weight_decay
+        exp_avg, exp_avg_sq = state["exp_avg"]._array, state["exp_avg_sq"]._array
+        lerp_(xp, exp_avg, grad, 1 - beta1)
+        exp_avg_sq *= beta2
+        addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2 = 1 - beta2 ** step
+        update = exp_avg / bias_correction1
+        update *= lr
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+        if rho_t > 5.0:
+            adaptive = xp.sqrt(exp_avg_sq)
+            adaptive += eps
+            xp.divide(bias_correction2 ** 0.5, adaptive, out=adaptive)
+            update *= adaptive
+            update *= ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        param -= update

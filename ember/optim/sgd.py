@@ -1,0 +1,58 @@
+"""SGD with momentum, dampening, Nesterov momentum and weight decay."""
+from .._tensor import _make
+from .optimizer import Optimizer, _value, call_closure, check_hyper, check_lr
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent; the momentum buffer starts as the first step's gradient, as in PyTorch."""
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False, foreach=None, differentiable=False, fused=None):
+        check_lr(lr)
+        check_hyper(momentum >= 0.0, f"Invalid momentum value: {momentum}")
+        check_hyper(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
+                        fused=fused)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, defaults)
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+    def step(self, closure=None):
+        # Own loop: without momentum SGD keeps no per-parameter state at all (as PyTorch's state_dict shows).
+        loss = None if closure is None else call_closure(closure)
+        for group in self.param_groups:
+            weight_decay, momentum = _value(group["weight_decay"]), group["momentum"]
+            dampening, nesterov, maximize = group["dampening"], group["nesterov"], group["maximize"]
+            lr = _value(group["lr"])
+            for p in group["params"]:
+                if p._grad is None:
+                    continue
+                param, grad = p._array, p._grad._array
+                if maximize:
+                    grad = -grad
+                if weight_decay != 0:
+                    grad = grad + param * weight_decay
+                if momentum != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:                  # the first step starts from the raw step
+                        state["momentum_buffer"] = _make(grad.copy(), p._device)
+                        buf = grad
+                    else:
+                        buf = buf._array
+                        buf *= momentum
+                        buf += grad * (1 - dampening) if dampening != 0 else grad
+                    if nesterov:
+                        grad = grad + buf * momentum
+                    else:
+                        grad = buf
+                if lr != 1:
+                    grad = grad * lr
+                param -= grad
+                p._bump_version()
+        return loss
