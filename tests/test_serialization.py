@@ -65,14 +65,14 @@ def special_values(dtype_name):
         return np.array([0, 0x8000, 0x3FC0, 0x7F80, 0xFF80, 0x7FC1, 0x0001, 0x8001, 0x7F7F], np.uint16)
     if dtype_name == "bool":
         return np.array([True, False, True])
-    if dtype_name == "complex64":
-        return np.array([1 + 2j, complex(np.inf, -0.0), complex(np.nan, 1), -0.0 - 0.0j], np.complex64)
+    if dtype_name in ("complex64", "complex128"):
+        return np.array([1 + 2j, complex(np.inf, -0.0), complex(np.nan, 1), -0.0 - 0.0j], dtype_name)
     info = np.iinfo(dtype_name)
     return np.array([0, 1, -1 if info.min else 2, info.min, info.max], dtype=dtype_name)
 
 
 ALL_DTYPES = ["float32", "float64", "float16", "bfloat16", "int8", "uint8", "int16", "int32", "int64", "bool",
-              "complex64"]
+              "complex64", "complex128"]
 
 
 def ember_tensor(dtype_name, shape=None):
@@ -545,6 +545,26 @@ def test_torch_file_variants(torch, tmp_path):
         torch.serialization.set_crc32_options(True)
     assert all(i.CRC == 0 for i in zipfile.ZipFile(io.BytesIO(no_crc)).infolist())
     assert raw_bytes(ember_load_bytes(no_crc)["x"]) == raw_bytes(x)
+
+
+@pytest.mark.skipif(not HAS_ML_DTYPES, reason="writes the bfloat16 files with ml_dtypes first")
+def test_bfloat16_widens_exactly_without_ml_dtypes(monkeypatch, tmp_path):
+    from ember.utils import safetensors
+    t = ember_tensor("bfloat16")
+    expected = t._array.astype(np.float32)
+    files = []
+    for legacy in (False, True):
+        buffer = io.BytesIO()
+        ember.save({"t": t, "v": t[2:]}, buffer, _use_new_zipfile_serialization=not legacy)
+        files.append(buffer.getvalue())
+    safetensors.save_file({"t": t}, tmp_path / "t.safetensors")
+    monkeypatch.setattr(ember.bfloat16, "numpy", None)          # as if ml_dtypes were missing
+    for data in files:
+        loaded = ember.load(io.BytesIO(data))
+        assert loaded["t"].dtype is ember.float32 and shares(loaded["t"], loaded["v"])
+        assert loaded["t"]._array.tobytes() == expected.tobytes()
+    loaded = safetensors.load_file(tmp_path / "t.safetensors")["t"]
+    assert loaded.dtype is ember.float32 and loaded._array.tobytes() == expected.tobytes()
 
 
 def test_torch_conjugate_bit_is_applied(torch):

@@ -525,7 +525,7 @@ def test_fuzzed_legacy_streams_only_ever_raise_checkpoint_error(body):
 
 
 def test_deeply_nested_and_heavily_shared_structures_load():
-    # 50 000 levels of nesting through the memo, and a 1000 x 1000 fan-out that costs no copies
+    # 20 000 levels of nesting through the memo (far past the recursion limit), and a 1000 x 1000 fan-out that costs no copies
     def put(i):
         return b"r" + struct.pack("<I", i)
 
@@ -533,12 +533,12 @@ def test_deeply_nested_and_heavily_shared_structures_load():
         return b"j" + struct.pack("<I", i)
 
     body = EMPTY_LIST + put(0) + b"0" + b"".join(   # list[i] = [list[i - 1]], nothing left on the stack
-        EMPTY_LIST + put(level) + b"0" + get(level) + get(level - 1) + APPEND + b"0" for level in range(1, 50_000))
-    deep = load_bytes(checkpoint(b"\x80\x02" + body + get(49_999) + STOP))
+        EMPTY_LIST + put(level) + b"0" + get(level) + get(level - 1) + APPEND + b"0" for level in range(1, 20_000))
+    deep = load_bytes(checkpoint(b"\x80\x02" + body + get(19_999) + STOP))
     depth = 0
     while deep:
         deep, depth = deep[0], depth + 1
-    assert depth == 49_999
+    assert depth == 19_999
     inner = EMPTY_LIST + b"q\x00" + MARK + NONE * 1000 + b"e"
     wide = EMPTY_LIST + MARK + inner + b"h\x00" * 999 + b"e"
     loaded = load_bytes(checkpoint(b"\x80\x02" + wide + STOP))
