@@ -167,7 +167,8 @@ def sampler_pairs(m, data):
         ("subset", data_mod.SubsetRandomSampler([5, 3, 9, 1, 7], generator=gen)),
         ("weighted", data_mod.WeightedRandomSampler([0.1, 0.9, 0.4, 0.7, 3.0, 0.6], 8, generator=gen)),
         ("weighted_no_replacement",
-         data_mod.WeightedRandomSampler([0.9, 0.4, 0.05, 0.2, 0.3, 0.1], 5, replacement=False, generator=gen)),
+         data_mod.WeightedRandomSampler([0.9, 0.4, 0.05, 0.2, 0.3, 0.1], 5, replacement=False,
+                                        generator=gen)),
         ("batch", data_mod.BatchSampler(data_mod.RandomSampler(data, generator=gen), 3, drop_last=False)),
         ("batch_drop", data_mod.BatchSampler(range(10), 4, drop_last=True)),
         ("batch_keep", data_mod.BatchSampler(range(10), 4, drop_last=False)),
@@ -181,6 +182,30 @@ def test_sampler_sequences_match_torch(torch):
         assert len(a) == len(b), name
         for _ in range(2):
             assert list(a) == list(b), name
+
+
+@pytest.mark.parametrize("n, replicas, shuffle, drop_last", [(10, 3, True, False), (10, 3, True, True),
+                                                             (11, 4, False, False), (2, 5, True, False),
+                                                             (12, 4, True, True)])
+def test_distributed_sampler_matches_torch(torch, n, replicas, shuffle, drop_last):
+    from torch.utils.data.distributed import DistributedSampler as TorchDistributedSampler
+    from ember.utils.data.distributed import DistributedSampler
+    for rank in range(replicas):
+        ours = DistributedSampler(range(n), replicas, rank, shuffle=shuffle, seed=5, drop_last=drop_last)
+        theirs = TorchDistributedSampler(range(n), replicas, rank, shuffle=shuffle, seed=5,
+                                         drop_last=drop_last)
+        for epoch in (0, 3):
+            ours.set_epoch(epoch)
+            theirs.set_epoch(epoch)
+            assert list(ours) == list(theirs) and len(ours) == len(theirs)
+
+
+def test_distributed_sampler_needs_explicit_replicas():
+    from ember.utils.data import DistributedSampler
+    with pytest.raises(RuntimeError, match="Requires distributed package"):
+        DistributedSampler(range(4))
+    with pytest.raises(ValueError, match="Invalid rank 2"):
+        DistributedSampler(range(4), num_replicas=2, rank=2)
 
 
 def test_random_sampler_without_generator_matches_torch(torch):
@@ -321,7 +346,8 @@ def loader_cases(m):
         ("drop_last", data_mod.DataLoader(data, batch_size=4, drop_last=True)),
         ("shuffle", data_mod.DataLoader(data, batch_size=3, shuffle=True, generator=gen())),
         ("no_batching", data_mod.DataLoader(data, batch_size=None)),
-        ("sampler", data_mod.DataLoader(data, batch_size=2, sampler=data_mod.RandomSampler(data, generator=gen()))),
+        ("sampler", data_mod.DataLoader(data, batch_size=2,
+                                        sampler=data_mod.RandomSampler(data, generator=gen()))),
         ("batch_sampler", data_mod.DataLoader(data, batch_sampler=[[1, 2], [5], [0, 9, 10]])),
         ("collate_fn", data_mod.DataLoader(data, batch_size=5, collate_fn=lambda b: sum(b))),
         ("iterable", data_mod.DataLoader(stream(7), batch_size=3)),
@@ -371,7 +397,8 @@ def test_dataloader_argument_errors_match_torch(torch):
         dict(num_workers=1, prefetch_factor=-1), dict(sampler=[0, 1], shuffle=True),
         dict(batch_sampler=[[0]], batch_size=2), dict(batch_sampler=[[0]], drop_last=True),
         dict(batch_size=None, drop_last=True), dict(multiprocessing_context="fork"),
-        dict(num_workers=1, multiprocessing_context="nonsense"), dict(num_workers=1, multiprocessing_context=3),
+        dict(num_workers=1, multiprocessing_context="nonsense"),
+        dict(num_workers=1, multiprocessing_context=3),
     ]
     for kwargs in cases:
         with pytest.raises(Exception) as expected:

@@ -20,7 +20,8 @@ __all__ = ["default_collate", "default_convert", "collate", "default_collate_fn_
 # NumPy dtype kinds a tensor cannot hold: bytes (S, a), unicode (U), objects (O)
 _STRING_OR_OBJECT_DTYPE = re.compile(r"[SaUO]")
 
-_COLLATE_ERROR = "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
+_COLLATE_ERROR = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
+                  "found {}")
 
 
 def _rebuild_like(sample, values):

@@ -4,8 +4,8 @@ process, and the result channel that moves batches between processes.
 Note [result channel]: each worker writes its results to its own pipe, in the order it got its
 tasks. A message is a small header, the pickle of the result (protocol 5) and, out of band, the raw
 bytes of every contiguous array in it. The reader receives those bytes straight into fresh aligned
-NumPy buffers (os.readv), so a batch's data crosses the process boundary with one write and one
-read and no intermediate copies, and arrives writable. CPU tensors pickle as their arrays.
+NumPy buffers (os.readv): a batch's data is copied into the pipe and out of it, never through
+pickle bytes or temporary buffers, and arrives writable. CPU tensors pickle as their arrays.
 """
 import io
 import os
@@ -15,6 +15,7 @@ import random
 import struct
 import sys
 import traceback
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,16 @@ from ._fetch import _DatasetKind
 
 __all__ = ["WorkerInfo", "get_worker_info"]
 
-MP_STATUS_CHECK_INTERVAL = 5.0       # seconds between liveness checks while either side waits
+MP_STATUS_CHECK_INTERVAL = 5.0       # seconds between the main process's liveness checks of its workers
+# An idle worker wakes this often to see whether the main process has set done_event or died. The
+# stop signal cannot travel through the index queue alone: when an abandoned iterator is collected
+# as garbage, the queue's own finalizer may close its feeder thread before our None is sent.
+_IDLE_POLL = 0.1
+
+# Read ends of result pipes held by the main process. A forked worker inherits copies of all of them
+# and closes those copies first thing: a pipe whose reader the main process closed must give its
+# writer EPIPE, not block it forever because some worker still holds a read end.
+_parent_readers = weakref.WeakSet()
 
 _worker_info = None
 
@@ -171,6 +181,8 @@ def _worker_loop(dataset_kind, dataset, index_queue, result_conn, done_event, au
                  drop_last, base_seed, init_fn, worker_id, num_workers):
     """Seed, run worker_init_fn, then answer (task_id, index) tasks in order until told to stop (None)."""
     global _worker_info
+    for conn in list(_parent_readers):           # inherited through fork (see _parent_readers)
+        conn.close()
     try:
         # PyTorch's per-worker seeds: base_seed + id for Python and ember, a SeedSequence hash for NumPy
         seed = base_seed + worker_id
@@ -193,9 +205,9 @@ def _worker_loop(dataset_kind, dataset, index_queue, result_conn, done_event, au
         init_failed = setup_error is not None
         ended = False
         parent = os.getppid()
-        while os.getppid() == parent:            # an orphaned worker exits
+        while os.getppid() == parent and not done_event.is_set():    # orphaned or told to stop: exit
             try:
-                task = index_queue.get(timeout=MP_STATUS_CHECK_INTERVAL)
+                task = index_queue.get(timeout=_IDLE_POLL)
             except queue.Empty:
                 continue
             if task is None:
@@ -209,7 +221,7 @@ def _worker_loop(dataset_kind, dataset, index_queue, result_conn, done_event, au
                         setup_error = ExceptionWrapper(where=where)
                 write_frames(result_conn, serialize((task, None)))
                 continue
-            if done_event.is_set() or ended:
+            if ended:
                 continue
             task_id, index = task
             if setup_error is not None:

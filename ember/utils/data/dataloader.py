@@ -12,6 +12,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import sys
+import time
 import warnings
 import weakref
 
@@ -60,16 +61,17 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
                  collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
-                 multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
-                 pin_memory_device="", in_order=True):
+                 multiprocessing_context=None, generator=None, *, prefetch_factor=None,
+                 persistent_workers=False, pin_memory_device="", in_order=True):
         if num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
                              "multiprocessing.")
         if timeout < 0:
             raise ValueError("timeout option should be non-negative")
         if num_workers == 0 and prefetch_factor is not None:
-            raise ValueError("prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 "
-                             "to enable multiprocessing, otherwise set prefetch_factor to None.")
+            raise ValueError("prefetch_factor option could only be specified in multiprocessing.let "
+                             "num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor to "
+                             "None.")
         if num_workers > 0 and prefetch_factor is None:
             prefetch_factor = 2
         elif prefetch_factor is not None and prefetch_factor < 0:
@@ -90,14 +92,14 @@ class DataLoader:
         if isinstance(dataset, IterableDataset):
             self._dataset_kind = _DatasetKind.Iterable
             if shuffle not in (False, None):
-                raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle option, but got "
-                                 f"shuffle={shuffle}")
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle option, "
+                                 f"but got shuffle={shuffle}")
             if sampler is not None:
-                raise ValueError(f"DataLoader with IterableDataset: expected unspecified sampler option, but got "
-                                 f"sampler={sampler}")
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified sampler option, "
+                                 f"but got sampler={sampler}")
             if batch_sampler is not None:
-                raise ValueError(f"DataLoader with IterableDataset: expected unspecified batch_sampler option, "
-                                 f"but got batch_sampler={batch_sampler}")
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified batch_sampler "
+                                 f"option, but got batch_sampler={batch_sampler}")
         else:
             shuffle = bool(shuffle)
             self._dataset_kind = _DatasetKind.Map
@@ -106,8 +108,8 @@ class DataLoader:
             raise ValueError("sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
-                                 "and drop_last")
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                                 "sampler, and drop_last")
             batch_size, drop_last = None, False
         elif batch_size is None and drop_last:
             raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive with "
@@ -154,8 +156,9 @@ class DataLoader:
                                      f"{methods!r}, but got multiprocessing_context={context!r}")
                 context = multiprocessing.get_context(context)
             if not isinstance(context, multiprocessing.context.BaseContext):
-                raise TypeError(f"multiprocessing_context option should be a valid context object or a string "
-                                f"specifying the start method, but got multiprocessing_context={context}")
+                raise TypeError(f"multiprocessing_context option should be a valid context object or a "
+                                f"string specifying the start method, but got "
+                                f"multiprocessing_context={context}")
         self._multiprocessing_context = context
 
     def __setattr__(self, name, value):
@@ -203,10 +206,10 @@ class DataLoader:
         cpus = _cpu_count()
         if cpus is not None and self.num_workers > cpus:
             warnings.warn(f"This DataLoader will create {self.num_workers} worker processes in total. Our "
-                          f"suggested max number of worker in current system is {cpus}, which is smaller than "
-                          f"what this DataLoader is going to create. Please be aware that excessive worker "
-                          f"creation might get DataLoader running slow or even freeze, lower the worker number "
-                          f"to avoid potential slowness/freeze if necessary.", stacklevel=2)
+                          f"suggested max number of worker in current system is {cpus}, which is smaller "
+                          f"than what this DataLoader is going to create. Please be aware that excessive "
+                          f"worker creation might get DataLoader running slow or even freeze, lower the "
+                          f"worker number to avoid potential slowness/freeze if necessary.", stacklevel=2)
 
 
 class _BaseDataLoaderIter:
@@ -249,12 +252,13 @@ class _BaseDataLoaderIter:
         data = self._next_data()
         self._num_yielded += 1
         promised = self._IterableDataset_len_called
-        if self._dataset_kind == _DatasetKind.Iterable and promised is not None and self._num_yielded > promised:
-            message = (f"Length of IterableDataset {self._dataset} was reported to be {promised}(when accessing "
-                       f"len(dataloader)), but {self._num_yielded} samples have been fetched. ")
+        if (self._dataset_kind == _DatasetKind.Iterable and promised is not None
+                and self._num_yielded > promised):
+            message = (f"Length of IterableDataset {self._dataset} was reported to be {promised}(when "
+                       f"accessing len(dataloader)), but {self._num_yielded} samples have been fetched. ")
             if self._num_workers > 0:
-                message += ("For multiprocessing data-loading, this could be caused by not properly configuring "
-                            "the IterableDataset replica at each worker. Please see "
+                message += ("For multiprocessing data-loading, this could be caused by not properly "
+                            "configuring the IterableDataset replica at each worker. Please see "
                             "https://pytorch.org/docs/stable/data.html#torch.utils.data.IterableDataset for "
                             "examples.")
             warnings.warn(message, stacklevel=2)
@@ -280,6 +284,8 @@ class _SingleProcessDataLoaderIter(_BaseDataLoaderIter):
         index = self._next_index()               # StopIteration ends the epoch
         return self._dataset_fetcher.fetch(index)
 
+
+_SHUTDOWN_GRACE = 1.0                    # seconds busy workers get to finish before terminate()
 
 # Live multi-process iterators, shut down at interpreter exit before multiprocessing's own clean-up
 _live_iterators = weakref.WeakSet()
@@ -322,11 +328,12 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         index_queue.cancel_join_thread()         # never block exit on undelivered indices
         reader, writer = context.Pipe(duplex=False)
         _grow_pipe(reader)
+        _worker._parent_readers.add(reader)
         process = context.Process(
             target=_worker._worker_loop,
-            args=(self._dataset_kind, self._dataset, index_queue, writer, self._done_event, self._auto_collation,
-                  self._collate_fn, self._drop_last, self._base_seed, loader.worker_init_fn, worker_id,
-                  self._num_workers),
+            args=(self._dataset_kind, self._dataset, index_queue, writer, self._done_event,
+                  self._auto_collation, self._collate_fn, self._drop_last, self._base_seed,
+                  loader.worker_init_fn, worker_id, self._num_workers),
             daemon=True)
         self._index_queues.append(index_queue)
         self._result_conns.append(reader)
@@ -363,8 +370,10 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             return
         for _ in range(self._num_workers):       # the next active worker in turn
             worker_id = next(self._worker_queue_idx_cycle)
-            if self._workers_status[worker_id] and (
-                    self._in_order or self._workers_num_tasks[worker_id] < max_tasks // sum(self._workers_status)):
+            if not self._workers_status[worker_id]:
+                continue
+            # out of order, a slow worker must not hoard tasks: each gets its share of the prefetch
+            if self._in_order or self._workers_num_tasks[worker_id] < max_tasks // sum(self._workers_status):
                 break
         else:
             return
@@ -457,13 +466,16 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._shutdown = True
         _live_iterators.discard(self)
         try:
-            self._done_event.set()
+            self._done_event.set()               # idle workers see it within _worker._IDLE_POLL
             for index_queue in self._index_queues:
                 index_queue.put(None)
             for conn in self._result_conns:      # a worker blocked writing a batch gets EPIPE and exits
                 conn.close()
+            # A worker still inside a slow __getitem__ is terminated after the grace period: that is
+            # safe here because no worker shares a lock or queue that others still use.
+            deadline = time.monotonic() + _SHUTDOWN_GRACE
             for process in self._workers:
-                process.join(timeout=_worker.MP_STATUS_CHECK_INTERVAL)
+                process.join(timeout=max(0.0, deadline - time.monotonic()))
         finally:
             for process in self._workers:
                 if process.is_alive():

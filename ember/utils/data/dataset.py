@@ -163,7 +163,8 @@ class Subset(Dataset):
         self.dataset = dataset
         self.indices = indices
         # DataLoader fetches batches through __getitems__, which would bypass an overridden __getitem__
-        if type(self).__getitem__ is not Subset.__getitem__ and type(self).__getitems__ is Subset.__getitems__:
+        cls = type(self)
+        if cls.__getitem__ is not Subset.__getitem__ and cls.__getitems__ is Subset.__getitems__:
             raise NotImplementedError(
                 f"{type(self).__name__} overrides __getitem__ but not __getitems__. When subclassing Subset "
                 "and overriding __getitem__, you must also override __getitems__ to ensure DataLoader works "
