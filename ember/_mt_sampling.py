@@ -16,7 +16,7 @@ import numpy as np
 
 _F32, _F64 = np.float32, np.float64
 _MASK53 = np.uint64((1 << 53) - 1)
-_TWO_PI = 2.0 * np.pi
+TWO_PI = _TWO_PI = 2.0 * np.pi
 
 
 def unit_float32(words):

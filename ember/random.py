@@ -46,7 +46,12 @@ def _as_uint64_seed(seed, caller):
 
 
 _DIGITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
-_REDUCED_FLOATS = ("float16", "bfloat16")
+_REDUCED = {np.dtype(np.float16)}          # float types PyTorch converts to from float (+ bfloat16)
+try:
+    import ml_dtypes
+    _REDUCED.add(np.dtype(ml_dtypes.bfloat16))
+except ImportError:
+    pass
 
 
 def _numel(shape):
@@ -59,7 +64,7 @@ def _cast(values, np_dtype):
     if values.dtype == np_dtype:
         return values
     with np.errstate(over="ignore", invalid="ignore"):
-        if np_dtype.name in _REDUCED_FLOATS and values.dtype.itemsize == 8:
+        if np_dtype in _REDUCED and values.dtype.itemsize == 8:
             values = values.astype(np.float32)
         return values.astype(np_dtype, copy=False)
 
@@ -120,6 +125,9 @@ class Generator:
         other._next_double_normal = self._next_double_normal
         other._next_float_normal = self._next_float_normal
         return other
+
+    def __reduce__(self):
+        return _restore_generator, (self.device, self._state_bytes())
 
     def _state_bytes(self):
         state = self._bitgen.state["state"]
@@ -192,7 +200,7 @@ class Generator:
         low_op, high_op = opmath(low), opmath(high)
         values = _mts.scale_shift(self._unit(_numel(shape), opmath), high_op - low_op, low_op)
         values = values.astype(np_dtype, copy=False)
-        values[values == np_dtype.type(high)] = np_dtype.type(low)
+        values[values == np_dtype.type(opmath(high))] = np_dtype.type(opmath(low))
         return values.reshape(shape)
 
     def normal_array(self, shape, np_dtype, mean=0.0, std=1.0, contiguous=True):
@@ -216,14 +224,21 @@ class Generator:
             full = n - n % 16
             values = np.empty(n, dtype=opmath)
             # chunks keep the temporaries in cache and off fresh (page-faulting) memory
-            for start in range(0, full, _NORMAL_CHUNK):
-                stop = min(start + _NORMAL_CHUNK, full)
-                _mts.normal_blocks(self._unit(stop - start, opmath), mean, std, out=values[start:stop])
+            last_start = (full - 1) // _NORMAL_CHUNK * _NORMAL_CHUNK
+            for start in range(0, last_start, _NORMAL_CHUNK):
+                stop = start + _NORMAL_CHUNK
+                _mts.normal_blocks(self._unit(_NORMAL_CHUNK, opmath), mean, std, out=values[start:stop])
+            start = last_start
+            u = self._unit(full - start, opmath)
             if full != n:
                 if opmath == np_dtype:           # float32/64 filled every slot with a uniform first;
                     self._unit(n - full, opmath)  # Half went block by block
-                # PyTorch redraws the last 16 slots
-                _mts.normal_blocks(self._unit(16, opmath), mean, std, out=values[n - 16:])
+                # PyTorch then redraws the last 16 slots: one more block, done in the same pass
+                u = np.concatenate([u, self._unit(16, opmath)])
+            last = _mts.normal_blocks(u, mean, std)
+            values[start:full] = last[:full - start]
+            if full != n:
+                values[n - 16:] = last[full - start:]
         else:
             values = _mts.scale_shift(self._scalar_normals(n), std, mean)
         return _cast(values, np_dtype).reshape(shape)
@@ -237,12 +252,23 @@ class Generator:
             self._next_double_normal = None
             start = 1
         pairs = (n - start + 1) // 2
-        if pairs:
-            cos_part, sin_part = _mts.box_muller_pairs(_mts.unit_float64(self._words64(2 * pairs)))
+        if not pairs:
+            return out
+        u = _mts.unit_float64(self._words64(2 * pairs))
+        if pairs <= 16:                          # few values: Python's math (the same C library)
+            both = []
+            for angle, radius in zip(u[0::2].tolist(), u[1::2].tolist()):
+                radius = math.sqrt(-2.0 * math.log1p(-radius))
+                angle = _mts.TWO_PI * angle
+                both += (radius * math.cos(angle), radius * math.sin(angle))
+            sin_last = both[-1]
+        else:
+            cos_part, sin_part = _mts.box_muller_pairs(u)
             both = np.stack([cos_part, sin_part], axis=1).reshape(-1)
-            out[start:] = both[:n - start]
-            if (n - start) % 2:
-                self._next_double_normal = float(sin_part[-1])
+            sin_last = float(sin_part[-1])
+        out[start:] = both[:n - start]
+        if (n - start) % 2:
+            self._next_double_normal = sin_last
         return out
 
     def randint_array(self, shape, low, high, np_dtype):
@@ -335,10 +361,9 @@ class Generator:
         return _cast(values, np_dtype).reshape(shape)
 
     def multinomial_array(self, probs, num_samples, replacement, noise_order=None):
-        """Category indices (int64) drawn from the rows of a 1-d or 2-d probability array.
-
-        noise_order: the axes of probs from slowest to fastest in memory when PyTorch's input is a
-        non-contiguous dense tensor (its exponential noise is then drawn in that order)."""
+        """Category indices (int64) drawn from the rows of a 1-d or 2-d probability array."""
+        # noise_order: probs' axes from slowest to fastest in memory when PyTorch's input is a
+        # non-contiguous dense tensor, whose exponential noise is then drawn in that order
         probs = np.asarray(probs)
         rows = probs.reshape(-1, probs.shape[-1])
         if not replacement or num_samples == 1:
@@ -357,7 +382,7 @@ class Generator:
                 out = np.argsort(-keys, axis=-1, kind="stable")[:, :num_samples]
         else:
             # the running sum is kept in float for Half/BFloat16 and in the input's type otherwise
-            acc = np.float32 if rows.dtype.name in _REDUCED_FLOATS else rows.dtype
+            acc = np.float32 if rows.dtype in _REDUCED else rows.dtype
             cdf = np.cumsum(rows, axis=-1, dtype=acc)
             cdf = (cdf / cdf[:, -1:]).astype(acc, copy=False)
             cdf[:, -1] = 1
@@ -367,6 +392,13 @@ class Generator:
                 np.empty((0, num_samples), np.int64)
         out = out.astype(np.int64, copy=False)
         return out.reshape(probs.shape[:-1] + (num_samples,))
+
+
+def _restore_generator(device, state):
+    """Unpickle a Generator."""
+    generator = Generator(device)
+    generator._load_state_bytes(state)
+    return generator
 
 
 def _state_array(new_state):
@@ -380,8 +412,8 @@ def _state_array(new_state):
 
 
 def _full_range_uint64_is_raw():
-    """Whether NumPy's full-range uint64 draw is (word << 32) | next word: it is faster than
-    combining random_raw words, but the order of the two words is NumPy's compiled choice."""
+    """Whether NumPy's full-range uint64 draw is (word << 32) | next word, as PyTorch's random64."""
+    # it is faster than combining random_raw words, but the word order is NumPy's compiled choice
     bitgen = np.random.MT19937(1)
     state = bitgen.state
     fast = np.random.Generator(bitgen).integers(0, 1 << 64, size=4, dtype=np.uint64)
@@ -398,8 +430,8 @@ default_generator.seed()
 
 
 def manual_seed(seed):
-    """Seed the default generator; returns it."""
-    return default_generator.manual_seed(int(seed) if isinstance(seed, (float, bool)) else seed)
+    """Seed the default generator (torch.manual_seed takes int(seed)); returns it."""
+    return default_generator.manual_seed(int(seed))
 
 
 def seed():

@@ -8,6 +8,7 @@ torch; `python tests/test_random.py` regenerates it (needs torch).
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -32,9 +33,7 @@ def _probs(m, n, dtype):
 # name -> fn(m, gen, n, dtype): one lambda serves ember and torch
 CASES = {
     "rand": lambda m, g, n, dt: m.rand(n, generator=g, dtype=getattr(m, dt)),
-    "rand_2d": lambda m, g, n, dt: m.rand(2, n, generator=g, dtype=getattr(m, dt)),
     "randn": lambda m, g, n, dt: m.randn(n, generator=g, dtype=getattr(m, dt)),
-    "randn_2d": lambda m, g, n, dt: m.randn(n, 3, generator=g, dtype=getattr(m, dt)),
     "uniform_": lambda m, g, n, dt: m.empty(n, dtype=getattr(m, dt)).uniform_(-1 / 3, 2 / 7, generator=g),
     "normal_": lambda m, g, n, dt: m.empty(n, dtype=getattr(m, dt)).normal_(0.3, 2.5, generator=g),
     "normal_std": lambda m, g, n, dt: m.empty(n, dtype=getattr(m, dt)).normal_(0.0, 0.02, generator=g),
@@ -131,11 +130,71 @@ def test_wide_ranges_and_other_dtypes_match_torch(torch, name):
         _assert_same((name, seed), _run(ember, WIDE_CASES[name], seed), _run(torch, WIDE_CASES[name], seed))
 
 
+def _sampler_order(m):
+    """RandomSampler's recipe: a seed from random_(), then randperm with its own generator."""
+    seed = int(m.empty((), dtype=m.int64).random_().item())
+    return m.randperm(10, generator=m.Generator().manual_seed(seed))
+
+
+API_CASES = {
+    "random_sampler": _sampler_order,
+    "randint_forms": lambda m: (m.randint(low=2, high=5, size=(4,)), m.randint(high=5, size=(4,)),
+                                m.randint(5, size=(4,)), m.randint(3, 10, (2, 2))),
+    "rand_size_forms": lambda m: (m.rand(size=(2, 3)), m.randn((2, 3)), m.rand([4]), m.randn(2, 2, 2)),
+    "scalar_tensor": lambda m: m.empty(()).normal_(),
+    "empty_and_single": lambda m: (m.rand(0), m.randn(0), m.randperm(0), m.randperm(1), m.rand(2)),
+    "dropout_mask": lambda m: m.empty(4, 5).bernoulli_(0.8).div_(0.8),
+    "dropout2d_mask": lambda m: m.empty(2, 3, 1, 1).bernoulli_(0.5),
+    "bernoulli_broadcast_p": lambda m: m.empty(3, 5).bernoulli_(m.rand(5)),
+    "bernoulli_transposed": lambda m: m.empty(5, 3).t().bernoulli_(m.rand(3, 5)),
+    "multinomial_transposed": lambda m: m.multinomial(m.rand(5, 3).t(), 2),
+    "random_strided": lambda m: m.zeros(4, 6)[:, ::2].random_(0, 10),
+    "normal_strided": lambda m: m.zeros(8, 6)[:, ::2].normal_(),
+    "exponential_transposed": lambda m: m.empty(4, 3).t().exponential_(),
+    "normal_broadcast": lambda m: m.normal(m.zeros(3, 1), m.ones(4)),
+    "normal_mean_requires_grad": lambda m: m.normal(m.zeros(3, requires_grad=True), m.ones(3)),
+    "uniform_half": lambda m: m.empty(20, dtype=m.float16).uniform_(-2, 3),
+    "randint_like": lambda m: (m.randint_like(m.zeros(3, 2), 10), m.randint_like(m.zeros(3, 2), 3, 10)),
+    "randint_float64_wide": lambda m: m.randint(0, 2**40, (5,), dtype=m.float64),
+}
+
+
+@pytest.mark.parametrize("name", list(API_CASES))
+def test_call_forms_and_layouts_match_torch(torch, name):
+    results = []
+    for m in (ember, torch):
+        m.manual_seed(0)
+        out = API_CASES[name](m)
+        results.append([_np(t) for t in (out if isinstance(out, tuple) else (out,))])
+    for a, b in zip(*results):
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), name
+
+
+def test_random_ranges_match_torch(torch):
+    ranges = [(0, 5000), (2**25 + 1, 2**26 + 3), (-2**26 - 3, -2**25 + 1), (-70000, 3), (2049, 4097),
+              (2**53 + 1, 2**53 + 9), (0, 2**60), (-2**62, 2**62), (5, None), (-3, None), (2**30, None), (0, 2)]
+    for dtype in ("float16", "float32", "float64", "int64", "int16", "uint8", "bool"):
+        for low, high in ranges:
+            results = []
+            for m in (ember, torch):
+                m.manual_seed(1)
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        results.append(_np(m.empty(6, dtype=getattr(m, dtype)).random_(low, high)))
+                except RuntimeError as error:
+                    results.append(str(error))
+            a, b = results
+            same = a == b if isinstance(a, str) else not isinstance(b, str) and np.array_equal(a, b)
+            assert same, (dtype, low, high, a, b)
+
+
 def test_large_randperm_and_normals_match_torch(torch):
     for m in (ember, torch):
         m.manual_seed(123)
     assert np.array_equal(_np(ember.randperm(100_000)), _np(torch.randperm(100_000)))
     assert np.array_equal(_np(ember.randn(300_001)), _np(torch.randn(300_001)))
+    assert np.array_equal(_np(ember.randn(131_072)), _np(torch.randn(131_072)))
     assert np.array_equal(_np(ember.randn(100_003, dtype=ember.float64)),
                           _np(torch.randn(100_003, dtype=torch.float64)))
 
@@ -267,6 +326,34 @@ def test_generator_api():
         g.manual_seed(1.5)
 
 
+def test_generator_pickles_and_deep_copies_with_its_state():
+    import copy
+    import pickle
+    g = ember.Generator().manual_seed(3)
+    ember.randn(3, generator=g, dtype=ember.float64)            # leaves a cached normal behind
+    clones = [pickle.loads(pickle.dumps(g)), copy.deepcopy(g), g.clone_state()]
+    expected = ember.randn(5, generator=g, dtype=ember.float64)
+    for clone in clones:
+        assert clone.initial_seed() == 3
+        assert ember.equal(ember.randn(5, generator=clone, dtype=ember.float64), expected)
+
+
+def test_exact_fused_multiply_add():
+    from fractions import Fraction
+    from ember._mt_sampling import fma32, fma64
+    rng = np.random.default_rng(0)
+    a, b, c = rng.standard_normal((3, 500))
+    c[::2] *= 1e-12                                       # cancellation and tiny addends too
+    for x, y, z, r in zip(a, b, c, fma64(a, b, c)):
+        assert float(Fraction(x) * Fraction(y) + Fraction(z)) == r
+    a, b, c = rng.standard_normal((3, 500)).astype(np.float32)
+    for x, y, z, r in zip(a, b, c, fma32(a, b, c)):
+        exact = Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z))
+        candidates = (np.nextafter(r, np.float32(-np.inf)), r, np.nextafter(r, np.float32(np.inf)))
+        errors = [abs(Fraction(float(v)) - exact) for v in candidates]
+        assert errors[1] <= min(errors)                       # r is the nearest float32
+
+
 def test_generators_are_independent_of_the_default_one():
     ember.manual_seed(3)
     expected = ember.rand(8)
@@ -274,8 +361,7 @@ def test_generators_are_independent_of_the_default_one():
     other = ember.Generator().manual_seed(3)
     ember.randn(100, generator=other)              # must not move the default stream
     assert ember.equal(ember.rand(8), expected)
-    assert ember.equal(ember.Generator().manual_seed(3).rand(8) if False else
-                       ember.rand(8, generator=ember.Generator().manual_seed(3)), expected)
+    assert ember.equal(ember.rand(8, generator=ember.Generator().manual_seed(3)), expected)
     assert not ember.equal(ember.rand(8, generator=ember.Generator().manual_seed(4)), expected)
 
 

@@ -6,6 +6,7 @@ adds PyTorch's signatures, argument checks and one more fact: a kernel fills a n
 tensor in memory order (TensorIterator's order), and PyTorch's normal kernel takes its element-wise
 path there, so `_fill` hands the generator the tensor's layout.
 """
+import math
 import warnings
 
 import numpy as np
@@ -165,21 +166,30 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     return _result(_gen(generator).normal_array(shape, _np_dtype(dtype)), out, device, requires_grad)
 
 
-def _update_from(low, digits):
-    """PyTorch moves a `from` that the float type cannot hold up to the next representable value."""
-    if low != 0 and abs(low) > (1 << digits):
-        spacing = 1 << (abs(low).bit_length() - digits)
-        low = -((-low) // spacing * spacing) if low < 0 else -(-low // spacing) * spacing
+def _as_float_int(value, dtype):
+    """static_cast<int64_t>(static_cast<scalar_t>(value)); Half and BFloat16 convert via float."""
+    array = np.array(value, dtype=np.int64)
+    if dtype.name in ("float16", "bfloat16"):
+        array = array.astype(np.float32)
+    with np.errstate(over="ignore"):
+        rounded = float(array.astype(_np_dtype(dtype)))
+    # an infinite float converts (undefined behaviour in C++) to INT64_MIN on x86, as PyTorch sees it
+    return int(rounded) if math.isfinite(rounded) else -(1 << 63)
+
+
+def _update_from(low, dtype):
+    """PyTorch's update_from: a `from` whose successor rounds below it moves up one float step."""
+    rounded = _as_float_int(low + 1, dtype)
+    if rounded < low:
+        low = rounded + (1 << (abs(low + 1).bit_length() - 1 - _DIGITS[dtype.name] + 1))
     return low
 
 
-def _update_to(high, digits):
-    """... and a `to` down to the previous representable value plus one."""
-    top = high - 1
-    if top != 0 and abs(top) > (1 << digits):
-        spacing = 1 << (abs(top).bit_length() - digits)
-        top = top // spacing * spacing if top > 0 else -(-top // spacing * spacing)
-        high = top + 1
+def _update_to(high, dtype):
+    """PyTorch's update_to: a `to` whose predecessor rounds up to it moves down one float step."""
+    rounded = _as_float_int(high - 1, dtype)
+    if rounded >= high:
+        high = rounded - (1 << (abs(high - 1).bit_length() - 1 - _DIGITS[dtype.name] + 1))
     return high
 
 
@@ -205,7 +215,7 @@ def _check_bounds(low, high_inclusive, dtype):
                 raise RuntimeError(f"{what} is out of bounds for {_CPP_NAME[name]}")
 
 
-def _random_from_to(shape, dtype, low, high, gen, contiguous=True):
+def _random_from_to(shape, dtype, low, high, gen):
     """Tensor.random_(low, high) with high None meaning the dtype's top: PyTorch's checks, then draws."""
     if dtype.is_complex:
         _not_implemented("random_from_to_kernel_cpu" if high is not None else "random_kernel_cpu", dtype)
@@ -215,8 +225,7 @@ def _random_from_to(shape, dtype, low, high, gen, contiguous=True):
         if low >= high:
             raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
         if dtype.is_floating_point:
-            digits = _DIGITS[dtype.name]
-            low, high = _update_from(low, digits), _update_to(high, digits)
+            low, high = _update_from(low, dtype), _update_to(high, dtype)
             if low >= high:
                 raise RuntimeError(f"random_ expects 'from' casted to dtype to be less than 'to' casted to "
                                    f"dtype, but got from={low} >= to={high}")
@@ -229,7 +238,7 @@ def _random_from_to(shape, dtype, low, high, gen, contiguous=True):
         return gen.random_array(shape, _np_dtype(dtype), low, None)
     if dtype.is_floating_point:
         top = min(1 << _DIGITS[dtype.name], (1 << 63) - 1)
-        low = _update_from(low, _DIGITS[dtype.name])
+        low = _update_from(low, dtype)
         if low >= top:
             raise RuntimeError(f"random_ expects 'from' casted to dtype to be less than or equal to 'to_inc' "
                                f"casted to dtype, but got from={low} > to_inc={top}")
@@ -364,7 +373,7 @@ def bernoulli(input, p=None, *, generator=None, out=None):
     """0/1 samples in input's dtype, with probabilities input (or the number p)."""
     gen = _gen(generator)
     if p is None:
-        return _result(_bernoulli_tensor_p(tuple(input.shape), input.dtype, input, gen, True), out, input.device,
+        return _result(_bernoulli_tensor_p(tuple(input.shape), input.dtype, input, gen), out, input.device,
                        False)
     return _result(_bernoulli_scalar_p(tuple(input.shape), input.dtype, p, gen), out, input.device, False)
 
@@ -377,7 +386,7 @@ def _bernoulli_scalar_p(shape, dtype, p, gen):
     return gen.bernoulli_array(float(p), shape, _np_dtype(dtype))
 
 
-def _bernoulli_tensor_p(shape, dtype, p, gen, contiguous):
+def _bernoulli_tensor_p(shape, dtype, p, gen):
     if not p.dtype.is_floating_point:
         _not_implemented("bernoulli_tensor_cpu_p_", p.dtype)
     if dtype.is_complex:
@@ -474,11 +483,11 @@ def bernoulli_(self, p=0.5, *, generator=None):
     gen = _gen(generator)
     if isinstance(p, Tensor):
         if self.is_contiguous():
-            values = _bernoulli_tensor_p(tuple(self.shape), self.dtype, p, gen, True)
+            values = _bernoulli_tensor_p(tuple(self.shape), self.dtype, p, gen)
             return _fill_inplace(self, values, "bernoulli_")
         order = _memory_order(self._array)
         probs = np.broadcast_to(np.asarray(_array_of(p)), tuple(self.shape)).transpose(order)
-        values = _bernoulli_tensor_p(probs.shape, self.dtype, _make(np.ascontiguousarray(probs), CPU), gen, False)
+        values = _bernoulli_tensor_p(probs.shape, self.dtype, _make(np.ascontiguousarray(probs), CPU), gen)
         return _fill_inplace(self, values.transpose(np.argsort(order)), "bernoulli_")
     return _fill(self, "bernoulli_", lambda shape, _: _bernoulli_scalar_p(shape, self.dtype, p, gen))
 
