@@ -3,7 +3,7 @@
 Dataset/DataLoader, a train/validation split, Adam with a learning-rate schedule, accuracy per epoch,
 checkpoints with --resume, and a confusion matrix plus learning curves saved as PNG.
 
-    python examples/digits.py --model cnn --epochs 15
+    python examples/digits.py --model cnn --epochs 8
 """
 import argparse
 import os
@@ -39,7 +39,7 @@ def progress(iterable, desc):
         from tqdm import tqdm
     except ImportError:
         return iterable
-    return tqdm(iterable, desc=desc, leave=False, mininterval=0.5)
+    return tqdm(iterable, desc=desc, leave=False, mininterval=0.5, disable=None)  # None: only on a terminal
 
 
 def evaluate(model, loader):
@@ -89,7 +89,7 @@ def save_plots(history, confusion, out_dir):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=["mlp", "cnn"], default="cnn")
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--limit", type=int, default=None, help="use only this many samples (for tests)")

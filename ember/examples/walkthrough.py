@@ -120,7 +120,7 @@ def _progress(steps, label):
         from tqdm import tqdm
     except ImportError:
         return range(steps)
-    return tqdm(range(steps), desc=label, leave=False, mininterval=1.0, disable=steps < 5000)
+    return tqdm(range(steps), desc=label, leave=False, mininterval=1.0, disable=None if steps >= 5000 else True)
 
 
 def fit_numpy(x_t, y_t, steps):

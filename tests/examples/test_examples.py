@@ -1,0 +1,72 @@
+"""Every example runs end to end at a tiny size (the full sizes are for people, not CI)."""
+import importlib.util
+import math
+import os
+
+import pytest
+
+import ember
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", os.path.join(ROOT, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_seed_walkthrough_runs_every_method(tmp_path, capsys):
+    results = load("seed_walkthrough").main(["--steps", "150", "--out", str(tmp_path)])
+    names = [name for name, _ in __import__("ember.examples.walkthrough", fromlist=["METHODS"]).METHODS]
+    assert list(results) == names
+    for name, (loss, coef, _, seconds) in results.items():
+        assert math.isfinite(loss) and loss > 0, name
+    out = capsys.readouterr().out
+    assert "Summary" in out and "\n99 " in out
+    assert (tmp_path / "autograd_graph.dot").exists() or (tmp_path / "autograd_graph.svg").exists()
+
+
+def test_walkthrough_autograd_fit_matches_the_by_hand_fit(tmp_path):
+    # The seed's point: autograd computes exactly the gradients written by hand.
+    from ember.examples import walkthrough
+    x = ember.linspace(-math.pi, math.pi, 2000)
+    y = ember.sin(x)
+    ember.manual_seed(0)
+    by_hand = walkthrough.fit_tensors(x, y, 50)
+    ember.manual_seed(0)
+    auto = walkthrough.fit_autograd(x, y, 50)
+    assert by_hand[1] == pytest.approx(auto[1], rel=1e-5, abs=1e-6)
+
+
+def test_digits_mlp_learns_and_resumes(tmp_path):
+    pytest.importorskip("sklearn")
+    digits = load("digits")
+    acc = digits.main(["--model", "mlp", "--epochs", "2", "--limit", "400", "--out", str(tmp_path)])
+    assert acc > 0.5
+    assert (tmp_path / "digits_mlp.pt").exists()
+    acc2 = digits.main(["--model", "mlp", "--epochs", "3", "--limit", "400", "--out", str(tmp_path), "--resume"])
+    assert acc2 > 0.5
+
+
+def test_digits_cnn_one_epoch(tmp_path):
+    pytest.importorskip("sklearn")
+    acc = load("digits").main(["--model", "cnn", "--epochs", "1", "--limit", "300", "--out", str(tmp_path)])
+    assert 0.0 <= acc <= 1.0
+
+
+def test_regression_recovers_the_line():
+    w, b, loss = load("regression").main(["--steps", "300"])
+    assert w == pytest.approx([2.0, -3.4], abs=0.05) and b == pytest.approx(4.2, abs=0.05)
+
+
+def test_rnn_sine_loss_drops():
+    loss, error = load("rnn_sine").main(["--steps", "60", "--hidden", "16"])
+    assert loss < 0.1 and math.isfinite(error)
+
+
+def test_char_gpt_trains_and_samples():
+    loss, sample = load("char_gpt").main(["--steps", "5", "--chars", "20000", "--block", "16", "--batch", "4",
+                                          "--layers", "1", "--embd", "32", "--heads", "2", "--sample", "20"])
+    assert math.isfinite(loss) and sample.startswith("def ") and len(sample) == 24
