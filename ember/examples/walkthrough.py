@@ -281,7 +281,11 @@ def write_graph(x, y, out_dir):
     path = os.path.join(out_dir, "autograd_graph.dot")
     with open(path, "w") as f:
         f.write(dot)
-    svg = viz.render(dot, os.path.join(out_dir, "autograd_graph.svg")) if hasattr(viz, "render") else None
+    try:                                          # SVG needs the Graphviz `dot` program
+        svg = viz.render(dot, os.path.join(out_dir, "autograd_graph.svg"))
+    except Exception as e:
+        print(f"no SVG ({e}); the graph is in {path} (render it with Graphviz: dot -Tsvg)")
+        svg = None
     return svg or path
 
 

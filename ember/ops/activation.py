@@ -37,12 +37,24 @@ def fast_erf(xp, x):
         from ..backends.special import erf
         return erf(xp, x)
     z = xp.abs(x)
-    t = 1 / (1 + 0.5 * z)
-    poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
-            -0.82215223 + t * 0.17087277))))))))
-    erfc = t * xp.exp(poly - z * z)
-    return xp.copysign(1 - erfc, x).astype(x.dtype, copy=False)
+    t = z * 0.5
+    t += 1
+    xp.reciprocal(t, out=t)
+    p = t * _ERFC_COEFS[0]
+    for c in _ERFC_COEFS[1:]:                     # Horner's rule in place: no temporaries per term
+        p += c
+        p *= t
+    p += -1.26551223
+    z *= z
+    p -= z
+    xp.exp(p, out=p)
+    p *= t                                        # erfc(|x|)
+    xp.subtract(1, p, out=p)
+    return xp.copysign(p, x, out=p).astype(x.dtype, copy=False)
+
+
+_ERFC_COEFS = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418,
+               0.37409196, 1.00002368)
 
 
 # --- relu -------------------------------------------------------------------------------------------
@@ -105,30 +117,33 @@ def threshold(input, threshold, value):
 
 # --- gelu / silu / mish -----------------------------------------------------------------------------
 
-def _gelu_parts(xp, x, approximate):
-    """(gelu(x), gelu'(x)) on arrays."""
+def _gelu_cache(xp, x, approximate):
+    """tanh(inner) for the tanh formula, Phi(x) for the exact one: what both value and slope need."""
     if approximate == "tanh":
-        inner = _SQRT_2_OVER_PI * (x + _GELU_C * x * x * x)
-        t = xp.tanh(inner)
-        half = 0.5 * (1 + t)
-        return x * half, half + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * x * x)
-    cdf = 0.5 * (1 + fast_erf(xp, x * _SQRT1_2))
-    return x * cdf, cdf + x * (_INV_SQRT_2PI * xp.exp(-0.5 * x * x))
+        return xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x))
+    return 0.5 * (1 + fast_erf(xp, x * _SQRT1_2))
+
+
+def _gelu_slope(xp, x, approximate, cache):
+    if approximate == "tanh":
+        t = cache
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * x * x)
+    return cache + x * (_INV_SQRT_2PI * xp.exp(-0.5 * x * x))
 
 
 class Gelu(Op):
     @staticmethod
     def forward(ctx, input, approximate):
-        ctx.approximate = approximate
+        cache = _gelu_cache(ctx.xp, input, approximate)
+        ctx.approximate, ctx.cache = approximate, cache   # reused by backward: erf/tanh computed once
         ctx.save_for_backward(input)
-        if approximate == "tanh":
-            return _gelu_parts(ctx.xp, input, approximate)[0].astype(input.dtype, copy=False)
-        return (input * (0.5 * (1 + fast_erf(ctx.xp, input * _SQRT1_2)))).astype(input.dtype, copy=False)
+        value = 0.5 * (1 + cache) if approximate == "tanh" else cache
+        return (input * value).astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         (input,) = ctx.saved_tensors
-        return GeluGrad.apply(grad, input, approximate=ctx.approximate)
+        return GeluGrad.apply(grad, input, approximate=ctx.approximate, cache=ctx.cache)
 
 
 class GeluGrad(Op):
@@ -136,10 +151,12 @@ class GeluGrad(Op):
     node_name = "GeluBackwardBackward0"
 
     @staticmethod
-    def forward(ctx, grad, input, approximate):
+    def forward(ctx, grad, input, approximate, cache=None):
         ctx.approximate = approximate
         ctx.save_for_backward(grad, input)
-        return (grad * _gelu_parts(ctx.xp, input, approximate)[1]).astype(input.dtype, copy=False)
+        if cache is None:
+            cache = _gelu_cache(ctx.xp, input, approximate)
+        return (grad * _gelu_slope(ctx.xp, input, approximate, cache)).astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, gg):
@@ -158,7 +175,7 @@ class GeluGrad(Op):
             else:
                 second = exp(x * x * -0.5) * _INV_SQRT_2PI * (2 - x * x)
             grad_x = gg * grad * second
-        return grad_grad, grad_x, None
+        return grad_grad, grad_x
 
 
 class Silu(Op):

@@ -22,7 +22,10 @@ def _reduce(xp, loss, reduction, denom):
     if reduction == "none":
         return loss
     total = loss.sum()
-    return total / denom if reduction == "mean" else total
+    if reduction != "mean":
+        return total
+    with xp.errstate(invalid="ignore", divide="ignore"):     # every target ignored: NaN, as in PyTorch
+        return total / denom
 
 
 def _grad_scale(grad, reduction, denom):
@@ -34,6 +37,7 @@ def _grad_scale(grad, reduction, denom):
 
 class CrossEntropy(Op):
     """cross_entropy with class-index targets over dim 1: -w[t] * log_softmax(x)[t], smoothed, reduced."""
+    node_name = "NllLossBackward0"                    # PyTorch's cross_entropy ends in nll_loss
     @staticmethod
     def forward(ctx, input, target, weight, ignore_index, reduction, label_smoothing):
         xp = ctx.xp
@@ -249,5 +253,13 @@ class PointwiseLoss(Op):
         return grad_input, grad_target, None, None
 
 
+# one subclass per kind so grad_fn carries PyTorch's node name (MseLossBackward0, ...)
+_NODE_NAMES = {"mse": "MseLoss", "l1": "L1Loss", "smooth_l1": "SmoothL1Loss", "huber": "HuberLoss",
+               "bce": "BinaryCrossEntropy", "bce_logits": "BinaryCrossEntropyWithLogits",
+               "soft_margin": "SoftMarginLoss"}
+_KIND_OPS = {kind: type(name, (PointwiseLoss,), {"node_name": name + "Backward0"})
+             for kind, name in _NODE_NAMES.items()}
+
+
 def pointwise_loss(kind, input, target, reduction, weight=None, extra=None, **params):
-    return PointwiseLoss.apply(input, target, weight, extra, kind=kind, reduction=reduction, params=params)
+    return _KIND_OPS[kind].apply(input, target, weight, extra, kind=kind, reduction=reduction, params=params)

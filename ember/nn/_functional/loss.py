@@ -5,9 +5,11 @@ import warnings
 from ... import _dtype as _dt
 from ..._tensor import Tensor, _make
 from ...ops import creation, pointwise
+from ...ops._shapes import broadcast_shapes
 from ...ops import reduction as _red
 from ...ops.activation import LogSigmoid
 from ...ops.loss import CrossEntropy, NllLoss, pointwise_loss
+from .normalization import pairwise_distance
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "poisson_nll_loss",
@@ -53,6 +55,8 @@ def _promote(input, target):
 
 def _elementwise(kind, name, input, target, reduction, weight=None, **params):
     _warn_size(name, input, target)
+    if target.shape != input.shape:
+        broadcast_shapes(tuple(input.shape), tuple(target.shape), op=name)
     input, target = _promote(input, target)
     if weight is None:
         return pointwise_loss(kind, input, target, reduction, **params)
@@ -383,7 +387,6 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
         raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
                            f"dimensions, but got: anchor {anchor.ndim}D, positive {positive.ndim}D, and negative "
                            f"{negative.ndim}D inputs")
-    from .basic import pairwise_distance
     d_pos = pairwise_distance(anchor, positive, p, eps)
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
@@ -396,7 +399,6 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     """triplet_margin_loss with any distance function (pairwise_distance by default)."""
     if margin <= 0:
         raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} instead")
-    from .basic import pairwise_distance
     dist = distance_function if distance_function is not None else pairwise_distance
     d_pos = dist(anchor, positive)
     d_neg = dist(anchor, negative)

@@ -175,7 +175,8 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
                                f"kernel_size=({kernel[0]}, {kernel[1]}), dilation=({dilation[0]}, {dilation[1]}), "
                                f"padding=({pads[0]}, {pads[1]}), calculated shape of the array of sliding blocks "
                                "is non-positive")
-    out = unfold_columns(input, kernel, dilation, tuple((p, p) for p in pads), stride)
+    cols = unfold_columns(input, kernel, dilation, tuple((p, p) for p in pads), stride)     # (C*K, N*L)
+    out = cols.reshape(cols.shape[0], input.shape[0], -1).transpose(0, 1).contiguous()
     return out.squeeze(0) if unbatched else out
 
 
@@ -203,7 +204,8 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                            f"stride=({stride[0]}, {stride[1]}), expected size of input's dimension 2 to match the "
                            f"calculated number of sliding blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]},"
                            f" but got input.size(2)={input.shape[2]}.")
-    out = fold_columns(input, size, kernel, dilation, tuple((p, p) for p in pads), stride)
+    cols = input.transpose(0, 1).reshape(input.shape[1], -1)                                 # (C*K, N*L)
+    out = fold_columns(cols, size, kernel, dilation, tuple((p, p) for p in pads), stride)
     return out.squeeze(0) if unbatched else out
 
 

@@ -167,17 +167,14 @@ class _ConvTransposeNd(_ConvNd):
             raise ValueError(f"ConvTranspose{nd}D: for {input.ndim}D input, output_size must have {nd} or "
                              f"{input.ndim} elements (got {len(output_size)})")
         spatial = input.shape[-nd:]
-        result = []
-        for i in range(nd):
-            smallest = ((spatial[i] - 1) * self.stride[i] - 2 * self.padding[i]
-                        + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
-            largest = smallest + self.stride[i] - 1
-            if not smallest <= output_size[i] <= largest:
+        smallest = [(spatial[i] - 1) * self.stride[i] - 2 * self.padding[i]
+                    + self.dilation[i] * (self.kernel_size[i] - 1) + 1 for i in range(nd)]
+        largest = [low + s - 1 for low, s in zip(smallest, self.stride)]
+        for size, low, high in zip(output_size, smallest, largest):
+            if not low <= size <= high:
                 raise ValueError(f"requested an output size of {output_size}, but valid sizes range from "
-                                 f"{[(spatial[j] - 1) * self.stride[j] - 2 * self.padding[j] + self.dilation[j] * (self.kernel_size[j] - 1) + 1 for j in range(nd)]} to "  # noqa: E501
-                                 f"{[(spatial[j] - 1) * self.stride[j] - 2 * self.padding[j] + self.dilation[j] * (self.kernel_size[j] - 1) + self.stride[j] for j in range(nd)]} "  # noqa: E501
-                                 f"(for an input of {list(spatial)})")
-            result.append(output_size[i] - smallest)
+                                 f"{smallest} to {largest} (for an input of {list(spatial)})")
+        result = [size - low for size, low in zip(output_size, smallest)]
         return tuple(result)
 
     def forward(self, input, output_size=None):

@@ -1,12 +1,11 @@
 """Module: the base class of every layer (registration, traversal, state_dict, modes, hooks, to())."""
 import collections
-import weakref
 
 from ... import _dtype as _dt
 from ..._tensor import Tensor, _parse_to
-from ...autograd.function import Op
-from ...autograd.grad_mode import _State, no_grad
+from ...autograd.grad_mode import no_grad
 from ..parameter import Buffer, Parameter
+from ._hooks import BackwardHook, RemovableHandle
 
 __all__ = ["Module"]
 
@@ -21,29 +20,6 @@ class _IncompatibleKeys(collections.namedtuple("IncompatibleKeys", ["missing_key
         return f"_IncompatibleKeys(missing_keys={self.missing_keys}, unexpected_keys={self.unexpected_keys})"
 
     __str__ = __repr__
-
-
-class RemovableHandle:
-    """Returned by register_*_hook: `remove()` unregisters the hook (also usable as a context manager)."""
-    _next_id = 0
-
-    def __init__(self, hooks_dict, *extra_dicts):
-        self.hooks_dict_ref = weakref.ref(hooks_dict)
-        self.extra_dict_refs = tuple(weakref.ref(d) for d in extra_dicts)
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self):
-        for ref in (self.hooks_dict_ref, *self.extra_dict_refs):
-            d = ref()
-            if d is not None:
-                d.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 def _typename(value):
@@ -554,7 +530,7 @@ class Module:
                     args = result if isinstance(result, tuple) else (result,)
         backward_hook = None
         if self._backward_hooks or self._backward_pre_hooks:
-            backward_hook = _BackwardHook(self)
+            backward_hook = BackwardHook(self)
             args = backward_hook.wrap_inputs(args)
         try:
             output = self.forward(*args, **kwargs)
@@ -637,85 +613,3 @@ class Module:
             else:
                 text += "\n  " + "\n  ".join(lines) + "\n"
         return text + ")"
-
-
-class _HookIdentity(Op):
-    """Passes tensors through unchanged; its grad_fn is where module backward hooks attach."""
-    node_name = "BackwardHookFunctionBackward"
-
-    @staticmethod
-    def forward(ctx, *arrays):
-        return tuple(arrays)
-
-    @staticmethod
-    def backward(ctx, *grads):
-        return grads
-
-
-class _BackwardHook:
-    """Routes gradients of a module's tensor outputs and inputs through its full backward hooks."""
-
-    def __init__(self, module):
-        self.module = module
-        self.grad_output = None
-        self.n_inputs = 0
-
-    @staticmethod
-    def _wrap(values, on_grads):
-        positions = [i for i, v in enumerate(values) if isinstance(v, Tensor) and v.requires_grad]
-        if not positions or not _State.grad_enabled:
-            return values, False
-        wrapped = _HookIdentity.apply(*[values[i] for i in positions])
-        wrapped[0].grad_fn.register_prehook(on_grads)
-        values = list(values)
-        for i, w in zip(positions, wrapped):
-            values[i] = w
-        return values, True
-
-    def wrap_inputs(self, args):
-        self.n_inputs = len(args)
-        self.positions = [i for i, v in enumerate(args) if isinstance(v, Tensor) and v.requires_grad]
-        if not self.module._backward_hooks:
-            return args
-        return tuple(self._wrap(args, self._on_input_grads)[0])
-
-    def wrap_outputs(self, output):
-        single = isinstance(output, Tensor)
-        values = [output] if single else list(output) if isinstance(output, (tuple, list)) else None
-        if values is None:
-            return output
-        values, wrapped = self._wrap(values, self._on_output_grads)
-        if not wrapped:
-            return output
-        if single:
-            return values[0]
-        return type(output)(values)
-
-    def _on_output_grads(self, grads):
-        module = self.module
-        for hook in module._backward_pre_hooks.values():
-            result = hook(module, grads)
-            if result is not None:
-                grads = tuple(result)
-        self.grad_output = grads
-        if not self.positions and module._backward_hooks:     # no input needs grad: report Nones now
-            grad_input = (None,) * self.n_inputs
-            for hook in module._backward_hooks.values():
-                hook(module, grad_input, grads)
-        return grads
-
-    def _on_input_grads(self, grads):
-        module = self.module
-        grad_input = [None] * self.n_inputs
-        for i, g in zip(self.positions, grads):
-            grad_input[i] = g
-        grad_input = tuple(grad_input)
-        for hook in module._backward_hooks.values():
-            result = hook(module, grad_input, self.grad_output)
-            if result is not None:
-                if len(result) != len(grad_input):
-                    raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got "
-                                       f"{len(result)}, but expected {len(grad_input)}")
-                grad_input = tuple(result)
-        return tuple(grad_input[i] for i in self.positions)
-

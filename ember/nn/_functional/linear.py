@@ -1,0 +1,267 @@
+"""Part of ember.nn.functional: linear, bilinear, embedding, embedding_bag, one_hot (re-exported by basic.py)."""
+import math
+
+from ... import _dtype as _dt
+from ..._tensor import _make
+from ...autograd.function import Op
+from ...autograd.grad_mode import no_grad
+from ...ops import creation
+
+__all__ = ["linear", "bilinear", "embedding", "embedding_bag", "one_hot"]
+
+
+# --- linear ------------------------------------------------------------------------------------------
+
+class Linear(Op):
+    """input @ weight.T + bias in one node (one GEMM each way, no transpose or broadcast-add nodes)."""
+    node_name = "AddmmBackward0"
+
+    @staticmethod
+    def forward(ctx, input, weight, bias):
+        # fold batch dims into rows: NumPy's batched matmul with a transposed 2-D operand skips BLAS (~40x slower)
+        rows = input.reshape(-1, input.shape[-1]) if input.ndim != 2 else input
+        out = rows @ weight.T
+        if bias is not None:
+            out += bias
+        ctx.save_for_backward(input, weight)
+        return out.reshape(input.shape[:-1] + (weight.shape[0],)) if input.ndim != 2 else out
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grad_input = grad_weight = grad_bias = None
+        g2 = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+        if needs[0]:
+            grad_input = g2 @ weight
+            if input.ndim != 2:
+                grad_input = grad_input.reshape(input.shape)
+        if needs[1]:
+            x2 = input.reshape(-1, input.shape[-1]) if input.ndim != 2 else input
+            grad_weight = g2.mT @ x2
+        if len(needs) > 2 and needs[2]:
+            grad_bias = g2.sum(0)
+        return grad_input, grad_weight, grad_bias
+
+
+def linear(input, weight, bias=None):
+    """input @ weight.T + bias."""
+    if input.ndim == 0 or weight.ndim not in (1, 2):
+        return _linear_general(input, weight, bias)
+    in_features = weight.shape[-1]
+    if input.shape[-1] != in_features:
+        rows = math.prod(input.shape[:-1]) if input.ndim > 1 else 1
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} and "
+                           f"{in_features}x{weight.shape[0] if weight.ndim == 2 else 1}) (linear: input "
+                           f"{tuple(input.shape)} and weight {tuple(weight.shape)}: expected input[..., "
+                           f"{in_features}] for in_features={in_features}, got {input.shape[-1]})")
+    if weight.ndim == 1 or input.dtype is not weight.dtype or (bias is not None and (
+            bias.dtype is not input.dtype or bias.ndim > 1)):
+        return _linear_general(input, weight, bias)
+    return Linear.apply(input, weight, bias)
+
+
+def _linear_general(input, weight, bias):
+    out = input.matmul(weight.t() if weight.ndim == 2 else weight)
+    return out if bias is None else out + bias
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]."""
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear(): input batch dimensions do not match: got {tuple(input1.shape[:-1])} and "
+                           f"{tuple(input2.shape[:-1])}")
+    if weight.ndim != 3 or input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2]:
+        raise RuntimeError(f"bilinear(): input sizes {tuple(input1.shape)} and {tuple(input2.shape)} do not match "
+                           f"weight {tuple(weight.shape)}")
+    lead = input1.shape[:-1]
+    x1 = input1.reshape(-1, input1.shape[-1])
+    x2 = input2.reshape(-1, input2.shape[-1])
+    # (B, I) @ (I, O*J) -> (B, O, J), then contract J with x2: two GEMM-shaped ops
+    out_features, i, j = weight.shape
+    tmp = x1.matmul(weight.permute(1, 0, 2).reshape(i, out_features * j)).reshape(-1, out_features, j)
+    out = (tmp * x2.unsqueeze(1)).sum(-1)
+    if bias is not None:
+        out = out + bias
+    return out.reshape(tuple(lead) + (out_features,))
+
+
+# --- embedding ---------------------------------------------------------------------------------------
+
+class Embedding(Op):
+    """weight[indices]; the gradient scatter-adds rows (padding_idx rows get none)."""
+    node_name = "EmbeddingBackward0"
+
+    @staticmethod
+    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
+        ctx.num_weights = weight.shape[0]
+        ctx.indices, ctx.padding_idx, ctx.scale = indices, padding_idx, scale_grad_by_freq
+        return weight[indices]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return EmbeddingGrad.apply(grad, indices=ctx.indices, num_weights=ctx.num_weights,
+                                   padding_idx=ctx.padding_idx, scale=ctx.scale), None
+
+
+class EmbeddingGrad(Op):
+    """Rows of grad summed into a (num_weights, dim) table by index."""
+    node_name = "EmbeddingDenseBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, indices, num_weights, padding_idx, scale):
+        xp = ctx.xp
+        ctx.indices = indices
+        flat = indices.reshape(-1)
+        rows = grad.reshape(-1, grad.shape[-1])
+        if scale:
+            counts = xp.bincount(flat, minlength=num_weights)
+            rows = rows / counts[flat][:, None]
+        if padding_idx is not None:
+            keep = flat != padding_idx
+            flat, rows = flat[keep], rows[keep]
+        out = xp.zeros((num_weights, grad.shape[-1]), dtype=grad.dtype)
+        if flat.size:
+            # sort + reduceat: much faster than add.at for large index arrays
+            order = xp.argsort(flat, kind="stable")
+            sorted_idx = flat[order]
+            starts = xp.flatnonzero(xp.concatenate(([True], sorted_idx[1:] != sorted_idx[:-1])))
+            out[sorted_idx[starts]] = xp.add.reduceat(rows[order], starts, axis=0)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return Embedding.apply(gg, indices=ctx.indices, padding_idx=None, scale_grad_by_freq=False)
+
+
+def _check_indices(input, num_rows, what="embedding"):
+    if input.dtype not in (_dt.int64, _dt.int32):
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got {input.type()} instead (while checking arguments for {what})")
+    a = input._array
+    if a.size:
+        lo, hi = int(a.min()), int(a.max())
+        if lo < -num_rows or hi >= num_rows or lo < 0:
+            bad = hi if hi >= num_rows else lo
+            raise IndexError(f"index out of range in self ({what}: index {bad} is out of range for {what} with "
+                             f"{num_rows} rows, valid indices are 0..{num_rows - 1})")
+
+
+def _padding_idx(padding_idx, num_rows):
+    if padding_idx is None:
+        return None
+    if padding_idx > 0 and padding_idx >= num_rows:
+        raise AssertionError("Padding_idx must be within num_embeddings")
+    if padding_idx < 0:
+        if padding_idx < -num_rows:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        padding_idx += num_rows
+    return padding_idx
+
+
+def _embedding_renorm(weight, input, max_norm, norm_type):
+    """Scale the referenced rows of weight (in place) so their norm is at most max_norm."""
+    xp = weight._backend().xp
+    with no_grad():
+        rows = xp.unique(input._array.reshape(-1))
+        sub = weight._array[rows]
+        norms = xp.linalg.norm(sub.astype(xp.float64), ord=norm_type, axis=1) if norm_type != 2 else \
+            xp.sqrt((sub.astype(xp.float64) ** 2).sum(1))
+        over = norms > max_norm
+        if over.any():
+            scale = (max_norm / (norms[over] + 1e-7)).astype(sub.dtype)
+            weight._array[rows[over]] = sub[over] * scale[:, None]
+            weight._bump_version()
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of weight picked by the integer tensor input."""
+    num_rows = weight.shape[0]
+    padding_idx = _padding_idx(padding_idx, num_rows)
+    _check_indices(input, num_rows)
+    if max_norm is not None:
+        _embedding_renorm(weight, input, max_norm, norm_type)
+    return Embedding.apply(weight, input._array, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
+                  sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """Sum, mean or max of embedding rows per bag (bags are rows of a 2-D input or offsets into a 1-D one)."""
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"mode has to be one of sum, mean or max, but got {mode}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                  f"supported for mode='sum' (got mode='{mode}'). Please open a feature request on "
+                                  "GitHub.")
+    num_rows = weight.shape[0]
+    padding_idx = _padding_idx(padding_idx, num_rows)
+    xp = weight._backend().xp
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
+                             "fixed length sequences. However, found offsets of type " + type(offsets).__name__)
+        bags, length = input.shape
+        flat = input.reshape(-1)
+        bag_of = xp.repeat(xp.arange(bags), length)
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights.reshape(-1)
+    elif input.ndim == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.ndim != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+        starts = offsets._array.astype(xp.int64)
+        flat = input
+        n = input.shape[0]
+        if include_last_offset:
+            bags = starts.shape[0] - 1
+            starts = starts[:-1]
+        else:
+            bags = starts.shape[0]
+        bag_of = xp.searchsorted(starts, xp.arange(n), side="right") - 1
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.ndim}")
+    _check_indices(flat, num_rows, "embedding_bag")
+    if max_norm is not None:
+        _embedding_renorm(weight, flat, max_norm, norm_type)
+    keep = xp.ones(flat.shape[0], dtype=bool) if padding_idx is None else flat._array != padding_idx
+    rows = embedding(flat, weight, scale_grad_by_freq=scale_grad_by_freq)
+    dim = weight.shape[1]
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.unsqueeze(1)
+    if padding_idx is not None:
+        rows = rows * _make(keep[:, None].astype(rows._array.dtype), rows.device)
+    bag_index = _make(xp.asarray(bag_of, dtype=xp.int64), weight.device)
+    if mode == "max":
+        # include_self=False: empty bags keep the zero fill (PyTorch returns zeros for them)
+        expanded = bag_index.unsqueeze(1).expand(-1, dim)
+        if padding_idx is not None:
+            kept = _make(xp.flatnonzero(keep), weight.device)
+            rows, expanded = rows.index_select(0, kept), expanded.index_select(0, kept)
+        zeros = creation.zeros((bags, dim), dtype=weight.dtype, device=weight.device)
+        return zeros.scatter_reduce(0, expanded, rows, "amax", include_self=False)
+    out = creation.zeros((bags, dim), dtype=weight.dtype, device=weight.device).index_add(0, bag_index, rows)
+    if mode == "mean":
+        counts = xp.bincount(bag_of[keep], minlength=bags).astype(weight._array.dtype)
+        out = out / _make(xp.maximum(counts, 1)[:, None], weight.device)
+    return out
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 one-hot encoding with a trailing class dimension."""
+    if tensor.dtype is not _dt.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    a = tensor._array
+    xp = tensor._backend().xp
+    if num_classes == -1:
+        if a.size == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(a.max()) + 1
+    if a.size and (a.min() < 0):
+        raise RuntimeError("Class values must be non-negative.")
+    if a.size and a.max() >= num_classes:
+        raise RuntimeError(f"Class values must be smaller than num_classes (got class {int(a.max())} with "
+                           f"num_classes={num_classes}).")
+    out = (a[..., None] == xp.arange(num_classes)).astype(xp.int64)
+    return _make(out, tensor.device)
