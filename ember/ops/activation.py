@@ -62,7 +62,7 @@ _ERFC_COEFS = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.
 class Relu(Op):
     @staticmethod
     def forward(ctx, input):
-        out = input * (input > 0)                 # maximum() would keep NaN too; this is 1 pass like it
+        out = ctx.xp.maximum(input, 0)             # keeps NaN like PyTorch; x * (x > 0) would give -0.0
         ctx.save_for_backward(out)
         return out
 
