@@ -1,5 +1,6 @@
 """Adadelta (Zeiler, 2012): step sizes from running averages of squared gradients and squared updates."""
-from .optimizer import Optimizer, _value, addcmul_, check_hyper, check_lr, scalar_state, zeros_state
+from .optimizer import (Optimizer, addcmul_, check_hyper, check_lr, increment_step, scalar_state, _value,
+                        zeros_state)
 
 __all__ = ["Adadelta"]
 
@@ -23,7 +24,7 @@ class Adadelta(Optimizer):
 
     def _update(self, xp, param, grad, state, group):
         rho, eps, weight_decay = group["rho"], group["eps"], group["weight_decay"]
-        state["step"]._array += 1
+        increment_step(state)
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:

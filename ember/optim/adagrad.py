@@ -1,5 +1,6 @@
 """Adagrad: per-coordinate step sizes from the sum of squared gradients."""
-from .optimizer import Optimizer, _value, addcdiv_, check_hyper, check_lr, full_state, scalar_state
+from .optimizer import (Optimizer, addcdiv_, check_hyper, check_lr, full_state, increment_step, scalar_state,
+                        _value)
 
 __all__ = ["Adagrad"]
 
@@ -31,13 +32,12 @@ class Adagrad(Optimizer):
 
     def _update(self, xp, param, grad, state, group):
         weight_decay = group["weight_decay"]
-        step_t = state["step"]._array
-        step_t += 1
+        step = increment_step(state)
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:
             grad = grad + param * weight_decay
-        clr = _value(group["lr"]) / (1 + (step_t.item() - 1) * group["lr_decay"])
+        clr = _value(group["lr"]) / (1 + (step - 1) * group["lr_decay"])
         state_sum = state["sum"]._array
         state_sum += grad * grad
         std = xp.sqrt(state_sum)

@@ -1,6 +1,6 @@
 """Adam (with AMSGrad, and decoupled weight decay = AdamW)."""
-from .optimizer import (Optimizer, _value, addcdiv_, addcmul_, check_betas, check_hyper, check_lr, lerp_, scalar_state,
-                        zeros_state)
+from .optimizer import (Optimizer, addcdiv_, addcmul_, check_betas, check_hyper, check_lr, increment_step,
+                        lerp_, scalar_state, _value, zeros_state)
 
 __all__ = ["Adam"]
 
@@ -35,9 +35,7 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         if group["maximize"]:
             grad = -grad
-        step_t = state["step"]._array
-        step_t += 1
-        step = step_t.item()
+        step = increment_step(state)
         if weight_decay != 0:
             if group["decoupled_weight_decay"]:
                 param *= 1 - lr * weight_decay

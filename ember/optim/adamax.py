@@ -1,6 +1,6 @@
 """Adamax: Adam with the infinity norm in place of the second moment."""
-from .optimizer import (Optimizer, _value, addcdiv_, check_betas, check_hyper, check_lr, lerp_, scalar_state,
-                        zeros_state)
+from .optimizer import (Optimizer, addcdiv_, check_betas, check_hyper, check_lr, increment_step, lerp_,
+                        scalar_state, _value, zeros_state)
 
 __all__ = ["Adamax"]
 
@@ -27,8 +27,7 @@ class Adamax(Optimizer):
         beta1, beta2 = group["betas"]
         if group["maximize"]:
             grad = -grad
-        step_t = state["step"]._array
-        step_t += 1
+        step = increment_step(state)
         if weight_decay != 0:
             grad = grad + param * weight_decay
         exp_avg, exp_inf = state["exp_avg"]._array, state["exp_inf"]._array
@@ -37,4 +36,4 @@ class Adamax(Optimizer):
         norm = xp.abs(grad)
         norm += eps
         xp.maximum(exp_inf, norm, out=exp_inf)
-        addcdiv_(param, exp_avg, exp_inf, -lr / (1 - beta1 ** step_t.item()))
+        addcdiv_(param, exp_avg, exp_inf, -lr / (1 - beta1 ** step))

@@ -1,5 +1,6 @@
 """ASGD: averaged stochastic gradient descent (Polyak and Juditsky, 1992)."""
-from .optimizer import Optimizer, _value, check_hyper, check_lr, scalar_state, zeros_state
+from .optimizer import (Optimizer, check_hyper, check_lr, increment_step, round_to_scalar_dtype, scalar_state,
+                        _value, zeros_state)
 
 __all__ = ["ASGD"]
 
@@ -26,8 +27,7 @@ class ASGD(Optimizer):
         lambd, lr, weight_decay = group["lambd"], _value(group["lr"]), group["weight_decay"]
         if group["maximize"]:
             grad = -grad
-        step_t = state["step"]._array
-        step_t += 1
+        step = increment_step(state)
         if weight_decay != 0:
             grad = grad + param * weight_decay
         eta_t, mu_t = state["eta"]._array, state["mu"]._array
@@ -41,6 +41,6 @@ class ASGD(Optimizer):
             ax += diff
         else:
             ax[...] = param
-        step = step_t.item()
-        eta_t[...] = lr / ((1 + lambd * lr * step) ** group["alpha"])
-        mu_t[...] = 1 / max(1, step - group["t0"])
+        # rounded through the scalar dtype whatever eta's own dtype, as PyTorch's as_tensor(...) does
+        eta_t[...] = round_to_scalar_dtype(lr / ((1 + lambd * lr * step) ** group["alpha"]))
+        mu_t[...] = round_to_scalar_dtype(1 / max(1, step - group["t0"]))

@@ -1,6 +1,6 @@
 """NAdam: Adam with Nesterov momentum (and the momentum-decay schedule of Dozat, 2016)."""
-from .optimizer import (Optimizer, _value, addcdiv_, addcmul_, check_betas, check_hyper, check_lr, lerp_,
-                        scalar_state, zeros_state)
+from .optimizer import (Optimizer, addcdiv_, addcmul_, check_betas, check_hyper, check_lr, increment_step,
+                        lerp_, scalar_state, _value, zeros_state)
 
 __all__ = ["NAdam"]
 
@@ -21,6 +21,10 @@ class NAdam(Optimizer):
                                       maximize=maximize, foreach=foreach, capturable=capturable,
                                       differentiable=differentiable))
 
+    # PyTorch casts mu_product to the parameter dtype on load, which perturbs a resumed run (by ~1e-13 in
+    # float64); ember keeps it in the scalar dtype so a resumed run continues bit for bit.
+    _scalar_state_keys = ("step", "mu_product")
+
     def _init_state(self, param, state, group):
         state["step"] = scalar_state(0.0)
         state["mu_product"] = scalar_state(1.0)
@@ -33,9 +37,7 @@ class NAdam(Optimizer):
         momentum_decay = group["momentum_decay"]
         if group["maximize"]:
             grad = -grad
-        step_t = state["step"]._array
-        step_t += 1
-        step = step_t.item()
+        step = increment_step(state)
         bias_correction2 = 1 - beta2 ** step
         if weight_decay != 0:
             if group["decoupled_weight_decay"]:

@@ -6,6 +6,10 @@ the backend arrays (`param._array`, `grad._array`, the state tensors' `_array`) 
 The base class bumps each updated parameter's version counter, so autograd still notices that a
 tensor saved for backward was changed in place. Each algorithm keeps PyTorch's order of
 operations (its single-tensor path) so float64 trajectories agree to rounding.
+
+`foreach`, `fused`, `capturable` and `differentiable` are accepted and stored in the param groups for
+signature and checkpoint compatibility; they change nothing (there is one NumPy path, and the step is
+never recorded by autograd, so `differentiable=True` does not make it differentiable).
 """
 import functools
 import warnings
@@ -88,6 +92,11 @@ def scalar_dtype():
     return _dt.float64 if _dt.get_default_dtype() is _dt.float64 else _dt.float32
 
 
+def round_to_scalar_dtype(value):
+    """value rounded the way PyTorch's `torch.as_tensor(value)` in the default dtype rounds it."""
+    return float(scalar_dtype().numpy.type(value))
+
+
 def _xp(tensor):
     return null_ctx(tensor._device).xp
 
@@ -105,6 +114,15 @@ def scalar_state(value, dtype=None):
     """A 0-d CPU tensor holding value (what PyTorch keeps for `step`, `mu_product`, `eta`...)."""
     import numpy as np
     return _make(np.array(value, dtype=(dtype or scalar_dtype()).numpy))
+
+
+def increment_step(state):
+    """state["step"] += 1, returning the new count. Written through .item(): on a 0-d array that is ~10x
+    cheaper than a ufunc, and exact (counts are integers)."""
+    step = state["step"]._array
+    value = step.item() + 1
+    step[()] = value
+    return value
 
 
 def lerp_(xp, self, end, weight):
@@ -165,6 +183,8 @@ class Optimizer:
     `step()` runs `_update(xp, param, grad, state, group)` on arrays for every parameter that has a
     gradient (Note [array-level updates]); an optimizer with different needs overrides `step`.
     """
+    # State tensors load_state_dict keeps in their saved dtype (others take the parameter's dtype).
+    _scalar_state_keys = ("step",)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -280,7 +300,10 @@ class Optimizer:
                 s = state[p]
                 if not s:
                     init(p, s, group)
-                update(null_ctx(p._device).xp, p._array, grad._array, s, group)
+                param, grad = p._array, grad._array
+                if param.dtype.kind == "c":         # complex: real and imaginary parts as independent reals
+                    param, grad, s = _as_real(param), _as_real(grad), _real_state(s)
+                update(null_ctx(p._device).xp, param, grad, s, group)
                 p._bump_version()
         return loss
 
@@ -380,7 +403,7 @@ class Optimizer:
         for key, value in state_dict["state"].items():
             if key in id_map:
                 param = id_map[key]
-                state[param] = _cast(param, value)
+                state[param] = _cast(param, value, self._scalar_state_keys)
             else:
                 state[key] = value
         for group, saved in zip(groups, saved_groups):
@@ -392,16 +415,31 @@ class Optimizer:
             hook(self)
 
 
-def _cast(param, value, key=None):
-    """A copy of a saved state value on param's device; floating tensors take param's dtype (not `step`)."""
+def _as_real(array):
+    """A real view with a trailing axis of 2 (PyTorch's view_as_real)."""
+    return array[..., None].view(array.real.dtype)
+
+
+def _real_state(state):
+    """The state with complex tensors replaced by real views (scalars such as `step` stay the same objects)."""
+    return {k: _make(_as_real(v._array), v._device) if isinstance(v, Tensor) and v._array.dtype.kind == "c" else v
+            for k, v in state.items()}
+
+
+Optimizer.step = _with_hooks(Optimizer.step)     # subclasses' own step methods are wrapped on definition
+
+
+def _cast(param, value, keep, key=None):
+    """A copy of a saved state value on param's device; floating tensors take param's dtype unless their
+    key is in `keep` (`step`, as in PyTorch, plus an optimizer's other scalar state)."""
     if isinstance(value, Tensor):
-        if key != "step" and param.is_floating_point() and value.is_floating_point():
+        if key not in keep and param.is_floating_point() and value.is_floating_point():
             value = value.to(dtype=param.dtype, device=param.device)
         else:
             value = value.to(device=param.device)
         return _make(value._array.copy(), value._device)
     if isinstance(value, dict):
-        return {k: _cast(param, v, k) for k, v in value.items()}
+        return {k: _cast(param, v, keep, k) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_cast(param, v) for v in value)
+        return type(value)(_cast(param, v, keep) for v in value)
     return value

@@ -1,6 +1,6 @@
 """RAdam: Adam with the variance of the adaptive learning rate rectified (Liu et al., 2019)."""
-from .optimizer import (Optimizer, _value, addcmul_, check_betas, check_hyper, check_lr, lerp_, scalar_state,
-                        zeros_state)
+from .optimizer import (Optimizer, addcmul_, check_betas, check_hyper, check_lr, increment_step, lerp_,
+                        scalar_state, _value, zeros_state)
 
 __all__ = ["RAdam"]
 
@@ -29,9 +29,7 @@ class RAdam(Optimizer):
         beta1, beta2 = group["betas"]
         if group["maximize"]:
             grad = -grad
-        step_t = state["step"]._array
-        step_t += 1
-        step = step_t.item()
+        step = increment_step(state)
         if weight_decay != 0:
             if group["decoupled_weight_decay"]:
                 param *= 1 - lr * weight_decay

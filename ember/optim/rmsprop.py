@@ -1,6 +1,6 @@
 """RMSprop (Hinton's lecture 6e), optionally centered and with momentum."""
-from .optimizer import (Optimizer, _value, addcdiv_, addcmul_, check_hyper, check_lr, lerp_, scalar_state,
-                        zeros_state)
+from .optimizer import (Optimizer, addcdiv_, addcmul_, check_hyper, check_lr, increment_step, lerp_,
+                        scalar_state, _value, zeros_state)
 
 __all__ = ["RMSprop"]
 
@@ -31,7 +31,7 @@ class RMSprop(Optimizer):
         alpha, weight_decay, momentum = group["alpha"], group["weight_decay"], group["momentum"]
         if group["maximize"]:
             grad = -grad
-        state["step"]._array += 1
+        increment_step(state)
         if weight_decay != 0:
             grad = grad + param * weight_decay
         square_avg = state["square_avg"]._array

@@ -1,5 +1,6 @@
 """Rprop: resilient backpropagation, sign-based steps with per-coordinate adaptive sizes."""
-from .optimizer import Optimizer, _value, check_hyper, check_lr, full_state, scalar_state, zeros_state
+from .optimizer import (Optimizer, check_hyper, check_lr, full_state, increment_step, scalar_state, _value,
+                        zeros_state)
 
 __all__ = ["Rprop"]
 
@@ -23,7 +24,7 @@ class Rprop(Optimizer):
     def _update(self, xp, param, grad, state, group):
         etaminus, etaplus = group["etas"]
         step_size_min, step_size_max = group["step_sizes"]
-        state["step"]._array += 1
+        increment_step(state)
         if group["maximize"]:
             grad = -grad
         prev, step_size = state["prev"]._array, state["step_size"]._array

@@ -1,13 +1,22 @@
-"""SparseAdam is not provided: ember has no sparse tensors, so no parameter ever gets a sparse gradient."""
+"""SparseAdam: Adam for sparse gradients. ember has no sparse layout, so every gradient is dense and, as
+in PyTorch when SparseAdam meets a dense gradient, step() refuses it and points to Adam."""
+from .optimizer import Optimizer, check_betas, check_hyper, check_lr
 
 __all__ = ["SparseAdam"]
 
 
-class SparseAdam:
-    """Placeholder for torch.optim.SparseAdam. ember has no sparse layout (`nn.Embedding(sparse=True)`
-    still produces dense gradients), so a sparse-only optimizer has nothing to act on: constructing one
-    raises. Use Adam (dense, same math on the rows that received gradient) instead."""
+class SparseAdam(Optimizer):
+    """Constructs and validates like PyTorch's; step() raises because ember's gradients are never sparse."""
 
-    def __init__(self, params=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
-        raise NotImplementedError("SparseAdam: ember has no sparse gradients (every gradient is a dense array), "
-                                  "so SparseAdam is not provided; use ember.optim.Adam")
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
+        check_lr(lr)
+        check_hyper(0.0 < eps, f"Invalid epsilon value: {eps}")
+        check_betas(betas)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
+
+    def _init_state(self, param, state, group):
+        state["step"] = 0
+
+    def _update(self, xp, param, grad, state, group):
+        raise RuntimeError("SparseAdam does not support dense gradients, please consider Adam instead "
+                           "(ember has no sparse tensors: every gradient is dense)")
