@@ -82,8 +82,7 @@ def main():
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"))
     args = parser.parse_args()
     try:
-        import torch
-        torch.set_num_threads(os.cpu_count() or 1)
+        import torch                                # its default thread count, like NumPy's BLAS
     except ImportError:
         torch = None
         print("PyTorch is not installed: timing ember alone (pip install torch==2.13.0 for ratios)")
@@ -107,6 +106,7 @@ def main():
     lines = ["# ember vs PyTorch", "",
              f"Measured on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
              f"NumPy {__import__('numpy').__version__}" + (f", PyTorch {torch.__version__}" if torch else "") +
+             + (f" ({torch.get_num_threads()} threads)" if torch else "") +
              f"; medians of {args.repeats} alternating repeats. Ratio = ember time / PyTorch time "
              "(lower is better for ember).", "",
              "| workload | ember | PyTorch | ratio | notes |", "|---|---:|---:|---:|---|"]
