@@ -67,6 +67,17 @@ class device:
 
 
 CPU = device("cpu")
+_default = [CPU]            # what factories use when no device= is given (set_default_device)
+
+
+def get_default_device():
+    """The device factory functions (zeros, tensor, arange ...) use when none is given."""
+    return _default[0]
+
+
+def set_default_device(d):
+    """Make factory functions create tensors on `d` by default (None restores cpu), as in PyTorch."""
+    _default[0] = CPU if d is None else to_device(d)
 
 
 def to_device(d):

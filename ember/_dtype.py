@@ -34,7 +34,9 @@ class dtype:
         return {"complex64": float32, "complex128": float64}.get(self.name, self)
 
     def to_complex(self):
-        return {"float32": complex64, "float64": complex128, "float16": complex64}.get(self.name, self)
+        # no complex32 in NumPy: half-precision floats go to complex64 (PyTorch has ComplexHalf)
+        return {"float32": complex64, "float64": complex128, "float16": complex64,
+                "bfloat16": complex64}.get(self.name, self)
 
 
 def _by_name(name):
@@ -72,6 +74,17 @@ ALIASES = {"bool": bool_, "float": float32, "double": float64, "half": float16, 
            "uint8": uint8, "int8": int8, "int16": int16, "int32": int32, "int64": int64,
            "float16": float16, "bfloat16": bfloat16, "float32": float32, "float64": float64,
            "complex64": complex64, "complex128": complex128}
+
+
+# PyTorch's ScalarType names, used in its error messages ("expected ... Float but found Long").
+_SCALAR_TYPE = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
+                "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
+                "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+def scalar_type_name(d):
+    """PyTorch's ScalarType name of a dtype ("Float", "Long" ...)."""
+    return _SCALAR_TYPE[d.name]
 
 
 def from_numpy(np_dtype):
@@ -239,9 +252,15 @@ class finfo:
 
     def __init__(self, type=None):
         d = to_dtype(type) if type is not None else _default_float[0]
+        if d.category < FLOAT:
+            raise TypeError(f"torch.finfo() requires a floating point input type. Use torch.iinfo to handle "
+                            f"'torch.finfo' (got {d})")
         if d is bfloat16:
             check_bfloat16()
-        info = np.finfo(d.numpy)
+            import ml_dtypes                      # NumPy's finfo does not know ml_dtypes' types
+            info = ml_dtypes.finfo(d.numpy)
+        else:
+            info = np.finfo(d.to_real().numpy)
         self.bits, self.eps, self.max, self.min = info.bits, float(info.eps), float(info.max), float(info.min)
         self.tiny = self.smallest_normal = float(info.tiny)
-        self.resolution, self.dtype = float(info.resolution), d.name
+        self.resolution, self.dtype = 10.0 ** -int(info.precision), d.name

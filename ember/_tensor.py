@@ -216,7 +216,7 @@ class Tensor:
                                    "differentiation use var_no_grad = var.detach().")
             return
         if value and self.dtype.category < _dt.FLOAT:
-            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad=True):
@@ -293,9 +293,7 @@ class Tensor:
         """A new tensor sharing data and version counter, cut from the graph."""
         if self._vc is None:
             self._vc = VersionCounter()
-        t = _make(self._array, self._device, False, None, 0, self._vc)
-        t._base = self._base if self._base is not None else None
-        return t
+        return _make(self._array, self._device, False, None, 0, self._vc)   # not a view, as in PyTorch
 
     def detach_(self):
         if self._base is not None and self._base._requires_grad:
@@ -314,9 +312,10 @@ class Tensor:
         ref = weakref.ref(self)
 
         def store(grad):
+            # A copy, as PyTorch clones: the incoming gradient may also become a leaf's .grad.
             t = ref()
             if t is not None:
-                t._grad = grad.detach() if t._grad is None else t._grad + grad.detach()
+                t._grad = ops.clone(grad) if t._grad is None else t._grad + grad
         self._add_node_hook(store)
         self._extra_dict()["retains_grad"] = True
 
@@ -349,6 +348,8 @@ class Tensor:
         return _Handle(hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
         hooks = self._extra_dict().setdefault("post_accumulate_hooks", [])
@@ -356,8 +357,8 @@ class Tensor:
         return _Handle(hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from .autograd import backward
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        """Accumulate the gradient of this tensor into the .grad of the leaves (see autograd.backward)."""
+        _autograd_backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     # --- conversion --------------------------------------------------------------------------------
     def item(self):
@@ -388,6 +389,12 @@ class Tensor:
         if dtype is not None and array.dtype != dtype:
             return array.astype(dtype)
         return array.copy() if copy else array
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        # NumPy ufuncs applied to a CPU tensor (np.exp(t)) give a tensor back, as they do with PyTorch's
+        if self._device.type != "cpu" or array.dtype not in _dt._FROM_NUMPY:
+            return array
+        return _make(array if array.ndim or not return_scalar else np.asarray(array), CPU)
 
     def _backend(self):
         from .backends import backend_for
@@ -759,3 +766,4 @@ def _parse_to(tensor, args, kwargs):
 
 
 from . import ops  # noqa: E402  (ops import Tensor; operators above resolve `ops` at call time)
+from .autograd import backward as _autograd_backward  # noqa: E402

@@ -56,23 +56,23 @@ class _Formatter:
                 self.width = max(self.width, len(str(v)))
             return
         finite = values[np.isfinite(values) & (values != 0)]
-        if finite.size:
-            magnitudes = np.abs(finite.astype(np.float64))
-            lo, hi = magnitudes.min(), magnitudes.max()
-            self.int_mode = bool(np.all(finite == np.ceil(finite)))
-            spread = hi / lo > 1000.0 or hi > 1.0e8
-            if self.int_mode:
-                self.sci_mode = spread
-                if not spread:
-                    self.width = max(len(f"{v:.0f}") + 1 for v in finite.tolist())
-            else:
-                self.sci_mode = spread or lo < 1.0e-4
-                if not self.sci_mode:
-                    self.width = max(len(f"{v:.{p}f}") for v in finite.tolist())
-            if self.sci_mode:
-                self.width = max(len(f"{v:.{p}e}") for v in finite.tolist())
+        if not finite.size:
+            return
+        magnitudes = np.abs(finite.astype(np.float64))
+        lo, hi = magnitudes.min(), magnitudes.max()
+        self.int_mode = bool(np.all(finite == np.ceil(finite)))
+        # the option, when set, decides before the widths are measured (so they fit the chosen notation)
         if _Options.sci_mode is not None:
-            self.sci_mode = _Options.sci_mode
+            self.sci_mode = bool(_Options.sci_mode)
+        else:
+            self.sci_mode = bool(hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4)
+        values = finite.tolist()
+        if self.sci_mode:
+            self.width = max(len(f"{v:.{p}e}") for v in values)
+        elif self.int_mode:
+            self.width = max(len(f"{v:.0f}") + 1 for v in values)
+        else:
+            self.width = max(len(f"{v:.{p}f}") for v in values)
 
     def format(self, value):
         p = _Options.precision
@@ -193,6 +193,8 @@ def tensor_repr(t, prefix="tensor("):
             suffixes.append(f"dtype={dtype}")
         body = "[]"
     else:
+        if not _Options.edgeitems:                  # the body shows no values, so PyTorch states the size
+            suffixes.append(f"size={tuple(t.shape)}")
         if not default_dtype:
             suffixes.append(f"dtype={dtype}")
         body = tensor_body(t, indent)

@@ -2,7 +2,7 @@
 from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from . import graph
-from .function import Function, FunctionCtx, once_differentiable
+from .function import Function, FunctionCtx, null_ctx, once_differentiable
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
                         set_grad_enabled)
 from .graph import _Anomaly, run_backward
@@ -31,15 +31,19 @@ def _root_grads(outputs, grad_outputs, create_graph):
     if len(grad_outputs) != len(outputs):
         raise RuntimeError(f"grad can be implicitly created only for scalar outputs: got {len(grad_outputs)} "
                            f"gradients for {len(outputs)} outputs")
-    for out, g in zip(outputs, grad_outputs):
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
         if not out._requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
         if g is None:
-            if out._array.size != 1:
+            array = out._array
+            if array.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if out.dtype.category < _dt.FLOAT:
-                raise RuntimeError("grad can be computed only for real scalar outputs")
-            g = _make(out._backend().xp.ones(out._array.shape, dtype=out._array.dtype), out._device)
+            if array.dtype.kind != "f" and out.dtype.category != _dt.FLOAT:
+                raise RuntimeError("grad can be implicitly created only for real scalar outputs but got "
+                                   f"{out.dtype}")
+            xp = null_ctx(out._device).xp
+            g = _make(xp.array(1, dtype=array.dtype) if not array.ndim else xp.ones(array.shape, dtype=array.dtype),
+                      out._device)
         else:
             if not isinstance(g, Tensor):
                 from ..ops.creation import tensor
@@ -51,6 +55,8 @@ def _root_grads(outputs, grad_outputs, create_graph):
                 g = g.to(out.dtype)
             if not create_graph and g._requires_grad:
                 g = g.detach()
+        if out._base is not None:
+            graph.refresh_view(out)
         node = out.grad_fn if out.grad_fn is not None else graph.grad_accumulator(out)
         roots.append((node, out._out_nr if out.grad_fn is not None else 0))
         grads.append(g)
@@ -72,7 +78,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
         results = _grad(roots, grads, inputs, retain_graph, create_graph, allow_unused=True)
         for t, g in zip(inputs, results):
-            if g is None:
+            if g is None or t.grad_fn is not None and t.retains_grad:    # its retain_grad hook stored it
                 continue
             if t._grad is None:
                 t._grad = g if create_graph else g.detach()
@@ -88,11 +94,12 @@ def _grad(roots, grads, inputs, retain_graph, create_graph, allow_unused):
     for i, t in enumerate(inputs):
         if not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
+        if t._base is not None:
+            graph.refresh_view(t)
         if t.grad_fn is not None:
             key = (t.grad_fn, t._out_nr)
         else:
-            ref = t._acc
-            acc = ref() if ref is not None else None
+            acc = t._acc
             if acc is None:
                 slots.append(None)
                 continue
@@ -109,9 +116,16 @@ def _grad(roots, grads, inputs, retain_graph, create_graph, allow_unused):
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
          allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """The gradients of outputs with respect to inputs, returned instead of accumulated."""
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, but got: "
+                         "allow_unused=False.")
+    if is_grads_batched:
+        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                             materialize_grads)
     outputs = _as_tuple(outputs)
-    single = isinstance(inputs, Tensor)
     inputs = _as_tuple(inputs)
+    if not inputs:
+        raise RuntimeError("grad requires non-empty inputs.")
     if allow_unused is None:
         allow_unused = materialize_grads
     if retain_graph is None:
@@ -124,11 +138,30 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 from ..ops.creation import zeros_like
                 results[i] = zeros_like(t)
             elif not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
-                                   "Set allow_unused=True if this is the desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in the "
+                                   "graph. Set allow_unused=True if this is the desired behavior.")
         elif not create_graph:
             results[i] = g.detach() if g._requires_grad else g
-    return tuple(results) if not single else tuple(results)
+    return tuple(results)
+
+
+def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads):
+    """is_grads_batched=True: the first dim of each grad_output indexes independent vector-Jacobian products.
+
+    Deviation: PyTorch vectorizes with vmap; ember loops over the batch (same results).
+    """
+    from ..ops.shape import stack
+    grad_outputs = _as_tuple(grad_outputs)
+    batch = grad_outputs[0].shape[0]
+    per_item = []
+    for b in range(batch):
+        per_item.append(grad(outputs, inputs, [g[b] for g in grad_outputs], retain_graph=True,
+                             create_graph=create_graph, allow_unused=allow_unused,
+                             materialize_grads=materialize_grads))
+    results = []
+    for column in zip(*per_item):
+        results.append(None if column[0] is None else stack(column))
+    return tuple(results)
 
 
 class set_detect_anomaly:
@@ -177,3 +210,13 @@ def is_anomaly_enabled():
 
 def is_anomaly_check_nan_enabled():
     return _Anomaly.check_nan
+
+
+def __getattr__(name):
+    # autograd.functional imports ops, which import this package: load it on first use.
+    if name == "functional":
+        import importlib
+        module = importlib.import_module("ember.autograd.functional")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'ember.autograd' has no attribute '{name}'")

@@ -1,7 +1,8 @@
 """Op (primitive on backend arrays), Function (PyTorch's custom autograd.Function), once_differentiable."""
 import functools
 
-from .graph import Node, _Anomaly, grad_accumulator, record_trace
+from .graph import (NON_TENSOR, Node, _Anomaly, _saved_tensor_of, _SavedHooks, grad_accumulator, pack_saved,
+                    record_trace, refresh_view)
 from .grad_mode import _State
 
 __all__ = ["Op", "Function", "FunctionCtx", "once_differentiable"]
@@ -20,7 +21,8 @@ class _AllFalse:
 class _NullCtx:
     """The ctx forward() gets when nothing is recorded: saving is a no-op."""
     __slots__ = ("xp", "backend", "__dict__")
-    needs_input_grad = _AllFalse()
+    # A real tuple (C-level indexing) rather than _AllFalse: forward() reads it on every no-grad call.
+    needs_input_grad = (False,) * 256
     materialize_grads = True
 
     def __init__(self, backend):
@@ -132,19 +134,29 @@ def _record(cls, inputs, arrays, device, attrs):
     node = cls._node_cls()
     needs = []
     edges = []
+    version = None
     for t in inputs:
-        if isinstance(t, Tensor) and t._requires_grad:
-            needs.append(True)
-            fn = t.grad_fn
-            edges.append((fn, t._out_nr) if fn is not None else (grad_accumulator(t), 0))
-        else:
-            needs.append(False)
+        if isinstance(t, Tensor):
+            if version is None:                    # the version the first tensor input is seen at
+                version = 0 if t._vc is None else t._vc.value
+            if t._requires_grad:
+                needs.append(True)
+                if t._base is not None:
+                    refresh_view(t)                # Note [stale views]
+                fn = t.grad_fn
+                edges.append((fn, t._out_nr) if fn is not None else (grad_accumulator(t), 0))
+                continue
             edges.append(_NO_EDGE)
+        else:
+            edges.append(NON_TENSOR)
+        needs.append(False)
     node.needs_input_grad = tuple(needs)
-    node.next_functions = tuple(edges)
+    node._edges = tuple(edges)
     node._to_save = None
     node._saved = None
-    node.xp = _CPU_CTX.xp if device is CPU else null_ctx(device).xp
+    node._in_version = version
+    if device is not CPU:
+        node.xp = null_ctx(device).xp
     node._in_shapes = tuple([a.shape if n else None for a, n in zip(arrays, needs)]) if cls.broadcasts \
         else None
     try:
@@ -179,6 +191,15 @@ def _save(node, inputs, arrays, outs, results, device):
     to_save = node._to_save
     node._to_save = None
     node._saved = tuple([_saved_entry(v, inputs, arrays, outs, results, device) for v in to_save])
+    if _SavedHooks.stack:
+        node._saved = _pack_with_hooks(node)
+
+
+def _pack_with_hooks(node):
+    # The tensors themselves go to the pack hook (outputs rebuilt from their entry, connected to node).
+    entries = node._saved
+    node._saved = None
+    return pack_saved(entries, [_saved_tensor_of(e, node) for e in entries])
 
 
 def _saved_entry(value, inputs, arrays, outs, results, device):
@@ -202,7 +223,13 @@ def _saved_entry(value, inputs, arrays, outs, results, device):
     if isinstance(value, Tensor):
         vc = value._vc
         return (0, value, 0 if vc is None else vc.value)
-    return (2, _make(_as_array(value), device))
+    array = _as_array(value)
+    out = outs[0]
+    if not hasattr(value, "shape") and getattr(out, "dtype", None) is not None and out.dtype.kind in "fc":
+        # A Python scalar operand is weak in promotion: keep it in the op's result dtype, so that the
+        # backward formula computes in that dtype too (and takes the no-promotion fast path).
+        array = array.astype(out.dtype)
+    return (2, _make(array, device))
 
 
 class FunctionCtx:
@@ -236,20 +263,20 @@ class Function(metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .._tensor import Tensor
-        uses_setup = cls.setup_context is not Function.setup_context
         needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
-        record = _State.grad_enabled and any(needs)
+        record = _State.grad_enabled and True in needs
         node = cls._node_cls()
         node.needs_input_grad = needs
         node._to_save = None
         node._saved = None
+        node._in_version = None
         device = next((a._device for a in args if isinstance(a, Tensor)), CPU)
-        node.xp = null_ctx(device).xp
+        if device is not CPU:
+            node.xp = null_ctx(device).xp
         prev = _State.grad_enabled
-        _State.grad_enabled = False
+        _State.grad_enabled = False               # forward is not recorded: backward defines the gradient
         try:
-            if uses_setup:
+            if cls.setup_context is not Function.setup_context:
                 outputs = cls.forward(*args, **kwargs)
                 cls.setup_context(node, args, outputs)
             else:
@@ -257,64 +284,94 @@ class Function(metaclass=_FunctionMeta):
         finally:
             _State.grad_enabled = prev
         multi = isinstance(outputs, tuple)
-        outs = outputs if multi else (outputs,)
-        dirty = node._dirty or ()
-        non_diff = node._non_differentiable or ()
-        results = []
-        for o in outs:
-            if not isinstance(o, Tensor):
-                results.append(o)
-                continue
-            if any(o is d for d in dirty):
-                if o._vc is None:
-                    o._vc = VersionCounter()
-                o._vc.value += 1
-                results.append(o)
-            elif any(o is a for a in args):
-                results.append(o.view_as(o) if record else o)   # an input returned as is gets a new node
-            else:
-                results.append(o)
-        if not record:
-            return tuple(results) if multi else results[0]
-        edges = []
-        for a, needed in zip(args, needs):
-            if not needed:
-                edges.append((None, 0))
-            elif a.grad_fn is not None:
-                edges.append((a.grad_fn, a._out_nr))
-            else:
-                edges.append((grad_accumulator(a), 0))
-        node.next_functions = tuple(edges)
-        # A custom backward may return broadcast-shaped grads: the engine checks and reduces them.
-        node._in_shapes = tuple([a._array.shape if n else None for a, n in zip(args, needs)])
-        tensor_outs = [(nr, r) for nr, r in enumerate(results) if isinstance(r, Tensor)]
-        node._n_out = len(results)
-        node._out_meta = tuple([(r.shape, r._array.dtype, r._device) if isinstance(r, Tensor) else ((), None, device)
-                                for r in results])
-        if _Anomaly.enabled:
-            record_trace(node)
-        for nr, r in tensor_outs:
-            if any(r is n for n in non_diff) or not (r.dtype.is_floating_point or r.dtype.is_complex):
-                continue
-            r._requires_grad = True
-            r.grad_fn = node
-            r._out_nr = nr
-            if r._vc is None:
-                r._vc = VersionCounter()
-        to_save = node._to_save
-        if to_save is not None:
-            node._to_save = None
-            node._saved = tuple([_function_saved(v, results, device) for v in to_save])
+        results = _function_outputs(node, args, outputs if multi else (outputs,), record)
+        if record:
+            _connect(node, args, needs, results, device)
         return tuple(results) if multi else results[0]
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         """Override to use the split forward/setup_context style."""
 
+    @staticmethod
+    def jvp(ctx, *grad_inputs):
+        raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it "
+                                  "with forward mode AD (ember has no forward mode AD).")
 
-def _function_saved(value, results, device):
+
+def _function_outputs(node, args, outs, record):
+    """A custom Function's outputs: dirty inputs stay themselves, other inputs returned as is become aliases."""
+    dirty = node._dirty or ()
+    results = []
+    for o in outs:
+        if not isinstance(o, Tensor):
+            results.append(o)
+        elif any(o is d for d in dirty):
+            if record and o._requires_grad and o.grad_fn is None and o._base is None:
+                raise RuntimeError("a leaf Variable that requires grad has been used in an in-place operation.")
+            o._bump_version()                      # PyTorch bumps a dirty input once more on output
+            results.append(o)
+        elif record and any(o is a for a in args):
+            alias = _make(o._array, o._device, vc=o._vc)     # PyTorch returns a view: same data, new history
+            if alias._vc is None:
+                alias._vc = o._vc = VersionCounter()
+            alias._base = o._base if o._base is not None else o
+            results.append(alias)
+        else:
+            results.append(o)
+    return results
+
+
+def _connect(node, args, needs, results, device):
+    """Record the graph: edges to the inputs, checks on the gradients, outputs owned by the node."""
+    edges = []
+    meta = []
+    for a, needed in zip(args, needs):
+        if not isinstance(a, Tensor):
+            edges.append(NON_TENSOR)
+            meta.append(None)
+        elif not needed:
+            edges.append(_NO_EDGE)
+            meta.append(None)
+        else:
+            if a._base is not None:
+                refresh_view(a)                    # Note [stale views]
+            edges.append((a.grad_fn, a._out_nr) if a.grad_fn is not None else (grad_accumulator(a), 0))
+            meta.append((a._array.shape, a._array.dtype))
+    node._edges = tuple(edges)
+    # A custom backward may return broadcast-shaped grads or another dtype: the engine checks and fixes them.
+    node._in_shapes = tuple([m[0] if m is not None else None for m in meta])
+    node._in_meta = tuple(meta)
+    node._checked = True
+    node._n_out = len(results)
+    node._out_meta = tuple([(r._array.shape, r._array.dtype, r._device) if isinstance(r, Tensor) else None
+                            for r in results])
+    if _Anomaly.enabled:
+        record_trace(node)
+    non_diff = node._non_differentiable or ()
+    for nr, r in enumerate(results):
+        if not isinstance(r, Tensor) or any(r is n for n in non_diff) or r._array.dtype.kind not in "fc" and \
+                not (r.dtype.is_floating_point or r.dtype.is_complex):
+            continue
+        r._requires_grad = True
+        r.grad_fn = node
+        r._out_nr = nr
+        if r._vc is None:
+            r._vc = VersionCounter()
+    to_save = node._to_save
+    if to_save is not None:
+        node._to_save = None
+        node._saved = tuple([_function_saved(v, results, device, i) for i, v in enumerate(to_save)])
+        if _SavedHooks.stack:
+            node._saved = _pack_with_hooks(node)
+
+
+def _function_saved(value, results, device, index):
     if value is None:
         return None
+    if not isinstance(value, Tensor):
+        raise TypeError(f"save_for_backward can only save variables, but argument {index} is of type "
+                        f"{type(value).__name__}")
     for nr, r in enumerate(results):
         if r is value and r.grad_fn is not None and r._out_nr == nr:
             return (1, r._array, r._vc, r._vc.value, device, nr)

@@ -1,18 +1,24 @@
 """Node (grad_fn), AccumulateGrad, and the backward pass over the recorded graph."""
+import os
 import traceback
+import warnings
 import weakref
+
+import numpy
 
 from .grad_mode import _State
 
-__all__ = ["Node", "AccumulateGrad", "run_backward"]
+__all__ = ["Node", "AccumulateGrad", "run_backward", "saved_tensors_hooks", "save_on_cpu", "walk"]
 
 _FREED = ("freed",)           # sentinel: the node's saved tensors were released by backward
+NON_TENSOR = (None, -1)       # the edge of a non-tensor argument (hidden from next_functions)
 
 
 class Node:
     """One recorded op, PyTorch's grad_fn. It doubles as the op's ctx during forward and backward."""
-    __slots__ = ("next_functions", "needs_input_grad", "_saved", "_to_save", "_in_shapes", "xp",
+    __slots__ = ("_edges", "needs_input_grad", "_saved", "_to_save", "_in_shapes", "_in_version",
                  "__dict__", "__weakref__")
+    xp = numpy                   # the array module of the node's device; set per node off the CPU
     # Rarely set state lives in the instance __dict__ and falls back to these class defaults.
     _op = None
     _n_out = 1
@@ -27,11 +33,24 @@ class Node:
     _non_differentiable = None
     _dirty = None
     materialize_grads = True
-    backend = None
     metadata_dict = None
+
+    @property
+    def backend(self):
+        """The backend module (ember.backends.cpu or .cuda) of the node's device."""
+        from ..backends import cpu
+        if self.xp is numpy:
+            return cpu
+        from ..backends import cuda
+        return cuda
 
     def name(self):
         return type(self).__name__
+
+    @property
+    def next_functions(self):
+        """((node, output_nr) | (None, 0), ...) for each tensor input, like PyTorch's."""
+        return tuple([e for e in self._edges if e is not NON_TENSOR])
 
     def __repr__(self):
         return f"<{type(self).__name__} object at {hex(id(self))}>"
@@ -83,7 +102,17 @@ class Node:
                 "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
                 "backward through the graph a second time or if you need to access saved tensors after "
                 "calling backward.")
-        return tuple([_unpack(self, entry) for entry in saved])
+        out = []
+        for entry in saved:
+            if entry is not None and entry[0] == 0:       # an input: inlined, the common case
+                tensor = entry[1]
+                vc = tensor._vc
+                if (0 if vc is None else vc.value) != entry[2]:
+                    _raise_modified(self, tensor, entry[2])
+                out.append(tensor)
+            else:
+                out.append(_unpack(self, entry))
+        return tuple(out)
 
     # PyTorch exposes the same list under this name on custom-Function ctx objects.
     @property
@@ -95,6 +124,8 @@ def _unpack(node, entry):
     if entry is None:
         return None
     kind = entry[0]
+    if kind == 3:                                  # packed by a saved_tensors_hooks pack hook
+        return entry[2](entry[1])
     if kind == 0:                                  # an input tensor, checked against its version
         tensor, version = entry[1], entry[2]
         vc = tensor._vc
@@ -115,34 +146,93 @@ def _raise_modified(node, tensor, version, current=None, out_nr=None):
     if current is None:
         current = 0 if tensor._vc is None else tensor._vc.value
     if out_nr is not None:
-        producer = f", which is output {out_nr} of {node.name()},"
+        producer = f", which is output {out_nr} of {_op_name(node)},"
     elif tensor.grad_fn is not None:
-        producer = f", which is output {tensor._out_nr} of {tensor.grad_fn.name()},"
+        producer = f", which is output {tensor._out_nr} of {_op_name(tensor.grad_fn)},"
     else:
         producer = ""
-    kind = tensor.dtype.name.capitalize().replace("Float32", "Float").replace("Float64", "Double")
-    type_name = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-                 "int64": "LongTensor", "int32": "IntTensor"}.get(tensor.dtype.name, kind + "Tensor")
+    from .._tensor import _type_name
     raise RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace operation: "
-        f"[ember.{type_name} {list(tensor.shape)}]{producer} is at version {current}; expected version "
-        f"{version} instead (saved for {node.name()}). Hint: the backtrace further above can point at the "
-        "operation that failed to compute its gradient; enable anomaly detection with "
-        "ember.autograd.set_detect_anomaly(True) to find the forward op responsible.")
+        f"[ember.{_type_name(tensor)} {list(tensor.shape)}]{producer} is at version {current}; expected version "
+        f"{version} instead. Hint: enable anomaly detection to find the operation that failed to compute its "
+        "gradient, with ember.autograd.set_detect_anomaly(True, check_nan=False). (The tensor was saved for "
+        f"{node.name()}.)")
+
+
+def _op_name(node):
+    """PyTorch's short op name in messages: ExpBackward0 -> Exp."""
+    name = node.name()
+    stripped = name.rstrip("0123456789")
+    return stripped[:-len("Backward")] if stripped.endswith("Backward") else name
+
+
+class _SavedHooks:
+    stack = []                   # (pack_hook, unpack_hook) pairs; the innermost applies
+
+
+class saved_tensors_hooks:
+    """Context manager: ops save `pack_hook(tensor)` instead of the tensor, and backward gets
+    `unpack_hook(packed)` back (PyTorch's torch.autograd.graph.saved_tensors_hooks)."""
+
+    def __init__(self, pack_hook, unpack_hook):
+        self.pack_hook, self.unpack_hook = pack_hook, unpack_hook
+
+    def __enter__(self):
+        _SavedHooks.stack.append((self.pack_hook, self.unpack_hook))
+        return self
+
+    def __exit__(self, *exc):
+        _SavedHooks.stack.pop()
+        return False
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """Saved tensors are kept as CPU copies and moved back to their device in backward."""
+
+    def __init__(self, pin_memory=False, device_type="cuda"):
+        def pack(tensor):
+            return tensor.device, tensor.detach().cpu()
+
+        def unpack(packed):
+            device, tensor = packed
+            return tensor.to(device)
+        super().__init__(pack, unpack)
+
+
+def pack_saved(entries, tensors):
+    """Apply the active pack hook to the saved entries that hold tensors (`tensors` are those tensors)."""
+    pack, unpack = _SavedHooks.stack[-1]
+    return tuple([entry if entry is None or entry[0] == 2 else (3, pack(t), unpack)
+                  for entry, t in zip(entries, tensors)])
+
+
+def _saved_tensor_of(entry, node):
+    return None if entry is None or entry[0] == 2 else _unpack(node, entry)
 
 
 class AccumulateGrad(Node):
-    """The sink for a leaf tensor: adds the incoming gradient to `variable.grad`."""
-    __slots__ = ("variable",)
+    """The sink for a leaf tensor: adds the incoming gradient to `variable.grad`.
+
+    Note [leaf accumulator]: the leaf holds its AccumulateGrad strongly and the node holds the leaf
+    weakly, so one node serves every graph the leaf enters (no per-step allocation) without a
+    reference cycle. A gradient for a leaf that no longer exists has nowhere to go and is dropped.
+    """
+    __slots__ = ("_variable_ref",)
     _special = True
 
     def __init__(self, variable):
-        self.variable = variable
-        self.next_functions = ()
+        self._variable_ref = weakref.ref(variable)
+        self._edges = ()
+        self._in_version = None
         self.needs_input_grad = ()
         self._saved = None
         self._to_save = None
         self._in_shapes = None
+
+    @property
+    def variable(self):
+        return self._variable_ref()
 
 
 class _RemovableHandle:
@@ -203,10 +293,10 @@ def _accumulate(variable, grad, create_graph, owned):
 
 
 def _materialize(node, grads):
-    from .._tensor import _make
+    """Zeros for the outputs that got no gradient (non-tensor outputs keep None)."""
     meta = node._out_meta
     xp = node.xp
-    return [g if g is not None else _make(xp.zeros(meta[i][0], dtype=meta[i][1]), meta[i][2])
+    return [g if g is not None or meta[i] is None else _make(xp.zeros(meta[i][0], dtype=meta[i][1]), meta[i][2])
             for i, g in enumerate(grads)]
 
 
@@ -218,7 +308,7 @@ def _needed_nodes(roots, targets):
     for root in roots:
         if root in done:
             continue
-        visiting.append((root, iter(root.next_functions)))
+        visiting.append((root, iter(root._edges)))
         done.add(root)
         while visiting:
             node, it = visiting[-1]
@@ -226,13 +316,13 @@ def _needed_nodes(roots, targets):
             for nxt, _ in it:
                 if nxt is not None and nxt not in done:
                     done.add(nxt)
-                    visiting.append((nxt, iter(nxt.next_functions)))
+                    visiting.append((nxt, iter(nxt._edges)))
                     advanced = True
                     break
             if advanced:
                 continue
             visiting.pop()
-            if node in targets or any(nxt in needed for nxt, _ in node.next_functions if nxt is not None):
+            if node in targets or any(nxt in needed for nxt, _ in node._edges if nxt is not None):
                 needed.add(node)
     return needed
 
@@ -247,7 +337,7 @@ def _dependencies(roots):
             stack.append(node)
     get = deps.get
     while stack:
-        for nxt, _ in stack.pop().next_functions:
+        for nxt, _ in stack.pop()._edges:
             if nxt is not None:
                 count = get(nxt)
                 if count is None:
@@ -289,59 +379,66 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
     prev_mode = _State.grad_enabled
     _State.grad_enabled = create_graph
     fast_sum = not create_graph
+    slow_all = needed is not None
+    anomaly = _Anomaly.enabled
+    pop = buffers.pop
     try:
         while ready:
             node = ready.pop()
-            grads = buffers.pop(node, None)
-            if node._special or needed is not None:   # hooks, leaves, autograd.grad
-                if needed is not None and node not in needed:
+            grads = pop(node, None)
+            if node._special or slow_all:       # leaves, hooks, autograd.grad
+                if node.__class__ is AccumulateGrad and not slow_all and node._pre_hooks is None:
+                    if grads is not None and grads[0] is not None:
+                        variable = node._variable_ref()
+                        if variable is not None:
+                            _accumulate(variable, grads[0], create_graph, owned)
+                    continue
+                if slow_all and node not in needed:
                     _release_edges(node, deps, ready)
                     continue
-                if grads is None:
-                    grads = [None] * node._n_out
-                grads = _pre_backward(node, grads, capture, captured)
+                grads = _pre_backward(node, grads or [None] * node._n_out, capture, captured)
                 if node.__class__ is AccumulateGrad:
-                    if capture is None and grads[0] is not None:
-                        _accumulate(node.variable, grads[0], create_graph, owned)
+                    variable = node._variable_ref()
+                    if capture is None and grads[0] is not None and variable is not None:
+                        _accumulate(variable, grads[0], create_graph, owned)
                     continue
                 if all(g is None for g in grads):
                     grads = None
             if grads is None:                     # no gradient reached it: nothing flows on
                 _release_edges(node, deps, ready)
                 continue
-            if node._n_out == 1:
-                results = node._op.backward(node, grads[0])
-            else:
+            if node._n_out != 1:
                 if all(g is None for g in grads):
                     _release_edges(node, deps, ready)
                     continue
                 if node.materialize_grads:
                     grads = _materialize(node, grads)
-                results = node._op.backward(node, *grads)
+                results = _backward_with_trace(node, grads) if anomaly else node._op.backward(node, *grads)
+            elif anomaly:
+                results = _backward_with_trace(node, grads)
+            else:
+                results = node._op.backward(node, grads[0])
             if not keep_graph and node._saved is not None:
                 node._saved = _FREED
             if results.__class__ is not tuple:
                 results = (results,)
-            edges = node.next_functions
+            edges = node._edges
             if len(results) != len(edges):
-                raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
-                                   f"(expected {len(edges)}, got {len(results)})")
-            if node._checked:                     # anomaly mode, post hooks or custom-Function outputs
+                results = _check_count(node, results, edges)
+            if node._checked or anomaly:          # anomaly mode, post hooks or custom-Function outputs
                 results = _post_backward(node, results, grads, owned)
-            shapes = node._in_shapes
+            shapes = node._in_shapes              # set for broadcasting ops: un-broadcast what changed shape
             i = -1
-            for nxt, nr in edges:
+            for (nxt, nr), grad in zip(edges, results):
                 i += 1
                 if nxt is None:
                     continue
-                grad = results[i]
                 if grad is not None:
                     if shapes is not None and grad._array.shape != shapes[i]:
                         grad = _sum_to(grad, shapes[i], node, fast_sum)
                     buf = buffers.get(nxt)
                     if buf is None:
-                        buf = buffers[nxt] = [None] * nxt._n_out
-                        buf[nr] = grad
+                        buffers[nxt] = [grad] if nr == 0 and nxt._n_out == 1 else _slot(nxt, nr, grad)
                     elif buf[nr] is None:
                         buf[nr] = grad
                     elif fast_sum and not buf[nr]._requires_grad and not grad._requires_grad:
@@ -357,8 +454,28 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
     return captured
 
 
+def _check_count(node, results, edges):
+    # Extra trailing Nones are allowed (PyTorch accepts them from custom Functions).
+    if len(results) > len(edges) and all(g is None for g in results[len(edges):]):
+        return results[:len(edges)]
+    raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients (expected "
+                       f"{len(edges)}, got {len(results)})")
+
+
+def _slot(node, nr, grad):
+    buf = [None] * node._n_out
+    buf[nr] = grad
+    return buf
+
+
 def _pre_backward(node, grads, capture, captured):
-    """Tensor hooks (incl. retain_grad), leaf hooks, autograd.grad capture, then node pre-hooks."""
+    """autograd.grad capture, tensor hooks (incl. retain_grad), leaf hooks, then node pre-hooks.
+
+    As in PyTorch, autograd.grad captures a non-leaf's gradient before that tensor's hooks run, and a
+    leaf's after its hooks (they belong to accumulation).
+    """
+    if capture is not None and node.__class__ is not AccumulateGrad:
+        _capture(node, grads, capture, captured)
     hooks = node._tensor_pre_hooks
     if hooks is not None:
         for nr, fns in hooks.items():
@@ -367,24 +484,28 @@ def _pre_backward(node, grads, capture, captured):
                     new = fn(grads[nr])
                     if new is not None:
                         grads[nr] = new
-    if node.__class__ is AccumulateGrad and capture is not None:
+    if node.__class__ is AccumulateGrad and capture is not None and node.variable is not None:
         extra = node.variable._extra
         if extra is not None and grads[0] is not None:
             for hook in tuple(extra.get("hooks", ())):
                 new = hook(grads[0])
                 if new is not None:
                     grads[0] = new
-    if capture is not None:
-        for nr in range(node._n_out):
-            slot = capture.get((node, nr))
-            if slot is not None and grads[nr] is not None:
-                captured[slot] = grads[nr] if captured[slot] is None else captured[slot] + grads[nr]
+    if capture is not None and node.__class__ is AccumulateGrad:
+        _capture(node, grads, capture, captured)
     if node._pre_hooks is not None:
         for fn in tuple(node._pre_hooks):
             new = fn(tuple(grads))
             if new is not None:
                 grads = list(new)
     return grads
+
+
+def _capture(node, grads, capture, captured):
+    for nr in range(node._n_out):
+        slot = capture.get((node, nr))
+        if slot is not None and grads[nr] is not None:
+            captured[slot] = grads[nr] if captured[slot] is None else captured[slot] + grads[nr]
 
 
 def _post_backward(node, results, grads, owned):
@@ -398,15 +519,19 @@ def _post_backward(node, results, grads, owned):
     meta = node._in_meta
     if meta is not None:                          # custom Function: check and cast its gradients
         results = list(results)
-        for i, (grad, m) in enumerate(zip(results, meta)):
-            if grad is None or m is None:
+        for i, (grad, m, edge) in enumerate(zip(results, meta, node._edges)):
+            if grad is None:
+                continue
+            if edge is NON_TENSOR:
+                raise RuntimeError(f"function {node.name()} returned a gradient different than None at position "
+                                   f"{i + 1}, but the corresponding forward input was not a Variable")
+            if m is None:
                 continue
             if not isinstance(grad, _Tensor):
-                raise TypeError(f"function {node.name()} returned a gradient different than None at position "
-                                f"{i + 1}, but the corresponding forward input was not a Variable")
-            shape, dtype = m
-            if grad._array.dtype != dtype:
-                grad = grad.to(_FROM_NUMPY[dtype])
+                raise TypeError(f"function {node.name()} returned a gradient of type {type(grad).__name__} at "
+                                f"position {i + 1}; expected a Tensor or None")
+            if grad._array.dtype != m[1]:
+                grad = grad.to(_FROM_NUMPY[m[1]])
             owned.add(id(grad))                   # user code may hold it: never store it as a .grad as is
             results[i] = grad
         results = tuple(results)
@@ -414,7 +539,7 @@ def _post_backward(node, results, grads, owned):
 
 
 def _release_edges(node, deps, ready):
-    for nxt, _ in node.next_functions:
+    for nxt, _ in node._edges:
         if nxt is not None:
             deps[nxt] -= 1
             if deps[nxt] == 0:
@@ -423,6 +548,8 @@ def _release_edges(node, deps, ready):
 
 def _sum_to(grad, shape, node, on_arrays):
     """Un-broadcast a gradient to its input's shape (on arrays when no graph is being built)."""
+    if not shape and on_arrays and not grad._requires_grad:      # to a scalar: the commonest case
+        return _make(node.xp.asarray(grad._array.sum()), grad._device)
     gshape = grad._array.shape
     lead = len(gshape) - len(shape)
     if lead < 0 or any(s != 1 and gshape[i + lead] != s for i, s in enumerate(shape)):
@@ -430,9 +557,14 @@ def _sum_to(grad, shape, node, on_arrays):
                            f"{node._in_shapes.index(shape)} - got {list(gshape)} but expected shape compatible "
                            f"with {list(shape)}")
     if on_arrays and not grad._requires_grad:
-        dims = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
-        array = grad._array.sum(axis=dims, keepdims=True) if dims else grad._array
-        return _make(array.reshape(shape), grad._device)
+        # Each sum returns a fresh array (no .base), so AccumulateGrad can keep it without a copy.
+        array = grad._array
+        if lead:
+            array = array.sum(axis=tuple(range(lead)))
+        kept = tuple(i for i, s in enumerate(shape) if s == 1 and array.shape[i] != 1)
+        if kept:
+            array = array.sum(axis=kept, keepdims=True)
+        return _make(array, grad._device)
     from ..ops.reduction import sum_to_shape
     return sum_to_shape(grad, shape)
 
@@ -441,24 +573,86 @@ def _check_anomaly(node, results):
     if not _Anomaly.check_nan:
         return
     for i, grad in enumerate(results):
-        if grad is not None and grad.dtype.category >= 2 and bool(node.xp.isnan(grad._array).any()):
-            trace = "".join(node._trace) if node._trace else "(no forward trace: enable anomaly mode " \
-                                                               "before the forward pass)"
-            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output. "
-                               f"Traceback of the forward call that created it:\n{trace}")
+        if grad is not None and grad._array.dtype.kind in "fc" and bool(node.xp.isnan(grad._array).any()):
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.\n"
+                               f"{_forward_trace(node)}")
+
+
+def _forward_trace(node):
+    if not node._trace:
+        return ("(No forward trace was recorded for it: anomaly detection must be enabled during the forward "
+                "pass too.)")
+    return f"Traceback of the forward call that created {node.name()}:\n" + "".join(node._trace)
+
+
+def _backward_with_trace(node, grads):
+    """Anomaly mode: a failing backward also reports where its node was created, as PyTorch warns."""
+    try:
+        return node._op.backward(node, *grads)
+    except Exception:
+        warnings.warn(f"Error detected in {node.name()}. {_forward_trace(node)}", UserWarning, stacklevel=2)
+        raise
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def record_trace(node):
-    node._trace = traceback.format_stack()[:-3]
+    """The user's stack at the op that created `node` (ember's own frames at the top are dropped)."""
+    frames = traceback.extract_stack()[:-1]
+    while frames and frames[-1].filename.startswith(_PACKAGE_DIR):
+        frames.pop()
+    node._trace = traceback.format_list(frames)
+
+
+def refresh_view(t):
+    """Rebuild a view's grad_fn when its base changed in place after the view was made.
+
+    Note [stale views]: a view's grad_fn points at its base's history as it was when the view was created
+    (the node remembers the version it saw). If the shared version moved on through another alias, that
+    history is out of date, and the view's history is replayed from the base's current one (PyTorch
+    regenerates it the same way). Called wherever a view enters the graph as an input.
+    """
+    fn = t.grad_fn
+    if fn is None:
+        return
+    seen = fn._in_version
+    vc = t._vc
+    if seen is None or (0 if vc is None else vc.value) == seen:
+        return
+    view_fn = t._extra.get("view_fn") if t._extra is not None else None
+    if view_fn is None:
+        return
+    prev = _State.grad_enabled
+    _State.grad_enabled = True
+    try:
+        fresh = view_fn(t._base)
+    finally:
+        _State.grad_enabled = prev
+    t.grad_fn = fresh.grad_fn
+    t._out_nr = fresh._out_nr
+
+
+def walk(roots):
+    """Every node reachable from `roots` (grad_fn objects), each once, parents before their inputs."""
+    seen = set()
+    stack = [r for r in reversed(list(roots)) if r is not None]
+    order = []
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        order.append(node)
+        stack.extend(nxt for nxt, _ in reversed(node._edges) if nxt is not None and nxt not in seen)
+    return order
 
 
 def grad_accumulator(tensor):
-    """The AccumulateGrad node of a leaf, cached weakly on the tensor like PyTorch does."""
-    ref = tensor._acc
-    acc = ref() if ref is not None else None
+    """The AccumulateGrad node of a leaf (see Note [leaf accumulator])."""
+    acc = tensor._acc
     if acc is None:
-        acc = AccumulateGrad(tensor)
-        tensor._acc = weakref.ref(acc)
+        acc = tensor._acc = AccumulateGrad(tensor)
     return acc
 
 

@@ -1,5 +1,9 @@
 """Helpers shared by the op families: operand promotion, casting, non-differentiable results."""
+import builtins
+import math
 import numbers
+
+import numpy as _np
 
 from .. import _dtype as _dt
 from .._device import CPU
@@ -63,12 +67,12 @@ def promote(name, a, b):
     if b.__class__ is float or b.__class__ is int:
         if isinstance(a, Tensor):
             dtype = _FROM_NUMPY[a._array.dtype]
-            if dtype.category == _dt.FLOAT:
+            if dtype.category == _dt.FLOAT and dtype is not _dt.bfloat16:
                 return a, b, dtype
     elif a.__class__ is float or a.__class__ is int:
         if isinstance(b, Tensor):
             dtype = _FROM_NUMPY[b._array.dtype]
-            if dtype.category == _dt.FLOAT:
+            if dtype.category == _dt.FLOAT and dtype is not _dt.bfloat16:
                 return a, b, dtype
     a_is_t = isinstance(a, Tensor)
     b_is_t = isinstance(b, Tensor)
@@ -93,9 +97,49 @@ def promote(name, a, b):
     if category > dtype.category:
         dtype = _dt._combine(dtype, _dt._category_default(category))
         t = cast(t, dtype)
-    elif dtype.category == _dt.INT and category == 1 and not dtype.is_signed and s < 0 and dtype is _dt.uint8:
-        s = s % 256                                   # uint8 arithmetic wraps, as in PyTorch
+    elif category == 1 and dtype.category == _dt.INT:
+        lo, hi, span = _INT_RANGE[dtype]
+        if not lo <= s <= hi:                         # integer arithmetic wraps, as in PyTorch
+            s = (s - lo) % span + lo
+    elif category == 2 and dtype is _dt.bfloat16:
+        s = dtype.numpy.type(s)                       # ml_dtypes would promote a Python float to float32
     return (t, s, dtype) if a_is_t else (s, t, dtype)
+
+
+_INT_RANGE = {d: (int(_np.iinfo(d.numpy).min), int(_np.iinfo(d.numpy).max), 1 << (8 * d.itemsize))
+              for d in (_dt.uint8, _dt.int8, _dt.int16, _dt.int32, _dt.int64)}
+_C_TYPE = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
+           "float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double",
+           "bool": "bool", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+
+
+def checked_scalar(value, dtype):
+    """A Python scalar converted for storing into a `dtype` tensor (fill, masked_fill, full ...).
+
+    Like PyTorch, refuse values the type cannot hold, except that integers may wrap into an
+    unsigned type from its negative mirror range (-255 stores into uint8 as 1)."""
+    value = scalar_value(value)
+    if dtype.category == _dt.INT:
+        lo, hi, span = _INT_RANGE[dtype]
+        if isinstance(value, complex):
+            fits = False
+        elif isinstance(value, float):
+            fits = math.isfinite(value) and lo <= value <= hi
+        else:
+            fits = lo <= value <= hi or (lo == 0 and -hi <= value < 0)
+        if not fits:
+            raise RuntimeError(f"value cannot be converted to type {_C_TYPE[dtype.name]} without overflow")
+        value = int(value)
+        return (value - lo) % span + lo
+    if dtype.category == _dt.FLOAT:
+        if isinstance(value, complex):
+            raise RuntimeError(f"value cannot be converted to type {_C_TYPE[dtype.name]} without overflow")
+        if math.isfinite(value) and dtype is not _dt.float64 and builtins.abs(value) > _dt.finfo(dtype).max:
+            raise RuntimeError(f"value cannot be converted to type {_C_TYPE[dtype.name]} without overflow")
+        return float(value)
+    if dtype.category == _dt.BOOL:
+        return bool(value)
+    return complex(value)
 
 
 def nodiff(fn, *inputs):

@@ -18,8 +18,11 @@ def normalize_dims(dim, ndim):
         dims = tuple(wrap_dim(d, ndim) for d in dim)
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"dim {dims[0]} appears multiple times in the list of dims")
+        if not ndim:                     # a 0-d tensor accepts dim 0 / -1 and has no axis to reduce
+            return ()
         return tuple(sorted(dims)) if dims else tuple(range(ndim))
-    return (wrap_dim(dim, ndim),)
+    dim = wrap_dim(dim, ndim)
+    return (dim,) if ndim else ()
 
 
 def broadcast_shapes(*shapes, op="broadcast"):

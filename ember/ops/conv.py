@@ -95,7 +95,13 @@ def canvas_size(spatial, padding):
 # --- primitives ---------------------------------------------------------------------------------------
 
 class Unfold(Op):
-    """im2col: (N, C, *spatial) -> (N, C * prod(kernel), L) columns of every window of the padded input."""
+    """im2col: (N, C, *spatial) -> (C * prod(kernel), N * L) columns of every window of the padded input.
+
+    Channels-first columns (rather than F.unfold's (N, C*K, L)) make a convolution ONE matrix
+    product for the whole batch: weight (C_out, C*K) @ columns (C*K, N*L). With a 2-core BLAS
+    shared by other processes, one large GEMM beats N small ones by far (each call synchronises
+    the BLAS threads).
+    """
     node_name = "Im2ColBackward0"
 
     @staticmethod
@@ -103,10 +109,13 @@ class Unfold(Op):
         xp = ctx.xp
         ctx.geometry = dict(kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
         ctx.spatial = input.shape[2:]
+        nd = len(kernel_size)
         canvas = pad_canvas(xp, input, padding)
         out = out_size(canvas.shape[2:], kernel_size, stride, dilation)
-        windows = window_view(xp, canvas, kernel_size, stride, dilation, out)
-        cols = windows.reshape(input.shape[0], input.shape[1] * math.prod(kernel_size), math.prod(out))
+        windows = window_view(xp, canvas, kernel_size, stride, dilation, out)   # (N, C, *K, *O)
+        order = (1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd))
+        cols = windows.transpose(order).reshape(input.shape[1] * math.prod(kernel_size),
+                                                input.shape[0] * math.prod(out))
         if xp.may_share_memory(cols, input):        # a 1x1 kernel can come back as a view: never alias
             cols = cols.copy()
         return cols
@@ -117,22 +126,26 @@ class Unfold(Op):
 
 
 class Fold(Op):
-    """col2im: (N, C * prod(kernel), L) columns summed back into (N, C, *output_size); Unfold's adjoint."""
+    """col2im: (C * prod(kernel), N * L) columns summed into (N, C, *output_size); Unfold's adjoint."""
     node_name = "Col2ImBackward0"
 
     @staticmethod
     def forward(ctx, input, output_size, kernel_size, dilation, padding, stride):
         xp = ctx.xp
         ctx.geometry = dict(kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
-        n = input.shape[0]
-        channels = input.shape[1] // math.prod(kernel_size)
+        nd = len(kernel_size)
         out = out_size(canvas_size(output_size, padding), kernel_size, stride, dilation)
-        cols = input.reshape((n, channels) + tuple(kernel_size) + out)
-        canvas = new_canvas(xp, (n, channels), output_size, padding, input.dtype)
+        channels = input.shape[0] // math.prod(kernel_size)
+        n = input.shape[1] // math.prod(out)
+        cols = input.reshape((channels,) + tuple(kernel_size) + (n,) + out)
+        # Sum on a (C, N, *spatial) canvas so every add reads its columns contiguously; one
+        # input-sized transpose at the end is far cheaper than prod(kernel) transposed reads.
+        canvas = new_canvas(xp, (channels, n), output_size, padding, input.dtype)
         for offset in offsets(kernel_size):           # prod(kernel) strided adds
             target = canvas[window_at(offset, stride, dilation, out)]
-            target += cols[(slice(None), slice(None)) + offset]
-        return crop_canvas(xp, canvas, tuple(output_size), padding)
+            target += cols[(slice(None),) + offset]
+        region = canvas[(Ellipsis,) + tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, output_size))]
+        return xp.ascontiguousarray(region.transpose((1, 0) + tuple(range(2, 2 + nd))))
 
     @staticmethod
     def backward(ctx, grad):
@@ -140,11 +153,12 @@ class Fold(Op):
 
 
 def unfold_columns(input, kernel_size, dilation, padding, stride):
-    """Unfold with geometry tuples (padding as (lo, hi) pairs); the internal im2col entry point."""
+    """Unfold with geometry tuples (padding as (lo, hi) pairs): (C*K, N*L) columns."""
     return Unfold.apply(input, kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
 
 
 def fold_columns(input, output_size, kernel_size, dilation, padding, stride):
+    """Fold of (C*K, N*L) columns into (N, C, *output_size)."""
     return Fold.apply(input, output_size=tuple(output_size), kernel_size=kernel_size, dilation=dilation,
                       padding=padding, stride=stride)
 
@@ -227,15 +241,14 @@ def convolution(name, input, weight, bias, stride, padding, dilation, groups, nd
                            f"size: ({' x '.join(str(d * (k - 1) + 1) for k, d in zip(kernel, dilation))}). "
                            "Kernel size can't be greater than actual input size")
     out = out_size(canvas, kernel, stride, dilation)
-    cols = unfold_columns(input, kernel, dilation, pads, stride)         # (N, C*K, L)
+    cols = unfold_columns(input, kernel, dilation, pads, stride)         # (C*K, N*L)
     if groups == 1:
-        output = weight.reshape(out_channels, -1) @ cols                  # one batched BLAS product
+        output = weight.reshape(out_channels, -1) @ cols                  # one BLAS product: (C_out, N*L)
     else:
-        length = cols.shape[-1]
-        output = weight.reshape(groups, out_channels // groups, -1) @ cols.reshape(n, groups, -1, length)
-    output = output.reshape((n, out_channels) + out)
+        output = weight.reshape(groups, out_channels // groups, -1) @ cols.reshape(groups, -1, cols.shape[-1])
     if bias is not None:
-        output = output + bias.reshape((out_channels,) + (1,) * nd)
+        output = output.reshape(out_channels, -1) + bias.reshape(out_channels, 1)
+    output = output.reshape((out_channels, n) + out).transpose(0, 1).contiguous()
     return output.squeeze(0) if unbatched else output
 
 
@@ -269,12 +282,12 @@ def transposed_convolution(name, input, weight, bias, stride, padding, output_pa
                     for i, s, p, d, k, e in zip(input.shape[2:], stride, pads, dilation, kernel, extra))
     if any(s <= 0 for s in spatial):
         raise RuntimeError(f"{name}: the computed output size {list(spatial)} is too small")
+    rows = input.reshape(n, channels, length).transpose(0, 1).reshape(channels, n * length)   # (C_in, N*L)
     if groups == 1:
-        cols = weight.reshape(channels, -1).mT @ input.reshape(n, channels, length)
+        cols = weight.reshape(channels, -1).mT @ rows                     # one BLAS product: (C_out*K, N*L)
     else:
-        cols = weight.reshape(groups, channels // groups, -1).mT @ input.reshape(n, groups, channels // groups,
-                                                                               length)
-        cols = cols.reshape(n, -1, length)
+        cols = weight.reshape(groups, channels // groups, -1).mT @ rows.reshape(groups, channels // groups, -1)
+        cols = cols.reshape(-1, n * length)
     # The windows cover (in - 1) * stride + span elements; output_padding adds uncovered ones at the end.
     fold_pads = tuple((p, p - e) for p, e in zip(pads, extra))
     output = fold_columns(cols, spatial, kernel, dilation, fold_pads, stride)

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from .. import _dtype as _dt
-from .._device import CPU, to_device
+from .._device import CPU, _default as _default_device, get_default_device, set_default_device, to_device
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
 from ..backends import backend_for
@@ -21,7 +21,7 @@ def _finish(array, device, requires_grad):
 
 
 def _device_and_xp(device):
-    device = to_device(device) if device is not None else CPU
+    device = to_device(device) if device is not None else _default_device[0]
     return device, backend_for(device).xp
 
 
@@ -111,7 +111,7 @@ def as_tensor(data, dtype=None, device=None):
         if dtype is not None or device is not None:
             out = data.to(device=device, dtype=dtype)
         return out
-    if isinstance(data, np.ndarray) and (device is None or to_device(device).type == "cpu"):
+    if isinstance(data, np.ndarray) and (to_device(device) if device is not None else _default_device[0]) is CPU:
         if dtype is None or _dt.to_dtype(dtype).numpy == data.dtype:
             return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
@@ -126,6 +126,10 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
     if requires_grad:
         out.requires_grad_(True)
     return out
+
+
+export(get_default_device, method=False)
+export(set_default_device, method=False)
 
 
 @export(method=False)

@@ -7,10 +7,10 @@ from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
-from ._common import cast, nodiff, scalar_value, to_tensor_operand
+from ._common import cast, checked_scalar, nodiff, scalar_value, to_tensor_operand
 from ._registry import export
 from ._shapes import wrap_dim
-from .shape import basic_index
+from .shape import SliceScatter, basic_index
 
 
 # --- index parsing ----------------------------------------------------------------------------------
@@ -28,7 +28,7 @@ def _parse_index(t, index):
                                    f"tensor ({t._device})")
             if item.dtype.category > _dt.INT:
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-            if item.ndim == 0 and item.dtype is not _dt.bool_:
+            if item.ndim == 0 and item.dtype is not _dt.bool_ and item._device.type != "meta":
                 out.append(int(item.item()))
                 continue
             arr = item._array
@@ -280,7 +280,7 @@ def gather(input, dim, index, *, sparse_grad=False):
 class Scatter(Op):
     @staticmethod
     def forward(ctx, input, dim, index, src):
-        ctx.dim = dim
+        ctx.dim, ctx.src_shape = dim, getattr(src, "shape", ())
         ctx.save_for_backward(index)
         out = input.copy()
         full = _full_index(ctx.xp, index, dim)
@@ -291,14 +291,14 @@ class Scatter(Op):
     def backward(ctx, grad):
         (index,) = ctx.saved_tensors
         grad_input = Scatter.apply(grad, ctx.dim, index, 0.0) if ctx.needs_input_grad[0] else None
-        grad_src = gather(grad, ctx.dim, index) if ctx.needs_input_grad[3] else None
+        grad_src = _pad_to(gather(grad, ctx.dim, index), ctx.src_shape) if ctx.needs_input_grad[3] else None
         return grad_input, None, None, grad_src
 
 
 class ScatterAdd(Op):
     @staticmethod
     def forward(ctx, input, dim, index, src):
-        ctx.dim = dim
+        ctx.dim, ctx.src_shape = dim, src.shape
         ctx.save_for_backward(index)
         out = input.copy()
         ctx.xp.add.at(out, _full_index(ctx.xp, index, dim), src[tuple(slice(0, s) for s in index.shape)])
@@ -307,8 +307,15 @@ class ScatterAdd(Op):
     @staticmethod
     def backward(ctx, grad):
         (index,) = ctx.saved_tensors
-        grad_src = gather(grad, ctx.dim, index) if ctx.needs_input_grad[3] else None
+        grad_src = _pad_to(gather(grad, ctx.dim, index), ctx.src_shape) if ctx.needs_input_grad[3] else None
         return grad, None, None, grad_src
+
+
+def _pad_to(grad, shape):
+    """grad (the shape of an index) zero-padded to `shape` (a src that extends past the index)."""
+    if tuple(grad.shape) == tuple(shape):
+        return grad
+    return SliceScatter.apply(grad, tuple(shape), tuple(slice(0, s) for s in grad.shape))
 
 
 @export(inplace=True)
@@ -331,8 +338,12 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
         source = cast(source, input.dtype)
     else:
         _check_index("scatter", input, dim, index)
-        source = scalar_value(source)
-    return Scatter.apply(input, dim, index, source)
+        source = checked_scalar(source, input.dtype)
+    return (Scatter if isinstance(source, Tensor) else ScatterValue).apply(input, dim, index, source)
+
+
+class ScatterValue(Scatter):
+    node_name = "ScatterBackward1"
 
 
 @export(inplace=True)
@@ -412,6 +423,8 @@ class ScatterReduce(Op):
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     dim = wrap_dim(dim, input.ndim)
     _check_index("scatter_reduce", input, dim, index, src)
+    if tuple(src.shape) != tuple(index.shape):          # only src's leading index-shaped block is used
+        src = src[tuple(slice(0, s) for s in index.shape)]
     return ScatterReduce.apply(input, dim, index, cast(src, input.dtype), reduce, include_self)
 
 
@@ -513,7 +526,7 @@ def index_fill(input, dim, index, value):
     _check_1d_index("index_fill", input, dim, index)
     if isinstance(value, Tensor):
         value = value.item()
-    return IndexCopy.apply(input, dim, index, scalar_value(value))
+    return IndexCopy.apply(input, dim, index, checked_scalar(value, input.dtype))
 
 
 # --- masks ------------------------------------------------------------------------------------------
@@ -530,7 +543,7 @@ def masked_fill(input, mask, value):
                                f"{value.ndim} dimension(s).")
         value = cast(value, input.dtype)
     else:
-        value = scalar_value(value)
+        value = checked_scalar(value, input.dtype)
         value = _make(input._backend().xp.asarray(value, dtype=input._array.dtype), input._device)
     out = where(mask, value, input)
     if out.shape != input.shape:

@@ -6,23 +6,33 @@ over the new grad_fn. If self is a view, its base gets a CopySlices node that ro
 of the written region through the op and the rest straight to the base's old history.
 """
 from .. import _dtype as _dt
-from .._tensor import Tensor, _make
+from .._device import CPU
+from .._tensor import Tensor, VersionCounter, _make
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
 from ._registry import export_method
 
 _FROM_NUMPY = _dt._FROM_NUMPY
+_CPU_XP = __import__("numpy")
 
 
 def check_inplace(self, name):
     """Refuse in-place ops PyTorch refuses (leaf that requires grad, or a view of one) under grad mode."""
     if not _State.grad_enabled:
         return
-    if self._requires_grad and self.grad_fn is None and self._base is None:
-        raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation. "
-                           f"({name})")
     base = self._base
-    if base is not None and base._requires_grad and base.grad_fn is None:
+    if base is None:
+        if self._requires_grad and self.grad_fn is None:
+            raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation. "
+                               f"({name})")
+        return
+    if base._requires_grad and (self._extra is None or "view_fn" not in self._extra):
+        raise RuntimeError("A view was created in no_grad mode and is being modified inplace with grad mode "
+                           "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
+                           "can clarify your code by moving both the view and the inplace either both inside the "
+                           f"no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
+                           f"want the inplace to be tracked). ({name})")
+    if base._requires_grad and base.grad_fn is None:
         raise RuntimeError(f"a view of a leaf Variable that requires grad is being used in an in-place "
                            f"operation. ({name})")
 
@@ -55,11 +65,17 @@ def apply_inplace(self, fn, name, args, kwargs):
 
 
 def _write(self, result):
+    recording = result.grad_fn is not None and _State.grad_enabled
+    if recording:
+        if result._array.dtype != self._array.dtype:     # self keeps its dtype: so must its gradient
+            from ._common import cast
+            result = cast(result, _FROM_NUMPY[self._array.dtype])
+        _keep_original_self(self, result.grad_fn)
     xp = self._backend().xp
     if result._array is not self._array:
         xp.copyto(self._array, result._array, casting="unsafe")
     self._bump_version()
-    if result.grad_fn is not None and _State.grad_enabled:
+    if recording:
         if self._base is not None:
             _rebase_view(self, result)
         else:
@@ -68,6 +84,24 @@ def _write(self, result):
             self._requires_grad = True
     elif self._base is not None and self._base._requires_grad and _State.grad_enabled:
         _rebase_view(self, result)
+
+
+def _keep_original_self(self, node):
+    """The op computed from self saved it for backward; self is about to be overwritten, so the node
+    keeps a copy of the original instead (PyTorch's "original self"), connected to self's old history."""
+    saved = node._saved
+    if not saved or saved[0] == "freed":
+        return
+    snapshot = None
+    entries = list(saved)
+    for i, entry in enumerate(entries):
+        if entry is not None and entry[0] == 0 and entry[1] is self:
+            if snapshot is None:
+                snapshot = _make(self._array.copy(), self._device, self._requires_grad, self.grad_fn,
+                                 self._out_nr)
+            entries[i] = (0, snapshot, 0)
+    if snapshot is not None:
+        node._saved = tuple(entries)
 
 
 def make_inplace(fn, name):
@@ -151,35 +185,41 @@ def _fast_binary(name, ufunc_name, slow):
                 raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
                                    f"devices, {self._device} and {other._device}! ({name})")
             b = other._array
-            src = _FROM_NUMPY[b.dtype]
+            if a.dtype != b.dtype and _FROM_NUMPY[b.dtype].category > _FROM_NUMPY[a.dtype].category:
+                return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
+            if b.shape != a.shape:
+                _check_broadcast(self, b)
         else:
             b = other
             src = _dt._category_default(0 if isinstance(b, bool) else 1 if isinstance(b, int) else
                                         2 if isinstance(b, float) else 3) if not hasattr(b, "dtype") else \
                 _FROM_NUMPY.get(getattr(b, "dtype", None), _dt.float64)
-        dst = _FROM_NUMPY[a.dtype]
-        if src.category > dst.category or (name in ("div_",) and dst.category < _dt.FLOAT):
+            if src.category > _FROM_NUMPY[a.dtype].category:
+                return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
+        if is_div and a.dtype.kind in "biu":
             return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
         if alpha != 1:
             b = b * alpha
-        xp = self._backend().xp
-        if isinstance(other, Tensor) and b.shape != a.shape:
-            try:
-                shape = xp.broadcast_shapes(b.shape, a.shape)
-            except ValueError:
-                shape = None
-            if shape != a.shape:
-                _raise_shape(self, b)
+        xp = _CPU_XP if self._device is CPU else self._backend().xp
         getattr(xp, ufunc_name)(a, b, out=a, casting="unsafe")
         vc = self._vc
         if vc is None:
-            from .._tensor import VersionCounter
             self._vc = VersionCounter(1)
         else:
             vc.value += 1
         return self
+    is_div = name == "div_"
     inplace.__name__ = inplace.__qualname__ = name
     return inplace
+
+
+def _check_broadcast(self, b):
+    try:
+        shape = self._backend().xp.broadcast_shapes(b.shape, self._array.shape)
+    except ValueError:
+        shape = None
+    if shape != self._array.shape:
+        _raise_shape(self, b)
 
 
 def _raise_shape(self, b):

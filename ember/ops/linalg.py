@@ -1,4 +1,5 @@
 """Matrix products (matmul with all its batching rules, mm, bmm, einsum ...) and small linalg."""
+import collections
 import string
 
 from .. import _dtype as _dt
@@ -76,7 +77,11 @@ def matmul(input, other, *, out=None):
                            f"(matmul: input {sa} and other {sb}: {ka} != {kb})")
     if da >= 2 and db >= 2:
         if da > 2 or db > 2:
-            broadcast_shapes(sa[:-2], sb[:-2], op="matmul")
+            try:
+                broadcast_shapes(sa[:-2], sb[:-2], op="matmul")
+            except RuntimeError:
+                raise RuntimeError(f"matmul: batch dimensions of input {sa} and other {sb} cannot be broadcast "
+                                   f"together: {sa[:-2]} and {sb[:-2]}") from None
         result = Matmul.apply(input, other)
     elif da == 1 and db == 1:
         result = Dot.apply(input, other)
@@ -116,8 +121,8 @@ def dot(input, other):
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
     if input.dtype is not other.dtype:
-        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {input.dtype.name.capitalize()} "
-                           f"and {other.dtype.name.capitalize()}")
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {_dt.scalar_type_name(input.dtype)} "
+                           f"and {_dt.scalar_type_name(other.dtype)}")
     if input.shape[0] != other.shape[0]:
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src [{other.shape[0]}] "
                            f"to have the same number of elements, but got {input.shape[0]} and {other.shape[0]} "
@@ -227,11 +232,11 @@ class Einsum(Op):
             missing = [c for c in term if c not in present]
             eq_terms = [out] + others
             ops = [grad] + [operands[j] for j in range(len(terms)) if j != i]
-            target = "".join(c for c in term if c not in missing)
-            if len(set(term)) != len(term):
-                raise RuntimeError("einsum backward with a repeated index in one operand (a diagonal) is not "
-                                   "supported")
+            target = "".join(c for c in dict.fromkeys(term) if c not in missing)
             g = einsum(",".join(eq_terms) + "->" + target, *ops)
+            if len(set(term)) != len(term):
+                grads.append(_embed_diagonal(g, target, term, missing, operands[i], ctx.equation))
+                continue
             if missing:
                 shape = operands[i].shape
                 full_idx = [term.index(c) for c in target]
@@ -245,6 +250,27 @@ class Einsum(Op):
                 g = g.permute(order) if order != list(range(len(order))) else g
             grads.append(g)
         return tuple(grads)
+
+
+def _embed_diagonal(g, target, term, missing, operand, equation):
+    """The gradient of an operand with a repeated letter ("ii"): g lives on its diagonal, written as
+    g times identity matrices tying each repeat to its first occurrence (and ones for summed letters)."""
+    from .creation import eye, ones
+    fresh = (c for c in string.ascii_letters if c not in equation)
+    sizes = dict(zip(term, operand.shape))
+    subscripts, extra, seen = [], [], set()
+    for c in term:
+        if c in seen:
+            f = next(fresh)
+            subscripts.append(f)
+            extra.append((c + f, eye(sizes[c], dtype=g.dtype, device=g.device)))
+        else:
+            seen.add(c)
+            subscripts.append(c)
+    for c in dict.fromkeys(missing):
+        extra.append((c, ones(sizes[c], dtype=g.dtype, device=g.device)))
+    lhs = ",".join([target] + [sub for sub, _ in extra])
+    return einsum(lhs + "->" + "".join(subscripts), g, *[t for _, t in extra])
 
 
 def _normalize_equation(equation, operands):
@@ -405,7 +431,7 @@ def _square(name, a):
                            f"{a.shape[-2] if a.ndim >= 2 else a.shape} by {a.shape[-1] if a.ndim else ''} matrices")
     if a.dtype.category < _dt.FLOAT:
         raise RuntimeError(f"linalg.{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{a.dtype.name.capitalize()}")
+                           f"{_dt.scalar_type_name(a.dtype)}")
 
 
 def inv(A):
@@ -424,10 +450,13 @@ def solve(A, B, *, left=True):
     return Solve.apply(A, B, vector)
 
 
+_slogdet_result = collections.namedtuple("slogdet", ["sign", "logabsdet"])
+
+
 def slogdet(A):
     _square("slogdet", A)
     d = det(A)
-    return nodiff(lambda xp, x: xp.sign(x), d), d.abs().log()
+    return _slogdet_result(d.sign(), d.abs().log())
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):

@@ -4,7 +4,7 @@ import math
 from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
-from ._common import cast, is_scalar, nodiff, promote, scalar_value, to_tensor_operand
+from ._common import _INT_RANGE, cast, is_scalar, nodiff, promote, scalar_value, to_tensor_operand
 from ._registry import export
 
 _FROM_NUMPY = _dt._FROM_NUMPY
@@ -49,8 +49,35 @@ class Mul(Op):
     @staticmethod
     def backward(ctx, grad):
         input, other = ctx.saved_tensors
-        return (grad * other if other is not None else None,
-                grad * input if input is not None else None)
+        shapes = ctx._in_shapes                    # the inputs' shapes, kept by the engine for un-broadcasting
+        return (_times(grad, other, shapes[0]) if other is not None else None,
+                _times(grad, input, shapes[1]) if input is not None else None)
+
+
+def _times(grad, factor, shape=None):
+    """grad * factor, summed to `shape` () at once when the input was a broadcast scalar (a dot product:
+    one BLAS call instead of a product and a reduction; the seed's scalar-parameter fits live on this)."""
+    if factor.__class__ is Tensor and factor._array.dtype == grad._array.dtype:
+        if shape == () and grad._array.ndim and grad._array.shape == factor._array.shape and \
+                grad._array.dtype.kind == "f":
+            return MulSum.apply(grad, factor)
+        return Mul.apply(grad, factor)
+    return grad * factor
+
+
+class MulSum(Op):
+    """(input * other).sum() for equal shapes: the gradient of a scalar factor of a product."""
+    node_name = "MulSumBackward0"
+
+    @staticmethod
+    def forward(ctx, input, other):
+        ctx.save_for_backward(input, other)
+        return ctx.xp.vdot(input.reshape(-1), other.reshape(-1))
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other = ctx.saved_tensors
+        return grad * other, grad * input
 
 
 class Div(Op):
@@ -71,9 +98,15 @@ class Div(Op):
 
 
 def _check_bool_sub(input, other):
-    if getattr(input, "dtype", None) is _dt.bool_ and (getattr(other, "dtype", None) is _dt.bool_ or
-                                                       isinstance(other, bool)):
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. If you are "
+    if isinstance(input, Tensor) and input._array.dtype.kind != "b" and other.__class__ is not bool and \
+            not (isinstance(other, Tensor) and other._array.dtype.kind == "b"):    # fast exit: the usual case
+        return
+    bools = [x is True or x is False or getattr(x, "dtype", None) is _dt.bool_ for x in (input, other)]
+    if all(bools):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
+                           "or `logical_xor()` operator instead.")
+    if any(bools):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
                            "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
@@ -83,7 +116,8 @@ def add(input, other, *, alpha=1, out=None):
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     input, other, _ = promote("add", input, other)
-    return _out(Add.apply(input, other), out)
+    result = Add.apply(input, other)
+    return result if out is None else _out(result, out)
 
 
 @export(inplace=True, aliases=("subtract",))
@@ -93,20 +127,51 @@ def sub(input, other, *, alpha=1, out=None):
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     input, other, _ = promote("sub", input, other)
-    return _out(Sub.apply(input, other), out)
+    result = Sub.apply(input, other)
+    return result if out is None else _out(result, out)
+
+
+class RsubScalar(Op):
+    """scalar - input."""
+    node_name = "RsubBackward1"
+
+    @staticmethod
+    def forward(ctx, input, other):
+        return other - input
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad, None
+
+
+class Rsub(Sub):
+    node_name = "RsubBackward0"
+
+    @staticmethod
+    def forward(ctx, input, other):
+        return other - input
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad if ctx.needs_input_grad[0] else None, grad
 
 
 @export(inplace=False)
 def rsub(input, other, *, alpha=1):
     """other - alpha * input."""
-    return sub(other if isinstance(other, Tensor) else _scalar_like(other, input), input, alpha=alpha)
+    if alpha != 1:
+        return sub(other if isinstance(other, Tensor) else _scalar_like(other, input), input, alpha=alpha)
+    _check_bool_sub(other, input)
+    input, other, _ = promote("rsub", input, other)
+    return (Rsub if isinstance(other, Tensor) else RsubScalar).apply(input, other)
 
 
 @export(inplace=True, aliases=("multiply",))
 def mul(input, other, *, out=None):
     """Elementwise product with broadcasting and PyTorch's type promotion."""
     input, other, _ = promote("mul", input, other)
-    return _out(Mul.apply(input, other), out)
+    result = Mul.apply(input, other)
+    return result if out is None else _out(result, out)
 
 
 @export(inplace=True, aliases=("divide", "true_divide"))
@@ -147,6 +212,9 @@ def _scalar_like(value, like):
         dtype = _dt.bool_
     elif isinstance(value, int):
         dtype = like.dtype if like.dtype.category >= _dt.INT else _dt.int64
+        if dtype.category == _dt.INT:
+            lo, hi, span = _INT_RANGE[dtype]
+            value = (value - lo) % span + lo          # integers wrap into the tensor's type, as in PyTorch
     elif isinstance(value, float):
         dtype = like.dtype if like.dtype.category >= _dt.FLOAT else _dt.get_default_dtype()
     else:
@@ -175,7 +243,7 @@ class PowScalar(Op):
         if e == 0:
             return grad * 0, None
         if e == 2:
-            return grad * (input * 2), None
+            return _times(grad, Mul.apply(input, 2)), None
         return grad * (input ** (e - 1) * e), None
 
 
@@ -225,6 +293,9 @@ class RPowScalar(Op):
 @export(inplace=True)
 def pow(input, exponent, *, out=None):
     """input ** exponent (tensor or scalar on either side)."""
+    if exponent.__class__ is int and exponent != 1 and out is None and isinstance(input, Tensor) and \
+            input._array.dtype.kind == "f":       # fast path: float tensor to a Python int power
+        return PowScalar.apply(input, exponent)
     if not isinstance(input, Tensor):
         return _out(_rpow(exponent, input), out)
     if is_scalar(exponent):
@@ -234,23 +305,52 @@ def pow(input, exponent, *, out=None):
             input = cast(input, _dt.get_default_dtype())
         elif isinstance(exponent, complex) and not dtype.is_complex:
             input = cast(input, _dt._combine(dtype, _dt._category_default(_dt.COMPLEX)))
-        if dtype.category == _dt.INT and isinstance(exponent, int) and exponent < 0:
+        elif dtype is _dt.bool_ and exponent.__class__ is int:
+            input = cast(input, _dt.int64)                # bool ** int is int64, as in PyTorch
+        elif dtype is _dt.bfloat16 and isinstance(exponent, float):
+            exponent = dtype.numpy.type(exponent)         # keep ml_dtypes from computing in float32
+        if dtype.category <= _dt.INT and exponent.__class__ is int and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         if exponent == 1:
             return _out(mul(input, 1), out) if input._requires_grad else _out(clone(input), out)
         return _out(PowScalar.apply(input, exponent), out)
-    input, exponent, _ = promote("pow", input, exponent)
+    input, exponent, dtype = promote("pow", input, exponent)
+    if dtype.category <= _dt.INT:
+        _no_bool_kernel("pow", dtype)
+        return _out(nodiff(_int_pow, input, exponent), out)
     return _out(Pow.apply(input, exponent), out)
+
+
+def _no_bool_kernel(name, dtype, complex_too=False):
+    """PyTorch has no kernel for some ops on bool (and complex) results: NotImplementedError, as there."""
+    if dtype is _dt.bool_ or (complex_too and dtype.is_complex):
+        raise NotImplementedError(f"\"{name}\" not implemented for '{_dt.scalar_type_name(dtype)}'")
+
+
+def _int_pow(xp, base, exponent):
+    # NumPy refuses negative integer powers; PyTorch gives the truncated result (0, or +-1 for base +-1).
+    negative = exponent < 0
+    if not xp.any(negative):
+        return base ** exponent
+    out = base ** xp.where(negative, 0, exponent)
+    odd = exponent % 2 != 0
+    special = xp.where(base == 1, 1, xp.where(base == -1, xp.where(odd, -1, 1), 0))
+    return xp.where(negative, special, out).astype(out.dtype, copy=False)
 
 
 def _rpow(input, base):
     """base ** input where base is a scalar."""
     base = scalar_value(base)
     if isinstance(base, (int, float)) and not isinstance(base, bool) and input.dtype.category >= _dt.FLOAT:
+        if input.dtype is _dt.bfloat16:
+            base = input.dtype.numpy.type(base)          # keep ml_dtypes from computing in float32
         return RPowScalar.apply(float(base) if isinstance(base, float) else base, input)
-    b, e, _ = promote("pow", base, input)
+    b, e, dtype = promote("pow", base, input)
     if not isinstance(b, Tensor):
         b = _scalar_like(b, e)
+    if dtype.category <= _dt.INT:
+        _no_bool_kernel("pow", dtype)
+        return nodiff(_int_pow, b, e)
     return Pow.apply(b, e)
 
 
@@ -315,8 +415,14 @@ def _sign_grad(grad, x):
     return grad * sign(x)
 
 
-neg = unary_op("neg", lambda xp, x: -x, lambda g, _: -g, keeps=None, float_only=False,
-               aliases=("negative",))
+def _neg(xp, x):
+    if x.dtype == bool:                  # NumPy raises TypeError; PyTorch a RuntimeError with this advice
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
+    return -x
+
+
+neg = unary_op("neg", _neg, lambda g, _: -g, keeps=None, float_only=False, aliases=("negative",))
 exp = unary_op("exp", lambda xp, x: xp.exp(x), lambda g, out: g * out, keeps="output")
 exp2 = unary_op("exp2", lambda xp, x: xp.exp2(x), lambda g, out: g * out * math.log(2), keeps="output")
 expm1 = unary_op("expm1", lambda xp, x: xp.expm1(x), lambda g, out: g * (out + 1), keeps="output")
@@ -373,15 +479,16 @@ reciprocal = unary_op("reciprocal", lambda xp, x: 1 / x, lambda g, out: -g * out
 square = unary_op("square", lambda xp, x: x * x, lambda g, x: g * (x * 2), float_only=False,
                   node_name="PowBackward0")
 abs = unary_op("abs", lambda xp, x: xp.abs(x), _sign_grad, float_only=False, aliases=("absolute",))
-sign = unary_op("sign", lambda xp, x: xp.sign(x), lambda g, _: g * 0, keeps=None, float_only=False)
+sign = unary_op("sign", lambda xp, x: xp.sign(x) if x.dtype != bool else x.copy(), lambda g, _: g * 0,
+                keeps=None, float_only=False)
 sgn = unary_op("sgn", lambda xp, x: xp.sign(x) if x.dtype.kind != "c" else
                xp.where(x == 0, 0, x / xp.where(x == 0, 1, xp.abs(x))), lambda g, _: g * 0, keeps=None,
                float_only=False)
-floor = unary_op("floor", lambda xp, x: xp.floor(x) if x.dtype.kind == "f" else x.copy(),
+floor = unary_op("floor", lambda xp, x: xp.floor(x) if x.dtype.kind not in "biu" else x.copy(),
                  lambda g, _: g * 0, keeps=None, float_only=False)
-ceil = unary_op("ceil", lambda xp, x: xp.ceil(x) if x.dtype.kind == "f" else x.copy(), lambda g, _: g * 0,
+ceil = unary_op("ceil", lambda xp, x: xp.ceil(x) if x.dtype.kind not in "biu" else x.copy(), lambda g, _: g * 0,
                 keeps=None, float_only=False)
-trunc = unary_op("trunc", lambda xp, x: xp.trunc(x) if x.dtype.kind == "f" else x.copy(),
+trunc = unary_op("trunc", lambda xp, x: xp.trunc(x) if x.dtype.kind not in "biu" else x.copy(),
                  lambda g, _: g * 0, keeps=None, float_only=False, aliases=("fix",))
 frac = unary_op("frac", lambda xp, x: x - xp.trunc(x), lambda g, _: g, keeps=None)
 signbit = unary_op("signbit", lambda xp, x: xp.signbit(x), None, keeps=None, float_only=False,
@@ -409,11 +516,15 @@ class Round(Op):
 @export(inplace=True)
 def round(input, *, decimals=0):
     """Round half to even (PyTorch's rule), optionally to `decimals` places."""
-    return Round.apply(input, decimals)
+    return (Round if decimals == 0 else RoundDecimals).apply(input, decimals)
+
+
+class RoundDecimals(Round):
+    node_name = "RoundBackward1"
 
 
 def _isnan(xp, x):
-    return xp.isnan(x) if x.dtype.kind in "fc" else xp.zeros(x.shape, dtype=bool)
+    return xp.isnan(x) if x.dtype.kind not in "biu" else xp.zeros(x.shape, dtype=bool)
 
 
 @export(method=True)
@@ -423,24 +534,24 @@ def isnan(input):
 
 @export(method=True)
 def isinf(input):
-    return nodiff(lambda xp, x: xp.isinf(x) if x.dtype.kind in "fc" else xp.zeros(x.shape, dtype=bool), input)
+    return nodiff(lambda xp, x: xp.isinf(x) if x.dtype.kind not in "biu" else xp.zeros(x.shape, dtype=bool), input)
 
 
 @export(method=True)
 def isposinf(input):
-    return nodiff(lambda xp, x: xp.isposinf(x) if x.dtype.kind == "f" else xp.zeros(x.shape, dtype=bool),
+    return nodiff(lambda xp, x: xp.isposinf(x) if x.dtype.kind not in "biuc" else xp.zeros(x.shape, dtype=bool),
                   input)
 
 
 @export(method=True)
 def isneginf(input):
-    return nodiff(lambda xp, x: xp.isneginf(x) if x.dtype.kind == "f" else xp.zeros(x.shape, dtype=bool),
+    return nodiff(lambda xp, x: xp.isneginf(x) if x.dtype.kind not in "biuc" else xp.zeros(x.shape, dtype=bool),
                   input)
 
 
 @export(method=True)
 def isfinite(input):
-    return nodiff(lambda xp, x: xp.isfinite(x) if x.dtype.kind in "fc" else xp.ones(x.shape, dtype=bool),
+    return nodiff(lambda xp, x: xp.isfinite(x) if x.dtype.kind not in "biu" else xp.ones(x.shape, dtype=bool),
                   input)
 
 
@@ -454,11 +565,11 @@ class NanToNum(Op):
     def forward(ctx, input, nan, posinf, neginf):
         xp = ctx.xp
         ctx.save_for_backward(input)
-        if input.dtype.kind not in "fc":
+        if input.dtype.kind in "biu":
             return input.copy()
-        info = xp.finfo(input.dtype)
-        return xp.nan_to_num(input, nan=nan, posinf=info.max if posinf is None else posinf,
-                             neginf=info.min if neginf is None else neginf)
+        work = input if input.dtype.kind in "fc" else input.astype(xp.float32)   # bfloat16
+        out = xp.nan_to_num(work, nan=nan, posinf=posinf, neginf=neginf)
+        return out.astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -469,6 +580,10 @@ class NanToNum(Op):
 @export(inplace=True)
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """Replace NaN, +inf and -inf by finite numbers (default: 0 and the dtype's extremes)."""
+    if input.dtype.category >= _dt.FLOAT:
+        info = _dt.finfo(input.dtype.to_real())
+        posinf = info.max if posinf is None else posinf
+        neginf = info.min if neginf is None else neginf
     return NanToNum.apply(input, nan, posinf, neginf)
 
 
@@ -516,13 +631,17 @@ def _tensor_pair(name, input, other):
 
 @export(method=True)
 def maximum(input, other, *, out=None):
-    input, other, _ = _tensor_pair("maximum", input, other)
+    input, other, dtype = _tensor_pair("maximum", input, other)
+    if dtype.is_complex:
+        raise RuntimeError("maximum not implemented for complex tensors.")
     return _out(Maximum.apply(input, other), out)
 
 
 @export(method=True)
 def minimum(input, other, *, out=None):
-    input, other, _ = _tensor_pair("minimum", input, other)
+    input, other, dtype = _tensor_pair("minimum", input, other)
+    if dtype.is_complex:
+        raise RuntimeError("minimum not implemented for complex tensors.")
     return _out(Minimum.apply(input, other), out)
 
 
@@ -589,6 +708,7 @@ def logaddexp2(input, other):
 
 
 class Fmod(Op):
+    node_name = "FmodBackward1"                 # PyTorch: FmodBackward0 has a scalar divisor
     broadcasts = True
 
     @staticmethod
@@ -604,6 +724,7 @@ class Fmod(Op):
 
 
 class Remainder(Op):
+    node_name = "RemainderBackward1"
     broadcasts = True
 
     @staticmethod
@@ -618,6 +739,14 @@ class Remainder(Op):
         return grad, grad_other
 
 
+class FmodScalar(Fmod):
+    node_name = "FmodBackward0"
+
+
+class RemainderScalar(Remainder):
+    node_name = "RemainderBackward0"
+
+
 def _check_int_zero(name, other):
     if isinstance(other, Tensor):
         if other.dtype.category <= _dt.INT and bool((other._array == 0).any()):
@@ -630,24 +759,27 @@ def _check_int_zero(name, other):
 def fmod(input, other):
     """Remainder with the sign of the dividend (C's fmod)."""
     input, other, dtype = promote("fmod", input, other)
+    _no_bool_kernel("fmod_cpu", dtype, complex_too=True)
     if dtype.category <= _dt.INT:
         _check_int_zero("fmod", other)
-    return Fmod.apply(input, other)
+    return (Fmod if isinstance(other, Tensor) else FmodScalar).apply(input, other)
 
 
 @export(inplace=True)
 def remainder(input, other):
     """Python's modulus: the result has the sign of the divisor."""
     input, other, dtype = promote("remainder", input, other)
+    _no_bool_kernel("remainder_cpu", dtype, complex_too=True)
     if dtype.category <= _dt.INT:
         _check_int_zero("remainder", other)
-    return Remainder.apply(input, other)
+    return (Remainder if isinstance(other, Tensor) else RemainderScalar).apply(input, other)
 
 
 @export(inplace=True)
 def floor_divide(input, other):
     """floor(input / other), PyTorch's // (floors, like Python)."""
     input, other, dtype = promote("floor_divide", input, other)
+    _no_bool_kernel("div_floor_cpu", dtype, complex_too=True)
     if dtype.category <= _dt.INT:
         _check_int_zero("floor_divide", other)
         return nodiff(lambda xp, a, b: xp.floor_divide(a, b), input, other)
@@ -692,13 +824,20 @@ def lerp(input, end, weight):
     input, end, _ = promote("lerp", input, end)
     if isinstance(weight, Tensor):
         weight = cast(weight, input.dtype)
-    return Lerp.apply(input, end, weight)
+    return (LerpTensor if isinstance(weight, Tensor) else Lerp).apply(input, end, weight)
+
+
+class LerpTensor(Lerp):
+    node_name = "LerpBackward1"
 
 
 @export(inplace=True)
 def addcmul(input, tensor1, tensor2, *, value=1):
-    """input + value * tensor1 * tensor2."""
-    return add(input, mul(tensor1, tensor2), alpha=value) if value != 1 else add(input, mul(tensor1, tensor2))
+    """input + value * tensor1 * tensor2 (value is truncated to an integer for integer tensors, as in PyTorch)."""
+    product = mul(tensor1, tensor2)
+    if value != 1 and _dt.result_type(input, product).category <= _dt.INT:
+        value = int(value)
+    return add(input, product, alpha=value) if value != 1 else add(input, product)
 
 
 @export(inplace=True)
@@ -713,6 +852,9 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
 # --- clamp -----------------------------------------------------------------------------------------
 
 class Clamp(Op):
+    """Clamp to scalar bounds; the gradient passes where min <= input <= max."""
+    node_name = "ClampBackward1"
+
     @staticmethod
     def forward(ctx, input, min, max):
         xp = ctx.xp
@@ -739,8 +881,17 @@ class Clamp(Op):
         return grad * mask.to(grad.dtype), None, None
 
 
+class ClampMin(Clamp):
+    node_name = "ClampMinBackward0"
+
+
+class ClampMax(Clamp):
+    node_name = "ClampMaxBackward0"
+
+
 class ClampTensor(Op):
-    node_name = "ClampBackward1"
+    """Clamp to tensor bounds. Where min > max the result is max, so max gets the gradient there."""
+    node_name = "ClampBackward0"
     broadcasts = True
 
     @staticmethod
@@ -757,20 +908,38 @@ class ClampTensor(Op):
     @staticmethod
     def backward(ctx, grad):
         input, lo, hi = ctx.saved_tensors
+        zero = zeros_like_(grad)
         inside = None
         if lo is not None:
             inside = input >= lo
         if hi is not None:
             inside = (input <= hi) if inside is None else inside & (input <= hi)
-        grad_input = grad * inside.to(grad.dtype)
-        grad_lo = grad * (input < lo).to(grad.dtype) if lo is not None and ctx.needs_input_grad[1] else None
-        grad_hi = grad * (input > hi).to(grad.dtype) if hi is not None and ctx.needs_input_grad[2] else None
+        grad_input = where(inside, grad, zero) if ctx.needs_input_grad[0] else None
+        grad_lo = grad_hi = None
+        if lo is not None and ctx.needs_input_grad[1]:
+            below = input < lo if hi is None else (input < lo) & (lo <= hi)
+            grad_lo = where(below, grad, zero)
+        if hi is not None and ctx.needs_input_grad[2]:
+            above = input > hi if lo is None else (input > hi) | (lo > hi)
+            grad_hi = where(above, grad, zero)
         return grad_input, grad_lo, grad_hi
+
+
+def _clamp_bound(value, dtype):
+    """A scalar bound as PyTorch casts it to an integer input's dtype (integers wrap)."""
+    if value is None or dtype.category != _dt.INT or isinstance(value, (bool, float)):
+        return value
+    lo, hi, span = _INT_RANGE[dtype]
+    return (value - lo) % span + lo
 
 
 @export(inplace=True, aliases=("clip",))
 def clamp(input, min=None, max=None, *, out=None):
     """Limit values to [min, max]; the gradient is 0 outside (and passes at the bounds)."""
+    return _clamp(input, min, max, out, Clamp)
+
+
+def _clamp(input, min, max, out, op):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -785,17 +954,18 @@ def clamp(input, min=None, max=None, *, out=None):
     max = scalar_value(max) if max is not None else None
     if input.dtype.category < _dt.FLOAT and (isinstance(min, float) or isinstance(max, float)):
         input = cast(input, _dt.get_default_dtype())
-    return _out(Clamp.apply(input, min, max), out)
+    dtype = input.dtype
+    return _out(op.apply(input, _clamp_bound(min, dtype), _clamp_bound(max, dtype)), out)
 
 
 @export(inplace=True)
 def clamp_min(input, min):
-    return clamp(input, min=min)
+    return _clamp(input, min, None, None, ClampMin)
 
 
 @export(inplace=True)
 def clamp_max(input, max):
-    return clamp(input, max=max)
+    return _clamp(input, None, max, None, ClampMax)
 
 
 # --- comparisons and logic (no gradients) -----------------------------------------------------------
@@ -846,8 +1016,8 @@ def logical_not(input):
 def _bitwise(name, fn):
     def bitwise(input, other):
         a, b, dtype = promote(name, input, other)
-        if dtype.category > _dt.INT:
-            raise RuntimeError(f"\"{name}_cpu\" not implemented for '{dtype.name.capitalize()}'")
+        if dtype.category > _dt.INT:            # PyTorch: NotImplementedError for a missing kernel
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{_dt.scalar_type_name(dtype)}'")
         return nodiff(fn, a, b)
     bitwise.__name__ = bitwise.__qualname__ = name
     export(bitwise, inplace=True)
@@ -898,7 +1068,7 @@ def where(condition, input=None, other=None):
             condition = cast(condition, _dt.bool_)
         else:
             raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
-                               f"{condition.dtype.name.capitalize()}")
+                               f"{_dt.scalar_type_name(condition.dtype)}")
     like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else condition
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         dtype = _dt.result_type(input, other)

@@ -1,8 +1,9 @@
 """Pooling: max and average over sliding windows (see Note [window geometry] in conv.py), adaptive pools.
 
 Max and average pooling loop over kernel offsets only (prod(kernel) vectorised passes over strided
-views of the padded input); the max remembers which offset won so its backward is one strided add
-per offset too.
+views of the padded input). The max forward is a running np.maximum; its backward finds which
+offset won (comparing each offset's view with the saved output) and writes one strided slice per
+offset.
 """
 import math
 
@@ -46,6 +47,14 @@ class MaxPool(Op):
         return MaxPoolScatter.apply(grad, which=which, spatial=spatial, **ctx.geometry)
 
 
+class MaxPool2D(MaxPool):
+    node_name = "MaxPool2DWithIndicesBackward0"
+
+
+class MaxPool3D(MaxPool):
+    node_name = "MaxPool3DWithIndicesBackward0"
+
+
 def argmax_offsets(xp, input, best, kernel_size, stride, padding, dilation):
     """Which kernel offset holds each window's maximum (the first one on ties, as PyTorch picks)."""
     canvas = pad_canvas(xp, input, padding, _lowest(xp, input.dtype))
@@ -74,10 +83,19 @@ class MaxPoolScatter(Op):
         nd = len(kernel_size)
         canvas = new_canvas(xp, grad.shape[:-nd], spatial, padding, grad.dtype)
         out = grad.shape[-nd:]
+        overlap = any(s < d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel_size))
+        # grad * mask is cheaper than where(mask, grad, 0) but turns inf/NaN into NaN off the argmax
+        finite = grad.dtype.kind != "f" or bool(xp.isfinite(grad).all())
         zero = grad.dtype.type(0)
         for k, offset in enumerate(offsets(kernel_size)):
             target = canvas[window_at(offset, stride, dilation, out)]
-            target += xp.where(which == k, grad, zero)
+            mask = which == k
+            if not finite:
+                target += xp.where(mask, grad, zero)
+            elif overlap:
+                target += grad * mask
+            else:                                     # disjoint windows: write, no read-modify-write
+                xp.multiply(grad, mask, out=target)
         return crop_canvas(xp, canvas, tuple(spatial), padding)
 
     @staticmethod
@@ -152,6 +170,18 @@ class AvgPoolScatter(Op):
         return AvgPool.apply(grad, **ctx.geometry)
 
 
+class AvgPool2D(AvgPool):
+    node_name = "AvgPool2DBackward0"
+
+
+class AvgPool3D(AvgPool):
+    node_name = "AvgPool3DBackward0"
+
+
+_MAX_POOL = {2: MaxPool2D, 3: MaxPool3D}
+_AVG_POOL = {2: AvgPool2D, 3: AvgPool3D}
+
+
 # --- public functions ------------------------------------------------------------------------------------
 
 def _fmt(shape):
@@ -213,7 +243,7 @@ def _flat_indices(xp, which, kernel, stride, pairs, dilation, spatial):
 def max_pool(name, input, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     kernel, stride, pairs, dilation, _ = pool_geometry(name, input, nd, kernel_size, stride, padding, dilation,
                                                        ceil_mode)
-    output = MaxPool.apply(input, kernel_size=kernel, stride=stride, padding=pairs, dilation=dilation)
+    output = _MAX_POOL.get(nd, MaxPool).apply(input, kernel_size=kernel, stride=stride, padding=pairs, dilation=dilation)
     if not return_indices:
         return output
     spatial = tuple(input.shape[-nd:])
@@ -265,7 +295,8 @@ def avg_pool(name, input, nd, kernel_size, stride, padding, ceil_mode, count_inc
     divisor = _divisor(tuple(input.shape[-nd:]), kernel, stride, pairs, out, count_include_pad, divisor_override,
                        input._array.dtype)
     divisor = input._backend().asarray(divisor)
-    return AvgPool.apply(input, kernel_size=kernel, stride=stride, padding=pairs, divisor=divisor)
+    return _AVG_POOL.get(nd, AvgPool).apply(input, kernel_size=kernel, stride=stride, padding=pairs,
+                                            divisor=divisor)
 
 
 @export(method=False)
@@ -314,14 +345,14 @@ def _adaptive_output_size(name, input, nd, output_size):
     return sizes
 
 
-def _averaging_matrix(xp, size, out, dtype):
-    """(out, size) matrix whose row i averages adaptive window i."""
+def _averaging_matrix(size, out, dtype):
+    """(out, size) NumPy matrix whose row i averages adaptive window i."""
     import numpy as np
     starts, ends = adaptive_bounds(size, out)
     matrix = np.zeros((out, size), dtype=dtype)
     for i, (a, b) in enumerate(zip(starts, ends)):   # out rows: a loop over output positions of one dim
         matrix[i, a:b] = 1.0 / (b - a)
-    return xp.asarray(matrix)
+    return matrix
 
 
 def adaptive_avg_pool(name, input, nd, output_size):
@@ -341,9 +372,11 @@ def adaptive_avg_pool(name, input, nd, output_size):
             shape = tuple(out.shape)
             out = out.reshape(shape[:dim] + (target, size // target) + shape[dim + 1:]).mean(dim + 1)
             continue
-        matrix = tensor(_averaging_matrix(input._backend().xp, size, target, input._array.dtype),
-                        device=input.device)
-        out = (out.movedim(dim, -1) @ matrix.mT).movedim(-1, dim)
+        # (size, target) averaging matrix; rows folded into one 2-D product (a single BLAS call)
+        matrix = tensor(_averaging_matrix(size, target, input.dtype.numpy).T.copy(), device=input.device)
+        moved = out.movedim(dim, -1)
+        lead = tuple(moved.shape[:-1])
+        out = (moved.reshape(-1, size) @ matrix).reshape(lead + (target,)).movedim(-1, dim)
     return out if out is not input else input.clone()
 
 
@@ -405,5 +438,6 @@ def adaptive_max_pool(name, input, nd, output_size, return_indices):
 
 
 @export(method=False)
-def adaptive_max_pool1d(input, output_size, return_indices=False):
-    return adaptive_max_pool("adaptive_max_pool1d", input, 1, output_size, return_indices)
+def adaptive_max_pool1d(input, output_size):
+    """torch.adaptive_max_pool1d: (values, indices), unlike F.adaptive_max_pool1d."""
+    return adaptive_max_pool("adaptive_max_pool1d", input, 1, output_size, True)

@@ -8,6 +8,7 @@ from ..autograd.function import Op
 from ._common import cast, nodiff
 from ._registry import export
 from ._shapes import normalize_dims, wrap_dim
+from .shape import Expand as _Expand
 
 _FROM_NUMPY = _dt._FROM_NUMPY
 
@@ -25,6 +26,7 @@ def _expand_grad(grad, shape, dims, keepdim):
 
 
 class Sum(Op):
+    node_name = "SumBackward1"                   # PyTorch's name for sum over dims (SumAll is SumBackward0)
     @staticmethod
     def forward(ctx, input, dims, keepdim, np_dtype):
         ctx.input_shape, ctx.dims, ctx.keepdim = input.shape, dims, keepdim
@@ -45,7 +47,8 @@ class SumAll(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.expand(ctx.input_shape), None
+        # Expand.apply directly: the gradient needs no view bookkeeping and the shape is known good.
+        return _Expand.apply(grad, ctx.input_shape), None
 
 
 def _sum_dtype(input, dtype):
@@ -103,6 +106,10 @@ class Mean(Op):
         return _expand_grad(grad, ctx.input_shape, dims, ctx.keepdim) / ctx.count, None, None
 
 
+class MeanDim(Mean):
+    node_name = "MeanBackward1"
+
+
 @export(method=True)
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Mean over all elements or over `dim`; needs a floating or complex dtype (as in PyTorch)."""
@@ -110,10 +117,10 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         input = cast(input, _dt.to_dtype(dtype))
     if input.dtype.category < _dt.FLOAT:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
-                           f"or complex dtype. Got: {input.dtype.name.capitalize()}")
+                           f"or complex dtype. Got: {_dt.scalar_type_name(input.dtype)}")
     if dim is None and not keepdim:
         return Mean.apply(input, None, False)
-    return Mean.apply(input, normalize_dims(dim, input._array.ndim), keepdim)
+    return MeanDim.apply(input, normalize_dims(dim, input._array.ndim), keepdim)
 
 
 @export(method=True)
@@ -156,12 +163,16 @@ def _prod_grad(input, grad, dim):
     return grad * left * right
 
 
+class ProdDim(Prod):
+    node_name = "ProdBackward1"
+
+
 @export(method=True)
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     np_dtype = _sum_dtype(input, dtype)
     if dim is not None:
         dim = wrap_dim(dim, input.ndim)
-    return Prod.apply(input, dim, keepdim, np_dtype)
+    return (Prod if dim is None else ProdDim).apply(input, dim, keepdim, np_dtype)
 
 
 class Cumsum(Op):
@@ -178,9 +189,10 @@ class Cumsum(Op):
 @export(inplace=True)
 def cumsum(input, dim, *, dtype=None):
     dim = wrap_dim(dim, input.ndim)
-    if input.ndim == 0:
-        return input.clone()
-    return Cumsum.apply(input, dim, _sum_dtype(input, dtype))
+    np_dtype = _sum_dtype(input, dtype)
+    if input.ndim == 0:                              # a 0-d input is its own cumulative sum
+        return input.clone() if np_dtype is None else cast(input, _dt.from_numpy(np_dtype)).clone()
+    return Cumsum.apply(input, dim, np_dtype)
 
 
 class Cumprod(Op):
@@ -216,9 +228,10 @@ class Cumprod(Op):
 @export(inplace=True)
 def cumprod(input, dim, *, dtype=None):
     dim = wrap_dim(dim, input.ndim)
+    np_dtype = _sum_dtype(input, dtype)
     if input.ndim == 0:
-        return input.clone()
-    return Cumprod.apply(input, dim, _sum_dtype(input, dtype))
+        return input.clone() if np_dtype is None else cast(input, _dt.from_numpy(np_dtype)).clone()
+    return Cumprod.apply(input, dim, np_dtype)
 
 
 @export(method=True)
@@ -281,6 +294,22 @@ class AmaxAmin(Op):
         return _expand_grad(grad, shape, dims, ctx.keepdim) * mask / count, None, None, None
 
 
+class Amax(AmaxAmin):
+    node_name = "AmaxBackward0"
+
+
+class Amin(AmaxAmin):
+    node_name = "AminBackward0"
+
+
+class MaxAll(AmaxAmin):
+    node_name = "MaxBackward1"
+
+
+class MinAll(AmaxAmin):
+    node_name = "MinBackward1"
+
+
 class MaxDim(Op):
     node_name = "MaxBackward0"
     non_differentiable_outputs = (1,)
@@ -315,6 +344,10 @@ class MaxDim(Op):
         return scatter(zero, dim, indices, grad), None, None, None
 
 
+class MinDim(MaxDim):
+    node_name = "MinBackward0"
+
+
 def _extreme(name, is_max):
     def reduce(input, dim=None, keepdim=False, *, out=None):
         if isinstance(dim, Tensor):
@@ -324,14 +357,14 @@ def _extreme(name, is_max):
             if input.numel() == 0:
                 raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
                                    "Specify the reduction dim with the 'dim' argument.")
-            return AmaxAmin.apply(input, None, False, is_max)
+            return (MaxAll if is_max else MinAll).apply(input, None, False, is_max)
         dim = wrap_dim(dim, input.ndim)
         if input.ndim == 0:
             return values_indices(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"),
                                                         input._device))
         if input.shape[dim] == 0:
             raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
-        values, indices = MaxDim.apply(input, dim, keepdim, is_max)
+        values, indices = (MaxDim if is_max else MinDim).apply(input, dim, keepdim, is_max)
         return values_indices(values, indices)
     reduce.__name__ = reduce.__qualname__ = name
     reduce.__doc__ = f"{name} of all elements, or (values, indices) along dim."
@@ -351,7 +384,7 @@ def _amax(name, is_max):
                 raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
         if input.numel() == 0 and not dims:
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
-        return AmaxAmin.apply(input, dims, keepdim, is_max)
+        return (Amax if is_max else Amin).apply(input, dims, keepdim, is_max)
     reduce.__name__ = reduce.__qualname__ = name
     export(reduce, method=True)
     return reduce
@@ -452,6 +485,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 class LogSumExp(Op):
+    node_name = "LogsumexpBackward0"
     @staticmethod
     def forward(ctx, input, dims, keepdim):
         xp = ctx.xp
@@ -480,8 +514,6 @@ def logsumexp(input, dim=None, keepdim=False):
     if input.dtype.category < _dt.FLOAT:
         input = cast(input, _dt.get_default_dtype())
     dims = normalize_dims(dim, input.ndim)
-    if input.ndim == 0:
-        return input.clone()
     return LogSumExp.apply(input, dims, keepdim)
 
 
@@ -494,7 +526,7 @@ def vector_norm(input, ord=2, dim=None, keepdim=False, *, dtype=None):
         input = cast(input, _dt.to_dtype(dtype))
     if input.dtype.category < _dt.FLOAT:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
-                           f"{input.dtype.name.capitalize()}")
+                           f"{_dt.scalar_type_name(input.dtype)}")
     dims = normalize_dims(dim, input.ndim) if dim is not None else None
     a = abs_(input) if ord != 2 or input.is_complex() else input
     if ord == 2:
@@ -569,60 +601,50 @@ def count_nonzero(input, dim=None):
 
 @export(method=True)
 def median(input, dim=None, keepdim=False):
-    """The lower median (PyTorch does not average the two middle values)."""
-    from .indexing import gather
-    from .sorting import sort
+    """The lower median (PyTorch does not average the two middle values); NaN wins if present."""
     if dim is None:
         flat = input.reshape(-1)
-        n = flat.shape[0]
-        if n == 0:
+        if flat.shape[0] == 0:
             return _make(input._backend().xp.asarray(float("nan"), dtype=input._array.dtype), input._device)
-        values, indices = sort(flat)
-        k = (n - 1) // 2
-        if input.dtype.category >= _dt.FLOAT and bool(isnan_any(flat)):
-            k = int(flat.isnan().to(_dt.int64).argmax())
-            return flat[k]
-        return gather(flat, 0, indices[k:k + 1]).reshape(())
-    dim = wrap_dim(dim, input.ndim)
-    values, indices = sort(input, dim)
-    k = (input.shape[dim] - 1) // 2
-    idx = indices.narrow(dim, k, 1)
-    if input.dtype.category >= _dt.FLOAT:
-        nan = input.isnan()
-        if bool(nan.any()):
-            first_nan = nan.to(_dt.int64).argmax(dim, keepdim=True)
-            has_nan = nan.any(dim, keepdim=True)
-            from .pointwise import where
-            idx = where(has_nan, first_nan, idx)
-    vals = gather(input, dim, idx)
-    if not keepdim:
-        vals, idx = vals.squeeze(dim), idx.squeeze(dim)
-    return values_indices(vals, idx)
-
-
-def isnan_any(t):
-    return t.isnan().any()
+        return _median_along(flat, 0, False, ignore_nan=False).values
+    return _median_along(input, dim, keepdim, ignore_nan=False)
 
 
 @export(method=True)
 def nanmedian(input, dim=None, keepdim=False):
-    from .sorting import sort
+    """median() that skips NaN (NaN only where a whole slice is NaN)."""
     if dim is None:
         flat = input.reshape(-1)
-        keep = flat[~flat.isnan()]
-        if keep.numel() == 0:
+        if flat.shape[0] == 0:
             return _make(input._backend().xp.asarray(float("nan"), dtype=input._array.dtype), input._device)
-        return median(keep)
-    dim = wrap_dim(dim, input.ndim)
-    values, indices = sort(input, dim)          # NaN sorts last
-    counts = (~input.isnan()).sum(dim, keepdim=True)
-    k = ((counts - 1).clamp(min=0)) // 2
+        return _median_along(flat, 0, False, ignore_nan=True).values
+    return _median_along(input, dim, keepdim, ignore_nan=True)
+
+
+def _median_along(input, dim, keepdim, ignore_nan):
+    # Written without reading values on the host, so it also runs on the meta device.
     from .indexing import gather
-    idx = gather(indices, dim, k)
-    vals = gather(input, dim, idx)
+    from .pointwise import where
+    from .sorting import sort
+    dim = wrap_dim(dim, input.ndim)
+    if input.ndim == 0:
+        return values_indices(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"), input._device))
+    if input.shape[dim] == 0:
+        raise IndexError(f"median(): Expected reduction dim {dim} to have non-zero size.")
+    _, indices = sort(input, dim)                      # NaN sorts last
+    floating = input.dtype.category >= _dt.FLOAT
+    if ignore_nan and floating:
+        counts = sum(input.isnan().logical_not(), dim, keepdim=True)
+        idx = gather(indices, dim, ((counts - 1).clamp(min=0)) // 2)
+    else:
+        idx = indices.narrow(dim, (input.shape[dim] - 1) // 2, 1)
+        if floating:
+            nan = input.isnan()
+            idx = where(nan.any(dim, keepdim=True), nan.to(_dt.int64).argmax(dim, keepdim=True), idx)
+    values = gather(input, dim, idx)
     if not keepdim:
-        vals, idx = vals.squeeze(dim), idx.squeeze(dim)
-    return values_indices(vals, idx)
+        values, idx = values.squeeze(dim), idx.squeeze(dim)
+    return values_indices(values, idx)
 
 
 @export(method=True)
@@ -696,7 +718,7 @@ def _softmax_input(input, dim, dtype, name):
         input = cast(input, _dt.to_dtype(dtype))
     if input.dtype.category < _dt.FLOAT:
         raise RuntimeError(f"\"{name}_lastdim_kernel_impl\" not implemented for "
-                           f"'{input.dtype.name.capitalize()}'")
+                           f"'{_dt.scalar_type_name(input.dtype)}'")
     if dim is None:
         dim = 0 if input.ndim in (0, 1, 3) else 1      # PyTorch's legacy implicit-dim choice
     return input, wrap_dim(dim, input.ndim)

@@ -10,7 +10,7 @@ from .._tensor import Tensor, VersionCounter, _make
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
 from ._common import cast
-from ._registry import export
+from ._registry import export, export_method
 from ._shapes import broadcast_shapes, infer_size, normalize_dims, wrap_dim
 
 
@@ -70,10 +70,22 @@ class ReshapeCopy(Op):
 
 def _view_dtype(input, dtype):
     dtype = _dt.to_dtype(dtype)
-    if dtype.itemsize != input.dtype.itemsize:
-        raise RuntimeError(f"view(dtype): {input.dtype} and {dtype} differ in element size; only same-size "
-                           "reinterpretation is supported")
-    out = _make(input._array.view(dtype.numpy), input._device)
+    old, new = input.dtype.itemsize, dtype.itemsize
+    if new != old:                                  # the last dim shrinks or grows by the size ratio
+        names = f"view {_dt.scalar_type_name(input.dtype)} as {_dt.scalar_type_name(dtype)} (different element sizes)"
+        if input.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 to {names}")
+        if input.stride(-1) != 1:
+            raise RuntimeError(f"self.stride(-1) must be 1 to {names}, but got {input.stride(-1)}")
+        if (input.shape[-1] * old) % new:
+            raise RuntimeError(f"self.size(-1) must be divisible by {new // old if new > old else 1} to {names}, "
+                               f"but got {input.shape[-1]}")
+    try:
+        array = input._array.view(dtype.numpy)
+    except ValueError as e:
+        raise RuntimeError(f"view(dtype): cannot view {input.dtype} of shape {tuple(input.shape)} and strides "
+                           f"{input.stride()} as {dtype}: {e}") from None
+    out = _make(array, input._device)
     return _as_view(out, input, lambda b: b.view(dtype))
 
 
@@ -322,8 +334,17 @@ def squeeze(input, dim=None):
     else:
         dims = normalize_dims(dim, input.ndim) if input.ndim else ()
         dims = tuple(d for d in dims if shape[d] == 1)
-    out = Squeeze.apply(input, dims)
+    op = Squeeze if dim is None else SqueezeDim if isinstance(dim, int) else SqueezeDims
+    out = op.apply(input, dims)
     return _as_view(out, input, lambda b: b.squeeze(dim) if dim is not None else b.squeeze())
+
+
+class SqueezeDim(Squeeze):
+    node_name = "SqueezeBackward1"
+
+
+class SqueezeDims(Squeeze):
+    node_name = "SqueezeBackward2"
 
 
 class Unsqueeze(Op):
@@ -386,9 +407,29 @@ class SliceScatter(Op):
         return grad[ctx.index], None, None
 
 
+class Alias(Slice):
+    node_name = "AliasBackward0"
+
+
+class UnsqueezeIndex(Slice):
+    node_name = "UnsqueezeBackward0"
+
+
+def _basic_op(index):
+    # Name the node after the last step PyTorch would take (x[:, 1] selects, x[1, 2:] slices).
+    steps = [i for i in index if i is not Ellipsis and i != slice(None)]
+    if not steps:
+        return Alias
+    if isinstance(steps[-1], int):
+        return Select
+    if all(i is None for i in steps):
+        return UnsqueezeIndex
+    return Slice
+
+
 def basic_index(input, index):
     """input[index] for a tuple of ints/slices/None/Ellipsis (already validated)."""
-    op = Select if len(index) == 1 and isinstance(index[0], int) else Slice
+    op = Select if len(index) == 1 and index[0].__class__ is int else _basic_op(index)
     out = op.apply(input, index)
     return _as_view(out, input, lambda b: b[index])
 
@@ -497,7 +538,7 @@ def cat(tensors, dim=0, *, out=None):
                         "or list of Tensors")
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     # legacy rule: 1-d empty tensors are skipped
     parts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
     ref = parts[0]
@@ -693,6 +734,10 @@ class Tril(Op):
         return Tril.apply(grad, ctx.diagonal, ctx.upper), None, None
 
 
+class Triu(Tril):
+    node_name = "TriuBackward0"
+
+
 @export(inplace=True)
 def tril(input, diagonal=0):
     if input.ndim < 2:
@@ -704,14 +749,17 @@ def tril(input, diagonal=0):
 def triu(input, diagonal=0):
     if input.ndim < 2:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
-    return Tril.apply(input, diagonal, True)
+    return Triu.apply(input, diagonal, True)
 
 
 class Diagonal(Op):
     @staticmethod
     def forward(ctx, input, offset, dim1, dim2):
         ctx.input_shape, ctx.args = input.shape, (offset, dim1, dim2)
-        return ctx.xp.diagonal(input, offset, dim1, dim2)
+        out = ctx.xp.diagonal(input, offset, dim1, dim2)
+        if not getattr(out.flags, "writeable", True) and input.flags.writeable:
+            out.flags.writeable = True        # NumPy hands out a read-only view; PyTorch's diagonal is writable
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -744,23 +792,21 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     d1, d2 = wrap_dim(dim1, input.ndim), wrap_dim(dim2, input.ndim)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    return Diagonal.apply(input, offset, d1, d2)
+    out = Diagonal.apply(input, offset, d1, d2)
+    return _as_view(out, input, lambda b: b.diagonal(offset, d1, d2))
+
+
+def diagonal_(input, offset):
+    return diagonal(input, offset, 0, 1)
 
 
 @export(method=True)
 def diag(input, diagonal=0):
     if input.ndim == 1:
         n = input.shape[0] + builtins_abs(diagonal)
-        from .creation import zeros
-        from .indexing import index_put
-        from .creation import arange
-        base = zeros((n, n), dtype=input.dtype, device=input.device)
-        i = arange(input.shape[0], device=input.device)
-        rows = i + (0 if diagonal >= 0 else -diagonal)
-        cols = i + (diagonal if diagonal >= 0 else 0)
-        return index_put(base, (rows, cols), input)
+        return DiagEmbed.apply(input, (n, n), diagonal, 0, 1)
     if input.ndim == 2:
-        return Diagonal.apply(input, diagonal, 0, 1)
+        return diagonal_(input, diagonal).clone()
     raise RuntimeError("diag(): Supports 1D or 2D tensors. Got " f"{input.ndim}D")
 
 
@@ -772,8 +818,12 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     n = input.shape[-1] + builtins_abs(offset)
     ndim = input.ndim + 1
     d1, d2 = wrap_dim(dim1, ndim), wrap_dim(dim2, ndim)
-    out = DiagonalScatter.apply(input, tuple(input.shape[:-1]) + (n, n), offset, ndim - 2, ndim - 1)
-    return movedim(out, (ndim - 2, ndim - 1), (d1, d2))
+    out = DiagEmbed.apply(input, tuple(input.shape[:-1]) + (n, n), offset, ndim - 2, ndim - 1)
+    return movedim(out, (ndim - 2, ndim - 1), (d1, d2)) if (d1, d2) != (ndim - 2, ndim - 1) else out
+
+
+class DiagEmbed(DiagonalScatter):
+    node_name = "DiagEmbedBackward0"
 
 
 @export(method=False)
@@ -822,3 +872,26 @@ def block_diag(*tensors):
         parts.append(cat([left, cast(m, dtype), right], 1))
         c += m.shape[1]
     return cat(parts, 0) if parts else out
+
+
+# --- in-place metadata ops: t_, transpose_, squeeze_, unsqueeze_, swapdims_ ------------------------------
+
+def _restride_inplace(name, view_fn):
+    """self takes the layout (and the history) of a view of itself, like PyTorch's t_() and friends."""
+    def inplace(self, *args, **kwargs):
+        from .inplace import check_inplace
+        check_inplace(self, name)
+        out = view_fn(self, *args, **kwargs)
+        self._array = out._array
+        if out.grad_fn is not None:
+            self.grad_fn, self._out_nr = out.grad_fn, out._out_nr
+        self._bump_version()
+        return self
+    inplace.__name__ = inplace.__qualname__ = name
+    inplace.__doc__ = f"In-place version of {view_fn.__name__}(): changes self's shape and strides."
+    return export_method(inplace, name)
+
+
+for _name, _fn in (("t_", t), ("transpose_", transpose), ("swapdims_", transpose), ("swapaxes_", transpose),
+                   ("squeeze_", squeeze), ("unsqueeze_", unsqueeze)):
+    _restride_inplace(_name, _fn)

@@ -113,6 +113,8 @@ CONV_REPRS = [
     lambda nn: nn.Fold((4, 5), 2),
     lambda nn: nn.Unfold(2, padding=1),
     lambda nn: nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2)),
+    lambda nn: nn.ChannelShuffle(2),
+    lambda nn: nn.LPPool3d(2, 2),
 ]
 
 
@@ -171,6 +173,7 @@ POOL_MODULES = [
     ("UpsamplingBilinear2d", lambda nn: nn.UpsamplingBilinear2d(scale_factor=2), [(2, 3, 3, 4)]),
     ("PixelShuffle", lambda nn: nn.PixelShuffle(2), [(2, 8, 3, 4)]),
     ("PixelUnshuffle", lambda nn: nn.PixelUnshuffle(2), [(2, 2, 4, 6)]),
+    ("ChannelShuffle", lambda nn: nn.ChannelShuffle(2), [(2, 4, 3, 3)]),
     ("Unfold", lambda nn: nn.Unfold((2, 3), padding=1, stride=2), [(2, 3, 5, 6)]),
     ("Fold", lambda nn: nn.Fold((4, 5), 2), [(2, 12, 12)]),
 ]

@@ -70,12 +70,27 @@ def test_conv_matches_torch(torch, name, fn, shapes):
     _compare(torch, fn, shapes)
 
 
-@pytest.mark.parametrize("name,fn,shapes", CONV_CASES[:1] + CONV_CASES[2:3] + CONV_CASES[10:12],
-                         ids=["conv1d", "conv2d-groups", "conv_transpose2d", "conv_transpose2d-groups"])
-def test_conv_gradcheck_and_double_backward(name, fn, shapes):
-    small = [tuple(max(1, min(s, 5)) if i >= 2 and len(shape) > 1 else s for i, s in enumerate(shape))
-             for shape in shapes]
-    _gradcheck(lambda *xs: fn(F, ember, *xs), small if "transpose" not in name else shapes, second=True)
+GRADCHECK_SHAPES = {      # small shapes: finite differences cost one forward per input element
+    "conv1d": [(1, 3, 7), (2, 3, 3), (2,)],
+    "conv2d": [(1, 2, 4, 3), (2, 2, 2, 2), (2,)],
+    "conv2d-strided-dilated-groups": [(1, 4, 6, 5), (2, 2, 2, 2), (2,)],
+    "conv2d-same": [(1, 2, 4, 4), (2, 2, 2, 3)],
+    "conv2d-valid": [(1, 2, 3, 3), (2, 2, 2, 2)],
+    "conv2d-depthwise": [(1, 3, 3, 3), (3, 1, 2, 2)],
+    "conv2d-unbatched": [(2, 3, 3), (2, 2, 2, 2)],
+    "conv3d": [(1, 1, 3, 4, 3), (2, 1, 2, 2, 2), (2,)],
+    "conv_transpose1d": [(1, 2, 3), (2, 2, 4)],
+    "conv_transpose1d-dilated": [(1, 2, 3), (2, 1, 3)],
+    "conv_transpose2d": [(1, 2, 2, 3), (2, 2, 3, 3), (2,)],
+    "conv_transpose2d-groups": [(1, 3, 2, 2), (3, 1, 2, 2), (3,)],
+    "conv_transpose3d": [(1, 1, 2, 2, 2), (1, 2, 2, 2, 2)],
+}
+SECOND_ORDER = {"conv1d", "conv2d-strided-dilated-groups", "conv_transpose2d", "conv_transpose2d-groups"}
+
+
+@pytest.mark.parametrize("name,fn,shapes", CONV_CASES, ids=[c[0] for c in CONV_CASES])
+def test_conv_gradcheck(name, fn, shapes):
+    _gradcheck(lambda *xs: fn(F, ember, *xs), GRADCHECK_SHAPES[name], second=name in SECOND_ORDER)
 
 
 def test_conv_keeps_float32_and_is_contiguous():
@@ -193,6 +208,8 @@ MISC_CASES = [
     ("pad-circular", lambda F, m, x: F.pad(x, (1, 2, 2, 0), mode="circular"), [(2, 3, 4, 5)]),
     ("pixel_shuffle", lambda F, m, x: F.pixel_shuffle(x, 2), [(2, 8, 3, 4)]),
     ("pixel_unshuffle", lambda F, m, x: F.pixel_unshuffle(x, 2), [(2, 2, 4, 6)]),
+    ("channel_shuffle", lambda F, m, x: F.channel_shuffle(x, 3), [(2, 6, 2, 3)]),
+    ("lp_pool3d", lambda F, m, x: F.lp_pool3d(x.abs() + 0.1, 3, 2), [(1, 2, 4, 4, 3)]),
 ]
 
 
@@ -260,8 +277,34 @@ def test_grid_sample_matches_torch(torch, mode, padding_mode, align_corners):
                                                      align_corners=align_corners), [(2, 3, 5, 6), (2, 4, 3, 2)])
 
 
+def test_affine_grid_and_max_unpool_gradcheck():
+    _gradcheck(lambda t: F.affine_grid(t, (1, 1, 3, 2), align_corners=False), [(1, 2, 3)], second=True)
+    indices = ember.tensor([[[[0, 3], [9, 10]]]])
+    _gradcheck(lambda v: F.max_unpool2d(v, indices, 2), [(1, 1, 2, 2)], second=True)
+
+
 def test_grid_sample_gradcheck():
     rng = np.random.default_rng(3)
     x = ember.tensor(rng.standard_normal((1, 2, 3, 4)), requires_grad=True)
     grid = ember.tensor(rng.uniform(-0.9, 0.9, (1, 2, 3, 2)), requires_grad=True)
     assert gradcheck(lambda a, g: F.grid_sample(a, g, align_corners=False), [x, grid])
+
+
+def test_max_pool_backward_keeps_non_finite_gradients_at_the_argmax():
+    x = ember.tensor([[[1.0, 3.0, 2.0, 0.0]]], requires_grad=True)
+    F.max_pool1d(x, 2).backward(ember.tensor([[[float("inf"), 1.0]]]))
+    np.testing.assert_array_equal(x.grad.numpy(), [[[0.0, float("inf"), 1.0, 0.0]]])
+
+
+def test_torch_level_pool_functions(torch):
+    x = _inputs([(2, 3, 8)])[0]
+    from ember.ops import pooling
+    values, indices = pooling.adaptive_max_pool1d(ember.tensor(x), 3)
+    expected, expected_indices = torch.adaptive_max_pool1d(torch.tensor(x), 3)
+    np.testing.assert_array_equal(values.numpy(), expected.numpy())
+    np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+    np.testing.assert_allclose(pooling.avg_pool1d(ember.tensor(x), 3, 2, 1).numpy(),
+                               torch.avg_pool1d(torch.tensor(x), 3, 2, 1).numpy())
+    from ember.ops import conv
+    np.testing.assert_array_equal(conv.constant_pad_nd(ember.tensor(x), (1, -2), 0.5).numpy(),
+                                  torch.constant_pad_nd(torch.tensor(x), (1, -2), 0.5).numpy())

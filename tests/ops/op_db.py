@@ -41,6 +41,7 @@ class OpCase:
     atol: float = None
     unique: bool = False           # draw distinct values (sorting, max with indices)
     grad_shapes: list = None       # samples for gradient checks (default: the non-empty ones of shapes)
+    xfail: str = None              # a known bug outside the op (its gradient tests are expected to fail)
 
     def __str__(self):
         return self.name + (f"-{self.variant}" if self.variant else "")
@@ -82,12 +83,16 @@ def make_array(rng, shape, dtype, low, high, layout="contiguous", unique=False):
     elif dtype in INT:
         lo = max(int(np.floor(low)), 0) if dtype == "uint8" else int(np.floor(low))
         hi = int(np.ceil(high))
-        data = rng.integers(lo, hi + 1, n).astype(dtype)
+        if unique:
+            data = (rng.permutation(n) + lo).astype(dtype)
+        else:
+            data = rng.integers(lo, hi + 1, n).astype(dtype)
     elif dtype in COMPLEX:
         data = (rng.uniform(low, high, n) + 1j * rng.uniform(low, high, n)).astype(dtype)
     else:
         if unique:
-            data = rng.permutation(np.linspace(low, high, n)) if n else np.zeros(0)
+            # distinct values, and distinct magnitudes too (no x and -x pair ties under abs)
+            data = rng.permutation(np.linspace(low, high, n) + 0.0123 * (high - low)) if n else np.zeros(0)
         else:
             data = rng.uniform(low, high, n)
         data = data.astype(np.float64)
@@ -121,6 +126,11 @@ def _pos_def(m, x):
 
 
 C = OpCase
+
+# ember/ops/inplace.py computes `x.mul_(y)` as mul(x, y) written back into x, so the Mul node saved x
+# itself and the write makes backward refuse it ("modified by an inplace operation"). PyTorch saves a
+# copy of the original self for in-place ops whose backward needs it.
+INPLACE_SAVES_SELF = "in-place op whose backward needs the original self (ember/ops/inplace.py saves self itself)"
 
 OP_CASES = [
     # --- arithmetic -------------------------------------------------------------------------------------
@@ -198,9 +208,9 @@ OP_CASES = [
     C("clamp_min", lambda m, x: m.clamp_min(x, 0.5), UNARY, FLOAT),
     C("clamp_max", lambda m, x: m.clamp_max(x, 0.5), UNARY, FLOAT),
     C("nan_to_num", lambda m, x: m.nan_to_num(m.log(x)), UNARY, FLOAT, low=-1, high=1, grad=False),
-    C("nan_to_num", lambda m, x: m.nan_to_num(x * m.tensor([float("inf"), float("nan"), -float("inf"), 1.0],
-                                                           dtype=x.dtype), nan=1.5, posinf=9.0),
-      [(3, 4)], FLOAT, variant="values"),
+    C("nan_to_num", lambda m, x: m.nan_to_num(m.where(x > 1, m.tensor(float("inf"), dtype=x.dtype),
+                                                      m.where(x < -1, m.tensor(float("nan"), dtype=x.dtype), x)),
+                                              nan=1.5, posinf=9.0), [(3, 4)], FLOAT, variant="values"),
     C("nan_to_num", lambda m, x: m.nan_to_num(x), UNARY, NUMERIC, variant="plain"),
 
     # --- unary math ---------------------------------------------------------------------------------------
@@ -336,7 +346,7 @@ OP_CASES = [
       variant="dim"),
     C("argmin", lambda m, x: m.argmin(x, 0), [(3, 4)], NUMERIC, unique=True, grad=False),
     C("argmin", lambda m, x: m.argmin(x), [(3, 4), ()], NUMERIC, unique=True, grad=False, variant="all"),
-    C("var", lambda m, x: m.var(x), UNARY[:2] + [(5,)], FLOAT),
+    C("var", lambda m, x: m.var(x), UNARY[:2] + [(5,)], FLOAT, grad_shapes=[(3, 4), (5,)]),
     C("var", lambda m, x: x.var(1, keepdim=True), [(3, 4)], FLOAT, variant="dim"),
     C("var", lambda m, x: x.var(1, correction=0), [(3, 4)], FLOAT, variant="correction0"),
     C("var", lambda m, x: x.var((0, 1), unbiased=False), [(2, 3, 4)], FLOAT, variant="unbiased"),
@@ -488,8 +498,8 @@ OP_CASES = [
     C("equal", lambda m, x, y: (m.equal(x, y), m.equal(x, x.clone())), BINARY[:2], ALL, grad=False),
 
     # --- views and shapes ---------------------------------------------------------------------------------
-    C("view", lambda m, x: x.view(4, 3), [(3, 4), (2, 6)], ALL + HALF),
-    C("view", lambda m, x: x.view(-1), [(3, 4), ()], FLOAT, variant="flat"),
+    C("view", lambda m, x: x.view(4, 3), [(3, 4), (2, 6)], ALL + HALF, noncontig=False),
+    C("view", lambda m, x: x.view(-1), [(3, 4), ()], FLOAT, variant="flat", noncontig=False),
     C("view", lambda m, x: x.view(m.int32), [(3, 4)], FLOAT, grad=False, noncontig=False, variant="dtype"),
     C("view_as", lambda m, x, y: x.view_as(y), [((3, 4), (2, 6))], FLOAT, noncontig=False),
     C("reshape", lambda m, x: m.reshape(x, (2, -1)), [(3, 4), (2, 6)], ALL),
@@ -502,7 +512,8 @@ OP_CASES = [
     C("squeeze", lambda m, x: m.squeeze(x), [(3, 1, 4, 1), (1,), ()], FLOAT),
     C("squeeze", lambda m, x: x.squeeze(1), [(3, 1, 4), (3, 2)], FLOAT, variant="dim"),
     C("squeeze", lambda m, x: x.squeeze((0, 2)), [(1, 3, 1)], FLOAT, variant="dims"),
-    C("unsqueeze", lambda m, x: m.unsqueeze(x, 1), [(3, 4), ()], FLOAT),
+    C("unsqueeze", lambda m, x: m.unsqueeze(x, 0), [(3, 4), ()], FLOAT),
+    C("unsqueeze", lambda m, x: m.unsqueeze(x, 1), [(3, 4)], FLOAT, variant="middle"),
     C("unsqueeze", lambda m, x: x.unsqueeze(-1), [(3, 4)], FLOAT, variant="negative"),
     C("permute", lambda m, x: m.permute(x, (2, 0, 1)), [(2, 3, 4)], ALL),
     C("permute", lambda m, x: x.permute(1, 0), [(3, 4)], FLOAT, variant="varargs"),
@@ -648,10 +659,14 @@ OP_CASES = [
     # --- in-place variants (computed on a clone so gradients flow to the leaf) -----------------------------
     C("add_", lambda m, x, y: x.clone().add_(y), BINARY[:2], NUMERIC),
     C("sub_", lambda m, x, y: x.clone().sub_(y, alpha=2), BINARY[:2], NUMERIC),
-    C("mul_", lambda m, x, y: x.clone().mul_(y), BINARY[:2], NUMERIC),
-    C("div_", lambda m, x, y: x.clone().div_(y), BINARY[:2], FLOAT, low=0.5, high=2),
-    C("pow_", lambda m, x: x.clone().pow_(2), UNARY[:2], NUMERIC),
-    C("clamp_", lambda m, x: x.clone().clamp_(-0.5, 0.5), UNARY[:2], NUMERIC),
+    C("mul_", lambda m, x, y: x.clone().mul_(y), BINARY[:2], NUMERIC,
+      xfail=INPLACE_SAVES_SELF),
+    C("div_", lambda m, x, y: x.clone().div_(y), BINARY[:2], FLOAT, low=0.5, high=2,
+      xfail=INPLACE_SAVES_SELF),
+    C("pow_", lambda m, x: x.clone().pow_(2), UNARY[:2], NUMERIC,
+      xfail=INPLACE_SAVES_SELF),
+    C("clamp_", lambda m, x: x.clone().clamp_(-0.5, 0.5), UNARY[:2], NUMERIC,
+      xfail=INPLACE_SAVES_SELF),
     C("exp_", lambda m, x: x.clone().exp_(), UNARY[:2], FLOAT),
     C("sigmoid_", lambda m, x: x.clone().sigmoid_(), UNARY[:2], FLOAT),
     C("neg_", lambda m, x: x.clone().neg_(), UNARY[:2], FLOAT + SIGNED),
@@ -666,8 +681,10 @@ OP_CASES = [
     C("addmm_", lambda m, x, y, z: x.clone().addmm_(y, z), [((3, 5), (3, 4), (4, 5))], FLOAT),
     C("iadd", lambda m, x, y: _iop(x, y, "__iadd__"), BINARY[:2], NUMERIC),
     C("isub", lambda m, x, y: _iop(x, y, "__isub__"), BINARY[:2], NUMERIC),
-    C("imul", lambda m, x, y: _iop(x, y, "__imul__"), BINARY[:2], NUMERIC),
-    C("itruediv", lambda m, x, y: _iop(x, y, "__itruediv__"), BINARY[:2], FLOAT, low=0.5, high=2),
+    C("imul", lambda m, x, y: _iop(x, y, "__imul__"), BINARY[:2], NUMERIC,
+      xfail=INPLACE_SAVES_SELF),
+    C("itruediv", lambda m, x, y: _iop(x, y, "__itruediv__"), BINARY[:2], FLOAT, low=0.5, high=2,
+      xfail=INPLACE_SAVES_SELF),
 ]
 
 
@@ -708,7 +725,7 @@ ERROR_CASES = [
     ErrorCase("cat_shapes", lambda m: m.cat([m.ones(2, 3), m.ones(2, 4)]), RuntimeError,
               r"tensor number 1.*\(2, 3\).*\(2, 4\)"),
     ErrorCase("cat_ndim", lambda m: m.cat([m.ones(2, 3), m.ones(3)]), RuntimeError),
-    ErrorCase("cat_empty_list", lambda m: m.cat([]), RuntimeError),
+    ErrorCase("cat_empty_list", lambda m: m.cat([]), ValueError),
     ErrorCase("stack_shapes", lambda m: m.stack([m.ones(2, 3), m.ones(3, 2)]), RuntimeError, r"\[2, 3\].*\[3, 2\]"),
     ErrorCase("reshape_numel", lambda m: m.ones(2, 3).reshape(4), RuntimeError, r"\[4\].*6"),
     ErrorCase("view_numel", lambda m: m.ones(2, 3).view(-1, 4), RuntimeError),
@@ -733,7 +750,7 @@ ERROR_CASES = [
     ErrorCase("int_div_inplace", lambda m: m.ones(3, dtype=m.int64).div_(2), RuntimeError),
     ErrorCase("bool_inplace_add", lambda m: m.ones(3, dtype=m.bool).add_(m.ones(3, dtype=m.int64)), RuntimeError),
     ErrorCase("float_exp_into_int", lambda m: m.ones(3, dtype=m.int64).exp_(), RuntimeError),
-    ErrorCase("bool_sub", lambda m: m.ones(3, dtype=m.bool) - m.ones(3, dtype=m.bool), RuntimeError, r"~"),
+    ErrorCase("bool_sub", lambda m: m.ones(3, dtype=m.bool) - m.ones(3, dtype=m.bool), RuntimeError, r"logical_xor"),
     ErrorCase("bool_neg", lambda m: -m.ones(3, dtype=m.bool), RuntimeError),
     ErrorCase("bitwise_float", lambda m: m.ones(3) & m.ones(3), RuntimeError),
     ErrorCase("int_pow_negative", lambda m: m.ones(3, dtype=m.int64) ** -1, RuntimeError),

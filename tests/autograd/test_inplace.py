@@ -1,0 +1,158 @@
+"""In-place safety: version counters (AG-2), leaf checks (AG-3), view + in-place gradients (AG-4), detach (AG-8)."""
+import numpy as np
+import pytest
+
+import ember
+from tests.autograd.conftest import assert_same
+
+X = [[1.0, -2.0, 3.0], [-4.0, 5.0, -6.0]]
+
+
+def _message(m, program):
+    with pytest.raises(RuntimeError) as info:
+        program(m)
+    return str(info.value).replace("torch.", "ember.").split(" Hint:")[0]
+
+
+@pytest.mark.parametrize("program", [
+    lambda m: (lambda x: (lambda y: (y.add_(1), y.sum().backward()))(x.exp()))(m.ones(3, requires_grad=True)),
+    lambda m: (lambda a: (lambda b: (lambda c: (b.mul_(3), c.sum().backward()))(b * b))(a * 2))(
+        m.ones(3, requires_grad=True)),
+], ids=["exp_then_add_", "mul_saved_input"])
+def test_modified_saved_tensor_error_matches_torch(torch, program):
+    ours, theirs = _message(ember, program), _message(torch, program)
+    assert ours == theirs
+    assert "modified by an inplace operation" in ours and "is at version 1; expected version 0" in ours
+
+
+def test_modified_error_names_op_shape_and_versions():
+    x = ember.ones(2, 3, requires_grad=True)
+    y = x.exp()
+    y.add_(1)
+    with pytest.raises(RuntimeError) as info:
+        y.sum().backward()
+    message = str(info.value)
+    for part in ("[ember.FloatTensor [2, 3]]", "output 0 of Exp", "is at version 1; expected version 0",
+                 "set_detect_anomaly", "saved for ExpBackward0"):
+        assert part in message
+
+
+@pytest.mark.parametrize("case", ["leaf", "view_of_leaf", "view_made_under_no_grad"])
+def test_leaf_errors_match_torch(torch, case):
+    def program(m):
+        x = m.ones(3, requires_grad=True)
+        if case == "leaf":
+            x.add_(1)
+        elif case == "view_of_leaf":
+            x[0:2].add_(1)
+        else:
+            with m.no_grad():
+                view = (x * 1)[0:2]
+            view.mul_(2)
+    ours, theirs = _message(ember, program), _message(torch, program)
+    assert ours.startswith(theirs.rstrip(".")) or ours.split(" (")[0] == theirs.split(" (")[0]
+
+
+def test_no_grad_in_place_on_leaf_bumps_version(both):
+    def program(m):
+        x = m.ones(3, requires_grad=True)
+        with m.no_grad():
+            x.add_(1)
+            x[0:2].mul_(3)
+        return x._version, x.detach().tolist(), x.requires_grad, x.is_leaf
+    ours, theirs = both(program)
+    assert ours == theirs
+
+
+def _program(body):
+    def run(m):
+        x = m.tensor(X, dtype=m.float64, requires_grad=True)
+        out = body(m, x)
+        out.sum().backward()
+        return x.grad
+    return run
+
+
+IN_PLACE_PROGRAMS = {
+    "mul_": lambda m, x: (lambda y: (y.mul_(3), y * y)[1])(x * 1),
+    "row_of_view": lambda m, x: (lambda y: (y[0].mul_(2), y)[1])(x * 1),
+    "row_then_square": lambda m, x: (lambda y: (y[0].mul_(2), y * y)[1])(x * 1),
+    "column_view": lambda m, x: (lambda y: (y[:, 1].mul_(3), y.exp())[1])(x * 1),
+    "view_of_view": lambda m, x: (lambda y: (y.t()[0].add_(10), y * y)[1])(x * 1),
+    "strided_chain": lambda m, x: (lambda y: (y.unsqueeze(0).squeeze(0)[1, ::2].mul_(5), y * y)[1])(x * 1),
+    "flat_view": lambda m, x: (lambda y: (y.view(6).add_(1), y.pow(2))[1])(x * 2),
+    "base_then_old_view": lambda m, x: (lambda y: (lambda v: (y.mul_(3), v * v)[1])(y[0]))(x * 2),
+    "base_then_flat_view": lambda m, x: (lambda y: (lambda v: (y.add_(1), v * v)[1])(y.view(6)))(x * 2),
+    "view_then_use_other_view": lambda m, x: (lambda y: (lambda v, w: (v.mul_(2), v * w)[1])(y[0], y[1]))(x * 1),
+    "relu_clamp": lambda m, x: (lambda y: (m.relu(y, inplace=True) if m is ember else y.relu_(),
+                                           y.clamp_(-3, 3), y * y)[2])(x * 2),
+    "clamp_": lambda m, x: (lambda y: (y.clamp_(-3, 3), y * y)[1])(x * 2),
+    "masked_fill_": lambda m, x: (lambda y: (y.masked_fill_(y < 0, 0.5), y * y)[1])(x * 2),
+    "index_put_": lambda m, x: (lambda y: (y.index_put_((m.tensor([0, 1]), m.tensor([2, 0])),
+                                                        m.tensor([7.0, 8.0], dtype=m.float64)), y * y)[1])(x * 2),
+    "setitem_tensor": lambda m, x: (lambda y: (y.__setitem__(1, x[0] * 2), y * y)[1])(x * 1),
+    "copy_into_view": lambda m, x: (lambda y: (y[0].copy_(x[1] * 2), y * y)[1])(x * 1),
+    "sigmoid_tanh_": lambda m, x: (lambda y: (y.sigmoid_(), y.tanh_(), y)[2])(x * 2),
+    "div_sub_pow_": lambda m, x: (lambda y: (y.div_(2), y.sub_(x), y.pow_(2), y)[3])(x * 1),
+    "augmented": lambda m, x: (lambda y: (y.__iadd__(2 * x), y.__imul__(x), y)[2])(x * 1),
+    "zero_fill_": lambda m, x: (lambda y, z: (y.zero_(), z.fill_(2.0), y + x * z)[2])(x * 1, x * 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IN_PLACE_PROGRAMS))
+def test_in_place_gradients_match_torch(both, name):
+    ours, theirs = both(_program(IN_PLACE_PROGRAMS[name]))
+    assert_same(ours, theirs, rtol=1e-12, atol=0)
+
+
+def test_in_place_matches_out_of_place_exactly():
+    """AG-4: the same program written out of place gives the same gradients (float64, exact)."""
+    def in_place(x):
+        y = x * 1
+        y[0].mul_(2)
+        y.exp_()
+        y[:, 1].add_(x[:, 0])
+        return (y * y).sum()
+
+    def out_of_place(x):
+        y = x * 1
+        y = ember.cat([y[:1] * 2, y[1:]], 0).exp()
+        col = y[:, 1:2] + x[:, 0:1]
+        y = ember.cat([y[:, :1], col, y[:, 2:]], 1)
+        return (y * y).sum()
+
+    grads = []
+    for program in (in_place, out_of_place):
+        x = ember.tensor(X, dtype=ember.float64, requires_grad=True) * 0.1
+        x.retain_grad()
+        program(x).backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_detach_shares_storage_and_version():
+    x = ember.ones(3, requires_grad=True)
+    y = x.exp()
+    d = y.detach()
+    assert d._base is None and not d.requires_grad
+    d.add_(1)
+    assert y._version == 1 and y.tolist() == d.tolist()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_saved_output_modified_through_a_view_is_caught():
+    x = ember.ones(2, 3, requires_grad=True)
+    y = x.exp()
+    y[0, 1] = 0.0
+    with pytest.raises(RuntimeError, match="output 0 of Exp, is at version 1; expected version 0"):
+        y.sum().backward()
+
+
+def test_in_place_under_no_grad_then_backward_uses_new_values():
+    w = ember.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 3                                      # saves nothing of w's values
+    with ember.no_grad():
+        w.mul_(10)
+    h.sum().backward()
+    assert w.grad.tolist() == [3.0, 3.0]
