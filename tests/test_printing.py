@@ -123,3 +123,11 @@ def test_fixed_examples():
 def test_printoptions_validation():
     with pytest.raises(ValueError):
         ember.set_printoptions(profile="nope")
+
+
+def test_return_types_print_like_torch(torch):
+    values = [[1.0, 5.0], [3.0, 2.0]]
+    for fn in (lambda m, x: x.max(0), lambda m, x: m.sort(x), lambda m, x: x.aminmax(), lambda m, x: x.topk(1),
+               lambda m, x: x.kthvalue(1, 0), lambda m, x: x.median(1), lambda m, x: x.cummin(0), lambda m, x: x.mode(0),
+               lambda m, x: m.linalg.slogdet(x)):
+        assert repr(fn(ember, ember.tensor(values))) == repr(fn(torch, torch.tensor(values))).replace("torch.", "ember.")

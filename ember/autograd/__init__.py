@@ -66,6 +66,17 @@ def _root_grads(outputs, grad_outputs, create_graph):
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None,
              inputs=None):
     """Accumulate d(tensors)/d(leaf) into every leaf's .grad (or only into `inputs`)."""
+    fn = getattr(tensors, "grad_fn", None)
+    if fn is not None and grad_tensors is None and inputs is None and grad_variables is None and \
+            tensors._base is None and tensors._array.size == 1 and tensors._array.dtype.kind == "f":
+        # the common `loss.backward()`: one real scalar with history, the implicit gradient 1
+        array = tensors._array
+        xp = fn.xp
+        g = _make(xp.array(1, dtype=array.dtype) if not array.ndim else xp.ones(array.shape, dtype=array.dtype),
+                  tensors._device)
+        run_backward(((fn, tensors._out_nr),), (g,), create_graph if retain_graph is None else retain_graph,
+                     create_graph)
+        return
     outputs = _as_tuple(tensors)
     if grad_variables is not None:
         grad_tensors = grad_variables

@@ -188,9 +188,20 @@ _NO_EDGE = (None, 0)
 
 
 def _save(node, inputs, arrays, outs, results, device):
-    to_save = node._to_save
+    entries = []
+    for value in node._to_save:
+        if value is not None:
+            for t, a in zip(inputs, arrays):       # an input: inlined, the common case
+                if a is value and isinstance(t, Tensor):
+                    vc = t._vc
+                    entries.append((0, t, 0 if vc is None else vc.value))
+                    break
+            else:
+                entries.append(_saved_entry(value, inputs, arrays, outs, results, device))
+        else:
+            entries.append(None)
     node._to_save = None
-    node._saved = tuple([_saved_entry(v, inputs, arrays, outs, results, device) for v in to_save])
+    node._saved = tuple(entries)
     if _SavedHooks.stack:
         node._saved = _pack_with_hooks(node)
 

@@ -64,35 +64,44 @@ def _horner(coefficients, v):
     return out
 
 
-def _fast_parts(xp, x):
-    """(|x| <= 1.5, erf(x) on that range, erfc(|x|) beyond it), all in float64."""
+def _fast(xp, x, complement):
+    """erf (or erfc) of a single-precision array, computed in float64 by the fits above."""
     work = x.astype(xp.float64)
     a = xp.abs(work)
-    small = a <= _SPLIT
-    erf_small = _horner(_ERF_SMALL, work * work) * work
-    big = xp.maximum(a, _SPLIT)                  # keeps the unused branch finite
-    erfc_big = xp.exp(-(big * big)) * _horner(_ERFC_LARGE, 1.0 / big)
-    return work, small, erf_small, erfc_big
+    needs_tail = bool((a > _SPLIT).any())           # most inputs live in the small range: skip the tail
+    inner = xp.clip(work, -_SPLIT, _SPLIT) if needs_tail else work     # each fit sees only its range
+    small = _horner(_ERF_SMALL, inner * inner) * inner
+    if complement:
+        small = 1.0 - small
+    if not needs_tail:
+        return small.astype(x.dtype)
+    big = xp.maximum(a, _SPLIT)
+    tail = xp.maximum(xp.exp(-(big * big)) * _horner(_ERFC_LARGE, 1.0 / big), 0.0)     # erfc(|x|)
+    if complement:
+        large = xp.where(work > 0, tail, 2.0 - tail)
+    else:
+        large = xp.copysign(1.0 - tail, work)
+    return xp.where(a <= _SPLIT, small, large).astype(x.dtype)
 
 
 def _erf_fast(xp, x):
-    work, small, erf_small, erfc_big = _fast_parts(xp, x)
-    return xp.where(small, erf_small, xp.copysign(1.0 - erfc_big, work)).astype(x.dtype)
+    return _fast(xp, x, complement=False)
 
 
 def _erfc_fast(xp, x):
-    work, small, erf_small, erfc_big = _fast_parts(xp, x)
-    return xp.where(small, 1.0 - erf_small, xp.where(work > 0, erfc_big, 2.0 - erfc_big)).astype(x.dtype)
+    return _fast(xp, x, complement=True)
 
 
 def erf(xp, x):
-    """Error function: float64 to float64 rounding; other float types through the fast fits above."""
+    """Error function: float64 to ~1e-13 relative (series and continued fraction), other float types
+    through the fast fits above."""
     x = xp.asarray(x)
     if x.dtype != xp.float64:
         return _erf_fast(xp, x)
     nan = xp.isnan(x)
     out = _split(xp, xp.where(nan, 0, x), lambda v, a: _erf_series(xp, v),
                  lambda v, a: xp.sign(v) * (1.0 - _erfc_cf(xp, a)))
+    out = xp.copysign(out, x)                      # erf is odd: keeps erf(-0.0) == -0.0
     return xp.where(nan, x, out) if nan.any() else out
 
 

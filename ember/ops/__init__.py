@@ -8,4 +8,4 @@ inplace._install_fast()
 globals().update(PUBLIC)
 # `from .ops import *` in ember/__init__.py must export the public functions only: without __all__ it
 # would also export these submodules, and `ember.linalg` would become ember.ops.linalg.
-__all__ = sorted(PUBLIC)
+__all__ = list(PUBLIC)

@@ -1,5 +1,6 @@
 """Helpers shared by the op families: operand promotion, casting, non-differentiable results."""
 import builtins
+import collections
 import math
 import numbers
 
@@ -171,3 +172,24 @@ def _wrap_array(out, device):
 
 def xp_of(t):
     return null_ctx(t._device).xp
+
+
+_RETURN_TYPES = {}
+
+
+def return_type(name, fields=("values", "indices")):
+    """The named tuple an op returns (PyTorch's torch.return_types.<name>), with PyTorch's repr."""
+    key = (name, tuple(fields))
+    cls = _RETURN_TYPES.get(key)
+    if cls is None:
+        cls = collections.namedtuple(name, fields)
+
+        def __repr__(self):
+            body = ",\n".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
+            return f"ember.return_types.{type(self).__name__}(\n{body})"
+        cls.__repr__ = __repr__
+        cls.__qualname__ = f"return_types_{name}"      # importable for pickling
+        cls.__module__ = __name__
+        globals()[cls.__qualname__] = cls
+        _RETURN_TYPES[key] = cls
+    return cls

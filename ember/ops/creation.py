@@ -234,7 +234,7 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0 and end != start:
-        raise RuntimeError(f"upper bound and larger bound inconsistent with step sign")
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
     if dtype is None:
         is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = _dt.int64 if is_int else _dt.get_default_dtype()

@@ -1,11 +1,10 @@
 """Matrix products (matmul with all its batching rules, mm, bmm, einsum ...) and small linalg."""
-import collections
 import string
 
 from .. import _dtype as _dt
 from .._tensor import Tensor
 from ..autograd.function import Op
-from ._common import cast, nodiff
+from ._common import cast, nodiff, return_type
 from ._registry import export
 from ._shapes import broadcast_shapes
 
@@ -450,7 +449,7 @@ def solve(A, B, *, left=True):
     return Solve.apply(A, B, vector)
 
 
-_slogdet_result = collections.namedtuple("slogdet", ["sign", "logabsdet"])
+_slogdet_result = return_type("linalg_slogdet", ("sign", "logabsdet"))
 
 
 def slogdet(A):

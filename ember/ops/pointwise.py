@@ -97,6 +97,12 @@ class Div(Op):
         return grad_input, grad_other
 
 
+def _same_dtype(input, other):
+    """Two float tensors of one dtype need no promotion (the hot path of add/sub/mul)."""
+    return input.__class__ is Tensor and other.__class__ is Tensor and \
+        input._array.dtype is other._array.dtype and input._array.dtype.kind == "f"
+
+
 def _check_bool_sub(input, other):
     if isinstance(input, Tensor) and input._array.dtype.kind != "b" and other.__class__ is not bool and \
             not (isinstance(other, Tensor) and other._array.dtype.kind == "b"):    # fast exit: the usual case
@@ -115,7 +121,8 @@ def add(input, other, *, alpha=1, out=None):
     """input + alpha * other with broadcasting and PyTorch's type promotion."""
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
-    input, other, _ = promote("add", input, other)
+    if not _same_dtype(input, other):
+        input, other, _ = promote("add", input, other)
     result = Add.apply(input, other)
     return result if out is None else _out(result, out)
 
@@ -126,7 +133,8 @@ def sub(input, other, *, alpha=1, out=None):
     _check_bool_sub(input, other)
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
-    input, other, _ = promote("sub", input, other)
+    if not _same_dtype(input, other):
+        input, other, _ = promote("sub", input, other)
     result = Sub.apply(input, other)
     return result if out is None else _out(result, out)
 
@@ -169,7 +177,8 @@ def rsub(input, other, *, alpha=1):
 @export(inplace=True, aliases=("multiply",))
 def mul(input, other, *, out=None):
     """Elementwise product with broadcasting and PyTorch's type promotion."""
-    input, other, _ = promote("mul", input, other)
+    if not _same_dtype(input, other):
+        input, other, _ = promote("mul", input, other)
     result = Mul.apply(input, other)
     return result if out is None else _out(result, out)
 
@@ -446,10 +455,18 @@ acosh = unary_op("acosh", lambda xp, x: xp.arccosh(x), lambda g, x: g * rsqrt(x 
 atanh = unary_op("atanh", lambda xp, x: xp.arctanh(x), lambda g, x: g / (1 - x * x), aliases=("arctanh",))
 
 
+# exp(-x) stays finite for x above these (float16 overflows past exp(11.09), float32 past exp(88.7)).
+_EXP_SAFE = {"e": -11.0, "f": -88.0, "d": -708.0}        # by dtype.char: half, float, double
+
+
 def _sigmoid(xp, x):
-    # Split by sign so neither branch overflows: for x < 0 use e^x / (1 + e^x).
+    # 1 / (1 + exp(-x)) is exact enough and cheap; when exp(-x) could overflow (very negative x) use
+    # the split form, where neither branch overflows: e^x / (1 + e^x) for x < 0.
+    safe = _EXP_SAFE.get(x.dtype.char)             # dtype.char is cheap; dtype.name costs microseconds
+    if safe is not None and x.size and x.min() > safe:
+        return 1 / (1 + xp.exp(-x))
     e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    return (xp.where(x >= 0, 1, e) / (1 + e)).astype(x.dtype, copy=False)
 
 
 sigmoid = unary_op("sigmoid", _sigmoid, lambda g, out: g * (out * (1 - out)), keeps="output")
@@ -857,17 +874,11 @@ class Clamp(Op):
 
     @staticmethod
     def forward(ctx, input, min, max):
-        xp = ctx.xp
         ctx.save_for_backward(input)
         ctx.bounds = (min, max)
-        out = input
-        if min is not None:
-            out = xp.maximum(out, min)
-        if max is not None:
-            out = xp.minimum(out, max)
-        if out is input:
-            out = input.copy()
-        return out.astype(input.dtype, copy=False)
+        if min is not None and max is not None and min > max:
+            return ctx.xp.full_like(input, max)          # PyTorch: everything becomes max
+        return ctx.xp.clip(input, min, max).astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):

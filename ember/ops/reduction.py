@@ -1,18 +1,16 @@
 """Reductions: sum, mean, prod, max/min, var/std, norm, logsumexp, cumulative ops, softmax."""
-import collections
 import math
 
 from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
-from ._common import cast, nodiff
+from ._common import cast, nodiff, return_type
 from ._registry import export
 from ._shapes import normalize_dims, wrap_dim
 from .shape import Expand as _Expand
 
 _FROM_NUMPY = _dt._FROM_NUMPY
 
-values_indices = collections.namedtuple("values_indices", ["values", "indices"])
 
 
 def _kept_shape(shape, dims):
@@ -98,7 +96,12 @@ class Mean(Op):
     def forward(ctx, input, dims, keepdim):
         ctx.input_shape, ctx.dims, ctx.keepdim = input.shape, dims, keepdim
         ctx.count = math.prod(input.shape[d] for d in dims) if dims is not None else input.size
-        return ctx.xp.mean(input, axis=dims, keepdims=keepdim)
+        if input.dtype.itemsize < 4 and input.dtype.kind not in "biuc":   # half types accumulate in float32
+            total = input.sum(axis=dims, keepdims=keepdim, dtype=ctx.xp.float32)
+        else:                                       # sum / n: NumPy's mean() costs several times more
+            total = input.sum(axis=dims, keepdims=keepdim)
+        with ctx.xp.errstate(invalid="ignore", divide="ignore"):
+            return (total / ctx.count if ctx.count else total * float("nan")).astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -269,7 +272,7 @@ def _cum_extreme(input, dim, is_max):
     if input._requires_grad:
         from .indexing import gather
         values = gather(input, dim, indices)
-    return values_indices(values, indices)
+    return return_type("cummax" if is_max else "cummin")(values, indices)
 
 
 # --- max / min --------------------------------------------------------------------------------------
@@ -277,8 +280,7 @@ def _cum_extreme(input, dim, is_max):
 class AmaxAmin(Op):
     @staticmethod
     def forward(ctx, input, dims, keepdim, is_max):
-        xp = ctx.xp
-        out = (xp.max if is_max else xp.min)(input, axis=dims, keepdims=keepdim)
+        out = input.max(axis=dims, keepdims=keepdim) if is_max else input.min(axis=dims, keepdims=keepdim)
         ctx.save_for_backward(input, out)
         ctx.dims, ctx.keepdim = dims, keepdim
         return out
@@ -360,12 +362,12 @@ def _extreme(name, is_max):
             return (MaxAll if is_max else MinAll).apply(input, None, False, is_max)
         dim = wrap_dim(dim, input.ndim)
         if input.ndim == 0:
-            return values_indices(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"),
-                                                        input._device))
+            return return_type(name)(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"),
+                                                          input._device))
         if input.shape[dim] == 0:
             raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
         values, indices = (MaxDim if is_max else MinDim).apply(input, dim, keepdim, is_max)
-        return values_indices(values, indices)
+        return return_type(name)(values, indices)
     reduce.__name__ = reduce.__qualname__ = name
     reduce.__doc__ = f"{name} of all elements, or (values, indices) along dim."
     export(reduce, method=True)
@@ -396,7 +398,7 @@ amin = _amax("amin", False)
 
 @export(method=True)
 def aminmax(input, *, dim=None, keepdim=False):
-    return collections.namedtuple("aminmax", ["min", "max"])(amin(input, dim if dim is not None else (), keepdim),
+    return return_type("aminmax", ("min", "max"))(amin(input, dim if dim is not None else (), keepdim),
                                                              amax(input, dim if dim is not None else (), keepdim))
 
 
@@ -442,21 +444,73 @@ def _correction(unbiased, correction):
     return 1 if unbiased else 0
 
 
-@export(method=True)
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """Variance with Bessel's correction by default (correction=1)."""
+def _var_forward(ctx, input, dims, correction, keepdim):
+    n = math.prod(input.shape[d] for d in dims)
+    ctx.dims, ctx.keepdim, ctx.divisor = dims, keepdim, _builtin_max(n - correction, 0)
+    # float32 and half types accumulate in float64: the result is then correctly rounded, like PyTorch's
+    work = input.astype(ctx.xp.float64) if input.dtype.itemsize < 8 else input
+    with ctx.xp.errstate(invalid="ignore", divide="ignore"):
+        centered = work - work.sum(axis=dims, keepdims=True) / n if n else work
+        out = (centered * centered).sum(axis=dims, keepdims=keepdim) / ctx.divisor
+    return out.astype(input.dtype, copy=False)
+
+
+def _var_backward(ctx, grad, input):
+    grad = _expand_grad(grad, input.shape, ctx.dims, ctx.keepdim)
+    scale = 2.0 / ctx.divisor if ctx.divisor else float("inf")     # PyTorch: inf/nan at n <= correction
+    return grad * (input - input.mean(ctx.dims, keepdim=True)) * scale
+
+
+class Var(Op):
+    """Variance over dims with a correction; d var / dx = 2 (x - mean) / (n - correction)."""
+    @staticmethod
+    def forward(ctx, input, dims, correction, keepdim):
+        ctx.save_for_backward(input)
+        return _var_forward(ctx, input, dims, correction, keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (input,) = ctx.saved_tensors
+        return _var_backward(ctx, grad, input), None, None, None
+
+
+class Std(Op):
+    """sqrt(var); the gradient is var's divided by 2 std."""
+    @staticmethod
+    def forward(ctx, input, dims, correction, keepdim):
+        out = ctx.xp.sqrt(_var_forward(ctx, input, dims, correction, keepdim))
+        ctx.save_for_backward(input, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, out = ctx.saved_tensors
+        return _var_backward(ctx, grad / (out * 2), input), None, None, None
+
+
+def _var_args(input, dim, unbiased, correction):
     if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
         dim, unbiased = unbiased, None
     if input.dtype.category < _dt.FLOAT:
         raise RuntimeError(f"std and var only support floating point and complex dtypes, got "
-                           f"{input.dtype.name}")
-    c = _correction(unbiased, correction)
-    dims = normalize_dims(dim, input.ndim)
-    n = math.prod(input.shape[d] for d in dims)
+                           f"{_dt.scalar_type_name(input.dtype)}")
+    dims, c = normalize_dims(dim, input.ndim), _correction(unbiased, correction)
+    if math.prod(input.shape[d] for d in dims) - c <= 0:
+        import warnings
+        warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than the reduction "
+                      "factor (input numel divided by output numel).", UserWarning, stacklevel=3)
+    return dims, c
+
+
+@export(method=True)
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance with Bessel's correction by default (correction=1)."""
+    dims, c = _var_args(input, dim, unbiased, correction)
+    if not input.is_complex():
+        return Var.apply(input, dims, c, keepdim)
+    n = math.prod(input.shape[d] for d in dims)           # complex: |x - mean|^2, composed
     centered = input - mean(input, dims, keepdim=True)
-    sq = centered * centered if not input.is_complex() else (centered * centered.conj()).real
-    total = sum(sq, dims, keepdim)
-    return total / _builtin_max(n - c, 0)
+    return sum((centered * centered.conj()).real, dims, keepdim) / _builtin_max(n - c, 0)
 
 
 _builtin_max = __builtins__["max"] if isinstance(__builtins__, dict) else __builtins__.max
@@ -464,6 +518,10 @@ _builtin_max = __builtins__["max"] if isinstance(__builtins__, dict) else __buil
 
 @export(method=True)
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Standard deviation, sqrt(var)."""
+    dims, c = _var_args(input, dim, unbiased, correction)
+    if not input.is_complex():
+        return Std.apply(input, dims, c, keepdim)
     from .pointwise import sqrt
     return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
@@ -486,6 +544,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 class LogSumExp(Op):
     node_name = "LogsumexpBackward0"
+
     @staticmethod
     def forward(ctx, input, dims, keepdim):
         xp = ctx.xp
@@ -521,7 +580,7 @@ def logsumexp(input, dim=None, keepdim=False):
 
 @export(method=False)
 def vector_norm(input, ord=2, dim=None, keepdim=False, *, dtype=None):
-    from .pointwise import abs as abs_, pow as pow_, sqrt
+    from .pointwise import abs as abs_, pow as pow_
     if dtype is not None:
         input = cast(input, _dt.to_dtype(dtype))
     if input.dtype.category < _dt.FLOAT:
@@ -627,8 +686,9 @@ def _median_along(input, dim, keepdim, ignore_nan):
     from .pointwise import where
     from .sorting import sort
     dim = wrap_dim(dim, input.ndim)
+    result = return_type("nanmedian" if ignore_nan else "median")
     if input.ndim == 0:
-        return values_indices(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"), input._device))
+        return result(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"), input._device))
     if input.shape[dim] == 0:
         raise IndexError(f"median(): Expected reduction dim {dim} to have non-zero size.")
     _, indices = sort(input, dim)                      # NaN sorts last
@@ -644,7 +704,7 @@ def _median_along(input, dim, keepdim, ignore_nan):
     values = gather(input, dim, idx)
     if not keepdim:
         values, idx = values.squeeze(dim), idx.squeeze(dim)
-    return values_indices(values, idx)
+    return result(values, idx)
 
 
 @export(method=True)
@@ -674,7 +734,7 @@ def mode(input, dim=-1, keepdim=False):
         idx = indices if keepdim else indices.unsqueeze(dim)
         values = gather(input, dim, idx)
         values = values if keepdim else values.squeeze(dim)
-    return values_indices(values, indices)
+    return return_type("mode")(values, indices)
 
 
 # --- softmax family ---------------------------------------------------------------------------------
@@ -683,10 +743,13 @@ class Softmax(Op):
     @staticmethod
     def forward(ctx, input, dim):
         xp = ctx.xp
-        shifted = input - xp.max(input, axis=dim, keepdims=True)
-        e = xp.exp(shifted)
-        out = e / xp.sum(e, axis=dim, keepdims=True)
         ctx.dim = dim
+        if not input.size:
+            out = input.copy()
+        else:                                       # in place on one buffer: shift, exp, normalise
+            out = input - input.max(axis=dim, keepdims=True)
+            xp.exp(out, out=out)
+            out /= out.sum(axis=dim, keepdims=True)
         ctx.save_for_backward(out)
         return out
 
@@ -701,9 +764,12 @@ class LogSoftmax(Op):
     @staticmethod
     def forward(ctx, input, dim):
         xp = ctx.xp
-        shifted = input - xp.max(input, axis=dim, keepdims=True)
-        out = shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
         ctx.dim = dim
+        if not input.size:
+            out = input.copy()
+        else:
+            out = input - input.max(axis=dim, keepdims=True)
+            out -= xp.log(xp.exp(out).sum(axis=dim, keepdims=True))
         ctx.save_for_backward(out)
         return out
 

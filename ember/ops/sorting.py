@@ -1,15 +1,14 @@
 """sort, argsort, topk, kthvalue, unique, searchsorted, bincount, histc, isclose/allclose/equal."""
-import collections
 
 from .. import _dtype as _dt
 from .._tensor import Tensor, _make
-from ._common import nodiff
+from ._common import nodiff, return_type
 from ._registry import export
 from ._shapes import wrap_dim
 
-sort_result = collections.namedtuple("sort", ["values", "indices"])
-topk_result = collections.namedtuple("topk", ["values", "indices"])
-kthvalue_result = collections.namedtuple("kthvalue", ["values", "indices"])
+sort_result = return_type("sort")
+topk_result = return_type("topk")
+kthvalue_result = return_type("kthvalue")
 
 
 def _sort_indices(xp, a, dim, descending, stable=True):

@@ -31,7 +31,6 @@ def test_retained_grad_is_not_shared_with_leaf_grad():
     h = x + 0                                      # Add passes the same gradient tensor on to x
     h.retain_grad()
     h.sum().backward()
-    h.sum().backward() if False else None
     (x + 0).sum().backward()                       # accumulates into x.grad in place
     assert h.grad.tolist() == [1.0, 1.0] and x.grad.tolist() == [2.0, 2.0]
 

@@ -127,10 +127,6 @@ def _pos_def(m, x):
 
 C = OpCase
 
-# ember/ops/inplace.py computes `x.mul_(y)` as mul(x, y) written back into x, so the Mul node saved x
-# itself and the write makes backward refuse it ("modified by an inplace operation"). PyTorch saves a
-# copy of the original self for in-place ops whose backward needs it.
-INPLACE_SAVES_SELF = "in-place op whose backward needs the original self (ember/ops/inplace.py saves self itself)"
 
 OP_CASES = [
     # --- arithmetic -------------------------------------------------------------------------------------
@@ -659,14 +655,10 @@ OP_CASES = [
     # --- in-place variants (computed on a clone so gradients flow to the leaf) -----------------------------
     C("add_", lambda m, x, y: x.clone().add_(y), BINARY[:2], NUMERIC),
     C("sub_", lambda m, x, y: x.clone().sub_(y, alpha=2), BINARY[:2], NUMERIC),
-    C("mul_", lambda m, x, y: x.clone().mul_(y), BINARY[:2], NUMERIC,
-      xfail=INPLACE_SAVES_SELF),
-    C("div_", lambda m, x, y: x.clone().div_(y), BINARY[:2], FLOAT, low=0.5, high=2,
-      xfail=INPLACE_SAVES_SELF),
-    C("pow_", lambda m, x: x.clone().pow_(2), UNARY[:2], NUMERIC,
-      xfail=INPLACE_SAVES_SELF),
-    C("clamp_", lambda m, x: x.clone().clamp_(-0.5, 0.5), UNARY[:2], NUMERIC,
-      xfail=INPLACE_SAVES_SELF),
+    C("mul_", lambda m, x, y: x.clone().mul_(y), BINARY[:2], NUMERIC),
+    C("div_", lambda m, x, y: x.clone().div_(y), BINARY[:2], FLOAT, low=0.5, high=2),
+    C("pow_", lambda m, x: x.clone().pow_(2), UNARY[:2], NUMERIC),
+    C("clamp_", lambda m, x: x.clone().clamp_(-0.5, 0.5), UNARY[:2], NUMERIC),
     C("exp_", lambda m, x: x.clone().exp_(), UNARY[:2], FLOAT),
     C("sigmoid_", lambda m, x: x.clone().sigmoid_(), UNARY[:2], FLOAT),
     C("neg_", lambda m, x: x.clone().neg_(), UNARY[:2], FLOAT + SIGNED),
@@ -681,10 +673,8 @@ OP_CASES = [
     C("addmm_", lambda m, x, y, z: x.clone().addmm_(y, z), [((3, 5), (3, 4), (4, 5))], FLOAT),
     C("iadd", lambda m, x, y: _iop(x, y, "__iadd__"), BINARY[:2], NUMERIC),
     C("isub", lambda m, x, y: _iop(x, y, "__isub__"), BINARY[:2], NUMERIC),
-    C("imul", lambda m, x, y: _iop(x, y, "__imul__"), BINARY[:2], NUMERIC,
-      xfail=INPLACE_SAVES_SELF),
-    C("itruediv", lambda m, x, y: _iop(x, y, "__itruediv__"), BINARY[:2], FLOAT, low=0.5, high=2,
-      xfail=INPLACE_SAVES_SELF),
+    C("imul", lambda m, x, y: _iop(x, y, "__imul__"), BINARY[:2], NUMERIC),
+    C("itruediv", lambda m, x, y: _iop(x, y, "__itruediv__"), BINARY[:2], FLOAT, low=0.5, high=2),
 ]
 
 
