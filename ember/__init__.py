@@ -1,6 +1,8 @@
 """ember: PyTorch's API, written in Python on NumPy. `import ember as torch`."""
 __version__ = "0.1.0"
 
+import builtins as _builtins
+
 from ._dtype import (bfloat16, complex64, complex128, dtype, float16, float32, float64, int8, int16, int32,
                      int64, uint8, bool_ as bool, finfo, iinfo, get_default_dtype, set_default_dtype,
                      promote_types, result_type, can_cast)
@@ -39,7 +41,8 @@ def typename(obj):
 
 def broadcast_shapes(*shapes):
     from .ops._shapes import broadcast_shapes as _bs
-    return Size(_bs(*[tuple(s) if not isinstance(s, int) else (s,) for s in shapes]))
+    # `int` here is ember.int32 (the dtype alias), so test for Python ints through the builtins module
+    return Size(_bs(*[(s,) if isinstance(s, _builtins.int) else tuple(s) for s in shapes]))
 
 
 def _lazy(name):

@@ -119,8 +119,6 @@ def test_to_meta_and_views():
         x.nonzero()
 
 
-@pytest.mark.xfail(reason="in-place random fills (ember/ops/sampling.py, used by nn.init) draw every value on the "
-                          "host before writing to a meta tensor", strict=False)
 def test_meta_module_sizes_a_model():
     nn = pytest.importorskip("ember.nn")
     if not hasattr(nn, "Linear"):

@@ -250,12 +250,12 @@ def test_broadcasting_agrees_with_numpy(shapes, op):
     assert ember.ops._shapes.broadcast_shapes(*shapes) == np.broadcast_shapes(*shapes)
 
 
-@pytest.mark.xfail(reason="ember/__init__.py: broadcast_shapes tests isinstance(s, int) where `int` is ember.int32",
-                   strict=False)
-def test_public_broadcast_shapes():
-    assert ember.broadcast_shapes((2, 1), (3,), 4) == ember.Size([2, 4]) or \
-        ember.broadcast_shapes((2, 1), (3,)) == ember.Size([2, 3])
-    assert ember.broadcast_shapes((2, 1), (1, 3)) == ember.Size([2, 3])
+def test_public_broadcast_shapes(torch):
+    for shapes in [((2, 1), (3,)), ((2, 1), 3), ((2, 1), (1, 3)), ((5, 1, 4), (3, 1), 1)]:
+        assert ember.broadcast_shapes(*shapes) == tuple(torch.broadcast_shapes(*shapes))
+    assert isinstance(ember.broadcast_shapes((2, 1), 3), ember.Size)
+    with pytest.raises(RuntimeError, match=r"\(2, 3\) and \(4,\)"):
+        ember.broadcast_shapes((2, 3), (4,))
 
 
 @pytest.mark.xfail(reason="ember/ops/inplace.py: fill_ writes a Python int that does not fit (NumPy's "

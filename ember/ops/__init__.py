@@ -1,7 +1,7 @@
 """Primitive ops and their public functions. Importing this package registers every op."""
 from . import (  # noqa: F401  (imported for registration)
-    activation, creation, indexing, inplace, linalg, loss, normalization, pointwise, reduction, sampling, shape,
-    sorting)
+    activation, conv, creation, indexing, inplace, linalg, loss, normalization, pointwise, pooling, recurrent,
+    reduction, sampling, shape, sorting)
 from ._registry import METHODS, PUBLIC
 
 inplace._install_fast()

@@ -112,6 +112,11 @@ def _memory_order(array):
 
 def _fill(self, name, make):
     """Fill self with make(shape, contiguous) drawn in self's memory order."""
+    if self._device.type == "meta":               # no data to fill: draw nothing, as PyTorch does
+        from .inplace import check_inplace
+        check_inplace(self, name)
+        self._bump_version()
+        return self
     shape = tuple(self._array.shape)
     if self.is_contiguous():
         values = make(shape, True)

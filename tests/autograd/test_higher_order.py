@@ -26,6 +26,7 @@ CASES = {
  "add": (lambda a, b: a + b, [_T(3, 4), _T(4)]),
  "sub": (lambda a, b: a - b, [_T(3, 4), _T(3, 1)]),
  "mul": (lambda a, b: a * b, [_T(3, 4), _T(4)]),
+ "mul_zero_dim": (lambda s, v: (s * v) * (v * s), [_T(), _T(5)]),    # the scalar's grad is a dot product
  "div": (lambda a, b: a / b, [_T(3, 4), _T(4, low=0.5, high=2)]),
  "pow_scalar": (lambda a: a ** 3, [_T(3, 4)]),
  "pow_tensor": (lambda a, b: a ** b, [_T(3, low=0.5, high=2), _T(3)]),

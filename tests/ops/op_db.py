@@ -129,6 +129,23 @@ C = OpCase
 
 
 OP_CASES = [
+    # convolution and pooling primitives (ember/ops/conv.py, pooling.py)
+    C("conv1d", lambda m, x, w, b: m.conv1d(x, w, b, stride=2, padding=1), [((2, 3, 7), (4, 3, 3), (4,))],
+      gradgrad=True),
+    C("conv2d", lambda m, x, w: m.conv2d(x, w, padding=1, groups=2), [((1, 4, 5, 4), (2, 2, 3, 3))], gradgrad=True),
+    C("conv3d", lambda m, x, w: m.conv3d(x, w, stride=2), [((1, 2, 4, 3, 3), (2, 2, 2, 2, 2))]),
+    C("conv_transpose1d", lambda m, x, w: m.conv_transpose1d(x, w, stride=2, output_padding=1),
+      [((1, 2, 4), (2, 3, 3))], gradgrad=True),
+    C("conv_transpose2d", lambda m, x, w, b: m.conv_transpose2d(x, w, b, stride=2, padding=1),
+      [((1, 2, 3, 3), (2, 3, 3, 3), (3,))]),
+    C("conv_transpose3d", lambda m, x, w: m.conv_transpose3d(x, w), [((1, 2, 2, 2, 2), (2, 1, 2, 2, 2))]),
+    C("constant_pad_nd", lambda m, x: m.constant_pad_nd(x, (1, -1, 2, 0), 0.5), [(3, 4)], gradgrad=True),
+    C("max_pool1d", lambda m, x: m.max_pool1d(x, 3, 2, 1), [(2, 3, 8)], unique=True),
+    C("max_pool2d", lambda m, x: m.max_pool2d(x, 2, ceil_mode=True), [(1, 2, 5, 5)], unique=True, gradgrad=True),
+    C("max_pool3d", lambda m, x: m.max_pool3d(x, 2), [(1, 2, 4, 4, 4)], unique=True),
+    C("avg_pool1d", lambda m, x: m.avg_pool1d(x, 3, 2, 1), [(2, 3, 8)], gradgrad=True),
+    C("adaptive_avg_pool1d", lambda m, x: m.adaptive_avg_pool1d(x, 3), [(2, 3, 8)]),
+    C("adaptive_max_pool1d", lambda m, x: m.adaptive_max_pool1d(x, 3)[0], [(2, 3, 8)], unique=True),
     # --- arithmetic -------------------------------------------------------------------------------------
     C("add", lambda m, x, y: m.add(x, y), BINARY, NUMERIC + HALF + ("bool",) + COMPLEX, gradgrad=True),
     C("add", lambda m, x, y: m.add(x, y, alpha=2), BINARY[:2], NUMERIC, variant="alpha"),

@@ -15,6 +15,8 @@ from ops_helpers import (assert_same, check_gradients, differentiable_outputs, e
 # Ops ember composes from other primitives (STYLE.md principle 1), so their grad_fn is the last
 # primitive's node rather than a dedicated one; values and gradients are still checked above.
 COMPOSITES = {
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "max_pool1d",
+    "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d",
     "addcmul", "addcdiv", "hypot", "logaddexp", "logaddexp2", "fmax", "fmin", "rsub", "var", "std", "var_mean",
     "std_mean", "norm", "vector_norm", "linalg.norm", "linalg.matrix_norm", "linalg.slogdet", "linalg.cross",
     "logcumsumexp", "cummax", "cummin", "median", "nanmedian", "sort", "msort", "topk", "kthvalue", "vdot",
@@ -182,7 +184,8 @@ def _covered_functions():
 
 
 # The op families this database covers (nn's families, ops/conv.py etc., are tested under tests/nn).
-FAMILIES = {f"ember.ops.{m}" for m in ("pointwise", "reduction", "shape", "indexing", "linalg", "sorting")}
+FAMILIES = {f"ember.ops.{m}" for m in ("pointwise", "reduction", "shape", "indexing", "linalg", "sorting", "conv",
+                                         "pooling")}
 
 
 def test_every_exported_op_has_a_case():
