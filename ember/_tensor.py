@@ -444,7 +444,11 @@ class Tensor:
 
     def __reduce_ex__(self, protocol):
         # Plain pickling (multiprocessing, copy) carries the values; checkpoints use ember.save.
-        return (_rebuild, (self._backend().to_numpy(self._array).copy(), str(self._device),
+        # NumPy pickles only a view's own elements, so no copy is needed here.
+        if self.grad_fn is not None and self._requires_grad:
+            raise RuntimeError("refusing to pickle a non-leaf tensor that requires grad: its autograd graph "
+                               "cannot cross a process boundary. Pickle tensor.detach() to send the values.")
+        return (_rebuild, (self._backend().to_numpy(self._array), str(self._device),
                            self._requires_grad, type(self)))
 
     def __deepcopy__(self, memo):

@@ -347,3 +347,16 @@ def test_reshape_views_agree_with_numpy(shape, data):
     x = ember.tensor(array).permute(*perm)
     target = data.draw(st.sampled_from([(-1,), (1, -1), tuple(reversed(x.shape))]))
     np.testing.assert_array_equal(x.reshape(target).numpy(), array.transpose(perm).reshape(target))
+
+
+def test_pickle_round_trip_and_non_leaf_refusal():
+    import pickle
+    base = ember.arange(12.0).reshape(3, 4)
+    view = base[:, 1:3]
+    back = pickle.loads(pickle.dumps(view))
+    assert back.tolist() == view.tolist() and back.shape == (3, 2)
+    leaf = ember.ones(2, requires_grad=True)
+    assert pickle.loads(pickle.dumps(leaf)).requires_grad
+    with pytest.raises(RuntimeError, match="non-leaf tensor that requires grad"):
+        pickle.dumps(leaf * 2)
+    assert pickle.loads(pickle.dumps((leaf * 2).detach())).tolist() == [2.0, 2.0]

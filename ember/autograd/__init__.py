@@ -5,7 +5,9 @@ from . import graph
 from .function import Function, FunctionCtx, null_ctx, once_differentiable
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
                         set_grad_enabled)
-from .graph import _Anomaly, run_backward
+from .anomaly_mode import (detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled,
+                           set_detect_anomaly)
+from .graph import run_backward
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 # PyTorch's package attribute `gradcheck` is the function (shadowing the submodule); the function also
@@ -173,54 +175,6 @@ def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, all
     for column in zip(*per_item):
         results.append(None if column[0] is None else stack(column))
     return tuple(results)
-
-
-class set_detect_anomaly:
-    """Turn anomaly detection on or off (also a context manager restoring the previous state)."""
-
-    def __init__(self, mode, check_nan=True):
-        self.prev = (_Anomaly.enabled, _Anomaly.check_nan)
-        _Anomaly.enabled, _Anomaly.check_nan = bool(mode), bool(check_nan)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        _Anomaly.enabled, _Anomaly.check_nan = self.prev
-        return False
-
-
-class detect_anomaly:
-    """Context manager (and decorator) enabling anomaly detection: NaN gradients raise with the forward trace."""
-
-    def __init__(self, check_nan=True):
-        self.check_nan = check_nan
-
-    def __enter__(self):
-        self.prev = (_Anomaly.enabled, _Anomaly.check_nan)
-        _Anomaly.enabled, _Anomaly.check_nan = True, self.check_nan
-        return self
-
-    def __exit__(self, *exc):
-        _Anomaly.enabled, _Anomaly.check_nan = self.prev
-        return False
-
-    def __call__(self, fn):
-        import functools
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with detect_anomaly(self.check_nan):
-                return fn(*args, **kwargs)
-        return wrapper
-
-
-def is_anomaly_enabled():
-    return _Anomaly.enabled
-
-
-def is_anomaly_check_nan_enabled():
-    return _Anomaly.check_nan
 
 
 def __getattr__(name):

@@ -1,7 +1,8 @@
 """Op (primitive on backend arrays), Function (PyTorch's custom autograd.Function), once_differentiable."""
 import functools
 
-from .graph import (NON_TENSOR, Node, _Anomaly, _saved_tensor_of, _SavedHooks, grad_accumulator, pack_saved,
+from .anomaly_mode import _Anomaly
+from .graph import (NON_TENSOR, Node, _saved_tensor_of, _SavedHooks, grad_accumulator, pack_saved,
                     record_trace, refresh_view)
 from .grad_mode import _State
 
@@ -144,7 +145,10 @@ def _record(cls, inputs, arrays, device, attrs):
                 if t._base is not None:
                     refresh_view(t)                # Note [stale views]
                 fn = t.grad_fn
-                edges.append((fn, t._out_nr) if fn is not None else (grad_accumulator(t), 0))
+                if fn is not None:
+                    edges.append((fn, t._out_nr))
+                else:
+                    edges.append((t._acc or grad_accumulator(t), 0))
                 continue
             edges.append(_NO_EDGE)
         else:

@@ -1,11 +1,18 @@
-"""Node (grad_fn), AccumulateGrad, and the backward pass over the recorded graph."""
-import os
-import traceback
-import warnings
+"""Node (grad_fn), AccumulateGrad, saved-tensor hooks, and the backward pass over the recorded graph.
+
+Note [saved entries]: what a node keeps for backward, one tuple per saved value:
+  (0, tensor, version)                 an input tensor, checked against its version counter on unpack;
+  (1, array, vc, version, device, nr)  output nr, kept as its array and rebuilt on access, so the node
+                                       never references its own output (no node <-> tensor cycle);
+  (2, tensor)                          a constant (no history);
+  (3, packed, unpack_hook)             whatever a saved_tensors_hooks pack hook returned.
+Backward replaces the tuple by _FREED unless retain_graph, which releases everything at once.
+"""
 import weakref
 
 import numpy
 
+from .anomaly_mode import _Anomaly, _backward_with_trace, _check_anomaly, record_trace  # noqa: F401 (re-export)
 from .grad_mode import _State
 
 __all__ = ["Node", "AccumulateGrad", "run_backward", "saved_tensors_hooks", "save_on_cpu", "walk"]
@@ -250,11 +257,6 @@ class _RemovableHandle:
 
     def __exit__(self, *exc):
         self.remove()
-
-
-class _Anomaly:
-    enabled = False
-    check_nan = True
 
 
 def _accumulate(variable, grad, create_graph, owned):
@@ -567,42 +569,6 @@ def _sum_to(grad, shape, node, on_arrays):
         return _make(array, grad._device)
     from ..ops.reduction import sum_to_shape
     return sum_to_shape(grad, shape)
-
-
-def _check_anomaly(node, results):
-    if not _Anomaly.check_nan:
-        return
-    for i, grad in enumerate(results):
-        if grad is not None and grad._array.dtype.kind in "fc" and bool(node.xp.isnan(grad._array).any()):
-            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.\n"
-                               f"{_forward_trace(node)}")
-
-
-def _forward_trace(node):
-    if not node._trace:
-        return ("(No forward trace was recorded for it: anomaly detection must be enabled during the forward "
-                "pass too.)")
-    return f"Traceback of the forward call that created {node.name()}:\n" + "".join(node._trace)
-
-
-def _backward_with_trace(node, grads):
-    """Anomaly mode: a failing backward also reports where its node was created, as PyTorch warns."""
-    try:
-        return node._op.backward(node, *grads)
-    except Exception:
-        warnings.warn(f"Error detected in {node.name()}. {_forward_trace(node)}", UserWarning, stacklevel=2)
-        raise
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def record_trace(node):
-    """The user's stack at the op that created `node` (ember's own frames at the top are dropped)."""
-    frames = traceback.extract_stack()[:-1]
-    while frames and frames[-1].filename.startswith(_PACKAGE_DIR):
-        frames.pop()
-    node._trace = traceback.format_list(frames)
 
 
 def refresh_view(t):

@@ -158,7 +158,6 @@ def test_batches_cross_processes_intact():
         def __getitem__(self, i):
             return {"big": np.full((64, 64, 3), i, np.float32), "t": ember.arange(6.0).reshape(2, 3).t() + i,
                     "half": ember.full((2,), i, dtype=ember.bfloat16),
-                    "grad": ember.ones(2, requires_grad=True),
                     "text": f"s{i}", "pair": (i, float(i))}
 
     for batch in DataLoader(Mixed(), batch_size=3, num_workers=2):
@@ -169,10 +168,23 @@ def test_batches_cross_processes_intact():
                                                                              [first + 2, first + 5]]
         assert batch["half"].dtype == ember.bfloat16 and batch["half"][:, 0].tolist() == [first, first + 1,
                                                                                            first + 2]
-        assert batch["grad"].requires_grad
         assert batch["text"] == [f"s{first + k}" for k in range(3)]
         assert batch["pair"][1].dtype == ember.float64
         batch["big"].add_(1)                                  # received batches are writable
+
+
+def test_a_batch_with_autograd_history_cannot_cross_processes():
+    # PyTorch refuses this too (its worker collate stacks with out=, which autograd refuses).
+    class Grads(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return ember.ones(2, requires_grad=True)
+
+    with pytest.raises(RuntimeError, match="requires grad"):
+        list(DataLoader(Grads(), batch_size=2, num_workers=1))
+    assert list(DataLoader(Grads(), batch_size=2))[0].requires_grad     # fine in the main process
 
 
 def test_unbatched_loading_with_workers():
