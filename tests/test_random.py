@@ -403,3 +403,15 @@ def test_linear_default_init_matches_torch(torch):
 if __name__ == "__main__":               # regenerate the golden file from PyTorch
     import torch
     np.savez_compressed(GOLDEN, **_golden_streams(torch))
+
+
+@pytest.mark.parametrize("n", [0, 3, 17, 100])
+@pytest.mark.parametrize("name", ["complex64", "complex128"])
+def test_complex_randn_matches_torch(torch, name, n):
+    # real and imaginary parts are one float draw of shape (..., 2) with std 1/sqrt(2)
+    for seed in range(3):
+        ember.manual_seed(seed)
+        torch.manual_seed(seed)
+        ours = ember.randn(n, dtype=getattr(ember, name)).numpy()
+        theirs = torch.randn(n, dtype=getattr(torch, name)).numpy()
+        assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)

@@ -258,8 +258,6 @@ def test_public_broadcast_shapes(torch):
         ember.broadcast_shapes((2, 3), (4,))
 
 
-@pytest.mark.xfail(reason="ember/ops/inplace.py: fill_ writes a Python int that does not fit (NumPy's "
-                          "OverflowError) instead of PyTorch's RuntimeError", strict=False)
 def test_fill_overflow_is_a_runtime_error():
     x = ember.ones(2, dtype=ember.uint8)
     with pytest.raises(RuntimeError, match="overflow"):

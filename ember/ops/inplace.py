@@ -295,6 +295,8 @@ def fill_(self, value):
             return copy_(self, value.expand(self.shape))
         value = value.item()
     check_inplace(self, "fill_")
+    from ._common import checked_scalar
+    value = checked_scalar(value, self.dtype)      # refuse values the dtype cannot hold, before writing
     if _State.grad_enabled and (self._requires_grad or (self._base is not None and self._base._requires_grad)):
         from .creation import full
         return copy_(self, full(self.shape, value, dtype=self.dtype, device=self.device))

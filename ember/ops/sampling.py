@@ -167,6 +167,11 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     """Standard normal samples."""
     shape = _size(size, kwargs, "randn")
     dtype = _dtype_or_default(dtype) if out is None or dtype is not None else out.dtype
+    if dtype.is_complex:
+        # PyTorch draws the real and imaginary parts as one float tensor of shape (..., 2) with std 1/sqrt(2)
+        real = _np_dtype(dtype.to_real())
+        pairs = _gen(generator).normal_array(shape + (2,), real, 0.0, 1 / math.sqrt(2))
+        return _result(np.ascontiguousarray(pairs).view(_np_dtype(dtype))[..., 0], out, device, requires_grad)
     _require_float("normal_kernel_cpu", dtype)
     return _result(_gen(generator).normal_array(shape, _np_dtype(dtype)), out, device, requires_grad)
 
