@@ -3,7 +3,9 @@
 Both variants fit a cubic to sin(x) on 2000 float32 points for 2000 steps with four scalar leaves and
 manual SGD under no_grad (`p -= lr * p.grad; p.grad = None`): the plain-ops loop and the custom
 autograd.Function (Legendre P3) loop. Runs alternate between the libraries; medians are compared.
-Target: ember <= 0.8x PyTorch. Usage: python benchmarks/bench_autograd.py [--steps N] [--repeats R]
+Target: ember <= 0.8x PyTorch. Usage: python benchmarks/bench_autograd.py [--steps N] [--repeats R] [--threads T]
+For steady numbers on a small machine pin both libraries to one thread: OMP_NUM_THREADS=1
+OPENBLAS_NUM_THREADS=1 in the environment (NumPy's BLAS reads it at import) and --threads 1 (PyTorch).
 """
 import argparse
 import math
@@ -88,12 +90,15 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cpu-time", action="store_true",
                         help="time with process CPU time (steadier on a busy machine) instead of wall clock")
+    parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads(T) when T > 0")
     args = parser.parse_args()
     clock = time.process_time if args.cpu_time else time.perf_counter
     libs = {"ember": ember}
     try:
         import torch
         libs["torch"] = torch
+        if args.threads > 0:
+            torch.set_num_threads(args.threads)
     except ImportError:
         torch = None
     for m in libs.values():                       # warm-up: imports, caches

@@ -12,6 +12,7 @@ import weakref
 
 import numpy
 
+from ..backends import cpu as _cpu_backend
 from .anomaly_mode import _Anomaly, _backward_with_trace, _check_anomaly, record_trace  # noqa: F401 (re-export)
 from .grad_mode import _State
 
@@ -26,6 +27,7 @@ class Node:
     __slots__ = ("_edges", "needs_input_grad", "_saved", "_to_save", "_in_shapes", "_in_version",
                  "__dict__", "__weakref__")
     xp = numpy                   # the array module of the node's device; set per node off the CPU
+    backend = _cpu_backend       # the backend module (ember.backends.cpu or .cuda); set per node off the CPU
     # Rarely set state lives in the instance __dict__ and falls back to these class defaults.
     _op = None
     _n_out = 1
@@ -41,15 +43,6 @@ class Node:
     _dirty = None
     materialize_grads = True
     metadata_dict = None
-
-    @property
-    def backend(self):
-        """The backend module (ember.backends.cpu or .cuda) of the node's device."""
-        from ..backends import cpu
-        if self.xp is numpy:
-            return cpu
-        from ..backends import cuda
-        return cuda
 
     def name(self):
         return type(self).__name__

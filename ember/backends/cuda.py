@@ -42,3 +42,7 @@ def scatter_add(target, index, values):
 
 def empty_like_shape(shape, dtype):
     return xp.empty(shape, dtype=dtype)
+
+
+def broadcast_to(array, shape):
+    return xp.broadcast_to(array, shape)

@@ -600,3 +600,7 @@ def scatter_add(target, index, values):
 
 def empty_like_shape(shape, dtype):
     return new(shape, dtype)
+
+
+def broadcast_to(array, shape):
+    return xp.broadcast_to(array, shape)

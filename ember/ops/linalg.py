@@ -1,4 +1,5 @@
 """Matrix products (matmul with all its batching rules, mm, bmm, einsum ...) and small linalg."""
+import math
 import string
 
 from .. import _dtype as _dt
@@ -25,6 +26,11 @@ class Matmul(Op):
         needs = ctx.needs_input_grad
         ctx.save_for_backward(a if needs[1] else None, b if needs[0] else None)
         ctx.shapes = (a.shape, b.shape)
+        if a.ndim > 2 and b.ndim == 2:
+            # NumPy runs N-d @ 2-d as a loop of per-batch products (no BLAS at all when b is transposed,
+            # as in linear()): fold the batch dims into one 2-d GEMM instead.
+            lead = a.shape[:-1]
+            return (a.reshape(math.prod(lead), a.shape[-1]) @ b).reshape(lead + (b.shape[-1],))
         return a @ b
 
     @staticmethod
@@ -38,7 +44,11 @@ class Matmul(Op):
             if grad_a.shape != sa:
                 grad_a = sum_to_shape(grad_a, sa)
         if a is not None:
-            grad_b = a.mT @ grad
+            if len(sb) == 2 and len(sa) > 2:       # fold the batch dims (see forward): one GEMM, no sum
+                n = math.prod(sa[:-1])
+                grad_b = a.reshape(n, sa[-1]).mT @ grad.reshape(n, sb[-1])
+            else:
+                grad_b = a.mT @ grad
             if grad_b.shape != sb:
                 grad_b = sum_to_shape(grad_b, sb)
         return grad_a, grad_b

@@ -28,7 +28,7 @@ class Sum(Op):
     @staticmethod
     def forward(ctx, input, dims, keepdim, np_dtype):
         ctx.input_shape, ctx.dims, ctx.keepdim = input.shape, dims, keepdim
-        return ctx.xp.sum(input, axis=dims, keepdims=keepdim, dtype=np_dtype)
+        return input.sum(axis=dims, keepdims=keepdim, dtype=np_dtype)   # the method: xp.sum adds a layer
 
     @staticmethod
     def backward(ctx, grad):
@@ -100,8 +100,10 @@ class Mean(Op):
             total = input.sum(axis=dims, keepdims=keepdim, dtype=ctx.xp.float32)
         else:                                       # sum / n: NumPy's mean() costs several times more
             total = input.sum(axis=dims, keepdims=keepdim)
+        if ctx.count:                               # a positive count cannot warn: skip errstate's ~1 us
+            return (total / ctx.count).astype(input.dtype, copy=False)
         with ctx.xp.errstate(invalid="ignore", divide="ignore"):
-            return (total / ctx.count if ctx.count else total * float("nan")).astype(input.dtype, copy=False)
+            return (total * float("nan")).astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -182,7 +184,7 @@ class Cumsum(Op):
     @staticmethod
     def forward(ctx, input, dim, np_dtype):
         ctx.dim = dim
-        return ctx.xp.cumsum(input, axis=dim, dtype=np_dtype)
+        return input.cumsum(axis=dim, dtype=np_dtype)   # the method: xp.cumsum adds a layer
 
     @staticmethod
     def backward(ctx, grad):
@@ -356,7 +358,7 @@ def _extreme(name, is_max):
             from .pointwise import maximum, minimum
             return (maximum if is_max else minimum)(input, dim)
         if dim is None:
-            if input.numel() == 0:
+            if input._array.size == 0:
                 raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
                                    "Specify the reduction dim with the 'dim' argument.")
             return (MaxAll if is_max else MinAll).apply(input, None, False, is_max)
@@ -380,11 +382,12 @@ min = _extreme("min", False)
 
 def _amax(name, is_max):
     def reduce(input, dim=(), keepdim=False):
-        dims = normalize_dims(dim if dim != () else None, input.ndim)
+        shape = input._array.shape
+        dims = normalize_dims(dim if dim != () else None, len(shape))
         for d in dims:
-            if input.shape[d] == 0:
+            if shape[d] == 0:
                 raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
-        if input.numel() == 0 and not dims:
+        if input._array.size == 0 and not dims:
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
         return (Amax if is_max else Amin).apply(input, dims, keepdim, is_max)
     reduce.__name__ = reduce.__qualname__ = name

@@ -39,12 +39,23 @@ def _shape_arg(shape):
     return tuple(int(s) for s in shape)
 
 
+def _exact_shape(shape, numel):
+    """`shape` as is when it is non-negative Python ints multiplying to numel (the usual view/reshape
+    call), else None: skips argument parsing and -1 inference, a third of a small view's cost."""
+    known = 1
+    for s in shape:
+        if s.__class__ is not int or s < 0:
+            return None
+        known *= s
+    return shape if known == numel else None
+
+
 class View(Op):
     @staticmethod
     def forward(ctx, input, shape):
         ctx.input_shape = input.shape
         try:
-            return ctx.xp.reshape(input, shape, copy=False)
+            return input.reshape(shape, copy=False)    # the method: np.reshape adds a Python layer
         except ValueError:
             raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
                                "dimension spans across two contiguous subspaces). Use .reshape(...) "
@@ -95,18 +106,17 @@ def view(input, *shape):
     if len(shape) == 1 and (isinstance(shape[0], _dt.dtype) or isinstance(shape[0], str) or
                             shape[0] in (float, int, bool)):
         return _view_dtype(input, shape[0])
-    shape = infer_size(_shape_arg(shape), input._array.size)
-    if shape == input._array.shape:
-        out = View.apply(input, shape)
-    else:
-        out = View.apply(input, shape)
+    target = _exact_shape(shape, input._array.size) if len(shape) > 1 else None
+    shape = target or infer_size(_shape_arg(shape), input._array.size)
+    out = View.apply(input, shape)
     return _as_view(out, input, lambda b: b.view(shape))
 
 
 @export(method=True)
 def reshape(input, *shape):
     """A view when the layout allows, otherwise a copy."""
-    shape = infer_size(_shape_arg(shape), input._array.size)
+    target = _exact_shape(shape, input._array.size) if len(shape) > 1 else None
+    shape = target or infer_size(_shape_arg(shape), input._array.size)
     a = input._array
     if a.flags.c_contiguous or _viewable(a, shape):
         out = View.apply(input, shape)
@@ -257,7 +267,7 @@ class Expand(Op):
     @staticmethod
     def forward(ctx, input, shape):
         ctx.input_shape = input.shape
-        return ctx.xp.broadcast_to(input, shape)
+        return ctx.backend.broadcast_to(input, shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -457,10 +467,66 @@ def select(input, dim, index):
     return basic_index(input, (slice(None),) * dim + (index % size,))
 
 
+class Split(Op):
+    """Consecutive views of `input` along `dim` with the given sizes. One multi-output node, so that the
+    backward is a single concatenation: a node per piece would write each piece's gradient into its own
+    zeros of the input's size, k times the work for k pieces (qkv.split in attention)."""
+    node_name = "SplitBackward0"
+
+    @staticmethod
+    def forward(ctx, input, sizes, dim):
+        ctx.dim = dim
+        lead = (slice(None),) * dim
+        pieces, start = [], 0
+        for size in sizes:
+            pieces.append(input[lead + (slice(start, start + size),)])
+            start += size
+        return tuple(pieces)
+
+    @staticmethod
+    def backward(ctx, *grads):                   # the engine fills missing grads with zeros
+        return cat(list(grads), ctx.dim)
+
+
+class SplitWithSizes(Split):
+    node_name = "SplitWithSizesBackward0"
+
+
+class Unbind(Op):
+    """The views input[..., i, ...] along `dim`; the gradient is one stack (see Split)."""
+    node_name = "UnbindBackward0"
+
+    @staticmethod
+    def forward(ctx, input, dim):
+        ctx.dim = dim
+        lead = (slice(None),) * dim
+        return tuple(input[lead + (i, Ellipsis)] for i in range(input.shape[dim]))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return stack(list(grads), ctx.dim)
+
+
+def _split_views(op, input, dim, lengths, **attrs):
+    """The pieces of a multi-output split op, each marked as the view input[index] (for in-place replay);
+    a length of None stands for a selected (removed) dim."""
+    pieces = op.apply(input, dim=dim, **attrs)
+    lead = (slice(None),) * dim
+    out, start = [], 0
+    for piece, size in zip(pieces, lengths):
+        index = lead + ((slice(start, start + size),) if size is not None else (start,))
+        out.append(_as_view(piece, input, lambda b, index=index: b[index]))
+        start += 1 if size is None else size
+    return tuple(out)
+
+
 @export(method=True)
 def unbind(input, dim=0):
     dim = wrap_dim(dim, input.ndim)
-    return tuple(select(input, dim, i) for i in range(input.shape[dim]))
+    n = input.shape[dim]
+    if n <= 1:
+        return tuple(select(input, dim, i) for i in range(n))
+    return _split_views(Unbind, input, dim, [None] * n)
 
 
 @export(method=True)
@@ -478,11 +544,10 @@ def split(tensor, split_size_or_sections, dim=0):
         if sum(sections) != size:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's "
                                f"size at dimension {dim}), but got split_sizes={sections}")
-    out, start = [], 0
-    for length in sections:
-        out.append(narrow(tensor, dim, start, length))
-        start += length
-    return tuple(out)
+    if len(sections) == 1:
+        return (narrow(tensor, dim, 0, sections[0]),)
+    op = Split if isinstance(split_size_or_sections, int) else SplitWithSizes
+    return _split_views(op, tensor, dim, sections, sizes=tuple(sections))
 
 
 @export(method=True)
