@@ -75,6 +75,17 @@ def footprint(module):
     return total / 2 ** 20
 
 
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -104,9 +115,9 @@ def main():
     ember_import, torch_import = import_time("ember"), import_time("torch")
     ember_size, torch_size = footprint("ember"), footprint("torch")
     lines = ["# ember vs PyTorch", "",
-             f"Measured on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+             f"Measured on {cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, Python {platform.python_version()}, "
              f"NumPy {__import__('numpy').__version__}" + (f", PyTorch {torch.__version__}" if torch else "") +
-             + (f" ({torch.get_num_threads()} threads)" if torch else "") +
+             (f" ({torch.get_num_threads()} threads)" if torch else "") +
              f"; medians of {args.repeats} alternating repeats. Ratio = ember time / PyTorch time "
              "(lower is better for ember).", "",
              "| workload | ember | PyTorch | ratio | notes |", "|---|---:|---:|---:|---|"]
