@@ -8,69 +8,16 @@ For steady numbers on a small machine pin both libraries to one thread: OMP_NUM_
 OPENBLAS_NUM_THREADS=1 in the environment (NumPy's BLAS reads it at import) and --threads 1 (PyTorch).
 """
 import argparse
-import math
+import os
 import statistics
+import sys
 import time
 
-import ember
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from workloads import seed_autograd as polynomial_loop  # noqa: E402  (the loops benchmarks/run.py times too)
+from workloads import seed_function as legendre_loop  # noqa: E402
 
-
-def polynomial_loop(m, steps):
-    x = m.linspace(-math.pi, math.pi, 2000)
-    y = m.sin(x)
-    m.manual_seed(0)
-    params = [m.randn((), requires_grad=True) for _ in range(4)]
-
-    def run():
-        a, b, c, d = params
-        for _ in range(steps):
-            loss = (a + b * x + c * x ** 2 + d * x ** 3 - y).pow(2).sum()
-            loss.backward()
-            with m.no_grad():
-                a -= 1e-6 * a.grad
-                b -= 1e-6 * b.grad
-                c -= 1e-6 * c.grad
-                d -= 1e-6 * d.grad
-                a.grad = None
-                b.grad = None
-                c.grad = None
-                d.grad = None
-        return loss.item()
-    return run
-
-
-def legendre_loop(m, steps):
-    class LegendrePolynomial3(m.autograd.Function):
-        @staticmethod
-        def forward(ctx, input):
-            ctx.save_for_backward(input)
-            return 0.5 * (5 * input ** 3 - 3 * input)
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            (input,) = ctx.saved_tensors
-            return grad_output * 1.5 * (5 * input ** 2 - 1)
-
-    x = m.linspace(-math.pi, math.pi, 2000)
-    y = m.sin(x)
-    params = [m.full((), v, requires_grad=True) for v in (0.0, -1.0, 0.0, 0.3)]
-
-    def run():
-        a, b, c, d = params
-        for _ in range(steps):
-            loss = (a + b * LegendrePolynomial3.apply(c + d * x) - y).pow(2).sum()
-            loss.backward()
-            with m.no_grad():
-                a -= 5e-6 * a.grad
-                b -= 5e-6 * b.grad
-                c -= 5e-6 * c.grad
-                d -= 5e-6 * d.grad
-                a.grad = None
-                b.grad = None
-                c.grad = None
-                d.grad = None
-        return loss.item()
-    return run
+import ember  # noqa: E402
 
 
 def compare(builder, libs, steps, repeats, clock):

@@ -202,38 +202,42 @@ def _features(x):
     return x.unsqueeze(-1).pow(p)
 
 
-def fit_nn(x, y, steps):
+def _fit_sequential(x, y, steps, label, make_step):
+    """Train Sequential(Linear(3, 1), Flatten(0, 1)) on x, x^2, x^3; make_step(model) -> step(loss)."""
     xx = _features(x)
     model = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0, 1))
     loss_fn = nn.MSELoss(reduction="sum")
-    lr = 1e-6
-    for t in _progress(steps, "nn"):
-        y_pred = model(xx)
-        loss = loss_fn(y_pred, y)
+    step = make_step(model)
+    for t in _progress(steps, label):
+        loss = loss_fn(model(xx), y)
         if t % 100 == 99:
             print(t, loss.item())
-        model.zero_grad()
-        loss.backward()
-        with torch.no_grad():
-            for param in model.parameters():
-                param -= lr * param.grad
+        step(loss)
     return loss.item(), _linear_coef(model[0]), _poly(_linear_coef(model[0]))
+
+
+def fit_nn(x, y, steps):
+    def make_step(model):
+        def step(loss):                          # the tutorial's manual update
+            model.zero_grad()
+            loss.backward()
+            with torch.no_grad():
+                for param in model.parameters():
+                    param -= 1e-6 * param.grad
+        return step
+    return _fit_sequential(x, y, steps, "nn", make_step)
 
 
 def fit_optim(x, y, steps):
-    xx = _features(x)
-    model = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0, 1))
-    loss_fn = nn.MSELoss(reduction="sum")
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3)
-    for t in _progress(steps, "optim"):
-        y_pred = model(xx)
-        loss = loss_fn(y_pred, y)
-        if t % 100 == 99:
-            print(t, loss.item())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return loss.item(), _linear_coef(model[0]), _poly(_linear_coef(model[0]))
+    def make_step(model):
+        optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3)
+
+        def step(loss):
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return step
+    return _fit_sequential(x, y, steps, "optim", make_step)
 
 
 def fit_module(x, y, steps):
