@@ -72,6 +72,7 @@ class Op:
     back to its input's shape. `node_name` overrides the grad_fn class name (default NameBackward0).
     """
     broadcasts = False
+    holomorphic = True           # complex outputs: backward is the real formula, conjugated (see graph.py)
     node_name = None
     non_differentiable_outputs = ()
     _node_cls = None
@@ -200,6 +201,10 @@ def _record(cls, inputs, arrays, device, attrs):
         _translate_error(cls, arrays, e)
     if _Anomaly.enabled:
         record_trace(node)
+    if cls.holomorphic and raw.__class__ is not tuple:
+        dtype = getattr(raw, "dtype", None)
+        if dtype is not None and dtype.kind == "c":
+            node._conj = True                      # Note [complex gradients] in graph.py
     if raw.__class__ is not tuple and not cls.non_differentiable_outputs:     # the common case
         out = _make(raw if raw.__class__ is _ndarray else _as_array(raw), device, True, node)
         if node._to_save is not None:

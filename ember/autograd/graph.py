@@ -39,6 +39,7 @@ class Node:
     _in_meta = None              # custom Function: ((shape, numpy dtype) | None per input) to check grads
     _special = False             # engine slow path before backward: hooks, leaf, autograd.grad target
     _checked = False             # engine slow path after backward: post hooks, anomaly, Function outputs
+    _conj = False                # a holomorphic op with a complex output: Note [complex gradients]
     _non_differentiable = None
     _dirty = None
     materialize_grads = True
@@ -402,7 +403,9 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
             if grads is None:                     # no gradient reached it: nothing flows on
                 _release_edges(node, deps, ready)
                 continue
-            if node._n_out != 1:
+            if node._conj:
+                results = _complex_backward(node, grads)
+            elif node._n_out != 1:
                 if all(g is None for g in grads):
                     _release_edges(node, deps, ready)
                     continue
@@ -531,6 +534,17 @@ def _post_backward(node, results, grads, owned):
             results[i] = grad
         results = tuple(results)
     return results
+
+
+def _complex_backward(node, grads):
+    """Note [complex gradients]: PyTorch's gradient of a holomorphic f is grad * conj(f'(z)). Backward
+    formulas are written for real numbers as grad * f'(z), linear in grad, so conj(backward(conj(grad)))
+    gives the complex convention exactly; ops that are not holomorphic (abs, sgn) opt out."""
+    grads = [g.conj() if g is not None else None for g in grads]
+    results = node._op.backward(node, *grads)
+    if results.__class__ is not tuple:
+        return results.conj() if results is not None else None
+    return tuple(r.conj() if r is not None else None for r in results)
 
 
 def _release_edges(node, deps, ready):

@@ -401,6 +401,7 @@ def unary_op(name, forward, backward, keeps="input", float_only=True, node_name=
         return backward(grad, saved)
 
     op = type(name.capitalize().replace("_", ""), (Op,), {
+        "holomorphic": name not in ("abs", "sgn"),       # |z| and z/|z| have their own complex formulas
         "forward": staticmethod(fwd), "backward": staticmethod(bwd),
         "node_name": node_name or name.replace("_", " ").title().replace(" ", "") + "Backward0"})
 
@@ -463,8 +464,8 @@ def _sigmoid(xp, x):
     # 1 / (1 + exp(-x)) is exact enough and cheap; when exp(-x) could overflow (very negative x) use
     # the split form, where neither branch overflows: e^x / (1 + e^x) for x < 0.
     safe = _EXP_SAFE.get(x.dtype.char)             # dtype.char is cheap; dtype.name costs microseconds
-    if safe is not None and x.size and x.min() > safe:
-        return 1 / (1 + xp.exp(-x))
+    if x.dtype.kind == "c" or safe is not None and x.size and x.min() > safe:
+        return 1 / (1 + xp.exp(-x))                # complex: no ordering, so no split form
     e = xp.exp(-xp.abs(x))
     return (xp.where(x >= 0, 1, e) / (1 + e)).astype(x.dtype, copy=False)
 
