@@ -1,6 +1,6 @@
 """Adam (with AMSGrad, and decoupled weight decay = AdamW)."""
-from .optimizer import (Optimizer, addcdiv_, addcmul_, check_betas, check_hyper, check_lr, increment_step,
-                        lerp_, scalar_state, _value, zeros_state)
+from .optimizer import (Optimizer, adam_moments, addcdiv_, check_betas, check_hyper, check_lr, scalar_state,
+                        _value, zeros_state)
 
 __all__ = ["Adam"]
 
@@ -31,20 +31,7 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = zeros_state(param)
 
     def _update(self, xp, param, grad, state, group):
-        lr, weight_decay, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
-        beta1, beta2 = group["betas"]
-        if group["maximize"]:
-            grad = -grad
-        step = increment_step(state)
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                param *= 1 - lr * weight_decay
-            else:
-                grad = grad + param * weight_decay
-        exp_avg, exp_avg_sq = state["exp_avg"]._array, state["exp_avg_sq"]._array
-        lerp_(xp, exp_avg, grad, 1 - beta1)
-        exp_avg_sq *= beta2
-        addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
+        lr, eps, beta1, beta2, step, exp_avg, exp_avg_sq = adam_moments(xp, param, grad, state, group)
         step_size = lr / (1 - beta1 ** step)
         bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
         if group["amsgrad"]:

@@ -150,6 +150,26 @@ def addcmul_(self, tensor1, tensor2, value):
     self += tmp
 
 
+def adam_moments(xp, param, grad, state, group):
+    """The step Adam and RAdam share: maximize, weight decay (L2 or decoupled), the step count and the two
+    moving averages, updated in place. Returns (lr, eps, beta1, beta2, step, exp_avg, exp_avg_sq)."""
+    lr, weight_decay, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
+    beta1, beta2 = group["betas"]
+    if group["maximize"]:
+        grad = -grad
+    step = increment_step(state)
+    if weight_decay != 0:
+        if group["decoupled_weight_decay"]:
+            param *= 1 - lr * weight_decay
+        else:
+            grad = grad + param * weight_decay
+    exp_avg, exp_avg_sq = state["exp_avg"]._array, state["exp_avg_sq"]._array
+    lerp_(xp, exp_avg, grad, 1 - beta1)
+    exp_avg_sq *= beta2
+    addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
+    return lr, eps, beta1, beta2, step, exp_avg, exp_avg_sq
+
+
 def check_hyper(condition, message):
     """Raise PyTorch's ValueError for an invalid hyperparameter (before any state exists)."""
     if not condition:
