@@ -10,16 +10,18 @@ def seed_autograd(m, steps=200):
     x = m.linspace(-math.pi, math.pi, 2000)
     y = m.sin(x)
     m.manual_seed(0)
-    params = [m.randn((), requires_grad=True) for _ in range(4)]
+    a, b, c, d = params = [m.randn((), requires_grad=True) for _ in range(4)]
+    return _manual_sgd(m, params, lambda: (a + b * x + c * x ** 2 + d * x ** 3 - y).pow(2).sum(), 1e-6, steps)
 
+
+def _manual_sgd(m, params, loss_fn, lr, steps):
+    """The seed's loop: backward, then `p -= lr * p.grad; p.grad = None` under no_grad."""
     def run():
-        a, b, c, d = params
         for _ in range(steps):
-            loss = (a + b * x + c * x ** 2 + d * x ** 3 - y).pow(2).sum()
-            loss.backward()
+            loss_fn().backward()
             with m.no_grad():
                 for p in params:
-                    p -= 1e-6 * p.grad
+                    p -= lr * p.grad
                     p.grad = None
     return run
 
@@ -38,18 +40,8 @@ def seed_function(m, steps=200):
             return grad_output * 1.5 * (5 * input ** 2 - 1)
     x = m.linspace(-math.pi, math.pi, 2000)
     y = m.sin(x)
-    params = [m.full((), v, requires_grad=True) for v in (0.0, -1.0, 0.0, 0.3)]
-
-    def run():
-        a, b, c, d = params
-        for _ in range(steps):
-            loss = (a + b * P3.apply(c + d * x) - y).pow(2).sum()
-            loss.backward()
-            with m.no_grad():
-                for p in params:
-                    p -= 5e-6 * p.grad
-                    p.grad = None
-    return run
+    a, b, c, d = params = [m.full((), v, requires_grad=True) for v in (0.0, -1.0, 0.0, 0.3)]
+    return _manual_sgd(m, params, lambda: (a + b * P3.apply(c + d * x) - y).pow(2).sum(), 5e-6, steps)
 
 
 def seed_rmsprop(m, steps=200):

@@ -158,21 +158,25 @@ def fit_tensors(x, y, steps):
     return loss, coef, _poly(coef)
 
 
-def fit_autograd(x, y, steps):
-    a, b, c, d = (torch.randn((), dtype=torch.float, requires_grad=True) for _ in range(4))
-    lr = 1e-6
-    for t in _progress(steps, "autograd"):
-        y_pred = a + b * x + c * x ** 2 + d * x ** 3
-        loss = (y_pred - y).pow(2).sum()
+def _sgd_on_leaves(params, predict, y, lr, steps, label):
+    """The tutorial's autograd loop: squared error, backward, then a manual update under no_grad."""
+    for t in _progress(steps, label):
+        loss = (predict() - y).pow(2).sum()
         if t % 100 == 99:
             print(t, loss.item())
         loss.backward()
         with torch.no_grad():
-            for p in (a, b, c, d):
+            for p in params:
                 p -= lr * p.grad
                 p.grad = None
+    return loss.item()
+
+
+def fit_autograd(x, y, steps):
+    a, b, c, d = (torch.randn((), dtype=torch.float, requires_grad=True) for _ in range(4))
+    loss = _sgd_on_leaves((a, b, c, d), lambda: a + b * x + c * x ** 2 + d * x ** 3, y, 1e-6, steps, "autograd")
     coef = tuple(v.item() for v in (a, b, c, d))
-    return loss.item(), coef, _poly(coef)
+    return loss, coef, _poly(coef)
 
 
 def fit_function(x, y, steps):
@@ -180,21 +184,10 @@ def fit_function(x, y, steps):
     b = torch.full((), -1.0, requires_grad=True)
     c = torch.full((), 0.0, requires_grad=True)
     d = torch.full((), 0.3, requires_grad=True)
-    lr = 5e-6
-    for t in _progress(steps, "Function"):
-        P3 = LegendrePolynomial3.apply
-        y_pred = a + b * P3(c + d * x)
-        loss = (y_pred - y).pow(2).sum()
-        if t % 100 == 99:
-            print(t, loss.item())
-        loss.backward()
-        with torch.no_grad():
-            for p in (a, b, c, d):
-                p -= lr * p.grad
-                p.grad = None
+    P3 = LegendrePolynomial3.apply
+    loss = _sgd_on_leaves((a, b, c, d), lambda: a + b * P3(c + d * x), y, 5e-6, steps, "Function")
     av, bv, cv, dv = (v.item() for v in (a, b, c, d))
-    return loss.item(), (av, bv, cv, dv), \
-        lambda z: av + bv * 0.5 * (5 * (cv + dv * z) ** 3 - 3 * (cv + dv * z))
+    return loss, (av, bv, cv, dv), lambda z: av + bv * 0.5 * (5 * (cv + dv * z) ** 3 - 3 * (cv + dv * z))
 
 
 def _features(x):
