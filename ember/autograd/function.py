@@ -115,7 +115,7 @@ class Op:
 
     @classmethod
     def apply_binary(cls, input, other):
-        """apply(input, other) for a single-output op of a Tensor and a Tensor or Python scalar, no attributes.
+        """apply(input, other) for a single-output op of a Tensor and a Tensor or non-tensor, no keywords.
 
         The Tensor operators' fast path (Note [operator fast path]): the same steps as apply() without
         packing *inputs/**attrs or looping over them, a quarter of a small op's overhead."""
@@ -129,7 +129,7 @@ class Op:
             arrays = (input._array, other)
             needs_grad = input._requires_grad
         if needs_grad and _State.grad_enabled:
-            return _record(cls, (input, other), arrays, device, _NO_ATTRS)
+            return _record_binary(cls, input, other, arrays, device)
         try:
             out = cls.forward(_CPU_CTX if device is CPU else null_ctx(device), *arrays)
         except ValueError as e:
@@ -201,6 +201,11 @@ def _record(cls, inputs, arrays, device, attrs):
         _translate_error(cls, arrays, e)
     if _Anomaly.enabled:
         record_trace(node)
+    return _finish(cls, node, inputs, arrays, raw, device)
+
+
+def _finish(cls, node, inputs, arrays, raw, device):
+    """Connect forward's result(s) to the node and keep what it saved."""
     if cls.holomorphic and raw.__class__ is not tuple:
         dtype = getattr(raw, "dtype", None)
         if dtype is not None and dtype.kind == "c":
@@ -225,6 +230,73 @@ def _record(cls, inputs, arrays, device, attrs):
 
 
 _NO_EDGE = (None, 0)
+
+
+def _edge(t):
+    """The edge from a node to a tensor input that requires grad: its grad_fn output, or its accumulator."""
+    if t._base is not None:
+        refresh_view(t)                            # Note [stale views]
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._out_nr)
+    return (t._acc or grad_accumulator(t), 0)
+
+
+def _record_binary(cls, input, other, arrays, device):
+    """_record for apply_binary: a Tensor input, a Tensor or non-tensor other, one output, no keywords.
+
+    The same steps as _record unrolled for two inputs (no loops, lists or **attrs): recording is most
+    of a small op's cost on the seed's loops, and every tensor operator lands here."""
+    node = cls._node_cls()
+    vc = input._vc
+    node._in_version = 0 if vc is None else vc.value
+    n0 = input._requires_grad
+    e0 = _edge(input) if n0 else _NO_EDGE
+    if other.__class__ is Tensor or isinstance(other, Tensor):
+        n1 = other._requires_grad
+        e1 = _edge(other) if n1 else _NO_EDGE
+    else:
+        n1 = False
+        e1 = NON_TENSOR
+    node.needs_input_grad = (n0, n1)
+    node._edges = (e0, e1)
+    node._to_save = None
+    node._saved = None
+    if device is not CPU:                          # class defaults hold the CPU's xp and backend
+        ctx = null_ctx(device)
+        node.xp, node.backend = ctx.xp, ctx.backend
+    a0, a1 = arrays
+    node._in_shapes = (a0.shape if n0 else None, a1.shape if n1 else None) if cls.broadcasts else None
+    try:
+        raw = cls.forward(node, a0, a1)
+    except ValueError as e:
+        _translate_error(cls, arrays, e)
+    if _Anomaly.enabled:
+        record_trace(node)
+    if raw.__class__ is not _ndarray or cls.non_differentiable_outputs:
+        return _finish(cls, node, (input, other), arrays, raw, device)
+    if cls.holomorphic and raw.dtype.kind == "c":
+        node._conj = True                          # Note [complex gradients] in graph.py
+    out = _make(raw, device, True, node)
+    to_save = node._to_save
+    if to_save is not None:
+        entries = []
+        for value in to_save:
+            if value is None:
+                entries.append(None)
+            elif value is a0:
+                vc = input._vc
+                entries.append((0, input, 0 if vc is None else vc.value))
+            elif value is a1 and e1 is not NON_TENSOR:
+                vc = other._vc
+                entries.append((0, other, 0 if vc is None else vc.value))
+            else:
+                entries.append(_saved_entry(value, (input, other), arrays, (raw,), (out,), device))
+        node._to_save = None
+        node._saved = tuple(entries)
+        if _SavedHooks.stack:
+            node._saved = _pack_with_hooks(node)
+    return out
 
 
 def _save(node, inputs, arrays, outs, results, device):
@@ -314,15 +386,25 @@ class Function(metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+        needs = []
+        device = None
+        for a in args:
+            if isinstance(a, Tensor):
+                needs.append(a._requires_grad)
+                if device is None:
+                    device = a._device
+            else:
+                needs.append(False)
+        needs = tuple(needs)
         record = _State.grad_enabled and True in needs
         node = cls._node_cls()
         node.needs_input_grad = needs
         node._to_save = None
         node._saved = None
         node._in_version = None
-        device = next((a._device for a in args if isinstance(a, Tensor)), CPU)
-        if device is not CPU:
+        if device is None:
+            device = CPU
+        elif device is not CPU:
             ctx = null_ctx(device)
             node.xp, node.backend = ctx.xp, ctx.backend
         prev = _State.grad_enabled
@@ -353,17 +435,17 @@ class Function(metaclass=_FunctionMeta):
 
 def _function_outputs(node, args, outs, record):
     """A custom Function's outputs: dirty inputs stay themselves, other inputs returned as is become aliases."""
-    dirty = node._dirty or ()
+    dirty = node._dirty
     results = []
     for o in outs:
         if not isinstance(o, Tensor):
             results.append(o)
-        elif any(o is d for d in dirty):
+        elif dirty is not None and _holds(dirty, o):
             if record and o._requires_grad and o.grad_fn is None and o._base is None:
                 raise RuntimeError("a leaf Variable that requires grad has been used in an in-place operation.")
             o._bump_version()                      # PyTorch bumps a dirty input once more on output
             results.append(o)
-        elif record and any(o is a for a in args):
+        elif record and _holds(args, o):
             alias = _make(o._array, o._device, vc=o._vc)     # PyTorch returns a view: same data, new history
             if alias._vc is None:
                 alias._vc = o._vc = VersionCounter()
@@ -372,6 +454,14 @@ def _function_outputs(node, args, outs, record):
         else:
             results.append(o)
     return results
+
+
+def _holds(values, obj):
+    """Whether `obj` itself is among `values` (identity: `in` would compare tensors elementwise)."""
+    for v in values:
+        if v is obj:
+            return True
+    return False
 
 
 def _connect(node, args, needs, results, device):
@@ -402,7 +492,7 @@ def _connect(node, args, needs, results, device):
         record_trace(node)
     non_diff = node._non_differentiable or ()
     for nr, r in enumerate(results):
-        if not isinstance(r, Tensor) or any(r is n for n in non_diff) or r._array.dtype.kind not in "fc" and \
+        if not isinstance(r, Tensor) or non_diff and _holds(non_diff, r) or r._array.dtype.kind not in "fc" and \
                 not (r.dtype.is_floating_point or r.dtype.is_complex):
             continue
         r._requires_grad = True

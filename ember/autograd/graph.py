@@ -7,6 +7,12 @@ Note [saved entries]: what a node keeps for backward, one tuple per saved value:
   (2, tensor)                          a constant (no history);
   (3, packed, unpack_hook)             whatever a saved_tensors_hooks pack hook returned.
 Backward replaces the tuple by _FREED unless retain_graph, which releases everything at once.
+
+Note [plain backward]: without create_graph the engine runs with grad mode off, so nothing a backward
+formula computes is recorded and its result needs no history. The hottest formulas (sum's expand, x**2,
+the dot product that gives a broadcast scalar factor its gradient) test `_State.grad_enabled` and then
+compute on arrays directly, skipping the op machinery; with create_graph the same formula goes through
+differentiable ops. tests/autograd/test_engine.py checks that both paths give the same gradients.
 """
 import weakref
 

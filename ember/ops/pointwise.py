@@ -1,9 +1,13 @@
 """Elementwise math: arithmetic with PyTorch's promotion, unary functions, comparisons, logic, clamp."""
 import math
 
+import numpy as _CPU_XP
+
 from .. import _dtype as _dt
+from .._device import CPU
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
+from ..autograd.grad_mode import _State
 from ._common import _INT_RANGE, cast, is_scalar, nodiff, promote, scalar_value, to_tensor_operand
 from ._registry import export
 
@@ -58,10 +62,13 @@ def _times(grad, factor, shape=None):
     """grad * factor, summed to `shape` () at once when the input was a broadcast scalar (a dot product:
     one BLAS call instead of a product and a reduction; the seed's scalar-parameter fits live on this)."""
     if factor.__class__ is Tensor and factor._array.dtype == grad._array.dtype:
-        if shape == () and grad._array.ndim and grad._array.shape == factor._array.shape and \
-                grad._array.dtype.kind == "f":
-            return MulSum.apply(grad, factor)
-        return Mul.apply(grad, factor)
+        g = grad._array
+        if shape == () and g.ndim and g.shape == factor._array.shape and g.dtype.kind == "f":
+            if not _State.grad_enabled and grad._device is factor._device:      # Note [plain backward]
+                xp = _CPU_XP if grad._device is CPU else grad._backend().xp
+                return _make(xp.asarray(xp.vdot(g, factor._array)), grad._device)
+            return MulSum.apply_binary(grad, factor)
+        return Mul.apply_binary(grad, factor)
     return grad * factor
 
 
@@ -72,7 +79,7 @@ class MulSum(Op):
     @staticmethod
     def forward(ctx, input, other):
         ctx.save_for_backward(input, other)
-        return ctx.xp.vdot(input.reshape(-1), other.reshape(-1))
+        return ctx.xp.vdot(input, other)           # vdot flattens its arguments (NumPy's and CuPy's)
 
     @staticmethod
     def backward(ctx, grad):
@@ -252,7 +259,9 @@ class PowScalar(Op):
         if e == 0:
             return grad * 0, None
         if e == 2:
-            return _times(grad, Mul.apply(input, 2)), None
+            if not _State.grad_enabled:            # Note [plain backward]
+                return _make(grad._array * (input._array * 2), grad._device), None
+            return _times(grad, Mul.apply_binary(input, 2)), None
         return grad * (input ** (e - 1) * e), None
 
 
@@ -304,7 +313,7 @@ def pow(input, exponent, *, out=None):
     """input ** exponent (tensor or scalar on either side)."""
     if exponent.__class__ is int and exponent != 1 and out is None and isinstance(input, Tensor) and \
             input._array.dtype.kind == "f":       # fast path: float tensor to a Python int power
-        return PowScalar.apply(input, exponent)
+        return PowScalar.apply_binary(input, exponent)
     if not isinstance(input, Tensor):
         return _out(_rpow(exponent, input), out)
     if is_scalar(exponent):

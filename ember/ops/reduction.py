@@ -1,6 +1,8 @@
 """Reductions: sum, mean, prod, max/min, var/std, norm, logsumexp, cumulative ops, softmax."""
 import math
 
+import numpy as _np
+
 from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
@@ -10,6 +12,8 @@ from ._shapes import normalize_dims, wrap_dim
 from .shape import Expand as _Expand
 
 _FROM_NUMPY = _dt._FROM_NUMPY
+_ndarray = _np.ndarray
+_add_reduce = _np.add.reduce
 
 
 
@@ -41,10 +45,14 @@ class SumAll(Op):
     @staticmethod
     def forward(ctx, input, np_dtype):
         ctx.input_shape = input.shape
-        return input.sum(dtype=np_dtype)           # the method skips xp.sum's Python-level dispatch
+        if input.__class__ is _ndarray:            # the ufunc itself: ndarray.sum adds a Python layer
+            return _add_reduce(input, None, np_dtype)
+        return input.sum(dtype=np_dtype)
 
     @staticmethod
     def backward(ctx, grad):
+        if not grad._requires_grad:                # Note [plain backward]: the expanded view itself
+            return _make(ctx.backend.broadcast_to(grad._array, ctx.input_shape), grad._device), None
         # Expand.apply directly: the gradient needs no view bookkeeping and the shape is known good.
         return _Expand.apply(grad, ctx.input_shape), None
 
@@ -62,7 +70,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over all elements or over `dim` (int or tuple)."""
     np_dtype = _sum_dtype(input, dtype)
     if dim is None and not keepdim:
-        return SumAll.apply(input, np_dtype)
+        return SumAll.apply_binary(input, np_dtype)
     dims = normalize_dims(dim, input._array.ndim)
     return Sum.apply(input, dims, keepdim, np_dtype)
 
