@@ -17,10 +17,14 @@ _CPU_XP = __import__("numpy")
 
 
 def check_inplace(self, name):
-    """Refuse in-place ops PyTorch refuses (leaf that requires grad, or a view of one) under grad mode."""
+    """Refuse in-place ops PyTorch refuses (leaf that requires grad, a view of one, or an output of a
+    multi-output view op) under grad mode."""
     if not _State.grad_enabled:
         return
     base = self._base
+    if base is not None and base._requires_grad and self._extra is not None and \
+            "multi_output_view" in self._extra:
+        _refuse_multi_output_view(self, name)
     if base is None:
         if self._requires_grad and self.grad_fn is None:
             raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation. "
@@ -35,6 +39,18 @@ def check_inplace(self, name):
     if base._requires_grad and base.grad_fn is None:
         raise RuntimeError(f"a view of a leaf Variable that requires grad is being used in an in-place "
                            f"operation. ({name})")
+
+
+def _refuse_multi_output_view(self, name):
+    """Note [multi-output views]: split, chunk and unbind return several views from one node, whose
+    backward is a single concatenation. An in-place op on one piece would have to rewrite that shared
+    node for every piece; PyTorch refuses it instead (as do views of such a piece), and so does ember."""
+    from ..autograd.graph import _op_name
+    fn = self.grad_fn
+    raise RuntimeError(f"Output {self._out_nr} of {_op_name(fn) if fn is not None else 'a view'} is a view and is "
+                       "being modified inplace. This view is the output of a function that returns multiple "
+                       "views. Such functions do not allow the output views to be modified inplace. You should "
+                       f"replace the inplace operation by an out-of-place one. ({name})")
 
 
 def _check_result(self, result, name):

@@ -23,13 +23,16 @@ def _as_view(out, input, view_fn):
     out._vc = vc
     out._base = base
     if _State.grad_enabled:
-        parent = input._extra.get("view_fn") if input._extra is not None else None
+        parent_extra = input._extra
+        parent = parent_extra.get("view_fn") if parent_extra is not None else None
         fn = view_fn if parent is None else (lambda b, p=parent, f=view_fn: f(p(b)))
         extra = out._extra
         if extra is None:
-            out._extra = {"view_fn": fn}
+            extra = out._extra = {"view_fn": fn}
         else:
             extra["view_fn"] = fn
+        if parent_extra is not None and "multi_output_view" in parent_extra:
+            extra["multi_output_view"] = True          # a view of such a view inherits the restriction
     return out
 
 
@@ -515,7 +518,11 @@ def _split_views(op, input, dim, lengths, **attrs):
     out, start = [], 0
     for piece, size in zip(pieces, lengths):
         index = lead + ((slice(start, start + size),) if size is not None else (start,))
-        out.append(_as_view(piece, input, lambda b, index=index: b[index]))
+        piece = _as_view(piece, input, lambda b, index=index: b[index])
+        if piece.grad_fn is not None:
+            # PyTorch refuses in-place ops on these (Note [multi-output views] in inplace.py)
+            piece._extra["multi_output_view"] = True
+        out.append(piece)
         start += 1 if size is None else size
     return tuple(out)
 

@@ -54,6 +54,43 @@ def test_leaf_errors_match_torch(torch, case):
     assert ours.startswith(theirs.rstrip(".")) or ours.split(" (")[0] == theirs.split(" (")[0]
 
 
+MULTI_OUTPUT_VIEW_PROGRAMS = {
+    "split": lambda m, y: y.split(2)[0].mul_(2),
+    "split_with_sizes": lambda m, y: y.split([1, 3])[1].add_(1),
+    "chunk": lambda m, y: y.chunk(2)[1].zero_(),
+    "unbind": lambda m, y: y.reshape(2, 2).unbind(1)[1].add_(1),
+    "slice_of_split": lambda m, y: y.split(2)[0][:1].mul_(2),
+    "view_of_split": lambda m, y: y.split(2)[1].view(-1).mul_(2),
+    "copy_into_split": lambda m, y: y.split(2)[0].copy_(m.ones(2)),
+    "leaf_split": lambda m, y: y.detach().requires_grad_().split(2)[0].mul_(2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MULTI_OUTPUT_VIEW_PROGRAMS))
+def test_in_place_on_multi_output_view_is_refused_like_torch(torch, name):
+    def program(m):
+        MULTI_OUTPUT_VIEW_PROGRAMS[name](m, m.arange(4.0, requires_grad=True) * 1)
+    ours, theirs = _message(ember, program), _message(torch, program)
+    assert ours.split(" (")[0] == theirs
+
+
+def test_in_place_on_multi_output_view_allowed_without_history(both):
+    def program(m):
+        x = m.arange(4.0, requires_grad=True)
+        y = x * 1
+        a, b = y.split(2)
+        with m.no_grad():
+            a.mul_(2)                              # no history recorded: allowed
+        b.detach().add_(1)                         # a detached alias has no view history
+        plain = m.arange(4.0)
+        plain.split(2)[0].mul_(3)                  # nothing requires grad
+        (y * 1).sum().backward()
+        return y.detach(), plain, x.grad
+    ours, theirs = both(program)
+    for o, t in zip(ours, theirs):
+        assert_same(o, t)
+
+
 def test_no_grad_in_place_on_leaf_bumps_version(both):
     def program(m):
         x = m.ones(3, requires_grad=True)
