@@ -2,6 +2,13 @@
 __version__ = "0.1.0"
 
 import builtins as _builtins
+import warnings as _warnings
+
+# Note [silent floating point]: PyTorch computes inf and nan without a word (1/0, 0/0, exp(1000)); NumPy
+# warns. This filter silences NumPy's floating-point RuntimeWarnings where ember's own code called the
+# ufunc (NumPy attributes the warning to the calling frame's module); a user's NumPy code still warns.
+_warnings.filterwarnings("ignore", r"(divide by zero|invalid value|overflow|underflow) encountered",
+                         RuntimeWarning, r"ember(\.|$)")
 
 from ._dtype import (bfloat16, complex64, complex128, dtype, float16, float32, float64, int8, int16, int32,
                      int64, uint8, bool_ as bool, finfo, iinfo, get_default_dtype, set_default_dtype,

@@ -194,3 +194,22 @@ def test_num4_sqrt_and_norm_at_zero_have_no_nan():
     x = ember.zeros(3, requires_grad=True)
     ember.linalg.vector_norm(x, dim=0).backward()
     assert not any(math.isnan(v) for v in x.grad.tolist())
+
+
+def test_inf_and_nan_arrive_silently_as_in_torch():
+    # Note [silent floating point]: NumPy's floating-point RuntimeWarnings from ember's own code are
+    # silenced; "always" appended last shows any warning no earlier filter handles.
+    import warnings
+    x = ember.tensor([1.0, 0.0, -1.0], requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning, append=True)
+        y = x / 0
+        z = ember.tensor([1000.0]).exp() * 0
+        (x.log() + x.sqrt()).sum().backward()
+        ember.tensor([3.0], dtype=ember.float16) * 1e5
+    assert not [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert ember.isinf(y[0]) and ember.isnan(y[1]) and ember.isnan(z[0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning, append=True)
+        np.array([1.0]) / 0                        # the user's own NumPy code keeps its warnings
+    assert [w for w in caught if issubclass(w.category, RuntimeWarning)]

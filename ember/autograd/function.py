@@ -136,8 +136,18 @@ class Op:
             _translate_error(cls, arrays, e)
         return _make(out if out.__class__ is _ndarray else _as_array(out), device)
 
-
-_NO_ATTRS = {}                 # shared and never written: apply_binary's empty **attrs
+    @classmethod
+    def apply_unary(cls, input):
+        """apply(input) for a single-output op of one Tensor, no attributes (exp, relu, clone, ...)."""
+        device = input._device
+        if input._requires_grad and _State.grad_enabled:
+            return _record_unary(cls, input, device)
+        array = input._array
+        try:
+            out = cls.forward(_CPU_CTX if device is CPU else null_ctx(device), array)
+        except ValueError as e:
+            _translate_error(cls, (array,), e)
+        return _make(out if out.__class__ is _ndarray else _as_array(out), device)
 
 
 def _translate_error(cls, arrays, error):
@@ -275,27 +285,44 @@ def _record_binary(cls, input, other, arrays, device):
         record_trace(node)
     if raw.__class__ is not _ndarray or cls.non_differentiable_outputs:
         return _finish(cls, node, (input, other), arrays, raw, device)
+    return _single_output(cls, node, raw, (input, other), arrays, device)
+
+
+def _record_unary(cls, input, device):
+    """_record for apply_unary: one Tensor input that requires grad, one output, no attributes."""
+    node = cls._node_cls()
+    vc = input._vc
+    node._in_version = 0 if vc is None else vc.value
+    node.needs_input_grad = _NEEDS_ONE
+    node._edges = (_edge(input),)
+    node._to_save = None
+    node._saved = None
+    node._in_shapes = None
+    if device is not CPU:
+        ctx = null_ctx(device)
+        node.xp, node.backend = ctx.xp, ctx.backend
+    array = input._array
+    try:
+        raw = cls.forward(node, array)
+    except ValueError as e:
+        _translate_error(cls, (array,), e)
+    if _Anomaly.enabled:
+        record_trace(node)
+    if raw.__class__ is not _ndarray or cls.non_differentiable_outputs:
+        return _finish(cls, node, (input,), (array,), raw, device)
+    return _single_output(cls, node, raw, (input,), (array,), device)
+
+
+_NEEDS_ONE = (True,)
+
+
+def _single_output(cls, node, raw, inputs, arrays, device):
+    """The usual end of recording: one array result, connected to the node, and what forward saved."""
     if cls.holomorphic and raw.dtype.kind == "c":
         node._conj = True                          # Note [complex gradients] in graph.py
     out = _make(raw, device, True, node)
-    to_save = node._to_save
-    if to_save is not None:
-        entries = []
-        for value in to_save:
-            if value is None:
-                entries.append(None)
-            elif value is a0:
-                vc = input._vc
-                entries.append((0, input, 0 if vc is None else vc.value))
-            elif value is a1 and e1 is not NON_TENSOR:
-                vc = other._vc
-                entries.append((0, other, 0 if vc is None else vc.value))
-            else:
-                entries.append(_saved_entry(value, (input, other), arrays, (raw,), (out,), device))
-        node._to_save = None
-        node._saved = tuple(entries)
-        if _SavedHooks.stack:
-            node._saved = _pack_with_hooks(node)
+    if node._to_save is not None:
+        _save(node, inputs, arrays, (raw,), (out,), device)
     return out
 
 

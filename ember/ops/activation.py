@@ -93,7 +93,7 @@ def relu(input):
     """max(input, 0)."""
     if not isinstance(input, Tensor):
         raise TypeError(f"relu(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-    return Relu.apply(input)
+    return Relu.apply_unary(input)
 
 
 class Threshold(Op):

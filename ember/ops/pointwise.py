@@ -130,7 +130,7 @@ def add(input, other, *, alpha=1, out=None):
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     if not _same_dtype(input, other):
         input, other, _ = promote("add", input, other)
-    result = Add.apply(input, other)
+    result = Add.apply_binary(input, other) if isinstance(input, Tensor) else Add.apply(input, other)
     return result if out is None else _out(result, out)
 
 
@@ -142,7 +142,7 @@ def sub(input, other, *, alpha=1, out=None):
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     if not _same_dtype(input, other):
         input, other, _ = promote("sub", input, other)
-    result = Sub.apply(input, other)
+    result = Sub.apply_binary(input, other) if isinstance(input, Tensor) else Sub.apply(input, other)
     return result if out is None else _out(result, out)
 
 
@@ -186,7 +186,7 @@ def mul(input, other, *, out=None):
     """Elementwise product with broadcasting and PyTorch's type promotion."""
     if not _same_dtype(input, other):
         input, other, _ = promote("mul", input, other)
-    result = Mul.apply(input, other)
+    result = Mul.apply_binary(input, other) if isinstance(input, Tensor) else Mul.apply(input, other)
     return result if out is None else _out(result, out)
 
 
@@ -422,7 +422,7 @@ def unary_op(name, forward, backward, keeps="input", float_only=True, node_name=
             input = cast(input, _dt.get_default_dtype())
         if not differentiable:
             return _out(nodiff(forward, input), out)
-        return _out(op.apply(input), out)
+        return _out(op.apply_unary(input), out)
     public.__name__ = public.__qualname__ = name
     public.__doc__ = f"Elementwise {name}."
     public.op = op
@@ -1116,7 +1116,7 @@ class Real(Op):
 def real(input):
     if not input.is_complex():
         return input
-    return Real.apply(input)
+    return Real.apply_unary(input)
 
 
 @export(method=False)
@@ -1153,5 +1153,5 @@ class Clone(Op):
 @export(method=True)
 def clone(input, *, memory_format=None):
     """A copy with its own storage, differentiable."""
-    return Clone.apply(input)
+    return Clone.apply_unary(input)
 
