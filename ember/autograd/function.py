@@ -336,7 +336,12 @@ def _save(node, inputs, arrays, outs, results, device):
                     entries.append((0, t, 0 if vc is None else vc.value))
                     break
             else:
-                entries.append(_saved_entry(value, inputs, arrays, outs, results, device))
+                out = outs[0]
+                if (value.__class__ is float or value.__class__ is int) and out.__class__ is _ndarray and \
+                        out.dtype.kind in "fc":            # a Python scalar operand: see _saved_entry
+                    entries.append((2, _make(node.xp.asarray(value, out.dtype), device)))
+                else:
+                    entries.append(_saved_entry(value, inputs, arrays, outs, results, device))
         else:
             entries.append(None)
     node._to_save = None

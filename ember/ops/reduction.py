@@ -103,15 +103,18 @@ class Mean(Op):
     @staticmethod
     def forward(ctx, input, dims, keepdim):
         ctx.input_shape, ctx.dims, ctx.keepdim = input.shape, dims, keepdim
-        ctx.count = math.prod(input.shape[d] for d in dims) if dims is not None else input.size
-        if input.dtype.itemsize < 4 and input.dtype.kind not in "biuc":   # half types accumulate in float32
-            total = input.sum(axis=dims, keepdims=keepdim, dtype=ctx.xp.float32)
-        else:                                       # sum / n: NumPy's mean() costs several times more
-            total = input.sum(axis=dims, keepdims=keepdim)
-        if ctx.count:                               # a positive count cannot warn: skip errstate's ~1 us
-            return (total / ctx.count).astype(input.dtype, copy=False)
+        count = ctx.count = math.prod(input.shape[d] for d in dims) if dims is not None else input.size
+        dtype = input.dtype
+        acc = ctx.xp.float32 if dtype.itemsize < 4 and dtype.kind not in "biuc" else None  # half types: float32
+        if input.__class__ is _ndarray:             # sum / n: NumPy's mean() costs several times more
+            total = _add_reduce(input, dims, acc, None, keepdim)
+        else:
+            total = input.sum(axis=dims, keepdims=keepdim, dtype=acc)
+        if count:                                   # a positive count cannot warn: skip errstate's ~1 us
+            out = total / count
+            return out if out.dtype == dtype else out.astype(dtype)
         with ctx.xp.errstate(invalid="ignore", divide="ignore"):
-            return (total * float("nan")).astype(input.dtype, copy=False)
+            return (total * float("nan")).astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -128,6 +131,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Mean over all elements or over `dim`; needs a floating or complex dtype (as in PyTorch)."""
     if dtype is not None:
         input = cast(input, _dt.to_dtype(dtype))
+    elif input._array.dtype.kind in "fc" and dim is None and not keepdim:      # the common case, sooner
+        return Mean.apply(input, None, False)
     if input.dtype.category < _dt.FLOAT:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
                            f"or complex dtype. Got: {_dt.scalar_type_name(input.dtype)}")
