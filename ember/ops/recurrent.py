@@ -3,11 +3,15 @@
 Measured need (STYLE 1.1): an LSTM step written with generic ops is ~15 nodes, and slicing each
 step out of the sequence makes every step's backward scatter into a sequence-sized zero tensor.
 Here a sequence is split once (backward: one concatenation) and each step's gate nonlinearities
-are one node. The gate backwards are plain array math (once_differentiable): recurrent layers
-rarely need double backward, and PyTorch's fused cells make the same trade.
+are one node. A plain backward (Note [plain backward]) is array math on what forward kept; with
+create_graph the cells recompute their gates from the saved inputs with differentiable ops and write
+the same formulas on tensors, so double backward through LSTM and GRU works as in PyTorch.
 """
 from .._tensor import _make
-from ..autograd.function import Op, once_differentiable
+from ..autograd.function import Op
+from ..autograd.grad_mode import _State
+from .activation import sigmoid
+from .pointwise import tanh
 from .shape import cat
 
 __all__ = []
@@ -63,13 +67,14 @@ class LSTMCell(Op):
         c_next = f * c + i * g
         tanh_c = xp.tanh(c_next)
         ctx.act, ctx.tanh_c = act, tanh_c
-        ctx.save_for_backward(c)
+        ctx.save_for_backward(x_gates, h_gates, c)
         return o * tanh_c, c_next
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_h, grad_c):
-        (c,) = ctx.saved_tensors
+        x_gates, h_gates, c = ctx.saved_tensors
+        if _State.grad_enabled:
+            return _lstm_backward_recorded(x_gates, h_gates, c, grad_h, grad_c)
         xp, act, tanh_c = ctx.xp, ctx.act, ctx.tanh_c
         hidden = tanh_c.shape[-1]
         i, f, g, o = (act[..., k * hidden:(k + 1) * hidden] for k in range(4))
@@ -101,13 +106,14 @@ class GRUCell(Op):
         h_n = h_gates[..., 2 * hidden:]
         n = xp.tanh(x_gates[..., 2 * hidden:] + r * h_n)
         ctx.rz, ctx.n, ctx.h_n = rz, n, h_n
-        ctx.save_for_backward(h)
+        ctx.save_for_backward(x_gates, h_gates, h)
         return n + z * (h - n)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad):
-        (h,) = ctx.saved_tensors
+        x_gates, h_gates, h = ctx.saved_tensors
+        if _State.grad_enabled:
+            return _gru_backward_recorded(x_gates, h_gates, h, grad)
         xp, rz, n, h_n = ctx.xp, ctx.rz, ctx.n, ctx.h_n
         hidden = n.shape[-1]
         r, z = rz[..., :hidden], rz[..., hidden:]
@@ -123,3 +129,29 @@ class GRUCell(Op):
         needs = ctx.needs_input_grad
         return (_make(grad_x, device) if needs[0] else None, _make(grad_h_gates, device) if needs[1] else None,
                 _make(g * z, device) if needs[2] else None)
+
+
+def _lstm_backward_recorded(x_gates, h_gates, c, grad_h, grad_c):
+    """LSTMCell.backward on tensors (create_graph): the gates recomputed, then the array formulas."""
+    hidden = c.shape[-1]
+    act = x_gates + h_gates
+    i, f = sigmoid(act[..., :hidden]), sigmoid(act[..., hidden:2 * hidden])
+    g, o = tanh(act[..., 2 * hidden:3 * hidden]), sigmoid(act[..., 3 * hidden:])
+    tanh_c = tanh(f * c + i * g)
+    dc = grad_c + grad_h * o * (1 - tanh_c * tanh_c)
+    grad_gates = cat([dc * g * i * (1 - i), dc * c * f * (1 - f), dc * i * (1 - g * g),
+                      grad_h * tanh_c * o * (1 - o)], -1)
+    return grad_gates, grad_gates * 1, dc * f          # * 1: the two gate inputs never share one tensor
+
+
+def _gru_backward_recorded(x_gates, h_gates, h, grad):
+    """GRUCell.backward on tensors (create_graph): the gates recomputed, then the array formulas."""
+    hidden = h.shape[-1]
+    rz = sigmoid(x_gates[..., :2 * hidden] + h_gates[..., :2 * hidden])
+    r, z = rz[..., :hidden], rz[..., hidden:]
+    h_n = h_gates[..., 2 * hidden:]
+    n = tanh(x_gates[..., 2 * hidden:] + r * h_n)
+    dn = grad * (1 - z) * (1 - n * n)
+    d_r = dn * h_n * r * (1 - r)
+    d_z = grad * (h - n) * z * (1 - z)
+    return cat([d_r, d_z, dn], -1), cat([d_r, d_z, dn * r], -1), grad * z

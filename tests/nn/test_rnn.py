@@ -229,3 +229,42 @@ def test_lstm_gradcheck_float64():
     assert ember.autograd.gradcheck(lambda inp: lstm(inp)[0], [x])
     gru = nn.GRU(2, 3).double()
     assert ember.autograd.gradcheck(lambda inp: gru(inp)[1], [x])
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_double_backward_gradgradcheck_float64(kind):
+    # The fused gate cells recompute their gates on tensors under create_graph (ops/recurrent.py).
+    ember.manual_seed(0)
+    module = getattr(nn, kind)(2, 3).double()
+    x = ember.randn(3, 2, 2, dtype=ember.float64, requires_grad=True)
+    h0 = ember.randn(1, 2, 3, dtype=ember.float64, requires_grad=True)
+    hidden = (h0, ember.randn(1, 2, 3, dtype=ember.float64, requires_grad=True)) if kind == "LSTM" else h0
+    inputs = [x, *_flatten(hidden)]
+
+    def program(inp, *state):
+        out, final = module(inp, (state[0], state[1]) if kind == "LSTM" else state[0])
+        return out.tanh().sum() + sum(s.pow(2).sum() for s in _flatten(final))
+    assert ember.autograd.gradgradcheck(program, inputs)
+    plain = ember.autograd.grad(program(*inputs), inputs)                       # array formulas
+    recorded = ember.autograd.grad(program(*inputs), inputs, create_graph=True)  # tensor formulas
+    for a, b in zip(plain, recorded):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_double_backward_matches_torch(torch, kind):
+    theirs = getattr(torch.nn, kind)(3, 4).double()
+    ours = getattr(nn, kind)(3, 4).double()
+    _load_from_torch(ours, theirs)
+    rng = np.random.default_rng(0)
+    x_np = rng.standard_normal((5, 2, 3))
+    grads = []
+    for m, module in ((ember, ours), (torch, theirs)):
+        x = m.tensor(x_np, requires_grad=True)
+        out, _ = module(x)
+        (g,) = m.autograd.grad(out.pow(2).sum(), (x,), create_graph=True)
+        penalty = g.pow(2).sum()                   # a gradient penalty: needs the second derivative
+        penalty.backward()
+        grads.append([x.grad.numpy()] + [p.grad.numpy() for p in module.parameters()])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
