@@ -75,6 +75,7 @@ class Op:
     holomorphic = True           # complex outputs: backward is the real formula, conjugated (see graph.py)
     node_name = None
     non_differentiable_outputs = ()
+    scalar_operand_edge = False  # PyTorch wraps a Python scalar operand in a tensor: (None, 0) in next_functions
     _node_cls = None
 
     def __init_subclass__(cls, **kwargs):
@@ -189,7 +190,7 @@ def _record(cls, inputs, arrays, device, attrs):
                 continue
             edges.append(_NO_EDGE)
         else:
-            edges.append(NON_TENSOR)
+            edges.append(_NO_EDGE if cls.scalar_operand_edge else NON_TENSOR)
         needs.append(False)
     node.needs_input_grad = tuple(needs)
     node._edges = tuple(edges)
@@ -267,7 +268,7 @@ def _record_binary(cls, input, other, arrays, device):
         e1 = _edge(other) if n1 else _NO_EDGE
     else:
         n1 = False
-        e1 = NON_TENSOR
+        e1 = _NO_EDGE if cls.scalar_operand_edge else NON_TENSOR
     node.needs_input_grad = (n0, n1)
     node._edges = (e0, e1)
     node._to_save = None

@@ -19,6 +19,7 @@ _FROM_NUMPY = _dt._FROM_NUMPY
 class Add(Op):
     """input + other. The engine sums each gradient back to its input's shape."""
     broadcasts = True
+    scalar_operand_edge = True
 
     @staticmethod
     def forward(ctx, input, other):
@@ -31,6 +32,7 @@ class Add(Op):
 
 class Sub(Op):
     broadcasts = True
+    scalar_operand_edge = True
 
     @staticmethod
     def forward(ctx, input, other):
@@ -43,6 +45,7 @@ class Sub(Op):
 
 class Mul(Op):
     broadcasts = True
+    scalar_operand_edge = True
 
     @staticmethod
     def forward(ctx, input, other):
@@ -89,6 +92,7 @@ class MulSum(Op):
 
 class Div(Op):
     broadcasts = True
+    scalar_operand_edge = True
 
     @staticmethod
     def forward(ctx, input, other):
@@ -218,7 +222,9 @@ def _int_trunc_div(xp, a, b):
 
 
 def _rdiv(input, other):
-    return div(_scalar_like(other, input), input) if is_scalar(other) else div(other, input)
+    if is_scalar(other):                          # PyTorch computes scalar / t as t.reciprocal() * scalar:
+        return mul(reciprocal(input), other)      # the same rounding (and graph) as there
+    return div(other, input)
 
 
 def _scalar_like(value, like):

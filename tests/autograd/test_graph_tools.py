@@ -27,6 +27,30 @@ def test_next_functions_and_names_match_torch(torch):
     assert program(ember) == program(torch)
 
 
+SCALAR_PROGRAMS = {
+    "x+2": lambda x: x + 2, "2+x": lambda x: 2 + x, "x-2": lambda x: x - 2, "2-x": lambda x: 2 - x,
+    "x*2.5": lambda x: x * 2.5, "2*x": lambda x: 2 * x, "x/2": lambda x: x / 2, "2/x": lambda x: 2 / x,
+    "x**2": lambda x: x ** 2, "2**x": lambda x: 2 ** x, "x.mul(2)": lambda x: x.mul(2),
+    "x.add(2, alpha=3)": lambda x: x.add(2, alpha=3), "x.div(2)": lambda x: x.div(2),
+    "x.clamp(0, 1)": lambda x: x.clamp(0, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR_PROGRAMS))
+def test_python_scalar_operands_in_next_functions_match_torch(torch, name):
+    # PyTorch wraps the scalar of + - * / in a tensor, listed as (None, 0); scalar / t is t.reciprocal() * t.
+    def program(m):
+        fn = SCALAR_PROGRAMS[name](m.ones(2, requires_grad=True)).grad_fn
+        return fn.name(), [(type(f).__name__ if f is not None else None, nr) for f, nr in fn.next_functions]
+    assert program(ember) == program(torch)
+
+
+def test_scalar_divided_by_tensor_rounds_like_torch(torch):
+    import numpy as np
+    x = np.random.default_rng(0).random(10000).astype(np.float32) + 0.5
+    np.testing.assert_array_equal((3.0 / ember.tensor(x)).numpy(), (3.0 / torch.tensor(x)).numpy())
+
+
 def test_accumulate_grad_variable_and_walk():
     x = ember.ones(2, requires_grad=True)
     y = (x * 2 + x).sum()
