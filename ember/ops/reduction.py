@@ -193,11 +193,24 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     return (Prod if dim is None else ProdDim).apply(input, dim, keepdim, np_dtype)
 
 
+# PyTorch's CPU cumulative kernels keep their running total in a wider type (float32 in float64, the
+# half types in float32, complex64 in complex128) and round each output; so does ember, to match it.
+_WIDER_ACCUMULATOR = {"float32": "float64", "float16": "float32", "bfloat16": "float32", "complex64": "complex128"}
+
+
+def _cumulative(method, input, dim, np_dtype):
+    out_dtype = input.dtype if np_dtype is None else _np.dtype(np_dtype)
+    wide = _WIDER_ACCUMULATOR.get(out_dtype.name)
+    if wide is None:
+        return method(axis=dim, dtype=np_dtype)
+    return method(axis=dim, dtype=wide).astype(out_dtype)
+
+
 class Cumsum(Op):
     @staticmethod
     def forward(ctx, input, dim, np_dtype):
         ctx.dim = dim
-        return input.cumsum(axis=dim, dtype=np_dtype)   # the method: xp.cumsum adds a layer
+        return _cumulative(input.cumsum, input, dim, np_dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -216,7 +229,7 @@ def cumsum(input, dim, *, dtype=None):
 class Cumprod(Op):
     @staticmethod
     def forward(ctx, input, dim, np_dtype):
-        out = ctx.xp.cumprod(input, axis=dim, dtype=np_dtype)
+        out = _cumulative(input.cumprod, input, dim, np_dtype)
         ctx.dim = dim
         ctx.save_for_backward(input, out)
         return out
