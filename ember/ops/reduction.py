@@ -473,7 +473,7 @@ def _correction(unbiased, correction):
     return 1 if unbiased else 0
 
 
-def _var_forward(ctx, input, dims, correction, keepdim):
+def _var_forward(ctx, input, dims, correction, keepdim, root=False):
     n = math.prod(input.shape[d] for d in dims)
     ctx.dims, ctx.keepdim, ctx.divisor = dims, keepdim, _builtin_max(n - correction, 0)
     # float32 and half types accumulate in float64: the result is then correctly rounded, like PyTorch's
@@ -481,6 +481,8 @@ def _var_forward(ctx, input, dims, correction, keepdim):
     with ctx.xp.errstate(invalid="ignore", divide="ignore"):
         centered = work - work.sum(axis=dims, keepdims=True) / n if n else work
         out = (centered * centered).sum(axis=dims, keepdims=keepdim) / ctx.divisor
+    if root:                                       # std: the root of the wide variance, rounded once
+        out = ctx.xp.sqrt(out)
     return out.astype(input.dtype, copy=False)
 
 
@@ -507,7 +509,7 @@ class Std(Op):
     """sqrt(var); the gradient is var's divided by 2 std."""
     @staticmethod
     def forward(ctx, input, dims, correction, keepdim):
-        out = ctx.xp.sqrt(_var_forward(ctx, input, dims, correction, keepdim))
+        out = _var_forward(ctx, input, dims, correction, keepdim, root=True)
         ctx.save_for_backward(input, out)
         return out
 

@@ -235,3 +235,12 @@ def test_cumulative_ops_round_like_torch(torch, name, dtype):
         ours = getattr(ember.tensor(x), name)(dim).numpy()
         theirs = getattr(torch.tensor(x), name)(dim).numpy()
         np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_var_and_std_round_like_torch(torch, name):
+    # both work in float64 and round once at the end (std takes its root before rounding)
+    x = (np.random.default_rng(1).standard_normal((50, 300)) * 3).astype(np.float32)
+    for dim in (0, 1, None):
+        np.testing.assert_array_equal(getattr(ember.tensor(x), name)(dim).numpy(),
+                                      getattr(torch.tensor(x), name)(dim).numpy())
