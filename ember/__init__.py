@@ -25,7 +25,7 @@ from ._tensor_str import set_printoptions, get_printoptions
 from . import autograd
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
 from .autograd import is_inference_mode_enabled
-from . import linalg, cuda, backends
+from . import linalg, cuda, backends, accelerator
 from .random import (Generator, default_generator, manual_seed, seed, initial_seed, get_rng_state,
                      set_rng_state)
 from . import random

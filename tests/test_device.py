@@ -197,3 +197,42 @@ def test_meta_backend_pieces():
     assert meta.xp.zeros((2, 3), dtype=np.int16).dtype == np.int16
     with pytest.raises(NotImplementedError):
         meta.to_numpy(a)
+
+
+def test_accelerator_queries_on_a_machine_without_one(monkeypatch):
+    # the tutorials' device choice: `torch.accelerator.current_accelerator().type if ... else "cpu"`
+    monkeypatch.setattr(ember.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(ember.cuda, "device_count", lambda: 0)
+    acc = ember.accelerator
+    device = acc.current_accelerator().type if acc.is_available() else "cpu"
+    assert device == "cpu" and acc.current_accelerator(check_available=True) is None
+    assert acc.device_count() == 0
+    for call in (acc.current_device_index, acc.current_device_idx, acc.synchronize, acc.empty_cache,
+                 lambda: acc.set_device_index(0)):
+        with pytest.raises(RuntimeError, match="Cannot access accelerator device when none is available"):
+            call()
+    with acc.device_index(None):
+        pass
+
+
+def test_accelerator_matches_torch_without_a_gpu(torch):
+    if torch.accelerator.is_available() or ember.accelerator.is_available():
+        pytest.skip("compares CPU-only answers")
+    assert ember.accelerator.device_count() == torch.accelerator.device_count() == 0
+    assert ember.accelerator.current_accelerator(check_available=True) is None
+    assert torch.accelerator.current_accelerator(check_available=True) is None
+
+
+def test_accelerator_with_a_gpu_reports_cuda(monkeypatch):
+    monkeypatch.setattr(ember.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(ember.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(ember.cuda, "synchronize", lambda device=None: None)
+    acc = ember.accelerator
+    assert acc.current_accelerator(check_available=True) == ember.device("cuda")
+    assert acc.current_device_index() == 0
+    acc.set_device_index("cuda:0")
+    acc.synchronize(0)
+    with pytest.raises(RuntimeError, match="Invalid device index 3"):
+        acc.synchronize(3)
+    with pytest.raises(ValueError, match="doesn't match the current accelerator"):
+        acc.set_device_index("cpu")
