@@ -34,8 +34,10 @@ def _parse_index(t, index):
             arr = item._array
             out.append(arr.astype(bool) if item.dtype is _dt.uint8 else arr)
             basic = False
-        elif isinstance(item, (list, np.ndarray)):
+        elif isinstance(item, (list, range, np.ndarray)):        # a sequence of indices is a long tensor
             arr = np.asarray(item)
+            if arr.size == 0 and arr.dtype.kind == "f":
+                arr = arr.astype(np.int64)                       # [] is an empty long index, as in PyTorch
             if arr.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             out.append(t._backend().from_numpy(arr) if t._device.type == "cuda" else arr)

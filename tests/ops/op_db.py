@@ -616,6 +616,9 @@ OP_CASES = [
     C("getitem", lambda m, x: x[m.tensor(1)], [(3, 4)], FLOAT, variant="0d_tensor"),
     C("getitem", lambda m, x: x[..., m.tensor([True, False, True, True])], [(3, 4)], FLOAT, variant="bool_list"),
     C("getitem", lambda m, x: x[()], [(3, 4), ()], FLOAT, variant="empty_tuple"),
+    C("getitem", lambda m, x: x[range(3), [0, 2, 3]], [(3, 4)], FLOAT, variant="range"),  # "What is torch.nn really?"
+    C("getitem", lambda m, x: x[[]], [(3, 4)], FLOAT, variant="empty_list"),
+    C("setitem", lambda m, x: _setitem(x, (range(1, 3),), 2.5), [(3, 4)], FLOAT, variant="range"),
     C("setitem", lambda m, x, y: _setitem(x, (slice(None), 1), y), [((3, 4), (3,)), ((3, 4), ())], FLOAT),
     C("setitem", lambda m, x, y: _setitem(x, (slice(None, None, 2),), y), [((5, 4), (4,))], FLOAT,
       variant="broadcast"),
