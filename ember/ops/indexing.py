@@ -260,8 +260,8 @@ class Gather(Op):
     def forward(ctx, input, dim, index):
         ctx.input_shape, ctx.dim = input.shape, dim
         ctx.save_for_backward(index)
-        if index.ndim == 0:
-            return input[index] if input.ndim else input.copy()
+        if index.ndim == 0 or input.ndim == 0:      # Note [0-d in gather and scatter]
+            return input.reshape(-1)[index]
         return input[_full_index(ctx.xp, index, dim)]
 
     @staticmethod
@@ -279,14 +279,32 @@ def gather(input, dim, index, *, sparse_grad=False):
     return Gather.apply(input, dim, index)
 
 
+def _one_d(t):
+    return t.reshape(1) if isinstance(t, Tensor) and not t.ndim else t
+
+
+def _scatter_target(xp, out, index, dim, src):
+    """(where to write, the full index, the src block) of a scatter into `out`.
+
+    Note [0-d in gather and scatter]: PyTorch takes a 0-d index (or self) as a 1-element vector, as in
+    the tutorials' one-hot `zeros(10).scatter_(0, tensor(y), value=1)`; the write then goes through a
+    flat view of `out`, and src's leading elements are used."""
+    has_shape = hasattr(src, "shape")
+    if index.ndim and out.ndim:
+        block = src[tuple(slice(0, s) for s in index.shape)] if has_shape and src.ndim else src
+        return out, _full_index(xp, index, dim), block
+    flat = index.reshape(-1)
+    return out.reshape(-1), (flat,), src.reshape(-1)[:flat.size] if has_shape else src
+
+
 class Scatter(Op):
     @staticmethod
     def forward(ctx, input, dim, index, src):
         ctx.dim, ctx.src_shape = dim, getattr(src, "shape", ())
         ctx.save_for_backward(index)
         out = input.copy()
-        full = _full_index(ctx.xp, index, dim)
-        out[full] = src[tuple(slice(0, s) for s in index.shape)] if hasattr(src, "shape") and src.ndim else src
+        target, full, block = _scatter_target(ctx.xp, out, index, dim, src)
+        target[full] = block
         return out
 
     @staticmethod
@@ -303,7 +321,8 @@ class ScatterAdd(Op):
         ctx.dim, ctx.src_shape = dim, src.shape
         ctx.save_for_backward(index)
         out = input.copy()
-        ctx.xp.add.at(out, _full_index(ctx.xp, index, dim), src[tuple(slice(0, s) for s in index.shape)])
+        target, full, block = _scatter_target(ctx.xp, out, index, dim, src)
+        ctx.xp.add.at(target, full, block)
         return out
 
     @staticmethod
@@ -317,6 +336,8 @@ def _pad_to(grad, shape):
     """grad (the shape of an index) zero-padded to `shape` (a src that extends past the index)."""
     if tuple(grad.shape) == tuple(shape):
         return grad
+    if not grad.ndim:                              # a 0-d index used src's first element
+        grad = grad.reshape((1,) * len(shape))
     return SliceScatter.apply(grad, tuple(shape), tuple(slice(0, s) for s in grad.shape))
 
 
@@ -425,6 +446,9 @@ class ScatterReduce(Op):
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     dim = wrap_dim(dim, input.ndim)
     _check_index("scatter_reduce", input, dim, index, src)
+    if not index.ndim or not input.ndim:            # Note [0-d in gather and scatter]
+        return scatter_reduce(_one_d(input), dim, _one_d(index), _one_d(src), reduce,
+                              include_self=include_self).reshape(input.shape)
     if tuple(src.shape) != tuple(index.shape):          # only src's leading index-shaped block is used
         src = src[tuple(slice(0, s) for s in index.shape)]
     return ScatterReduce.apply(input, dim, index, cast(src, input.dtype), reduce, include_self)

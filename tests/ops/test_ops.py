@@ -244,3 +244,15 @@ def test_var_and_std_round_like_torch(torch, name):
     for dim in (0, 1, None):
         np.testing.assert_array_equal(getattr(ember.tensor(x), name)(dim).numpy(),
                                       getattr(torch.tensor(x), name)(dim).numpy())
+
+
+def test_zero_dim_index_in_scatter_and_gather_like_torch(torch):
+    # the Transforms tutorial's one-hot target: zeros(10).scatter_(0, tensor(y), value=1)
+    def program(m):
+        return (m.zeros(10, dtype=m.float).scatter_(0, m.tensor(3), value=1),
+                m.zeros(5).scatter_reduce(0, m.tensor(2), m.tensor(4.0), "sum"),
+                m.zeros(()).scatter_(0, m.tensor(0), value=1), m.tensor(5.0).gather(0, m.tensor([0, 0])),
+                m.arange(6.0).gather(0, m.tensor(4)))
+    for ours, theirs in zip(program(ember), program(torch)):
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
