@@ -811,3 +811,10 @@ ERROR_CASES = [
     ErrorCase("iter_0d", lambda m: iter(m.tensor(1.0)), TypeError),
     ErrorCase("index_of_float", lambda m: [1, 2][m.tensor(1.0)], TypeError),
 ]
+
+# Later op families keep their cases in their own files; they join the database here.
+from tests.ops import cases_linalg, cases_shape, cases_special  # noqa: E402
+
+for _module in (cases_linalg, cases_shape, cases_special):
+    OP_CASES.extend(_module.CASES)
+    ERROR_CASES.extend(_module.ERROR_CASES)

@@ -185,7 +185,7 @@ def _covered_functions():
 
 # The op families this database covers (nn's families, ops/conv.py etc., are tested under tests/nn).
 FAMILIES = {f"ember.ops.{m}" for m in ("pointwise", "reduction", "shape", "indexing", "linalg", "sorting", "conv",
-                                         "pooling")}
+                                         "pooling", "special_functions")}
 
 
 def test_every_exported_op_has_a_case():
