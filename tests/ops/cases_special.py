@@ -1,5 +1,5 @@
 """OpCases for the special ops added after the first database (joined to OP_CASES in op_db.py)."""
-from tests.ops.op_db import C, FLOAT, ALL, NUMERIC, COMPLEX, ErrorCase  # noqa: F401
+from op_db import C, FLOAT, ALL, NUMERIC, COMPLEX, ErrorCase  # noqa: F401
 
 CASES = []
 ERROR_CASES = []
