@@ -29,6 +29,9 @@ from . import linalg, cuda, backends, accelerator
 from .random import (Generator, default_generator, manual_seed, seed, initial_seed, get_rng_state,
                      set_rng_state)
 from . import random
+from ._settings import (set_num_threads, get_num_threads, use_deterministic_algorithms,
+                        are_deterministic_algorithms_enabled, is_deterministic_algorithms_warn_only_enabled,
+                        set_float32_matmul_precision, get_float32_matmul_precision, compile)
 
 globals().update({k: v for k, v in _PUBLIC.items() if not k.startswith("_")})
 from ._dtype import is_floating_point, is_complex  # noqa: E402
@@ -59,7 +62,7 @@ def _lazy(name):
 
 def __getattr__(name):
     # Heavier subpackages load on first use so `import ember` stays fast.
-    if name in ("nn", "optim", "utils", "func", "viz", "serialization"):
+    if name in ("nn", "optim", "utils", "func", "viz", "serialization", "testing"):
         module = _lazy(name)
         globals()[name] = module
         return module
