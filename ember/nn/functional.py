@@ -1,4 +1,5 @@
 """ember.nn.functional (F): the functional forms of layers, activations and losses."""
 from ._functional.basic import *  # noqa: F403
 from ._functional.spatial import *  # noqa: F403
+from ._functional.fractional import *  # noqa: F403
 from ._functional.attention import *  # noqa: F403

@@ -11,6 +11,7 @@ from .. import _dtype as _dt
 from ..autograd.function import Op
 from ._common import nodiff
 from ._registry import export
+from .sampling import _SCALAR_NAME
 from .conv import (crop_canvas, expand_arg, new_canvas, offsets, out_size, pad_canvas,
                    window_at)
 
@@ -441,3 +442,101 @@ def adaptive_max_pool(name, input, nd, output_size, return_indices):
 def adaptive_max_pool1d(input, output_size):
     """torch.adaptive_max_pool1d: (values, indices), unlike F.adaptive_max_pool1d."""
     return adaptive_max_pool("adaptive_max_pool1d", input, 1, output_size, True)
+
+
+# --- fractional max pooling (Graham, 2014): pseudo-random windows, one sequence per plane and dim -------------
+
+def fractional_starts(xp, samples, in_size, out_size, kernel):
+    """Window starts (*samples.shape, out_size) along one dim of size in_size.
+
+    With a = (in_size - kernel) / (out_size - 1), window i starts at int((i + u) * a) - int(u * a) for the
+    plane's sample u, and the last window ends flush with the input. The products are rounded in the
+    samples' dtype and truncated towards zero, as PyTorch's CPU kernel does, so a float32 input gets
+    float32 windows (float64 arithmetic would move some of them by one).
+    """
+    real = samples.dtype.type
+    starts = xp.empty(samples.shape + (out_size,), dtype=xp.int64)
+    if out_size > 1:
+        alpha = real(in_size - kernel) / real(out_size - 1)
+        u = samples[..., None]
+        steps = (xp.arange(out_size - 1, dtype=samples.dtype) + u) * alpha
+        starts[..., :-1] = steps.astype(xp.int64) - (u * alpha).astype(xp.int64)
+    if out_size > 0:
+        starts[..., -1] = in_size - kernel
+    return starts
+
+
+def _fractional_max_indices(xp, array, samples, kernel, sizes):
+    """Flat per-plane input positions of each fractional window's maximum: the first maximum, or the last
+    NaN when a window holds one (PyTorch's `val > max || isnan(val)` scan in row-major order)."""
+    nd = len(kernel)
+    planes = array.shape[:-nd]
+    spatial = array.shape[-nd:]
+    samples = samples[:planes[0]] if len(planes) == 2 else samples[0]       # (N, C, nd) or (C, nd)
+    # PyTorch's sample order: (w, h) for 2-d pooling, (t, h, w) for 3-d
+    which = (1, 0) if nd == 2 else tuple(range(nd))
+    count = math.prod(planes)
+    flat_array = array.reshape((count,) + spatial)
+    starts, grids = [], []
+    for i in range(nd):
+        start = fractional_starts(xp, samples[..., which[i]], spatial[i], sizes[i], kernel[i])
+        start = start.reshape(count, sizes[i])
+        starts.append(start)
+        shape = [count] + [1] * (2 * nd)
+        shape[1 + 2 * i: 3 + 2 * i] = sizes[i], kernel[i]
+        grids.append((start[:, :, None] + xp.arange(kernel[i])).reshape(shape))
+    plane = xp.arange(count).reshape((count,) + (1,) * (2 * nd))
+    windows = flat_array[(plane,) + tuple(grids)]                           # (P, o0, k0, o1, k1, ...)
+    order = (0,) + tuple(1 + 2 * i for i in range(nd)) + tuple(2 + 2 * i for i in range(nd))
+    windows = windows.transpose(order).reshape((count,) + tuple(sizes) + (math.prod(kernel),))
+    best = xp.argmax(windows, axis=-1)
+    if windows.dtype.kind == "f":
+        nan = xp.isnan(windows)
+        if nan.any():
+            last_nan = windows.shape[-1] - 1 - xp.argmax(nan[..., ::-1], axis=-1)
+            best = xp.where(nan.any(-1), last_nan, best)
+    taps = xp.unravel_index(best, kernel)
+    flat = 0
+    for i in range(nd):
+        shape = [count] + [1] * nd
+        shape[1 + i] = sizes[i]
+        flat = flat * spatial[i] + starts[i].reshape(shape) + taps[i]
+    return flat.reshape(planes + tuple(sizes))
+
+
+def fractional_max_pool(name, input, nd, kernel, sizes, samples, return_indices):
+    """Max over the windows fractional_starts places: PyTorch's kernel checks, then a gather at the argmax
+    (its backward sends each gradient to the argmax, like max pooling's)."""
+    label = f"{name}()" if nd == 2 else f"{name}_out()"
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{label}: Expected {nd + 1}D or {nd + 2}D tensor, but got: {_fmt(input.shape)}")
+    lead = input.ndim - nd
+    for dim in range(input.ndim - nd - 1, input.ndim):
+        if input.shape[dim] == 0:
+            raise RuntimeError(f"{label}: Expected input to have non-zero size for non-batch dimensions, but got"
+                               f"{_fmt(input.shape)} with dimension {dim} being empty.")
+    spatial = tuple(input.shape[-nd:])
+    # 3-d pooling asks for one spare position per dim (a strict inequality in PyTorch's check)
+    spare = 1 if nd == 3 else 0
+    for label_dim, size, k, out in zip(("time", "height", "width")[3 - nd:], spatial, kernel, sizes):
+        if out + k - 1 + spare > size:
+            raise RuntimeError(f"{label}: pool {label_dim} {k} too large relative to input {label_dim} {size}")
+    if any(s < 0 for s in sizes):
+        shape = tuple(input.shape[:lead]) + tuple(sizes)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(sizes)}: {_fmt(shape)}")
+    if samples.dtype is not input.dtype:
+        raise RuntimeError("Expect _random_samples to have the same dtype as input")
+    if samples.ndim != 3:
+        raise RuntimeError(f"Expect _random_samples to have 3 dimensions, got {samples.ndim}")
+    batch = input.shape[0] if lead == 2 else 1
+    if samples.shape[0] < batch:
+        raise RuntimeError("Expect _random_samples.size(0) no less then input batch size.")
+    if samples.shape[1] != input.shape[lead - 1]:
+        raise RuntimeError("Expect _random_samples.size(1) equals to input channel size.")
+    if samples.shape[2] != nd:
+        raise RuntimeError(f"Expect _random_samples.size(2) equals to {nd}; got {samples.shape[2]}.")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"{name}_out_frame\" not implemented for '{_SCALAR_NAME[input.dtype.name]}'")
+    indices = nodiff(lambda xp, a, s: _fractional_max_indices(xp, a, s, kernel, sizes), input, samples)
+    output = input.flatten(lead).gather(-1, indices.flatten(lead)).reshape(indices.shape)
+    return (output, indices) if return_indices else output

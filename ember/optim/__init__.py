@@ -1,6 +1,7 @@
 """ember.optim: optimizers and learning-rate schedules (PyTorch's torch.optim)."""
 from .optimizer import Optimizer
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamax import Adamax
@@ -15,5 +16,5 @@ from .sgd import SGD
 from .sparse_adam import SparseAdam
 from . import lr_scheduler
 
-__all__ = ["Optimizer", "Adadelta", "Adagrad", "Adam", "Adamax", "AdamW", "ASGD", "LBFGS", "NAdam", "RAdam",
+__all__ = ["Optimizer", "Adadelta", "Adafactor", "Adagrad", "Adam", "Adamax", "AdamW", "ASGD", "LBFGS", "NAdam", "RAdam",
            "RMSprop", "Rprop", "SGD", "SparseAdam", "lr_scheduler"]
