@@ -9,6 +9,7 @@ from ..autograd.function import Op
 from ._common import cast, nodiff, return_type
 from ._registry import export
 from ._shapes import normalize_dims, wrap_dim
+from .indexing import ScatterReduce
 from .shape import Expand as _Expand
 
 _FROM_NUMPY = _dt._FROM_NUMPY
@@ -837,3 +838,336 @@ def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
     if input.ndim == 0:
         return LogSoftmax.apply(input.reshape(1), 0).reshape(())
     return LogSoftmax.apply(input, dim)
+
+
+@export(method=True, public=False)
+def sum_to_size(input, *size):
+    """input summed down to `size`, a shape that expands to input's shape."""
+    from ._shapes import parse_shape
+    size, shape = parse_shape(size), tuple(input.shape)
+    lead = len(shape) - len(size)
+    if lead < 0 or _builtin_any(s != 1 and s != shape[lead + i] for i, s in enumerate(size)):
+        raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(shape)}}}.")
+    if size == shape:
+        return input
+    out = sum_to_shape(input, size)
+    return cast(out, _dt.int64) if input.dtype.category < _dt.FLOAT else out      # integer sums are int64
+
+
+_builtin_any = __builtins__["any"] if isinstance(__builtins__, dict) else __builtins__.any
+
+
+# --- differences and integrals ---------------------------------------------------------------------------
+
+@export(method=True)
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along dim (logical xor for bool), after joining prepend/append."""
+    from .shape import cat
+    if input.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    dim = wrap_dim(dim, input.ndim)
+    parts = []
+    for extra in (prepend, input, append):
+        if extra is None:
+            continue
+        if extra.ndim != input.ndim:
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+        for d in range(input.ndim):
+            if d != dim and extra.shape[d] != input.shape[d]:
+                raise RuntimeError(f"diff expects the shape of tensor to prepend or append to match that of input "
+                                   f"except along the differencing dimension; input.size({d}) = {input.shape[d]}, "
+                                   f"but got tensor.size({d}) = {extra.shape[d]}")
+        parts.append(extra)
+    out = cat(parts, dim) if len(parts) > 1 else input
+    for _ in range(n):
+        size = out.shape[dim]
+        if size == 0:
+            break
+        after, before = out.narrow(dim, 1, size - 1), out.narrow(dim, 0, size - 1)
+        out = after != before if out.dtype is _dt.bool_ else after - before
+    return out
+
+
+def _trapezoid_parts(name, y, x, dx, dim):
+    """(y floated, dim, sum of neighbours y[i] + y[i+1], spacing: a scalar or x's differences)."""
+    if y.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    if x is not None and dx is not None:
+        raise TypeError(f"{name}(): pass either x or dx, not both")
+    dim = wrap_dim(dim, y.ndim)
+    if y.dtype.category < _dt.FLOAT:
+        y = cast(y, _dt.get_default_dtype())
+    n = y.shape[dim]
+    pairs = y.narrow(dim, 0, _builtin_max(n - 1, 0)) + y.narrow(dim, 1 if n else 0, _builtin_max(n - 1, 0))
+    if x is None:
+        return pairs, (1 if dx is None else dx) * 0.5
+    if x.ndim == 1:
+        if x.shape[0] != n:
+            raise RuntimeError(f"{name}: There must be one `x` value for each sample point")
+        x = x.reshape([-1 if d == dim else 1 for d in range(y.ndim)])
+        return pairs, diff(x, dim=dim) * 0.5
+    return pairs, diff(x, dim=dim - y.ndim) * 0.5
+
+
+@export(method=False, aliases=("trapz",))
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The trapezoidal rule along dim, with sample points x or a constant spacing dx (default 1)."""
+    pairs, spacing = _trapezoid_parts("trapezoid", y, x, dx, dim)
+    return sum(pairs * spacing, wrap_dim(dim, y.ndim))
+
+
+@export(method=False)
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The running trapezoidal integral along dim (one element shorter than y there)."""
+    pairs, spacing = _trapezoid_parts("cumulative_trapezoid", y, x, dx, dim)
+    return cumsum(pairs * spacing, wrap_dim(dim, y.ndim))
+
+
+# --- covariance, correlation, quantiles, histograms ------------------------------------------------------
+
+def _check_weights(name, weights, n, integral):
+    kind = "integral" if integral else "floating point"
+    if weights.ndim > 1:
+        raise RuntimeError(f"cov(): expected {name} to have one or fewer dimensions but got {name} with "
+                           f"{weights.ndim} dimensions")
+    if weights.numel() != n:
+        raise RuntimeError(f"cov(): expected {name} to have the same numel as there are observations in the input "
+                           f"but got {weights.numel()} != {n}")
+    if (weights.dtype.category == _dt.INT) != integral or weights.dtype is _dt.bool_:
+        raise RuntimeError(f"cov(): expected {name} to have {kind} dtype but got {name} with "
+                           f"{_dt.scalar_type_name(weights.dtype)} dtype")
+    if bool((weights < 0).any()):
+        raise RuntimeError(f"cov(): {name} cannot be negative")
+
+
+@export(method=True)
+def cov(input, *, correction=1, fweights=None, aweights=None):
+    """Covariance of the rows (variables) over the columns (observations), optionally weighted."""
+    if input.ndim > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
+                           f"{input.ndim} dimensions")
+    x = input.reshape(1, -1) if input.ndim < 2 else input
+    n = x.shape[1]
+    if x.dtype.category < _dt.FLOAT:
+        x = cast(x, _dt.get_default_dtype())
+    weights = None
+    if fweights is not None:
+        _check_weights("fweights", fweights, n, True)
+        weights = fweights
+    if aweights is not None:
+        _check_weights("aweights", aweights, n, False)
+        x = cast(x, _dt.promote_types(x.dtype, aweights.dtype))
+        weights = aweights if weights is None else weights * aweights
+    if weights is None:
+        avg, norm = mean(x, 1, keepdim=True), n - correction
+        if norm <= 0:
+            _dof_warning()
+            norm = 0
+    else:
+        weights = cast(weights, x.dtype)
+        w_sum = sum(weights)
+        avg = sum(x * weights, 1, keepdim=True) / w_sum
+        norm = w_sum - correction * (1 if aweights is None else sum(weights * aweights) / w_sum)
+        if bool(norm <= 0):
+            _dof_warning()
+            norm = norm.clamp(min=0)
+    centered = x - avg
+    product = (centered if weights is None else centered * weights) @ centered.mT.conj()
+    return (product / norm).squeeze()
+
+
+def _dof_warning():
+    import warnings
+    warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly less than the number of "
+                  "observations.", UserWarning, stacklevel=3)
+
+
+@export(method=True)
+def corrcoef(input):
+    """Pearson correlation coefficients of the rows, clamped to [-1, 1] (complex inputs are not clamped)."""
+    c = cov(input)
+    if c.ndim == 0:
+        return c / c
+    from .pointwise import sqrt
+    std = sqrt(c.diagonal().real)
+    c = c / std.unsqueeze(1) / std.unsqueeze(0)
+    return c if c.is_complex() else c.clamp(-1, 1)
+
+
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
+    from .indexing import gather
+    from .sorting import sort
+    if input.dtype not in (_dt.float32, _dt.float64):
+        raise RuntimeError("quantile() input tensor must be either float or double dtype")
+    if isinstance(q, Tensor):
+        if q.dtype is not input.dtype:
+            raise RuntimeError("quantile() q tensor must be same dtype as the input tensor")
+        if q.ndim > 1:
+            raise RuntimeError("quantile() q must be a scalar or 1D tensor")
+        if bool(((q < 0) | (q > 1)).any()):
+            raise RuntimeError("quantile() q values must be in the range [0, 1]")
+    elif not 0 <= q <= 1:
+        raise RuntimeError(f"quantile() q must be in the range [0, 1] but got {q}")
+    if input.numel() == 0:
+        raise RuntimeError("quantile() input tensor must be non-empty")
+    if interpolation not in _INTERPOLATIONS:
+        raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, midpoint or nearest, "
+                           f"but got {interpolation}")
+    if dim is None:
+        x = input.reshape(-1)
+        kept = (1,) * input.ndim
+    else:
+        d = wrap_dim(dim, input.ndim)
+        x = input.movedim(d, -1) if input.ndim else input.reshape(1)
+        kept = tuple(1 if i == d else s for i, s in enumerate(input.shape))
+    values = sort(x, -1).values                  # NaN sorts last
+    q_many = isinstance(q, Tensor) and q.ndim == 1
+
+    def positions(xp, v, qs):
+        # rank q * (count - 1) among the sorted values, as scale * q + offset; NaN-only (nanquantile) or
+        # NaN-holding (quantile) slices point at their last value, a NaN
+        n = v.shape[-1]
+        nan = xp.isnan(v)
+        count = (n - nan.sum(-1, keepdims=True)) if ignore_nan else xp.full(v.shape[:-1] + (1,), n)
+        last = (count == 0) if ignore_nan else nan[..., -1:]
+        scale = xp.where(last, 0, count - 1).astype(v.dtype)
+        offset = xp.where(last, n - 1, 0).astype(v.dtype)
+        qs = xp.asarray(qs, dtype=v.dtype).reshape((-1,) + (1,) * v.ndim if q_many else ())
+        ranks = qs * scale + offset
+        if interpolation == "nearest":
+            ranks = xp.round(ranks)              # half to even, as PyTorch's round()
+        return xp.floor(ranks).astype(xp.int64), xp.ceil(ranks).astype(xp.int64), scale, offset
+    lo, hi, scale, offset = nodiff(positions, values, q._array if isinstance(q, Tensor) else q)
+    if q_many:
+        values = values.unsqueeze(0).expand((q.shape[0],) + tuple(values.shape))
+    if interpolation in ("lower", "nearest"):
+        out = gather(values, -1, lo)
+    elif interpolation == "higher":
+        out = gather(values, -1, hi)
+    else:
+        # the weight is differentiable in q, as in PyTorch
+        weight = 0.5 if interpolation == "midpoint" else \
+            (q.reshape((-1,) + (1,) * x.ndim) if q_many else q) * scale + offset - cast(lo, input.dtype)
+        below = gather(values, -1, lo)
+        out = below + weight * (gather(values, -1, hi) - below)
+    out = out.squeeze(-1)
+    lead = tuple(out.shape[:1]) if q_many else ()
+    if keepdim:
+        return out.reshape(lead + kept)
+    return out if dim is None or input.ndim else out.reshape(lead)
+
+
+@export(method=True)
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """The q-th quantiles (q a number or 1-D tensor) over all elements or along dim; NaN if any is NaN."""
+    return _quantile(input, q, dim, keepdim, interpolation, ignore_nan=False)
+
+
+@export(method=True)
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """quantile() that ignores NaN (NaN only where a whole slice is NaN)."""
+    return _quantile(input, q, dim, keepdim, interpolation, ignore_nan=True)
+
+
+@export(method=True)
+def histogram(input, bins, *, range=None, weight=None, density=False):
+    """Counts (or weights, or a density) in equal-width bins or between given edges; (hist, bin_edges)."""
+    name = _dt.scalar_type_name(input.dtype)
+    if input.dtype.category != _dt.FLOAT:
+        raise NotImplementedError(f"\"histogramdd\" not implemented for '{name}'")
+    for other in (bins, weight):
+        if isinstance(other, Tensor) and other.dtype is not input.dtype:
+            raise RuntimeError(f"torch.histogramdd: input tensor and bins/weight tensors should have the same "
+                               f"dtype, but got input with dtype {name} and {_dt.scalar_type_name(other.dtype)}")
+    if isinstance(bins, int) and bins <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
+    if range is not None and range[0] > range[1]:
+        raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min {range[0]} max {range[1]} "
+                           f"for dimension 0")
+    if weight is not None and weight.shape != input.shape:
+        raise RuntimeError(f"torch.histogramdd: weight should have the shape of input, but got input with shape "
+                           f"{list(input.shape)} and weight with shape {list(weight.shape)}")
+
+    def fn(xp, a, edges, w):
+        hist, edges = xp.histogram(a.reshape(-1), edges, range, weights=None if w is None else w.reshape(-1),
+                                   density=density)
+        return hist.astype(a.dtype), edges.astype(a.dtype)
+    hist, edges = nodiff(fn, input, bins, weight)
+    return return_type("histogram", ("hist", "bin_edges"))(hist, edges)
+
+
+class Renorm(Op):
+    """input * factor, where factor = maxnorm / (norm + 1e-7) for slices whose p-norm is above maxnorm, else 1."""
+    @staticmethod
+    def forward(ctx, input, p, dims, maxnorm):
+        ctx.args = (p, dims, maxnorm)
+        ctx.save_for_backward(input)
+        norm = _p_norm(ctx.xp, input, p, dims)
+        factor = ctx.xp.where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0)       # PyTorch's 1e-7 guard
+        return (input * factor).astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .pointwise import where
+        (input,) = ctx.saved_tensors
+        p, dims, maxnorm = ctx.args
+        norm = vector_norm(input, p, dims, keepdim=True)
+        active = norm > maxnorm
+        safe = where(active, norm, 1.0)               # both branches of where stay finite
+        factor = where(active, maxnorm / (safe + 1e-7), 1.0)
+        if p == float("inf"):                         # d max|x| / dx: shared evenly between ties
+            top = (input.abs() == norm).to(input.dtype)
+            d_norm = input.sign() * top / top.sum(dims, keepdim=True)
+        else:
+            d_norm = input.abs().pow(p - 1) * input.sign() / safe.pow(p - 1)
+        d_factor = where(active, -maxnorm / (safe + 1e-7) ** 2, 0.0)
+        return grad * factor + (grad * input).sum(dims, keepdim=True) * d_factor * d_norm, None, None, None
+
+
+def _p_norm(xp, a, p, dims):
+    a = xp.abs(a)
+    if p == float("inf"):
+        return a.max(axis=dims, keepdims=True)
+    return (a ** p).sum(axis=dims, keepdims=True) ** (1.0 / p)
+
+
+@export(inplace=True)
+def renorm(input, p, dim, maxnorm):
+    """Each slice along dim whose p-norm exceeds maxnorm, rescaled to norm maxnorm."""
+    if p <= 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    if input.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+                           f"{_dt.scalar_type_name(input.dtype)}")
+    if input.ndim < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.ndim} dimensions")
+    dim = wrap_dim(dim, input.ndim)
+    return Renorm.apply(input, float(p), tuple(d for d in range(input.ndim) if d != dim), float(maxnorm))
+
+
+class IndexReduce(ScatterReduce):
+    node_name = "IndexReduceBackward0"
+
+
+@export(inplace=True)
+def index_reduce(input, dim, index, source, reduce, *, include_self=True):
+    """Reduce (prod, mean, amax or amin) the slices of source into input at index along dim."""
+    from .indexing import _check_1d_index
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got "
+                           f"{reduce}.")
+    dim = wrap_dim(dim, input.ndim)
+    _check_1d_index("index_reduce", input, dim, index)
+    if source.ndim != input.ndim or index.numel() != source.shape[dim] or _builtin_any(
+            source.shape[d] != input.shape[d] for d in range(input.ndim) if d != dim):
+        raise RuntimeError(f"index_reduce_(): Source/destination tensor must have same slice shapes "
+                           f"(self {list(input.shape)}, source {list(source.shape)}, index {index.numel()})")
+    index = index.reshape([-1 if d == dim else 1 for d in range(source.ndim)]).expand(source.shape)
+    return IndexReduce.apply(input, dim, index, cast(source, input.dtype), reduce, include_self)

@@ -3,10 +3,11 @@
 View ops return tensors that share memory with their input; `_as_view` links the version counter
 and records how to rebuild the view from its base (used when a view is modified in place).
 """
+import itertools
 import math
 
 from .. import _dtype as _dt
-from .._tensor import Tensor, VersionCounter, _make
+from .._tensor import Size, Tensor, VersionCounter, _make
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
 from ._common import cast
@@ -378,11 +379,35 @@ def unsqueeze(input, dim):
     return _as_view(out, input, lambda b: b.unsqueeze(dim))
 
 
-@export(method=False, aliases=())
+def _atleast(tensors, fn):
+    """fn on each tensor: one tensor gives one result, several (or a list or tuple) give a tuple."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return tuple(fn(t) for t in tensors[0])
+    out = tuple(fn(t) for t in tensors)
+    return out[0] if len(out) == 1 else out
+
+
+@export(method=False)
 def atleast_1d(*tensors):
-    single = len(tensors) == 1
-    out = tuple(t.reshape(1) if t.ndim == 0 else t for t in tensors)
-    return out[0] if single else out
+    return _atleast(tensors, lambda t: t.reshape(1) if t.ndim == 0 else t)
+
+
+@export(method=False)
+def atleast_2d(*tensors):
+    return _atleast(tensors, lambda t: t.reshape(1, 1) if t.ndim == 0 else t.unsqueeze(0) if t.ndim == 1 else t)
+
+
+def _to_3d(t):
+    if t.ndim == 0:
+        return t.reshape(1, 1, 1)
+    if t.ndim == 1:
+        return t.unsqueeze(0).unsqueeze(-1)
+    return t.unsqueeze(-1) if t.ndim == 2 else t
+
+
+@export(method=False)
+def atleast_3d(*tensors):
+    return _atleast(tensors, _to_3d)
 
 
 class Slice(Op):
@@ -447,8 +472,7 @@ def basic_index(input, index):
     return _as_view(out, input, lambda b: b[index])
 
 
-@export(method=True)
-def narrow(input, dim, start, length):
+def _narrow_index(input, dim, start, length):
     dim = wrap_dim(dim, input.ndim)
     start = int(start)
     size = input.shape[dim]
@@ -456,8 +480,12 @@ def narrow(input, dim, start, length):
         start += size
     if not 0 <= start <= size or length < 0 or start + length > size:
         raise IndexError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
-    index = (slice(None),) * dim + (slice(start, start + length),)
-    return basic_index(input, index)
+    return (slice(None),) * dim + (slice(start, start + length),)
+
+
+@export(method=True)
+def narrow(input, dim, start, length):
+    return basic_index(input, _narrow_index(input, dim, start, length))
 
 
 @export(method=True)
@@ -536,21 +564,25 @@ def unbind(input, dim=0):
     return _split_views(Unbind, input, dim, [None] * n)
 
 
-@export(method=True)
-def split(tensor, split_size_or_sections, dim=0):
-    dim = wrap_dim(dim, tensor.ndim)
+def _split_sections(tensor, split_size_or_sections, dim):
     size = tensor.shape[dim]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
         if step <= 0 and size:
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of "
                                f"{size}")
-        sections = [min(step, size - s) for s in range(0, size, step)] if size else [0]
-    else:
-        sections = [int(s) for s in split_size_or_sections]
-        if sum(sections) != size:
-            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's "
-                               f"size at dimension {dim}), but got split_sizes={sections}")
+        return [min(step, size - s) for s in range(0, size, step)] if size else [0]
+    sections = [int(s) for s in split_size_or_sections]
+    if sum(sections) != size:
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's "
+                           f"size at dimension {dim}), but got split_sizes={sections}")
+    return sections
+
+
+@export(method=True)
+def split(tensor, split_size_or_sections, dim=0):
+    dim = wrap_dim(dim, tensor.ndim)
+    sections = _split_sections(tensor, split_size_or_sections, dim)
     if len(sections) == 1:
         return (narrow(tensor, dim, 0, sections[0]),)
     op = Split if isinstance(split_size_or_sections, int) else SplitWithSizes
@@ -577,17 +609,15 @@ def tensor_split(input, indices_or_sections, dim=0):
     dim = wrap_dim(dim, input.ndim)
     size = input.shape[dim]
     if isinstance(indices_or_sections, int):
-        n = indices_or_sections
-        base, extra = divmod(size, n)
-        sizes = [base + 1 if i < extra else base for i in range(n)]
-    else:
-        bounds = [0] + [min(max(int(i), 0), size) for i in indices_or_sections] + [size]
-        sizes = [max(b - a, 0) for a, b in zip(bounds, bounds[1:])]
-    out, start = [], 0
-    for length in sizes:
-        out.append(narrow(input, dim, start, length))
-        start += length
-    return tuple(out)
+        if indices_or_sections <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {indices_or_sections}")
+        base, extra = divmod(size, indices_or_sections)
+        ends = list(itertools.accumulate(base + 1 if i < extra else base for i in range(indices_or_sections)))
+        bounds = [0] + ends
+    else:                                       # input[a:b] between consecutive indices (empty when b < a)
+        bounds = [0] + [min(max(int(i) + size if int(i) < 0 else int(i), 0), size)
+                        for i in indices_or_sections] + [size]
+    return tuple(narrow(input, dim, a, max(b - a, 0)) for a, b in zip(bounds, bounds[1:]))
 
 
 class Cat(Op):
@@ -944,6 +974,390 @@ def block_diag(*tensors):
         parts.append(cat([left, cast(m, dtype), right], 1))
         c += m.shape[1]
     return cat(parts, 0) if parts else out
+
+
+# --- rotation, diagflat, hsplit/vsplit/dsplit, products of vectors ------------------------------------------
+
+class Rot90(Op):
+    @staticmethod
+    def forward(ctx, input, k, dims):
+        ctx.k, ctx.dims = k, dims
+        return ctx.xp.rot90(input, k, axes=dims).copy()      # a copy, as in PyTorch
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Rot90.apply(grad, -ctx.k % 4, ctx.dims), None, None
+
+
+@export(method=True)
+def rot90(input, k=1, dims=(0, 1)):
+    """Rotate by k quarter turns in the plane of dims, from dims[0] towards dims[1]."""
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
+    d0, d1 = wrap_dim(dims[0], input.ndim), wrap_dim(dims[1], input.ndim)
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}")
+    return Rot90.apply(input, k % 4, (d0, d1))
+
+
+@export(method=True)
+def diagflat(input, offset=0):
+    """A square matrix with the flattened input on diagonal `offset`."""
+    flat = input.reshape(-1)
+    n = flat.shape[0] + builtins_abs(offset)
+    return DiagEmbed.apply(flat, (n, n), offset, 0, 1)
+
+
+def _split_along(name, input, indices_or_sections, dim, min_ndim):
+    if input.ndim < min_ndim:
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {min_ndim} dimension, but got a tensor "
+                           f"with {input.ndim} dimensions!")
+    if isinstance(indices_or_sections, int):
+        size = input.shape[dim]
+        if indices_or_sections == 0 or size % indices_or_sections:
+            raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size of the "
+                               f"dimension {size} is not divisible by the split_size {indices_or_sections}!")
+    return tensor_split(input, indices_or_sections, dim)
+
+
+@export(method=True)
+def hsplit(input, indices_or_sections):
+    """tensor_split along dim 1 (dim 0 for 1-D input); an int must divide the size."""
+    return _split_along("hsplit", input, indices_or_sections, 1 if input.ndim > 1 else 0, 1)
+
+
+@export(method=True)
+def vsplit(input, indices_or_sections):
+    return _split_along("vsplit", input, indices_or_sections, 0, 2)
+
+
+@export(method=True)
+def dsplit(input, indices_or_sections):
+    return _split_along("dsplit", input, indices_or_sections, 2, 3)
+
+
+def _check_vectors(tensors):
+    for t in tensors:
+        if t.ndim != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(t.shape)}")
+
+
+@export(method=False)
+def cartesian_prod(*tensors):
+    """Every tuple taking one element of each 1-D tensor, as rows in lexicographic order."""
+    _check_vectors(tensors)
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    if len(tensors) == 1:
+        return tensors[0]
+    if any(t.dtype is not tensors[0].dtype for t in tensors):
+        raise RuntimeError("meshgrid expects all tensors to have the same dtype")
+    return stack([g.reshape(-1) for g in meshgrid(*tensors, indexing="ij")], 1)
+
+
+@export(method=False)
+def combinations(input, r=2, with_replacement=False):
+    """The length-r combinations of a 1-D tensor's elements as rows (like itertools.combinations)."""
+    from .indexing import index_select
+    from ._common import nodiff
+    _check_vectors((input,))
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:                                  # PyTorch: an empty vector without history
+        return _make(input._array[:0].copy(), input._device)
+    n = input.shape[0]
+
+    def positions(xp, _):
+        grid = xp.indices((n,) * r).reshape(r, -1)           # every r-tuple of positions, lexicographic
+        ordered = grid[1:] >= grid[:-1] if with_replacement else grid[1:] > grid[:-1]
+        return grid[:, ordered.all(axis=0)].T.reshape(-1).astype(xp.int64)
+    return index_select(input, 0, nodiff(positions, input)).reshape(-1, r)
+
+
+# --- writing into a region: select_scatter, slice_scatter, diagonal_scatter ----------------------------------
+
+class _Diagonal(tuple):
+    """diagonal_scatter's region key: (offset, dim1, dim2)."""
+
+
+def _region(x, key):
+    """The part of x (an array or a Tensor) that a *_scatter op writes."""
+    return x.diagonal(*key) if key.__class__ is _Diagonal else x[key]
+
+
+class SelectScatter(Op):
+    """A copy of input with src written into one region; the gradient is split between them likewise."""
+    @staticmethod
+    def forward(ctx, input, src, key):
+        ctx.key, ctx.src_shape = key, src.shape
+        out = input.copy()
+        region = _region(out, key)
+        if not getattr(region.flags, "writeable", True):
+            region.flags.writeable = True             # NumPy's diagonal() is a read-only view
+        region[...] = src
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .creation import zeros
+        grad_input = grad_src = None
+        if ctx.needs_input_grad[0]:
+            zero = zeros(ctx.src_shape, dtype=grad.dtype, device=grad.device)
+            grad_input = ctx._op.apply(grad, zero, ctx.key)
+        if ctx.needs_input_grad[1]:
+            grad_src = _region(grad, ctx.key)
+        return grad_input, grad_src, None
+
+
+class SliceScatterInto(SelectScatter):            # (SliceScatter is basic indexing's backward)
+    node_name = "SliceScatterBackward0"
+
+
+class DiagonalScatterInto(SelectScatter):
+    node_name = "DiagonalScatterBackward0"
+
+
+def _scatter_into(op, input, src, key):
+    region = tuple(_region(input._array, key).shape)
+    if tuple(src.shape) != region:
+        raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = "
+                           f"{list(src.shape)}, slice size = {list(region)}")
+    return op.apply(input, cast(src, input.dtype), key)
+
+
+@export(method=True)
+def select_scatter(input, src, dim, index):
+    """input with input.select(dim, index) replaced by src (out of place)."""
+    dim = wrap_dim(dim, input.ndim)
+    size = input.shape[dim]
+    if not -size <= index < size:
+        raise IndexError(f"select(): index {index} out of range for tensor of size {list(input.shape)} at "
+                         f"dimension {dim}")
+    return _scatter_into(SelectScatter, input, src, (slice(None),) * dim + (index % size, Ellipsis))
+
+
+@export(method=True)
+def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
+    """input with input[..., start:end:step, ...] (along dim) replaced by src (out of place)."""
+    dim = wrap_dim(dim, input.ndim)
+    if step <= 0:
+        raise RuntimeError("slice step must be positive")
+    return _scatter_into(SliceScatterInto, input, src, (slice(None),) * dim + (slice(start, end, step), Ellipsis))
+
+
+@export(method=True)
+def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
+    """input with input.diagonal(offset, dim1, dim2) replaced by src (out of place)."""
+    d1, d2 = wrap_dim(dim1, input.ndim), wrap_dim(dim2, input.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return _scatter_into(DiagonalScatterInto, input, src, _Diagonal((offset, d1, d2)))
+
+
+# --- unfold, complex views, narrow_copy, unsafe splits --------------------------------------------------------
+
+class Unfold(Op):
+    """Windows of `size` every `step` along dim, as a new last dim: a strided view."""
+    @staticmethod
+    def forward(ctx, input, dim, size, step):
+        ctx.input_shape, ctx.args = input.shape, (dim, size, step)
+        shape, strides = input.shape, input.strides
+        n = (shape[dim] - size) // step + 1
+        return ctx.xp.lib.stride_tricks.as_strided(
+            input, shape[:dim] + (n,) + shape[dim + 1:] + (size,),
+            strides[:dim] + (strides[dim] * step,) + strides[dim + 1:] + (strides[dim],))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return UnfoldBackward.apply(grad, ctx.input_shape, *ctx.args), None, None, None
+
+
+class UnfoldBackward(Op):
+    """Each window's gradient summed back onto the positions it covers."""
+    @staticmethod
+    def forward(ctx, grad, shape, dim, size, step):
+        ctx.args = (dim, size, step)
+        out = ctx.xp.zeros(shape, dtype=grad.dtype)
+        n = grad.shape[dim]
+        lead = (slice(None),) * dim
+        for j in range(size):                    # one strided add per offset in the window, over all windows
+            out[lead + (slice(j, j + (n - 1) * step + 1, step),)] += grad[..., j]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return unfold(grad, *ctx.args), None, None, None, None
+
+
+@export(method=True, public=False)
+def unfold(input, dimension, size, step):
+    """A view of all windows of `size` elements every `step` along `dimension` (a new last dim)."""
+    dim = wrap_dim(dimension, input.ndim)
+    length = input.shape[dim] if input.ndim else 1
+    if size > length:
+        raise RuntimeError(f"maximum size for tensor at dimension {dim} is {length} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if input.ndim == 0:
+        return narrow(input.reshape(1), 0, 0, size)
+    out = Unfold.apply(input, dim, size, step)
+    return _as_view(out, input, lambda b: b.unfold(dim, size, step))
+
+
+class ViewAsReal(Op):
+    @staticmethod
+    def forward(ctx, input):
+        return input[..., None].view(_dt.from_numpy(input.dtype).to_real().numpy)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ViewAsComplex.apply(grad.contiguous())
+
+
+class ViewAsComplex(Op):
+    holomorphic = False                            # a reinterpretation: the gradient is view_as_real(grad)
+
+    @staticmethod
+    def forward(ctx, input):
+        return input.view(_dt.from_numpy(input.dtype).to_complex().numpy)[..., 0]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ViewAsReal.apply(grad)
+
+
+@export(method=False)
+def view_as_real(input):
+    """A complex tensor's memory seen as real numbers, with a last dim of 2 (real, imaginary)."""
+    if not input.is_complex():
+        raise RuntimeError("view_as_real is only supported for complex tensors")
+    return _as_view(ViewAsReal.apply_unary(input), input, view_as_real)
+
+
+@export(method=False)
+def view_as_complex(input):
+    """A real tensor whose last dim is 2 seen as complex numbers (a view)."""
+    if input.dtype not in (_dt.float32, _dt.float64):
+        raise RuntimeError(f"view_as_complex is only supported for float and double tensors, but got a tensor "
+                           f"of scalar type: {_dt.scalar_type_name(input.dtype)}")
+    if input.ndim == 0:
+        raise RuntimeError("Input tensor must have one or more dimensions")
+    if input.shape[-1] != 2:
+        raise RuntimeError("Tensor must have a last dimension of size 2")
+    if input.stride(-1) != 1:
+        raise RuntimeError("Tensor must have a last dimension with stride 1")
+    if any(s % 2 for s in input.stride()[:-1]):
+        raise RuntimeError("Tensor must have a stride divisible by 2 for all but last dimension")
+    if input.storage_offset() % 2:
+        raise RuntimeError("Tensor must have a storage_offset divisible by 2")
+    return _as_view(ViewAsComplex.apply_unary(input), input, view_as_complex)
+
+
+class NarrowCopy(Slice):
+    @staticmethod
+    def forward(ctx, input, index):
+        ctx.input_shape, ctx.index = input.shape, index
+        return input[index].copy()
+
+
+@export(method=True)
+def narrow_copy(input, dim, start, length):
+    """narrow() as a new tensor rather than a view."""
+    return NarrowCopy.apply(input, _narrow_index(input, dim, start, length))
+
+
+class UnsafeSplit(Split):
+    node_name = "UnsafeSplitBackward0"
+
+
+class UnsafeSplitWithSizes(Split):
+    node_name = "UnsafeSplitWithSizesBackward0"
+
+
+@export(method=True)
+def unsafe_split(input, split_size, dim=0):
+    """split() whose pieces are not tracked as views of input, so in-place ops on them are allowed
+    (they still share its memory, as in PyTorch)."""
+    dim = wrap_dim(dim, input.ndim)
+    sections = tuple(_split_sections(input, split_size, dim))
+    return (UnsafeSplit if isinstance(split_size, int) else UnsafeSplitWithSizes).apply(input, sizes=sections,
+                                                                                          dim=dim)
+
+
+@export(method=True)
+def unsafe_split_with_sizes(input, split_sizes, dim=0):
+    return unsafe_split(input, list(split_sizes), dim)
+
+
+@export(method=True)
+def unsafe_chunk(input, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    dim = wrap_dim(dim, input.ndim)
+    size = input.shape[dim]
+    return unsafe_split(input, -(-size // chunks) if size else 1, dim)
+
+
+# --- metadata: ember keeps no lazy conjugate or negative bits ---------------------------------------------
+
+@export(method=True)
+def is_nonzero(input):
+    """bool(input) for a one-element tensor."""
+    if input.numel() == 0:
+        raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+    if input.numel() > 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return bool(input.item())
+
+
+@export(method=True)
+def is_same_size(input, other):
+    return input.shape == other.shape
+
+
+@export(method=True)
+def resolve_conj(input):
+    """input itself: conj() already materialises."""
+    return input
+
+
+@export(method=True)
+def resolve_neg(input):
+    return input
+
+
+@export(method=True)
+def is_conj(input):
+    return False
+
+
+@export(method=True)
+def is_neg(input):
+    return False
+
+
+def new(self, *args, device=None):
+    """Legacy constructor in self's dtype: new() is empty, new(*sizes) uninitialised, new(tensor) an alias
+    of it, new(data) a copy of a sequence."""
+    from .creation import empty, tensor
+    device = self._device if device is None else device
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        if args[0].dtype is not self.dtype:
+            raise TypeError(f"new(): expected a tensor of dtype {self.dtype}, got {args[0].dtype}")
+        return basic_index(args[0], (Ellipsis,))
+    if not args or isinstance(args[0], Size) or all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        return empty(*(args or (0,)), dtype=self.dtype, device=device)
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
+        return tensor(args[0], dtype=self.dtype, device=device)
+    raise TypeError(f"new(): data must be a sequence (got {type(args[0]).__name__})")
+
+
+export_method(new)
 
 
 # --- in-place metadata ops: t_, transpose_, squeeze_, unsqueeze_, swapdims_ ------------------------------

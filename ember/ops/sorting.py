@@ -183,3 +183,36 @@ def equal(input, other):
     if input.shape != other.shape:
         return False
     return bool(nodiff(lambda xp, a, b: xp.asarray(xp.array_equal(a, b)), input, other).item())
+
+
+@export(method=False)
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Whether each element of `elements` occurs in `test_elements` (either may be a number)."""
+    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
+        raise TypeError("isin() received an invalid combination of arguments - got two numbers, but expected at "
+                        "least one Tensor")
+    for t in (elements, test_elements):
+        if isinstance(t, Tensor) and (t.dtype is _dt.bool_ or t.dtype.is_complex):
+            raise RuntimeError(f"Unsupported input type encountered for isin(): {_dt.scalar_type_name(t.dtype)}")
+    return nodiff(lambda xp, a, b: xp.isin(a, b, assume_unique=assume_unique, invert=invert),
+                  elements, test_elements)
+
+
+@export(method=False)
+def vander(x, N=None, increasing=False):
+    """The Vandermonde matrix of a vector: columns x**(N-1), ..., x**0 (reversed when increasing)."""
+    from ._common import cast
+    from .reduction import cumprod
+    from .shape import cat
+    if x.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    n = x.shape[0] if N is None else N
+    if n < 0:
+        raise RuntimeError("N must be non-negative.")
+    if x.dtype.category < _dt.FLOAT:
+        x = cast(x, _dt.int64)                   # integer and bool inputs give int64 powers, as in PyTorch
+    if n == 0:
+        return x.new_empty((x.shape[0], 0))
+    # running products of [1, x, x, ...]: differentiable, and exact for integers
+    powers = cumprod(cat([x.new_ones((x.shape[0], 1)), x.unsqueeze(1).expand(-1, n - 1)], 1), 1)
+    return powers if increasing else powers.flip(1)

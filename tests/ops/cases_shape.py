@@ -1,5 +1,215 @@
 """OpCases for the shape ops added after the first database (joined to OP_CASES in op_db.py)."""
-from op_db import C, FLOAT, ALL, NUMERIC, COMPLEX, ErrorCase  # noqa: F401
+from op_db import C, FLOAT, ALL, NUMERIC, COMPLEX, ErrorCase, _idx  # noqa: F401
 
-CASES = []
-ERROR_CASES = []
+
+def _nan_above(x, limit=1.0):
+    return x.masked_fill(x > limit, float("nan"))
+
+
+def _quantile_at(how):
+    return lambda m, x: (m.quantile(x, m.tensor([0.1, 0.375, 0.5, 0.875], dtype=x.dtype), 0,
+                                         interpolation=how))
+
+
+def _index_reduce_with(how, include_self):
+    # y + 0.001: unique inputs of one shape share their values, and a tie between self and source splits
+    # PyTorch's amax/amin gradient even when self is excluded
+    return lambda m, x, y: m.index_reduce(x, 0, _idx(m, [0, 2, 0]), y + 0.001, how, include_self=include_self)
+
+
+CASES = [
+    # rotation, diagflat, h/v/dsplit, atleast_nd
+    C("rot90", lambda m, x: m.rot90(x), [(3, 4), (2, 3, 4)], ALL),
+    C("rot90", lambda m, x: x.rot90(-3, [2, 0]), [(2, 3, 4)], FLOAT, variant="dims"),
+    C("rot90", lambda m, x: m.rot90(x, 2, (1, 0)), [(3, 4)], FLOAT, variant="k2"),
+    C("rot90", lambda m, x: m.rot90(x, 0), [(3, 4)], FLOAT, variant="k0"),
+    C("diagflat", lambda m, x: m.diagflat(x), [(3,), (2, 2), ()], ALL),
+    C("diagflat", lambda m, x: x.diagflat(-2), [(2, 2)], FLOAT, variant="offset"),
+    C("hsplit", lambda m, x: m.hsplit(x, 2), [(3, 4), (4,)], ALL),
+    C("hsplit", lambda m, x: x.hsplit([1, 3]), [(3, 4)], FLOAT, variant="indices"),
+    C("vsplit", lambda m, x: m.vsplit(x, [1, 5]), [(3, 4)], ALL),
+    C("vsplit", lambda m, x: x.vsplit(2), [(4, 3)], FLOAT, variant="sections"),
+    C("dsplit", lambda m, x: m.dsplit(x, 2), [(2, 3, 4)], ALL),
+    C("dsplit", lambda m, x: x.dsplit([3, 1]), [(2, 3, 4)], FLOAT, variant="decreasing"),
+    C("tensor_split", lambda m, x: m.tensor_split(x, [3, -4, 9], 1), [(3, 5)], FLOAT, variant="unordered"),
+    C("atleast_1d", lambda m, x, y: m.atleast_1d((x, y)), [((), (2, 3))], FLOAT, variant="tuple"),
+    C("atleast_2d", lambda m, x: m.atleast_2d(x), [(), (3,), (3, 4)], ALL),
+    C("atleast_2d", lambda m, x, y: m.atleast_2d(x, y), [((), (3,))], FLOAT, variant="several"),
+    C("atleast_3d", lambda m, x: m.atleast_3d(x), [(), (3,), (3, 4), (2, 3, 4)], ALL),
+    C("atleast_3d", lambda m, x, y: m.atleast_3d([x, y]), [((3,), (3, 4))], FLOAT, variant="list"),
+
+    # products of vectors
+    C("cartesian_prod", lambda m, x, y: (m.cartesian_prod(x, y)), [((3,), (2,)), ((2,), (0,))], ALL),
+    C("cartesian_prod", lambda m, x, y, z: (m.cartesian_prod(x, y, z)), [((2,), (3,), (2,))], FLOAT,
+      variant="three"),
+    C("cartesian_prod", lambda m, x: m.cartesian_prod(x), [(3,)], FLOAT, variant="one"),
+    C("combinations", lambda m, x: (m.combinations(x)), [(4,), (1,)], ALL),
+    C("combinations", lambda m, x: (m.combinations(x, 3, with_replacement=True)), [(3,), (0,)], FLOAT,
+      variant="replacement"),
+    C("combinations", lambda m, x: (m.combinations(x, r=1)), [(4,)], FLOAT, variant="r1"),
+    C("combinations", lambda m, x: m.combinations(x, 0), [(4,)], NUMERIC, grad=False, variant="r0"),
+    C("combinations", lambda m, x: m.combinations(x, 5), [(4,)], FLOAT, grad=False, variant="too_long"),
+
+    # writing into a region, out of place
+    C("select_scatter", lambda m, x, y: m.select_scatter(x, y, 1, -1), [((3, 4), (3,))], ALL),
+    C("select_scatter", lambda m, x, y: x.select_scatter(y, 0, 2), [((5,), ())], FLOAT, variant="1d"),
+    C("slice_scatter", lambda m, x, y: m.slice_scatter(x, y, 1, 1, None, 2), [((3, 4), (3, 2))], ALL),
+    C("slice_scatter", lambda m, x, y: x.slice_scatter(y, start=-2), [((3, 4), (2, 4))], FLOAT, variant="start"),
+    C("diagonal_scatter", lambda m, x, y: m.diagonal_scatter(x, y, 1), [((3, 4), (3,))], ALL),
+    C("diagonal_scatter", lambda m, x, y: x.diagonal_scatter(y, 0, 0, 2), [((3, 2, 3), (2, 3))], FLOAT,
+      variant="dims"),
+    C("diagonal_scatter", lambda m, x, y: m.diagonal_scatter(x, y, -1), [((3, 4), (2,))], FLOAT,
+      variant="negative_offset"),
+
+    # views and copies
+    C("unfold", lambda m, x: x.unfold(1, 2, 1), [(3, 4)], ALL, gradgrad=True),
+    C("unfold", lambda m, x: x.unfold(0, 2, 2), [(5, 3)], FLOAT, gradgrad=True, variant="step"),
+    C("unfold", lambda m, x: x.unfold(-1, 3, 1).unfold(0, 2, 1), [(3, 4)], FLOAT, variant="twice"),
+    C("unfold", lambda m, x: x.unfold(0, 1, 1), [()], FLOAT, grad=False, variant="0d"),
+    C("sum_to_size", lambda m, x: x.sum_to_size(1, 4), [(3, 4)], NUMERIC),
+    C("sum_to_size", lambda m, x: x.sum_to_size((4,)), [(2, 3, 4)], FLOAT, variant="leading"),
+    C("sum_to_size", lambda m, x: x.sum_to_size(3, 4), [(3, 4)], FLOAT, variant="same"),
+    C("view_as_real", lambda m, x: m.view_as_real(x), [(3,), (2, 2), ()], COMPLEX, grad=False),
+    C("view_as_complex", lambda m, x: m.view_as_complex(x), [(3, 2), (2,)], FLOAT, grad=False),
+    C("view_as_complex", lambda m, x: m.view_as_real(m.view_as_complex(x) * (1 + 2j)), [(3, 2)], FLOAT,
+      noncontig=False, variant="round_trip"),
+    C("narrow_copy", lambda m, x: x.narrow_copy(1, 1, 2), [(3, 4)], ALL),
+    C("narrow_copy", lambda m, x: m.narrow_copy(x, 0, -2, 2), [(3, 4)], FLOAT, variant="negative_start"),
+    C("unsafe_split", lambda m, x: m.unsafe_split(x, 2, 1), [(3, 4), (3, 5)], ALL),
+    C("unsafe_split", lambda m, x: x.unsafe_split(4, 1), [(3, 4)], FLOAT, variant="one_piece"),
+    C("unsafe_split_with_sizes", lambda m, x: m.unsafe_split_with_sizes(x, [1, 3], 1), [(3, 4)], ALL),
+    C("unsafe_chunk", lambda m, x: x.unsafe_chunk(3, 0), [(5, 3), (6, 2)], ALL),
+    C("new", lambda m, x: x.new([[1, 2.5], [3, 4]]), [(3,)], NUMERIC, grad=False),
+    C("new", lambda m, x: tuple(x.new(2, 3).shape) + tuple(x.new().shape), [(3,)], FLOAT, grad=False,
+      variant="sizes"),
+    C("new", lambda m, x: x.new(x), [(3,)], FLOAT, variant="alias"),
+
+    # metadata
+    C("is_nonzero", lambda m, x: m.is_nonzero(x), [(1,), (), (1, 1)], ALL, grad=False),
+    C("is_same_size", lambda m, x, y: x.is_same_size(y), [((3, 4), (3, 4)), ((3, 4), (4, 3))], FLOAT, grad=False),
+    C("resolve_conj", lambda m, x: m.resolve_conj(x), [(3, 4)], FLOAT + COMPLEX),
+    C("resolve_neg", lambda m, x: x.resolve_neg(), [(3, 4)], FLOAT),
+    C("is_conj", lambda m, x: m.is_conj(x), [(3,)], FLOAT + COMPLEX, grad=False),
+    C("is_neg", lambda m, x: x.is_neg(), [(3,)], FLOAT, grad=False),
+
+    # differences and integrals
+    C("diff", lambda m, x: m.diff(x), [(3, 4), (5,), (2, 0)], ALL),
+    C("diff", lambda m, x: x.diff(2, 0), [(4, 3)], NUMERIC, variant="n2"),
+    C("diff", lambda m, x: m.diff(x, 5), [(3, 4)], FLOAT, grad=False, variant="n_too_big"),
+    C("diff", lambda m, x, y, z: m.diff(x, 1, 0, prepend=y, append=z), [((3, 4), (1, 4), (2, 4))], FLOAT,
+      variant="prepend_append"),
+    C("trapezoid", lambda m, x: (m.trapezoid(x)), [(3, 4), (5,)], NUMERIC),
+    C("trapezoid", lambda m, x: (m.trapezoid(x, dx=0.5, dim=0)), [(3, 4)], FLOAT, variant="dx"),
+    C("trapezoid", lambda m, y, x: (m.trapezoid(y, x)), [((3, 4), (4,)), ((3, 4), (3, 4))], FLOAT,
+      variant="x"),
+    C("trapezoid", lambda m, x: m.trapezoid(x), [(3, 0), (3, 1)], FLOAT, grad=False, variant="short"),
+    C("trapz", lambda m, y, x: (m.trapz(y, x, dim=0)), [((3, 4), (3,))], FLOAT),
+    C("cumulative_trapezoid", lambda m, x: m.cumulative_trapezoid(x, dx=2), [(3, 4), (5,)], NUMERIC),
+    C("cumulative_trapezoid", lambda m, y, x: (m.cumulative_trapezoid(y, x, dim=0)), [((3, 4), (3,))], FLOAT,
+      variant="x"),
+
+    # statistics
+    C("cov", lambda m, x: m.cov(x), [(3, 5), (4,)], NUMERIC),
+    C("cov", lambda m, x: x.cov(correction=0), [(2, 4)], FLOAT, variant="correction"),
+    C("cov", lambda m, x, w: m.cov(x, fweights=_idx(m, [1, 2, 0, 3, 1]), aweights=w), [((3, 5), (5,))], FLOAT,
+      low=0.1, variant="weights"),
+    C("cov", lambda m, x: m.cov(x), [(1, 1)], FLOAT, grad=False, variant="no_dof"),
+    C("corrcoef", lambda m, x: m.corrcoef(x), [(3, 5)], NUMERIC),
+    C("corrcoef", lambda m, x: x.corrcoef(), [(5,)], FLOAT, variant="1d"),
+    C("quantile", lambda m, x: (m.quantile(x, 0.3)), [(3, 4), (5,), ()], FLOAT, unique=True),
+    C("quantile", lambda m, x, q: (m.quantile(x, q, 1, True)), [((3, 4), (3,))], FLOAT, low=0.05, high=0.9,
+      unique=True, variant="q_tensor"),
+    C("quantile", lambda m, x: (x.quantile(0.5, 0, keepdim=True)), [(3, 4), (4,)], FLOAT, unique=True,
+      variant="keepdim"),
+    C("quantile", lambda m, x: (m.quantile(x, 0.5, keepdim=True)), [(3, 4)], FLOAT, unique=True,
+      variant="keepdim_all"),
+    C("quantile", lambda m, x: m.quantile(_nan_above(x), 0.4, 1), [(3, 4)], FLOAT, grad=False, variant="nan"),
+    *[C("quantile", _quantile_at(how), [(5, 3)], FLOAT, unique=True, variant=how)
+      for how in ("lower", "higher", "midpoint", "nearest")],
+    C("nanquantile", lambda m, x: (m.nanquantile(_nan_above(x), 0.4, 1)), [(3, 6)], FLOAT, unique=True),
+    C("nanquantile", lambda m, x: (x.nanquantile(0.6, interpolation="higher")), [(3, 4)], FLOAT, unique=True,
+      variant="all"),
+    C("nanquantile", lambda m, x: m.nanquantile(x.masked_fill(x < 5, float("nan")), 0.5, 1), [(2, 3)], FLOAT,
+      grad=False, variant="all_nan"),
+    C("histogram", lambda m, x: m.histogram(x, 4), [(3, 4), (0,), (5,)], FLOAT, grad=False),
+    C("histogram", lambda m, x, w: x.histogram(m.tensor([-1.0, 0.0, 0.5, 2.0], dtype=x.dtype), weight=w,
+                                               density=True), [((3, 4), (3, 4))], FLOAT, grad=False,
+      variant="edges_weight_density"),
+    C("histogram", lambda m, x: m.histogram(x, 3, range=(-1.0, 1.0)), [(10,)], FLOAT, grad=False, variant="range"),
+    C("renorm", lambda m, x: m.renorm(x, 2, 0, 1.0), [(3, 4)], FLOAT, gradgrad=True),
+    C("renorm", lambda m, x: x.renorm(1, -1, 1.5), [(2, 3, 4)], FLOAT, variant="p1"),
+    C("renorm", lambda m, x: x.renorm(float("inf"), 1, 0.8), [(3, 4)], FLOAT, unique=True, variant="inf"),
+    C("renorm_", lambda m, x: x.clone().renorm_(3, 1, 0.5), [(3, 4)], FLOAT),
+    *[C("index_reduce", _index_reduce_with(how, keep), [((3, 4), (3, 4))], FLOAT, unique=how in ("amax", "amin"),
+        low=0.5, variant=f"{how}_{keep}") for how in ("prod", "mean", "amax", "amin") for keep in (True, False)],
+    C("index_reduce", lambda m, x, y: x.index_reduce(1, _idx(m, [3, 1]), y, "amax"), [((3, 4), (3, 2))], NUMERIC,
+      unique=True, grad=False, variant="int"),
+    C("index_reduce_", lambda m, x, y: x.clone().index_reduce_(0, _idx(m, [1, 1]), y, "prod"), [((3, 4), (2, 4))],
+      FLOAT, low=0.5),
+
+    # sorting family
+    C("isin", lambda m, x, y: m.isin(x, y), [((3, 4), (5,)), ((0,), (2,)), ((), (3, 2))], NUMERIC, grad=False),
+    C("isin", lambda m, x, y: m.isin(x, y, invert=True, assume_unique=False), [((3, 4), (5,))], NUMERIC,
+      grad=False, variant="invert"),
+    C("isin", lambda m, x: m.isin(x, 1), [(3, 4)], NUMERIC, grad=False, variant="number_test"),
+    C("isin", lambda m, x: m.isin(2, x), [(3, 4)], NUMERIC, grad=False, variant="number_element"),
+    C("vander", lambda m, x: m.vander(x), [(4,), (0,)], ALL),
+    C("vander", lambda m, x: m.vander(x, 3, increasing=True), [(4,)], NUMERIC, grad=False, variant="increasing"),
+    C("vander", lambda m, x: m.vander(x, N=0), [(4,)], FLOAT, grad=False, variant="n0"),
+]
+
+ERROR_CASES = [
+    ErrorCase("rot90_same_dims", lambda m: m.rot90(m.ones(2, 3), 1, (1, -1)), RuntimeError, r"different"),
+    ErrorCase("rot90_1d", lambda m: m.rot90(m.ones(3)), RuntimeError, r"total dims >= 2"),
+    ErrorCase("rot90_three_dims", lambda m: m.rot90(m.ones(2, 3, 4), 1, (0, 1, 2)), RuntimeError, r"== 2"),
+    ErrorCase("hsplit_divisible", lambda m: m.hsplit(m.ones(3, 4), 3), RuntimeError, r"divisible"),
+    ErrorCase("vsplit_1d", lambda m: m.vsplit(m.ones(4), 2), RuntimeError, r"at least 2"),
+    ErrorCase("tensor_split_zero", lambda m: m.tensor_split(m.ones(4), 0), RuntimeError, r"larger than 0"),
+    ErrorCase("cartesian_prod_2d", lambda m: m.cartesian_prod(m.ones(2, 2)), RuntimeError, r"1D"),
+    ErrorCase("cartesian_prod_dtypes", lambda m: m.cartesian_prod(m.ones(2), m.ones(2, dtype=m.int64)), RuntimeError),
+    ErrorCase("combinations_negative", lambda m: m.combinations(m.ones(3), -1), RuntimeError, r"-1"),
+    ErrorCase("select_scatter_shape", lambda m: m.select_scatter(m.ones(3, 4), m.ones(3), 0, 1), RuntimeError,
+              r"\[3\].*\[4\]"),
+    ErrorCase("slice_scatter_step", lambda m: m.slice_scatter(m.ones(3, 4), m.ones(3, 4), 0, 0, 3, 0), RuntimeError),
+    ErrorCase("diagonal_scatter_shape", lambda m: m.diagonal_scatter(m.ones(3, 4), m.ones(2)), RuntimeError),
+    ErrorCase("unfold_too_big", lambda m: m.ones(3, 4).unfold(1, 5, 1), RuntimeError, r"5"),
+    ErrorCase("unfold_step", lambda m: m.ones(3, 4).unfold(1, 2, 0), RuntimeError, r"step"),
+    ErrorCase("sum_to_size_bad", lambda m: m.ones(3, 4).sum_to_size(2, 4), RuntimeError, r"expandable"),
+    ErrorCase("view_as_real_float", lambda m: m.view_as_real(m.ones(3)), RuntimeError, r"complex"),
+    ErrorCase("view_as_complex_size", lambda m: m.view_as_complex(m.ones(3, 3)), RuntimeError, r"size 2"),
+    ErrorCase("view_as_complex_stride", lambda m: m.view_as_complex(m.ones(2, 3).t()), RuntimeError, r"stride"),
+    ErrorCase("view_as_complex_int", lambda m: m.view_as_complex(m.ones(2, dtype=m.int64)), RuntimeError),
+    ErrorCase("is_nonzero_many", lambda m: m.is_nonzero(m.ones(2)), RuntimeError, r"ambiguous"),
+    ErrorCase("is_nonzero_empty", lambda m: m.is_nonzero(m.ones(0)), RuntimeError, r"no values"),
+    ErrorCase("new_dtype_keyword", lambda m: m.ones(2).new(3, dtype=m.int64), TypeError),
+    ErrorCase("new_number", lambda m: m.ones(2).new(2.5), TypeError),
+    ErrorCase("unsafe_chunk_zero", lambda m: m.ones(3).unsafe_chunk(0), RuntimeError),
+    ErrorCase("diff_0d", lambda m: m.diff(m.tensor(1.0)), RuntimeError, r"one-dimensional"),
+    ErrorCase("diff_order", lambda m: m.diff(m.ones(3), -1), RuntimeError, r"non-negative"),
+    ErrorCase("diff_prepend_shape", lambda m: m.diff(m.ones(3, 4), dim=1, prepend=m.ones(2, 1)), RuntimeError),
+    ErrorCase("trapezoid_0d", lambda m: m.trapezoid(m.tensor(1.0)), IndexError),
+    ErrorCase("trapezoid_x_size", lambda m: m.trapezoid(m.ones(3, 4), m.ones(3)), RuntimeError, r"one `x`"),
+    ErrorCase("cov_3d", lambda m: m.cov(m.ones(2, 3, 4)), RuntimeError, r"two or fewer"),
+    ErrorCase("cov_float_fweights", lambda m: m.cov(m.ones(2, 4), fweights=m.ones(4)), RuntimeError, r"integral"),
+    ErrorCase("cov_negative_aweights", lambda m: m.cov(m.ones(2, 4), aweights=-m.ones(4)), RuntimeError,
+              r"negative"),
+    ErrorCase("quantile_int", lambda m: m.quantile(m.ones(3, dtype=m.int64), 0.5), RuntimeError, r"float"),
+    ErrorCase("quantile_range", lambda m: m.quantile(m.ones(3), 1.5), RuntimeError, r"\[0, 1\]"),
+    ErrorCase("quantile_q_dtype", lambda m: m.quantile(m.ones(3), m.tensor([0.5], dtype=m.float64)), RuntimeError),
+    ErrorCase("quantile_q_2d", lambda m: m.quantile(m.ones(3), m.ones(1, 1) / 2), RuntimeError, r"1D"),
+    ErrorCase("quantile_empty", lambda m: m.nanquantile(m.ones(0), 0.5), RuntimeError, r"non-empty"),
+    ErrorCase("quantile_interpolation", lambda m: m.quantile(m.ones(3), 0.5, interpolation="cubic"), RuntimeError,
+              r"cubic"),
+    ErrorCase("histogram_int", lambda m: m.histogram(m.ones(3, dtype=m.int64), 3), NotImplementedError),
+    ErrorCase("histogram_bins", lambda m: m.histogram(m.ones(3), 0), RuntimeError, r"bins"),
+    ErrorCase("histogram_range", lambda m: m.histogram(m.ones(3), 2, range=(3.0, 1.0)), RuntimeError, r"min"),
+    ErrorCase("renorm_p", lambda m: m.renorm(m.ones(2, 3), 0, 0, 1.0), RuntimeError, r"non-positive"),
+    ErrorCase("renorm_maxnorm", lambda m: m.renorm(m.ones(2, 3), 2, 0, -1.0), RuntimeError, r"maxnorm"),
+    ErrorCase("renorm_1d", lambda m: m.renorm(m.ones(3), 2, 0, 1.0), RuntimeError, r"2 dimensions"),
+    ErrorCase("index_reduce_sum", lambda m: m.ones(3, 4).index_reduce(0, m.tensor([0]), m.ones(1, 4), "sum"),
+              RuntimeError, r"prod, mean, amax or amin"),
+    ErrorCase("isin_bool", lambda m: m.isin(m.ones(2), m.tensor([True])), RuntimeError, r"Bool"),
+    ErrorCase("isin_numbers", lambda m: m.isin(2, 3), TypeError),
+    ErrorCase("vander_2d", lambda m: m.vander(m.ones(2, 2)), RuntimeError, r"one-dimensional"),
+    ErrorCase("vander_negative_n", lambda m: m.vander(m.ones(2), -1), RuntimeError, r"non-negative"),
+]

@@ -15,6 +15,8 @@ from ops_helpers import (assert_same, check_gradients, differentiable_outputs, e
 # Ops ember composes from other primitives (STYLE.md principle 1), so their grad_fn is the last
 # primitive's node rather than a dedicated one; values and gradients are still checked above.
 COMPOSITES = {
+    # composites whose last node is one PyTorch names otherwise (StackBackward0, MulBackward1, SqueezeBackward4)
+    "cartesian_prod", "combinations", "trapezoid", "trapz", "cumulative_trapezoid", "quantile", "nanquantile",
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "max_pool1d",
     "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d",
     "addcmul", "addcdiv", "hypot", "logaddexp", "logaddexp2", "fmax", "fmin", "rsub", "var", "std", "var_mean",
