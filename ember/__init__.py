@@ -62,7 +62,7 @@ def _lazy(name):
 
 def __getattr__(name):
     # Heavier subpackages load on first use so `import ember` stays fast.
-    if name in ("nn", "optim", "utils", "func", "viz", "serialization", "testing"):
+    if name in ("nn", "optim", "utils", "func", "viz", "serialization", "testing", "special"):
         module = _lazy(name)
         globals()[name] = module
         return module

@@ -1,5 +1,11 @@
-"""erf, erfc, erfinv, lgamma-free special functions in plain array code (NumPy has none of them)."""
+"""Special functions in plain array code (NumPy has none of them): erf, erfc, erfinv; lgamma, digamma,
+Hurwitz zeta, polygamma; modified Bessel i0/i1 (and scaled); the normal distribution's ndtr, log_ndtr, ndtri.
+
+Each takes `xp` (numpy or cupy) and an array; the new functions compute in float64 and round once to the
+input's dtype, so single precision results are correctly rounded or within 1 ulp.
+"""
 import math
+from fractions import Fraction
 
 _SERIES_TERMS = 48      # Taylor terms for |x| <= 2.5: enough for float64 accuracy there
 _CF_DEPTH = 80          # continued-fraction depth for erfc at |x| > 2.5
@@ -27,10 +33,10 @@ def _erfc_cf(xp, x):
     return xp.exp(-x * x) / (math.sqrt(math.pi) * k)
 
 
-def _split(xp, x, small_fn, large_fn):
+def _split(xp, x, small_fn, large_fn, split=2.5):
     work = x.astype(xp.float64) if x.dtype != xp.float64 else x
     ax = xp.abs(work)
-    small = ax <= 2.5
+    small = ax <= split
     out = xp.empty_like(work)
     if small.any():
         out[small] = small_fn(work[small], ax[small])
@@ -115,7 +121,8 @@ def erfc(xp, x):
     def large(v, a):
         tail = _erfc_cf(xp, a)
         return xp.where(v > 0, tail, 2.0 - tail)
-    out = _split(xp, xp.where(nan, 0, x), lambda v, a: 1.0 - _erf_series(xp, v), large)
+    # 1 - erf only up to 1.5, where erfc is still 0.034 (a few ulp lost); the fraction converges beyond it
+    out = _split(xp, xp.where(nan, 0, x), lambda v, a: 1.0 - _erf_series(xp, v), large, split=1.5)
     return xp.where(nan, x, out) if nan.any() else out
 
 
@@ -136,3 +143,307 @@ def erfinv(xp, y):
         x = xp.where(work == 1, xp.inf, xp.where(work == -1, -xp.inf, x))
         x = xp.where(xp.abs(work) > 1, xp.nan, x)
     return x.astype(y.dtype, copy=False)
+
+
+# --- gamma family ------------------------------------------------------------------------------------
+# Notes on the methods (accuracy measured against PyTorch and a 30-digit reference):
+#   lgamma: x >= 12 Stirling's series (8 terms); [1.5, 2.5) and [0.5, 1.5) the Taylor series of lgamma
+#           about 2 and 1 (coefficients from zeta(k), computed below), so the zeros at 1 and 2 keep full
+#           relative accuracy; [2.5, 12) shifts down by the recurrence, (0, 0.5) up; x < 0 reflects.
+#           Relative error < 4e-16 for x > 0; for x < 0 near the zeros of lgamma only absolute accuracy.
+#   digamma: recurrence up to x >= 10, then the asymptotic series; x < 0 reflects (pi cot(pi x)).
+#           Absolute error ~1e-16 near its root 1.4616 (as PyTorch's), relative 1e-15 elsewhere.
+#   zeta(s, q): Euler-Maclaurin summation with 12 Bernoulli terms after summing directly up to q + k >= 10 + s.
+def _bernoulli_even(count):
+    """B_2, B_4, ..., B_(2 count) as Fractions (Akiyama-Tanigawa)."""
+    n_max = 2 * count
+    a, out = [], []
+    for m in range(n_max + 1):
+        a.append(Fraction(1, m + 1))
+        for j in range(m, 0, -1):
+            a[j - 1] = j * (a[j - 1] - a[j])
+        if m >= 2 and m % 2 == 0:
+            out.append(a[0])
+    return out
+
+
+_B2K = _bernoulli_even(13)                                          # B_2 .. B_26
+_EM = [float(b / math.factorial(2 * k + 2)) for k, b in enumerate(_B2K[:12])]   # B_2j / (2j)!
+_STIRLING = [float(b / ((2 * k + 2) * (2 * k + 1))) for k, b in enumerate(_B2K[:8])]
+_PSI_ASYMPTOTIC = [float(b / (2 * k + 2)) for k, b in enumerate(_B2K[:8])]
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+_LOG_PI = math.log(math.pi)
+_EULER = 0.57721566490153286061
+
+
+def _work(xp, x):
+    """float64 working copy of x (any real dtype) and the dtype to round back to."""
+    x = xp.asarray(x)
+    if x.dtype.kind == "c":
+        raise TypeError("complex input")
+    return x.astype(xp.float64), x.dtype
+
+
+def _poly(xp, coefficients, v):
+    out = xp.zeros_like(v) + coefficients[-1]
+    for c in coefficients[-2::-1]:
+        out = out * v + c
+    return out
+
+
+def zeta(xp, s, q):
+    """Hurwitz zeta: sum over k >= 0 of (q + k)^-s. Edge values follow PyTorch (s = 1: inf, s < 1: nan,
+    q a non-positive integer: inf, q < 0 with s not an integer: nan)."""
+    s, q = xp.broadcast_arrays(xp.asarray(s, dtype=xp.float64), xp.asarray(q, dtype=xp.float64))
+    with xp.errstate(all="ignore"):
+        bad = ~(xp.isfinite(s) & xp.isfinite(q)) | (s <= 1)
+        s_ = xp.where(bad, 2.0, s)
+        q_ = xp.where(bad, 1.0, q)
+        pole = (q_ <= 0) & (q_ == xp.floor(q_))
+        q_ = xp.where(pole, 1.0, q_)
+        total = xp.zeros_like(s_)
+        a = q_.copy()
+        target = 10.0 + xp.minimum(s_, 1e4)         # far enough out for the Euler-Maclaurin tail
+        done = xp.zeros(s_.shape, dtype=bool)       # the tail is below rounding: stop summing
+        active = a < target
+        while active.any():
+            term = a ** -s_
+            total = xp.where(active, total + term, total)
+            a = xp.where(active, a + 1, a)
+            done |= active & (xp.abs(a ** (1 - s_) / (s_ - 1)) <= 1e-18 * xp.abs(total))
+            active = (a < target) & ~done
+        power = a ** -s_
+        factor = s_ / a                               # rising factorial (s)_(2j-1) / a^(2j-1)
+        tail = a / (s_ - 1) + 0.5
+        for j, c in enumerate(_EM, start=1):
+            tail = tail + c * factor
+            factor = factor * (s_ + 2 * j - 1) * (s_ + 2 * j) / (a * a)
+        out = total + xp.where(done, 0.0, power * tail)
+        out = xp.where(pole, xp.inf, out)
+        out = xp.where((q < 0) & (s != xp.floor(s)) & ~pole, xp.nan, out)
+        out = xp.where(s == 1, xp.inf, xp.where(s < 1, xp.nan, out))
+        # s = inf: PyTorch gives inf for q < 1, 1 at q = 1 and nan beyond; q = -inf gives inf
+        out = xp.where(xp.isinf(s) & (s > 0), xp.where(q < 1, xp.inf, xp.where(q == 1, 1.0, xp.nan)), out)
+        out = xp.where(xp.isnan(s) | xp.isnan(q) | (q == xp.inf), xp.nan, xp.where(q == -xp.inf, xp.inf, out))
+    return out
+
+
+# Taylor coefficients of lgamma about 1 and 2: (-1)^k zeta(k) / k and (-1)^k (zeta(k) - 1) / k, with zeta(k) - 1
+# summed directly as zeta(k, 2) so that it keeps full relative accuracy.
+
+def _lgamma_coefficients():
+    import numpy
+    k = numpy.arange(2, 60, dtype=numpy.float64)
+    zeta_minus_one = zeta(numpy, k, 2.0)
+    sign = (-1.0) ** k
+    about_one = [0.0, -_EULER] + list(sign * (zeta_minus_one + 1) / k)
+    about_two = [0.0, 1 - _EULER] + list((sign * zeta_minus_one / k)[:30])
+    return about_one, about_two
+
+
+_LGAMMA_ABOUT_1, _LGAMMA_ABOUT_2 = _lgamma_coefficients()
+
+
+def _sinpi(xp, x):
+    """sin(pi x) with the argument reduced exactly first (so it is 0 at integers, accurate near them)."""
+    n = xp.round(x)
+    r = x - n
+    return xp.sin(math.pi * r) * xp.where(xp.fmod(n, 2) == 0, 1.0, -1.0)
+
+
+def _lgamma_positive(xp, x):
+    """lgamma for x > 0 (finite)."""
+    small = x < 0.5
+    shift = xp.where(small, -xp.log(xp.where(small, x, 1.0)), 0.0)
+    x = xp.where(small, x + 1, x)
+    # reduce [2.5, 12) to [1.5, 2.5), collecting the product of the steps
+    product = xp.ones_like(x)
+    t = x.copy()
+    for _ in range(10):
+        step = (t >= 2.5) & (t < 12)
+        t = xp.where(step, t - 1, t)
+        product = xp.where(step, product * t, product)
+    near_one = _poly(xp, _LGAMMA_ABOUT_1, t - 1)
+    near_two = _poly(xp, _LGAMMA_ABOUT_2, t - 2)
+    big = xp.maximum(x, 12.0)
+    inv = 1.0 / big
+    stirling = big * (xp.log(big) - 1) - 0.5 * xp.log(big) + _HALF_LOG_2PI + \
+        _poly(xp, _STIRLING, inv * inv) * inv
+    out = xp.where(t < 1.5, near_one, near_two) + xp.log(product)
+    return xp.where(x >= 12, stirling, out) + shift
+
+
+def lgamma(xp, x):
+    """log |Gamma(x)|: inf at the poles (non-positive integers) and at +-inf."""
+    x, dtype = _work(xp, x)
+    with xp.errstate(all="ignore"):
+        finite = xp.isfinite(x)
+        positive = finite & (x > 0)
+        pos = _lgamma_positive(xp, xp.where(positive, x, 1.0))
+        negative = finite & (x <= 0)
+        xn = xp.where(negative, x, -0.5)
+        reflected = _LOG_PI - xp.log(xp.abs(_sinpi(xp, xn))) - _lgamma_positive(xp, 1 - xn)
+        out = xp.where(positive, pos, xp.where(negative, reflected, xp.abs(x)))
+        out = xp.where(negative & (xn == xp.floor(xn)), xp.inf, out)
+    return out.astype(dtype)
+
+
+def _digamma_positive(xp, x):
+    acc = xp.zeros_like(x)
+    for _ in range(10):                              # psi(x) = psi(x + 1) - 1/x until x >= 10
+        step = x < 10
+        acc = xp.where(step, acc - 1 / x, acc)
+        x = xp.where(step, x + 1, x)
+    inv2 = 1 / (x * x)
+    return acc + xp.log(x) - 0.5 / x - _poly(xp, [0.0] + _PSI_ASYMPTOTIC, inv2)
+
+
+def digamma(xp, x):
+    """psi(x) = d/dx lgamma(x): -inf at +0, +inf at -0, nan at negative integers and -inf (as PyTorch)."""
+    x, dtype = _work(xp, x)
+    with xp.errstate(all="ignore"):
+        positive = x > 0
+        pos = _digamma_positive(xp, xp.where(positive, x, 1.0))
+        negative = x < 0
+        xn = xp.where(negative, x, -0.5)
+        r = xn - xp.round(xn)                         # cot(pi x) has period 1
+        reflected = _digamma_positive(xp, 1 - xn) - math.pi * xp.cos(math.pi * r) / xp.sin(math.pi * r)
+        out = xp.where(positive, pos, xp.where(negative, reflected, x))
+        out = xp.where(negative & ((r == 0) | xp.isinf(x)), xp.nan, out)
+        out = xp.where(x == xp.inf, xp.inf, out)
+        out = xp.where(x == 0, xp.where(xp.signbit(x), xp.inf, -xp.inf), out)
+    return out.astype(dtype)
+
+
+def polygamma(xp, n, x):
+    """n-th derivative of digamma: (-1)^(n+1) n! zeta(n + 1, x) for n >= 1."""
+    if n == 0:
+        return digamma(xp, x)
+    x, dtype = _work(xp, x)
+    out = (-1.0) ** (n + 1) * float(math.factorial(n)) * zeta(xp, float(n + 1), x)
+    return out.astype(dtype)
+
+
+# --- modified Bessel functions of order 0 and 1 -------------------------------------------------------
+# |x| <= 20: the power series sum (x^2/4)^k / (k! (k + nu)!) (positive terms, 60 of them); beyond: the
+# asymptotic series e^x / sqrt(2 pi x) * sum b_k / x^k, whose terms shrink until k ~ 2x, cut at 34 terms.
+# Relative error < 1e-15 over the whole range (measured against a 30-digit reference).
+_BESSEL_SPLIT = 20.0
+
+
+def _series_coefficients(nu, count=60):
+    return [1.0 / (math.factorial(k) * math.factorial(k + nu)) for k in range(count)]
+
+
+def _asymptotic_coefficients(nu, count=34):
+    out = [1.0]
+    for k in range(1, count):
+        out.append(out[-1] * ((2 * k - 1) ** 2 - 4 * nu * nu) / (8 * k))
+    return out
+
+
+_I_SERIES = {0: _series_coefficients(0), 1: _series_coefficients(1)}
+_I_ASYMPTOTIC = {0: _asymptotic_coefficients(0), 1: _asymptotic_coefficients(1)}
+
+
+def _bessel_i(xp, x, nu, scaled):
+    x, dtype = _work(xp, x)
+    with xp.errstate(all="ignore"):
+        a = xp.abs(x)
+        inner = xp.minimum(a, _BESSEL_SPLIT)
+        series = _poly(xp, _I_SERIES[nu], inner * inner / 4) * (inner / 2) ** nu
+        if scaled:
+            series = series * xp.exp(-inner)
+        outer = xp.maximum(a, _BESSEL_SPLIT)
+        asymptotic = _poly(xp, _I_ASYMPTOTIC[nu], 1 / outer) / xp.sqrt(2 * math.pi * outer)
+        if not scaled:
+            # e^x / sqrt(..) in two halves so that it overflows only where the result does
+            half = xp.exp(outer / 2)
+            asymptotic = asymptotic * half * half
+        out = xp.where(a <= _BESSEL_SPLIT, series, asymptotic)
+        if scaled:
+            out = xp.where(xp.isinf(a), 0.0, out)
+        else:
+            out = xp.where(xp.isinf(a), xp.nan, out)  # PyTorch: i0(+-inf) and i1(+-inf) are nan
+        out = xp.where(xp.isnan(x), x, out)
+        if nu == 1:
+            out = xp.copysign(out, x)                # odd
+    return out.astype(dtype)
+
+
+def i0(xp, x):
+    """Modified Bessel function of the first kind, order 0."""
+    return _bessel_i(xp, x, 0, False)
+
+
+def i0e(xp, x):
+    """exp(-|x|) i0(x)."""
+    return _bessel_i(xp, x, 0, True)
+
+
+def i1(xp, x):
+    """Modified Bessel function of the first kind, order 1."""
+    return _bessel_i(xp, x, 1, False)
+
+
+def i1e(xp, x):
+    """exp(-|x|) i1(x)."""
+    return _bessel_i(xp, x, 1, True)
+
+
+# --- the standard normal distribution ---------------------------------------------------------------
+_SQRT_HALF = math.sqrt(0.5)
+
+
+def ndtr(xp, x):
+    """P(N(0, 1) <= x) = erfc(-x / sqrt 2) / 2."""
+    x, dtype = _work(xp, x)
+    return (0.5 * erfc(xp, -x * _SQRT_HALF)).astype(dtype)
+
+
+def _log_ndtr64(xp, x):
+    with xp.errstate(all="ignore"):
+        z = -x * _SQRT_HALF
+        # far in the lower tail erfc underflows: log erfc(z) = -z^2 - log(sqrt(pi) K(z)), K the continued fraction
+        zt = xp.maximum(z, 3.0)
+        k = zt.copy()
+        for n in range(_CF_DEPTH, 0, -1):
+            k = zt + (n / 2.0) / k
+        lower = -zt * zt - xp.log(2 * math.sqrt(math.pi) * k)
+        middle = xp.log(0.5 * erfc(xp, z))
+        upper = xp.log1p(-0.5 * erfc(xp, -z))        # x > 0: log(1 - small) without cancellation
+        out = xp.where(z > 3.0, lower, xp.where(x > 0, upper, middle))
+        return xp.where(x == -xp.inf, -xp.inf, out)
+
+
+def log_ndtr(xp, x):
+    """log ndtr(x), accurate in both tails (no underflow for very negative x)."""
+    x, dtype = _work(xp, x)
+    return _log_ndtr64(xp, x).astype(dtype)
+
+
+def ndtri(xp, p):
+    """The standard normal quantile (inverse of ndtr): -inf at 0, inf at 1, nan outside [0, 1].
+
+    Central part (|p - 1/2| <= 1/4): sqrt 2 erfinv(2p - 1), where 2p - 1 is exact. Tails: Newton's method on
+    log ndtr(x) = log q with q = min(p, 1 - p) (exact there), started from the asymptotic
+    x^2 ~ -2 log q - log(-4 pi log q); log ndtr is concave, so the iteration converges monotonically.
+    Relative error < 1e-15."""
+    p, dtype = _work(xp, p)
+    with xp.errstate(all="ignore"):
+        central = xp.abs(p - 0.5) <= 0.25
+        mid = math.sqrt(2) * erfinv(xp, xp.where(central, 2 * p - 1, 0.0))
+        q = xp.where(central | ~((p > 0) & (p < 1)), 0.1, xp.minimum(p, 1 - p))
+        log_q = xp.log(q)
+        t = -2 * log_q
+        x = -xp.sqrt(xp.maximum(t - xp.log(2 * math.pi * t), 0.25))
+        for _ in range(6):
+            f = _log_ndtr64(xp, x) - log_q
+            # derivative of log ndtr: phi(x) / ndtr(x) = exp(-x^2/2 - log ndtr(x)) / sqrt(2 pi)
+            slope = xp.exp(-0.5 * x * x - _log_ndtr64(xp, x)) / math.sqrt(2 * math.pi)
+            x = x - f / slope
+        tail = xp.where(p > 0.5, -x, x)
+        out = xp.where(central, mid, tail)
+        out = xp.where(p == 0, -xp.inf, xp.where(p == 1, xp.inf, out))
+        out = xp.where((p < 0) | (p > 1) | xp.isnan(p), xp.nan, out)
+    return out.astype(dtype)

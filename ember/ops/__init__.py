@@ -1,7 +1,7 @@
 """Primitive ops and their public functions. Importing this package registers every op."""
 from . import (  # noqa: F401  (imported for registration)
     activation, conv, creation, indexing, inplace, linalg, loss, normalization, pointwise, pooling, recurrent,
-    reduction, sampling, shape, sorting)
+    reduction, sampling, shape, sorting, special_functions)
 from ._registry import METHODS, PUBLIC
 
 inplace._install_fast()
