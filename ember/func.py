@@ -9,7 +9,7 @@ import functools
 from ._tensor import Tensor
 from .autograd.grad_mode import enable_grad
 
-__all__ = ["grad", "grad_and_value", "vjp", "jacrev", "hessian", "vmap"]
+__all__ = ["grad", "grad_and_value", "vjp", "jacrev", "hessian", "vmap", "functional_call"]
 
 
 def _argnums_tuple(argnums):
@@ -130,3 +130,21 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
             return tuple(stack([r[k] for r in results], d) for k, d in enumerate(outs))
         return stack(results, out_dims)
     return wrapper
+
+
+def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *, tie_weights=True, strict=False):
+    """module(*args, **kwargs) with its named parameters and buffers replaced, for this call only, by the
+    given tensors (one dict, or several whose keys must not overlap): the stateless way to differentiate
+    a module's output with respect to weights that are plain tensors."""
+    from .nn.utils.stateless import _functional_call
+    if isinstance(parameter_and_buffer_dicts, dict):
+        merged = parameter_and_buffer_dicts
+    else:
+        merged = {}
+        for d in parameter_and_buffer_dicts:
+            overlap = set(merged) & set(d)
+            if overlap:
+                raise ValueError(f"{sorted(overlap)} appeared in multiple dictionaries; behavior of "
+                                 "functional call is ambiguous")
+            merged.update(d)
+    return _functional_call(module, merged, args, kwargs, tie_weights=tie_weights, strict=strict)

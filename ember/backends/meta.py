@@ -498,13 +498,50 @@ def _linalg(func, a, *args, **kwargs):
     return new(shape, np.asarray(result).dtype)
 
 
+def _decomposition(func, a, *args, **kwargs):
+    """svd, qr, eigh, eigvalsh, cholesky: shapes from the matrix sizes, dtypes from a 2x2 probe."""
+    fname = func.__name__
+    batch, (m, n) = a.shape[:-2], a.shape[-2:]
+    k = min(m, n)
+    probe = func(np.eye(2, dtype=a.dtype), *args, **kwargs)
+    parts = probe if isinstance(probe, tuple) else (probe,)
+    if fname == "svd":
+        full = kwargs.get("full_matrices", args[0] if args else True)
+        if not kwargs.get("compute_uv", True):
+            shapes = [(k,)]
+        else:
+            shapes = [(m, m if full else k), (k,), (n if full else k, n)]
+    elif fname == "qr":
+        mode = kwargs.get("mode", args[0] if args else "reduced")
+        shapes = {"complete": [(m, m), (m, n)], "r": [(k, n)]}.get(mode, [(m, k), (k, n)])
+    elif fname == "eigh":
+        shapes = [(n,), (n, n)]
+    elif fname == "eigvalsh":
+        shapes = [(n,)]
+    else:                                          # cholesky
+        shapes = [(n, n)]
+    out = tuple(new(batch + shape, np.asarray(p).dtype) for shape, p in zip(shapes, parts))
+    return out if isinstance(probe, tuple) else out[0]
+
+
+def _cross(func, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    dtype = np.result_type(a.dtype, b.dtype)
+    return new(np.broadcast_shapes(_shape(a), _shape(b)), dtype)
+
+
+def _isin(func, element, test_elements, *args, **kwargs):
+    return new(_shape(element), np.dtype(bool))
+
+
 def _diagonal(func, a, offset=0, axis1=0, axis2=1):
     return np.ndarray.diagonal(a, offset, axis1, axis2)
 
 
 _RULES = {"einsum": _einsum, "dot": _dot, "vdot": _dot, "inner": _dot, "searchsorted": _searchsorted,
           "take_along_axis": _take_along_axis, "put_along_axis": _put_along_axis, "inv": _linalg, "det": _linalg,
-          "slogdet": _linalg, "solve": _linalg, "pinv": _linalg, "diagonal": _diagonal}
+          "slogdet": _linalg, "solve": _linalg, "pinv": _linalg, "diagonal": _diagonal, "svd": _decomposition,
+          "qr": _decomposition, "eigh": _decomposition, "eigvalsh": _decomposition, "cholesky": _decomposition,
+          "cross": _cross, "isin": _isin}
 
 
 # --- the array module op code sees as `xp` -----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Parameter, Buffer, UninitializedParameter."""
+"""Parameter, Buffer and the placeholders of lazy modules (UninitializedParameter, UninitializedBuffer)."""
 from .._tensor import Tensor, _make
 
 
@@ -39,16 +39,60 @@ def _rebuild_parameter(reduced, requires_grad):
     return Parameter(fn(*args), requires_grad)
 
 
-class UninitializedParameter(Parameter):
-    """A parameter whose shape is not known yet (lazy modules)."""
+class UninitializedTensorMixin:
+    """Shared by the placeholders of lazy modules: no shape until materialize() gives one."""
     __slots__ = ()
+    cls_to_become = None
 
     def materialize(self, shape, device=None, dtype=None):
+        """Give the tensor `shape` (uninitialised values) and turn it into cls_to_become."""
         from ..ops.creation import empty
-        data = empty(shape, device=device or self.device, dtype=dtype or self.dtype)
-        self._array = data._array
-        self._device = data._device
-        self.__class__ = Parameter
+        self.data = empty(shape, device=device if device is not None else self._device,
+                          dtype=dtype if dtype is not None else self.dtype)
+        self.__class__ = self.cls_to_become
+
+    @property
+    def shape(self):
+        raise RuntimeError("Can't access the shape of an uninitialized parameter or buffer. This error usually "
+                           "happens in `load_state_dict` when trying to load an uninitialized parameter into an "
+                           "initialized one. Call `forward` to initialize the parameters before accessing their "
+                           "attributes.")
+
+    def share_memory_(self):
+        raise RuntimeError("Can't share memory on an uninitialized parameter or buffer. Call `forward` to "
+                           "initialize the parameters before calling `module.share_memory()`.")
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+    def __reduce_ex__(self, protocol):
+        return (type(self), (self.requires_grad,))
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(self.requires_grad, self._device, self.dtype)
+        return memo[id(self)]
+
+
+def is_lazy(param):
+    """Whether param is an UninitializedParameter or UninitializedBuffer."""
+    return isinstance(param, UninitializedTensorMixin)
+
+
+class UninitializedParameter(UninitializedTensorMixin, Parameter):
+    """A parameter whose shape is not known yet (lazy modules); materialize() makes it a Parameter.
+
+    Deviation: ops on it are not intercepted one by one as in PyTorch; most fail on its `shape`.
+    """
+    __slots__ = ()
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad=True, device=None, dtype=None):
+        from ..ops.creation import empty
+        return Parameter.__new__(cls, empty(0, device=device, dtype=dtype), requires_grad)
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):
+        pass
 
 
 class Buffer(Tensor):
@@ -66,3 +110,31 @@ class Buffer(Tensor):
 
     def __init__(self, data=None, *, persistent=True):
         pass
+
+
+class UninitializedBuffer(UninitializedTensorMixin, Tensor):
+    """A buffer whose shape is not known yet (lazy modules); materialize() makes it a plain Tensor."""
+    __slots__ = ()
+    cls_to_become = Tensor
+
+    def __new__(cls, requires_grad=False, device=None, dtype=None, persistent=True):
+        from ..ops.creation import empty
+        data = empty(0, device=device, dtype=dtype)
+        t = _make(data._array, data._device, cls=cls)
+        t.requires_grad = requires_grad
+        t.__dict__["persistent"] = persistent
+        return t
+
+    def __init__(self, requires_grad=False, device=None, dtype=None, persistent=True):
+        pass
+
+    def to(self, *args, **kwargs):
+        # a converted buffer placeholder stays one (PyTorch keeps this subclass; a parameter's
+        # conversion is a plain Tensor, which Module._apply writes back through .data), so that
+        # module.double() / .to(device) before the first forward still materialises with the new dtype
+        out = super().to(*args, **kwargs)
+        if out is self:
+            return self
+        twin = type(self)(self.requires_grad, out._device, out.dtype)
+        twin.__dict__.update(self.__dict__)
+        return twin

@@ -1,13 +1,18 @@
-"""Matrix products (matmul with all its batching rules, mm, bmm, einsum ...) and small linalg."""
+"""Matrix products (matmul with all its batching rules, mm, bmm, einsum ...) and linear algebra: inverse,
+determinants, solvers, decompositions (svd, qr, cholesky, eigh), matrix functions and distances."""
 import math
 import string
+import warnings
 
 from .. import _dtype as _dt
 from .._tensor import Tensor
 from ..autograd.function import Op
 from ._common import cast, nodiff, return_type
 from ._registry import export
-from ._shapes import broadcast_shapes
+from ._shapes import broadcast_shapes, wrap_dim
+from .creation import eye, zeros, zeros_like
+from .pointwise import where
+from .shape import cat
 
 
 def _check_mm_dtypes(name, a, b):
@@ -373,6 +378,69 @@ def trace(input):
 
 
 # --- linalg ---------------------------------------------------------------------------------------
+# Decompositions run on the backend's LAPACK (numpy.linalg); their gradients are ember ops, so second
+# derivatives come free. Gradients are the real formulas: complex inputs run forward only.
+
+class LinAlgError(RuntimeError):
+    """PyTorch's torch.linalg.LinAlgError: the matrix is singular or not positive-definite."""
+
+
+def _check_matrix(name, A, square=True, arg="A"):
+    if A.ndim < 2:
+        raise RuntimeError(f"{name}: The input tensor {arg} must have at least 2 dimensions.")
+    if square and A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"{name}: A must be batches of square matrices, but they are {A.shape[-2]} by "
+                           f"{A.shape[-1]} matrices")
+    if A.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
+                           f"{_dt.scalar_type_name(A.dtype)}")
+
+
+def _square(name, A):
+    _check_matrix("linalg." + name, A)
+
+
+def _real_only(ctx, name):
+    if ctx.xp.iscomplexobj(ctx.saved_tensors[0]._array):
+        raise NotImplementedError(f"{name}: ember computes gradients for real inputs only")
+
+
+def _first_failure(xp, a, fails):
+    """(batch prefix, matrix) of the first batch element for which fails(matrix) holds."""
+    flat = a.reshape((-1,) + a.shape[-2:])
+    for i, m in enumerate(flat):
+        if fails(m):
+            return (f"(Batch element {i}): " if a.ndim > 2 else ""), m
+    return "", flat[0]
+
+
+def _zero_pivot(xp, a):
+    """1-based index of the first zero pivot of LU with partial pivoting (what LAPACK reports), else 0."""
+    a = a.astype(xp.complex128 if xp.iscomplexobj(a) else xp.float64)
+    for k in range(a.shape[-1]):
+        p = k + int(xp.argmax(xp.abs(a[k:, k])))
+        if a[p, k] == 0:
+            return k + 1
+        a[[k, p]] = a[[p, k]]
+        a[k + 1:] -= xp.outer(a[k + 1:, k] / a[k, k], a[k])
+    return 0
+
+
+def _singular(xp, a, name):
+    prefix, m = _first_failure(xp, a, lambda m: _zero_pivot(xp, m))
+    k = _zero_pivot(xp, m) or m.shape[-1]
+    return LinAlgError(f"{name}: {prefix}The diagonal element {k} is zero, the inversion could not be completed "
+                       "because the input matrix is singular.")
+
+
+def _eye(t, n=None):
+    return eye(t.shape[-1] if n is None else n, dtype=t.dtype, device=t.device)
+
+
+def _mm(a, b):
+    """a @ b carrying PyTorch's grad_fn names (MmBackward0 for matrices, UnsafeViewBackward0 for batches)."""
+    return (Matmul if a.ndim == 2 and b.ndim == 2 else UnsafeViewMatmul).apply(a, b)
+
 
 class Inv(Op):
     node_name = "LinalgInvExBackward0"
@@ -381,16 +449,15 @@ class Inv(Op):
     def forward(ctx, input):
         try:
             out = ctx.xp.linalg.inv(input)
-        except Exception:
-            raise RuntimeError("linalg.inv: The diagonal element 1 is zero, the inversion could not be completed "
-                               "because the input matrix is singular.") from None
+        except ctx.xp.linalg.LinAlgError:
+            raise _singular(ctx.xp, input, "linalg.inv") from None
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (inv_,) = ctx.saved_tensors
-        return -(inv_.mT @ grad @ inv_.mT)
+        return -(inv_.mH @ grad @ inv_.mH)
 
 
 class Det(Op):
@@ -408,6 +475,23 @@ class Det(Op):
         return (grad * det_).unsqueeze(-1).unsqueeze(-1) * inv(input).mT
 
 
+class Slogdet(Op):
+    """(sign, log|det|); sign is an output with a zero gradient, as in PyTorch."""
+    node_name = "LinalgSlogdetBackward0"
+
+    @staticmethod
+    def forward(ctx, input):
+        sign, logabsdet = ctx.xp.linalg.slogdet(input)
+        ctx.save_for_backward(input)
+        return sign, logabsdet
+
+    @staticmethod
+    def backward(ctx, grad_sign, grad_logabsdet):
+        _real_only(ctx, "slogdet")
+        (input,) = ctx.saved_tensors
+        return grad_logabsdet.unsqueeze(-1).unsqueeze(-1) * inv(input).mT
+
+
 class Solve(Op):
     node_name = "LinalgSolveExBackward0"
 
@@ -417,33 +501,377 @@ class Solve(Op):
         ctx.vector = vector
         try:
             out = xp.linalg.solve(a, b[..., None])[..., 0] if vector else xp.linalg.solve(a, b)
-        except Exception:
-            raise RuntimeError("linalg.solve: The solver failed because the input matrix is singular.") from None
+        except xp.linalg.LinAlgError:
+            raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is singular.") \
+                from None
         ctx.save_for_backward(a, out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
-        if ctx.vector:
-            gb = solve(a.mT, grad)
-            ga = -gb.unsqueeze(-1) * out.unsqueeze(-2)
-        else:
-            gb = solve(a.mT, grad)
-            ga = -(gb @ out.mT)
+        gb = solve(a.mT, grad)
+        ga = -gb.unsqueeze(-1) * out.unsqueeze(-2) if ctx.vector else -(gb @ out.mT)
         return ga, gb, None
 
 
-def _square(name, a):
-    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
-        raise RuntimeError(f"linalg.{name}: A must be batches of square matrices, but they are "
-                           f"{a.shape[-2] if a.ndim >= 2 else a.shape} by {a.shape[-1] if a.ndim else ''} matrices")
-    if a.dtype.category < _dt.FLOAT:
-        raise RuntimeError(f"linalg.{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{_dt.scalar_type_name(a.dtype)}")
+class SolveTriangular(Op):
+    """X with A X = B (left) or X A = B; only A's upper or lower triangle is read."""
+    node_name = "LinalgSolveTriangularBackward0"
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, a, b, upper, left, unitriangular):
+        xp = ctx.xp
+        ctx.args = (upper, left, unitriangular)
+        t = xp.triu(a) if upper else xp.tril(a)
+        if unitriangular:
+            i = xp.arange(t.shape[-1])
+            t = t.copy()
+            t[..., i, i] = 1
+        # NumPy has no triangular solver: LU on a triangular matrix does no pivoting and the same work
+        with xp.errstate(all="ignore"):
+            try:
+                out = xp.linalg.solve(t, b) if left else xp.swapaxes(xp.linalg.solve(xp.swapaxes(t, -1, -2),
+                                                                                     xp.swapaxes(b, -1, -2)), -1, -2)
+            except xp.linalg.LinAlgError:         # a zero on the diagonal: PyTorch returns inf/nan, not an error
+                out = xp.full(broadcast_shapes(t.shape[:-2], b.shape[:-2]) + b.shape[-2:], xp.nan, dtype=b.dtype)
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        upper, left, unit = ctx.args
+        grad_b = solve_triangular(a.mH, grad, upper=not upper, left=left, unitriangular=unit)
+        grad_a = None
+        if ctx.needs_input_grad[0]:
+            grad_a = -(grad_b @ out.mH) if left else -(out.mH @ grad_b)
+            diagonal = int(unit)
+            grad_a = grad_a.triu(diagonal) if upper else grad_a.tril(-diagonal)
+        return grad_a, grad_b, None, None, None
+
+
+class Cholesky(Op):
+    """Lower factor L of A = L L^H, or L^H when upper (A's lower triangle is read).
+
+    Note [cholesky gradient]: with P = L^H gL, keeping P's lower triangle with half its diagonal, the
+    gradient is L^-H P L^-1, symmetrized (A is taken as Hermitian)."""
+    node_name = "LinalgCholeskyExBackward0"
+
+    @staticmethod
+    def forward(ctx, input, name, upper):
+        xp = ctx.xp
+        ctx.upper = upper
+        try:
+            out = xp.linalg.cholesky(input)
+        except xp.linalg.LinAlgError:
+            prefix, m = _first_failure(xp, input, lambda m: not _positive(xp, m))
+            order = next((k for k in range(1, len(m) + 1) if not _positive(xp, m[:k, :k])), len(m))
+            raise LinAlgError(f"{name}: {prefix}The factorization could not be completed because the input is not "
+                              f"positive-definite (the leading minor of order {order} is not positive-definite).") \
+                from None
+        if upper:
+            out = xp.conj(xp.swapaxes(out, -1, -2))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        _real_only(ctx, "cholesky")
+        (L,) = ctx.saved_tensors
+        if ctx.upper:
+            L, grad = L.mH, grad.mH
+        P = L.mH @ grad
+        P = P.tril() - P.diagonal(0, -2, -1).diag_embed() * 0.5
+        grad_a = solve_triangular(L, solve_triangular(L.mH, P, upper=True), upper=False, left=False)
+        return (grad_a + grad_a.mH) * 0.5, None, None
+
+
+def _positive(xp, m):
+    try:
+        xp.linalg.cholesky(m)
+        return True
+    except xp.linalg.LinAlgError:
+        return False
+
+
+class CholeskyLegacy(Cholesky):
+    node_name = "CholeskyBackward0"
+
+
+class Svd(Op):
+    """A = U diag(S) Vh.
+
+    Note [svd gradient]: with J = U^H gU, K = V^H gV and F_ij = 1/(s_j^2 - s_i^2),
+    gA = U [(F * (J - J^H)) S + S (F * (K - K^H)) + diag(gS)] Vh
+         + (I - U U^H) gU S^-1 Vh + U S^-1 gV^H (I - V V^H).
+    J - J^H has a zero diagonal, so F's diagonal (1 here, to stay finite) is never used. A full_matrices
+    U or Vh only contributes its first min(m, n) vectors, as in PyTorch."""
+    node_name = "LinalgSvdBackward0"
+
+    @staticmethod
+    def forward(ctx, input, full_matrices):
+        U, S, Vh = ctx.xp.linalg.svd(input, full_matrices=full_matrices)
+        ctx.save_for_backward(input, U, S, Vh)
+        return U, S, Vh
+
+    @staticmethod
+    def backward(ctx, gU, gS, gVh):
+        _real_only(ctx, "svd")
+        _, U, S, Vh = ctx.saved_tensors
+        m, n, k = U.shape[-2], Vh.shape[-1], S.shape[-1]
+        U, Vh, gU, gVh = U[..., :k], Vh[..., :k, :], gU[..., :k], gVh[..., :k, :]
+        S2 = S * S
+        F = 1 / (S2.unsqueeze(-2) - S2.unsqueeze(-1) + _eye(S, k))
+        J, K = U.mH @ gU, Vh @ gVh.mH
+        inner = ((J - J.mH) * F) * S.unsqueeze(-2) + S.unsqueeze(-1) * ((K - K.mH) * F) + gS.diag_embed()
+        grad = U @ inner @ Vh
+        if m > k:
+            grad = grad + ((gU - U @ J) / S.unsqueeze(-2)) @ Vh
+        if n > k:
+            grad = grad + (U / S.unsqueeze(-2)) @ (gVh - K.mH @ Vh)
+        return grad, None
+
+
+class Eigh(Op):
+    """Eigenvalues (ascending) and orthonormal eigenvectors of a Hermitian matrix (one triangle read).
+
+    Note [eigh gradient]: with F_ij = 1/(L_j - L_i) off the diagonal,
+    gA = V (diag(gL) + F * (V^H gV)) V^H."""
+    node_name = "LinalgEighBackward0"
+
+    @staticmethod
+    def forward(ctx, input, UPLO):
+        L, V = ctx.xp.linalg.eigh(input, UPLO=UPLO)
+        ctx.save_for_backward(input, L, V)
+        return L, V
+
+    @staticmethod
+    def backward(ctx, gL, gV):
+        _real_only(ctx, "eigh")
+        _, L, V = ctx.saved_tensors
+        off = 1 - _eye(L)
+        F = off / (L.unsqueeze(-2) - L.unsqueeze(-1) + _eye(L))
+        return V @ ((V.mH @ gV) * F + gL.diag_embed()) @ V.mH, None
+
+
+class Qr(Op):
+    """A = Q R.
+
+    Note [qr gradient] (m >= n): with M = R gR^H - gQ^H Q copied from its lower triangle to the upper,
+    gA = (gQ + Q M) R^-H. For m < n, A = [X | Y] gives X = Q R[:, :m] and Y = Q R[:, m:]: Y's gradient is
+    Q gR[:, m:], and X's the square case with gQ + Y gR[:, m:]^H."""
+    node_name = "LinalgQrBackward0"
+
+    @staticmethod
+    def forward(ctx, input, mode):
+        ctx.mode = mode
+        Q, R = ctx.xp.linalg.qr(input, mode="complete" if mode == "complete" else "reduced")
+        ctx.save_for_backward(input, Q, R)
+        return (ctx.xp.zeros(0, dtype=input.dtype) if mode == "r" else Q), R
+
+    @staticmethod
+    def backward(ctx, gQ, gR):
+        _real_only(ctx, "qr")
+        A, Q, R = ctx.saved_tensors
+        m, n = A.shape[-2], A.shape[-1]
+        if ctx.mode == "r":
+            raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. "
+                               "Please use linalg.qr(A, mode='reduced') if you are going to differentiate "
+                               "through linalg.qr.")
+        if ctx.mode == "complete" and m > n:
+            raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
+        if m >= n:
+            return _qr_grad(Q, R, gQ, gR), None
+        Y, gY = A[..., m:], gR[..., m:]
+        grad_x = _qr_grad(Q, R[..., :m], gQ + Y @ gY.mH, gR[..., :m])
+        return cat([grad_x, Q @ gY], -1), None
+
+
+def _qr_grad(Q, R, gQ, gR):
+    M = R @ gR.mH - gQ.mH @ Q
+    M = M.tril(-1) + M.tril(-1).mH + M.diagonal(0, -2, -1).diag_embed()
+    return solve_triangular(R.mH, gQ + Q @ M, upper=False, left=False)
+
+
+def _expm(xp, a):
+    """exp(a) by scaling and squaring: a Taylor series on a / 2^s with norm <= 1/2 (error below 1e-17)."""
+    work = a.astype(xp.complex128 if xp.iscomplexobj(a) else xp.float64)   # float32 too: one rounding at the end
+    norm = float(xp.abs(work).sum(-2).max()) if work.size else 0.0
+    squarings = max(0, math.ceil(math.log2(norm / 0.5))) if norm > 0.5 else 0
+    work = work / 2.0 ** squarings
+    identity = xp.eye(a.shape[-1], dtype=work.dtype)
+    out = identity
+    for k in range(16, 0, -1):                   # Horner: I + a/1 (I + a/2 (I + ...))
+        out = identity + (work @ out) / k
+    for _ in range(squarings):
+        out = out @ out
+    return out.astype(a.dtype)
+
+
+class MatrixExp(Op):
+    """exp(A) = sum A^k / k!.
+
+    Note [matrix_exp gradient]: the gradient for gE is the upper-right block of exp([[A^H, gE], [0, A^H]])
+    (the Frechet derivative in direction gE); it is itself a matrix_exp, so higher orders come free."""
+    node_name = "LinalgMatrixExpBackward0"
+
+    @staticmethod
+    def forward(ctx, input):
+        ctx.save_for_backward(input)
+        return _expm(ctx.xp, input)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (input,) = ctx.saved_tensors
+        n = input.shape[-1]
+        top = cat([input.mH, grad], -1)
+        bottom = cat([zeros_like(grad), input.mH], -1)
+        return MatrixExp.apply(cat([top, bottom], -2))[..., :n, n:]
+
+
+def _tolerance(xp, S, atol, rtol, m, n):
+    """PyTorch's rank cutoff max(atol, rtol * largest singular value), rtol defaulting to eps * max(m, n)."""
+    if rtol is None:
+        rtol = 0.0 if atol is not None and atol > 0 else float(xp.finfo(S.dtype).eps) * max(m, n)
+    smax = S.max(-1, keepdims=True) if S.shape[-1] else xp.zeros(S.shape[:-1] + (1,), dtype=S.dtype)
+    return xp.maximum(0.0 if atol is None else atol, rtol * smax)
+
+
+class Pinv(Op):
+    """Moore-Penrose pseudo-inverse P, from the SVD (or eigh for Hermitian A), small values cut off.
+
+    Note [pinv gradient] (valid where the rank is locally constant), for gP = G:
+    gA = -P^H G P^H + (I - A P) G^H P P^H + P^H P G^H (I - P A)."""
+    node_name = "LinalgPinvBackward0"
+
+    @staticmethod
+    def forward(ctx, input, atol, rtol, hermitian):
+        xp = ctx.xp
+        m, n = input.shape[-2:]
+        if hermitian:
+            L, V = xp.linalg.eigh(input)
+            keep = xp.abs(L) > _tolerance(xp, xp.abs(L), atol, rtol, m, n)
+            inv_l = xp.where(keep, 1 / xp.where(keep, L, 1), 0)
+            out = (V * inv_l[..., None, :]) @ xp.conj(xp.swapaxes(V, -1, -2))
+        else:
+            U, S, Vh = xp.linalg.svd(input, full_matrices=False)
+            keep = S > _tolerance(xp, S, atol, rtol, m, n)
+            inv_s = xp.where(keep, 1 / xp.where(keep, S, 1), 0)
+            out = xp.conj(xp.swapaxes(Vh, -1, -2)) @ (inv_s[..., :, None] * xp.conj(xp.swapaxes(U, -1, -2)))
+        out = out.astype(input.dtype)
+        ctx.save_for_backward(input, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        _real_only(ctx, "pinv")
+        A, P = ctx.saved_tensors
+        G = grad
+        return (-(P.mH @ G @ P.mH) + (G.mH - A @ (P @ G.mH)) @ (P @ P.mH)
+                + (P.mH @ P) @ (G.mH - (G.mH @ P) @ A)), None, None, None
+
+
+class Cross(Op):
+    """input x other along dim, broadcasting the other dims."""
+    node_name = "LinalgCrossBackward0"
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other, dim):
+        ctx.dim = dim
+        ctx.save_for_backward(input, other)
+        return ctx.xp.cross(input, other, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other = ctx.saved_tensors
+        grad_input = Cross.apply(other, grad, dim=ctx.dim) if ctx.needs_input_grad[0] else None
+        grad_other = Cross.apply(grad, input, dim=ctx.dim) if ctx.needs_input_grad[1] else None
+        return grad_input, grad_other
+
+
+def _pnorm(xp, diff, p, axis):
+    a = xp.abs(diff)
+    if p == 0:
+        return (a != 0).sum(axis).astype(a.dtype)
+    if p == math.inf:
+        return a.max(axis) if a.shape[axis] else a.sum(axis)
+    if p == -math.inf:
+        return a.min(axis)
+    if p == 1:
+        return a.sum(axis)
+    if p == 2:
+        return xp.sqrt((a * a).sum(axis))
+    return (a ** p).sum(axis) ** (1 / p)
+
+
+def _pnorm_grad(diff, norm, grad, p, split_ties):
+    """d norm_p(diff) / d diff times grad (norm and grad broadcast against diff), finite at zeros."""
+    if p == 0:
+        return diff * 0
+    if p == 1:
+        return diff.sign() * grad
+    safe = where(norm == 0, 1, norm)
+    if p == 2:
+        return diff * (grad / safe)
+    if abs(p) == math.inf:
+        ties = (diff.abs() == norm).to(diff.dtype)
+        if split_ties:                            # torch.dist shares the gradient among tied maxima
+            ties = ties / ties.sum(-1, keepdim=True)
+        return diff.sign() * ties * grad
+    a = where(diff == 0, 1, diff.abs())           # |diff|^(p-1) stays finite for p < 1
+    return diff.sign() * a ** (p - 1) * (grad / safe ** (p - 1))
+
+
+class Dist(Op):
+    """The p-norm of input - other (broadcast)."""
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other, p):
+        ctx.p = p
+        out = _pnorm(ctx.xp, (input - other).reshape(-1), p, -1)
+        ctx.save_for_backward(input, other, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other, out = ctx.saved_tensors
+        grad_diff = _pnorm_grad((input - other).reshape(-1), out, grad, ctx.p, True).reshape(
+            broadcast_shapes(input.shape, other.shape))
+        return grad_diff, -grad_diff, None
+
+
+class Cdist(Op):
+    """Pairwise p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M)."""
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, x1, x2, p):
+        ctx.p = p
+        out = _pnorm(ctx.xp, x1[..., :, None, :] - x2[..., None, :, :], p, -1)
+        ctx.save_for_backward(x1, x2, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x1, x2, out = ctx.saved_tensors
+        w = _pnorm_grad(x1.unsqueeze(-2) - x2.unsqueeze(-3), out.unsqueeze(-1), grad.unsqueeze(-1), ctx.p, False)
+        return w.sum(-2), -w.sum(-3), None
+
+
+# --- torch.linalg functions (re-exported by ember/linalg.py) ---------------------------------------
+
+_svd_result = return_type("linalg_svd", ("U", "S", "Vh"))
+_qr_result = return_type("linalg_qr", ("Q", "R"))
+_eigh_result = return_type("linalg_eigh", ("eigenvalues", "eigenvectors"))
+_slogdet_result = return_type("linalg_slogdet", ("sign", "logabsdet"))
 
 
 def inv(A):
+    """Inverse of square matrices; singular ones raise LinAlgError."""
     _square("inv", A)
     return Inv.apply(A)
 
@@ -453,25 +881,204 @@ def det(A):
     return Det.apply(A)
 
 
+def slogdet(A):
+    """(sign, log|det A|): the log stays finite where det itself would overflow."""
+    _square("slogdet", A)
+    return _slogdet_result(*Slogdet.apply(A))
+
+
 def solve(A, B, *, left=True):
     _square("solve", A)
+    if not left:
+        return solve(A.mT, B.mT).mT
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
     return Solve.apply(A, B, vector)
 
 
-_slogdet_result = return_type("linalg_slogdet", ("sign", "logabsdet"))
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+    """X with A X = B (or X A = B when left=False) for triangular A; the other triangle is ignored."""
+    _check_matrix("linalg.solve_triangular", A)
+    _check_matrix("linalg.solve_triangular", B, square=False, arg="B")
+    if A.dtype is not B.dtype:
+        raise RuntimeError(f"linalg.solve_triangular: Expected A and B to have the same dtype, but found A of type "
+                           f"{_dt.scalar_type_name(A.dtype)} and B of type {_dt.scalar_type_name(B.dtype)} instead")
+    n, k = A.shape[-1], B.shape[-2] if left else B.shape[-1]
+    if n != k:
+        eq = "AX = B" if left else "XA = B"
+        raise RuntimeError(f"linalg.solve_triangular: Incompatible shapes of A and B for the equation {eq} "
+                           f"({n}x{n} and {B.shape[-2]}x{B.shape[-1]})")
+    return SolveTriangular.apply(A, B, upper=upper, left=left, unitriangular=unitriangular)
 
 
-def slogdet(A):
-    _square("slogdet", A)
-    d = det(A)
-    return _slogdet_result(d.sign(), d.abs().log())
+def cholesky(A, *, upper=False):
+    """Lower factor L of A = L L^H (upper=True: L^H); raises LinAlgError unless A is positive-definite."""
+    _check_matrix("linalg.cholesky", A)
+    return Cholesky.apply(A, "linalg.cholesky", upper)
+
+
+def svd(A, full_matrices=True):
+    """(U, S, Vh) with A = U diag(S) Vh, singular values descending."""
+    _check_matrix("linalg.svd", A, square=False)
+    return _svd_result(*Svd.apply(A, full_matrices))
+
+
+def svdvals(A):
+    _check_matrix("linalg.svdvals", A, square=False)
+    return Svd.apply(A, False)[1]
+
+
+def qr(A, mode="reduced"):
+    """(Q, R) with A = Q R; mode 'reduced', 'complete', or 'r' (R only, Q empty)."""
+    _check_matrix("linalg.qr", A, square=False)
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
+                           "'r', or 'complete'")
+    return _qr_result(*Qr.apply(A, mode))
+
+
+def eigh(A, UPLO="L"):
+    """(eigenvalues ascending, eigenvectors) of Hermitian A, reading only its UPLO triangle."""
+    _check_matrix("linalg.eigh", A)
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    return _eigh_result(*Eigh.apply(A, UPLO))
+
+
+def eigvalsh(A, UPLO="L"):
+    _check_matrix("linalg.eigvalsh", A)
+    return eigh(A, UPLO)[0]
+
+
+def matrix_power(A, n):
+    """A^n by repeated squaring; negative n inverts A first, n = 0 gives identities."""
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        _check_matrix("linalg.matrix_power", A)
+    if n < 0:
+        A, n = inv(A), -n
+        if n == 1:
+            return A
+    if n == 0:
+        return A.clone().copy_(_eye(A).expand(A.shape))
+    if n == 1:
+        return A.clone()
+    result = None
+    while n:
+        if n & 1:
+            result = A if result is None else _mm(result, A)
+        n >>= 1
+        if n:
+            A = _mm(A, A)
+    return result
+
+
+def matrix_exp(A):
+    """exp(A) = sum of A^k / k! (scaling and squaring)."""
+    _check_matrix("linalg.matrix_exp", A)
+    return MatrixExp.apply(A)
+
+
+def multi_dot(tensors):
+    """A chain of matrix products in the cheapest order; the first (last) may be a row (column) vector."""
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    for i, t in enumerate(tensors):
+        where_ = "the first tensor" if i == 0 else "the last tensor" if i == len(tensors) - 1 else None
+        if where_ and t.ndim not in (1, 2):
+            raise RuntimeError(f"multi_dot(): {where_} must be 1D or 2D but got {t.ndim}D")
+        if not where_ and t.ndim != 2:
+            raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {t.ndim}D")
+        if t.dtype is not tensors[0].dtype:
+            raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor 0 is "
+                               f"{_dt.scalar_type_name(tensors[0].dtype)} and tensor {i} is "
+                               f"{_dt.scalar_type_name(t.dtype)}")
+    out_shape = tensors[0].shape[:-1] + tensors[-1].shape[1:]
+    mats = [tensors[0].reshape(1, -1) if tensors[0].ndim == 1 else tensors[0]] + tensors[1:-1] + \
+        [tensors[-1].reshape(-1, 1) if tensors[-1].ndim == 1 else tensors[-1]]
+    for i in range(len(mats) - 1):
+        if mats[i].shape[1] != mats[i + 1].shape[0]:
+            raise RuntimeError(f"multi_dot(): tensors {i} and {i + 1} with shapes {list(tensors[i].shape)} and "
+                               f"{list(tensors[i + 1].shape)} cannot be multiplied")
+    return _chain(mats, _chain_order(mats), 0, len(mats) - 1).view(out_shape)
+
+
+def _chain_order(mats):
+    """split[i][j]: where the cheapest product of mats[i..j] splits (the textbook dynamic program)."""
+    dims = [mats[0].shape[0]] + [m.shape[1] for m in mats]
+    n = len(mats)
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j], split[i][j] = min((cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1], k)
+                                          for k in range(i, j))
+    return split
+
+
+def _chain(mats, split, i, j):
+    if i == j:
+        return mats[i]
+    k = split[i][j]
+    return Matmul.apply(_chain(mats, split, i, k), _chain(mats, split, k + 1, j))
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
+    """Number of singular values above max(atol, rtol * largest); not differentiable (int64)."""
+    _check_matrix("torch.linalg.matrix_rank", A, square=False, arg="input")
+
+    def rank(xp, a):
+        S = xp.abs(xp.linalg.eigvalsh(a)) if hermitian else xp.linalg.svd(a, compute_uv=False)
+        return (S > _tolerance(xp, S, atol, rtol, *a.shape[-2:])).sum(-1).astype(xp.int64)
+    return nodiff(rank, A)
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian=False):
+    """Moore-Penrose pseudo-inverse; singular values below max(atol, rtol * largest) count as zero."""
+    if A.ndim < 2 or A.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"linalg.pinv: expected a tensor with 2 or more dimensions of float, double, cfloat or "
+                           f"cdouble types, got {A.ndim}D {_dt.scalar_type_name(A.dtype)}")
+    return Pinv.apply(A, atol, rtol, hermitian)
+
+
+def vecdot(x, y, *, dim=-1):
+    """sum(conj(x) * y) along dim, broadcasting."""
+    for t in (x, y):
+        if t.dtype.category < _dt.FLOAT:
+            raise RuntimeError(f"linalg.vecdot: Expected a floating point or complex tensor as input. Got "
+                               f"{_dt.scalar_type_name(t.dtype)}")
+    if x.dtype is not y.dtype:
+        raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
+                           f"{_dt.scalar_type_name(x.dtype)} and y of type {_dt.scalar_type_name(y.dtype)} instead")
+    return (x.conj() * y).sum(dim)
+
+
+def _check_cross(input, other, dim):
+    if input.ndim != other.ndim:
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    d = wrap_dim(dim, input.ndim)
+    if input.shape[d] != 3 or other.shape[d] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input.shape[d]} and "
+                           f"{other.shape[d]}")
+    dtype = _dt.promote_types(input.dtype, other.dtype)
+    return Cross.apply(cast(input, dtype), cast(other, dtype), dim=d - input.ndim)
+
+
+def linalg_cross(input, other, *, dim=-1):
+    """Cross product of 3-vectors along dim, broadcasting the other dims."""
+    return _check_cross(input, other, dim)
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
     from .reduction import sum as sum_
     if ord == "fro":
         return (A.abs() ** 2 if A.is_complex() else A * A).sum(dim, keepdim=keepdim).sqrt()
+    if ord in ("nuc", 2, -2):
+        s = svdvals(A.movedim(tuple(dim), (-2, -1)))
+        out = s.sum(-1) if ord == "nuc" else s.amax(-1) if ord == 2 else s.amin(-1)
+        for d in sorted(wrap_dim(d, A.ndim) for d in dim) if keepdim else ():
+            out = out.unsqueeze(d)
+        return out
     if ord in (1, -1):
         s = sum_(A.abs(), dim[0], keepdim=True)
         return (s.amax if ord == 1 else s.amin)(dim, keepdim=keepdim)
@@ -491,12 +1098,139 @@ def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
     return matrix_norm(A, ord, dim if dim is not None else (-2, -1), keepdim)
 
 
-def pinv(A):
-    return nodiff(lambda xp, a: xp.linalg.pinv(a), A)
+# --- torch.* linalg functions and Tensor methods ----------------------------------------------------
+
+_svd_legacy = return_type("svd", ("U", "S", "V"))
+_qr_legacy = return_type("qr", ("Q", "R"))
+_slogdet_legacy = return_type("slogdet", ("sign", "logabsdet"))
 
 
-def cross(input, other, dim=-1):
-    a = [input.select(dim, i) for i in range(3)]
-    b = [other.select(dim, i) for i in range(3)]
-    from .shape import stack
-    return stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]], dim)
+def _deprecated(message):
+    warnings.warn(message, UserWarning, stacklevel=3)
+
+
+@export(name="det")
+def _det(input):
+    return det(input)
+
+
+@export
+def inverse(input):
+    return inv(input)
+
+
+@export(name="slogdet")
+def _slogdet(input):
+    return _slogdet_legacy(*slogdet(input))
+
+
+@export
+def logdet(input):
+    """log det(input): nan for a negative determinant, -inf for a zero one."""
+    _check_matrix("logdet", input)
+    sign, logabsdet = Slogdet.apply(input)
+    if input.is_complex():
+        return sign.log() + logabsdet
+    return where(sign < 0, math.nan, logabsdet)
+
+
+@export(name="svd")
+def _svd(input, some=True, compute_uv=True):
+    """The old torch.svd: (U, S, V) with V not transposed; compute_uv=False gives zero U and V."""
+    if compute_uv:
+        U, S, Vh = svd(input, full_matrices=not some)
+        return _svd_legacy(U, S, Vh.mH)
+    S = svdvals(input)
+    m, n = input.shape[-2:]
+    batch = tuple(input.shape[:-2])
+    return _svd_legacy(zeros(batch + (m, m), dtype=input.dtype, device=input.device), S,
+                       zeros(batch + (n, n), dtype=input.dtype, device=input.device))
+
+
+@export(name="qr")
+def _qr(input, some=True):
+    """The old torch.qr (deprecated in PyTorch): mode 'reduced' when some, else 'complete'."""
+    _deprecated("torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future PyTorch "
+                "release.")
+    return _qr_legacy(*qr(input, "reduced" if some else "complete"))
+
+
+@export(name="cholesky")
+def _cholesky(input, upper=False):
+    """The old torch.cholesky (deprecated in PyTorch)."""
+    _deprecated("torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed in a future "
+                "PyTorch release.")
+    _check_matrix("cholesky", input)
+    return CholeskyLegacy.apply(input, "cholesky", upper)
+
+
+@export(name="matrix_power")
+def _matrix_power(input, n):
+    return matrix_power(input, n)
+
+
+@export(name="matrix_exp")
+def _matrix_exp(input):
+    return matrix_exp(input)
+
+
+@export
+def pinverse(input, rcond=1e-15):
+    return pinv(input, rtol=rcond)
+
+
+@export
+def dist(input, other, p=2):
+    """The p-norm of input - other (broadcast)."""
+    dtype = _dt.promote_types(input.dtype, other.dtype)
+    if dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
+                           f"{_dt.scalar_type_name(dtype)} instead.")
+    broadcast_shapes(tuple(input.shape), tuple(other.shape))
+    return Dist.apply(cast(input, dtype), cast(other, dtype), p=float(p))
+
+
+@export(method=False)
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """Pairwise p-norm distances of the rows of x1 (..., P, M) and x2 (..., R, M), batch dims broadcast.
+
+    Computed directly for every compute_mode (PyTorch may use a matmul expansion for p=2)."""
+    for name, t in (("X1", x1), ("X2", x2)):
+        if t.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.ndim}D")
+        if t.dtype.category != _dt.FLOAT:
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
+                               f"{_dt.scalar_type_name(t.dtype)}")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    broadcast_shapes(tuple(x1.shape[:-2]), tuple(x2.shape[:-2]))
+    dtype = _dt.promote_types(x1.dtype, x2.dtype)
+    return Cdist.apply(cast(x1, dtype), cast(x2, dtype), p=float(p))
+
+
+@export(method=False)
+def chain_matmul(*matrices):
+    """multi_dot of 2-D matrices (deprecated in PyTorch)."""
+    _deprecated("torch.chain_matmul is deprecated and will be removed in a future PyTorch release. Use "
+                "torch.linalg.multi_dot instead, which accepts a list of two or more tensors rather than multiple "
+                "parameters.")
+    for t in matrices:
+        if t.ndim != 2:
+            raise RuntimeError(f"Tensor dimension is {t.ndim}, expected 2 instead.")
+    return matrices[0].clone() if len(matrices) == 1 else multi_dot(matrices)
+
+
+@export
+def cross(input, other, dim=None):
+    """Cross product along dim; dim=None (deprecated in PyTorch) picks the first dim of size 3."""
+    if dim is None:
+        _deprecated("Using torch.cross without specifying the dim arg is deprecated.\nPlease either pass the dim "
+                    "explicitly or simply use torch.linalg.cross.\nThe default value of dim will change to agree "
+                    "with that of linalg.cross in a future release.")
+        if input.ndim == other.ndim:
+            dim = next((d for d, s in enumerate(input.shape) if s == 3), None)
+            if dim is None:
+                raise RuntimeError("no dimension of size 3 in input")
+    return _check_cross(input, other, -1 if dim is None else dim)

@@ -38,3 +38,20 @@ def test_matches_torch_func(torch, name):
 def test_grad_needs_scalar_output():
     with pytest.raises(RuntimeError, match="scalar"):
         ember.func.grad(lambda t: t * 2)(ember.ones(3))
+
+
+def test_functional_call_matches_torch(torch):
+    def program(m):
+        m.manual_seed(0)
+        model = m.nn.Linear(3, 2)
+        weight = m.ones(2, 3, requires_grad=True)
+        out = m.func.functional_call(model, ({"weight": weight}, {"bias": m.zeros(2)}), (m.ones(4, 3),))
+        out.sum().backward()
+        return out, weight.grad, model.weight.grad
+    ours, theirs = program(ember), program(torch)
+    np.testing.assert_allclose(ours[0].detach().numpy(), theirs[0].detach().numpy())
+    np.testing.assert_allclose(ours[1].numpy(), theirs[1].numpy())
+    assert ours[2] is None and theirs[2] is None
+    with pytest.raises(ValueError, match="appeared in multiple dictionaries"):
+        ember.func.functional_call(ember.nn.Linear(2, 2), ({"weight": ember.ones(2, 2)}, {"weight": ember.ones(2, 2)}),
+                                   (ember.ones(1, 2),))

@@ -9,6 +9,7 @@ from .dropout import *
 from .sparse import *
 from .flatten import *
 from .conv import *
+from .distance import *
 from .pooling import *
 from .padding import *
 from .upsampling import *

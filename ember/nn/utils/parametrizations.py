@@ -11,6 +11,8 @@ def _norm_except_dim(v, dim):
     """2-norm over every dim but `dim` (kept for broadcasting); dim=-1 means the whole tensor."""
     if dim == -1:
         return reduction.vector_norm(v)
+    if dim < -1:                          # other negative dims count from the end, as PyTorch's do
+        dim += v.ndim
     dims = tuple(d for d in range(v.ndim) if d != dim)
     return reduction.vector_norm(v, 2, dims, keepdim=True) if dims else v.abs()
 
