@@ -5,8 +5,6 @@
 The one accelerator ember can drive is CUDA, through CuPy (ember.backends.cuda). Where CuPy is absent
 the answers are those of a CPU-only PyTorch build: no accelerator, and device queries refuse.
 """
-import importlib.util
-
 from . import cuda as _cuda
 from ._device import device as _device
 
@@ -23,6 +21,7 @@ def current_accelerator(check_available=False):
     """device('cuda') when ember can target CUDA (CuPy installed; with check_available, a GPU present too)."""
     if check_available:
         return _device("cuda") if is_available() else None
+    import importlib.util
     return _device("cuda") if importlib.util.find_spec("cupy") is not None else None
 
 

@@ -5,7 +5,6 @@ Each takes `xp` (numpy or cupy) and an array; the new functions compute in float
 input's dtype, so single precision results are correctly rounded or within 1 ulp.
 """
 import math
-from fractions import Fraction
 
 _SERIES_TERMS = 48      # Taylor terms for |x| <= 2.5: enough for float64 accuracy there
 _CF_DEPTH = 80          # continued-fraction depth for erfc at |x| > 2.5
@@ -154,23 +153,13 @@ def erfinv(xp, y):
 #   digamma: recurrence up to x >= 10, then the asymptotic series; x < 0 reflects (pi cot(pi x)).
 #           Absolute error ~1e-16 near its root 1.4616 (as PyTorch's), relative 1e-15 elsewhere.
 #   zeta(s, q): Euler-Maclaurin summation with 12 Bernoulli terms after summing directly up to q + k >= 10 + s.
-def _bernoulli_even(count):
-    """B_2, B_4, ..., B_(2 count) as Fractions (Akiyama-Tanigawa)."""
-    n_max = 2 * count
-    a, out = [], []
-    for m in range(n_max + 1):
-        a.append(Fraction(1, m + 1))
-        for j in range(m, 0, -1):
-            a[j - 1] = j * (a[j - 1] - a[j])
-        if m >= 2 and m % 2 == 0:
-            out.append(a[0])
-    return out
-
-
-_B2K = _bernoulli_even(13)                                          # B_2 .. B_26
-_EM = [float(b / math.factorial(2 * k + 2)) for k, b in enumerate(_B2K[:12])]   # B_2j / (2j)!
-_STIRLING = [float(b / ((2 * k + 2) * (2 * k + 1))) for k, b in enumerate(_B2K[:8])]
-_PSI_ASYMPTOTIC = [float(b / (2 * k + 2)) for k, b in enumerate(_B2K[:8])]
+# The Bernoulli numbers B_2, B_4, ..., B_26 as exact (numerator, denominator) pairs; integer true division
+# rounds each coefficient below correctly.
+_B2K = ((1, 6), (-1, 30), (1, 42), (-1, 30), (5, 66), (-691, 2730), (7, 6), (-3617, 510), (43867, 798),
+        (-174611, 330), (854513, 138), (-236364091, 2730), (8553103, 6))
+_EM = [n / (d * math.factorial(2 * k + 2)) for k, (n, d) in enumerate(_B2K[:12])]   # B_2j / (2j)!
+_STIRLING = [n / (d * (2 * k + 2) * (2 * k + 1)) for k, (n, d) in enumerate(_B2K[:8])]
+_PSI_ASYMPTOTIC = [n / (d * (2 * k + 2)) for k, (n, d) in enumerate(_B2K[:8])]
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 _LOG_PI = math.log(math.pi)
 _EULER = 0.57721566490153286061
