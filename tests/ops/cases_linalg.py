@@ -2,7 +2,6 @@
 
 Singular and eigen vectors are defined up to sign (a phase for complex), so cases compare and
 differentiate gauge-invariant functions of them (|U|, |V|), as PyTorch's own tests do."""
-import torch
 
 from op_db import C, FLOAT, ALL, NUMERIC, COMPLEX, ErrorCase  # noqa: F401
 
@@ -138,9 +137,9 @@ ERROR_CASES = [
               RuntimeError, r"mode='r'"),
     ErrorCase("cholesky_nonsquare", lambda m: m.linalg.cholesky(m.ones(2, 3)), RuntimeError, r"2 by 3"),
     ErrorCase("cholesky_not_pd", lambda m: m.linalg.cholesky(m.tensor(_NOT_PD)), _LINALG_ERROR,
-              r"leading minor of order 2", torch_error=torch.linalg.LinAlgError),
+              r"leading minor of order 2", torch_error="linalg.LinAlgError"),
     ErrorCase("cholesky_batch_not_pd", lambda m: m.linalg.cholesky(m.stack([m.eye(2), m.tensor(_NOT_PD)])),
-              _LINALG_ERROR, r"Batch element 1", torch_error=torch.linalg.LinAlgError),
+              _LINALG_ERROR, r"Batch element 1", torch_error="linalg.LinAlgError"),
     ErrorCase("cholesky_legacy_not_pd", lambda m: m.cholesky(m.tensor(_NOT_PD)), RuntimeError,
               r"^cholesky: .*positive-definite"),
     ErrorCase("eigh_nonsquare", lambda m: m.linalg.eigh(m.ones(2, 3)), RuntimeError, r"square"),
@@ -150,7 +149,7 @@ ERROR_CASES = [
     ErrorCase("matrix_power_int_negative", lambda m: m.linalg.matrix_power(m.ones(3, 3, dtype=m.int64), -1),
               RuntimeError, r"floating point"),
     ErrorCase("matrix_power_singular", lambda m: m.linalg.matrix_power(m.zeros(3, 3), -1), _LINALG_ERROR,
-              r"singular", torch_error=torch.linalg.LinAlgError),
+              r"singular", torch_error="linalg.LinAlgError"),
     ErrorCase("matrix_exp_int", lambda m: m.linalg.matrix_exp(m.ones(3, 3, dtype=m.int64)), RuntimeError, r"Long"),
     ErrorCase("matrix_exp_nonsquare", lambda m: m.matrix_exp(m.ones(2, 3)), RuntimeError, r"square"),
     ErrorCase("multi_dot_one", lambda m: m.linalg.multi_dot([m.ones(3, 3)]), RuntimeError, r"at least 2"),
@@ -168,12 +167,12 @@ ERROR_CASES = [
     ErrorCase("vecdot_dtypes", lambda m: m.linalg.vecdot(m.ones(3), m.ones(3, dtype=m.float64)), RuntimeError,
               r"same dtype"),
     ErrorCase("inverse_singular", lambda m: m.inverse(m.zeros(2, 2)), _LINALG_ERROR,
-              r"diagonal element 1 is zero", torch_error=torch.linalg.LinAlgError),
+              r"diagonal element 1 is zero", torch_error="linalg.LinAlgError"),
     ErrorCase("inv_batch_singular", lambda m: m.linalg.inv(m.stack([m.eye(3), m.tensor([[1.0, 2, 3], [2, 4, 6],
                                                                                          [0, 1, 1]])])),
-              _LINALG_ERROR, r"Batch element 1\): The diagonal element 3", torch_error=torch.linalg.LinAlgError),
+              _LINALG_ERROR, r"Batch element 1\): The diagonal element 3", torch_error="linalg.LinAlgError"),
     ErrorCase("solve_singular_linalg_error", lambda m: m.linalg.solve(m.zeros(2, 2), m.ones(2)), _LINALG_ERROR,
-              r"singular", torch_error=torch.linalg.LinAlgError),
+              r"singular", torch_error="linalg.LinAlgError"),
     ErrorCase("det_int", lambda m: m.det(m.ones(3, 3, dtype=m.int64)), RuntimeError, r"Long"),
     ErrorCase("logdet_nonsquare", lambda m: m.logdet(m.ones(2, 3)), RuntimeError, r"2 by 3"),
     ErrorCase("pinverse_1d", lambda m: m.pinverse(m.ones(3)), RuntimeError),
