@@ -337,12 +337,7 @@ def _save(node, inputs, arrays, outs, results, device):
                     entries.append((0, t, 0 if vc is None else vc.value))
                     break
             else:
-                out = outs[0]
-                if (value.__class__ is float or value.__class__ is int) and out.__class__ is _ndarray and \
-                        out.dtype.kind in "fc":            # a Python scalar operand: see _saved_entry
-                    entries.append((2, _make(node.xp.asarray(value, out.dtype), device)))
-                else:
-                    entries.append(_saved_entry(value, inputs, arrays, outs, results, device))
+                entries.append(_saved_entry(value, outs, results, device, node.xp))
         else:
             entries.append(None)
     node._to_save = None
@@ -358,15 +353,15 @@ def _pack_with_hooks(node):
     return pack_saved(entries, [_saved_tensor_of(e, node) for e in entries])
 
 
-def _saved_entry(value, inputs, arrays, outs, results, device):
-    """How a saved value is kept. Note [saved outputs]: an output is kept as its array and version
-    counter, not as the Tensor, and rebuilt on access, so the node does not keep its output alive."""
-    if value is None:
-        return None
-    for t, a in zip(inputs, arrays):
-        if a is value and isinstance(t, Tensor):
-            vc = t._vc
-            return (0, t, 0 if vc is None else vc.value)
+def _saved_entry(value, outs, results, device, xp):
+    """How a saved value (not an input tensor) is kept. Note [saved outputs]: an output is kept as its
+    array and version counter, not as the Tensor, and rebuilt on access, so the node does not keep its
+    output alive."""
+    out = outs[0]
+    if (value.__class__ is float or value.__class__ is int) and out.__class__ is _ndarray and out.dtype.kind in "fc":
+        # A Python scalar operand is weak in promotion: keep it in the op's result dtype, so that the
+        # backward formula computes in that dtype too (and takes the no-promotion fast path).
+        return (2, _make(xp.asarray(value, out.dtype), device))
     for nr, o in enumerate(outs):
         if o is value:
             r = results[nr]
@@ -380,11 +375,8 @@ def _saved_entry(value, inputs, arrays, outs, results, device):
         vc = value._vc
         return (0, value, 0 if vc is None else vc.value)
     array = _as_array(value)
-    out = outs[0]
     if not hasattr(value, "shape") and getattr(out, "dtype", None) is not None and out.dtype.kind in "fc":
-        # A Python scalar operand is weak in promotion: keep it in the op's result dtype, so that the
-        # backward formula computes in that dtype too (and takes the no-promotion fast path).
-        array = array.astype(out.dtype)
+        array = array.astype(out.dtype)            # other weak scalars (bool, numpy scalars): the same rule
     return (2, _make(array, device))
 
 

@@ -596,12 +596,17 @@ def split_with_sizes(input, split_sizes, dim=0):
 
 @export(method=True)
 def chunk(input, chunks, dim=0):
+    dim, step = _chunk_step(input, chunks, dim)
+    return split(input, step, dim)
+
+
+def _chunk_step(input, chunks, dim):
+    """(dim, piece size) of chunk(input, chunks, dim): ceil(size / chunks), 1 for an empty dim."""
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     dim = wrap_dim(dim, input.ndim)
     size = input.shape[dim]
-    step = -(-size // chunks) if size else 1
-    return split(input, step, dim)
+    return dim, (-(-size // chunks) if size else 1)
 
 
 @export(method=True)
@@ -1296,11 +1301,8 @@ def unsafe_split_with_sizes(input, split_sizes, dim=0):
 
 @export(method=True)
 def unsafe_chunk(input, chunks, dim=0):
-    if chunks <= 0:
-        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    dim = wrap_dim(dim, input.ndim)
-    size = input.shape[dim]
-    return unsafe_split(input, -(-size // chunks) if size else 1, dim)
+    dim, step = _chunk_step(input, chunks, dim)
+    return unsafe_split(input, step, dim)
 
 
 # --- metadata: ember keeps no lazy conjugate or negative bits ---------------------------------------------
