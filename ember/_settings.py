@@ -12,6 +12,11 @@ __all__ = ["set_num_threads", "get_num_threads", "use_deterministic_algorithms",
            "set_float32_matmul_precision", "get_float32_matmul_precision", "compile"]
 
 
+# Debug switch, read once at import: every tensor ember makes is checked against Note [array storage]
+# (ember/_tensor.py). The test suite turns it on (tests/conftest.py); off, it costs nothing.
+DEBUG_INVARIANTS = os.environ.get("EMBER_DEBUG_INVARIANTS", "") not in ("", "0")
+
+
 class _Settings:
     threads = None               # None: BLAS's own default
     deterministic = False

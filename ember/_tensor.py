@@ -5,7 +5,7 @@ import weakref
 
 import numpy as np
 
-from . import _dtype as _dt
+from . import _dtype as _dt, _settings
 from ._device import CPU, to_device
 
 __all__ = ["Tensor", "Size"]
@@ -63,6 +63,31 @@ def _make(array, device=CPU, requires_grad=False, grad_fn=None, out_nr=0, vc=Non
     t._acc = None
     t._extra = None
     return t
+
+
+def _check_storage(array, device):
+    """Note [array storage]: a Tensor's storage is always an array of its device's backend, never a
+    NumPy scalar (a 0-d result is a 0-d array). A NumPy scalar is immutable, so in-place updates of a
+    tensor holding one would silently rebind a local instead of changing the tensor."""
+    from .backends import backend_for
+    expected = backend_for(device).xp.ndarray
+    if not isinstance(array, expected):
+        import sys
+        caller = sys._getframe(2).f_code
+        raise AssertionError(f"ember invariant: a {device} tensor must hold a {expected.__module__}."
+                             f"{expected.__name__}, got {type(array).__module__}.{type(array).__name__} "
+                             f"(made in {caller.co_filename}:{caller.co_name})")
+
+
+def _make_checked(array, device=CPU, requires_grad=False, grad_fn=None, out_nr=0, vc=None, cls=None):
+    """_make that asserts Note [array storage] (the test suite runs with it; see _settings.DEBUG)."""
+    _check_storage(array, device)
+    return _make_unchecked(array, device, requires_grad, grad_fn, out_nr, vc, cls)
+
+
+_make_unchecked = _make
+if _settings.DEBUG_INVARIANTS:
+    _make = _make_checked
 
 
 def wrap(array, requires_grad=False):
@@ -205,7 +230,9 @@ class Tensor:
     # --- autograd state ------------------------------------------------------------------------------
     @property
     def requires_grad(self):
-        return self._requires_grad
+        # A view reports its base's flag, as in PyTorch, even when made under no_grad or before the
+        # base started requiring grad.
+        return self._requires_grad or (self._base is not None and self._base._requires_grad)
 
     @requires_grad.setter
     def requires_grad(self, value):
@@ -269,7 +296,9 @@ class Tensor:
 
     @property
     def data(self):
-        return self.detach()
+        # Unlike detach(), .data has a version counter of its own: in-place changes through it are
+        # invisible to autograd's checks, as in PyTorch.
+        return _make(self._array, self._device)
 
     @data.setter
     def data(self, value):
@@ -692,6 +721,10 @@ class Tensor:
 
     @property
     def mT(self):
+        if self._array.ndim == 0:
+            warnings.warn("Tensor.mT is deprecated on 0-D tensors. This function is the identity in these cases.",
+                          UserWarning, stacklevel=2)
+            return self
         if self._array.ndim < 2:
             raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got "
                                f"{self._array.ndim}-D tensor.")
@@ -703,6 +736,10 @@ class Tensor:
 
     @property
     def mH(self):
+        if self._array.ndim == 0:
+            warnings.warn("Tensor.mH is deprecated on 0-D tensors. Consider using x.conj().", UserWarning,
+                          stacklevel=2)
+            return self.conj() if self.is_complex() else self
         return self.mT.conj() if self.is_complex() else self.mT
 
     @property

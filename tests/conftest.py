@@ -1,8 +1,14 @@
 """Shared test helpers: the PyTorch oracle is optional (tests that need it skip without it)."""
+import os
+
 import numpy as np
 import pytest
 
-import ember
+# Every tensor the suite makes is checked for Note [array storage] (a backend array, never a NumPy
+# scalar): set before ember is imported, since the switch is read once.
+os.environ.setdefault("EMBER_DEBUG_INVARIANTS", "1")
+
+import ember  # noqa: E402
 
 try:                                    # property tests explore the same examples on every run: no flaky CI
     from hypothesis import settings as _hypothesis_settings

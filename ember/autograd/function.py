@@ -374,7 +374,7 @@ def _saved_entry(value, outs, results, device, xp):
     if isinstance(value, Tensor):
         vc = value._vc
         return (0, value, 0 if vc is None else vc.value)
-    array = _as_array(value)
+    array = _as_array(value) if xp is _np else xp.asarray(value)
     if not hasattr(value, "shape") and getattr(out, "dtype", None) is not None and out.dtype.kind in "fc":
         array = array.astype(out.dtype)            # other weak scalars (bool, numpy scalars): the same rule
     return (2, _make(array, device))

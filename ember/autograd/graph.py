@@ -103,12 +103,7 @@ class Node:
         if saved is None:
             return ()
         if saved is _FREED:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time (or directly access saved tensors "
-                "after they have already been freed). Saved intermediate values of the graph are freed "
-                "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
-                "backward through the graph a second time or if you need to access saved tensors after "
-                "calling backward.")
+            _raise_freed()
         out = []
         for entry in saved:
             if entry is not None and entry[0] == 0:       # an input: inlined, the common case
@@ -125,6 +120,15 @@ class Node:
     @property
     def saved_variables(self):
         return self.saved_tensors
+
+
+def _raise_freed():
+    raise RuntimeError(
+        "Trying to backward through the graph a second time (or directly access saved tensors "
+        "after they have already been freed). Saved intermediate values of the graph are freed "
+        "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+        "backward through the graph a second time or if you need to access saved tensors after "
+        "calling backward.")
 
 
 def _unpack(node, entry):
@@ -261,6 +265,8 @@ class _RemovableHandle:
 
 def _accumulate(variable, grad, create_graph, owned):
     """Add `grad` into variable.grad: store it when nothing else holds it, else copy; later add in place."""
+    if not variable._requires_grad:               # switched off after the graph was built: nothing to do
+        return
     extra = variable._extra
     if extra is not None:
         hooks = extra.get("hooks")
@@ -291,7 +297,8 @@ def _accumulate(variable, grad, create_graph, owned):
             vc.value += 1
     if extra is not None:
         for hook in tuple(extra.get("post_accumulate_hooks", ())):
-            hook(variable)
+            if hook(variable) is not None:
+                raise RuntimeError("Tensor post accumulate grad hooks should return None.")
 
 
 def _materialize(node, grads):
@@ -409,6 +416,8 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
             if grads is None:                     # no gradient reached it: nothing flows on
                 _release_edges(node, deps, ready)
                 continue
+            if node._saved is _FREED:                # its saved values went with an earlier backward
+                _raise_freed()
             if node._conj:
                 results = _complex_backward(node, grads)
             elif node._n_out != 1:
@@ -446,7 +455,10 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
                     elif buf[nr] is None:
                         buf[nr] = grad
                     elif fast_sum and not buf[nr]._requires_grad and not grad._requires_grad:
-                        buf[nr] = _make(buf[nr]._array + grad._array, grad._device)
+                        total = buf[nr]._array + grad._array
+                        if not total.shape:           # 0-d + 0-d is a NumPy scalar: Note [array storage]
+                            total = node.xp.asarray(total)
+                        buf[nr] = _make(total, grad._device)
                     else:
                         buf[nr] = buf[nr] + grad
                 count = deps[nxt] - 1
@@ -599,9 +611,15 @@ def refresh_view(t):
     vc = t._vc
     if seen is None or (0 if vc is None else vc.value) == seen:
         return
-    view_fn = t._extra.get("view_fn") if t._extra is not None else None
+    extra = t._extra
+    view_fn = extra.get("view_fn") if extra is not None else None
     if view_fn is None:
         return
+    if "multi_output_view" in extra:              # Note [multi-output views] in ops/inplace.py
+        raise RuntimeError(f"Output {t._out_nr} of {_op_name(fn)} is a view and its base or another view of its "
+                           "base has been modified inplace. This view is the output of a function that returns "
+                           "multiple views. Such functions do not allow the output views to be modified inplace. "
+                           "You should replace the inplace operation by an out-of-place one.")
     prev = _State.grad_enabled
     _State.grad_enabled = True
     try:

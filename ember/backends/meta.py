@@ -613,6 +613,10 @@ xp.empty_like = _like("empty")
 xp.full_like = _like("full")
 xp.arange = _arange
 xp.eye = _eye
+xp.ascontiguousarray = lambda x, dtype=None, **kwargs: new(x.shape, np.dtype(dtype) if dtype else x.dtype)
+xp.lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace(
+    # Windows of no data are a new meta array: real strides over the single element would point outside it.
+    as_strided=lambda x, shape=None, strides=None, **kwargs: new(tuple(shape), x.dtype)))
 xp.linalg = types.SimpleNamespace(**{k: getattr(np.linalg, k) for k in dir(np.linalg) if not k.startswith("_")})
 
 

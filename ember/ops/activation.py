@@ -7,7 +7,7 @@ has its own Tensor-level backward, so double backward still works.
 import math
 
 from .. import _dtype as _dt
-from .._tensor import Tensor
+from .._tensor import Tensor, _make
 from ..autograd.function import Op
 from ._common import cast
 from ._registry import export
@@ -36,6 +36,8 @@ def fast_erf(xp, x):
     if x.dtype == xp.float64:
         from ..backends.special import erf
         return erf(xp, x)
+    if x.ndim == 0:                               # NumPy ufuncs turn 0-d arrays into scalars, which
+        return fast_erf(xp, x.reshape(1)).reshape(())   # the in-place out= steps below cannot take
     z = xp.abs(x)
     t = z * 0.5
     t += 1
@@ -59,6 +61,53 @@ _ERFC_COEFS = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.
 
 # --- relu -------------------------------------------------------------------------------------------
 
+class PiecewiseGrad(Op):
+    """grad * factor, and 0 where `drop` holds: the gradient of a piecewise activation.
+
+    Note [selected zeros]: the zeros are selected (where), never grad * 0, so a NaN or inf in the
+    upstream gradient does not leak into them; PyTorch's *_backward kernels select too. `factor` is an
+    array or Python number in the input's dtype (a float32 slope would round a float64 gradient). The op
+    is differentiable again, in grad by itself and in input as zeros (PyTorch's formula), so a
+    create_graph gradient requires grad whenever the input does. Subclasses carry PyTorch's node names.
+    """
+    @staticmethod
+    def forward(ctx, grad, input, drop=None, factor=None):
+        ctx.drop, ctx.factor = drop, factor
+        ctx.save_for_backward(input)
+        out = grad if factor is None else grad * factor
+        if drop is not None:
+            out = ctx.xp.where(drop, 0, out)
+        return out.astype(grad.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gg):
+        (input,) = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grad_grad = type(ctx)._op.apply(gg, input, drop=ctx.drop, factor=ctx.factor) if needs[0] else None
+        grad_input = _make(ctx.xp.zeros_like(gg._array), gg._device) if needs[1] else None
+        return grad_grad, grad_input
+
+
+def _piecewise_grad(name):
+    return type(name + "Grad", (PiecewiseGrad,), {"node_name": name + "BackwardBackward0"})
+
+
+ThresholdGrad = _piecewise_grad("Threshold")
+HardtanhGrad = _piecewise_grad("Hardtanh")
+LeakyReluGrad = _piecewise_grad("LeakyRelu")
+RreluGrad = _piecewise_grad("RreluWithNoise")
+HardshrinkGrad = _piecewise_grad("Hardshrink")
+SoftshrinkGrad = _piecewise_grad("Softshrink")
+
+
+class HardsigmoidGrad(PiecewiseGrad):
+    node_name = "HardsigmoidBackwardBackward0"
+
+    @staticmethod
+    def backward(ctx, gg):                         # as in PyTorch, which has no formula for it
+        raise RuntimeError("derivative for aten::hardsigmoid_backward is not implemented")
+
+
 class Relu(Op):
     @staticmethod
     def forward(ctx, input):
@@ -69,23 +118,8 @@ class Relu(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return ThresholdGrad.apply(grad, out, threshold=0)
-
-
-class ThresholdGrad(Op):
-    """grad where input > threshold, else 0 (the gradient of relu/threshold)."""
-    node_name = "ThresholdBackwardBackward0"
-
-    @staticmethod
-    def forward(ctx, grad, input, threshold):
-        ctx.threshold = threshold
-        ctx.save_for_backward(input)
-        return grad * (input > threshold)
-
-    @staticmethod
-    def backward(ctx, gg):
-        (input,) = ctx.saved_tensors
-        return ThresholdGrad.apply(gg, input, threshold=ctx.threshold), None
+        # PyTorch's threshold_backward: 0 where out <= 0, so a NaN output passes the gradient
+        return ThresholdGrad.apply(grad, out, drop=out._array <= 0)
 
 
 @export(method=True, inplace="public")
@@ -101,12 +135,13 @@ class Threshold(Op):
     def forward(ctx, input, threshold, value):
         ctx.threshold = threshold
         ctx.save_for_backward(input)
-        return ctx.xp.where(input > threshold, input, ctx.xp.asarray(value, dtype=input.dtype))
+        # x <= threshold picks value (not x > threshold picking x): NaN stays NaN, as in PyTorch
+        return ctx.xp.where(input <= threshold, ctx.xp.asarray(value, dtype=input.dtype), input)
 
     @staticmethod
     def backward(ctx, grad):
         (input,) = ctx.saved_tensors
-        return ThresholdGrad.apply(grad, input, threshold=ctx.threshold)
+        return ThresholdGrad.apply(grad, input, drop=input._array <= ctx.threshold)
 
 
 @export(method=False, inplace="public")
@@ -271,7 +306,8 @@ class Hardtanh(Op):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * ((x > ctx.min_val) & (x < ctx.max_val))
+        a = x._array
+        return HardtanhGrad.apply(grad, x, drop=(a <= ctx.min_val) | (a >= ctx.max_val))
 
 
 class LeakyRelu(Op):
@@ -284,7 +320,36 @@ class LeakyRelu(Op):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * where(x > 0, 1.0, float(ctx.negative_slope))
+        return LeakyReluGrad.apply(grad, x, factor=_slope(ctx.xp, x._array, ctx.negative_slope))
+
+
+def _slope(xp, x, negative_slope):
+    """1 where x > 0, else negative_slope, in x's dtype (a float64 input keeps the exact slope)."""
+    return xp.where(x > 0, 1.0, negative_slope).astype(x.dtype, copy=False)
+
+
+class RreluWithNoise(LeakyRelu):
+    """rrelu in eval: leaky relu with the mean slope, under PyTorch's node name."""
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return RreluGrad.apply(grad, x, factor=_slope(ctx.xp, x._array, ctx.negative_slope))
+
+
+class RreluTrain(Op):
+    """rrelu while training: x * noise, noise drawn per non-positive element (1 elsewhere)."""
+    node_name = "RreluWithNoiseBackward0"
+
+    @staticmethod
+    def forward(ctx, input, noise):
+        ctx.noise = noise
+        ctx.save_for_backward(input)
+        return (input * noise).astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return RreluGrad.apply(grad, x, factor=ctx.noise)
 
 
 class Elu(Op):
@@ -301,7 +366,7 @@ class Elu(Op):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         neg = exp(x.clamp(max=0) * ctx.input_scale) * (ctx.alpha * ctx.scale * ctx.input_scale)
-        return grad * where(x > 0, float(ctx.scale), neg)
+        return grad * where(x <= 0, neg, float(ctx.scale))        # NaN input: the positive branch, as in PyTorch
 
 
 class Hardsigmoid(Op):
@@ -313,7 +378,8 @@ class Hardsigmoid(Op):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * ((x > -3) & (x < 3)) / 6
+        a = x._array
+        return HardsigmoidGrad.apply(grad, x, drop=~((a > -3) & (a < 3)), factor=1 / 6)
 
 
 class Hardswish(Op):
@@ -325,27 +391,35 @@ class Hardswish(Op):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        slope = where(x < -3, 0.0, where(x <= 3, x / 3 + 0.5, 1.0))
-        return grad * slope
+        slope = where(x <= 3, x / 3 + 0.5, 1.0)
+        return where(x < -3, 0.0, grad * slope)            # selected: a NaN gradient stays out of x < -3
 
 
 class Shrink(Op):
-    """hardshrink (soft=False): x where |x| > lambd; softshrink: x moved lambd toward 0."""
+    """hardshrink (soft=False): x where |x| > lambd; softshrink: x moved lambd toward 0. NaN stays NaN."""
+    node_name = "HardshrinkBackward0"
+
     @staticmethod
     def forward(ctx, input, lambd, soft):
-        ctx.lambd = lambd
+        ctx.lambd, ctx.soft = lambd, soft
         ctx.save_for_backward(input)
         xp = ctx.xp
-        keep = xp.abs(input) > lambd
-        if soft:
-            return xp.where(keep, input - xp.copysign(xp.asarray(lambd, dtype=input.dtype), input), 0) \
-                .astype(input.dtype, copy=False)
-        return xp.where(keep, input, 0).astype(input.dtype, copy=False)
+        if soft:                                   # PyTorch: x - lambd, x + lambd, else x * 0 (-0.0, NaN)
+            out = xp.where(input > lambd, input - lambd, xp.where(input < -lambd, input + lambd, input * 0))
+        else:
+            out = xp.where((input >= -lambd) & (input <= lambd), 0, input)
+        return out.astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * (x.abs() > ctx.lambd)
+        a = x._array
+        return (SoftshrinkGrad if ctx.soft else HardshrinkGrad).apply(
+            grad, x, drop=(a >= -ctx.lambd) & (a <= ctx.lambd))
+
+
+class Softshrink(Shrink):
+    node_name = "SoftshrinkBackward0"
 
 
 @export(method=True)
@@ -388,12 +462,21 @@ def prelu(input, weight):
 
 @export(method=False, inplace="public")
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
-    """Randomized leaky relu: a random slope in [lower, upper] per negative element while training."""
-    if not training:
-        return LeakyRelu.apply(input, negative_slope=(lower + upper) / 2)
-    from .creation import empty_like
-    noise = empty_like(input, dtype=input.dtype).uniform_(lower, upper)
-    return where(input >= 0, input, input * noise)
+    """Randomized leaky relu: a random slope in [lower, upper] per non-positive element while training."""
+    input = float_input("rrelu", input)
+    if not training or upper - lower <= 1e-6:      # PyTorch's eval path: the mean slope
+        return RreluWithNoise.apply(input, negative_slope=(lower + upper) / 2)
+    # PyTorch draws one double uniform per element x <= 0, in order, from bounds in the op's math type
+    from .creation import empty
+    xp = input._backend().xp
+    a = input._array
+    math_dtype = xp.float64 if a.dtype == xp.float64 else xp.float32
+    bounds = [float(math_dtype(b)) for b in (lower, upper)]
+    negative = a <= 0
+    draws = empty((int(negative.sum()),), dtype=_dt.float64, device=input.device).uniform_(*bounds)._array
+    noise = xp.ones(a.shape, dtype=a.dtype)
+    noise[negative] = draws.astype(math_dtype).astype(a.dtype)
+    return RreluTrain.apply(input, noise=noise)
 
 
 def cast_float(input):

@@ -118,6 +118,7 @@ class Index(Op):
     @staticmethod
     def forward(ctx, input, index):
         ctx.input_shape, ctx.index = input.shape, index
+        ctx.save_for_backward()                    # PyTorch saves the indices: a second backward is refused
         return input[index]
 
     @staticmethod
@@ -229,8 +230,8 @@ export(index_put, name="index_put", method=True, inplace=True)
 # --- gather / scatter -------------------------------------------------------------------------------
 
 def _check_index(name, input, dim, index, src=None):
-    if index.dtype is not _dt.int64 and index.dtype.category != _dt.INT:
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if index.dtype is not _dt.int64 and index.dtype is not _dt.int32:
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
     if index.ndim != input.ndim and not (index.ndim <= 1 and input.ndim <= 1):
         raise RuntimeError(f"Index tensor must have the same number of dimensions as {'self' if src is None else 'input'} "
                            f"tensor ({name}: index {tuple(index.shape)}, input {tuple(input.shape)})")
@@ -243,10 +244,9 @@ def _check_index(name, input, dim, index, src=None):
                                f"smaller than src {list(src.shape)}")
     if index.numel():
         size = input.shape[dim] if input.ndim else 1
-        lo, hi = int(index._array.min()), int(index._array.max())
-        if lo < -size or hi >= size:
-            raise RuntimeError(f"index {hi if hi >= size else lo} is out of bounds for dimension {dim} with size "
-                               f"{size}")
+        bad = _first_bad(index, 0, size)               # negative indices are out of bounds here
+        if bad is not None:
+            raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
 
 
 def _full_index(xp, index, dim):
@@ -455,18 +455,107 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
 
 
 # --- index_* ----------------------------------------------------------------------------------------
+# Note [index op checks]: index_select/add/copy/fill/reduce each check their index with PyTorch's own
+# messages and exception types, which differ from op to op (index_fill allows negative indices, the
+# others do not; an out-of-range index_select along dim 1 and index_add along the first or last dim of
+# a matrix or more raise RuntimeError from PyTorch's kernels, IndexError otherwise).
 
-def _check_1d_index(name, input, dim, index):
-    if index.ndim > 1:
-        raise IndexError(f"{name}(): Index is supposed to be a vector")
-    if index.dtype.category != _dt.INT:
-        raise IndexError(f"{name}(): Expected dtype int32/int64 for index")
+def _first_bad(index, low, size):
+    """The first element of index (in order) outside [low, size), or None."""
+    if not index.numel():
+        return None
+    a = index._array
+    lo, hi = int(a.min()), int(a.max())
+    if lo >= low and hi < size:
+        return None
+    flat = index._backend().to_numpy(a).reshape(-1)
+    return int(flat[(flat < low) | (flat >= size)][0])
+
+
+def _check_1d_index(name, input, dim, index, source=None):
+    """PyTorch's checks of the index of an index_<name> op (Note [index op checks]); with source, that
+    source's shape and dtype are checked (by _check_index_source) before the index's range."""
+    int32_or_64 = index.dtype is _dt.int64 or index.dtype is _dt.int32
+    type_name = _dt.scalar_type_name(index.dtype)
+    if name == "index_select":
+        if index.ndim > 1:
+            raise IndexError("index_select(): Index is supposed to be a vector")
+        if not int32_or_64:
+            raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
+    elif name == "index_copy":
+        if index.ndim > 1:
+            raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {index.ndim})")
+        if index.dtype is not _dt.int64:
+            raise RuntimeError(f"index_copy_(): Expected a long tensor for index, but got {type_name}")
+    elif name == "index_fill":
+        if index.dtype is not _dt.int64:
+            raise IndexError("index_fill_(): Expected dtype int64 for index.")
+        if index.ndim > 1:
+            raise RuntimeError("Index has to be a vector/scalar")
+    else:                                          # index_add, index_reduce
+        if not int32_or_64:
+            raise RuntimeError(f"{name}_(): Expected dtype int32/int64 for index but got: {type_name}")
+        if index.ndim > 1:
+            raise IndexError(f"{name}_(): Index is supposed to be a vector, but got dim: {index.ndim} with type: "
+                             f"{type_name} and size: {list(index.shape)}")
     size = input.shape[dim] if input.ndim else 1
-    if index.numel():
-        lo, hi = int(index._array.min()), int(index._array.max())
-        if lo < -size or hi >= size:
-            raise IndexError(f"index out of range in self: index {hi if hi >= size else lo} is out of range for "
-                             f"dimension {dim} with size {size}")
+    if name == "index_select" and input.ndim == 0 and index.numel() != 1:
+        raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {index.numel()} value(s)")
+    if source is not None:
+        _check_index_source(name, input, dim, index, source)
+    bad = _first_bad(index, -size if name == "index_fill" else 0, size)
+    if bad is None:
+        return
+    if name == "index_select" and dim == 1 and input.ndim >= 2:
+        raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={size}")
+    if name == "index_add" and input.ndim > 1 and dim in (0, input.ndim - 1):
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+    if name == "index_copy":
+        raise IndexError(f"index_copy_(): index {bad} is out of bounds for dimension {dim} with size {size}")
+    if name == "index_fill":
+        raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+    raise IndexError("index out of range in self")
+
+
+def _check_index_source(name, input, dim, index, source):
+    """index_add/index_copy: source holds one slice of input per index (PyTorch's checks and messages)."""
+    if source.dtype is not input.dtype:
+        if name == "index_add":
+            raise RuntimeError(f"index_add_(): self ({_dt.scalar_type_name(input.dtype)}) and source "
+                               f"({_dt.scalar_type_name(source.dtype)}) must have the same scalar type")
+        raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) "
+                           f"{_dt.scalar_type_name(input.dtype)} and (source) {_dt.scalar_type_name(source.dtype)}")
+    n = index.numel()
+    if name == "index_copy":
+        if source.ndim == 0 and n != 1:
+            raise IndexError(f"index_copy_(): When source is scalar, index should have one element (got {n})")
+        if source.ndim and input.ndim and source.ndim != input.ndim:
+            raise IndexError(f"index_copy_(): When source and destination are not scalars, their dimensionality "
+                             f"must match. Source dimensionality ({source.ndim}), destination dimensionality "
+                             f"({input.ndim})")
+        if source.ndim and input.ndim and n != source.shape[dim]:
+            raise IndexError(f"index_copy_(): Number of indices ({n}) should be equal to source.size(dim) "
+                             f"({source.shape[dim]})")
+        slices_match = (source.ndim <= 1 and input.ndim <= 1) if not (source.ndim and input.ndim) else \
+            all(source.shape[d] == input.shape[d] for d in range(input.ndim) if d != dim)
+        if not slices_match:
+            raise RuntimeError(f"index_copy_(): Source/destination tensor must have same slice shapes (self "
+                               f"{list(input.shape)}, source {list(source.shape)}, dim {dim}).")
+        return
+    if source.ndim == 0 and input.ndim == 0:
+        if n != 1:
+            raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+        return
+    if source.ndim == input.ndim and n != source.shape[dim]:
+        raise RuntimeError(f"index_add_(): Number of indices ({n}) should be equal to source.size(dim): "
+                           f"({source.shape[dim]}), for dim: {dim}")
+    if source.ndim != input.ndim or any(source.shape[d] != input.shape[d] for d in range(input.ndim) if d != dim):
+        raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the specified dimension. "
+                           f"Got self.shape = {list(input.shape)} source.shape = {list(source.shape)}")
+
+
+def _along(dim, index):
+    return (slice(None),) * dim + (index,)
 
 
 class IndexSelect(Op):
@@ -502,8 +591,8 @@ class IndexAdd(Op):
         ctx.dim, ctx.alpha = dim, alpha
         ctx.save_for_backward(index)
         out = input.copy()
-        where = (slice(None),) * dim + (index,)
-        xp.add.at(out, where, source * alpha if alpha != 1 else source)
+        target = out.reshape(1) if out.ndim == 0 else out     # a 0-d self is one slot (PyTorch's reading)
+        xp.add.at(target, _along(dim, index), source * alpha if alpha != 1 else source)
         return out
 
     @staticmethod
@@ -518,8 +607,8 @@ class IndexAdd(Op):
 @export(inplace=True)
 def index_add(input, dim, index, source, *, alpha=1):
     dim = wrap_dim(dim, input.ndim)
-    _check_1d_index("index_add", input, dim, index)
-    return IndexAdd.apply(input, dim, index, cast(source, input.dtype), alpha)
+    _check_1d_index("index_add", input, dim, index, source)
+    return IndexAdd.apply(input, dim, index, source, alpha)
 
 
 class IndexCopy(Op):
@@ -527,23 +616,66 @@ class IndexCopy(Op):
     def forward(ctx, input, dim, index, source):
         ctx.dim = dim
         ctx.save_for_backward(index)
+        ctx.source_shape = getattr(source, "shape", ())
         out = input.copy()
-        out[(slice(None),) * dim + (index,)] = source
+        target = out.reshape(1) if out.ndim == 0 else out
+        target[_along(dim, index)] = source
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (index,) = ctx.saved_tensors
         grad_input = IndexCopy.apply(grad, ctx.dim, index, 0.0) if ctx.needs_input_grad[0] else None
-        grad_source = index_select(grad, ctx.dim, index) if ctx.needs_input_grad[3] else None
+        grad_source = None
+        if ctx.needs_input_grad[3]:
+            grad_source = index_select(grad, ctx.dim, index)
+            if tuple(grad_source.shape) != ctx.source_shape:
+                grad_source = grad_source.reshape(ctx.source_shape)
         return grad_input, None, None, grad_source
 
 
 @export(inplace=True)
 def index_copy(input, dim, index, source):
     dim = wrap_dim(dim, input.ndim)
-    _check_1d_index("index_copy", input, dim, index)
-    return IndexCopy.apply(input, dim, index, cast(source, input.dtype))
+    _check_1d_index("index_copy", input, dim, index, source)
+    return IndexCopy.apply(input, dim, index, source)
+
+
+class IndexFill(Op):
+    @staticmethod
+    def forward(ctx, input, dim, index, value):
+        ctx.dim = dim
+        ctx.save_for_backward(index)
+        out = input.copy()
+        target = out.reshape(1) if out.ndim == 0 else out
+        target[_along(dim, index)] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        grad_input = IndexFill.apply(grad, ctx.dim, index, 0.0) if ctx.needs_input_grad[0] else None
+        return grad_input, None, None, None
+
+
+class IndexFillTensor(IndexFill):
+    """index_fill with a 0-d tensor value: the value's gradient sums grad over the filled positions."""
+    node_name = "IndexFillBackward1"
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        grad_input = IndexFill.apply(grad, ctx.dim, index, 0.0) if ctx.needs_input_grad[0] else None
+        grad_value = None
+        if ctx.needs_input_grad[3]:
+            size = grad.shape[ctx.dim] if grad.ndim else 1
+            xp = index._backend().xp
+            positions = _make(xp.unique(index._array.reshape(-1) % size), index.device)   # each position once
+            grad_value = index_select(grad, ctx.dim, positions).sum()
+        return grad_input, None, None, grad_value
+
+
+IndexFill.node_name = "IndexFillBackward0"
 
 
 @export(inplace=True)
@@ -551,31 +683,59 @@ def index_fill(input, dim, index, value):
     dim = wrap_dim(dim, input.ndim)
     _check_1d_index("index_fill", input, dim, index)
     if isinstance(value, Tensor):
-        value = value.item()
-    return IndexCopy.apply(input, dim, index, checked_scalar(value, input.dtype))
+        if value.ndim:
+            raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.ndim} dimension(s).")
+        return IndexFillTensor.apply(input, dim, index, cast(value, input.dtype))
+    return IndexFill.apply(input, dim, index, checked_scalar(value, input.dtype))
 
 
 # --- masks ------------------------------------------------------------------------------------------
 
+class MaskedFill(Op):
+    """input with value where mask is True; mask broadcasts (the result has the broadcast shape)."""
+    broadcasts = True
+    node_name = "MaskedFillBackward0"
+
+    @staticmethod
+    def forward(ctx, input, mask, value):
+        ctx.save_for_backward(mask)
+        return ctx.xp.where(mask, value, input)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        from .pointwise import where
+        return where(mask, 0.0, grad), None, None
+
+
+class MaskedFillTensor(MaskedFill):
+    """masked_fill with a 0-d tensor value: the value's gradient sums grad where mask is True."""
+    node_name = "MaskedFillBackward1"
+
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        from .pointwise import where
+        grad_input = where(mask, 0.0, grad) if ctx.needs_input_grad[0] else None
+        grad_value = where(mask, grad, 0.0).sum() if ctx.needs_input_grad[2] else None
+        return grad_input, None, grad_value
+
+
 @export(inplace=True)
 def masked_fill(input, mask, value):
-    """Replace elements where mask is True by value (broadcasting mask)."""
+    """Replace elements where mask is True by value (mask broadcasts with input)."""
     if mask.dtype is not _dt.bool_:
-        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
-    from .pointwise import where
+        from .sampling import _CPP_NAME
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{_CPP_NAME.get(mask.dtype.name, mask.dtype.name)}")
     if isinstance(value, Tensor):
         if value.ndim:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value.ndim} dimension(s).")
-        value = cast(value, input.dtype)
-    else:
-        value = checked_scalar(value, input.dtype)
-        value = _make(input._backend().xp.asarray(value, dtype=input._array.dtype), input._device)
-    out = where(mask, value, input)
-    if out.shape != input.shape:
-        raise RuntimeError(f"masked_fill: mask of shape {tuple(mask.shape)} cannot broadcast onto input of "
-                           f"shape {tuple(input.shape)} without changing its shape")
-    return out
+        return MaskedFillTensor.apply(input, mask, cast(value, input.dtype))
+    value = input._backend().xp.asarray(checked_scalar(value, input.dtype), dtype=input._array.dtype)
+    return MaskedFill.apply(input, mask, value)
 
 
 @export(method=True)
@@ -587,12 +747,25 @@ def masked_select(input, mask):
     return Index.apply(a, (m._array,))
 
 
+class MaskedScatter(IndexPut):
+    node_name = "MaskedScatterBackward0"
+
+
 @export(inplace=True)
 def masked_scatter(input, mask, source):
+    """Copy source's leading elements, in order, into the positions where mask (broadcast) is True."""
+    if mask.dtype is not _dt.bool_:
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
+                           f"{_dt.scalar_type_name(mask.dtype)}")
+    if source.dtype is not input.dtype:
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got"
+                           f"{_dt.scalar_type_name(input.dtype)} and {_dt.scalar_type_name(source.dtype)}")
     from .shape import broadcast_tensors
-    _, m = broadcast_tensors(input, mask)
+    a, m = broadcast_tensors(input, mask)
     n = int(m._array.sum())
-    return IndexPut.apply(input, source.reshape(-1)[:n], (m._array,), False)
+    if source.numel() < n:
+        raise RuntimeError("Number of elements of source < number of ones in mask")
+    return MaskedScatter.apply(a, source.reshape(-1)[:n], (m._array,), False)
 
 
 @export(method=True)
@@ -618,6 +791,49 @@ def take(input, index):
             raise IndexError(f"out of range: tried to access index {hi if hi >= size else lo} on a tensor of "
                              f"{size} elements.")
     return Index.apply(input.reshape(-1), (index._array,))
+
+
+class Put(Op):
+    """input with source written at flat (row-major) positions index; accumulate adds instead."""
+    @staticmethod
+    def forward(ctx, input, index, source, accumulate):
+        xp = ctx.xp
+        ctx.accumulate = accumulate
+        ctx.save_for_backward(index)
+        out = input.copy(order="K")
+        where = xp.unravel_index(index.reshape(-1) % max(out.size, 1), out.shape)
+        if accumulate:
+            xp.add.at(out, where, source.reshape(-1))
+        else:
+            out[where] = source.reshape(-1)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        grad_input = grad
+        if not ctx.accumulate and ctx.needs_input_grad[0]:
+            from .creation import zeros
+            grad_input = Put.apply(grad, index, zeros(index.shape, dtype=grad.dtype, device=grad.device), False)
+        return grad_input, None, take(grad, index) if ctx.needs_input_grad[2] else None, None
+
+
+@export(inplace=True)
+def put(input, index, source, accumulate=False):
+    """input with source's elements written at the flat (row-major) positions in index."""
+    if index.dtype is not _dt.int64:
+        raise RuntimeError(f"put_(): Expected a long tensor for index, but got {_dt.scalar_type_name(index.dtype)}")
+    if source.dtype is not input.dtype:
+        raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got self.dtype = "
+                           f"{_dt.scalar_type_name(input.dtype)} and source.dtype = {_dt.scalar_type_name(source.dtype)}")
+    if source.numel() != index.numel():
+        raise IndexError(f"put_(): Expected source and index to have the same number of elements, but got "
+                         f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
+    size = input.numel()
+    bad = _first_bad(index, -size, size)
+    if bad is not None:
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {size} elements.")
+    return Put.apply(input, index, source.reshape(index.shape), bool(accumulate))
 
 
 @export(method=True)

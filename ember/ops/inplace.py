@@ -16,9 +16,21 @@ _FROM_NUMPY = _dt._FROM_NUMPY
 _CPU_XP = __import__("numpy")
 
 
-def check_inplace(self, name):
+def check_overlap(self):
+    """Refuse writing into a tensor in which several elements share one memory location (an expanded
+    tensor): the result would depend on the write order, so PyTorch refuses it, and so does ember."""
+    array = self._array
+    if 0 in array.strides and array.size > 1 and self._device.type != "meta" and \
+            any(st == 0 and n > 1 for st, n in zip(array.strides, array.shape)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
+
+
+def check_inplace(self, name, overlap=True):
     """Refuse in-place ops PyTorch refuses (leaf that requires grad, a view of one, or an output of a
-    multi-output view op) under grad mode."""
+    multi-output view op) under grad mode, and writes into self-overlapping memory in any mode."""
+    if overlap:
+        check_overlap(self)
     if not _State.grad_enabled:
         return
     base = self._base
@@ -36,7 +48,8 @@ def check_inplace(self, name):
                            "can clarify your code by moving both the view and the inplace either both inside the "
                            f"no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
                            f"want the inplace to be tracked). ({name})")
-    if base._requires_grad and base.grad_fn is None:
+    leaf_view = self._extra.get("leaf_view_base") if self._extra is not None else None
+    if (base._requires_grad and base.grad_fn is None) or (leaf_view is not None and leaf_view.grad_fn is None):
         raise RuntimeError(f"a view of a leaf Variable that requires grad is being used in an in-place "
                            f"operation. ({name})")
 
@@ -92,6 +105,7 @@ def _write(self, result):
         xp.copyto(self._array, result._array, casting="unsafe")
     self._bump_version()
     if recording:
+        _saved_output_is_self(self, result)
         if self._base is not None:
             _rebase_view(self, result)
         else:
@@ -100,6 +114,26 @@ def _write(self, result):
             self._requires_grad = True
     elif self._base is not None and self._base._requires_grad and _State.grad_enabled:
         _rebase_view(self, result)
+
+
+def _saved_output_is_self(self, result):
+    """Note [in-place saved outputs]: an op that saves its output (exp_, sigmoid_, prod ...) saved the
+    out-of-place result; after the copy that result lives in self's memory, so the saved entry is
+    repointed at self's array and version counter. A later in-place op on self is then caught by the
+    version check, as in PyTorch, instead of silently using the stale copy."""
+    node = result.grad_fn
+    saved = node._saved
+    if not saved or saved[0] == "freed":
+        return
+    array = result._array
+    entries = None
+    for i, entry in enumerate(saved):
+        if entry is not None and entry[0] == 1 and entry[1] is array:
+            if entries is None:
+                entries = list(saved)
+            entries[i] = (1, self._array, self._vc, self._vc.value, entry[4], entry[5])
+    if entries is not None:
+        node._saved = tuple(entries)
 
 
 def _keep_original_self(self, node):
@@ -130,6 +164,7 @@ def make_inplace(fn, name):
 
 class CopySlices(Op):
     """base with the region `view_fn` selects replaced by `value` (the history of an in-place on a view)."""
+    node_name = "CopySlices"
     @staticmethod
     def forward(ctx, base, value, view_fn):
         ctx.view_fn = view_fn
@@ -174,18 +209,41 @@ def write_out(out, result):
     if _State.grad_enabled and (out._requires_grad or result._requires_grad):
         raise RuntimeError("functions with out=... arguments don't support automatic differentiation, but one "
                            "of the arguments requires grad.")
+    check_overlap(out)
     if out._array.shape != result._array.shape:
         if out._array.size != 0:
             import warnings
             warnings.warn(f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
                           f"which does not match the required output shape {list(result.shape)}.", UserWarning,
                           stacklevel=3)
-        out._array = result._array.astype(out._array.dtype, copy=True)
+        out._array = _resized(out, result._array.shape)
+        out._backend().xp.copyto(out._array, result._array, casting="unsafe")
         out._bump_version()
         return out
     _check_result(out, result, "out=")
     _write(out, result)
     return out
+
+
+def _resized(t, shape):
+    """A contiguous array of `shape` for t's new storage: in the memory t already views (from t's first
+    element on) when that memory is large enough, so a view's base sees the writes as in PyTorch;
+    otherwise new memory."""
+    import math
+    array = t._array
+    xp = t._backend().xp
+    n = math.prod(shape)
+    root = array
+    while isinstance(root.base, xp.ndarray):
+        root = root.base
+    itemsize = array.dtype.itemsize
+    if xp is _CPU_XP and root.flags.c_contiguous and root.flags.writeable and array.size:
+        start = array.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+        if start % itemsize == 0 and start // itemsize + n <= root.size:
+            flat = root.reshape(-1).view(array.dtype) if root.dtype == array.dtype else None
+            if flat is not None:
+                return flat[start // itemsize:start // itemsize + n].reshape(shape)
+    return xp.empty(shape, dtype=array.dtype)
 
 
 # --- fast in-place arithmetic: no autograd involved, so write straight into self's memory ----------
@@ -214,6 +272,8 @@ def _fast_binary(name, ufunc_name, slow):
                 return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
         if is_div and a.dtype.kind in "biu":
             return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
+        if 0 in a.strides:
+            check_overlap(self)
         if alpha != 1:
             b = b * alpha
         xp = _CPU_XP if self._device is CPU else self._backend().xp
@@ -256,9 +316,16 @@ def _install_fast():
 
 def copy_(self, src, non_blocking=False):
     """Copy src's values into self (broadcasting src, casting to self's dtype)."""
+    return overwrite(self, src, _CopyFrom)
+
+
+def overwrite(self, src, op):
+    """self's values replaced by src's, recorded as `op` (copy_, or the fill_/zero_/random-fill nodes)."""
     if not isinstance(src, Tensor):
         from .creation import tensor
         src = tensor(src)
+    if _State.grad_enabled or 0 in self._array.strides:
+        check_inplace(self, "copy_")
     if not (_State.grad_enabled and (self._requires_grad or src._requires_grad or
                                      (self._base is not None and self._base._requires_grad))):
         xp = self._backend().xp
@@ -274,19 +341,20 @@ def copy_(self, src, non_blocking=False):
                                f"{tuple(src.shape)} into {tuple(self.shape)}") from None
         self._bump_version()
         return self
-    check_inplace(self, "copy_")
     from .shape import expand
     from ._common import cast
     value = cast(src, self.dtype) if src.dtype is not self.dtype else src
     if value._device is not self._device:
         value = value.to(self._device)
     value = expand(value, self.shape) if tuple(value.shape) != tuple(self.shape) else value
-    result = _CopyFrom.apply(self, value)
+    result = op.apply(self, value)
     _write(self, result)
     return self
 
 
 class _CopyFrom(Op):
+    """self overwritten by src: self's old values get a zero gradient (they stay in the graph, as in
+    PyTorch, so a leaf behind them gets zeros rather than None), src gets the gradient."""
     node_name = "CopyBackwards"
 
     @staticmethod
@@ -295,27 +363,48 @@ class _CopyFrom(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return None, grad
+        from .creation import zeros_like
+        return (zeros_like(grad) if ctx.needs_input_grad[0] else None), grad
+
+
+_OVERWRITE_OPS = {}
+
+
+def overwrite_op(node_name):
+    """The _CopyFrom variant recorded under PyTorch's grad_fn name for fill_, zero_, uniform_ ..."""
+    op = _OVERWRITE_OPS.get(node_name)
+    if op is None:
+        op = _OVERWRITE_OPS[node_name] = type(node_name[:-len("Backward0")] or node_name, (_CopyFrom,),
+                                              {"node_name": node_name})
+    return op
 
 
 def zero_(self):
-    return fill_(self, 0)
+    return _fill(self, 0, "zero_", "ZeroBackward0")
 
 
 def fill_(self, value):
+    return _fill(self, value, "fill_", "FillBackward2")
+
+
+def _fill(self, value, name, node_name):
+    # An expanded self is allowed here: every element gets the same value, so PyTorch fills it too.
     if isinstance(value, Tensor):
         if value.ndim:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} "
                                f"dimensions.")
         if _State.grad_enabled and value._requires_grad:
-            return copy_(self, value.expand(self.shape))
+            return overwrite(self, value.expand(self.shape), overwrite_op("FillBackward3"))
         value = value.item()
-    check_inplace(self, "fill_")
+    check_inplace(self, name, overlap=False)
     from ._common import checked_scalar
     value = checked_scalar(value, self.dtype)      # refuse values the dtype cannot hold, before writing
     if _State.grad_enabled and (self._requires_grad or (self._base is not None and self._base._requires_grad)):
         from .creation import full
-        return copy_(self, full(self.shape, value, dtype=self.dtype, device=self.device))
+        return overwrite(self, full(self.shape, value, dtype=self.dtype, device=self.device),
+                         overwrite_op(node_name))
+    if not self._array.flags.writeable and 0 in self._array.strides:
+        self._array.flags.writeable = True         # NumPy's broadcast views are read-only; filling one is fine
     self._array[...] = value
     self._bump_version()
     return self

@@ -600,6 +600,40 @@ class CholeskyLegacy(Cholesky):
     node_name = "CholeskyBackward0"
 
 
+class CholeskySolve(Op):
+    """X with A X = B, A = L L^H given L (or A = U^H U given U when upper); only that triangle is read.
+
+    The gradient is PyTorch's formula, which treats the factor as a full matrix: with gB = A^-H gX and
+    S = gB X^H + X gB^H, gL = -S L (lower) or -U S (upper)."""
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, b, factor, upper):
+        xp = ctx.xp
+        ctx.upper = upper
+        t = xp.triu(factor) if upper else xp.tril(factor)
+        th = xp.conj(xp.swapaxes(t, -1, -2))
+        first, second = (th, t) if upper else (t, th)           # A = first @ second
+        with xp.errstate(all="ignore"):
+            try:
+                out = xp.linalg.solve(second, xp.linalg.solve(first, b))
+            except xp.linalg.LinAlgError:     # a zero on the factor's diagonal: PyTorch returns nan, not an error
+                out = xp.full(broadcast_shapes(t.shape[:-2], b.shape[:-2]) + b.shape[-2:], xp.nan, dtype=b.dtype)
+        ctx.save_for_backward(factor, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        factor, out = ctx.saved_tensors
+        grad_b = cholesky_solve(grad, factor, ctx.upper)
+        grad_factor = None
+        if ctx.needs_input_grad[1]:
+            common = grad_b @ out.mH
+            common = common + common.mH
+            grad_factor = -(factor @ common) if ctx.upper else -(common @ factor)
+        return grad_b, grad_factor, None
+
+
 class Svd(Op):
     """A = U diag(S) Vh.
 
@@ -1164,6 +1198,28 @@ def _cholesky(input, upper=False):
     return CholeskyLegacy.apply(input, "cholesky", upper)
 
 
+@export
+def cholesky_solve(input, input2, upper=False):
+    """X with A X = input for A = L L^H, L = input2 lower-triangular (upper: A = U^H U); batch dims broadcast."""
+    for name, t in (("b", input), ("u", input2)):
+        if t.ndim < 2:
+            raise RuntimeError(f"{name} should have at least 2 dimensions, but has {t.ndim} dimensions instead")
+    if input.dtype is not input2.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{_dt.scalar_type_name(input.dtype)} and A of type {_dt.scalar_type_name(input2.dtype)} "
+                           "instead.")
+    n = input2.shape[-1]
+    if input2.shape[-2] != n:
+        raise RuntimeError(f"A must be batches of square matrices, but they are {input2.shape[-2]} by {n} matrices")
+    if input.shape[-2] != n:
+        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is {n} by {n} but each b "
+                           f"matrix is {input.shape[-2]} by {input.shape[-1]}")
+    if input.dtype.category < _dt.FLOAT or input.dtype.itemsize < 4:
+        raise NotImplementedError(f"\"cholesky_solve_cpu\" not implemented for '{_dt.scalar_type_name(input.dtype)}'")
+    broadcast_shapes(tuple(input.shape[:-2]), tuple(input2.shape[:-2]))
+    return CholeskySolve.apply(input, input2, upper=bool(upper))
+
+
 @export(name="matrix_power")
 def _matrix_power(input, n):
     return matrix_power(input, n)
@@ -1182,7 +1238,7 @@ def pinverse(input, rcond=1e-15):
 @export
 def dist(input, other, p=2):
     """The p-norm of input - other (broadcast)."""
-    dtype = _dt.promote_types(input.dtype, other.dtype)
+    dtype = _dt.result_type(input, other)          # a 0-d operand is weak, as in PyTorch's promotion
     if dtype.category < _dt.FLOAT:
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
                            f"{_dt.scalar_type_name(dtype)} instead.")

@@ -5,7 +5,9 @@ forward and its backward is softmax - one_hot (scaled by weight, smoothing and r
 array passes instead of the log_softmax -> gather -> mean chain. With create_graph the gradient is
 rebuilt from Tensor ops so it can be differentiated again.
 """
-from .._tensor import _make
+import numpy as _np
+
+from .._tensor import Tensor, _make
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
 
@@ -32,7 +34,21 @@ def _grad_scale(grad, reduction, denom):
     """The gradient reaching each loss element, as an array or Tensor (class axis inserted)."""
     if reduction == "none":
         return _class_column(grad)
-    return grad / denom if reduction == "mean" else grad
+    if reduction != "mean":
+        return grad
+    if isinstance(grad, Tensor):
+        return grad / denom
+    with _np.errstate(divide="ignore", invalid="ignore"):     # every target ignored: denom 0
+        return grad / denom
+
+
+def _select_valid(xp, valid_col, value, device=None):
+    """value where the target is not ignored, else 0: selected, since value is inf/NaN when every target
+    is ignored (mean over a zero total weight), and PyTorch's gradient is 0 there."""
+    if device is None:
+        return xp.where(valid_col, value, 0)
+    from .pointwise import Where
+    return Where.apply(valid_col, value, 0.0)
 
 
 class CrossEntropy(Op):
@@ -71,17 +87,19 @@ class CrossEntropy(Op):
             s = _grad_scale(grad, reduction, _make(ctx.xp.asarray(denom), grad._device))
             onehot = ctx.xp.zeros(logp.shape, dtype=logp.dtype)
             ctx.xp.put_along_axis(onehot, tcol, 1, axis=1)
-            coef = s * _make(_class_column(wt) * (1 - eps), grad._device)
-            smooth = s * _make(_class_column(valid) * (eps / classes), grad._device)
+            vcol = _class_column(valid)
+            coef = _select_valid(ctx.xp, vcol, s * _make(_class_column(wt) * (1 - eps), grad._device), grad._device)
+            smooth = _select_valid(ctx.xp, vcol, s * (eps / classes), grad._device)
             gx = p * (coef + smooth * float(total_w)) - coef * _make(onehot, grad._device)
             if eps:
                 gx = gx - smooth * (_make(wb, grad._device) if wb is not None else 1.0)
             return gx, None, None
         s = _grad_scale(grad._array, reduction, denom)
-        coef = s * (_class_column(wt) * (1 - eps))
+        vcol = _class_column(valid)
+        coef = _select_valid(ctx.xp, vcol, s * (_class_column(wt) * (1 - eps)))
         gx = ctx.xp.exp(logp)
         if eps:
-            smooth = s * (_class_column(valid) * (eps / classes))
+            smooth = _select_valid(ctx.xp, vcol, s * (eps / classes))
             gx *= coef + smooth * total_w
             gx -= smooth * wb if wb is not None else smooth
         else:
@@ -102,20 +120,26 @@ class NllLoss(Op):
         picked = xp.take_along_axis(input, tcol, axis=1)[:, 0]
         wt = weight[t] * valid if weight is not None else valid.astype(input.dtype)
         denom = wt.sum()
-        ctx.state = (input.shape, input.dtype, tcol, wt, denom, reduction)
+        ctx.state = (input.shape, input.dtype, tcol, wt, valid, denom, reduction)
         return _reduce(xp, -picked * wt, reduction, denom).astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
-        shape, dtype, tcol, wt, denom, reduction = ctx.state
+        # -w[t] * scale at each (row, target), 0 elsewhere and on ignored rows (selected: the scale is
+        # inf/NaN when every target is ignored, and PyTorch's gradient is 0 there)
+        shape, dtype, tcol, wt, valid, denom, reduction = ctx.state
         xp = ctx.xp
         picker = xp.zeros(shape, dtype=dtype)
-        xp.put_along_axis(picker, tcol, -_class_column(wt), axis=1)
+        vcol = _class_column(valid)
         if not _State.grad_enabled:
-            picker *= _grad_scale(grad._array, reduction, denom)
+            s = _grad_scale(grad._array, reduction, denom)
+            xp.put_along_axis(picker, tcol, _select_valid(xp, vcol, -_class_column(wt) * s), axis=1)
             return _make(picker, grad._device), None, None
+        xp.put_along_axis(picker, tcol, -_class_column(wt), axis=1)
+        hit = xp.zeros(shape, dtype=bool)
+        xp.put_along_axis(hit, tcol, vcol, axis=1)
         s = _grad_scale(grad, reduction, _make(xp.asarray(denom), grad._device))
-        return _make(picker, grad._device) * s, None, None
+        return _select_valid(xp, hit, _make(picker, grad._device) * s, grad._device), None, None
 
 
 # --- elementwise losses -------------------------------------------------------------------------------
@@ -151,7 +175,7 @@ def _smooth_l1(xp, x, t, extra, beta):
 def _smooth_l1_grads(x, t, extra, needs, beta):
     from .pointwise import where
     d = x - t
-    g = d.sign() if beta == 0 else where(d.abs() < beta, d / beta, d.sign())
+    g = d.sign() if beta == 0 else where(d.abs() >= beta, d.sign(), d / beta)    # NaN: d / beta, as in PyTorch
     return g, -g if needs[1] else None
 
 

@@ -205,13 +205,33 @@ def div(input, other, *, rounding_mode=None, out=None):
             other = cast(other, dtype) if isinstance(other, Tensor) else float(other)
         return _out(Div.apply(input, other), out)
     if rounding_mode == "trunc":
-        result = Div.apply(input, other) if dtype.category >= _dt.FLOAT else \
-            nodiff(lambda xp, a, b: _int_trunc_div(xp, a, b), input, other)
-        return _out(trunc(result) if dtype.category >= _dt.FLOAT else result, out)
+        _no_bool_kernel("div_trunc_cpu", dtype, complex_too=True)
+        if dtype.category == _dt.FLOAT:
+            return _out(DivRounded.apply(input, other, floor=False), out)
+        return _out(nodiff(lambda xp, a, b: _int_trunc_div(xp, a, b), input, other), out)
     if rounding_mode == "floor":
+        if dtype.category == _dt.FLOAT:
+            return _out(DivRounded.apply(input, other, floor=True), out)
         return _out(floor_divide(input, other), out)
     raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                        f"'{rounding_mode}'")
+
+
+class DivRounded(Op):
+    """input / other rounded toward zero or down; PyTorch's gradient is zero for both inputs."""
+    node_name = "DivBackward2"
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other, floor):
+        if floor:                                  # Python's floor division, as PyTorch's div_floor (1 // 0.1 == 9)
+            return ctx.xp.floor_divide(input, other)
+        return ctx.xp.trunc(input / other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        needs = ctx.needs_input_grad
+        return (zeros_like_(grad) if needs[0] else None), (zeros_like_(grad) if needs[1] else None)
 
 
 def _int_trunc_div(xp, a, b):
@@ -266,7 +286,8 @@ class PowScalar(Op):
             return grad * 0, None
         if e == 2:
             if not _State.grad_enabled:            # Note [plain backward]
-                return _make(grad._array * (input._array * 2), grad._device), None
+                array = grad._array * (input._array * 2)
+                return _make(array if array.shape else ctx.xp.asarray(array), grad._device), None
             return _times(grad, Mul.apply_binary(input, 2)), None
         return grad * (input ** (e - 1) * e), None
 
@@ -512,17 +533,30 @@ reciprocal = unary_op("reciprocal", lambda xp, x: 1 / x, lambda g, out: -g * out
 square = unary_op("square", lambda xp, x: x * x, lambda g, x: g * (x * 2), float_only=False,
                   node_name="PowBackward0")
 abs = unary_op("abs", lambda xp, x: xp.abs(x), _sign_grad, float_only=False, aliases=("absolute",))
-sign = unary_op("sign", lambda xp, x: xp.sign(x) if x.dtype != bool else x.copy(), lambda g, _: g * 0,
-                keeps=None, float_only=False)
-sgn = unary_op("sgn", lambda xp, x: xp.sign(x) if x.dtype.kind != "c" else
-               xp.where(x == 0, 0, x / xp.where(x == 0, 1, xp.abs(x))), lambda g, _: g * 0, keeps=None,
+def _zero_grad(grad, _):
+    """The gradient of a step function: zeros, not grad * 0 (a NaN/inf gradient must not leak), as in PyTorch."""
+    return zeros_like_(grad)
+
+
+def _sign(xp, x):
+    if x.dtype == bool:
+        return x.copy()
+    out = xp.asarray(xp.sign(x))                       # asarray: a 0-d sign is a NumPy scalar
+    if x.dtype.kind not in "iu":
+        out[out != out] = 0                            # PyTorch: sign(NaN) is 0
+    return out
+
+
+sign = unary_op("sign", _sign, _zero_grad, keeps=None, float_only=False)
+sgn = unary_op("sgn", lambda xp, x: _sign(xp, x) if x.dtype.kind != "c" else
+               xp.where(x == 0, 0, x / xp.where(x == 0, 1, xp.abs(x))), _zero_grad, keeps=None,
                float_only=False)
 floor = unary_op("floor", lambda xp, x: xp.floor(x) if x.dtype.kind not in "biu" else x.copy(),
-                 lambda g, _: g * 0, keeps=None, float_only=False)
-ceil = unary_op("ceil", lambda xp, x: xp.ceil(x) if x.dtype.kind not in "biu" else x.copy(), lambda g, _: g * 0,
+                 _zero_grad, keeps=None, float_only=False)
+ceil = unary_op("ceil", lambda xp, x: xp.ceil(x) if x.dtype.kind not in "biu" else x.copy(), _zero_grad,
                 keeps=None, float_only=False)
 trunc = unary_op("trunc", lambda xp, x: xp.trunc(x) if x.dtype.kind not in "biu" else x.copy(),
-                 lambda g, _: g * 0, keeps=None, float_only=False, aliases=("fix",))
+                 _zero_grad, keeps=None, float_only=False, aliases=("fix",))
 frac = unary_op("frac", lambda xp, x: x - xp.trunc(x), lambda g, _: g, keeps=None)
 signbit = unary_op("signbit", lambda xp, x: xp.signbit(x), None, keeps=None, float_only=False,
                    differentiable=False, inplace=False)
@@ -543,7 +577,7 @@ class Round(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * 0, None
+        return zeros_like_(grad), None
 
 
 @export(inplace=True)
@@ -633,9 +667,24 @@ class Maximum(Op):
     @staticmethod
     def backward(ctx, grad):
         input, other = ctx.saved_tensors
-        # ties split the gradient evenly, as PyTorch does
-        mask = (input > other).to(grad.dtype) + (input == other).to(grad.dtype) * 0.5
-        return grad * mask, grad * (1 - mask)
+        return _extreme_grads(ctx, grad, input, other, is_max=True)
+
+
+def _extreme_grads(ctx, grad, input, other, is_max):
+    """PyTorch's maximum/minimum gradient: ties split it evenly, the losing side gets a selected 0 (so a
+    NaN gradient stays out of it), and a NaN input (no winner) passes it to both sides."""
+    a, b = input._array, other._array
+    tie = a == b
+    shared = _select(tie, grad * 0.5, grad) if tie.any() else grad
+    lose_a, lose_b = (a < b, a > b) if is_max else (a > b, a < b)
+    needs = ctx.needs_input_grad
+    return (_select(lose_a, 0.0, shared) if needs[0] else None,
+            _select(lose_b, 0.0, shared) if needs[1] else None)
+
+
+def _select(mask, input, other):
+    """where(mask, input, other) for a bool array mask (a gradient formula's selection)."""
+    return Where.apply(mask, input, other)
 
 
 class Minimum(Op):
@@ -649,8 +698,35 @@ class Minimum(Op):
     @staticmethod
     def backward(ctx, grad):
         input, other = ctx.saved_tensors
-        mask = (input < other).to(grad.dtype) + (input == other).to(grad.dtype) * 0.5
-        return grad * mask, grad * (1 - mask)
+        return _extreme_grads(ctx, grad, input, other, is_max=False)
+
+
+class Fmax(Op):
+    """maximum ignoring NaN. The whole gradient goes to input where input >= other or other is NaN, else to
+    other (ties are not split, unlike maximum), as in PyTorch."""
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other):
+        ctx.save_for_backward(input, other)
+        return ctx.xp.fmax(input, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other = ctx.saved_tensors
+        a, b = input._array, other._array
+        to_input = (a >= b) if type(ctx)._op is Fmax else (a <= b)
+        to_input |= b != b
+        needs = ctx.needs_input_grad
+        return (_select(to_input, grad, 0.0) if needs[0] else None,
+                _select(to_input, 0.0, grad) if needs[1] else None)
+
+
+class Fmin(Fmax):
+    @staticmethod
+    def forward(ctx, input, other):
+        ctx.save_for_backward(input, other)
+        return ctx.xp.fmin(input, other)
 
 
 def _tensor_pair(name, input, other):
@@ -680,14 +756,18 @@ def minimum(input, other, *, out=None):
 
 @export(method=True)
 def fmax(input, other):
-    input, other, _ = _tensor_pair("fmax", input, other)
-    return where(isnan(other), input, where(isnan(input), other, maximum(input, other)))
+    input, other, dtype = _tensor_pair("fmax", input, other)
+    if dtype.is_complex:
+        raise RuntimeError("fmax not implemented for complex tensors.")
+    return Fmax.apply(input, other)
 
 
 @export(method=True)
 def fmin(input, other):
-    input, other, _ = _tensor_pair("fmin", input, other)
-    return where(isnan(other), input, where(isnan(input), other, minimum(input, other)))
+    input, other, dtype = _tensor_pair("fmin", input, other)
+    if dtype.is_complex:
+        raise RuntimeError("fmin not implemented for complex tensors.")
+    return Fmin.apply(input, other)
 
 
 def _binary_float(name, input, other):
@@ -816,11 +896,12 @@ def floor_divide(input, other):
     if dtype.category <= _dt.INT:
         _check_int_zero("floor_divide", other)
         return nodiff(lambda xp, a, b: xp.floor_divide(a, b), input, other)
-    return floor(Div.apply(input, other)) if not _any_requires_grad(input, other) else \
-        FloorDivide.apply(input, other)
+    return FloorDivide.apply(input, other)
 
 
 class FloorDivide(Op):
+    """Python's floor division (PyTorch's div_floor: 1 // 0.1 == 9, not floor(1 / 0.1) == 10)."""
+    node_name = "NotImplemented"                  # PyTorch records floor_divide without a derivative
     broadcasts = True
 
     @staticmethod
@@ -829,11 +910,7 @@ class FloorDivide(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * 0, grad * 0
-
-
-def _any_requires_grad(*xs):
-    return any(isinstance(x, Tensor) and x._requires_grad for x in xs)
+        raise RuntimeError("derivative for aten::floor_divide is not implemented")
 
 
 class Lerp(Op):
@@ -900,12 +977,13 @@ class Clamp(Op):
     def backward(ctx, grad):
         (input,) = ctx.saved_tensors
         lo, hi = ctx.bounds
-        mask = None
+        a = input._array
+        keep = None
         if lo is not None:
-            mask = input >= lo
+            keep = a >= lo
         if hi is not None:
-            mask = input <= hi if mask is None else mask & (input <= hi)
-        return grad * mask.to(grad.dtype), None, None
+            keep = a <= hi if keep is None else keep & (a <= hi)
+        return _select(keep, grad, 0.0), None, None   # selected: a NaN gradient stays out of the clamped part
 
 
 class ClampMin(Clamp):
@@ -1139,9 +1217,31 @@ def conj(input):
     return nodiff(lambda xp, a: xp.conj(a), input)
 
 
+class Angle(Op):
+    """Argument of a complex number (0 or pi for reals). PyTorch's gradient: zeros for real input,
+    grad * z / |z|^2 * i (0 at z == 0) for complex input."""
+    holomorphic = False
+
+    @staticmethod
+    def forward(ctx, input):
+        ctx.save_for_backward(input)
+        out = ctx.xp.angle(input)
+        return out if input.dtype.kind == "c" else out.astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z,) = ctx.saved_tensors
+        if not z.is_complex():
+            return zeros_like_(z)
+        zero = z == 0
+        return where(zero, 0.0, grad * z / where(zero, 1.0, z.abs() ** 2) * 1j)
+
+
 @export(method=True)
 def angle(input):
-    return nodiff(lambda xp, a: xp.angle(a), input)
+    if input.dtype.category < _dt.FLOAT:
+        input = cast(input, _dt.get_default_dtype())
+    return Angle.apply_unary(input)
 
 
 # --- cloning and copying ----------------------------------------------------------------------------

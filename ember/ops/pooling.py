@@ -37,13 +37,17 @@ class MaxPool(Op):
                 best = values.copy()
             else:
                 xp.maximum(best, values, out=best)
-        ctx.save_for_backward(input, best)
+        if ctx.needs_input_grad[0]:
+            # PyTorch saves the input and the argmax indices, not the output, so an in-place op on the
+            # output (relu_) is allowed: keep a private copy of the maxima to find the indices from.
+            ctx.save_for_backward(input)
+            ctx.best = best.copy()
         return best
 
     @staticmethod
     def backward(ctx, grad):
-        input, output = ctx.saved_tensors
-        which = argmax_offsets(ctx.xp, input._array, output._array, **ctx.geometry)
+        (input,) = ctx.saved_tensors
+        which = argmax_offsets(ctx.xp, input._array, ctx.best, **ctx.geometry)
         spatial = tuple(input.shape[input.ndim - len(ctx.geometry["kernel_size"]):])
         return MaxPoolScatter.apply(grad, which=which, spatial=spatial, **ctx.geometry)
 

@@ -151,33 +151,42 @@ class Prod(Op):
     @staticmethod
     def forward(ctx, input, dim, keepdim, np_dtype):
         out = ctx.xp.prod(input, axis=dim, keepdims=keepdim, dtype=np_dtype)
-        ctx.save_for_backward(input)
+        ctx.save_for_backward(input, out)
         ctx.dim, ctx.keepdim = dim, keepdim
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (input,) = ctx.saved_tensors
+        # PyTorch's prod_backward: grad * (result / input) when no element is 0, else the products of
+        # all other elements (exclusive cumulative products); a 0-d input passes grad (its prod is itself)
+        input, out = ctx.saved_tensors
+        if input.ndim == 0:
+            return grad, None, None, None
         dim = ctx.dim
+        if dim is not None and not ctx.keepdim:
+            grad, out = grad.unsqueeze(dim), out.unsqueeze(dim)
+        if not (input._array == 0).any():
+            return grad * (out / input), None, None, None
         if dim is None:
             flat = input.reshape(-1)
-            return (_prod_grad(flat, grad.reshape(1), 0).reshape(input.shape), None, None, None)
-        if not ctx.keepdim:
-            grad = grad.unsqueeze(dim)
+            return _prod_grad(flat, grad.reshape(1), 0).reshape(input.shape), None, None, None
         return _prod_grad(input, grad, dim), None, None, None
 
 
 def _prod_grad(input, grad, dim):
-    # Product of all other elements along dim, via exclusive cumulative products (zeros handled exactly).
+    """grad times the product of all other elements along dim, from exclusive cumulative products (exact with
+    zeros; the ones are made, not input * 0 + 1, which is NaN at inf)."""
     n = input.shape[dim]
-    if n == 0:
-        return input * 0
+    if input.numel() == 0:
+        return grad.expand(input.shape)
+    if n == 1:
+        return grad
+    from .creation import ones
     from .shape import cat, narrow
-    ones = narrow(input, dim, 0, 1) * 0 + 1
-    left = cumprod(cat([ones, narrow(input, dim, 0, n - 1)], dim), dim)
-    rev = input.flip(dim)
-    right = cumprod(cat([ones, narrow(rev, dim, 0, n - 1)], dim), dim).flip(dim)
-    return grad * left * right
+    ones_ = ones([1 if d == dim else s for d, s in enumerate(input.shape)], dtype=grad.dtype, device=grad.device)
+    left = cumprod(cat([ones_, narrow(input, dim, 0, n - 1)], dim), dim)
+    right = cumprod(cat([ones_, narrow(input, dim, 1, n - 1).flip(dim)], dim), dim).flip(dim)
+    return grad * (left * right)
 
 
 class ProdDim(Prod):
@@ -332,10 +341,20 @@ class Amin(AmaxAmin):
 
 
 class MaxAll(AmaxAmin):
+    """max() of all elements. PyTorch's gradient: grad / count on each element equal to the result (each NaN
+    when the result is NaN), selected into zeros elsewhere; unlike amax, a NaN gradient stays out of them."""
     node_name = "MaxBackward1"
 
+    @staticmethod
+    def backward(ctx, grad):
+        input, out = ctx.saved_tensors
+        a, v = input._array, out._array
+        mask = (a != a) if v != v else (a == v)
+        share = grad / int(mask.sum())
+        return _where_array(mask, share, 0.0), None, None, None
 
-class MinAll(AmaxAmin):
+
+class MinAll(MaxAll):
     node_name = "MinBackward1"
 
 
@@ -515,10 +534,18 @@ class Std(Op):
     @staticmethod
     def backward(ctx, grad):
         input, out = ctx.saved_tensors
-        return _var_backward(ctx, grad / (out * 2), input), None, None, None
+        # PyTorch: 0 where std == 0 (a constant slice), selected so no 0 / 0 reaches the result
+        grad_var = _where_array(out._array == 0, 0.0, grad / (out * 2))
+        return _var_backward(ctx, grad_var, input), None, None, None
 
 
-def _var_args(input, dim, unbiased, correction):
+def _where_array(mask, input, other):
+    """where(mask, input, other) for a bool backend array `mask` (a gradient formula's selection)."""
+    from .pointwise import Where
+    return Where.apply(mask, input, other)
+
+
+def _var_args(input, dim, unbiased, correction, name, stacklevel=4):
     if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
         dim, unbiased = unbiased, None
     if input.dtype.category < _dt.FLOAT:
@@ -527,15 +554,19 @@ def _var_args(input, dim, unbiased, correction):
     dims, c = normalize_dims(dim, input.ndim), _correction(unbiased, correction)
     if math.prod(input.shape[d] for d in dims) - c <= 0:
         import warnings
-        warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than the reduction "
-                      "factor (input numel divided by output numel).", UserWarning, stacklevel=3)
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the reduction "
+                      "factor (input numel divided by output numel).", UserWarning, stacklevel=stacklevel)
     return dims, c
 
 
 @export(method=True)
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance with Bessel's correction by default (correction=1)."""
-    dims, c = _var_args(input, dim, unbiased, correction)
+    return _var(input, dim, unbiased, keepdim, correction, "var")
+
+
+def _var(input, dim, unbiased, keepdim, correction, name, stacklevel=4):
+    dims, c = _var_args(input, dim, unbiased, correction, name, stacklevel)
     if not input.is_complex():
         return Var.apply(input, dims, c, keepdim)
     n = math.prod(input.shape[d] for d in dims)           # complex: |x - mean|^2, composed
@@ -549,18 +580,22 @@ _builtin_max = __builtins__["max"] if isinstance(__builtins__, dict) else __buil
 @export(method=True)
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation, sqrt(var)."""
-    dims, c = _var_args(input, dim, unbiased, correction)
+    return _std(input, dim, unbiased, keepdim, correction, "std")
+
+
+def _std(input, dim, unbiased, keepdim, correction, name):
     if not input.is_complex():
+        dims, c = _var_args(input, dim, unbiased, correction, name)
         return Std.apply(input, dims, c, keepdim)
     from .pointwise import sqrt
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    return sqrt(_var(input, dim, unbiased, keepdim, correction, name, stacklevel=5))
 
 
 @export(method=True)
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
         dim, unbiased = unbiased, None
-    return (var(input, dim, unbiased, keepdim, correction=correction),
+    return (_var(input, dim, unbiased, keepdim, correction, "var_mean"),
             mean(input, normalize_dims(dim, input.ndim), keepdim))
 
 
@@ -568,7 +603,7 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
         dim, unbiased = unbiased, None
-    return (std(input, dim, unbiased, keepdim, correction=correction),
+    return (_std(input, dim, unbiased, keepdim, correction, "std_mean"),
             mean(input, normalize_dims(dim, input.ndim), keepdim))
 
 
@@ -585,9 +620,12 @@ class LogSumExp(Op):
             out = xp.log(xp.sum(xp.exp(input - m), axis=dims, keepdims=True)) + m
         if not keepdim:
             out = xp.squeeze(out, axis=dims)
+        # one array object for the result and the saved value (a NumPy scalar from a 0-d input, or a
+        # cast, would make a separate constant, and the second derivative would miss d out / d input)
+        out = xp.asarray(out).astype(input.dtype, copy=False)
         ctx.dims, ctx.keepdim = dims, keepdim
         ctx.save_for_backward(input, out)
-        return out.astype(input.dtype, copy=False)
+        return out
 
     @staticmethod
     def backward(ctx, grad):

@@ -91,12 +91,18 @@ def _result(array, out, device, requires_grad):
     return t
 
 
+# PyTorch's grad_fn names for the random fills of a tensor in a graph (the others are NameBackward0).
+_NODE_NAMES = {"out": "CopyBackwards", "bernoulli_": "BernoulliBackward2", "random_": "RandomBackward2",
+               "log_normal_": "LogNormalBackward0"}
+
+
 def _fill_inplace(self, array, name):
     from .inplace import check_inplace
     check_inplace(self, name)
     if _State.grad_enabled and (self._requires_grad or (self._base is not None and self._base._requires_grad)):
-        from .inplace import copy_
-        return copy_(self, _result(array, None, self.device, False))
+        from .inplace import overwrite, overwrite_op
+        return overwrite(self, _result(array, None, self.device, False), overwrite_op(_NODE_NAMES.get(
+            name, name.strip("_").capitalize() + "Backward0")))
     dst = self._array
     if self._device.type != "cpu":
         array = self._backend().from_numpy(array)

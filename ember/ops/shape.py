@@ -34,6 +34,9 @@ def _as_view(out, input, view_fn):
             extra["view_fn"] = fn
         if parent_extra is not None and "multi_output_view" in parent_extra:
             extra["multi_output_view"] = True          # a view of such a view inherits the restriction
+        if input._requires_grad and input.grad_fn is None and input._base is not None and \
+                not base._requires_grad:
+            extra["leaf_view_base"] = input            # a view made a leaf by requires_grad_(): in-place refused
     return out
 
 
@@ -153,6 +156,8 @@ def flatten(input, start_dim=0, end_dim=-1):
     start, end = wrap_dim(start_dim, input.ndim), wrap_dim(end_dim, input.ndim)
     if start > end:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if start == end:                              # nothing to merge: PyTorch returns input itself
+        return input
     shape = input.shape
     new = shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:]
     return reshape(input, new)
@@ -261,6 +266,11 @@ def movedim(input, source, destination):
     if len(src) != len(dst):
         raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) should contain "
                            f"the same number of dims as destination ({dst} dims)")
+    for name, dims in (("source", src), ("destination", dst)):
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({dims})")
+    if n == 0:                                    # 0-d: dims 0 and -1 name the tensor itself; an alias
+        return basic_index(input, ())
     order = [d for d in range(n) if d not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -473,13 +483,19 @@ def basic_index(input, index):
 
 
 def _narrow_index(input, dim, start, length):
+    if input.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     dim = wrap_dim(dim, input.ndim)
-    start = int(start)
+    start, length = int(start), int(length)
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
     size = input.shape[dim]
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but got {start})")
     if start < 0:
         start += size
-    if not 0 <= start <= size or length < 0 or start + length > size:
-        raise IndexError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
     return (slice(None),) * dim + (slice(start, start + length),)
 
 
@@ -597,6 +613,8 @@ def split_with_sizes(input, split_sizes, dim=0):
 @export(method=True)
 def chunk(input, chunks, dim=0):
     dim, step = _chunk_step(input, chunks, dim)
+    if not input.shape[dim]:                      # an empty dim gives `chunks` empty pieces, as in PyTorch
+        return _split_views(SplitWithSizes, input, dim, [0] * chunks, sizes=(0,) * chunks)
     return split(input, step, dim)
 
 
@@ -1302,6 +1320,8 @@ def unsafe_split_with_sizes(input, split_sizes, dim=0):
 @export(method=True)
 def unsafe_chunk(input, chunks, dim=0):
     dim, step = _chunk_step(input, chunks, dim)
+    if not input.shape[dim]:
+        return UnsafeSplitWithSizes.apply(input, sizes=(0,) * chunks, dim=dim)
     return unsafe_split(input, step, dim)
 
 

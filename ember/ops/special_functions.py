@@ -14,7 +14,7 @@ from ..autograd.function import Op
 from ..backends import special as _sp
 from ._common import cast, nodiff, promote, return_type
 from ._registry import export, export_method
-from .pointwise import cos, exp, exp2, float_power, log, sign, signbit, unary_op, where
+from .pointwise import cos, exp, exp2, float_power, log, sign, signbit, unary_op, where, zeros_like_
 
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
@@ -221,7 +221,7 @@ class Logit(Op):
         (x,) = ctx.saved_tensors
         out = grad / (x * (1 - x))
         if ctx.eps is None:
-            return out
+            return where((x < 0) | (x > 1), math.nan, out)         # outside the domain: NaN, as in PyTorch
         return where((x < ctx.eps) | (x > 1 - ctx.eps), 0.0, out)   # clamped: no gradient, as in PyTorch
 
 
@@ -273,8 +273,19 @@ class Xlogy(Op):
         needs = ctx.needs_input_grad
         grad_input = grad_other = None
         if needs[0]:
-            nonzero = cast(input != 0, grad.dtype)
-            grad_input = grad * (xlog1py(nonzero, other) if ctx.shift else xlogy(nonzero, other))
+            # PyTorch's slope: log(other) (log1p), except 0 where input == 0 and the log would be -inf or
+            # NaN from a non-positive argument (a NaN other still gives NaN)
+            bound = -1 if ctx.shift else 0
+            live = input != 0
+            if isinstance(other, Tensor):
+                live = live | (other > bound)
+            elif other > bound:
+                live = None
+            if live is None:
+                slope = math.log1p(other) if ctx.shift else math.log(other)
+            else:
+                slope = (xlog1py if ctx.shift else xlogy)(cast(live, grad.dtype), other)
+            grad_input = grad * slope
         if needs[1]:
             grad_other = grad * input / (other + 1 if ctx.shift else other)
         return grad_input, grad_other
@@ -336,7 +347,7 @@ class Copysign(Op):
         s = sign(input)                                   # 0 at input == 0, as PyTorch's gradient
         flip = signbit(other) if isinstance(other, Tensor) else math.copysign(1.0, other) < 0
         grad_input = grad * (where(flip, -s, s) if isinstance(flip, Tensor) else -s if flip else s)
-        return grad_input, (grad * 0 if ctx.needs_input_grad[1] else None)
+        return grad_input, (zeros_like_(grad) if ctx.needs_input_grad[1] else None)
 
 
 _COPYSIGN = _variants(Copysign, "Copysign")
@@ -399,13 +410,27 @@ def frexp(input):
 
 # --- non-differentiable elementwise ops ----------------------------------------------------------------
 
+class Heaviside(Op):
+    """PyTorch records heaviside in the graph without a derivative: the output requires grad, backward raises."""
+    node_name = "NotImplemented"
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, values):
+        return ctx.xp.where(input == 0, values, input > 0).astype(input.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("derivative for aten::heaviside is not implemented")
+
+
 @export(inplace=True)
 def heaviside(input, values):
     """Step function: 0 for input < 0, values where input == 0, 1 for input > 0."""
     _require_tensor("heaviside", "values", values)
     if input.dtype is not values.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
-    return nodiff(lambda xp, x, v: xp.where(x == 0, v, x > 0).astype(x.dtype), input, values)
+    return Heaviside.apply(input, values)
 
 
 def _integer_op(name, fn):
@@ -431,7 +456,20 @@ def nextafter(input, other):
     input, other, dtype = promote("nextafter", input, other)
     if dtype.category != _dt.FLOAT:
         raise NotImplementedError(f"\"nextafter_cpu\" not implemented for '{_dt.scalar_type_name(dtype)}'")
-    return nodiff(lambda xp, a, b: xp.nextafter(a, b), input, other)
+    return Nextafter.apply(input, other)
+
+
+class Nextafter(Op):
+    """The gradient passes to input as if nextafter were the identity, none to other (PyTorch's formula)."""
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other):
+        return ctx.xp.nextafter(input, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, (zeros_like_(grad) if ctx.needs_input_grad[1] else None)
 
 
 @export()

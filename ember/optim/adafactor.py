@@ -1,6 +1,6 @@
 """Adafactor: a factored second-moment estimate and a step size relative to the parameter's scale."""
 from .._tensor import Tensor, _make
-from .optimizer import Optimizer, check_hyper, increment_step, lerp_, scalar_state, _value, _xp, zeros_state
+from .optimizer import Optimizer, check_hyper, increment_step, lerp_, lr_value, scalar_state, _xp, zeros_state
 
 __all__ = ["Adafactor"]
 
@@ -45,7 +45,7 @@ class Adafactor(Optimizer):
         state["col_var"] = _make(xp.zeros(shape[:-2] + (1, shape[-1]), param._array.dtype), param._device)
 
     def _update(self, xp, param, grad, state, group):
-        lr, weight_decay, d = _value(group["lr"]), group["weight_decay"], group["d"]
+        lr, weight_decay, d = lr_value(group), group["weight_decay"], group["d"]
         eps1, eps2 = group["eps"]
         if eps1 is None:                               # PyTorch's default: the parameter dtype's epsilon
             eps1 = float(xp.finfo(param.dtype).eps)

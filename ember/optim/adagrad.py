@@ -1,6 +1,6 @@
 """Adagrad: per-coordinate step sizes from the sum of squared gradients."""
-from .optimizer import (Optimizer, addcdiv_, check_hyper, check_lr, full_state, increment_step, scalar_state,
-                        _value)
+from .optimizer import (Optimizer, addcdiv_, check_hyper, check_lr, full_state, increment_step, lr_value,
+                        scalar_state)
 
 __all__ = ["Adagrad"]
 
@@ -37,7 +37,7 @@ class Adagrad(Optimizer):
             grad = -grad
         if weight_decay != 0:
             grad = grad + param * weight_decay
-        clr = _value(group["lr"]) / (1 + (step - 1) * group["lr_decay"])
+        clr = lr_value(group) / (1 + (step - 1) * group["lr_decay"])
         state_sum = state["sum"]._array
         state_sum += grad * grad
         std = xp.sqrt(state_sum)

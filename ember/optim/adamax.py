@@ -1,6 +1,6 @@
 """Adamax: Adam with the infinity norm in place of the second moment."""
 from .optimizer import (Optimizer, addcdiv_, check_betas, check_hyper, check_lr, increment_step, lerp_,
-                        scalar_state, _value, zeros_state)
+                        lr_value, scalar_state, _value, zeros_state)
 
 __all__ = ["Adamax"]
 
@@ -23,7 +23,9 @@ class Adamax(Optimizer):
         state["exp_inf"] = zeros_state(param)
 
     def _update(self, xp, param, grad, state, group):
-        lr, weight_decay, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
+        # a tensor lr enters PyTorch's step size as a tensor (Note [tensor lr]), but as a number on its foreach path
+        lr = _value(group["lr"]) if group["foreach"] else lr_value(group)
+        weight_decay, eps = group["weight_decay"], group["eps"]
         beta1, beta2 = group["betas"]
         if group["maximize"]:
             grad = -grad

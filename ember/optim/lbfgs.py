@@ -1,7 +1,17 @@
-"""L-BFGS with an optional strong-Wolfe line search (after minFunc, as PyTorch's)."""
+"""L-BFGS with an optional strong-Wolfe line search (after minFunc, as PyTorch's).
+
+Note [L-BFGS scalars]: PyTorch's L-BFGS mixes Python numbers and 0-d tensors: dot products (ys, H_diag,
+ro, al, gtd), the first step length `min(1, 1/|g|_1) * lr` and whatever the line search interpolates from
+them are 0-d tensors in the parameters' dtype, while a plain `lr` stays a Python number (so `t` is 1 for
+lr=1 after the first iteration). ember keeps those values as NumPy scalars of the same dtype, which round
+like PyTorch's 0-d tensors (float32 arithmetic for float32 parameters, where the line search's decisions
+and so the iteration counts depend on it), and stores them in the state as 0-d tensors, numbers as numbers.
+"""
+import numpy as np
+
 from .._tensor import Tensor, _make
 from ..autograd.function import null_ctx
-from .optimizer import Optimizer, _value, call_closure, check_lr
+from .optimizer import Optimizer, call_closure, check_lr, lr_value
 
 __all__ = ["LBFGS"]
 
@@ -15,7 +25,7 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
     d2_square = d1 ** 2 - g1 * g2
     if d2_square >= 0:
-        d2 = d2_square ** 0.5
+        d2 = np.sqrt(d2_square)                    # a 0-d tensor's sqrt in PyTorch
         if x1 <= x2:
             min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
         else:
@@ -95,7 +105,11 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
 
 
 def _array(value):
-    return value._array if isinstance(value, Tensor) else value
+    """A state value for the step: a tensor's array, a 0-d one as a NumPy scalar (Note [L-BFGS scalars])."""
+    if not isinstance(value, Tensor):
+        return value
+    array = value._array
+    return array[()] if array.ndim == 0 else array
 
 
 class LBFGS(Optimizer):
@@ -139,7 +153,7 @@ class LBFGS(Optimizer):
         for p in self._params:
             view = self._flat(p)
             numel = view.size
-            view += update[offset:offset + numel] * step_size
+            _add_scaled_(view, update[offset:offset + numel], step_size)
             p._bump_version()
             offset += numel
 
@@ -155,7 +169,7 @@ class LBFGS(Optimizer):
     def step(self, closure):
         """Up to max_iter L-BFGS iterations; returns the loss the closure gave at the start."""
         group = self.param_groups[0]
-        lr = _value(group["lr"])
+        lr = lr_value(group)
         max_iter, max_eval = group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
         line_search_fn, history_size = group["line_search_fn"], group["history_size"]
@@ -177,10 +191,9 @@ class LBFGS(Optimizer):
         old_stps = [_array(v) for v in state.get("old_stps", [])]
         ro = [_array(v) for v in state.get("ro", [])]
         H_diag = _array(state.get("H_diag"))
-        prev_flat_grad = _array(state.get("prev_flat_grad"))
+        prev_flat_grad = _array(state.get("prev_flat_grad"))   # updated in place, as PyTorch's copy_
         prev_loss = state.get("prev_loss")
-        if prev_flat_grad is not None:
-            prev_flat_grad = prev_flat_grad.copy()   # written in place below; the state keeps its own
+        al = None
 
         n_iter = 0
         while n_iter < max_iter:
@@ -192,7 +205,7 @@ class LBFGS(Optimizer):
                 H_diag = 1
             else:                                      # update memory, then the two-loop recursion
                 y = flat_grad - prev_flat_grad
-                s = d * t
+                s = d * _as_dtype(t, d)
                 ys = y.dot(s)
                 if ys > 1e-10:
                     if len(old_dirs) == history_size:
@@ -204,16 +217,20 @@ class LBFGS(Optimizer):
                     ro.append(1.0 / ys)
                     H_diag = ys / y.dot(y)
                 num_old = len(old_dirs)
-                al = [None] * history_size
+                if al is None:                         # kept in the state across steps, as in PyTorch
+                    al = [_array(v) for v in state.setdefault("al", [None] * history_size)]
                 q = -flat_grad
                 for i in range(num_old - 1, -1, -1):
                     al[i] = old_stps[i].dot(q) * ro[i]
-                    q -= old_dirs[i] * al[i]
-                d = r = q * H_diag
+                    _add_scaled_(q, old_dirs[i], -al[i])
+                d = r = q * _as_dtype(H_diag, q)
                 for i in range(num_old):
                     be_i = old_dirs[i].dot(r) * ro[i]
-                    r += old_stps[i] * (al[i] - be_i)
-            prev_flat_grad = flat_grad.copy()
+                    _add_scaled_(r, old_stps[i], al[i] - be_i)
+            if prev_flat_grad is None:
+                prev_flat_grad = flat_grad.copy()
+            else:
+                prev_flat_grad[...] = flat_grad
             prev_loss = loss
             # step length: scaled on the very first iteration, lr afterwards
             t = min(1.0, 1.0 / abs(flat_grad).sum()) * lr if state["n_iter"] == 1 else lr
@@ -243,19 +260,41 @@ class LBFGS(Optimizer):
             state["func_evals"] += ls_func_evals
             if n_iter == max_iter or current_evals >= max_eval or opt_cond:
                 break
-            if abs(d * t).max() <= tolerance_change or abs(loss - prev_loss) < tolerance_change:
+            if abs(d * _as_dtype(t, d)).max() <= tolerance_change or abs(loss - prev_loss) < tolerance_change:
                 break
 
         device = self._params[0]._device
 
-        def wrap(value):
-            return _make(xp.asarray(value), device) if value is not None and hasattr(value, "dtype") else value
+        def wrap(value):                               # arrays and NumPy scalars as tensors, numbers as numbers
+            return _make(xp.asarray(value), device) if hasattr(value, "dtype") else value
+        if al is not None:
+            state["al"][:] = [wrap(v) for v in al]
         state["d"] = wrap(d)
-        state["t"] = float(t) if t is not None else t
+        state["t"] = wrap(t)
         state["old_dirs"] = [wrap(v) for v in old_dirs]
         state["old_stps"] = [wrap(v) for v in old_stps]
         state["ro"] = [wrap(v) for v in ro]
         state["H_diag"] = wrap(H_diag)
-        state["prev_flat_grad"] = wrap(prev_flat_grad)
+        if not isinstance(state.get("prev_flat_grad"), Tensor):
+            state["prev_flat_grad"] = wrap(prev_flat_grad)
         state["prev_loss"] = prev_loss
         return orig_loss
+
+
+def _add_scaled_(array, other, alpha):
+    """array += alpha * other as PyTorch's add_(other, alpha=alpha): alpha is taken in array's dtype, and the
+    CPU kernel rounds `array + alpha * other` once (a fused multiply-add), which for float32 the float64
+    arithmetic here reproduces. The line search's decisions in float32 hang on such last bits."""
+    alpha = array.dtype.type(alpha)
+    if array.dtype.itemsize == 4 and array.dtype.kind == "f":
+        array[...] = array.astype("float64") + other.astype("float64") * float(alpha)
+    else:
+        array += other * alpha
+
+
+def _as_dtype(scalar, array):
+    """A 0-d value combined with a dimensioned tensor takes the tensor's dtype in PyTorch; NumPy would promote a
+    float32 array with a float64 NumPy scalar, so such a scalar is cast first (Python numbers need nothing)."""
+    if isinstance(scalar, np.generic) and scalar.dtype != array.dtype:
+        return array.dtype.type(scalar)
+    return scalar

@@ -1,6 +1,6 @@
 """NAdam: Adam with Nesterov momentum (and the momentum-decay schedule of Dozat, 2016)."""
 from .optimizer import (Optimizer, addcdiv_, addcmul_, check_betas, check_hyper, check_lr, increment_step,
-                        lerp_, scalar_state, _value, zeros_state)
+                        lerp_, lr_value, scalar_state, _value, zeros_state)
 
 __all__ = ["NAdam"]
 
@@ -21,10 +21,6 @@ class NAdam(Optimizer):
                                       maximize=maximize, foreach=foreach, capturable=capturable,
                                       differentiable=differentiable))
 
-    # PyTorch casts mu_product to the parameter dtype on load, which perturbs a resumed run (by ~1e-13 in
-    # float64); ember keeps it in the scalar dtype so a resumed run continues bit for bit.
-    _scalar_state_keys = ("step", "mu_product")
-
     def _init_state(self, param, state, group):
         state["step"] = scalar_state(0.0)
         state["mu_product"] = scalar_state(1.0)
@@ -32,7 +28,7 @@ class NAdam(Optimizer):
         state["exp_avg_sq"] = zeros_state(param)
 
     def _update(self, xp, param, grad, state, group):
-        lr, weight_decay, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
+        lr, weight_decay, eps = lr_value(group), group["weight_decay"], group["eps"]
         beta1, beta2 = group["betas"]
         momentum_decay = group["momentum_decay"]
         if group["maximize"]:
@@ -47,8 +43,12 @@ class NAdam(Optimizer):
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
         mu_product_t = state["mu_product"]._array
-        mu_product_t *= mu                          # in the scalar dtype (float32 by default), like PyTorch
+        # in the scalar dtype (float32 by default) or, after load_state_dict, the parameter's dtype (PyTorch
+        # casts every floating state tensor but `step` to it), like PyTorch
+        mu_product_t *= mu
         mu_product = mu_product_t.item()
+        if group["foreach"]:       # PyTorch's foreach path takes a tensor lr's value as a number for the step sizes
+            lr = _value(group["lr"])
         exp_avg, exp_avg_sq = state["exp_avg"]._array, state["exp_avg_sq"]._array
         lerp_(xp, exp_avg, grad, 1 - beta1)
         exp_avg_sq *= beta2

@@ -87,6 +87,15 @@ def _value(x):
     return x.item() if isinstance(x, Tensor) else x
 
 
+def lr_value(group):
+    """The group's lr for arithmetic. Note [tensor lr]: PyTorch computes `lr / bias_correction`,
+    `1 - lr * weight_decay` and the like with a tensor lr as 0-d tensor ops, rounding each result in the
+    lr's dtype (float32 by default). A NumPy scalar of that dtype rounds the same way (NumPy treats the
+    Python floats it meets as weak), so a tensor lr is returned as one; a number lr stays a number."""
+    lr = group["lr"]
+    return lr._array.reshape(-1)[0] if isinstance(lr, Tensor) else lr
+
+
 def scalar_dtype():
     """The dtype of 0-d state such as `step`: float64 under a float64 default dtype, else float32."""
     return _dt.float64 if _dt.get_default_dtype() is _dt.float64 else _dt.float32
@@ -153,7 +162,7 @@ def addcmul_(self, tensor1, tensor2, value):
 def adam_moments(xp, param, grad, state, group):
     """The step Adam and RAdam share: maximize, weight decay (L2 or decoupled), the step count and the two
     moving averages, updated in place. Returns (lr, eps, beta1, beta2, step, exp_avg, exp_avg_sq)."""
-    lr, weight_decay, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
+    lr, weight_decay, eps = lr_value(group), group["weight_decay"], group["eps"]
     beta1, beta2 = group["betas"]
     if group["maximize"]:
         grad = -grad
@@ -323,6 +332,8 @@ class Optimizer:
                 param, grad = p._array, grad._array
                 if param.dtype.kind == "c":         # complex: real and imaginary parts as independent reals
                     param, grad, s = _as_real(param), _as_real(grad), _real_state(s)
+                elif not param.ndim:                  # 0-d: Note [0-d parameters]
+                    param, grad, s = param.reshape(1), grad.reshape(1), _state_1d(s)
                 update(null_ctx(p._device).xp, param, grad, s, group)
                 p._bump_version()
         return loss
@@ -343,7 +354,7 @@ class Optimizer:
                     grad._requires_grad = False
                 try:
                     grad._array[...] = 0
-                except ValueError:                # a read-only (broadcast) gradient: give it own memory
+                except (ValueError, TypeError):   # a read-only (broadcast) gradient: give it own memory
                     grad._array = _xp(grad).zeros(grad._array.shape, grad._array.dtype)
                 grad._bump_version()
 
@@ -446,6 +457,17 @@ def _real_state(state):
             for k, v in state.items()}
 
 
+def _state_1d(state):
+    """The state of a 0-d parameter with its 0-d tensors replaced by (1,)-shaped views of the same memory.
+
+    Note [0-d parameters]: NumPy arithmetic on 0-d arrays returns immutable NumPy scalars, not arrays:
+    `out=` refuses them and `buf *= m` on one rebinds a local instead of updating the state. So a 0-d
+    parameter's update runs on (1,)-shaped views of the parameter, gradient and state (scalar state such
+    as `step` included), where every temporary is an array; the state itself keeps the parameter's shape."""
+    return {k: _make(v._array.reshape(1), v._device) if isinstance(v, Tensor) and not v._array.ndim else v
+            for k, v in state.items()}
+
+
 Optimizer.step = _with_hooks(Optimizer.step)     # subclasses' own step methods are wrapped on definition
 
 
@@ -457,7 +479,7 @@ def _cast(param, value, keep, key=None):
             value = value.to(dtype=param.dtype, device=param.device)
         else:
             value = value.to(device=param.device)
-        return _make(value._array.copy(), value._device)
+        return _make(_xp(value).array(value._array), value._device)     # a copy, and an array even if 0-d
     if isinstance(value, dict):
         return {k: _cast(param, v, keep, k) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

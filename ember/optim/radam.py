@@ -27,10 +27,23 @@ class RAdam(Optimizer):
         lr, eps, beta1, beta2, step, exp_avg, exp_avg_sq = adam_moments(xp, param, grad, state, group)
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
-        update = exp_avg / bias_correction1
-        update *= lr
         rho_inf = 2 / (1 - beta2) - 1
         rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+        if group["foreach"]:
+            # PyTorch's foreach path folds lr, the rectification and the bias corrections into one scalar step
+            # size first (rounded in a tensor lr's dtype, Note [tensor lr]), then divides by it
+            if rho_t > 5:
+                rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+                buffer = xp.sqrt(exp_avg_sq)
+                buffer += eps
+                buffer /= (bias_correction2 ** 0.5) * (lr * rect / bias_correction1) * -1
+                xp.reciprocal(buffer, out=buffer)
+            else:
+                buffer = (lr * 1.0 / bias_correction1) * -1
+            param += exp_avg * buffer
+            return
+        update = exp_avg / bias_correction1
+        update *= lr
         if rho_t > 5.0:
             adaptive = xp.sqrt(exp_avg_sq)
             adaptive += eps

@@ -33,6 +33,8 @@ class SGD(Optimizer):
                 if p._grad is None:
                     continue
                 param, grad = p._array, p._grad._array
+                if not param.ndim:                   # Note [0-d parameters] (optimizer.py)
+                    param, grad = param.reshape(1), grad.reshape(1)
                 if maximize:
                     grad = -grad
                 if weight_decay != 0:
@@ -41,10 +43,12 @@ class SGD(Optimizer):
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
                     if buf is None:                  # the first step starts from the raw step
-                        state["momentum_buffer"] = _make(grad.copy(), p._device)
-                        buf = grad
+                        buf = grad.copy()
+                        state["momentum_buffer"] = _make(buf.reshape(p._array.shape), p._device)
                     else:
                         buf = buf._array
+                        if not buf.ndim:
+                            buf = buf.reshape(1)
                         buf *= momentum
                         buf += grad * (1 - dampening) if dampening != 0 else grad
                     if nesterov:

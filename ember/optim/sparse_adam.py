@@ -1,6 +1,6 @@
 """SparseAdam: Adam for sparse gradients. ember has no sparse layout, so every gradient is dense and, as
 in PyTorch when SparseAdam meets a dense gradient, step() refuses it and points to Adam."""
-from .optimizer import Optimizer, check_betas, check_hyper, check_lr
+from .optimizer import Optimizer, call_closure, check_betas, check_hyper, check_lr
 
 __all__ = ["SparseAdam"]
 
@@ -14,9 +14,11 @@ class SparseAdam(Optimizer):
         check_betas(betas)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
 
-    def _init_state(self, param, state, group):
-        state["step"] = 0
-
-    def _update(self, xp, param, grad, state, group):
-        raise RuntimeError("SparseAdam does not support dense gradients, please consider Adam instead "
-                           "(ember has no sparse tensors: every gradient is dense)")
+    def step(self, closure=None):
+        # refused before any state is made, as PyTorch's check runs first (it keeps `step` as a Python int)
+        loss = None if closure is None else call_closure(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p._grad is not None:
+                    raise RuntimeError("SparseAdam does not support dense gradients, please consider Adam instead")
+        return loss

@@ -123,7 +123,10 @@ def test_state_dict_round_trip_continues_identically(case):
     train(ember, opt, params, 10)
     resumed = _continue(ember, case, "float64", arrays, saved)
     for a, b in zip(params, resumed):
-        np.testing.assert_array_equal(_np(a), _np(b))
+        if case.name == "NAdam":    # load_state_dict casts mu_product to float64, as PyTorch's does: ~1e-13 off
+            np.testing.assert_allclose(_np(a), _np(b), rtol=1e-10)
+        else:
+            np.testing.assert_array_equal(_np(a), _np(b))
 
 
 @pytest.mark.parametrize("case", ROUND_TRIP, ids=str)

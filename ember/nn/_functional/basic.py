@@ -10,8 +10,8 @@ from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from ...ops import activation as _act
 from ...ops import creation, pointwise, reduction
-from ...ops.activation import (Gelu, Hardsigmoid, Hardswish, Hardtanh, LeakyRelu, LogSigmoid, Mish, Shrink,
-                               Silu, Softplus, prelu)
+from ...ops.activation import (Gelu, Hardsigmoid, Hardswish, Hardtanh, LeakyRelu, LogSigmoid, Mish, Silu,
+                               Softplus, Softshrink, prelu)
 from ...ops.activation import relu as _relu
 from ...ops.inplace import apply_inplace
 from .linear import *  # noqa: F403
@@ -165,7 +165,7 @@ def softshrink(input, lambd=0.5):
     """x moved lambd toward 0, and 0 inside [-lambd, lambd]."""
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
-    return Shrink.apply(_act.float_input("softshrink", input), lambd=lambd, soft=True)
+    return Softshrink.apply(_act.float_input("softshrink", input), lambd=lambd, soft=True)
 
 
 def tanhshrink(input):

@@ -53,11 +53,33 @@ def _promote(input, target):
     return input, target
 
 
+def _promote_to_input(kernel, input, target):
+    """The promotion of a loss kernel that writes into a tensor of input's dtype (huber_loss, soft_margin_loss):
+    computed in the operands' result type (a 0-d operand is weak, as in PyTorch's promotion), which must
+    cast to input's dtype. Returns (input, target, the result's dtype)."""
+    dtype = _dt.result_type(input, target)
+    if kernel == "soft_margin" and dtype.category < _dt.FLOAT:
+        dtype = _dt.get_default_dtype()            # its formula computes in floating point
+    if dtype.category > input.dtype.category:
+        raise RuntimeError(f"result type {_dt.scalar_type_name(dtype)} can't be cast to the desired output type "
+                           f"{_dt.scalar_type_name(input.dtype)}")
+    if dtype.category < _dt.FLOAT:
+        raise NotImplementedError(f"\"{kernel}_cpu\" not implemented for '{_dt.scalar_type_name(dtype)}'")
+    return input.to(dtype), target.to(dtype), input.dtype
+
+
 def _elementwise(kind, name, input, target, reduction, weight=None, **params):
     _warn_size(name, input, target)
     if target.shape != input.shape:
         broadcast_shapes(tuple(input.shape), tuple(target.shape), op=name)
+    if kind == "huber":
+        input, target, out_dtype = _promote_to_input(kind, input, target)
+        return _elementwise_loss(kind, input, target, reduction, weight, **params).to(out_dtype)
     input, target = _promote(input, target)
+    return _elementwise_loss(kind, input, target, reduction, weight, **params)
+
+
+def _elementwise_loss(kind, input, target, reduction, weight, **params):
     if weight is None:
         return pointwise_loss(kind, input, target, reduction, **params)
     if weight.shape != input.shape:
@@ -221,8 +243,8 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     """log(1 + exp(-target * input)), stable."""
     reduction = _reduction(size_average, reduce, reduction)
     _warn_size("soft_margin_loss", input, target)
-    input, target = _promote(input, target)
-    return pointwise_loss("soft_margin", input, target, reduction)
+    input, target, out_dtype = _promote_to_input("soft_margin", input, target)
+    return pointwise_loss("soft_margin", input, target, reduction).to(out_dtype)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):

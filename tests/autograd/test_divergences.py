@@ -1,0 +1,302 @@
+"""Regression tests for the autograd divergences from PyTorch that differential testing found (issue 12).
+
+Each program is written once against a module `m` (ember or torch). `outcome` runs it and reduces the
+result to plain data (or the exception type and the key phrase of its message), so the two libraries
+can be compared; every test also states ember's expected outcome, so it runs without torch too.
+"""
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+
+MODIFIED = "modified by an inplace operation"
+FREED = "backward through the graph a second time"
+OVERLAP = "more than one element of the written-to tensor"
+
+
+def outcome(m, program):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = program(m)
+    except RuntimeError as e:
+        for phrase in (MODIFIED, FREED, OVERLAP, "a view of a leaf Variable", "post accumulate grad hooks",
+                       "is a view and its base or another view"):
+            if phrase in str(e):
+                return ("raises", phrase)
+        return ("raises", str(e))
+    return _plain(result)
+
+
+def _plain(x):
+    if isinstance(x, (list, tuple)):
+        return type(x)(_plain(v) for v in x)
+    if hasattr(x, "detach"):
+        return np.asarray(x.detach().numpy()).tolist()
+    return x
+
+
+def check(torch_module, program, expected):
+    ours = outcome(ember, program)
+    assert ours == expected
+    if torch_module is not None:
+        assert outcome(torch_module, program) == expected
+
+
+@pytest.fixture
+def oracle():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+# --- Note [array storage]: the 0-d invariant -----------------------------------------------------------
+
+def test_suite_runs_with_the_storage_check_on():
+    """tests/conftest.py turns the check on: a NumPy scalar can never become a tensor's storage."""
+    from ember import _tensor
+    assert _tensor._make is _tensor._make_checked
+    with pytest.raises(AssertionError, match="numpy.float32"):
+        _tensor._make(np.float32(1.0))
+
+
+def test_storage_check_is_off_by_default():
+    code = "import ember._tensor as t; print(t._make is t._make_unchecked)"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "EMBER_DEBUG_INVARIANTS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "True"
+
+
+def test_zero_d_gradient_summed_in_the_engine_is_an_array():
+    """The dynamic-net tutorial's bug: a 0-d parameter used twice gets its gradient as 0-d + 0-d."""
+    p = ember.tensor(0.5, dtype=ember.float64, requires_grad=True)
+    (p * p).backward()
+    assert type(p.grad._array) is np.ndarray and p.grad.item() == 1.0
+
+
+def test_sgd_momentum_on_a_zero_d_parameter(oracle):
+    def program(m):
+        p = m.nn.Parameter(m.tensor(.5, dtype=m.float64))
+        opt = m.optim.SGD([p], lr=.1, momentum=.9)
+        for _ in range(4):
+            opt.zero_grad()
+            (p * p).backward()
+            opt.step()
+        return round(p.item(), 10)
+    check(oracle, program, -0.1543)
+
+
+# --- in-place ops stay in the graph --------------------------------------------------------------------
+
+@pytest.mark.parametrize("fill", ["zero_", "fill_", "uniform_", "normal_", "copy_", "bernoulli_"])
+def test_overwriting_a_non_leaf_gives_its_leaf_zero_grad(oracle, fill):
+    names = {"zero_": "ZeroBackward0", "fill_": "FillBackward2", "uniform_": "UniformBackward0",
+             "normal_": "NormalBackward0", "copy_": "CopyBackwards", "bernoulli_": "BernoulliBackward2"}
+
+    def program(m):
+        x = m.ones(3, requires_grad=True)
+        y = x * 2
+        if fill == "fill_":
+            y.fill_(3.0)
+        elif fill == "copy_":
+            y.copy_(m.zeros(3))
+        else:
+            getattr(y, fill)()
+        (y * 1).sum().backward()
+        return x.grad, type(y.grad_fn).__name__
+    check(oracle, program, ([0.0, 0.0, 0.0], names[fill]))
+
+
+def test_zero_on_a_saved_tensor_is_caught(oracle):
+    def program(m):
+        x = m.ones(3, requires_grad=True)
+        y = x * 2
+        z = y * y
+        y.zero_()
+        z.sum().backward()
+    check(oracle, program, ("raises", MODIFIED))
+
+
+@pytest.mark.parametrize("chain", ["exp_mul_", "sigmoid_add_", "prod_clamp_"])
+def test_in_place_chain_on_a_saved_output_is_refused(oracle, chain):
+    def program(m):
+        x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = x * 1
+        if chain == "exp_mul_":
+            y.exp_()
+            y.mul_(2)
+        elif chain == "sigmoid_add_":
+            y.sigmoid_()
+            y.add_(1)
+        else:
+            y = y.prod()
+            y.clamp_(0, 1)
+        y.sum().backward()
+    check(oracle, program, ("raises", MODIFIED))
+
+
+def test_second_backward_through_indexing_is_refused(oracle):
+    def program(m):
+        x = m.ones(3, requires_grad=True)
+        s = x[m.tensor([0, 1])].sum()
+        s.backward()
+        s.backward()
+    check(oracle, program, ("raises", FREED))
+
+
+def test_second_backward_through_nodes_that_save_nothing_is_allowed(oracle):
+    def program(m):
+        x = m.ones(3, requires_grad=True)
+        s = (x + 1).sum()
+        s.backward()
+        s.backward()
+        return x.grad
+    check(oracle, program, [2.0, 2.0, 2.0])
+
+
+def test_max_pool_saves_indices_not_its_output(oracle):
+    """PyTorch's max_pool2d saves input and indices, so an in-place relu_ on its output is allowed."""
+    def program(m):
+        x = m.arange(16.0).reshape(1, 1, 4, 4).sub(8).requires_grad_()
+        y = m.nn.functional.max_pool2d(x, 2)
+        m.nn.functional.relu_(y)
+        y.sum().backward()
+        return x.grad.reshape(-1)
+    expected = [0.0] * 16
+    for i in (13, 15):          # the windows whose maxima (5, 7) survive relu_
+        expected[i] = 1.0
+    expected[5] = expected[7] = 0.0
+    check(oracle, program, expected)
+
+
+@pytest.mark.parametrize("split", ["split", "chunk", "unbind"])
+@pytest.mark.parametrize("modify", ["base", "sibling_no_grad"])
+def test_multi_output_view_after_its_base_changed_is_refused(oracle, split, modify):
+    def program(m):
+        x = m.arange(4.0, requires_grad=True)
+        y = x * 1
+        a, b = y.split(2) if split == "split" else y.chunk(2) if split == "chunk" else y.view(2, 2).unbind(0)
+        if modify == "base":
+            y.mul_(2)
+        else:
+            with m.no_grad():
+                b.mul_(2)
+        (a * a).sum().backward()
+    check(oracle, program, ("raises", "is a view and its base or another view"))
+
+
+def test_in_place_on_a_view_of_a_leaf_view_is_refused(oracle):
+    def program(m):
+        x = m.ones(4, 4)
+        v = x[::2]
+        v.requires_grad_()
+        v[0].mul_(2)
+    check(oracle, program, ("raises", "a view of a leaf Variable"))
+
+
+# --- flags, .data and version counters -----------------------------------------------------------------
+
+def test_data_has_its_own_version_counter(oracle):
+    def program(m):
+        x = m.ones(3, requires_grad=True)
+        y = x * 2
+        z = y.exp()
+        y.data.add_(1)                             # invisible to autograd, as PyTorch documents
+        z.sum().backward()
+        return y._version, round(float(x.grad[0]), 4)
+    check(oracle, program, (0, 14.7781))
+
+
+@pytest.mark.parametrize("switch", ["requires_grad_", "detach_"])
+def test_leaf_switched_off_after_the_graph_was_built_gets_no_grad(oracle, switch):
+    def program(m):
+        x = m.ones(3, requires_grad=True)
+        y = (x * 2).sum()
+        x.requires_grad_(False) if switch == "requires_grad_" else x.detach_()
+        y.backward()
+        return x.grad
+    check(oracle, program, None)
+
+
+def test_views_report_their_base_requires_grad(oracle):
+    def program(m):
+        x = m.ones(3, requires_grad=True)
+        with m.no_grad():
+            v = x[:2]
+        b = m.ones(3)
+        w = b[:2]
+        b.requires_grad_()
+        return v.requires_grad, w.requires_grad, v.is_leaf, x.detach()[:2].requires_grad
+    check(oracle, program, (True, True, True, False))
+
+
+def test_version_bumps(oracle):
+    def program(m):
+        x = m.ones(3)
+        out = [x._version]
+        x.add_(1)
+        out.append(x._version)
+        x[0] = 2
+        out.append(x._version)
+        x.zero_()
+        out.append(x._version)
+        m.add(x, 1, out=x)
+        out.append(x._version)
+        x.data.add_(1)
+        out.append(x._version)
+        x.view(3).add_(1)
+        out.append(x._version)
+        x.copy_(m.ones(3))
+        out.append(x._version)
+        return out
+    check(oracle, program, [0, 1, 2, 3, 4, 4, 5, 6])
+
+
+def test_post_accumulate_grad_hook_must_return_none(oracle):
+    def program(m):
+        p = m.ones(2, requires_grad=True)
+        p.register_post_accumulate_grad_hook(lambda t: t * 2)
+        (p * 2).sum().backward()
+    check(oracle, program, ("raises", "post accumulate grad hooks"))
+
+
+# --- writes into self-overlapping memory and out= -----------------------------------------------------
+
+@pytest.mark.parametrize("write", ["add_", "mul_", "copy_", "clamp_", "out="])
+def test_writes_into_an_expanded_tensor_are_refused(oracle, write):
+    def program(m):
+        e = m.zeros(1).expand(3)
+        if write == "copy_":
+            e.copy_(m.ones(3))
+        elif write == "clamp_":
+            e.clamp_(0, 1)
+        elif write == "out=":
+            m.add(m.ones(3), m.ones(3), out=e)
+        else:
+            getattr(e, write)(2)
+    check(oracle, program, ("raises", OVERLAP))
+
+
+@pytest.mark.parametrize("fill", ["fill_", "zero_"])
+def test_filling_an_expanded_tensor_is_allowed(oracle, fill):
+    def program(m):
+        x = m.zeros(1)
+        e = x.expand(3)
+        e.fill_(1.0) if fill == "fill_" else e.zero_()
+        return x
+    check(oracle, program, [1.0] if fill == "fill_" else [0.0])
+
+
+def test_out_that_must_grow_a_view_writes_through_to_its_base(oracle):
+    def program(m):
+        base = m.zeros(4)
+        v = base[:2]
+        m.add(m.ones(3), 1, out=v)
+        return base, v
+    check(oracle, program, ([2.0, 2.0, 2.0, 0.0], [2.0, 2.0, 2.0]))
