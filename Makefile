@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ember-installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test fuzz bench lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check ember tests benchmarks examples
 	$(PY) -m pytest tests
+
+# Differential fuzzing against PyTorch with a fresh seed (tests/differential); FUZZ_ARGS="--seconds 600 --seed 1"
+fuzz: $(STAMP)
+	$(PY) -m tests.differential.fuzz $(FUZZ_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

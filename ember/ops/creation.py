@@ -1,4 +1,5 @@
 """Tensor creation: tensor, as_tensor, from_numpy, zeros/ones/empty/full (+ _like), arange, linspace, eye."""
+import builtins
 import math
 import numbers
 
@@ -9,7 +10,8 @@ from .._device import CPU, _default as _default_device, get_default_device, set_
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
 from ..backends import backend_for
-from ._registry import export
+from ..storage import UntypedStorage
+from ._registry import PUBLIC, export
 from ._shapes import parse_shape
 
 
@@ -195,34 +197,133 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
     return _filled(parse_shape((size,)), fill_value, dtype, device, requires_grad)
 
 
+class memory_format:
+    """PyTorch's memory formats: ember.contiguous_format, preserve_format, channels_last, channels_last_3d."""
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"ember.{self.name}"
+
+    def __reduce__(self):
+        return self.name                           # the module-level instance of that name
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+PUBLIC["memory_format"] = memory_format
+PUBLIC["UntypedStorage"] = UntypedStorage
+for _format in (contiguous_format, preserve_format, channels_last, channels_last_3d):
+    PUBLIC[_format.name] = _format
+
+
+def layout_order(shape, strides):
+    """The dims of a tensor of these shape and strides from outermost to innermost in memory, as PyTorch
+    orders an output that preserves its input's layout (empty_like, clone, TensorIterator's outputs):
+    an insertion sort of the dims by stride, from the innermost of a contiguous tensor outwards, where a
+    larger stride (or, at equal strides, a larger size) moves out and a stride of 0 compares as equal to
+    anything and stays where it is."""
+    perm = list(range(len(shape) - 1, -1, -1))     # innermost first
+    for i in range(1, len(perm)):
+        moving = i
+        for j in range(i - 1, -1, -1):
+            inner, outer = perm[j], perm[moving]
+            s_inner, s_outer = strides[inner], strides[outer]
+            if s_inner == 0 or s_outer == 0:
+                continue
+            if s_inner < s_outer:
+                break
+            if s_inner > s_outer or shape[inner] > shape[outer]:
+                perm[j], perm[moving] = outer, inner
+                moving = j
+    perm.reverse()
+    return perm
+
+
+def empty_array_like(array, np_dtype, xp, memory_format=None):
+    """An uninitialised array of array's shape laid out as PyTorch's empty_like(memory_format) lays it out:
+    preserve_format (the default) keeps a non-contiguous input's dim order (a transposed input gives a
+    transposed result), contiguous_format is C order, channels_last is NHWC (NDHWC)."""
+    shape = array.shape
+    if memory_format is channels_last or memory_format is channels_last_3d:
+        order = [0, *range(2, len(shape)), 1] if len(shape) == (4 if memory_format is channels_last else 5) \
+            else None
+        if order is None:
+            raise RuntimeError(f"required rank {4 if memory_format is channels_last else 5} tensor to use "
+                               f"{memory_format.name} format")
+    elif len(shape) < 2 or memory_format is contiguous_format or array.flags.c_contiguous:
+        return xp.empty(shape, dtype=np_dtype)
+    else:
+        order = layout_order(shape, array.strides)
+    out = xp.empty(tuple(shape[d] for d in order), dtype=np_dtype)
+    inverse = [0] * len(order)
+    for position, d in enumerate(order):
+        inverse[d] = position
+    return out.transpose(inverse)
+
+
+def copy_array(array, memory_format=None):
+    """array.copy() laid out as PyTorch's clone(memory_format) lays it out (see empty_array_like): the
+    default keeps a non-contiguous CPU array's dim order, so clone() of a transposed tensor is transposed."""
+    if array.__class__ is not np.ndarray or (memory_format is None and (array.ndim < 2 or array.flags.c_contiguous)) \
+            or memory_format is contiguous_format:
+        return array.copy()
+    out = empty_array_like(array, array.dtype, np, memory_format)
+    np.copyto(out, array)
+    return out
+
+
 def _like(input, dtype, device):
     return (_dt.to_dtype(dtype) if dtype is not None else input.dtype,
             device if device is not None else input.device)
 
 
+def _filled_like(input, fill, dtype, device, requires_grad, memory_format):
+    """_filled(input.shape, ...) laid out like input (Note: PyTorch's *_like keep a non-contiguous
+    input's layout, which decides whether a later .view() works)."""
+    array = input._array
+    if (memory_format is None or memory_format is preserve_format) and (array.ndim < 2 or array.flags.c_contiguous):
+        return _filled(tuple(input.shape), fill, dtype, device, requires_grad)
+    dtype, device = _like(input, dtype, device)
+    if dtype.numpy is None:
+        _dt.check_bfloat16()
+    device, xp = _device_and_xp(device)
+    if device.type == "meta" or input._device.type == "meta":
+        return _filled(tuple(input.shape), fill, dtype, device, requires_grad)
+    out = empty_array_like(array, dtype.numpy, xp, memory_format)
+    out[...] = 0 if fill is None else fill
+    return _finish(out, device, requires_grad)
+
+
 @export(method=False)
 def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     dtype, device = _like(input, dtype, device)
-    return _filled(tuple(input.shape), 0, dtype, device, requires_grad)
+    return _filled_like(input, 0, dtype, device, requires_grad, memory_format)
 
 
 @export(method=False)
 def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     dtype, device = _like(input, dtype, device)
-    return _filled(tuple(input.shape), 1, dtype, device, requires_grad)
+    return _filled_like(input, 1, dtype, device, requires_grad, memory_format)
 
 
 @export(method=False)
 def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     dtype, device = _like(input, dtype, device)
-    return _filled(tuple(input.shape), 0, dtype, device, requires_grad)
+    return _filled_like(input, 0, dtype, device, requires_grad, memory_format)
 
 
 @export(method=False)
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
               memory_format=None):
     dtype, device = _like(input, dtype, device)
-    return _filled(tuple(input.shape), fill_value, dtype, device, requires_grad)
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    return _filled_like(input, fill_value, dtype, device, requires_grad, memory_format)
 
 
 @export(method=False)
@@ -263,10 +364,20 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     start, end = (s.item() if isinstance(s, Tensor) else s for s in (start, end))
+    if dtype is None and (isinstance(start, builtins.complex) or isinstance(end, builtins.complex)):
+        dtype = _dt.get_default_dtype().to_complex()
     dtype = _dtype_or_default(dtype)
     device, xp = _device_and_xp(device)
+    if dtype.numpy is None:
+        _dt.check_bfloat16()
+    if dtype is _dt.bool_:
+        raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
+    if dtype.category in (_dt.INT, _dt.FLOAT) and steps > 1:
+        arr = _linspace_kernel(start, end, steps, dtype)
+        return _finish(arr if device.type == "cpu" else backend_for(device).from_numpy(arr), device,
+                       requires_grad)
     if steps == 1:
-        arr = xp.asarray([start], dtype=np.float64)
+        arr = xp.asarray([start], dtype=np.float64 if dtype.category <= _dt.FLOAT else np.complex128)
     else:
         step = (end - start) / (steps - 1) if steps > 1 else 0.0
         idx = xp.arange(steps, dtype=np.float64)
@@ -274,9 +385,65 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
         arr = xp.where(idx < half, start + step * idx, end - step * (steps - 1 - idx))
     if dtype.category < _dt.FLOAT:
         arr = xp.trunc(arr)
-    if dtype.numpy is None:
-        _dt.check_bfloat16()
     return _finish(arr.astype(dtype.numpy), device, requires_grad)
+
+
+def _linspace_kernel(start, end, steps, dtype):
+    """PyTorch's CPU linspace, bit for bit: step = (end - start) / (steps - 1) in the dtype's arithmetic
+    (double for integer dtypes); element i is start + step * i in the first half and end - step * (steps -
+    1 - i) in the second, each a fused multiply-add (one rounding) as the compiler contracts them; half
+    types (float16, bfloat16) round after every operation instead."""
+    i = np.arange(steps)
+    first = i < steps // 2
+    count = np.where(first, i, steps - 1 - i)
+    if dtype.category == _dt.INT:
+        s, e = float(int(start)), float(int(end))          # the ends convert to the integer type first
+        step = (e - s) / (steps - 1)
+        values = _fma64(np.where(first, step, -step), count.astype(np.float64), np.where(first, s, e))
+        return np.trunc(values).astype(dtype.numpy)
+    t = dtype.numpy
+    s, e = t.type(start), t.type(end)
+    if dtype.itemsize < 4:                                    # c10::Half / BFloat16: every operation rounds
+        step = t.type(t.type(e - s) / t.type(steps - 1))
+        c = count.astype(t)
+        return np.where(first, s + step * c, e - step * c).astype(t)
+    step = (e - s) / t.type(steps - 1)
+    c = count.astype(t).astype(np.float64)                   # the index converts to the dtype first
+    base = np.where(first, np.float64(s), np.float64(e))
+    signed = np.where(first, np.float64(step), -np.float64(step))
+    if t == np.float64:
+        return _fma64(signed, c, base)
+    # float32: the product is exact in double; the sum, rounded to odd in double, rounds correctly to float
+    product = signed * c
+    hi = base + product
+    lo = _two_sum_error(base, product, hi)
+    even = (hi.view(np.int64) & 1) == 0
+    hi = np.where((lo != 0) & even, np.nextafter(hi, np.where(lo > 0, np.inf, -np.inf)), hi)
+    return hi.astype(np.float32)
+
+
+def _two_sum_error(a, b, s):
+    """The exact rounding error of s = fl(a + b) (Knuth's TwoSum)."""
+    bb = s - a
+    return (a - (s - bb)) + (b - bb)
+
+
+def _split(a):
+    """Veltkamp's split of doubles into 26-bit halves: a = hi + lo exactly."""
+    c = a * 134217729.0
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _fma64(a, b, c):
+    """a * b + c with (nearly always) a single rounding: the product and sum errors are recovered exactly
+    (Dekker's TwoProduct, TwoSum) and added back."""
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    ep = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    s = p + c
+    return s + (_two_sum_error(p, c, s) + ep)
 
 
 @export(method=False)

@@ -8,7 +8,7 @@ from .._tensor import Tensor, _make
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
 from ._common import cast, checked_scalar, nodiff, scalar_value, to_tensor_operand
-from ._registry import export
+from ._registry import export, export_method
 from ._shapes import wrap_dim
 from .shape import SliceScatter, basic_index
 
@@ -168,10 +168,14 @@ class IndexPut(Op):
         ctx.index, ctx.accumulate = index, accumulate
         ctx.values_shape = getattr(values, "shape", ())
         out = input.copy()
-        if accumulate:
-            ctx.xp.add.at(out, index, values)
-        else:
-            out[index] = values
+        try:
+            if accumulate:
+                ctx.xp.add.at(out, index, values)
+            else:
+                out[index] = values
+        except ValueError:                      # NumPy's broadcast error, in PyTorch's words
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(ctx.values_shape)} cannot be "
+                               f"broadcast to indexing result of shape {list(out[index].shape)}") from None
         return out
 
     @staticmethod
@@ -198,14 +202,45 @@ def _values_for(t, value):
     return to_tensor_operand(value, t).to(t.dtype)
 
 
+_OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a single memory "
+            "location. Please clone() the tensor before performing the operation.")
+
+
+def has_internal_overlap(array):
+    """Whether several elements of array share one memory location (a dim of size > 1 with stride 0: an
+    expanded tensor), the case PyTorch detects."""
+    return any(st == 0 and n > 1 for st, n in zip(array.strides, array.shape))
+
+
+def _warn_expanded(name, example, stacklevel):
+    import warnings
+    warnings.warn(f"Use of {name} on expanded tensors is deprecated. Please clone() the tensor before performing "
+                  f"this operation. This also applies to advanced indexing e.g. {example}", UserWarning,
+                  stacklevel=stacklevel + 1)
+
+
+def _check_expanded_write(target, idx, basic):
+    """t[idx] = value into an expanded tensor, as PyTorch takes it: a basic index writes the region it
+    selects, refused when that region itself overlaps (e[:, 0] = 1) and fine otherwise (e[0] = row writes
+    the shared row); advanced indexing is index_put_, which PyTorch still runs with a deprecation warning."""
+    if basic:
+        region = target[idx] if Ellipsis in idx else target[idx + (Ellipsis,)]
+        if has_internal_overlap(region):
+            raise RuntimeError(_OVERLAP)
+    elif has_internal_overlap(target):
+        _warn_expanded("index_put_", "tensor[indices] = tensor", 4)     # the caller of t[...] = v
+
+
 def setitem(t, index, value):
     """t[index] = value, in place (broadcasting value), with autograd history when needed."""
-    idx, _ = _parse_index(t, index)
+    idx, basic = _parse_index(t, index)
     value = _values_for(t, value)
     recording = _State.grad_enabled and (t._requires_grad or getattr(value, "_requires_grad", False))
     if not recording:
         target = t._array
         src = value._array if isinstance(value, Tensor) else value
+        if 0 in target.strides and t._device.type != "meta":
+            _check_expanded_write(target, idx, basic)
         try:
             target[idx] = src
         except ValueError as e:
@@ -416,30 +451,45 @@ class ScatterReduce(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        # PyTorch's scatter_reduce_backward (index_reduce's is the same with index_select / index_add)
+        from .pointwise import Where
         input, index, src, out = ctx.saved_tensors
-        dim, reduce = ctx.dim, ctx.reduce
+        dim, reduce, include_self = ctx.dim, ctx.reduce, ctx.include_self
         src = src[tuple(slice(0, s) for s in index.shape)]
-        touched = scatter(input * 0, dim, index, 1.0) > 0
         if reduce == "sum":
-            grad_self = grad if ctx.include_self else grad * (~touched).to(grad.dtype)
-            return grad_self, None, None, gather(grad, dim, index), None, None
-        if reduce == "mean":
+            grad_self, grad_src = grad, gather(grad, dim, index)
+        elif reduce == "mean":
             count = _make(ctx.count, grad.device).to(grad.dtype)
-            g = grad / count
-            grad_self = g if ctx.include_self else g * (~touched).to(grad.dtype)
-            return grad_self, None, None, gather(g, dim, index), None, None
-        if reduce == "prod":
-            grad_self = grad * out / input if ctx.include_self else grad * (~touched).to(grad.dtype)
-            grad_src = gather(grad * out, dim, index) / src
-            return grad_self, None, None, grad_src, None, None
-        # amax / amin: the gradient is shared evenly among all elements equal to the result
-        self_hit = (input == out).to(grad.dtype)
-        if not ctx.include_self:
-            self_hit = self_hit * (~touched).to(grad.dtype)
-        src_hit = (src == gather(out, dim, index)).to(grad.dtype)
-        count = scatter_add(self_hit, dim, index, src_hit)
-        g = grad / count.clamp(min=1)
-        return g * self_hit, None, None, gather(g, dim, index) * src_hit, None, None
+            grad_self = grad / count
+            grad_src = gather(grad, dim, index) / gather(count, dim, index)
+        elif reduce == "prod":
+            # exclusive products: a 0 in self or a single 0 among a position's src is replaced by 1
+            grad_self = grad_src = None
+            if ctx.needs_input_grad[0]:
+                masked_self = Where.apply(input._array == 0, 1.0, input)
+                grad_self = grad * ScatterReduce.apply(masked_self, dim, index, src, "prod", include_self) / \
+                    masked_self
+            if ctx.needs_input_grad[3]:
+                src_zero = src._array == 0
+                zeros_per_slot = ctx.xp.zeros(out.shape, dtype=ctx.xp.int64)
+                ctx.xp.add.at(zeros_per_slot, _full_index(ctx.xp, index._array, dim), src_zero)
+                single = src_zero & (ctx.xp.take_along_axis(zeros_per_slot, index._array, dim) == 1)
+                by_masked_src = ScatterReduce.apply(input, dim, index, Where.apply(single, 1.0, src), "prod",
+                                                    include_self)
+                grad_src = Where.apply(single, gather(grad * by_masked_src, dim, index),
+                                       gather(grad * out, dim, index) / Where.apply(src_zero, 1.0, src))
+        else:
+            # amax / amin: shared evenly among the elements equal to the result; self's ties count even
+            # when include_self=False, and the masks multiply (a NaN result gives NaN), as in PyTorch
+            self_is = cast(input == out, grad.dtype)
+            src_is = cast(src == gather(out, dim, index), grad.dtype)
+            shared = grad / scatter_add(self_is, dim, index, src_is)
+            grad_self, grad_src = self_is * shared, src_is * gather(shared, dim, index)
+        if not include_self and grad_self is not None:    # selected: self's scattered-to slots get exactly 0
+            touched = ctx.xp.zeros(out.shape, dtype=bool)
+            touched[_full_index(ctx.xp, index._array, dim)] = True
+            grad_self = Where.apply(touched, 0.0, grad_self)
+        return grad_self, None, None, grad_src, None, None
 
 
 @export(inplace=True)
@@ -514,7 +564,8 @@ def _check_1d_index(name, input, dim, index, source=None):
         raise IndexError(f"index_copy_(): index {bad} is out of bounds for dimension {dim} with size {size}")
     if name == "index_fill":
         raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
-    raise IndexError("index out of range in self")
+    raise IndexError(f"index out of range in self ({name}: index {bad} is out of range for dimension {dim} with size "
+                     f"{size})")
 
 
 def _check_index_source(name, input, dim, index, source):
@@ -784,6 +835,8 @@ def argwhere(input):
 
 @export(method=True)
 def take(input, index):
+    if index.dtype is not _dt.int64:
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {_dt.scalar_type_name(index.dtype)}")
     size = input.numel()
     if index.numel():
         lo, hi = int(index._array.min()), int(index._array.max())
@@ -851,3 +904,64 @@ def take_along_dim(input, indices, dim=None):
     in_target = list(target)
     in_target[dim] = input.shape[dim]
     return gather(broadcast_to(input, in_target), dim, broadcast_to(indices, target))
+
+
+# --- in-place writes into expanded tensors ------------------------------------------------------------
+# Note [writes into expanded tensors]: PyTorch refuses most in-place ops on a tensor whose elements share
+# memory (ops/inplace.py's check_overlap), but masked_fill_, index_put_ (advanced-index assignment) and
+# index_fill_ still run there, with a deprecation warning, writing the selected positions only (so the
+# shared memory takes the last value written). Outside autograd recording, ember does the same.
+
+def _plain_write(self, *values):
+    """Whether an in-place op on self is a plain write PyTorch allows on self-overlapping memory."""
+    array = self._array
+    if 0 not in array.strides or self._device.type == "meta" or not has_internal_overlap(array):
+        return False
+    return not (_State.grad_enabled and (self._requires_grad or any(getattr(v, "_requires_grad", False)
+                                                                    for v in values) or
+                                         (self._base is not None and self._base._requires_grad)))
+
+
+def _expanded_inplace(name, default, write):
+    def inplace(self, *args, **kwargs):
+        if not _plain_write(self, *args, *kwargs.values()):
+            return default(self, *args, **kwargs)
+        _warn_expanded(name, "tensor[mask] = scalar" if name != "index_put_" else "tensor[indices] = tensor", 2)
+        write(self, *args, **kwargs)
+        self._bump_version()
+        return self
+    inplace.__name__ = inplace.__qualname__ = name
+    inplace.__doc__ = default.__doc__
+    export_method(inplace, name)
+    return inplace
+
+
+def _masked_fill_write(self, mask, value):
+    result = masked_fill(self, mask, value)          # PyTorch's checks; the result shape must be self's
+    if result.shape != self.shape:
+        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                           f"{list(result.shape)}")
+    np.copyto(self._array, result._array, where=np.broadcast_to(mask._array, self._array.shape))
+
+
+def _index_put_write(self, indices, values, accumulate=False):
+    idx, _ = _parse_index(self, tuple(indices))
+    values = _values_for(self, values)
+    src = values._array if isinstance(values, Tensor) else values
+    if accumulate:
+        np.add.at(self._array, idx, src)
+    else:
+        self._array[idx] = src
+
+
+def _index_fill_write(self, dim, index, value):
+    dim = wrap_dim(dim, self.ndim)
+    _check_1d_index("index_fill", self, dim, index)
+    if isinstance(value, Tensor):
+        value = value.item()
+    self._array[_along(dim, index._array)] = checked_scalar(value, self.dtype)
+
+
+masked_fill_ = _expanded_inplace("masked_fill_", Tensor.masked_fill_, _masked_fill_write)
+index_put_ = _expanded_inplace("index_put_", Tensor.index_put_, _index_put_write)
+index_fill_ = _expanded_inplace("index_fill_", Tensor.index_fill_, _index_fill_write)

@@ -9,6 +9,7 @@ from .. import _dtype as _dt
 from .._device import CPU
 from .._tensor import Tensor, VersionCounter, _make
 from ..autograd.function import Op
+from ..autograd.graph import as_strided_node
 from ..autograd.grad_mode import _State
 from ._registry import export_method
 
@@ -197,7 +198,7 @@ def _rebase_view(view, result):
     base._out_nr = 0
     base._requires_grad = True
     new_view = view_fn(base)
-    view.grad_fn = new_view.grad_fn
+    view.grad_fn = as_strided_node(new_view.grad_fn)
     view._out_nr = new_view._out_nr
     view._requires_grad = True
 

@@ -153,6 +153,9 @@ def vdot(input, other):
 def inner(input, other):
     if input.ndim == 0 or other.ndim == 0:
         return input * other
+    if input.shape[-1] != other.shape[-1]:           # no size-1 broadcasting here, unlike tensordot
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
+                           f"{list(input.shape)} and {list(other.shape)}")
     return tensordot(input, other, ([-1], [-1]))
 
 
@@ -247,7 +250,7 @@ class Einsum(Op):
             eq_terms = [out] + others
             ops = [grad] + [operands[j] for j in range(len(terms)) if j != i]
             target = "".join(c for c in dict.fromkeys(term) if c not in missing)
-            g = einsum(",".join(eq_terms) + "->" + target, *ops)
+            g = _unbroadcast(einsum(",".join(eq_terms) + "->" + target, *ops), target, term, operands[i].shape)
             if len(set(term)) != len(term):
                 grads.append(_embed_diagonal(g, target, term, missing, operands[i], ctx.equation))
                 continue
@@ -264,6 +267,19 @@ class Einsum(Op):
                 g = g.permute(order) if order != list(range(len(order))) else g
             grads.append(g)
         return tuple(grads)
+
+
+def _unbroadcast(g, target, term, shape):
+    """A size-1 dimension broadcasts against the other operands' size of its letter (PyTorch's einsum):
+    its gradient is summed back to size 1; and where only this operand has the full size, the gradient
+    (size 1 from the others) is expanded to it."""
+    sizes = dict(zip(term, shape))
+    summed = tuple(k for k, c in enumerate(target) if g.shape[k] != sizes[c] and sizes[c] == 1)
+    if summed:
+        g = g.sum(summed, keepdim=True)
+    if any(g.shape[k] != sizes[c] for k, c in enumerate(target)):
+        g = g.expand([sizes[c] for c in target])
+    return g
 
 
 def _embed_diagonal(g, target, term, missing, operand, equation):
@@ -320,11 +336,72 @@ def _normalize_equation(equation, operands):
     return equation
 
 
+def _check_equation(equation, operands):
+    """PyTorch's checks of an einsum equation against its operands, with its RuntimeError messages."""
+    if not operands:
+        raise RuntimeError("einsum(): must specify the equation string and at least one operand, or at least one "
+                           "operand and its subscripts list")
+    lhs, arrow, out = equation.partition("->")
+    i = 0
+    while i < len(equation):                            # characters: letters, ',', '...', '->', spaces
+        c = equation[i]
+        if c.isascii() and c.isalpha() or c in ", ":
+            i += 1
+        elif equation.startswith("...", i):
+            i += 3
+        elif equation.startswith("->", i) and i == len(lhs):
+            i += 2
+        else:
+            raise RuntimeError(f"einsum(): invalid subscript given at index {i} in the equation string, subscripts "
+                               "must be in [a-zA-Z]")
+    terms = lhs.replace(" ", "").split(",")
+    if len(terms) > len(operands):
+        raise RuntimeError("einsum(): fewer operands were provided than specified in the equation")
+    if len(terms) < len(operands):
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation")
+    seen = {}
+    for k, (term, op) in enumerate(zip(terms, operands)):
+        letters = term.replace("...", "")
+        ndim = op.ndim
+        if "..." not in term and len(letters) != ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(letters)}) does not match "
+                               f"the number of dimensions ({ndim}) for operand {k} and no ellipsis was given")
+        if "..." in term and len(letters) > ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(letters)}) is more than "
+                               f"the number of dimensions ({ndim}) for operand {k}")
+        head, _, tail = term.partition("...")
+        shape = op.shape
+        dims = list(zip(head, shape[:len(head)])) + list(zip(tail, shape[ndim - len(tail):] if tail else ()))
+        own = {}
+        for c, size in dims:
+            if c in own and own[c] != size:
+                raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {k} but the sizes don't match, "
+                                   f"{size} != {own[c]}")
+            own[c] = size
+        for c, size in own.items():
+            prev = seen.get(c)
+            if prev is not None and size != prev and size != 1 and prev != 1:
+                raise RuntimeError(f"einsum(): subscript {c} has size {size} for operand {k} which does not "
+                                   f"broadcast with previously seen size {prev}")
+            if prev is None or prev == 1:
+                seen[c] = size
+    if arrow:
+        listed = set()
+        for c in out.replace("...", "").replace(" ", ""):
+            if c in listed:
+                raise RuntimeError(f"einsum(): output subscript {c} appears more than once in the output")
+            if c not in seen:
+                raise RuntimeError(f"einsum(): output subscript {c} does not appear in the equation for any input "
+                                   "operand")
+            listed.add(c)
+
+
 @export(method=False)
 def einsum(equation, *operands):
     """Einstein summation; gradients are einsums too."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
+    _check_equation(equation, operands)
     equation = _normalize_equation(equation, operands)
     dtype = operands[0].dtype
     for op in operands[1:]:
@@ -336,21 +413,35 @@ def einsum(equation, *operands):
 @export(method=False)
 def tensordot(a, b, dims=2):
     if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > min(a.ndim, b.ndim):
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
         dims_a = list(range(a.ndim - dims, a.ndim))
         dims_b = list(range(dims))
     else:
         dims_a, dims_b = dims
         dims_a = [dims_a] if isinstance(dims_a, int) else list(dims_a)
         dims_b = [dims_b] if isinstance(dims_b, int) else list(dims_b)
-    dims_a = [d % a.ndim for d in dims_a]
-    dims_b = [d % b.ndim for d in dims_b]
+    if len(dims_a) != len(dims_b):
+        raise RuntimeError("both dimension lists should have same length")
+    if a.dtype is not b.dtype:
+        raise RuntimeError("both inputs should have same dtype")
+    given = list(zip(dims_a, dims_b))
+    dims_a = [wrap_dim(d, a.ndim) for d in dims_a]
+    dims_b = [wrap_dim(d, b.ndim) for d in dims_b]
+    for dims_ in (dims_a, dims_b):
+        for d in dims_:
+            if dims_.count(d) > 1:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
     letters = iter(string.ascii_letters)
     ta = [next(letters) for _ in range(a.ndim)]
     tb = [next(letters) for _ in range(b.ndim)]
-    for da, db in zip(dims_a, dims_b):
-        if a.shape[da] != b.shape[db]:
-            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[da]} in dim {da} "
-                               f"and second has size {b.shape[db]} in dim {db}")
+    for (da, db), (ga, gb) in zip(zip(dims_a, dims_b), given):
+        sa, sb = a.shape[da], b.shape[db]
+        if sa != sb and sa != 1 and sb != 1:          # a size-1 dim broadcasts, as in PyTorch (summed out)
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {sa} in dim {ga} "
+                               f"and second has size {sb} in dim {gb}")
         tb[db] = ta[da]
     out = [c for i, c in enumerate(ta) if i not in dims_a] + [c for i, c in enumerate(tb) if i not in dims_b]
     return einsum("".join(ta) + "," + "".join(tb) + "->" + "".join(out), a, b)
@@ -1105,6 +1196,16 @@ def linalg_cross(input, other, *, dim=-1):
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
     from .reduction import sum as sum_
+    if A.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+    if A.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"linalg.matrix_norm: Expected a floating point or complex tensor as input. Got "
+                           f"{_dt.scalar_type_name(A.dtype)}")
+    dim = tuple(dim)
+    if len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(str(d) for d in dim)}")
+    if wrap_dim(dim[0], A.ndim) == wrap_dim(dim[1], A.ndim):
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
     if ord == "fro":
         return (A.abs() ** 2 if A.is_complex() else A * A).sum(dim, keepdim=keepdim).sqrt()
     if ord in ("nuc", 2, -2):
@@ -1124,10 +1225,15 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
 
 def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
     from .reduction import vector_norm
+    if ord is not None and dim is None and A.ndim not in (1, 2):
+        raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got "
+                           f"{A.ndim}D.")
     if ord is None or (dim is not None and not isinstance(dim, (tuple, list))) or \
             (dim is None and A.ndim == 1) or (isinstance(dim, (tuple, list)) and len(dim) == 1):
         if ord is None:
             ord = 2
+        if isinstance(ord, str):                     # 'fro' / 'nuc' are matrix norms, as in PyTorch
+            return matrix_norm(A, ord, (0, 1) if dim is None else dim, keepdim)
         return vector_norm(A, ord, dim, keepdim, dtype=dtype)
     return matrix_norm(A, ord, dim if dim is not None else (-2, -1), keepdim)
 

@@ -283,7 +283,7 @@ class PowScalar(Op):
         (input,) = ctx.saved_tensors
         e = ctx.exponent
         if e == 0:
-            return grad * 0, None
+            return zeros_like_(grad), None                # not grad * 0: a NaN gradient stays out, as in PyTorch
         if e == 2:
             if not _State.grad_enabled:            # Note [plain backward]
                 array = grad._array * (input._array * 2)
@@ -305,12 +305,13 @@ class Pow(Op):
     @staticmethod
     def backward(ctx, grad):
         input, exponent, out = ctx.saved_tensors
-        grad_input = grad * exponent * input ** (exponent - 1) if ctx.needs_input_grad[0] else None
-        grad_exponent = None
+        grad_input = grad_exponent = None
+        if ctx.needs_input_grad[0]:                    # PyTorch: exactly 0 where the exponent is 0 (selected)
+            grad_input = _select(exponent._array == 0, 0.0, grad * (exponent * input ** (exponent - 1)))
         if ctx.needs_input_grad[1]:
             # d/dy x^y = x^y log x, taken as 0 where x == 0 and y >= 0 (PyTorch's convention)
-            safe_log = log(where(input == 0, 1.0, input))
-            grad_exponent = grad * out * safe_log
+            zero_base = (input._array == 0) & (exponent._array >= 0)
+            grad_exponent = grad * _select(zero_base, 0.0, out * log(input))
         return grad_input, grad_exponent
 
 
@@ -325,14 +326,16 @@ class RPowScalar(Op):
     def forward(ctx, base, exponent):
         out = base ** exponent
         ctx.base = base
-        ctx.save_for_backward(out)
+        ctx.save_for_backward(out, exponent if base == 0 else None)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        factor = math.log(ctx.base) if ctx.base > 0 else (float("-inf") if ctx.base == 0 else float("nan"))
-        return None, grad * out * factor
+        out, exponent = ctx.saved_tensors
+        if ctx.base == 0:                              # PyTorch: 0 where exponent >= 0, out * log(0) elsewhere
+            return None, grad * _select(exponent._array >= 0, 0.0, out * float("-inf"))
+        factor = math.log(ctx.base) if ctx.base > 0 else float("nan")
+        return None, grad * (out * factor)
 
 
 @export(inplace=True)
@@ -931,10 +934,28 @@ class Lerp(Op):
 @export(inplace=True)
 def lerp(input, end, weight):
     """input + weight * (end - input)."""
-    input, end, _ = promote("lerp", input, end)
+    # PyTorch does not promote: end, and a weight with dimensions, must have input's dtype (a 0-d weight
+    # is cast to it)
+    if isinstance(input, Tensor) and isinstance(end, Tensor):
+        for name, t in (("end", end), ("weight", weight)):
+            if isinstance(t, Tensor) and t.dtype is not input.dtype and (name == "end" or t.ndim):
+                raise RuntimeError(f"expected dtype {_TYPE_META[input.dtype.name]} for `{name}` but got dtype "
+                                   f"{_TYPE_META[t.dtype.name]}")
+        if input.dtype.category < _dt.FLOAT:
+            kernel = "lerp_kernel_tensor" if isinstance(weight, Tensor) else "lerp_kernel_scalar"
+            raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(input.dtype)}'")
+    else:
+        input, end, _ = promote("lerp", input, end)
     if isinstance(weight, Tensor):
         weight = cast(weight, input.dtype)
     return (LerpTensor if isinstance(weight, Tensor) else Lerp).apply(input, end, weight)
+
+
+# dtype names as PyTorch's messages print them (caffe2::TypeMeta)
+_TYPE_META = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+              "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+              "uint8": "unsigned char", "bool": "bool", "complex64": "c10::complex<float>",
+              "complex128": "c10::complex<double>"}
 
 
 class LerpTensor(Lerp):
@@ -1248,7 +1269,10 @@ def angle(input):
 
 class Clone(Op):
     @staticmethod
-    def forward(ctx, input):
+    def forward(ctx, input, memory_format=None):
+        if input.__class__ is _CPU_XP.ndarray and input.ndim > 1 and not input.flags.c_contiguous or memory_format:
+            from .creation import copy_array           # keeps a non-contiguous input's layout, as PyTorch
+            return copy_array(input, memory_format)
         return input.copy()
 
     @staticmethod
@@ -1258,6 +1282,8 @@ class Clone(Op):
 
 @export(method=True)
 def clone(input, *, memory_format=None):
-    """A copy with its own storage, differentiable."""
-    return Clone.apply_unary(input)
+    """A copy with its own storage, differentiable; laid out like input unless memory_format says otherwise."""
+    if memory_format is None or memory_format.name == "preserve_format":
+        return Clone.apply_unary(input)
+    return Clone.apply(input, memory_format=memory_format)
 

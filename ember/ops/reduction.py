@@ -252,15 +252,17 @@ class Cumprod(Op):
         from .shape import stack
         n = input.shape[dim]
         grads = []
+        xp = ctx.xp
+        shape = [n if d == dim else 1 for d in range(input.ndim)]
+        position = xp.arange(n).reshape(shape)
+        is_zero = input._array == 0
+        zeros_so_far = xp.cumsum(is_zero, axis=dim)
         for i in range(n):
-            mask = [1.0] * n
-            mask[i] = 0.0
-            from .creation import tensor
-            m = tensor(mask, dtype=input.dtype).reshape([n if d == dim else 1 for d in range(input.ndim)])
-            replaced = input * m + (1 - m)
-            partial = cumprod(replaced, dim)
-            keep = tensor([1.0 if j >= i else 0.0 for j in range(n)], dtype=input.dtype).reshape(m.shape)
-            grads.append((grad * partial * keep).sum(dim))
+            # input_i replaced by 1 (selected: inf * 0 would be NaN); grad_j is taken for j >= i whose product
+            # has no other zero in it, and the rest selected out as PyTorch does (a NaN gradient there stays out)
+            partial = cumprod(_where_array(position == i, 1.0, input), dim)
+            others = zeros_so_far - xp.take(is_zero, [i], axis=dim)
+            grads.append(_where_array((position >= i) & (others == 0), grad * partial, 0.0).sum(dim))
         return stack(grads, dim), None, None
 
 
@@ -273,13 +275,47 @@ def cumprod(input, dim, *, dtype=None):
     return Cumprod.apply(input, dim, np_dtype)
 
 
+class LogCumSumExp(Op):
+    """A running log(exp(total) + exp(x)) along dim, as PyTorch's CPU scan (in the wider accumulator type):
+    no shift by a global maximum, so tiny terms next to large ones keep their own values."""
+    node_name = "LogcumsumexpBackward0"
+
+    @staticmethod
+    def forward(ctx, input, dim):
+        ctx.dim = dim
+        if input.ndim == 0 or not input.size:
+            out = input.copy()
+        else:
+            wide = _WIDER_ACCUMULATOR.get(input.dtype.name)
+            work = input.astype(wide) if wide is not None else input
+            out = ctx.xp.logaddexp.accumulate(work, axis=dim).astype(input.dtype, copy=False)
+        ctx.save_for_backward(input, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        # PyTorch's formula: the positive and negative parts of grad in log space, each through a reversed
+        # logcumsumexp (so a NaN gradient, neither > 0 nor < 0, contributes nothing, as there)
+        if grad.ndim == 0 or not grad.numel():
+            return grad, None
+        from .pointwise import where
+        input, out = ctx.saved_tensors
+        dim = ctx.dim
+        lowest = _dt.finfo(grad.dtype).min
+        log_abs = grad.abs().log()
+        parts = []
+        for keep in (grad > 0, grad < 0):
+            shifted = where(keep, log_abs, lowest) - out
+            parts.append((LogCumSumExp.apply(shifted.flip(dim), dim).flip(dim) + input).exp())
+        return parts[0] - parts[1], None
+
+
 @export(method=True)
 def logcumsumexp(input, dim):
     dim = wrap_dim(dim, input.ndim)
-    m = amax(input, dim, keepdim=True).detach()
-    from .pointwise import isfinite, where
-    m = where(isfinite(m), m, 0.0)
-    return (input - m).exp().cumsum(dim).log() + m
+    if input.dtype.category < _dt.FLOAT:
+        raise NotImplementedError(f"\"logcumsumexp_out_cpu\" not implemented for '{_dt.scalar_type_name(input.dtype)}'")
+    return LogCumSumExp.apply(input, dim)
 
 
 @export(method=True)
@@ -468,7 +504,11 @@ def _arg(name, is_max):
                     idx = xp.where(xp.any(nan, axis=d, keepdims=keepdim), nan_idx, idx)
             return idx.astype(xp.int64)
         if input.numel() == 0:
-            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+            if dim is None:
+                raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+            d = wrap_dim(dim, input.ndim)
+            if not input.ndim or input.shape[d] == 0:     # other empty dims reduce to an empty result
+                raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
         if input.ndim == 0:
             return _make(input._backend().xp.zeros((), dtype="int64"), input._device)
         return nodiff(fn, input)
@@ -491,9 +531,10 @@ def _correction(unbiased, correction):
     return 1 if unbiased else 0
 
 
-def _var_forward(ctx, input, dims, correction, keepdim, root=False):
+def _var_forward(ctx, input, dims, correction, keepdim, full, root=False):
     n = math.prod(input.shape[d] for d in dims)
     ctx.dims, ctx.keepdim, ctx.divisor = dims, keepdim, _builtin_max(n - correction, 0)
+    ctx.dof, ctx.full = n - correction, full
     # float32 and half types accumulate in float64: the result is then correctly rounded, like PyTorch's
     work = input.astype(ctx.xp.float64) if input.dtype.itemsize < 8 else input
     with ctx.xp.errstate(invalid="ignore", divide="ignore"):
@@ -505,29 +546,36 @@ def _var_forward(ctx, input, dims, correction, keepdim, root=False):
 
 
 def _var_backward(ctx, grad, input):
+    # PyTorch's var_backward: (2 / (n - correction)) * grad * (x - mean); with no dim given and
+    # n <= correction, grad * (NaN where x == mean, else +inf); with a dim, the raw n - correction
+    # (a negative scale past n, although the forward clamps it at 0)
     grad = _expand_grad(grad, input.shape, ctx.dims, ctx.keepdim)
-    scale = 2.0 / ctx.divisor if ctx.divisor else float("inf")     # PyTorch: inf/nan at n <= correction
-    return grad * (input - input.mean(ctx.dims, keepdim=True)) * scale
+    mean = input.mean(ctx.dims, keepdim=True)
+    if ctx.dof <= 0 and ctx.full:
+        xp = ctx.xp
+        at_mean = input._array == mean._array
+        return grad * _make(xp.where(at_mean, xp.nan, xp.inf).astype(input._array.dtype), input.device)
+    return grad * (2.0 / ctx.dof if ctx.dof else float("inf")) * (input - mean)
 
 
 class Var(Op):
     """Variance over dims with a correction; d var / dx = 2 (x - mean) / (n - correction)."""
     @staticmethod
-    def forward(ctx, input, dims, correction, keepdim):
+    def forward(ctx, input, dims, correction, keepdim, full):
         ctx.save_for_backward(input)
-        return _var_forward(ctx, input, dims, correction, keepdim)
+        return _var_forward(ctx, input, dims, correction, keepdim, full)
 
     @staticmethod
     def backward(ctx, grad):
         (input,) = ctx.saved_tensors
-        return _var_backward(ctx, grad, input), None, None, None
+        return _var_backward(ctx, grad, input), None, None, None, None
 
 
 class Std(Op):
     """sqrt(var); the gradient is var's divided by 2 std."""
     @staticmethod
-    def forward(ctx, input, dims, correction, keepdim):
-        out = _var_forward(ctx, input, dims, correction, keepdim, root=True)
+    def forward(ctx, input, dims, correction, keepdim, full):
+        out = _var_forward(ctx, input, dims, correction, keepdim, full, root=True)
         ctx.save_for_backward(input, out)
         return out
 
@@ -536,7 +584,7 @@ class Std(Op):
         input, out = ctx.saved_tensors
         # PyTorch: 0 where std == 0 (a constant slice), selected so no 0 / 0 reaches the result
         grad_var = _where_array(out._array == 0, 0.0, grad / (out * 2))
-        return _var_backward(ctx, grad_var, input), None, None, None
+        return _var_backward(ctx, grad_var, input), None, None, None, None
 
 
 def _where_array(mask, input, other):
@@ -568,7 +616,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def _var(input, dim, unbiased, keepdim, correction, name, stacklevel=4):
     dims, c = _var_args(input, dim, unbiased, correction, name, stacklevel)
     if not input.is_complex():
-        return Var.apply(input, dims, c, keepdim)
+        return Var.apply(input, dims, c, keepdim, dim is None or input.ndim == 0)
     n = math.prod(input.shape[d] for d in dims)           # complex: |x - mean|^2, composed
     centered = input - mean(input, dims, keepdim=True)
     return sum((centered * centered.conj()).real, dims, keepdim) / _builtin_max(n - c, 0)
@@ -586,7 +634,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def _std(input, dim, unbiased, keepdim, correction, name):
     if not input.is_complex():
         dims, c = _var_args(input, dim, unbiased, correction, name)
-        return Std.apply(input, dims, c, keepdim)
+        return Std.apply(input, dims, c, keepdim, dim is None or input.ndim == 0)
     from .pointwise import sqrt
     return sqrt(_var(input, dim, unbiased, keepdim, correction, name, stacklevel=5))
 

@@ -147,11 +147,17 @@ def _like_layout(input):
 
 
 def _draw_like(input, dtype, make):
-    """make(shape, contiguous) for a tensor laid out like empty_like(input), in logical order."""
-    shape = tuple(input.shape)
-    if not _like_layout(input):
+    """make(shape, contiguous) drawn into a tensor laid out like empty_like(input) (PyTorch's *_like keep a
+    non-contiguous input's layout, and the kernel fills it in memory order): the values in logical order,
+    as a view with that layout."""
+    array = input._array
+    shape = tuple(array.shape)
+    if array.ndim < 2 or array.flags.c_contiguous or input._device.type == "meta":
         return make(shape, True)
-    order = _memory_order(input._array)
+    from .creation import layout_order
+    order = layout_order(shape, array.strides)
+    if order == sorted(order):
+        return make(shape, True)
     return make(tuple(shape[d] for d in order), False).transpose(np.argsort(order))
 
 
@@ -312,7 +318,7 @@ def rand_like(input, *, generator=None, dtype=None, layout=None, device=None, re
     _require_float("check_uniform_bounds", dtype)
     gen = _gen(generator)
     array = _draw_like(input, dtype, lambda shape, _: gen.uniform_array(shape, _np_dtype(dtype)))
-    return _result(np.ascontiguousarray(array), None, device or input.device, requires_grad)
+    return _result(array, None, device or input.device, requires_grad)
 
 
 @export(method=False)
@@ -324,7 +330,7 @@ def randn_like(input, *, generator=None, dtype=None, layout=None, device=None, r
     gen = _gen(generator)
     array = _draw_like(input, dtype, lambda shape, contiguous: gen.normal_array(
         shape, _np_dtype(dtype), contiguous=contiguous))
-    return _result(np.ascontiguousarray(array), None, device or input.device, requires_grad)
+    return _result(array, None, device or input.device, requires_grad)
 
 
 @export(method=False)
@@ -336,7 +342,7 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None, layout=
     dtype = _like_dtype(input, dtype)
     gen = _gen(generator)
     array = _draw_like(input, dtype, lambda shape, _: _random_from_to(shape, dtype, low, high, gen))
-    return _result(np.ascontiguousarray(array), None, device or input.device, requires_grad)
+    return _result(array, None, device or input.device, requires_grad)
 
 
 def _array_of(x):

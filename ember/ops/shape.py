@@ -281,7 +281,15 @@ class Expand(Op):
     @staticmethod
     def forward(ctx, input, shape):
         ctx.input_shape = input.shape
-        return ctx.backend.broadcast_to(input, shape)
+        out = ctx.backend.broadcast_to(input, shape)
+        try:
+            # PyTorch's expanded tensors are writable memory: fill_, writes through non-overlapping views
+            # (e[0] = ...) and .numpy() work; in-place ops that would write one location twice are refused
+            # by check_overlap (ops/inplace.py) and setitem. NumPy hands out broadcasts read-only.
+            out.flags.writeable = True
+        except (ValueError, AttributeError):        # a read-only input (or a backend without the flag)
+            pass
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -318,6 +326,103 @@ def expand(input, *sizes):
     else:
         out = Expand.apply(input, target)
     return _as_view(out, input, lambda b: b.expand(target))
+
+
+class AsStrided(Op):
+    """A view of input's storage with the given size, stride and storage offset (all in elements).
+
+    The gradient goes through the storage: grad is added at every storage position the output reads
+    (several times where the output overlaps itself), then read back at the positions the input covers,
+    divided by how often the input covers each (an expanded input), as PyTorch's as_strided_backward."""
+    @staticmethod
+    def forward(ctx, input, size, stride, offset):
+        itemsize = input.itemsize
+        ctx.geometry = ((input.shape, tuple(s // itemsize for s in input.strides), _storage_offset(input)),
+                        (size, stride, offset))
+        if ctx.backend.name == "meta":
+            return ctx.backend.empty_like_shape(size, input.dtype)
+        if ctx.backend.name == "cpu":
+            from ..storage import UntypedStorage
+            return UntypedStorage.of(input).view(input.dtype, size, stride, offset)
+        root = input
+        while root.base is not None:
+            root = root.base
+        return ctx.xp.lib.stride_tricks.as_strided(root.reshape(-1)[offset:], size,
+                                                   tuple(s * itemsize for s in stride))
+
+    @staticmethod
+    def backward(ctx, grad):
+        import numpy as np
+        from .creation import tensor, zeros
+        (in_shape, in_stride, in_offset), (size, stride, offset) = ctx.geometry
+        if not grad.numel() or not math.prod(in_shape):
+            return zeros(in_shape, dtype=grad.dtype, device=grad.device), None, None, None
+        out_pos = _positions(size, stride, offset).reshape(-1)
+        in_pos = _positions(in_shape, in_stride, in_offset)
+        low = min(int(out_pos.min()), int(in_pos.min()))
+        span = max(int(out_pos.max()), int(in_pos.max())) + 1 - low
+        storage = zeros(span, dtype=grad.dtype, device=grad.device).index_add(
+            0, tensor(out_pos - low, device=grad.device), grad.reshape(-1))
+        counts = np.bincount((in_pos - low).reshape(-1), minlength=span)
+        if counts.max() > 1:                      # the input covers some positions several times
+            storage = storage / tensor(np.maximum(counts, 1), dtype=grad.dtype, device=grad.device)
+        return storage.take(tensor(in_pos - low, device=grad.device)), None, None, None
+
+
+def _positions(shape, strides, offset):
+    """The storage position of every element of a strided geometry, as an int64 array of that shape."""
+    import numpy as np
+    pos = np.full(tuple(shape), offset, dtype=np.int64)
+    for d, (n, st) in enumerate(zip(shape, strides)):
+        pos += (np.arange(n, dtype=np.int64) * st).reshape((n,) + (1,) * (len(shape) - d - 1))
+    return pos
+
+
+def _storage_offset(array):
+    """array's offset (in elements) from the start of the array at the root of its .base chain."""
+    root = array
+    while root.base is not None and hasattr(root.base, "shape"):
+        root = root.base
+    return (_pointer(array) - _pointer(root)) // array.itemsize
+
+
+def _pointer(array):
+    interface = getattr(array, "__array_interface__", None) or array.__cuda_array_interface__
+    return interface["data"][0]
+
+
+@export(method=True)
+def as_strided(input, size, stride, storage_offset=None):
+    """A view of input's storage with any size, stride and storage offset (default: input's own offset)."""
+    size = tuple(int(n) for n in size)
+    stride = tuple(int(st) for st in stride)
+    offset = input.storage_offset() if storage_offset is None else int(storage_offset)
+    if input._device.type == "cpu":
+        from ..storage import UntypedStorage, check_bounds
+        check_bounds(size, stride, offset, input.itemsize, UntypedStorage.of(input._array).nbytes())
+    out = AsStrided.apply(input, size=size, stride=stride, offset=offset)
+    return _as_view(out, input, _as_strided_replay(input, size, stride, offset))
+
+
+def _as_strided_replay(input, size, stride, offset):
+    """The view function of an as_strided view: storage positions mean something only in the base's own
+    geometry, so a tensor laid out otherwise (a gradient shaped like the base) is first copied into the
+    base's geometry over a storage of the base's size (PyTorch's CopySlices does the same)."""
+    base = input._base if input._base is not None else input
+    geometry = (base.stride(), base.storage_offset())
+    nbytes = base.untyped_storage().nbytes() if base._device.type == "cpu" else None
+
+    def replay(b):
+        if (b.stride(), b.storage_offset()) == geometry and (
+                nbytes is None or b.untyped_storage().nbytes() >= nbytes):
+            return b.as_strided(size, stride, offset)
+        from .creation import zeros
+        holder = zeros(nbytes // b.itemsize if nbytes is not None else base.numel() + geometry[1],
+                       dtype=b.dtype, device=b.device)
+        holder = holder.as_strided(tuple(base.shape), geometry[0], geometry[1])
+        holder.copy_(b)
+        return holder.as_strided(size, stride, offset)
+    return replay
 
 
 @export(method=True)
@@ -976,7 +1081,8 @@ def meshgrid(*tensors, indexing="ij"):
 def contiguous(input, memory_format=None):
     if input.is_contiguous():
         return input
-    return input.clone()
+    from .creation import contiguous_format
+    return input.clone(memory_format=contiguous_format)
 
 
 @export(method=False)

@@ -14,7 +14,7 @@ from ..autograd.function import Op
 from ..backends import special as _sp
 from ._common import cast, nodiff, promote, return_type
 from ._registry import export, export_method
-from .pointwise import cos, exp, exp2, float_power, log, sign, signbit, unary_op, where, zeros_like_
+from .pointwise import cos, exp, exp2, float_power, log, sign, signbit, sin, unary_op, where, zeros_like_
 
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
@@ -70,8 +70,11 @@ def _sinc(xp, x):
 
 
 def _sinc_grad(grad, x):
-    safe = where(x == 0, 1.0, x)                        # keep the unused branch finite
-    return grad * where(x == 0, 0.0, (cos(safe * math.pi) - sinc(safe)) / safe)
+    # PyTorch's formula, 0 selected where pi x^2 is 0 (so a NaN gradient stays out there too)
+    x_pi = x * math.pi
+    squared_pi = x * x * math.pi
+    safe = where(squared_pi == 0, 1.0, squared_pi)      # keep the unused branch finite
+    return where(squared_pi == 0, 0.0, grad * (x_pi * cos(x_pi) - sin(x_pi)) / safe)
 
 
 def _angle(factor, name):

@@ -1,4 +1,6 @@
 """ASGD: averaged stochastic gradient descent (Polyak and Juditsky, 1992)."""
+import numpy as np
+
 from .._tensor import Tensor
 from .optimizer import (Optimizer, check_hyper, check_lr, increment_step, lr_value, round_to_scalar_dtype,
                         scalar_state, _value, zeros_state)
@@ -33,20 +35,34 @@ class ASGD(Optimizer):
         if weight_decay != 0:
             grad = grad + param * weight_decay
         eta_t, mu_t = state["eta"]._array, state["mu"]._array
+        ax = state["ax"]._array
+        if group["foreach"]:      # PyTorch's foreach formulas: param -= eta * (grad + lambd * param), and ax
+            update = param * lambd     # always moves by mu * (param - ax)
+            update += grad
+            update *= eta_t
+            param -= update
+            diff = param - ax
+            diff *= mu_t
+            ax += diff
+            return self._schedule(state, group, lambd, lr, state["step"]._array.reshape(-1)[0], step)
         eta = eta_t.item()
         param *= 1 - lambd * eta
         param -= grad * eta
-        ax = state["ax"]._array
         if mu_t.item() != 1:
             diff = param - ax
             diff *= mu_t
             ax += diff
         else:
             ax[...] = param
-        # rounded through the scalar dtype (a number lr) or the lr's dtype (a tensor lr) whatever eta's own
-        # dtype, as PyTorch's as_tensor(...) does
-        if group["foreach"]:      # PyTorch's foreach path takes `step` as its 0-d tensor (scalar dtype) here
-            step = state["step"]._array.reshape(-1)[0]
-        eta = lr / ((1 + lambd * lr * step) ** group["alpha"])
-        eta_t[...] = eta if isinstance(group["lr"], Tensor) else round_to_scalar_dtype(eta)
-        mu_t[...] = round_to_scalar_dtype(1 / max(1, step - group["t0"]))
+        self._schedule(state, group, lambd, lr, step, step)
+
+    @staticmethod
+    def _schedule(state, group, lambd, lr, step_for_eta, step):
+        """The next eta and mu. Rounded through the scalar dtype (a number lr) or the lr's dtype (a tensor lr)
+        whatever eta's own dtype, as PyTorch's as_tensor(...) does; its foreach path computes eta from the
+        0-d `step` tensor (step_for_eta a NumPy scalar), and a number over a tensor is reciprocal(tensor) *
+        number in PyTorch (two roundings)."""
+        denom = (1 + lambd * lr * step_for_eta) ** group["alpha"]
+        eta = (1 / denom) * lr if isinstance(denom, np.generic) and not isinstance(lr, np.generic) else lr / denom
+        state["eta"]._array[...] = eta if isinstance(group["lr"], Tensor) else round_to_scalar_dtype(eta)
+        state["mu"]._array[...] = round_to_scalar_dtype(1 / max(1, step - group["t0"]))

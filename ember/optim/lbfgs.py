@@ -22,7 +22,7 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
         xmin_bound, xmax_bound = bounds
     else:
         xmin_bound, xmax_bound = (x1, x2) if x1 <= x2 else (x2, x1)
-    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+    d1 = g1 + g2 - _rdiv(3 * (f1 - f2), x1 - x2)
     d2_square = d1 ** 2 - g1 * g2
     if d2_square >= 0:
         d2 = np.sqrt(d2_square)                    # a 0-d tensor's sqrt in PyTorch
@@ -285,11 +285,20 @@ def _add_scaled_(array, other, alpha):
     """array += alpha * other as PyTorch's add_(other, alpha=alpha): alpha is taken in array's dtype, and the
     CPU kernel rounds `array + alpha * other` once (a fused multiply-add), which for float32 the float64
     arithmetic here reproduces. The line search's decisions in float32 hang on such last bits."""
-    alpha = array.dtype.type(alpha)
-    if array.dtype.itemsize == 4 and array.dtype.kind == "f":
+    dtype = np.result_type(array.dtype, other.dtype)      # PyTorch computes in the promoted dtype (mixed
+    alpha = dtype.type(alpha)                              # float32/float64 parameters: float64)
+    if dtype.itemsize == 4 and dtype.kind == "f":
         array[...] = array.astype("float64") + other.astype("float64") * float(alpha)
     else:
         array += other * alpha
+
+
+def _rdiv(number, value):
+    """number / value, where PyTorch computes a Python number over a 0-d tensor as reciprocal(tensor) * number
+    (two roundings in the tensor's dtype)."""
+    if isinstance(value, np.generic) and not isinstance(number, np.generic):
+        return (1 / value) * number
+    return number / value
 
 
 def _as_dtype(scalar, array):

@@ -415,7 +415,8 @@ class Optimizer:
         return state_dict
 
     def load_state_dict(self, state_dict):
-        """Load a state_dict() (ember's or PyTorch's with tensors converted); state is copied, not shared."""
+        """Load a state_dict() (ember's or PyTorch's with tensors converted). Like PyTorch's, the state shares
+        the tensors that need no dtype or device conversion with `state_dict` (see _cast)."""
         state_dict = state_dict.copy()
         for hook in self._optimizer_load_state_dict_pre_hooks.values():
             result = hook(self, state_dict)
@@ -434,7 +435,9 @@ class Optimizer:
         for key, value in state_dict["state"].items():
             if key in id_map:
                 param = id_map[key]
-                state[param] = _cast(param, value, self._scalar_state_keys)
+                group = next((g for g in state_dict["param_groups"] if key in g["params"]), {})
+                float32_step = bool(group.get("capturable", False) or group.get("fused", False))
+                state[param] = _cast(param, value, self._scalar_state_keys, float32_step=float32_step)
             else:
                 state[key] = value
         for group, saved in zip(groups, saved_groups):
@@ -471,17 +474,20 @@ def _state_1d(state):
 Optimizer.step = _with_hooks(Optimizer.step)     # subclasses' own step methods are wrapped on definition
 
 
-def _cast(param, value, keep, key=None):
-    """A copy of a saved state value on param's device; floating tensors take param's dtype unless their
-    key is in `keep` (`step`, as in PyTorch, plus an optimizer's other scalar state)."""
+def _cast(param, value, keep, key=None, float32_step=False):
+    """A saved state value as PyTorch's load_state_dict takes it: a tensor under a key in `keep` (`step`) as
+    saved (float32 on param's device in a capturable or fused group), every other tensor on param's device
+    and, when param is floating, in param's dtype. As in PyTorch a tensor needing no conversion is not
+    copied: the loaded state shares it with the state_dict (so two optimizers loaded from one state_dict,
+    or an optimizer and the one it was saved from, step the same tensors; deepcopy to keep them apart)."""
     if isinstance(value, Tensor):
-        if key not in keep and param.is_floating_point() and value.is_floating_point():
-            value = value.to(dtype=param.dtype, device=param.device)
-        else:
-            value = value.to(device=param.device)
-        return _make(_xp(value).array(value._array), value._device)     # a copy, and an array even if 0-d
+        if key in keep:
+            return value.to(dtype=_dt.float32, device=param.device) if float32_step else value
+        if param.is_floating_point():
+            return value.to(dtype=param.dtype, device=param.device)
+        return value.to(device=param.device)
     if isinstance(value, dict):
-        return {k: _cast(param, v, keep, k) for k, v in value.items()}
+        return {k: _cast(param, v, keep, k, float32_step) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_cast(param, v, keep) for v in value)
     return value

@@ -1,5 +1,7 @@
 """Drawing programs: a Builder appends steps and runs each one under PyTorch as it goes, so the next draw
 knows what the values are (their shapes, dtypes, whether they raised) without shape rules of its own."""
+import functools
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -29,27 +31,39 @@ class Builder:
         return self.torch.value(ref.i)
 
     def refs(self, pred=lambda v: True) -> list:
-        return [Ref(i) for i in range(len(self.steps)) if pred(self.torch.value(i))]
+        return [Ref(i) for i in range(len(self.steps)) if _holds(pred, self.torch.value(i))]
 
     def program(self) -> Program:
         return Program(self.family, tuple(self.steps))
 
     # draws, each shrinking towards the first choice / False / the low end
     def choice(self, options):
-        return self.draw(st.sampled_from(list(options)))
+        options = tuple(options)
+        return options[self.draw(_integers(0, len(options) - 1))]
 
     def integer(self, lo: int, hi: int) -> int:
-        return self.draw(st.integers(lo, hi))
+        return self.draw(_integers(lo, hi))
 
     def chance(self, percent: int) -> bool:
-        return self.draw(st.integers(0, 99)) >= 100 - percent
+        return self.draw(_integers(0, 99)) >= 100 - percent
 
     def data(self, shape, special=False):
         """Nested lists of grid values for a tensor literal of `shape`."""
-        n = int(np.prod(shape, dtype=np.int64))
         grid = GRID + SPECIAL if special else GRID
-        flat = self.draw(st.lists(st.sampled_from(grid), min_size=n, max_size=n))
+        flat = [self.choice(grid) for _ in range(int(np.prod(shape, dtype=np.int64)))]
         return np.array(flat, dtype=object).reshape(shape).tolist() if shape else flat[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _integers(lo, hi):
+    return st.integers(lo, hi)
+
+
+def _holds(pred, value) -> bool:
+    try:
+        return bool(pred(value))
+    except Exception:           # PyTorch refuses to show some tensors (a split output modified in place)
+        return False
 
 
 def is_float_tensor(v) -> bool:

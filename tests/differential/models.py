@@ -90,4 +90,4 @@ def programs(draw):
     return b.program()
 
 
-FAMILY = Family("nn", OPS, programs)
+FAMILY = Family("nn", OPS, programs, observe_all=True)

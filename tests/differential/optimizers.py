@@ -98,4 +98,4 @@ def programs(draw):
     return b.program()
 
 
-FAMILY = Family("optim", OPS, programs, PRELUDE)
+FAMILY = Family("optim", OPS, programs, PRELUDE, observe_all=True)

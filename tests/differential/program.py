@@ -9,6 +9,7 @@ exactly the code that ran, and hypothesis shrinks a failure by shrinking the lis
 import functools
 import io
 import math
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -70,6 +71,9 @@ class Family:
     ops: dict           # op name -> template (str, or Stmt)
     programs: object    # () -> hypothesis strategy of Program
     prelude: str = ""
+    # after an expression step, observe only its value (a statement, or any step with this flag, may change
+    # earlier values: observe everything); everything is observed after the last step in any case
+    observe_all: bool = False
 
     def line(self, i: int, step: Step) -> str:
         template = self.ops[step.op]
@@ -96,8 +100,10 @@ class Program:
 
     def source(self, upto=None, lib="torch") -> str:
         """The program as a script; `lib="ember"` writes `import ember as torch`."""
-        uses_pt = any("pt." in t for t in self.family.ops.values()) or "pt." in self.family.prelude
+        uses_pt = bool(re.search(r"\bpt\.", "".join(self.family.ops.values()) + self.family.prelude))
         head = HEADER.format(pt="import torch as pt  # PyTorch in both runs\n" if uses_pt else "")
+        if uses_pt:
+            head += "pt.manual_seed(0)\n"
         if lib == "ember":
             head = head.replace("import torch  # or: import ember as torch", "import ember as torch")
         body = [self.family.line(i, s) for i, s in enumerate(self.steps[:upto])]
@@ -127,7 +133,8 @@ class Interpreter:
                    "nan": math.nan, "inf": math.inf}
         m.set_default_dtype(m.float32)
         m.set_grad_enabled(True)
-        m.manual_seed(0)
+        m.default_generator.manual_seed(0)      # (torch.manual_seed also seeds every accelerator: slow)
+        _torch.default_generator.manual_seed(0)
         exec(family.prelude, self.ns)
 
     def run(self, i: int, step: Step):
@@ -146,10 +153,10 @@ class Interpreter:
     def value(self, i: int):
         return self.ns.get(f"v{i}")
 
-    def facts(self, n: int) -> dict:
-        """(path, attribute) -> value for everything the first n steps made; paths are Python expressions."""
+    def facts(self, steps) -> dict:
+        """(path, attribute) -> value for what these steps made; paths are Python expressions."""
         out = {}
-        for i in range(n):
+        for i in steps:
             if f"v{i}" in self.ns:
                 observe(f"v{i}", self.ns[f"v{i}"], out)
         return out
@@ -169,6 +176,13 @@ def _numpy(t):
 
 def observe(path: str, x, out: dict, grad=True):
     """Record the facts about x that must agree between the libraries."""
+    try:
+        _observe(path, x, out, grad)
+    except Exception as e:      # PyTorch refuses to show some tensors (a split output modified in place)
+        out[path, "observing raised"] = type(e).__name__
+
+
+def _observe(path, x, out, grad):
     if isinstance(x, _TENSORS):
         out[path, "type"] = "Tensor"
         out[path, "class"] = type(x).__name__
@@ -191,17 +205,9 @@ def observe(path: str, x, out: dict, grad=True):
         out[path, "keys"] = sorted(map(repr, x))
         for k, item in x.items():
             observe(f"{path}[{k!r}]", item, out, grad)
-    else:
-        try:
-            _observe_object(path, x, out)
-        except Exception as e:
-            out[path, "observing raised"] = type(e).__name__
-
-
-def _observe_object(path, x, out):
-    if hasattr(x, "param_groups") and hasattr(x, "state_dict"):      # an optimizer
+    elif hasattr(x, "param_groups") and hasattr(x, "state_dict"):    # an optimizer
         observe(f"{path}.state_dict()", x.state_dict(), out, grad=False)
-    elif hasattr(x, "get_last_lr"):                                 # an lr scheduler
+    elif hasattr(x, "get_last_lr"):                                   # an lr scheduler
         observe(f"{path}.get_last_lr()", x.get_last_lr(), out)
         observe(f"{path}.last_epoch", getattr(x, "last_epoch", None), out)
     elif hasattr(x, "named_parameters") and hasattr(x, "named_buffers"):   # an nn.Module
@@ -225,8 +231,8 @@ FLOAT_TOL = (1e-10, 1e-15)      # Python floats (learning rates)
 def _close_arrays(a: np.ndarray, b: np.ndarray, dtype: str) -> bool:
     if a.shape != b.shape:
         return False
-    if dtype not in TOLERANCES:
-        return np.array_equal(a, b)
+    if dtype not in TOLERANCES or np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"):
+        return np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
     if np.iscomplexobj(a) or np.iscomplexobj(b):
         return _close_arrays(a.real, b.real, dtype) and _close_arrays(a.imag, b.imag, dtype)
     a, b = a.astype(np.float64), b.astype(np.float64)
@@ -326,9 +332,12 @@ def check(program: Program):
             return Divergence(i, "raises-only-ember", "", "runs", _exc(e_emb)), notes
         if e_ref is not None and not _same_exception_type(e_ref, e_emb):
             notes.append(Divergence(i, "exception-type", "", _exc(e_ref), _exc(e_emb)))
-        facts = ref.facts(i + 1)
+        everything = (program.family.observe_all or e_ref is not None or i == len(program.steps) - 1
+                      or isinstance(program.family.ops[step.op], Stmt))
+        seen = range(i + 1) if everything else (i,)
+        facts = ref.facts(seen)
         mixed = mixed or any(k[1] == "dtype" and v == "float32" for k, v in facts.items())
-        d = compare(i, facts, emb.facts(i + 1), mixed)
+        d = compare(i, facts, emb.facts(seen), mixed)
         if d is not None:
             return d, notes
     return None, notes

@@ -14,12 +14,12 @@ SHAPES = [(3,), (2, 3), (), (0,), (2, 0, 3)]
 OPS = {
     "tensor": "{0}.arange({1}).reshape({2}).to({0}.{3})",
     "zeros": "{0}.zeros({1}, dtype={0}.{2})",
-    "param": "{0}.nn.Parameter({0}.randn({1}))",
-    "requires_grad": "{0}.randn({1}, requires_grad=True)",
+    "param": "{0}.nn.Parameter({0}.linspace(-1, 1, 4).reshape({1}))",
+    "requires_grad": "{0}.linspace(-1, 1, 4).reshape({1}).requires_grad_()",
     "view": "{0}{1}",
     "dict": "{0}",
     "list": "{0}",
-    "module_state": "{0}.nn.Sequential({0}.nn.Linear(2, 3), {0}.nn.BatchNorm1d(3)).state_dict()",
+    "module_state": "module_state({0})",
     "optim_state": "trained_optimizer_state({0})",
     "to_torch": "pt.load(saved_by(torch, {0}), weights_only=True)",
     "from_torch": "torch.load(saved_by(pt, {0}))",
@@ -33,6 +33,11 @@ def saved_by(lib, obj, **kwargs):
     lib.save(obj, buf, **kwargs)
     buf.seek(0)
     return buf
+
+
+def module_state(lib):
+    lib.manual_seed(0)      # (in the PyTorch run `torch` and `pt` share one generator)
+    return lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.BatchNorm1d(3)).state_dict()
 
 
 def trained_optimizer_state(lib):
@@ -57,7 +62,7 @@ def thing(b, lib):
             b.add("zeros", lib, shape, Src(b.choice(DTYPES)))
         return b.add("view", t, b.choice(VIEWS)) if kind == "view" else t
     if kind in ("param", "requires_grad"):
-        return b.add(kind, lib, b.choice([(2,), ()]))
+        return b.add(kind, lib, b.choice([(4,), (2, 2)]))
     if kind in ("module_state", "optim_state"):
         return b.add(kind, lib)
     base = b.add("tensor", lib, 6, (2, 3), Src("float32"))
@@ -81,4 +86,4 @@ def programs(draw):
     return b.program()
 
 
-FAMILY = Family("save_load", OPS, programs, PRELUDE)
+FAMILY = Family("save_load", OPS, programs, PRELUDE, observe_all=True)

@@ -75,4 +75,4 @@ def programs(draw):
     return b.program()
 
 
-FAMILY = Family("sched", OPS, programs)
+FAMILY = Family("sched", OPS, programs, observe_all=True)

@@ -256,21 +256,31 @@ def _check_p(p):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
+def _empty_noise(input, shape):
+    """PyTorch's noise tensor: empty_like(input) for elementwise dropout, so a non-contiguous input's mask
+    is drawn in its memory order (bernoulli_ fills in memory order); a new contiguous tensor of the
+    feature shape for feature dropout."""
+    if shape is None:
+        return creation.empty_like(input)
+    return creation.empty(shape, dtype=input.dtype, device=input.device)
+
+
 def _noise(input, shape, p):
     """Keep-mask scaled by 1/(1-p) (PyTorch draws bernoulli_(1 - p) on an empty tensor, then divides)."""
-    noise = creation.empty(shape, dtype=input.dtype, device=input.device)
+    noise = _empty_noise(input, shape)
     noise.bernoulli_(1 - p)
     noise._array /= (1 - p)
     return noise
 
 
 def _dropout_with(input, p, inplace, name, noise_shape, alpha=False):
+    """noise_shape None: elementwise (a mask shaped and laid out like input)."""
     if p == 0 or input.numel() == 0:
         return input
     if p == 1:
         return _maybe_inplace(input, inplace, name, lambda x: x * 0)
     if alpha:
-        noise = creation.empty(noise_shape, dtype=input.dtype, device=input.device).bernoulli_(1 - p)
+        noise = _empty_noise(input, noise_shape).bernoulli_(1 - p)
         a_const = 1.7580993408473766                       # -selu_alpha * selu_scale
         a = 1.0 / math.sqrt((a_const * a_const * p + 1) * (1 - p))
         shift = (noise - 1) * (a_const * a) + a_const * a * p
@@ -285,7 +295,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     _check_p(p)
     if not training:
         return input
-    return _dropout_with(input, p, inplace, "dropout_", tuple(input.shape))
+    return _dropout_with(input, p, inplace, "dropout_", None)
 
 
 def _feature_shape(input, batched_ndim):
@@ -339,7 +349,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     _check_p(p)
     if not training:
         return input
-    return _dropout_with(input, p, inplace, "alpha_dropout_", tuple(input.shape), alpha=True)
+    return _dropout_with(input, p, inplace, "alpha_dropout_", None, alpha=True)
 
 
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):

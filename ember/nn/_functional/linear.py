@@ -177,6 +177,8 @@ def _embedding_renorm(weight, input, max_norm, norm_type):
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
     """Rows of weight picked by the integer tensor input."""
+    if weight.ndim != 2:
+        raise RuntimeError("'weight' must be 2-D")
     num_rows = weight.shape[0]
     padding_idx = _padding_idx(padding_idx, num_rows)
     _check_indices(input, num_rows)

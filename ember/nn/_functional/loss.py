@@ -1,4 +1,5 @@
 """Part of ember.nn.functional: the loss functions (re-exported by basic.py)."""
+import builtins
 import math
 import warnings
 
@@ -9,6 +10,7 @@ from ...ops._shapes import broadcast_shapes
 from ...ops import reduction as _red
 from ...ops.activation import LogSigmoid
 from ...ops.loss import CrossEntropy, NllLoss, pointwise_loss
+from ...ops.special_functions import xlogy
 from .normalization import pairwise_distance
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
@@ -261,9 +263,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        # xlogy(t, t): 0 where t == 0 (and no NaN gradient from log(0))
-        safe = pointwise.where(target > 0, target, 1.0)
-        loss = target * safe.log() - target * input
+        # PyTorch's formula: xlogy(t, t) is 0 at t == 0 (NaN for t < 0; its gradient in t is NaN at 0, as there)
+        loss = xlogy(target, target) - target * input
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.ndim else 1)
     return _apply_reduction(loss, reduction)
@@ -286,17 +287,24 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
     """0.5 (log(var) + (input - target)^2 / var), var clamped at eps (without blocking its gradient)."""
-    if isinstance(var, (int, float)):
-        var = creation.full(input.shape, float(var), dtype=input.dtype, device=input.device)
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = creation.full(input.shape, var, dtype=input.dtype, device=input.device)
+    elif not isinstance(var, Tensor):
+        raise TypeError(f"gaussian_nll_loss(): var must be a Tensor or a float, not {type(var).__name__}")
+    elif (var._array < 0).any():
+        raise ValueError("var has negative entry/entries")
     if var.shape != input.shape:
-        if input.shape[:-1] == var.shape:
+        if input.shape[:-1] == var.shape:          # homoscedastic: one variance per row
             var = var.unsqueeze(-1)
-        elif not (input.shape[:-1] == var.shape[:-1] and var.shape[-1] == 1):
+        # PyTorch's rule: same rank, and the sizes of var where it differs from input sum to 1 (one
+        # broadcast dimension: (10, 2, 1) or (4, 1, 32, 32) for input (10, 2, 3) or (4, 3, 32, 32))
+        elif not (input.ndim == var.ndim and
+                  builtins.sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1):
             raise ValueError("var is of incorrect size")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(reduction + " is not valid")
-    if (var._array < 0).any():
-        raise ValueError("var has negative entry/entries")
     # PyTorch clamps a copy of var without recording it: the gradient passes straight through
     clamped = var + (var.detach().clamp(min=eps) - var.detach())
     loss = 0.5 * (clamped.log() + (input - target) ** 2 / clamped)

@@ -95,17 +95,27 @@ def _normalized_dims(name, input, normalized_shape):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
     k = len(normalized_shape)
+    if not k:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
+                           "element, but got normalized_shape = []")
     if tuple(input.shape[input.ndim - k:]) != normalized_shape or input.ndim < k:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
                            f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size"
-                           f"{input.shape} ({name}: the trailing dims of input {tuple(input.shape)} must equal "
-                           f"{normalized_shape})")
+                           f"{list(input.shape)}")
     return normalized_shape, tuple(range(input.ndim - k, input.ndim))
+
+
+def _check_affine(normalized_shape, **params):
+    for name, t in params.items():
+        if t is not None and tuple(t.shape) != normalized_shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
+                               f"{list(t.shape)} and normalized_shape = {list(normalized_shape)}")
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalize over the trailing normalized_shape dims, then weight * x + bias."""
     normalized_shape, dims = _normalized_dims("layer_norm", input, normalized_shape)
+    _check_affine(normalized_shape, weight=weight, bias=bias)
     affine_shape = (1,) * (input.ndim - len(dims)) + normalized_shape
     return _normalize(input, weight, bias, dims, affine_shape, eps)[0]
 
