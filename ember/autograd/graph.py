@@ -279,19 +279,21 @@ def _accumulate(variable, grad, create_graph, owned):
     current = variable._grad
     if current is None:
         array = grad._array
-        if create_graph:
-            variable._grad = grad
+        if create_graph:                          # a differentiable copy (CopyBackwards), as PyTorch stores
+            from .._tensor import _make
+            variable._grad = _make(node_xp(grad).empty(array.shape, array.dtype), grad._device).copy_(grad)
         elif id(grad) in owned or array.base is not None or not array.flags.writeable:
             from .._tensor import _make
             variable._grad = _make(array.copy(), grad._device)
         else:
             variable._grad = grad if grad.grad_fn is None else grad.detach()
         owned.add(id(variable._grad))
-    elif create_graph or current._requires_grad or grad._requires_grad or not current._array.flags.writeable \
-            or current._array.shape != grad._array.shape:
+    elif create_graph or not current._array.flags.writeable or current._array.shape != grad._array.shape:
         variable._grad = current + grad
     else:
-        current._array += grad._array            # in place, as PyTorch does without create_graph
+        # In place, as PyTorch does without create_graph, even into a .grad that has history (one
+        # stored by an earlier create_graph backward): it keeps that history, its version moves on.
+        current._array += grad._array
         vc = current._vc
         if vc is not None:
             vc.value += 1
@@ -299,6 +301,10 @@ def _accumulate(variable, grad, create_graph, owned):
         for hook in tuple(extra.get("post_accumulate_hooks", ())):
             if hook(variable) is not None:
                 raise RuntimeError("Tensor post accumulate grad hooks should return None.")
+
+
+def node_xp(t):
+    return Node.xp if t._device.type == "cpu" else t._backend().xp
 
 
 def _materialize(node, grads):

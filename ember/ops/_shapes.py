@@ -1,4 +1,5 @@
 """Shape helpers with PyTorch's errors: broadcasting, dim normalisation."""
+import operator
 
 
 def wrap_dim(dim, ndim, name=None):
@@ -55,13 +56,22 @@ def parse_shape(args):
     """size arguments as PyTorch takes them: f(2, 3), f((2, 3)), f([2, 3]), f(Size)."""
     if len(args) == 1 and not isinstance(args[0], int):
         args = args[0]
-        if not hasattr(args, "__iter__"):
-            args = (int(args),)
-    shape = tuple(int(s) for s in args)
+        if getattr(args, "ndim", None) == 0 or not hasattr(args, "__iter__"):
+            args = (args,)
+    shape = tuple(_size_int(s) for s in args)
     for s in shape:
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(shape)}")
     return shape
+
+
+def _size_int(s):
+    """An int size (Python/NumPy ints, integer 0-d tensors); PyTorch refuses floats with a TypeError."""
+    try:
+        return operator.index(s)
+    except TypeError:
+        raise TypeError(f"argument 'size' must be tuple of ints, but found element of type {type(s).__name__}") \
+            from None
 
 
 def infer_size(shape, numel):

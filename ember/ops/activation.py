@@ -9,6 +9,7 @@ import math
 from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
+from ..autograd.grad_mode import _State
 from ._common import cast
 from ._registry import export
 from .pointwise import _sigmoid, exp, sigmoid, tanh, where
@@ -120,6 +121,8 @@ class Relu(Op):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         # PyTorch's threshold_backward: 0 where out <= 0, so a NaN output passes the gradient
+        if not _State.grad_enabled:                # Note [plain backward]: no graph to build, arrays only
+            return _make(ctx.xp.where(out._array <= 0, 0, grad._array), grad._device)
         return ThresholdGrad.apply(grad, out, drop=out._array <= 0)
 
 
@@ -342,15 +345,16 @@ class RreluTrain(Op):
     node_name = "RreluWithNoiseBackward0"
 
     @staticmethod
-    def forward(ctx, input, noise):
-        ctx.noise = noise
+    def forward(ctx, input, noise, mean_slope):
+        ctx.noise, ctx.mean_slope = noise, mean_slope
         ctx.save_for_backward(input)
         return (input * noise).astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return RreluGrad.apply(grad, x, factor=ctx.noise)
+        factor = ctx.noise if ctx.mean_slope is None else _slope(ctx.xp, x._array, ctx.mean_slope)
+        return RreluGrad.apply(grad, x, factor=factor)
 
 
 class Elu(Op):
@@ -449,6 +453,11 @@ def celu(input, alpha=1.0):
 @export(method=True)
 def prelu(input, weight):
     """x where x > 0, else weight * x; weight has 1 or input.size(1) (channel) entries."""
+    if weight.dtype is not input.dtype:
+        raise RuntimeError(f"prelu: Type promoting not supported. Got {_dt.scalar_type_name(input.dtype)} and "
+                           f"{_dt.scalar_type_name(weight.dtype)}")
+    if input.dtype.category < _dt.FLOAT:
+        raise NotImplementedError(f"\"prelu_cpu\" not implemented for '{_dt.scalar_type_name(input.dtype)}'")
     n = weight.numel()
     if n != 1:
         channels = input.shape[1] if input.ndim >= 2 else input.shape[0] if input.ndim == 1 else 1
@@ -507,7 +516,9 @@ class PreluKernelBackward(Op):
             else:
                 other = gg_input * w if gg_weight is None else gg_input * w + gg_weight * x
                 d_grad = Where.apply(nonneg, gg_input, other)
-        zeros = None if gg_input is not None and gg_weight is not None else _make(ctx.xp.zeros_like(x._array), x._device)
+        zeros = None
+        if gg_input is None or gg_weight is None:
+            zeros = _make(ctx.xp.zeros_like(x._array), x._device)
         if needs[1]:
             d_input = zeros if gg_weight is None else Where.apply(nonneg, 0.0, grad * gg_weight)
         if needs[2]:
@@ -518,8 +529,11 @@ class PreluKernelBackward(Op):
 @export(method=False, inplace="public")
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
     """Randomized leaky relu: a random slope in [lower, upper] per non-positive element while training."""
+    if isinstance(input, Tensor) and input.dtype.category < _dt.FLOAT:
+        kernel = "rrelu_with_noise_out_cpu" if training else "leaky_relu_cpu"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(input.dtype)}'")
     input = float_input("rrelu", input)
-    if not training or upper - lower <= 1e-6:      # PyTorch's eval path: the mean slope
+    if not training:                               # PyTorch's eval path: the mean slope
         return RreluWithNoise.apply(input, negative_slope=(lower + upper) / 2)
     # PyTorch draws one double uniform per element x <= 0, in order, from bounds in the op's math type
     from .creation import empty
@@ -531,7 +545,9 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
     draws = empty((int(negative.sum()),), dtype=_dt.float64, device=input.device).uniform_(*bounds)._array
     noise = xp.ones(a.shape, dtype=a.dtype)
     noise[negative] = draws.astype(math_dtype).astype(a.dtype)
-    return RreluTrain.apply(input, noise=noise)
+    # PyTorch's backward uses the noise, or the mean slope when the range is (almost) empty
+    mean_slope = (lower + upper) / 2 if upper - lower <= 1e-6 else None
+    return RreluTrain.apply(input, noise=noise, mean_slope=mean_slope)
 
 
 def cast_float(input):

@@ -361,6 +361,10 @@ def range_(start, end, step=1, *, dtype=None, device=None, requires_grad=False):
 @export(method=False)
 def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """`steps` evenly spaced values from start to end, computed symmetrically from both ends like PyTorch."""
+    if isinstance(steps, Tensor):
+        steps = steps.item()
+    if not isinstance(steps, numbers.Integral):
+        raise TypeError(f"linspace(): argument 'steps' must be int, not {type(steps).__name__}")
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     start, end = (s.item() if isinstance(s, Tensor) else s for s in (start, end))
@@ -456,6 +460,9 @@ def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None,
 
 @export(method=False)
 def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    for name, value in (("n", n), ("m", m)):
+        if value is not None and value < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {value}")
     dtype = _dtype_or_default(dtype)
     device, xp = _device_and_xp(device)
     return _finish(xp.eye(n, m if m is not None else n, dtype=dtype.numpy), device, requires_grad)
@@ -463,16 +470,22 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
 
 @export(method=False)
 def tril_indices(row, col, offset=0, *, dtype=None, device=None):
-    device, xp = _device_and_xp(device)
-    r, c = np.tril_indices(row, offset, col)
-    return _finish(xp.asarray(np.stack([r, c]).astype(np.int64)), device, False)
+    return _triangle_indices(np.tril_indices, row, col, offset, dtype, device)
 
 
 @export(method=False)
 def triu_indices(row, col, offset=0, *, dtype=None, device=None):
+    return _triangle_indices(np.triu_indices, row, col, offset, dtype, device)
+
+
+def _triangle_indices(fn, row, col, offset, dtype, device):
+    for name, value in (("row", row), ("col", col)):
+        if value < 0:
+            raise RuntimeError(f"{name} must be non-negative, got{value}")
     device, xp = _device_and_xp(device)
-    r, c = np.triu_indices(row, offset, col)
-    return _finish(xp.asarray(np.stack([r, c]).astype(np.int64)), device, False)
+    r, c = fn(row, offset, col)
+    dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
+    return _finish(xp.asarray(np.stack([r, c]).astype(dtype.numpy)), device, False)
 
 
 @export(method=False)

@@ -53,6 +53,8 @@ def _parse_index(t, index):
                 if item.step is not None and item.step <= 0:
                     raise ValueError("step must be greater than zero")
             out.append(item)
+        elif isinstance(item, (str, bytes)):           # PyTorch tries to make an index tensor of it
+            raise TypeError(f"new(): invalid data type '{type(item).__name__}'")
         else:
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
                              f"valid indices (got {type(item).__name__})")
@@ -270,6 +272,14 @@ def _check_index(name, input, dim, index, src=None):
     if index.ndim != input.ndim and not (index.ndim <= 1 and input.ndim <= 1):
         raise RuntimeError(f"Index tensor must have the same number of dimensions as {'self' if src is None else 'input'} "
                            f"tensor ({name}: index {tuple(index.shape)}, input {tuple(input.shape)})")
+    if src is not None:                            # a 0-d src counts as one element along one dim
+        if src.ndim == 0 and index.ndim > 1:
+            raise RuntimeError(f"Index tensor must have the same number of dimensions as src tensor ({name}: index "
+                               f"{tuple(index.shape)}, src ())")
+        n = max(src.ndim, 1)
+        if index.ndim > n:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {n})")
+        src = src.reshape(1) if not src.ndim else src
     for d in range(index.ndim):
         if d != dim and index.shape[d] > input.shape[d]:
             raise RuntimeError(f"Size does not match at dimension {d} expected index {list(index.shape)} to be "
@@ -751,7 +761,10 @@ class MaskedFill(Op):
     @staticmethod
     def forward(ctx, input, mask, value):
         ctx.save_for_backward(mask)
-        return ctx.xp.where(mask, value, input)
+        out = ctx.xp.where(mask, value, input)
+        if out.ndim > 1 and not out.flags.c_contiguous and ctx.backend.name != "meta":
+            out = ctx.xp.ascontiguousarray(out)    # PyTorch fills a contiguous clone of input
+        return out
 
     @staticmethod
     def backward(ctx, grad):

@@ -28,14 +28,17 @@ class Normalize(Op):
     @staticmethod
     def forward(ctx, input, weight, bias, dims, affine_shape, param_shape, eps, center):
         xp = ctx.xp
+        x = input
+        if x.ndim > 1 and not x.flags.c_contiguous and ctx.backend.name != "meta":
+            x = xp.ascontiguousarray(x)             # PyTorch's norms make their input (so their output) contiguous
         if center:
-            mean = input.mean(axis=dims, keepdims=True)
-            xc = input - mean
+            mean = x.mean(axis=dims, keepdims=True)
+            xc = x - mean
         else:
-            mean = xp.zeros((1,) * input.ndim, dtype=input.dtype)
-            xc = input
+            mean = xp.zeros((1,) * x.ndim, dtype=x.dtype)
+            xc = x
         var = (xc * xc).mean(axis=dims, keepdims=True)
-        invstd = (1 / xp.sqrt(var + eps)).astype(input.dtype, copy=False)
+        invstd = (1 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
         out = xc * invstd if xc is input else _imul(xc, invstd)
         if weight is not None:
             out *= weight.reshape(affine_shape)

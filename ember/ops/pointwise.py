@@ -544,9 +544,9 @@ def _zero_grad(grad, _):
 def _sign(xp, x):
     if x.dtype == bool:
         return x.copy()
-    out = xp.asarray(xp.sign(x))                       # asarray: a 0-d sign is a NumPy scalar
+    out = xp.sign(x)
     if x.dtype.kind not in "iu":
-        out[out != out] = 0                            # PyTorch: sign(NaN) is 0
+        out = xp.where(out != out, 0, out).astype(x.dtype, copy=False)     # PyTorch: sign(NaN) is 0
     return out
 
 
@@ -1283,7 +1283,11 @@ class Clone(Op):
 @export(method=True)
 def clone(input, *, memory_format=None):
     """A copy with its own storage, differentiable; laid out like input unless memory_format says otherwise."""
-    if memory_format is None or memory_format.name == "preserve_format":
+    if memory_format is None or getattr(memory_format, "name", None) == "preserve_format":
         return Clone.apply_unary(input)
+    from .creation import memory_format as _memory_format
+    if not isinstance(memory_format, _memory_format):
+        raise TypeError(f"clone(): argument 'memory_format' must be torch.memory_format, not "
+                        f"{type(memory_format).__name__}")
     return Clone.apply(input, memory_format=memory_format)
 

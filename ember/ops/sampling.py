@@ -455,7 +455,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     # PyTorch's exponential noise is empty_like(input), so it is drawn in input's memory order
     noise_order = _memory_order(input._array) if _like_layout(input) else None
     array = _gen(generator).multinomial_array(probs, num_samples, bool(replacement), noise_order=noise_order)
-    return _result(array, out, input.device, False)
+    return _result(np.ascontiguousarray(array), out, input.device, False)     # a new (contiguous) tensor
 
 
 # --- in-place fills (Tensor methods) ---------------------------------------------------------------

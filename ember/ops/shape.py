@@ -736,6 +736,15 @@ def _chunk_step(input, chunks, dim):
 def tensor_split(input, indices_or_sections, dim=0):
     dim = wrap_dim(dim, input.ndim)
     size = input.shape[dim]
+    if isinstance(indices_or_sections, Tensor):
+        t = indices_or_sections
+        if t.dtype is not _dt.int64:
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
+                               f"{_dt.scalar_type_name(t.dtype)}")
+        if t.ndim > 1:
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                               f"one-dimensional tensor, but got a tensor with {t.ndim} dims")
+        indices_or_sections = int(t.item()) if t.ndim == 0 else t.tolist()
     if isinstance(indices_or_sections, int):
         if indices_or_sections <= 0:
             raise RuntimeError(f"number of sections must be larger than 0, got {indices_or_sections}")
@@ -1062,6 +1071,10 @@ def meshgrid(*tensors, indexing="ij"):
         tensors = tuple(tensors[0])
     if indexing not in ("ij", "xy"):
         raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but received: {indexing}")
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got a {t.ndim}-D "
+                               f"tensor of shape {list(t.shape)}")
     shape = [t.numel() for t in tensors]
     swap = indexing == "xy" and len(tensors) >= 2
     if swap:

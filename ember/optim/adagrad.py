@@ -27,7 +27,7 @@ class Adagrad(Optimizer):
 
     def _init_state(self, param, state, group):
         state["step"] = scalar_state(0.0)
-        value = group["initial_accumulator_value"]
+        value = self.defaults["initial_accumulator_value"]      # PyTorch ignores a param group's own value
         state["sum"] = full_state(param, complex(value, value) if param.is_complex() else value)
 
     def _update(self, xp, param, grad, state, group):

@@ -9,6 +9,7 @@ and so the iteration counts depend on it), and stores them in the state as 0-d t
 """
 import numpy as np
 
+from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from ..autograd.function import null_ctx
 from .optimizer import Optimizer, call_closure, check_lr, lr_value
@@ -40,7 +41,7 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
     g = g.copy()
     f_new, g_new = obj_func(x, t, d)
     ls_func_evals = 1
-    gtd_new = g_new.dot(d)
+    gtd_new = _dot(g_new, d)
     t_prev, f_prev, g_prev, gtd_prev = 0, f, g, gtd
     done = False
     ls_iter = 0
@@ -64,7 +65,7 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
         t_prev, f_prev, g_prev, gtd_prev = tmp, f_new, g_new.copy(), gtd_new
         f_new, g_new = obj_func(x, t, d)
         ls_func_evals += 1
-        gtd_new = g_new.dot(d)
+        gtd_new = _dot(g_new, d)
         ls_iter += 1
     if ls_iter == max_ls:                           # reached max steps: the bracket is [0, t]
         bracket, bracket_f, bracket_g = [0, t], [f, f_new], [g, g_new]
@@ -87,7 +88,7 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
             insuf_progress = False
         f_new, g_new = obj_func(x, t, d)
         ls_func_evals += 1
-        gtd_new = g_new.dot(d)
+        gtd_new = _dot(g_new, d)
         ls_iter += 1
         if f_new > (f + c1 * t * gtd) or f_new >= bracket_f[low_pos]:
             bracket[high_pos], bracket_f[high_pos] = t, f_new
@@ -206,7 +207,7 @@ class LBFGS(Optimizer):
             else:                                      # update memory, then the two-loop recursion
                 y = flat_grad - prev_flat_grad
                 s = d * _as_dtype(t, d)
-                ys = y.dot(s)
+                ys = _dot(y, s)
                 if ys > 1e-10:
                     if len(old_dirs) == history_size:
                         old_dirs.pop(0)
@@ -215,17 +216,17 @@ class LBFGS(Optimizer):
                     old_dirs.append(y)
                     old_stps.append(s)
                     ro.append(1.0 / ys)
-                    H_diag = ys / y.dot(y)
+                    H_diag = ys / _dot(y, y)
                 num_old = len(old_dirs)
                 if al is None:                         # kept in the state across steps, as in PyTorch
                     al = [_array(v) for v in state.setdefault("al", [None] * history_size)]
                 q = -flat_grad
                 for i in range(num_old - 1, -1, -1):
-                    al[i] = old_stps[i].dot(q) * ro[i]
+                    al[i] = _dot(old_stps[i], q) * ro[i]
                     _add_scaled_(q, old_dirs[i], -al[i])
                 d = r = q * _as_dtype(H_diag, q)
                 for i in range(num_old):
-                    be_i = old_dirs[i].dot(r) * ro[i]
+                    be_i = _dot(old_dirs[i], r) * ro[i]
                     _add_scaled_(r, old_stps[i], al[i] - be_i)
             if prev_flat_grad is None:
                 prev_flat_grad = flat_grad.copy()
@@ -234,7 +235,7 @@ class LBFGS(Optimizer):
             prev_loss = loss
             # step length: scaled on the very first iteration, lr afterwards
             t = min(1.0, 1.0 / abs(flat_grad).sum()) * lr if state["n_iter"] == 1 else lr
-            gtd = flat_grad.dot(d)
+            gtd = _dot(flat_grad, d)
             if gtd > -tolerance_change:               # directional derivative below tolerance
                 break
             ls_func_evals = 0
@@ -279,6 +280,16 @@ class LBFGS(Optimizer):
             state["prev_flat_grad"] = wrap(prev_flat_grad)
         state["prev_loss"] = prev_loss
         return orig_loss
+
+
+def _dot(a, b):
+    """a . b, refused for mixed dtypes as PyTorch's dot refuses them (an L-BFGS with float32 and float64
+    parameters meets that after load_state_dict casts its state to the first parameter's dtype)."""
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{_dt.scalar_type_name(_dt.from_numpy(a.dtype))} and "
+                           f"{_dt.scalar_type_name(_dt.from_numpy(b.dtype))}")
+    return a.dot(b)
 
 
 def _add_scaled_(array, other, alpha):

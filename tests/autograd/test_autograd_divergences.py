@@ -300,3 +300,23 @@ def test_out_that_must_grow_a_view_writes_through_to_its_base(oracle):
         m.add(m.ones(3), 1, out=v)
         return base, v
     check(oracle, program, ([2.0, 2.0, 2.0, 0.0], [2.0, 2.0, 2.0]))
+
+
+def test_grad_with_history_accumulates_in_place_without_create_graph(oracle):
+    """A .grad stored by a create_graph backward is a differentiable copy (CopyBackwards); a later plain
+    backward adds into it in place (it keeps its history, its version moves on); a later create_graph
+    backward replaces it by an out-of-place sum."""
+    def program(m):
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (x ** 3).sum().backward(create_graph=True)
+            g = x.grad
+            first = (type(g.grad_fn).__name__, g.tolist())
+            (x * 2).sum().backward()
+            second = (x.grad is g, x.grad.tolist(), x.grad.requires_grad, g._version)
+            (x * 2).sum().backward(create_graph=True)
+            third = (x.grad is g, x.grad.tolist(), type(x.grad.grad_fn).__name__)
+        return first, second, third
+    check(oracle, program, (("CopyBackwards", [3.0, 12.0]), (True, [5.0, 14.0], True, 2),
+                            (False, [7.0, 16.0], "AddBackward0")))

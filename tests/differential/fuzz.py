@@ -20,7 +20,8 @@ from hypothesis.errors import NoSuchExample
 
 from .families import FAMILIES
 from .known import known_issue
-from .program import check, reproducer
+from .program import check, class_of, fails_as, reproducer
+from .simplify import simplify
 
 ROUND = 300     # programs per round, at most
 INPUTS = {"tensor", "zeros", "tensor_t", "param", "item", "grad_of"}   # ops that only make inputs
@@ -28,10 +29,6 @@ INPUTS = {"tensor", "zeros", "tensor_t", "param", "item", "grad_of"}   # ops tha
 
 class _OutOfTime(Exception):
     pass
-
-
-def class_of(program, d) -> tuple:
-    return program.family.name, program.steps[d.step].op, d.kind
 
 
 @dataclass
@@ -52,8 +49,12 @@ class Fuzzer:
         self.notes = {}     # (family, op, torch's exception, ember's) -> (program, divergence), not shrunk
         self.examples = 0
 
-    def seen(self, key, program) -> bool:
-        return any(f.ops <= program.ops() for f in self.found.get(key, ()))
+    def seen(self, key, program, d) -> bool:
+        """Already found: a reproducer of this class uses only ops this program uses, or the known.py entry
+        that explains it was found already."""
+        known = known_issue(program, d)
+        return any(f.ops <= program.ops() for f in self.found.get(key, ())) or (
+            known is not None and any(f.known == known for fs in self.found.values() for f in fs))
 
     def round(self, family):
         target, smallest = [], []
@@ -69,7 +70,7 @@ class Fuzzer:
             if d is None:
                 return False
             key = class_of(program, d)
-            if not target and not self.seen(key, program):
+            if not target and not self.seen(key, program, d):
                 target.append(key)
             if target and key == target[0]:
                 smallest[:] = [program]     # the shrinker only ever moves to a smaller failing program
@@ -86,9 +87,11 @@ class Fuzzer:
             if not smallest:
                 return None
             program = smallest[0]
+        key = class_of(program, check(program)[0])
+        program = simplify(program, fails_as(key))
         d, _ = check(program)
         finding = Finding(program, d, known_issue(program, d))
-        self.found.setdefault(class_of(program, d), []).append(finding)
+        self.found.setdefault(key, []).append(finding)
         return finding
 
     def report(self, seconds) -> int:

@@ -76,7 +76,9 @@ def programs(draw):
     params = []
     for _ in range(b.integer(1, 3)):
         shape = b.choice([(3,), (), (2, 2)])
-        params.append(b.add("param", b.data(shape), dtype=DTYPES[b.choice(["float32", "float64"])]))
+        # LBFGS in float32 is chaotic: one rounding apart, the line search takes other steps
+        dtype = "float64" if name == "LBFGS" else b.choice(["float32", "float64"])
+        params.append(b.add("param", b.data(shape), dtype=DTYPES[dtype]))
     groups = params
     if len(params) > 1 and b.chance(40):
         second = {"params": params[1:], "lr": 0.05} | {k: b.choice(v) for k, v in OPTIONS[name].items()

@@ -223,8 +223,8 @@ def _observe(path, x, out, grad):
 
 # (rtol, atol) per dtype; both scale with the largest finite magnitude in the reference tensor, so values
 # summed in a different order agree while a wrong formula does not
-TOLERANCES = {"float32": (1e-5, 1e-6), "float64": (1e-10, 1e-13), "float16": (1e-3, 1e-4),
-              "bfloat16": (1e-2, 1e-3), "complex64": (1e-5, 1e-6), "complex128": (1e-10, 1e-13)}
+TOLERANCES = {"float32": (1e-5, 1e-5), "float64": (1e-10, 1e-12), "float16": (1e-3, 1e-3),
+              "bfloat16": (1e-2, 1e-2), "complex64": (1e-5, 1e-5), "complex128": (1e-10, 1e-12)}
 FLOAT_TOL = (1e-10, 1e-15)      # Python floats (learning rates)
 
 
@@ -303,14 +303,28 @@ def compare(step: int, ref: dict, emb: dict, mixed=False):
     for key, b in ref.items():
         path, attr = key
         if key not in emb:
-            return Divergence(step, _kind(path, "missing"), path, f"has {attr}={_show(b)}", "has none")
+            return Divergence(step, _kind(path, "missing:" + attr), path, f"has {attr}={_show(b)}", "has none")
         a = emb[key]
         dtype = ref.get((path, "dtype"))
         if not _same(attr, a, b, "float32" if mixed and dtype == "float64" else dtype):
             return Divergence(step, _kind(path, attr), _where(path, attr), _show(b), _show(a))
     for key in emb.keys() - ref.keys():
-        return Divergence(step, _kind(key[0], "extra"), key[0], "has none", f"has {key[1]}={_show(emb[key])}")
+        return Divergence(step, _kind(key[0], "extra:" + key[1]), key[0], "has none",
+                          f"has {key[1]}={_show(emb[key])}")
     return None
+
+
+def class_of(program: Program, d: Divergence) -> tuple:
+    """The class of a divergence: family, the op of the step where the runs part, the kind."""
+    return program.family.name, program.steps[d.step].op, d.kind
+
+
+def fails_as(key):
+    """A predicate on programs: diverges in class `key`."""
+    def fails(program):
+        d, _ = check(program)
+        return d is not None and class_of(program, d) == key
+    return fails
 
 
 def _exc(e) -> str:

@@ -510,3 +510,85 @@ def test_resumed_state_keeps_torch_dtypes(torch, name, kwargs):
     for state in snaps[0].values():
         if "step" in state:
             assert state["step"] == ("tensor", "float32", ())
+
+
+def _shared_after_load(m):
+    """The fuzzer's program: an optimizer loaded from another's (not deep-copied) state_dict."""
+    p = m.nn.Parameter(m.tensor([0.5, -0.5]))
+    q = m.nn.Parameter(m.tensor(0.5, dtype=m.float64))
+    a = m.optim.AdamW([p, q], lr=0.1)
+    for opt in (a, None):
+        if opt is None:
+            opt = m.optim.AdamW([p, q], lr=0.1)
+            opt.load_state_dict(a.state_dict())
+        opt.zero_grad()
+        ((p * p).sum() + q * q).backward()
+        opt.step()
+    return a, opt
+
+
+def test_load_state_dict_shares_tensors_needing_no_cast():
+    a, b = _shared_after_load(ember)
+    pa, qa = a.param_groups[0]["params"]
+    assert b.state[pa]["step"] is a.state[pa]["step"] and a.state[pa]["step"].item() == 2.0
+    assert b.state[pa]["exp_avg"] is a.state[pa]["exp_avg"]
+    # a float32 `exp_avg` saved for a float64 parameter is cast, hence copied; `step` never is
+    c = ember.optim.AdamW([qa], lr=0.1)
+    saved = {"state": {0: {"step": ember.tensor(1.0), "exp_avg": ember.tensor(0.1), "exp_avg_sq": ember.tensor(0.2)}},
+             "param_groups": a.state_dict()["param_groups"][:1]}
+    saved["param_groups"][0] = dict(saved["param_groups"][0], params=[0])
+    c.load_state_dict(saved)
+    assert c.state[qa]["step"] is saved["state"][0]["step"]
+    assert c.state[qa]["exp_avg"].dtype == ember.float64 and c.state[qa]["exp_avg"] is not saved["state"][0]["exp_avg"]
+
+
+def test_load_state_dict_sharing_matches_torch(torch):
+    (a, b), (ta, tb) = _shared_after_load(ember), _shared_after_load(torch)
+    for ours, theirs in ((a, ta), (b, tb)):
+        s, t = _snapshot(ours.state_dict())[0], _snapshot(theirs.state_dict())[0]
+        for index in s:
+            for key in s[index]:
+                _assert_value_close(s[index][key], t[index][key], F32, (index, key))
+
+
+def _adagrad_groups(m):
+    p, q = m.nn.Parameter(m.ones(2)), m.nn.Parameter(m.tensor(0.5))
+    opt = m.optim.Adagrad([{"params": [p]}, {"params": [q], "initial_accumulator_value": 0.5}], lr=0.1)
+    r = m.nn.Parameter(m.ones(1))
+    opt.add_param_group({"params": [r], "initial_accumulator_value": 2.0})
+    for x in (p, q, r):
+        x.grad = m.ones_like(x)
+    opt.step()
+    return [opt.state[x]["sum"].tolist() for x in (p, q, r)], [x.tolist() for x in (p, q, r)]
+
+
+def test_adagrad_initial_accumulator_comes_from_the_constructor():
+    sums, _ = _adagrad_groups(ember)
+    assert sums == [[1.0, 1.0], 1.0, [1.0]]          # 0 + g^2 everywhere: the groups' own values are unused
+
+
+def test_adagrad_initial_accumulator_matches_torch(torch):
+    assert _adagrad_groups(ember) == _adagrad_groups(torch)
+
+
+def _lbfgs_mixed_dtypes_reloaded(m):
+    p = m.nn.Parameter(m.tensor(0.5, dtype=m.float32))
+    q = m.nn.Parameter(m.tensor([0.5, -0.5], dtype=m.float64))
+    opt = m.optim.LBFGS([p, q], lr=1.0, max_iter=2)
+
+    def closure():
+        opt.zero_grad()
+        loss = p ** 4 + (q ** 4).sum()
+        loss.backward()
+        return loss
+    opt.step(closure)
+    fresh = m.optim.LBFGS([p, q], lr=1.0, max_iter=2)
+    fresh.load_state_dict(copy.deepcopy(opt.state_dict()))    # the state takes p's dtype: float32
+    with pytest.raises(RuntimeError, match="dot : expected both vectors to have same dtype, but found "):
+        fresh.step(closure)
+    return opt.state_dict()["state"][0]["d"].dtype
+
+
+def test_lbfgs_refuses_mixed_dtype_dots_like_torch(torch):
+    assert str(_lbfgs_mixed_dtypes_reloaded(ember)) == "ember.float64"
+    assert str(_lbfgs_mixed_dtypes_reloaded(torch)) == "torch.float64"

@@ -222,10 +222,12 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if target.shape != input.shape:
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) "
                          "is deprecated. Please ensure they have the same size.")
+    if target.dtype is not input.dtype:           # PyTorch does not promote here
+        raise RuntimeError(f"Found dtype {_dt.scalar_type_name(target.dtype)} but expected "
+                           f"{_dt.scalar_type_name(input.dtype)}")
     a = input._array
     if a.size and (a.min() < 0 or a.max() > 1):
         raise RuntimeError("all elements of input should be between 0 and 1")
-    input, target = _promote(input, target)
     if weight is not None:
         weight = weight.expand(input.shape) if weight.shape != input.shape else weight
     return pointwise_loss("bce", input, target, reduction, weight)
