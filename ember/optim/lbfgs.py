@@ -293,9 +293,9 @@ def _dot(a, b):
 
 
 def _add_scaled_(array, other, alpha):
-    """array += alpha * other as PyTorch's add_(other, alpha=alpha): alpha is taken in array's dtype, and the
-    CPU kernel rounds `array + alpha * other` once (a fused multiply-add), which for float32 the float64
-    arithmetic here reproduces. The line search's decisions in float32 hang on such last bits."""
+    """array += alpha * other as PyTorch's add_(other, alpha=alpha): computed in the promoted dtype with alpha
+    in it, and the CPU kernel rounds `array + alpha * other` once (a fused multiply-add), which for float32
+    the float64 arithmetic here reproduces. The line search's decisions in float32 hang on such last bits."""
     dtype = np.result_type(array.dtype, other.dtype)      # PyTorch computes in the promoted dtype (mixed
     alpha = dtype.type(alpha)                              # float32/float64 parameters: float64)
     if dtype.itemsize == 4 and dtype.kind == "f":

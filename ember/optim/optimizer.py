@@ -5,11 +5,17 @@ the backend arrays (`param._array`, `grad._array`, the state tensors' `_array`) 
 (`a *= b`, `xp.sqrt(a, out=b)`): a handful of array calls per parameter and no Tensor wrappers.
 The base class bumps each updated parameter's version counter, so autograd still notices that a
 tensor saved for backward was changed in place. Each algorithm keeps PyTorch's order of
-operations (its single-tensor path) so float64 trajectories agree to rounding.
+operations (its single-tensor path) so float64 trajectories agree to rounding. A 0-d parameter is
+updated through (1,)-shaped views (Note [0-d parameters]); a tensor lr rounds as PyTorch's 0-d tensor
+arithmetic does (Note [tensor lr]).
 
 `foreach`, `fused`, `capturable` and `differentiable` are accepted and stored in the param groups for
-signature and checkpoint compatibility; they change nothing (there is one NumPy path, and the step is
-never recorded by autograd, so `differentiable=True` does not make it differentiable).
+signature and checkpoint compatibility. There is one NumPy path, and the step is never recorded by
+autograd (so `differentiable=True` does not make it differentiable); `foreach=True` only selects
+PyTorch's foreach formulas where they round differently (ASGD's eta, RAdam's step size, a tensor lr
+in Adamax and NAdam) and its refusals (Adam's tensor lr). Where PyTorch's CPU kernels fuse a
+multiply-add (`add_(x, alpha=a)`, `lerp_`), ember rounds twice: float32 results may differ in the
+last bit (L-BFGS, whose line search hangs on such bits, emulates the fused form).
 """
 import functools
 import warnings

@@ -22,7 +22,7 @@ class Known:
         return bool(self.ops & used) and (self.when is None or self.when(program))
 
 
-def _k(item, family, ops, kinds=(), anywhere=False, when=None):
+def _k(item, family, ops, kinds="", anywhere=False, when=None):
     return Known(item, family, frozenset(ops.split()), frozenset(kinds.split()), anywhere, when)
 
 
