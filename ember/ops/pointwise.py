@@ -829,7 +829,8 @@ class Fmod(Op):
 
     @staticmethod
     def forward(ctx, input, other):
-        ctx.save_for_backward(input, other)
+        if ctx.needs_input_grad[1]:                # the input's gradient is grad itself: nothing saved for it
+            ctx.save_for_backward(input, other)
         return ctx.xp.fmod(input, other)
 
     @staticmethod
@@ -845,7 +846,8 @@ class Remainder(Op):
 
     @staticmethod
     def forward(ctx, input, other):
-        ctx.save_for_backward(input, other)
+        if ctx.needs_input_grad[1]:                # the input's gradient is grad itself: nothing saved for it
+            ctx.save_for_backward(input, other)
         return ctx.xp.remainder(input, other)
 
     @staticmethod
