@@ -567,7 +567,9 @@ LAYOUT_OPS = {"clone": lambda m, x: x.clone(), "zeros_like": lambda m, x: m.zero
               "zeros_like contiguous_format": lambda m, x: m.zeros_like(x, memory_format=m.contiguous_format),
               "masked_fill": lambda m, x: x.masked_fill(x > 0.5, 0.0),
               "layer_norm": lambda m, x: m.nn.functional.layer_norm(x, x.shape[-1:]),
-              "rms_norm": lambda m, x: m.nn.functional.rms_norm(x, x.shape[-1:])}
+              "rms_norm": lambda m, x: m.nn.functional.rms_norm(x, x.shape[-1:]),
+              "flip": lambda m, x: x.flip(0), "roll": lambda m, x: x.roll(1, 0),
+              "cat": lambda m, x: m.cat([x, x], 0)}
 
 
 @pytest.mark.parametrize("op", list(LAYOUT_OPS))

@@ -365,8 +365,9 @@ def _saved_entry(value, outs, results, device, xp):
     for nr, o in enumerate(outs):
         if o is value:
             r = results[nr]
-            if r.grad_fn is None:
-                return (2, r)
+            if r.grad_fn is None:                  # a non-differentiable output (indices): version checked too
+                vc = r._vc
+                return (0, r, 0 if vc is None else vc.value)
             vc = r._vc
             if vc is None:                         # created lazily: only saved outputs need one at once
                 vc = r._vc = VersionCounter()

@@ -670,6 +670,9 @@ def grad_accumulator(tensor):
     """The AccumulateGrad node of a leaf (see Note [leaf accumulator])."""
     acc = tensor._acc
     if acc is None:
+        extra = tensor._extra
+        if extra is not None and "no_grad_view" in extra:
+            return None                           # a view made under no_grad: see ops/shape.py _as_view
         acc = tensor._acc = AccumulateGrad(tensor)
     return acc
 

@@ -348,39 +348,146 @@ def lgamma(xp, x):
     return out.astype(dtype)
 
 
-def _digamma_positive(xp, x):
-    acc = xp.zeros_like(x)
+# Note [PyTorch's psi family]: digamma, trigamma (polygamma(1, x)) and polygamma(n >= 2) follow PyTorch's CPU
+# algorithms step by step, in its working precision (float64 for double; float32 for float and the half types,
+# except digamma's reflection term, which PyTorch computes in double), so that results agree to a few ulps
+# where PyTorch is itself inexact: its trigamma series is good to ~1e-11 relative, and near the poles its
+# reflection terms carry the rounding of pi * x (the large finite trigamma at a non-positive integer, the
+# gradient of digamma there, comes from sin(pi * x) != 0).
+_PSI_A = (8.33333333333333333333E-2, -2.10927960927960927961E-2, 7.57575757575757575758E-3,
+          -4.16666666666666666667E-3, 3.96825396825396825397E-3, -8.33333333333333333333E-3,
+          8.33333333333333333333E-2)                  # digamma's asymptotic series in 1/x^2, leading term first
+_PSI_10 = 2.25175258906672110764                       # digamma(10)
+
+
+def _psi_work(xp, x):
+    """x in PyTorch's working dtype for the psi family (float64, or float32), and the dtype to round back to."""
+    x = xp.asarray(x)
+    if x.dtype.kind == "c":
+        raise TypeError("complex input")
+    work = xp.float64 if x.dtype == xp.float64 else xp.float32
+    return x.astype(work), x.dtype
+
+
+def _digamma_nonnegative(xp, x):
+    """digamma for x >= 0 (or nan) in x's dtype: the recurrence up to 10, then the asymptotic series."""
+    dtype = x.dtype.type
+    one = dtype(1)
+    result = xp.zeros_like(x)
     for _ in range(10):                              # psi(x) = psi(x + 1) - 1/x until x >= 10
         step = x < 10
-        acc = xp.where(step, acc - 1 / x, acc)
-        x = xp.where(step, x + 1, x)
-    inv2 = 1 / (x * x)
-    return acc + xp.log(x) - 0.5 / x - _poly(xp, [0.0] + _PSI_ASYMPTOTIC, inv2)
+        result = xp.where(step, result - one / x, result)
+        x = xp.where(step, x + one, x)
+    z = one / (x * x)
+    series = xp.full_like(x, _PSI_A[0])
+    for c in _PSI_A[1:]:
+        series = series * z + dtype(c)
+    y = xp.where(x < 1e17, z * series, dtype(0))
+    return xp.where(x == 10, result + dtype(_PSI_10), result + xp.log(x) - dtype(0.5) / x - y)
 
 
 def digamma(xp, x):
-    """psi(x) = d/dx lgamma(x): -inf at +0, +inf at -0, nan at negative integers and -inf (as PyTorch)."""
-    x, dtype = _work(xp, x)
+    """psi(x) = d/dx lgamma(x): -inf at +0, +inf at -0, nan at negative integers and -inf (as PyTorch).
+    Note [PyTorch's psi family]."""
+    x, dtype = _psi_work(xp, x)
     with xp.errstate(all="ignore"):
-        positive = x > 0
-        pos = _digamma_positive(xp, xp.where(positive, x, 1.0))
         negative = x < 0
-        xn = xp.where(negative, x, -0.5)
-        r = xn - xp.round(xn)                         # cot(pi x) has period 1
-        reflected = _digamma_positive(xp, 1 - xn) - math.pi * xp.cos(math.pi * r) / xp.sin(math.pi * r)
-        out = xp.where(positive, pos, xp.where(negative, reflected, x))
-        out = xp.where(negative & ((r == 0) | xp.isinf(x)), xp.nan, out)
-        out = xp.where(x == xp.inf, xp.inf, out)
+        integer = x == xp.trunc(x)
+        # psi(x) = psi(1 - x) - pi / tan(pi r), r the fractional part of x (tan(pi r) is the more accurate)
+        r = x.astype(xp.float64) - xp.trunc(x).astype(xp.float64)
+        reflection = (math.pi / xp.tan(math.pi * xp.where(negative & ~integer, r, 0.5))).astype(x.dtype)
+        out = _digamma_nonnegative(xp, xp.where(negative, 1 - x, x))
+        out = xp.where(negative, xp.where(integer, xp.nan, out - reflection), out)
         out = xp.where(x == 0, xp.where(xp.signbit(x), xp.inf, -xp.inf), out)
     return out.astype(dtype)
 
 
+def trigamma(xp, x):
+    """polygamma(1, x): reflected below 1/2, six recurrence steps, then an asymptotic series (PyTorch's
+    algorithm, Note [PyTorch's psi family]); large but finite at the non-positive integers."""
+    x, dtype = _psi_work(xp, x)
+    t = x.dtype.type
+    one = t(1)
+    with xp.errstate(all="ignore"):
+        small = x < 0.5
+        sin_pi_x = xp.sin(t(math.pi) * x)
+        result = xp.where(small, -((t(math.pi) * t(math.pi)) / (sin_pi_x * sin_pi_x)), t(0))
+        x = xp.where(small, one - x, x)
+        for _ in range(6):
+            result = result + one / (x * x)
+            x = x + one
+        ixx = one / (x * x)
+        result = result + (one + one / (t(2) * x) + ixx * (t(1. / 6) - ixx * (t(1. / 30) - ixx * t(1. / 42)))) / x
+        out = xp.where(small, -result, result)
+    return out.astype(dtype)
+
+
+# Coefficients of the Euler-Maclaurin tail in Cephes' zeta, as PyTorch's zeta uses them: (2k)! / B_2k
+_ZETA_A = (12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9, 7.47242496e10,
+           -2.950130727918164224e12, 1.1646782814350067249e14, -4.5979787224074726105e15,
+           1.8152105401943546773e17, -7.1661652561756670113e18)
+_MACHEP = 1.11022302462515654042E-16
+
+
+def _cephes_zeta(xp, s, q):
+    """Hurwitz zeta(s, q) for an integer s >= 2 and float64 q, by PyTorch's (Cephes') algorithm: the direct
+    sum until the terms fall below rounding or q + k > 9, then the Euler-Maclaurin tail; inf at the
+    non-positive integers. Elements still summing are kept apart, so a very negative q costs only itself."""
+    out = q ** -s
+    pole = (q <= 0) & (q == xp.floor(q))
+    flat_q = q.reshape(-1)
+    total = out.reshape(-1).copy()
+    live = xp.nonzero(~pole.reshape(-1) & ~xp.isnan(flat_q))[0]
+    a = flat_q[live].copy()
+    acc = total[live]
+    b = xp.zeros_like(a)
+    i = 0
+    finished = xp.zeros(a.shape, dtype=bool)
+    while True:                                   # the direct sum
+        going = ~finished & ((i < 9) | (a <= 9.0))
+        if not going.any():
+            break
+        i += 1
+        a = xp.where(going, a + 1.0, a)
+        b = xp.where(going, a ** -s, b)
+        acc = xp.where(going, acc + b, acc)
+        finished |= going & (-_MACHEP * acc < b) & (b < _MACHEP * acc)
+    w = a
+    tail = ~finished
+    acc = xp.where(tail, acc + b * w / (s - 1) - 0.5 * b, acc)
+    factor = xp.ones_like(a)
+    k = 0.0
+    for c in _ZETA_A:
+        factor = factor * (s + k)
+        b = b / w
+        term = factor * b / c
+        acc = xp.where(tail, acc + term, acc)
+        tail &= ~(xp.abs(term / acc) < _MACHEP)
+        k += 1.0
+        factor = factor * (s + k)
+        b = b / w
+        k += 1.0
+    total[live] = acc
+    out = total.reshape(q.shape)
+    return xp.where(pole, xp.inf, out)
+
+
 def polygamma(xp, n, x):
-    """n-th derivative of digamma: (-1)^(n+1) n! zeta(n + 1, x) for n >= 1."""
+    """n-th derivative of digamma: trigamma for n = 1, (-1)^(n+1) n! zeta(n + 1, x) for n >= 2 (the zeta in
+    float64 and rounded to the input's precision first, as PyTorch does)."""
     if n == 0:
         return digamma(xp, x)
-    x, dtype = _work(xp, x)
-    out = (-1.0) ** (n + 1) * float(math.factorial(n)) * zeta(xp, float(n + 1), x)
+    if n == 1:
+        return trigamma(xp, x)
+    x = xp.asarray(x)
+    if x.dtype.kind == "c":
+        raise TypeError("complex input")
+    dtype = x.dtype
+    with xp.errstate(all="ignore"):
+        z = _cephes_zeta(xp, float(n + 1), x.astype(xp.float64))
+        if dtype != xp.float64:
+            z = z.astype(xp.float32).astype(xp.float64)
+        out = ((-1.0) ** (n + 1) * math.exp(math.lgamma(n + 1.0))) * z
     return out.astype(dtype)
 
 

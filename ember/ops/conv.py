@@ -130,8 +130,10 @@ class Fold(Op):
     node_name = "Col2ImBackward0"
 
     @staticmethod
-    def forward(ctx, input, output_size, kernel_size, dilation, padding, stride):
+    def forward(ctx, input, output_size, kernel_size, dilation, padding, stride, watch=()):
         xp = ctx.xp
+        if watch:                                 # Note [convolution saved tensors]
+            ctx.save_for_backward(*watch)
         ctx.geometry = dict(kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
         nd = len(kernel_size)
         out = out_size(canvas_size(output_size, padding), kernel_size, stride, dilation)
@@ -149,7 +151,60 @@ class Fold(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        _check_watched(ctx)
         return Unfold.apply(grad, **ctx.geometry)
+
+
+class ConvolutionOutput(Op):
+    """A convolution's last step: the (C_out, N*L) product (or (groups, C_out/groups, N*L)) laid out as
+    (N, C_out, *out), plus the bias, in one pass.
+
+    Note [convolution saved tensors]: PyTorch's convolution node saves the input and the weight, whichever of
+    input, weight and bias needs a gradient; ember's unfold + matmul saves other things (the columns), so this
+    node, recorded whenever any of them needs a gradient, saves `watch` (the input and the weight) for the
+    version check alone."""
+    node_name = "ConvolutionBackward0"
+
+    @staticmethod
+    def forward(ctx, output, bias, out_shape, watch):
+        ctx.save_for_backward(*watch)
+        ctx.shape = output.shape
+        n, channels = out_shape[0], out_shape[1]
+        moved = output.reshape((channels, n) + tuple(out_shape[2:])).swapaxes(0, 1)
+        if bias is None:
+            return ctx.xp.ascontiguousarray(moved)
+        result = ctx.xp.empty(out_shape, dtype=output.dtype)
+        return ctx.xp.add(moved, bias.reshape((channels,) + (1,) * (len(out_shape) - 2)), out=result)
+
+    @staticmethod
+    def backward(ctx, grad):
+        _check_watched(ctx)
+        needs = ctx.needs_input_grad
+        grad_output = grad.transpose(0, 1).reshape(ctx.shape) if needs[0] else None
+        grad_bias = grad.sum((0,) + tuple(range(2, grad.ndim))) if needs[1] else None
+        return grad_output, grad_bias, None, None
+
+
+class ConvolutionBias(Op):
+    """A transposed convolution's bias, added along dim 1; saves `watch` as ConvolutionOutput does."""
+    node_name = "ConvolutionBackward0"
+
+    @staticmethod
+    def forward(ctx, output, bias, watch):
+        ctx.save_for_backward(*watch)
+        return output + bias.reshape((-1,) + (1,) * (output.ndim - 2))
+
+    @staticmethod
+    def backward(ctx, grad):
+        _check_watched(ctx)
+        needs = ctx.needs_input_grad
+        return (grad if needs[0] else None,
+                grad.sum((0,) + tuple(range(2, grad.ndim))) if needs[1] else None, None)
+
+
+def _check_watched(ctx):
+    """Unpack the saved tensors: the version check of the watched input and weight (nothing else reads them)."""
+    return ctx.saved_tensors
 
 
 def unfold_columns(input, kernel_size, dilation, padding, stride):
@@ -246,9 +301,7 @@ def convolution(name, input, weight, bias, stride, padding, dilation, groups, nd
         output = weight.reshape(out_channels, -1) @ cols                  # one BLAS product: (C_out, N*L)
     else:
         output = weight.reshape(groups, out_channels // groups, -1) @ cols.reshape(groups, -1, cols.shape[-1])
-    if bias is not None:
-        output = output.reshape(out_channels, -1) + bias.reshape(out_channels, 1)
-    output = output.reshape((out_channels, n) + out).transpose(0, 1).contiguous()
+    output = ConvolutionOutput.apply(output, bias, out_shape=(n, out_channels) + out, watch=(input, weight))
     return output.squeeze(0) if unbatched else output
 
 
@@ -276,7 +329,6 @@ def transposed_convolution(name, input, weight, bias, stride, padding, output_pa
             raise RuntimeError("output padding must be smaller than either stride or dilation, but got "
                                f"output_padding={list(extra)}, stride={list(stride)}, dilation={list(dilation)}")
     _check_dtypes(input, weight, bias)
-    out_channels = weight.shape[1] * groups
     length = math.prod(input.shape[2:])
     spatial = tuple((i - 1) * s - 2 * p + d * (k - 1) + e + 1
                     for i, s, p, d, k, e in zip(input.shape[2:], stride, pads, dilation, kernel, extra))
@@ -290,9 +342,12 @@ def transposed_convolution(name, input, weight, bias, stride, padding, output_pa
         cols = cols.reshape(-1, n * length)
     # The windows cover (in - 1) * stride + span elements; output_padding adds uncovered ones at the end.
     fold_pads = tuple((p, p - e) for p, e in zip(pads, extra))
-    output = fold_columns(cols, spatial, kernel, dilation, fold_pads, stride)
-    if bias is not None:
-        output = output + bias.reshape((out_channels,) + (1,) * nd)
+    if bias is None:                              # Note [convolution saved tensors]: the last node watches
+        output = Fold.apply(cols, output_size=tuple(spatial), kernel_size=kernel, dilation=dilation,
+                            padding=fold_pads, stride=stride, watch=(input, weight))
+    else:
+        output = fold_columns(cols, spatial, kernel, dilation, fold_pads, stride)
+        output = ConvolutionBias.apply(output, bias, watch=(input, weight))
     return output.squeeze(0) if unbatched else output
 
 

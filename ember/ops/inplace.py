@@ -43,6 +43,14 @@ def check_inplace(self, name, overlap=True):
             raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation. "
                                f"({name})")
         return
+    if base._requires_grad and self._extra is not None and "view_of_no_grad_view" in self._extra:
+        from ..autograd.graph import _op_name
+        raise RuntimeError(f"Output {self._out_nr} of {_op_name(self.grad_fn)} is a view of a view which was created "
+                           "in no_grad mode and is being modified inplace with grad mode enabled. Given that this "
+                           "use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
+                           "moving both the view and the inplace either both inside the no_grad block (if you "
+                           "don't want the inplace to be tracked) or both outside (if you want the inplace to be "
+                           f"tracked). ({name})")
     if base._requires_grad and (self._extra is None or "view_fn" not in self._extra):
         raise RuntimeError("A view was created in no_grad mode and is being modified inplace with grad mode "
                            "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "

@@ -7,7 +7,7 @@ import warnings
 from .. import _dtype as _dt
 from .._tensor import Tensor
 from ..autograd.function import Op
-from ._common import cast, nodiff, return_type
+from ._common import cast, nodiff, promote, return_type
 from ._registry import export
 from ._shapes import broadcast_shapes, wrap_dim
 from .creation import eye, zeros, zeros_like
@@ -121,13 +121,14 @@ def _rows(shape):
 class Dot(Op):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        needs = ctx.needs_input_grad                  # each gradient reads the other operand only
+        ctx.save_for_backward(a if needs[1] else None, b if needs[0] else None)
         return ctx.xp.dot(a, b)
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        return grad * b, grad * a
+        return (grad * b if b is not None else None), (grad * a if a is not None else None)
 
 
 @export(method=True)
@@ -189,8 +190,15 @@ def mv(input, vec):
     return matmul(input, vec)
 
 
+def _check_vectors(name, first, second, names):
+    for t, label in zip((first, second), names):
+        if t.ndim != 1:
+            raise RuntimeError(f"{name}: Expected 1-D argument {label}, but got {t.ndim}-D")
+
+
 @export(method=True, aliases=("ger",))
 def outer(input, vec2):
+    _check_vectors("outer", input, vec2, ("self", "vec2"))
     return input.reshape(-1, 1) * vec2.reshape(1, -1)
 
 
@@ -222,15 +230,37 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
 
 @export(inplace=True)
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    _check_vectors("addr", vec1, vec2, ("vec1", "vec2"))
     prod = outer(vec1, vec2)
     return (prod * alpha if alpha != 1 else prod) + (input * beta if beta != 1 else input)
 
 
 class Einsum(Op):
+    """Note [einsum saved operands]: PyTorch evaluates einsum as products of pairs, left to right (a bmm, a
+    mul or a dot of permuted and reshaped operands); each product saves an operand when the other one needs
+    a gradient. ember's gradient of operand i reads every other operand, so it saves operand j when another
+    operand needs a gradient: the operand itself (version checked) where PyTorch saves a view of it, and a
+    private copy where PyTorch saves a copy, a sum or an intermediate product instead (no check there).
+    `views` says, per operand, whether PyTorch's product gets a view of it (computed from the equation by
+    _torch_views unless the caller, tensordot, knows better)."""
+
     @staticmethod
-    def forward(ctx, *operands, equation):
+    def forward(ctx, *operands, equation, views=None):
         ctx.equation = equation
-        ctx.save_for_backward(*operands)
+        ctx.shapes = tuple([o.shape for o in operands])
+        needs = ctx.needs_input_grad
+        if len(operands) > 1 and needs[0] | needs[1] | any(needs[2:len(operands)]):
+            if views is None:
+                views = _torch_views(equation, operands)
+            saved = []
+            for j, o in enumerate(operands):
+                if not any(n for i, n in enumerate(needs[:len(operands)]) if i != j):
+                    saved.append(None)
+                elif views[j] and (needs[1 - j] if j < 2 else any(needs[:j])):   # PyTorch saves the view
+                    saved.append(o)
+                else:
+                    saved.append(o.copy())
+            ctx.save_for_backward(*saved)
         return ctx.xp.einsum(equation, *operands, optimize=len(operands) > 2)
 
     @staticmethod
@@ -250,12 +280,12 @@ class Einsum(Op):
             eq_terms = [out] + others
             ops = [grad] + [operands[j] for j in range(len(terms)) if j != i]
             target = "".join(c for c in dict.fromkeys(term) if c not in missing)
-            g = _unbroadcast(einsum(",".join(eq_terms) + "->" + target, *ops), target, term, operands[i].shape)
+            g = _unbroadcast(einsum(",".join(eq_terms) + "->" + target, *ops), target, term, ctx.shapes[i])
             if len(set(term)) != len(term):
-                grads.append(_embed_diagonal(g, target, term, missing, operands[i], ctx.equation))
+                grads.append(_embed_diagonal(g, target, term, missing, ctx.shapes[i], ctx.equation))
                 continue
             if missing:
-                shape = operands[i].shape
+                shape = ctx.shapes[i]
                 full_idx = [term.index(c) for c in target]
                 view_shape = [1] * len(term)
                 for k, pos in enumerate(full_idx):
@@ -282,12 +312,12 @@ def _unbroadcast(g, target, term, shape):
     return g
 
 
-def _embed_diagonal(g, target, term, missing, operand, equation):
+def _embed_diagonal(g, target, term, missing, shape, equation):
     """The gradient of an operand with a repeated letter ("ii"): g lives on its diagonal, written as
     g times identity matrices tying each repeat to its first occurrence (and ones for summed letters)."""
     from .creation import eye, ones
     fresh = (c for c in string.ascii_letters if c not in equation)
-    sizes = dict(zip(term, operand.shape))
+    sizes = dict(zip(term, shape))
     subscripts, extra, seen = [], [], set()
     for c in term:
         if c in seen:
@@ -301,6 +331,76 @@ def _embed_diagonal(g, target, term, missing, operand, equation):
         extra.append((c, ones(sizes[c], dtype=g.dtype, device=g.device)))
     lhs = ",".join([target] + [sub for sub, _ in extra])
     return einsum(lhs + "->" + "".join(subscripts), g, *[t for _, t in extra])
+
+
+def _torch_views(equation, arrays):
+    """Per operand of a multi-operand einsum: whether PyTorch's pairwise evaluation multiplies a view of it
+    (so the product's saved tensor shares its version counter); see _torch_plan."""
+    return _torch_plan(equation, [a.shape for a in arrays], [a.strides for a in arrays])[0]
+
+
+def _torch_plan(equation, shapes, strides=None):
+    """PyTorch's evaluation of a multi-operand einsum, step by step: operands aligned to the output's letters
+    then the contracted ones in ASCII order; a contracted letter that no later operand has is summed out at
+    once (a copy) or joins the pair's contraction; the pair is a mul (no contraction) or a bmm of operands
+    permuted to (batch, kept, contracted) and reshaped, a view only where the strides allow it.
+
+    Returns (views, contracts): per operand whether its product gets a view of it (with strides), and per
+    step k >= 1 (operand k joining the running result) whether that step contracts (a bmm)."""
+    lhs, out = equation.split("->")
+    terms = lhs.split(",")
+    order = list(out) + sorted(set(lhs.replace(",", "")) - set(out))
+    layouts = []                                  # per operand: {letter: (size, stride)} of its own letters
+    for k, (term, shape) in enumerate(zip(terms, shapes)):
+        layout = {}
+        for c, size, stride in zip(term, shape, strides[k] if strides is not None else (0,) * len(shape)):
+            old = layout.get(c)
+            layout[c] = (size, stride if old is None else old[1] + stride)      # a repeat: its diagonal
+        layouts.append(layout)
+
+    def size(k, c):
+        return layouts[k][c][0] if c in layouts[k] else 1
+
+    last = {c: max([k for k in range(len(terms)) if size(k, c) != 1], default=0) for c in order}
+    contracted = order[len(out):]
+    views = [True] * len(terms)
+    views[0] = not any(last[c] == 0 and size(0, c) != 1 for c in contracted)
+    contracts = [False]
+    left = {c for c in order if size(0, c) != 1}  # letters the running result has (size > 1)
+    for k in range(1, len(terms)):
+        remaining = [c for c in order if c in out or last[c] >= k]
+        sum_dims = []
+        for c in contracted:
+            if last[c] == k:
+                if c not in left:
+                    views[k] = False              # summed out of this operand alone
+                else:
+                    sum_dims.append(c)
+        mine = {c for c in remaining if size(k, c) != 1}
+        contracts.append(bool(sum_dims))
+        if sum_dims and strides is not None:
+            kept = [c for c in remaining if c not in sum_dims]
+            lro = [c for c in kept if c in left and c in mine]
+            lo = [c for c in kept if c in left and c not in mine]
+            ro = [c for c in kept if c not in left]
+            if k == 1:
+                views[0] = views[0] and _mergeable(layouts[0], [lro, lo, sum_dims])
+            views[k] = views[k] and _mergeable(layouts[k], [lro, sum_dims, ro])
+        left = {c for c in remaining if c not in sum_dims and (c in left or c in mine)}
+    return views, contracts
+
+
+def _mergeable(layout, groups):
+    """Whether each group of letters (in order) folds into one dimension without a copy (PyTorch's view rule,
+    dimensions of size 1 ignored)."""
+    if any(size == 0 for size, _ in layout.values()):
+        return True
+    for group in groups:
+        dims = [layout[c] for c in group if c in layout and layout[c][0] != 1]
+        for (_, outer), (inner_size, inner) in zip(dims, dims[1:]):
+            if outer != inner * inner_size:
+                return False
+    return True
 
 
 def _normalize_equation(equation, operands):
@@ -404,10 +504,30 @@ def einsum(equation, *operands):
     _check_equation(equation, operands)
     equation = _normalize_equation(equation, operands)
     dtype = operands[0].dtype
+    if any(o.dtype is not dtype for o in operands[1:]):
+        operands = _einsum_dtypes(equation, operands)
+    elif dtype is _dt.bool_ and len(operands) > 1 and all(o.numel() for o in operands) and \
+            any(_torch_plan(equation, [o.shape for o in operands])[1]):
+        raise NotImplementedError("\"bmm\" not implemented for 'Bool'")
+    return Einsum.apply(*operands, equation=equation)
+
+
+def _einsum_dtypes(equation, operands):
+    """Operands of several dtypes, as PyTorch takes them: its pairwise steps promote in a mul (no contracted
+    letter) and refuse in a bmm, which needs both sides of one dtype (an operand with no elements skips
+    the steps: the result is zeros of the promoted dtype)."""
+    if all(o.numel() for o in operands):
+        contracts = _torch_plan(equation, [o.shape for o in operands])[1]
+        dtype = operands[0].dtype
+        for k in range(1, len(operands)):
+            if contracts[k] and operands[k].dtype is not dtype:
+                raise RuntimeError(f"expected scalar type {_dt.scalar_type_name(dtype)} but found "
+                                   f"{_dt.scalar_type_name(operands[k].dtype)}")
+            dtype = _dt.promote_types(dtype, operands[k].dtype)
+    dtype = operands[0].dtype
     for op in operands[1:]:
         dtype = _dt.promote_types(dtype, op.dtype)
-    operands = [cast(o, dtype) for o in operands]
-    return Einsum.apply(*operands, equation=equation)
+    return [cast(o, dtype) for o in operands]
 
 
 @export(method=False)
@@ -443,22 +563,67 @@ def tensordot(a, b, dims=2):
             raise RuntimeError(f"contracted dimensions need to match, but first has size {sa} in dim {ga} "
                                f"and second has size {sb} in dim {gb}")
         tb[db] = ta[da]
-    out = [c for i, c in enumerate(ta) if i not in dims_a] + [c for i, c in enumerate(tb) if i not in dims_b]
-    return einsum("".join(ta) + "," + "".join(tb) + "->" + "".join(out), a, b)
+    free_a = [c for i, c in enumerate(ta) if i not in dims_a]
+    free_b = [c for i, c in enumerate(tb) if i not in dims_b]
+    # PyTorch sums a contracted dim at once where the other side's is 1, then multiplies a permuted to
+    # (free, contracted) and b to (contracted, free), each reshaped to a matrix: a view where strides allow
+    sa, sb = a.shape, b.shape
+    views = (not any(sb[db] == 1 for db in dims_b) and
+             _mergeable(_layout(ta, a), [free_a, [ta[d] for d in dims_a]]),
+             not any(sa[da] == 1 and sb[db] != 1 for da, db in zip(dims_a, dims_b)) and
+             _mergeable(_layout(tb, b), [[tb[d] for d in dims_b], free_b]))
+    return Einsum.apply(a, b, equation="".join(ta) + "," + "".join(tb) + "->" + "".join(free_a + free_b),
+                        views=views)
+
+
+def _layout(letters, t):
+    return {c: (size, stride) for c, size, stride in zip(letters, t._array.shape, t._array.strides)}
+
+
+class Kron(Op):
+    """Kronecker product of operands of equal ndim: a (a0, 1, a1, 1, ...) times b (1, b0, 1, b1, ...), folded.
+
+    PyTorch multiplies _unsafe_view's of the operands: they share memory with the inputs but not their version
+    counters, so its saved operands are not version checked and backward reads their current values. ember
+    saves plain views of the arrays for the same behaviour (each is saved when the other needs a gradient)."""
+    node_name = "UnsafeViewBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ones = (1,) * a.ndim
+        needs = ctx.needs_input_grad
+        ctx.save_for_backward(a.view() if needs[1] else None, b.view() if needs[0] else None)
+        ctx.shapes = (a.shape, b.shape)
+        prod = a.reshape(_interleave(a.shape, ones)) * b.reshape(_interleave(ones, b.shape))
+        return prod.reshape(tuple([m * n for m, n in zip(a.shape, b.shape)]))
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        ones = (1,) * len(sa)
+        g = grad.reshape(_interleave(sa, sb))
+        grad_a = grad_b = None
+        if b is not None:
+            grad_a = g * b.reshape(_interleave(ones, sb))
+            grad_a = grad_a.sum(tuple(range(1, 2 * len(sa), 2))) if sa else grad_a
+        if a is not None:
+            grad_b = g * a.reshape(_interleave(sa, ones))
+            grad_b = grad_b.sum(tuple(range(0, 2 * len(sa), 2))) if sa else grad_b
+        return grad_a, grad_b
+
+
+def _interleave(first, second):
+    return tuple([n for pair in zip(first, second) for n in pair])
 
 
 @export(method=True)
 def kron(input, other):
     nd = max(input.ndim, other.ndim)
-    a = input.reshape((1,) * (nd - input.ndim) + tuple(input.shape))
-    b = other.reshape((1,) * (nd - other.ndim) + tuple(other.shape))
-    ia = []
-    ib = []
-    for i in range(nd):
-        ia += [a.shape[i], 1]
-        ib += [1, b.shape[i]]
-    prod = a.reshape(ia) * b.reshape(ib)
-    return prod.reshape([a.shape[i] * b.shape[i] for i in range(nd)])
+    a = input.reshape((1,) * (nd - input.ndim) + tuple(input.shape)) if input.ndim < nd else input
+    b = other.reshape((1,) * (nd - other.ndim) + tuple(other.shape)) if other.ndim < nd else other
+    a, b, _ = promote("kron", a, b)
+    return Kron.apply(a, b)
 
 
 @export(method=True)
@@ -573,13 +738,13 @@ class Slogdet(Op):
     @staticmethod
     def forward(ctx, input):
         sign, logabsdet = ctx.xp.linalg.slogdet(input)
-        ctx.save_for_backward(input)
+        ctx.save_for_backward(input, sign)            # PyTorch saves the sign output too (and the LU factors)
         return sign, logabsdet
 
     @staticmethod
     def backward(ctx, grad_sign, grad_logabsdet):
         _real_only(ctx, "slogdet")
-        (input,) = ctx.saved_tensors
+        input, _ = ctx.saved_tensors
         return grad_logabsdet.unsqueeze(-1).unsqueeze(-1) * inv(input).mT
 
 
@@ -710,12 +875,12 @@ class CholeskySolve(Op):
                 out = xp.linalg.solve(second, xp.linalg.solve(first, b))
             except xp.linalg.LinAlgError:     # a zero on the factor's diagonal: PyTorch returns nan, not an error
                 out = xp.full(broadcast_shapes(t.shape[:-2], b.shape[:-2]) + b.shape[-2:], xp.nan, dtype=b.dtype)
-        ctx.save_for_backward(factor, out)
+        ctx.save_for_backward(b, factor, out)         # as PyTorch: b too, though the formula does not read it
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        factor, out = ctx.saved_tensors
+        _, factor, out = ctx.saved_tensors
         grad_b = cholesky_solve(grad, factor, ctx.upper)
         grad_factor = None
         if ctx.needs_input_grad[1]:
@@ -738,13 +903,13 @@ class Svd(Op):
     @staticmethod
     def forward(ctx, input, full_matrices):
         U, S, Vh = ctx.xp.linalg.svd(input, full_matrices=full_matrices)
-        ctx.save_for_backward(input, U, S, Vh)
+        ctx.save_for_backward(U, S, Vh)               # the outputs only, as PyTorch: not the input
         return U, S, Vh
 
     @staticmethod
     def backward(ctx, gU, gS, gVh):
         _real_only(ctx, "svd")
-        _, U, S, Vh = ctx.saved_tensors
+        U, S, Vh = ctx.saved_tensors
         m, n, k = U.shape[-2], Vh.shape[-1], S.shape[-1]
         U, Vh, gU, gVh = U[..., :k], Vh[..., :k, :], gU[..., :k], gVh[..., :k, :]
         S2 = S * S
@@ -793,14 +958,17 @@ class Qr(Op):
     def forward(ctx, input, mode):
         ctx.mode = mode
         Q, R = ctx.xp.linalg.qr(input, mode="complete" if mode == "complete" else "reduced")
-        ctx.save_for_backward(input, Q, R)
-        return (ctx.xp.zeros(0, dtype=input.dtype) if mode == "r" else Q), R
+        if mode == "r":
+            ctx.save_for_backward(R, None)
+            return ctx.xp.zeros(0, dtype=input.dtype), R
+        ctx.save_for_backward(R, Q)                   # the outputs only, as PyTorch: not the input
+        return Q, R
 
     @staticmethod
     def backward(ctx, gQ, gR):
         _real_only(ctx, "qr")
-        A, Q, R = ctx.saved_tensors
-        m, n = A.shape[-2], A.shape[-1]
+        R, Q = ctx.saved_tensors
+        m, n = R.shape[-2] if Q is None else Q.shape[-2], R.shape[-1]
         if ctx.mode == "r":
             raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. "
                                "Please use linalg.qr(A, mode='reduced') if you are going to differentiate "
@@ -809,7 +977,7 @@ class Qr(Op):
             raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
         if m >= n:
             return _qr_grad(Q, R, gQ, gR), None
-        Y, gY = A[..., m:], gR[..., m:]
+        Y, gY = Q @ R[..., m:], gR[..., m:]           # A's last columns, from the saved factors
         grad_x = _qr_grad(Q, R[..., :m], gQ + Y @ gY.mH, gR[..., :m])
         return cat([grad_x, Q @ gY], -1), None
 
@@ -906,7 +1074,8 @@ class Cross(Op):
     @staticmethod
     def forward(ctx, input, other, dim):
         ctx.dim = dim
-        ctx.save_for_backward(input, other)
+        needs = ctx.needs_input_grad                  # each gradient reads the other operand only
+        ctx.save_for_backward(input if needs[1] else None, other if needs[0] else None)
         return ctx.xp.cross(input, other, axis=dim)
 
     @staticmethod

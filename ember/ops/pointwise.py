@@ -326,7 +326,7 @@ class RPowScalar(Op):
     def forward(ctx, base, exponent):
         out = base ** exponent
         ctx.base = base
-        ctx.save_for_backward(out, exponent if base == 0 else None)
+        ctx.save_for_backward(out, exponent)      # PyTorch saves the exponent whatever the base
         return out
 
     @staticmethod
@@ -424,18 +424,24 @@ def _out(result, out):
 
 def unary_op(name, forward, backward, keeps="input", float_only=True, node_name=None, method=True,
              inplace=True, differentiable=True, aliases=()):
-    """Build a unary primitive: forward(xp, x) on arrays, backward(grad, saved) on Tensors."""
+    """Build a unary primitive: forward(xp, x) on arrays, backward(grad, saved) on Tensors.
+
+    `keeps` is what PyTorch's node saves: "input", "output", "both" (saved is then (input, output)) or None."""
     def fwd(ctx, input):
         out = forward(ctx.xp, input)
         if keeps == "input":
             ctx.save_for_backward(input)
         elif keeps == "output":
             ctx.save_for_backward(out)
+        elif keeps == "both":
+            ctx.save_for_backward(input, out)
         return out
 
     def bwd(ctx, grad):
         if keeps is None:
             return backward(grad, None)
+        if keeps == "both":
+            return backward(grad, ctx.saved_tensors)
         (saved,) = ctx.saved_tensors
         return backward(grad, saved)
 
@@ -530,8 +536,8 @@ def _erfinv(xp, x):
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 erf = unary_op("erf", _erf, lambda g, x: g * exp(-(x * x)) * _TWO_OVER_SQRT_PI)
 erfc = unary_op("erfc", _erfc, lambda g, x: g * exp(-(x * x)) * -_TWO_OVER_SQRT_PI)
-erfinv = unary_op("erfinv", _erfinv, lambda g, out: g * exp(out * out) * (math.sqrt(math.pi) / 2),
-                  keeps="output")
+# PyTorch saves the input and computes erfinv again in backward
+erfinv = unary_op("erfinv", _erfinv, lambda g, x: g * exp(erfinv(x) ** 2) * (math.sqrt(math.pi) / 2))
 reciprocal = unary_op("reciprocal", lambda xp, x: 1 / x, lambda g, out: -g * out * out, keeps="output")
 square = unary_op("square", lambda xp, x: x * x, lambda g, x: g * (x * 2), float_only=False,
                   node_name="PowBackward0")
@@ -551,8 +557,19 @@ def _sign(xp, x):
 
 
 sign = unary_op("sign", _sign, _zero_grad, keeps=None, float_only=False)
+def _sgn_grad(grad, saved):
+    """Zero for real inputs; for complex z, (g - Re(g conj(s)) s) / |z| with s = sgn(z), 0 at z = 0."""
+    x, out = saved
+    if not x.dtype.is_complex:
+        return zeros_like_(grad)
+    magnitude = abs(x)
+    zero = magnitude == 0
+    return where(zero, 0.0, (grad - real(grad * out.conj()) * out) / where(zero, 1.0, magnitude))
+
+
+# PyTorch's sgn saves its input and result, also for real inputs (sign saves nothing)
 sgn = unary_op("sgn", lambda xp, x: _sign(xp, x) if x.dtype.kind != "c" else
-               xp.where(x == 0, 0, x / xp.where(x == 0, 1, xp.abs(x))), _zero_grad, keeps=None,
+               xp.where(x == 0, 0, x / xp.where(x == 0, 1, xp.abs(x))), _sgn_grad, keeps="both",
                float_only=False)
 floor = unary_op("floor", lambda xp, x: xp.floor(x) if x.dtype.kind not in "biu" else x.copy(),
                  _zero_grad, keeps=None, float_only=False)
@@ -808,19 +825,64 @@ def hypot(input, other):
     return sqrt(a * a + b * b)
 
 
+class Logaddexp(Op):
+    """log(exp(input) + exp(other)) without overflow; PyTorch saves both operands (not the result)."""
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other):
+        ctx.save_for_backward(input, other)
+        return _half_in_float32(ctx.xp.logaddexp, input, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        return (grad / (exp(other - input) + 1) if needs[0] else None,
+                grad / (exp(input - other) + 1) if needs[1] else None)
+
+
+class Logaddexp2(Op):
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other):
+        ctx.save_for_backward(input, other)
+        return _half_in_float32(ctx.xp.logaddexp2, input, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        return (grad / (exp2(other - input) + 1) if needs[0] else None,
+                grad / (exp2(input - other) + 1) if needs[1] else None)
+
+
+def _half_in_float32(fn, a, b):
+    """fn on float16/bfloat16 operands computed in float32 (PyTorch's opmath type) and rounded back."""
+    if a.dtype.itemsize < 4:
+        return fn(a.astype("float32"), b.astype("float32")).astype(a.dtype)
+    return fn(a, b)
+
+
+def _complex_logaddexp(name, input, other):
+    if input.dtype.is_complex:
+        raise RuntimeError(f"{name} not implemented for complex tensors.")
+
+
 @export(method=True)
 def logaddexp(input, other):
     """log(exp(input) + exp(other)) without overflow."""
     a, b = _binary_float("logaddexp", input, other)
-    m = maximum(a, b).detach()
-    m = where(isfinite(m), m, zeros_like_(m))
-    return m + log(exp(a - m) + exp(b - m))
+    _complex_logaddexp("logaddexp", a, b)
+    return Logaddexp.apply(a, b)
 
 
 @export(method=True)
 def logaddexp2(input, other):
     a, b = _binary_float("logaddexp2", input, other)
-    return logaddexp(a * math.log(2), b * math.log(2)) / math.log(2)
+    _complex_logaddexp("logaddexp2", a, b)
+    return Logaddexp2.apply(a, b)
 
 
 class Fmod(Op):
@@ -835,9 +897,10 @@ class Fmod(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        if not ctx.needs_input_grad[1]:
+            return grad, None
         input, other = ctx.saved_tensors
-        grad_other = -grad * trunc(input / other) if ctx.needs_input_grad[1] else None
-        return grad, grad_other
+        return grad, -grad * trunc(input / other)
 
 
 class Remainder(Op):
@@ -852,9 +915,10 @@ class Remainder(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        if not ctx.needs_input_grad[1]:
+            return grad, None
         input, other = ctx.saved_tensors
-        grad_other = -grad * floor(input / other) if ctx.needs_input_grad[1] else None
-        return grad, grad_other
+        return grad, -grad * floor(input / other)
 
 
 class FmodScalar(Fmod):
@@ -923,14 +987,19 @@ class Lerp(Op):
 
     @staticmethod
     def forward(ctx, input, end, weight):
-        ctx.save_for_backward(input, end, weight)
+        # PyTorch saves the weight, and input and end only for the weight's gradient
+        if ctx.needs_input_grad[2]:
+            ctx.save_for_backward(input, end, weight)
+        else:
+            ctx.save_for_backward(None, None, weight)
         return input + weight * (end - input)
 
     @staticmethod
     def backward(ctx, grad):
         input, end, weight = ctx.saved_tensors
-        grad_weight = grad * (end - input) if ctx.needs_input_grad[2] else None
-        return grad * (1 - weight), grad * weight, grad_weight
+        needs = ctx.needs_input_grad
+        grad_weight = grad * (end - input) if needs[2] else None
+        return (grad * (1 - weight) if needs[0] else None), (grad * weight if needs[1] else None), grad_weight
 
 
 @export(inplace=True)
@@ -973,13 +1042,44 @@ def addcmul(input, tensor1, tensor2, *, value=1):
     return add(input, product, alpha=value) if value != 1 else add(input, product)
 
 
+class Addcdiv(Op):
+    """input + value * tensor1 / tensor2, computed in float32 for the half types (PyTorch's opmath).
+    PyTorch saves tensor2 always and tensor1 for tensor2's gradient."""
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, tensor1, tensor2, value):
+        ctx.value = value
+        ctx.save_for_backward(tensor1 if ctx.needs_input_grad[2] else None, tensor2)
+        if input.dtype.itemsize < 4 and input.dtype.kind in "fV":   # float16, bfloat16 (kind V in ml_dtypes)
+            wide = "float32"
+            out = input.astype(wide) + value * tensor1.astype(wide) / tensor2.astype(wide)
+            return out.astype(input.dtype)
+        return input + value * tensor1 / tensor2
+
+    @staticmethod
+    def backward(ctx, grad):
+        tensor1, tensor2 = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        value = ctx.value
+        return (grad if needs[0] else None, grad * value / tensor2 if needs[1] else None,
+                -grad * value * tensor1 / (tensor2 * tensor2) if needs[2] else None, None)
+
+
 @export(inplace=True)
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 / tensor2."""
     if tensor1.dtype.category <= _dt.INT and tensor2.dtype.category <= _dt.INT:
-        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future release "
-                           "addcdiv will perform a true division of tensor1 and tensor2.")
-    return add(input, div(tensor1, tensor2), alpha=value) if value != 1 else add(input, div(tensor1, tensor2))
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future  release "
+                           "addcdiv will perform a true division of tensor1 and tensor2. The historic addcdiv "
+                           "behavior can be implemented as (input + value * torch.trunc(tensor1 / tensor2))"
+                           ".to(input.dtype) for integer inputs and as (input + value * tensor1 / tensor2) for "
+                           "float inputs. The future addcdiv behavior is just the latter implementation: "
+                           "(input + value * tensor1 / tensor2), for all dtypes.")
+    dtype = _dt.result_type(input, tensor1, tensor2)
+    if value.__class__ is not int and value.__class__ is not float:
+        value = scalar_value(value)
+    return Addcdiv.apply(cast(input, dtype), cast(tensor1, dtype), cast(tensor2, dtype), value)
 
 
 # --- clamp -----------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ def _lowest(xp, dtype):
 class MaxPool(Op):
     """Max over windows of the last len(kernel) dims; NaN propagates (np.maximum keeps NaN)."""
     @staticmethod
-    def forward(ctx, input, kernel_size, stride, padding, dilation):
+    def forward(ctx, input, kernel_size, stride, padding, dilation, return_indices=False):
         xp = ctx.xp
         ctx.geometry = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
         canvas = pad_canvas(xp, input, padding, _lowest(xp, input.dtype))
@@ -37,6 +37,14 @@ class MaxPool(Op):
                 best = values.copy()
             else:
                 xp.maximum(best, values, out=best)
+        if return_indices:                        # PyTorch saves the input and this indices output
+            which = argmax_offsets(xp, input, best, kernel_size, stride, padding, dilation)
+            indices = _flat_indices(xp, which, kernel_size, stride, padding, dilation,
+                                    input.shape[input.ndim - len(kernel_size):])
+            if ctx.needs_input_grad[0]:
+                ctx.save_for_backward(input, indices)
+                ctx.which = which
+            return best, indices
         if ctx.needs_input_grad[0]:
             # PyTorch saves the input and the argmax indices, not the output, so an in-place op on the
             # output (relu_) is allowed: keep a private copy of the maxima to find the indices from.
@@ -45,9 +53,10 @@ class MaxPool(Op):
         return best
 
     @staticmethod
-    def backward(ctx, grad):
-        (input,) = ctx.saved_tensors
-        which = argmax_offsets(ctx.xp, input._array, ctx.best, **ctx.geometry)
+    def backward(ctx, grad, grad_indices=None):
+        input = ctx.saved_tensors[0]
+        which = ctx.which if "which" in ctx.__dict__ else \
+            argmax_offsets(ctx.xp, input._array, ctx.best, **ctx.geometry)
         spatial = tuple(input.shape[input.ndim - len(ctx.geometry["kernel_size"]):])
         return MaxPoolScatter.apply(grad, which=which, spatial=spatial, **ctx.geometry)
 
@@ -57,6 +66,18 @@ class MaxPool2D(MaxPool):
 
 
 class MaxPool3D(MaxPool):
+    node_name = "MaxPool3DWithIndicesBackward0"
+
+
+class MaxPoolIndices(MaxPool):                    # return_indices: the indices are a second output
+    non_differentiable_outputs = (1,)
+
+
+class MaxPool2DIndices(MaxPoolIndices):
+    node_name = "MaxPool2DWithIndicesBackward0"
+
+
+class MaxPool3DIndices(MaxPoolIndices):
     node_name = "MaxPool3DWithIndicesBackward0"
 
 
@@ -136,6 +157,7 @@ class AvgPool(Op):
         nd = len(kernel_size)
         ctx.geometry = dict(spatial=input.shape[-nd:], kernel_size=kernel_size, stride=stride, padding=padding,
                             divisor=divisor)
+        ctx.save_for_backward(input)              # as PyTorch, for the version check only
         canvas = pad_canvas(xp, input, padding)
         dilation = (1,) * nd
         out = out_size(canvas.shape[-nd:], kernel_size, stride, dilation)
@@ -150,7 +172,13 @@ class AvgPool(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        _check_saved(ctx)
         return AvgPoolScatter.apply(grad, **ctx.geometry)
+
+
+def _check_saved(ctx):
+    """Unpack the saved tensors: the version check of an input the formula does not read (PyTorch saves it)."""
+    return ctx.saved_tensors
 
 
 class AvgPoolScatter(Op):
@@ -184,6 +212,7 @@ class AvgPool3D(AvgPool):
 
 
 _MAX_POOL = {2: MaxPool2D, 3: MaxPool3D}
+_MAX_POOL_INDICES = {2: MaxPool2DIndices, 3: MaxPool3DIndices}
 _AVG_POOL = {2: AvgPool2D, 3: AvgPool3D}
 
 
@@ -248,16 +277,11 @@ def _flat_indices(xp, which, kernel, stride, pairs, dilation, spatial):
 def max_pool(name, input, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     kernel, stride, pairs, dilation, _ = pool_geometry(name, input, nd, kernel_size, stride, padding, dilation,
                                                        ceil_mode)
-    output = _MAX_POOL.get(nd, MaxPool).apply(input, kernel_size=kernel, stride=stride, padding=pairs, dilation=dilation)
     if not return_indices:
-        return output
-    spatial = tuple(input.shape[-nd:])
-
-    def indices_of(xp, input, best):
-        which = argmax_offsets(xp, input, best, kernel, stride, pairs, dilation)
-        return _flat_indices(xp, which, kernel, stride, pairs, dilation, spatial)
-    indices = nodiff(indices_of, input, output)
-    return output, indices
+        return _MAX_POOL.get(nd, MaxPool).apply(input, kernel_size=kernel, stride=stride, padding=pairs,
+                                                dilation=dilation)
+    return tuple(_MAX_POOL_INDICES.get(nd, MaxPoolIndices).apply(
+        input, kernel_size=kernel, stride=stride, padding=pairs, dilation=dilation, return_indices=True))
 
 
 @export(method=False)
@@ -360,29 +384,78 @@ def _averaging_matrix(size, out, dtype):
     return matrix
 
 
-def adaptive_avg_pool(name, input, nd, output_size):
-    """Separable: the average over a box is the average along each dim in turn, one matmul per dim."""
-    from .creation import tensor
-    sizes = _adaptive_output_size(name, input, nd, output_size)
-    out = input
-    for i, target in enumerate(sizes):
-        dim = input.ndim - nd + i
-        size = input.shape[dim]
+def _adaptive_average(xp, array, sizes, adjoint=False):
+    """Adaptive averaging, separable: along each pooled dim in turn, a mean over equal windows (a reshape) or
+    one product with the (size, target) averaging matrix (a single BLAS call). With adjoint, the transposed
+    map from pooled `array` back to input size `sizes` (the gradient), dims in reverse order."""
+    nd = len(sizes)
+    out = array
+    for i in (reversed(range(nd)) if adjoint else range(nd)):
+        dim = array.ndim - nd + i
+        size, target = (sizes[i], array.shape[dim]) if adjoint else (array.shape[dim], sizes[i])
         if size == target:
             continue
-        if target == 1:
-            out = out.mean(dim, keepdim=True)
+        shape = out.shape
+        if size % target == 0:                       # equal windows (one window when target is 1)
+            width = size // target
+            if adjoint:
+                out = xp.repeat(out, width, axis=dim) / width
+            else:
+                out = out.reshape(shape[:dim] + (target, width) + shape[dim + 1:]).mean(dim + 1)
             continue
-        if size % target == 0:                       # equal windows: a reshape and a mean
-            shape = tuple(out.shape)
-            out = out.reshape(shape[:dim] + (target, size // target) + shape[dim + 1:]).mean(dim + 1)
-            continue
-        # (size, target) averaging matrix; rows folded into one 2-D product (a single BLAS call)
-        matrix = tensor(_averaging_matrix(size, target, input.dtype.numpy).T.copy(), device=input.device)
-        moved = out.movedim(dim, -1)
-        lead = tuple(moved.shape[:-1])
-        out = (moved.reshape(-1, size) @ matrix).reshape(lead + (target,)).movedim(-1, dim)
-    return out if out is not input else input.clone()
+        matrix = xp.asarray(_averaging_matrix(size, target, array.dtype))        # (target, size)
+        moved = xp.moveaxis(out, dim, -1)
+        lead = moved.shape[:-1]
+        if adjoint:
+            out = xp.moveaxis((moved.reshape(-1, target) @ matrix).reshape(lead + (size,)), -1, dim)
+        else:
+            out = xp.moveaxis((moved.reshape(-1, size) @ matrix.T).reshape(lead + (target,)), -1, dim)
+    out = out.astype(array.dtype, copy=False)
+    return xp.ascontiguousarray(out) if out is not array else out.copy()
+
+
+class AdaptiveAvgPool(Op):
+    """Average over adaptive windows. PyTorch's node saves the input (the version check only here); the
+    gradient is the adjoint map (AdaptiveAvgPoolAdjoint), whose own gradient is this op again."""
+    node_name = "AdaptiveAvgPool2DBackward0"
+
+    @staticmethod
+    def forward(ctx, input, sizes):
+        ctx.save_for_backward(input)
+        ctx.spatial = input.shape[input.ndim - len(sizes):]
+        return _adaptive_average(ctx.xp, input, sizes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        _check_saved(ctx)
+        return AdaptiveAvgPoolAdjoint.apply(grad, sizes=tuple(ctx.spatial))
+
+
+class AdaptiveAvgPool3D(AdaptiveAvgPool):
+    node_name = "AdaptiveAvgPool3DBackward0"
+
+
+class AdaptiveAvgPoolAdjoint(Op):
+    node_name = "AdaptiveAvgPool2DBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, sizes):
+        ctx.pooled = grad.shape[grad.ndim - len(sizes):]
+        return _adaptive_average(ctx.xp, grad, sizes, adjoint=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return AdaptiveAvgPool.apply(grad, sizes=tuple(ctx.pooled))
+
+
+def adaptive_avg_pool(name, input, nd, output_size):
+    sizes = _adaptive_output_size(name, input, nd, output_size)
+    if all(t == 1 for t in sizes):                   # PyTorch takes the mean here (a node saving nothing)
+        return input.mean(tuple(range(input.ndim - nd, input.ndim)), keepdim=True)
+    if input.dtype.category < _dt.FLOAT:
+        kernel = "adaptive_avg_pool3d_cpu" if nd == 3 else "adaptive_avg_pool2d"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(input.dtype)}'")
+    return (AdaptiveAvgPool3D if nd == 3 else AdaptiveAvgPool).apply(input, sizes=sizes)
 
 
 @export(method=False)
@@ -432,13 +505,43 @@ def _adaptive_max_indices(xp, array, sizes):
     return flat
 
 
+class AdaptiveMaxPool(Op):
+    """Maximum over adaptive windows, and its flat (per channel) input position. PyTorch's node saves the input
+    and the indices output; the gradient is added at the indices."""
+    node_name = "AdaptiveMaxPool2DBackward0"
+    non_differentiable_outputs = (1,)
+
+    @staticmethod
+    def forward(ctx, input, sizes):
+        xp = ctx.xp
+        nd = len(sizes)
+        lead = input.shape[:input.ndim - nd]
+        indices = _adaptive_max_indices(xp, input, sizes).astype(xp.int64, copy=False)
+        flat = input.reshape(lead + (-1,))
+        output = xp.take_along_axis(flat, indices.reshape(lead + (-1,)), axis=-1).reshape(lead + tuple(sizes))
+        ctx.nd = nd
+        ctx.save_for_backward(input, indices)
+        return output, indices
+
+    @staticmethod
+    def backward(ctx, grad, grad_indices):
+        from .creation import zeros
+        from .indexing import scatter_add
+        input, indices = ctx.saved_tensors
+        shape = tuple(input.shape)
+        lead = shape[:len(shape) - ctx.nd]
+        flat = zeros(lead + (math.prod(shape[len(lead):]),), dtype=grad.dtype, device=grad.device)
+        flat = scatter_add(flat, -1, indices.reshape(lead + (-1,)), grad.reshape(lead + (-1,)))
+        return flat.reshape(shape)
+
+
+class AdaptiveMaxPool3D(AdaptiveMaxPool):
+    node_name = "AdaptiveMaxPool3DBackward0"
+
+
 def adaptive_max_pool(name, input, nd, output_size, return_indices):
     sizes = _adaptive_output_size(name, input, nd, output_size)
-    indices = nodiff(lambda xp, a: _adaptive_max_indices(xp, a, sizes), input)
-    lead = input.ndim - nd
-    flat_input = input.flatten(lead) if nd > 1 else input
-    output = flat_input.gather(-1, indices.flatten(lead) if nd > 1 else indices)
-    output = output.reshape(tuple(input.shape[:lead]) + sizes)
+    output, indices = (AdaptiveMaxPool3D if nd == 3 else AdaptiveMaxPool).apply(input, sizes=sizes)
     return (output, indices) if return_indices else output
 
 

@@ -237,7 +237,10 @@ def cumsum(input, dim, *, dtype=None):
 class Cumprod(Op):
     @staticmethod
     def forward(ctx, input, dim, np_dtype):
-        out = _cumulative(input.cumprod, input, dim, np_dtype)
+        if input.ndim == 0:                       # a 0-d input is its own cumulative product
+            out = input.astype(np_dtype) if np_dtype is not None else input.copy()
+        else:
+            out = _cumulative(input.cumprod, input, dim, np_dtype)
         ctx.dim = dim
         ctx.save_for_backward(input, out)
         return out
@@ -246,6 +249,8 @@ class Cumprod(Op):
     def backward(ctx, grad):
         input, out = ctx.saved_tensors
         dim = ctx.dim
+        if input.ndim == 0:
+            return grad, None, None
         if not bool((input == 0).any()):
             return (grad * out).flip(dim).cumsum(dim).flip(dim) / input, None, None
         # With zeros: d out_j / d x_i = prod_{k<=j, k!=i} x_k, built per position (small inputs only).
@@ -270,8 +275,6 @@ class Cumprod(Op):
 def cumprod(input, dim, *, dtype=None):
     dim = wrap_dim(dim, input.ndim)
     np_dtype = _sum_dtype(input, dtype)
-    if input.ndim == 0:
-        return input.clone() if np_dtype is None else cast(input, _dt.from_numpy(np_dtype)).clone()
     return Cumprod.apply(input, dim, np_dtype)
 
 
@@ -320,31 +323,64 @@ def logcumsumexp(input, dim):
 
 @export(method=True)
 def cummax(input, dim):
-    dim = wrap_dim(dim, input.ndim)
-    return _cum_extreme(input, dim, True)
+    return _cum_extreme(input, _cum_dim("cummax", input, dim), True)
 
 
 @export(method=True)
 def cummin(input, dim):
-    dim = wrap_dim(dim, input.ndim)
-    return _cum_extreme(input, dim, False)
+    return _cum_extreme(input, _cum_dim("cummin", input, dim), False)
 
 
-def _cum_extreme(input, dim, is_max):
-    def fn(xp, a):
+def _cum_dim(name, input, dim):
+    if input.ndim == 0:                           # a 0-d input is its own running extreme, at index 0
+        if dim not in (0, -1):
+            raise IndexError(f"{name}(): Expected reduction dim -1 or 0 for scalar but got {dim}")
+        return 0
+    return wrap_dim(dim, input.ndim)
+
+
+class Cummax(Op):
+    """Running maximum and its index along dim (the last one among ties and NaNs, as PyTorch's scan).
+    PyTorch saves the input and the indices; the gradient is grad scattered-added at the indices."""
+    non_differentiable_outputs = (1,)
+
+    @staticmethod
+    def forward(ctx, input, dim, is_max):
+        xp = ctx.xp
+        a = input.reshape(1) if input.ndim == 0 else input
         acc = (xp.maximum if is_max else xp.minimum).accumulate(a, axis=dim)
         n = a.shape[dim]
         idx_shape = [1] * a.ndim
         idx_shape[dim] = n
         positions = xp.broadcast_to(xp.arange(n).reshape(idx_shape), a.shape)
         hit = a == acc
-        indices = xp.maximum.accumulate(xp.where(hit, positions, 0), axis=dim)
-        return acc, indices.astype(xp.int64)
-    values, indices = nodiff(fn, input)
-    if input._requires_grad:
-        from .indexing import gather
-        values = gather(input, dim, indices)
-    return return_type("cummax" if is_max else "cummin")(values, indices)
+        if a.dtype.kind in "fc":
+            hit |= a != a                         # a NaN takes the index (and keeps it until the next NaN)
+        indices = xp.maximum.accumulate(xp.where(hit, positions, 0), axis=dim).astype(xp.int64, copy=False)
+        if input.ndim == 0:
+            acc, indices = acc.reshape(()), indices.reshape(())
+        ctx.dim = dim
+        ctx.save_for_backward(input, indices)
+        return acc, indices
+
+    @staticmethod
+    def backward(ctx, grad, grad_indices):
+        input, indices = ctx.saved_tensors
+        if input.ndim == 0:
+            return grad, None, None
+        from .creation import zeros
+        from .indexing import scatter_add
+        return scatter_add(zeros(input.shape, dtype=grad.dtype, device=grad.device), ctx.dim, indices, grad), None, None
+
+
+class Cummin(Cummax):
+    pass
+
+
+def _cum_extreme(input, dim, is_max):
+    name = "cummax" if is_max else "cummin"
+    values, indices = (Cummax if is_max else Cummin).apply(input, dim, is_max)
+    return return_type(name)(values, indices)
 
 
 # --- max / min --------------------------------------------------------------------------------------
@@ -394,6 +430,36 @@ class MinAll(MaxAll):
     node_name = "MinBackward1"
 
 
+class MedianAll(Op):
+    """median() of all elements (the lower median; NaN if any, unless ignore_nan). PyTorch saves the input
+    and the result; its gradient is MaxAll's: shared evenly among the elements equal to the result (the NaNs
+    when it is NaN)."""
+    node_name = "MedianBackward0"
+
+    @staticmethod
+    def forward(ctx, input, ignore_nan):
+        xp = ctx.xp
+        flat = xp.sort(input.reshape(-1))                # NaN sorts last
+        if input.dtype.kind not in "fc":
+            out = flat[(flat.shape[0] - 1) // 2]
+        elif ignore_nan:                                 # all NaN: the first, NaN
+            k = xp.maximum(xp.count_nonzero(flat == flat) - 1, 0) // 2
+            out = xp.take(flat, k)
+        else:
+            out = xp.where(flat[-1] != flat[-1], flat[-1], flat[(flat.shape[0] - 1) // 2])
+        out = xp.asarray(out)
+        ctx.save_for_backward(input, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return MaxAll.backward(ctx, grad)[0], None
+
+
+class NanmedianAll(MedianAll):
+    node_name = "NanmedianBackward0"
+
+
 class MaxDim(Op):
     node_name = "MaxBackward0"
     non_differentiable_outputs = (1,)
@@ -412,8 +478,9 @@ class MaxDim(Op):
             values = xp.squeeze(values, axis=dim)
             indices = xp.squeeze(indices, axis=dim)
         ctx.shape, ctx.dim, ctx.keepdim = input.shape, dim, keepdim
-        ctx.save_for_backward(indices)
-        return values, indices.astype(xp.int64)
+        indices = indices.astype(xp.int64, copy=False)
+        ctx.save_for_backward(indices)                # the indices output: version checked, as in PyTorch
+        return values, indices
 
     @staticmethod
     def backward(ctx, grad, grad_indices):
@@ -696,28 +763,61 @@ def logsumexp(input, dim=None, keepdim=False):
 
 @export(method=False)
 def vector_norm(input, ord=2, dim=None, keepdim=False, *, dtype=None):
-    from .pointwise import abs as abs_, pow as pow_
+    from .pointwise import abs as abs_
     if dtype is not None:
         input = cast(input, _dt.to_dtype(dtype))
     if input.dtype.category < _dt.FLOAT:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
                            f"{_dt.scalar_type_name(input.dtype)}")
     dims = normalize_dims(dim, input.ndim) if dim is not None else None
-    a = abs_(input) if ord != 2 or input.is_complex() else input
     if ord == 2:
-        sq = a * a if not input.is_complex() else abs_(input) ** 2
+        sq = input * input if not input.is_complex() else abs_(input) ** 2
         total = sum(sq, dims, keepdim) if dims is not None else (sum(sq) if not keepdim else
                                                                   sum(sq, tuple(range(input.ndim)), True))
         return Norm2.apply(total)
     if ord == float("inf"):
-        return amax(a, dims if dims is not None else (), keepdim)
+        return amax(abs_(input), dims if dims is not None else (), keepdim)
     if ord == float("-inf"):
-        return amin(a, dims if dims is not None else (), keepdim)
-    if ord == 0:
-        return sum((a != 0).to(a.dtype), dims, keepdim)
-    if ord == 1:
-        return sum(a, dims, keepdim)
-    return pow_(sum(pow_(a, ord), dims, keepdim), 1.0 / ord)
+        return amin(abs_(input), dims if dims is not None else (), keepdim)
+    return VectorNorm.apply(input, float(ord), dims if dims else tuple(range(input.ndim)), keepdim)
+
+
+class VectorNorm(Op):
+    """vector_norm for an ord other than 2 and +-inf: PyTorch's node saves the input and the result."""
+    node_name = "LinalgVectorNormBackward0"
+
+    @staticmethod
+    def forward(ctx, input, ord, dims, keepdim):
+        a = ctx.xp.abs(input)
+        if ord == 0:
+            out = (a != 0).sum(axis=dims, keepdims=keepdim, dtype=a.dtype)
+        elif ord == 1:
+            out = a.sum(axis=dims, keepdims=keepdim)
+        else:
+            out = (a ** ord).sum(axis=dims, keepdims=keepdim) ** (1.0 / ord)
+        out = ctx.xp.asarray(out)
+        ctx.ord, ctx.dims, ctx.keepdim = ord, dims, keepdim
+        ctx.save_for_backward(input, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .pointwise import sgn, where
+        input, out = ctx.saved_tensors
+        p, shape = ctx.ord, input.shape
+        if p == 0:                                       # a count: no gradient (None, as PyTorch's undefined one)
+            return None, None, None, None
+        grad = _expand_grad(grad, shape, ctx.dims, ctx.keepdim)
+        if p == 1:
+            return grad * sgn(input), None, None, None
+        # d|x|_p / dx = sgn(x) |x|^(p-1) / |x|_p^(p-1): 0 where the norm is 0 (and, for p < 1, where x is 0)
+        norm = _expand_grad(out, shape, ctx.dims, ctx.keepdim)
+        magnitude = input.abs()
+        if p < 1:
+            scaled = where(input == 0, 0.0, sgn(input) * magnitude ** (p - 1))
+            return scaled * grad * norm ** (1 - p), None, None, None
+        scaled = sgn(input) * magnitude ** (p - 1) if p < 2 else input * magnitude ** (p - 2)
+        return scaled * where(norm == 0, 0.0, grad / norm ** (p - 1)), None, None, None
 
 
 class Norm2(Op):
@@ -778,10 +878,9 @@ def count_nonzero(input, dim=None):
 def median(input, dim=None, keepdim=False):
     """The lower median (PyTorch does not average the two middle values); NaN wins if present."""
     if dim is None:
-        flat = input.reshape(-1)
-        if flat.shape[0] == 0:
+        if input._array.size == 0:
             return _make(input._backend().xp.asarray(float("nan"), dtype=input._array.dtype), input._device)
-        return _median_along(flat, 0, False, ignore_nan=False).values
+        return MedianAll.apply(input, False)
     return _median_along(input, dim, keepdim, ignore_nan=False)
 
 
@@ -789,10 +888,9 @@ def median(input, dim=None, keepdim=False):
 def nanmedian(input, dim=None, keepdim=False):
     """median() that skips NaN (NaN only where a whole slice is NaN)."""
     if dim is None:
-        flat = input.reshape(-1)
-        if flat.shape[0] == 0:
+        if input._array.size == 0:
             return _make(input._backend().xp.asarray(float("nan"), dtype=input._array.dtype), input._device)
-        return _median_along(flat, 0, False, ignore_nan=True).values
+        return NanmedianAll.apply(input, True)
     return _median_along(input, dim, keepdim, ignore_nan=True)
 
 

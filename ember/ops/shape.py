@@ -23,8 +23,27 @@ def _as_view(out, input, view_fn):
         vc = input._vc = VersionCounter()
     out._vc = vc
     out._base = base
-    if _State.grad_enabled:
+    if not _State.grad_enabled:
+        if input._requires_grad:
+            # Made under no_grad from a tensor that requires grad: the view requires grad too, as in
+            # PyTorch, but leads nowhere (ops record it with no edge, it never gets a .grad).
+            out._requires_grad = True
+            _extra = out._extra
+            if _extra is None:
+                out._extra = {"no_grad_view": True}
+            else:
+                _extra["no_grad_view"] = True
+    else:
         parent_extra = input._extra
+        if parent_extra is not None and "no_grad_view" in parent_extra:
+            # A view of a no_grad view: it records history from its parent, but in-place ops on it are
+            # refused (check_inplace), since its base's history cannot be replayed onto it.
+            extra = out._extra
+            if extra is None:
+                out._extra = {"view_of_no_grad_view": True}
+            else:
+                extra["view_of_no_grad_view"] = True
+            return out
         parent = parent_extra.get("view_fn") if parent_extra is not None else None
         fn = view_fn if parent is None else (lambda b, p=parent, f=view_fn: f(p(b)))
         extra = out._extra
@@ -37,6 +56,8 @@ def _as_view(out, input, view_fn):
         if input._requires_grad and input.grad_fn is None and input._base is not None and \
                 not base._requires_grad:
             extra["leaf_view_base"] = input            # a view made a leaf by requires_grad_(): in-place refused
+        elif base._requires_grad and base.grad_fn is None:
+            extra["leaf_view_base"] = base             # still refused if the base is detach_()ed later
     return out
 
 
@@ -762,7 +783,9 @@ class Cat(Op):
     def forward(ctx, *arrays, dim):
         ctx.dim = dim
         ctx.sizes = [a.shape[dim] for a in arrays]
-        return ctx.xp.concatenate(arrays, axis=dim)
+        out = ctx.xp.concatenate(arrays, axis=dim)
+        # PyTorch's cat is C-contiguous (NumPy may follow a transposed input): it decides later .view()s
+        return out if out.flags.c_contiguous else ctx.xp.ascontiguousarray(out)
 
     @staticmethod
     def backward(ctx, grad):
@@ -853,7 +876,12 @@ class Flip(Op):
     @staticmethod
     def forward(ctx, input, dims):
         ctx.dims = dims
-        return ctx.xp.flip(input, axis=dims).copy()
+        if input.flags.c_contiguous:
+            return ctx.xp.flip(input, axis=dims).copy()
+        from .creation import empty_array_like     # PyTorch's flip keeps the input's memory layout
+        out = empty_array_like(input, input.dtype, ctx.xp)
+        out[...] = ctx.xp.flip(input, axis=dims)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -883,7 +911,8 @@ class Roll(Op):
     @staticmethod
     def forward(ctx, input, shifts, dims):
         ctx.shifts, ctx.dims = shifts, dims
-        return ctx.xp.roll(input, shifts, axis=dims)
+        out = ctx.xp.roll(input, shifts, axis=dims)
+        return out if out.flags.c_contiguous else ctx.xp.ascontiguousarray(out)      # as PyTorch's roll
 
     @staticmethod
     def backward(ctx, grad):

@@ -14,7 +14,7 @@ from ..autograd.function import Op
 from ..backends import special as _sp
 from ._common import cast, nodiff, promote, return_type
 from ._registry import export, export_method
-from .pointwise import cos, exp, exp2, float_power, log, sign, signbit, sin, unary_op, where, zeros_like_
+from .pointwise import cos, exp, exp2, float_power, log, sign, sin, unary_op, where, zeros_like_
 
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
@@ -97,10 +97,18 @@ def _special_unary(name, node_name, forward, backward, keeps="input"):
     """A torch.special-only unary primitive: ember.special.<name>, no ember.<name> or Tensor method."""
     def fwd(ctx, input):
         out = forward(ctx.xp, input)
-        ctx.save_for_backward(input if keeps == "input" else out)
+        if keeps == "both":
+            ctx.save_for_backward(input, out)
+        elif keeps == "copy":                     # a private copy: PyTorch saves an intermediate, not input
+            if ctx.needs_input_grad[0]:
+                ctx.save_for_backward(input.copy())
+        else:
+            ctx.save_for_backward(input if keeps == "input" else out)
         return out
 
     def bwd(ctx, grad):
+        if keeps == "both":
+            return backward(grad, ctx.saved_tensors)
         (saved,) = ctx.saved_tensors
         return backward(grad, saved)
 
@@ -114,14 +122,16 @@ def _special_unary(name, node_name, forward, backward, keeps="input"):
     return public
 
 
-def _i1_grad(grad, x):
+def _i1_grad(grad, saved):
+    x, out = saved                                        # PyTorch saves the input and the result
     safe = where(x == 0, 1.0, x)
-    return grad * where(x == 0, 0.5, i0(safe) - i1(safe) / safe)
+    return grad * where(x == 0, 0.5, i0(safe) - out / safe)
 
 
-def _i1e_grad(grad, x):
+def _i1e_grad(grad, saved):
+    x, out = saved
     safe = where(x == 0, 1.0, x)
-    return grad * where(x == 0, 0.5, i0e(safe) - i1e(safe) * (sign(safe) + 1 / safe))
+    return grad * where(x == 0, 0.5, i0e(safe) - out * (sign(safe) + 1 / safe))
 
 
 def _entr(xp, x):
@@ -130,18 +140,20 @@ def _entr(xp, x):
     return xp.where(xp.isnan(x), x, out).astype(x.dtype)
 
 
-i0e = _special_unary("i0e", "SpecialI0EBackward0", _real("i0e", _sp.i0e), lambda g, x: g * (i1e(x) - sign(x) * i0e(x)))
-i1 = _special_unary("i1", "SpecialI1Backward0", _real("i1", _sp.i1), _i1_grad)
-i1e = _special_unary("i1e", "SpecialI1EBackward0", _real("i1e", _sp.i1e), _i1e_grad)
+i0e = _special_unary("i0e", "SpecialI0EBackward0", _real("i0e", _sp.i0e),
+                     lambda g, saved: g * (i1e(saved[0]) - sign(saved[0]) * saved[1]), keeps="both")
+i1 = _special_unary("i1", "SpecialI1Backward0", _real("i1", _sp.i1), _i1_grad, keeps="both")
+i1e = _special_unary("i1e", "SpecialI1EBackward0", _real("i1e", _sp.i1e), _i1e_grad, keeps="both")
 entr = _special_unary("entr", "SpecialEntrBackward0", _in_float32(_real("entr", _entr)),
                       lambda g, x: g * -(log(x) + 1))
 # PyTorch composes ndtr as erfc(-x / sqrt 2) * 0.5, so its grad_fn is that product's node.
 ndtr = _special_unary("ndtr", "MulBackward1", _real("ndtr", _sp.ndtr),
-                      lambda g, x: g * exp(x * x * -0.5) / _SQRT_2PI)
+                      lambda g, x: g * exp(x * x * -0.5) / _SQRT_2PI, keeps="copy")
 ndtri = _special_unary("ndtri", "SpecialNdtriBackward0", _real("ndtri", _sp.ndtri),
                        lambda g, out: g * exp(out * out * 0.5) * _SQRT_2PI, keeps="output")
 log_ndtr = _special_unary("log_ndtr", "SpecialLogNdtrBackward0", _real("log_ndtr", _sp.log_ndtr),
-                          lambda g, x: g * exp(-(x * x * 0.5 + log_ndtr(x))) / _SQRT_2PI)
+                          lambda g, saved: g * exp(-(saved[0] * saved[0] * 0.5 + saved[1])) / _SQRT_2PI,
+                          keeps="both")
 
 
 # --- polygamma, mvlgamma, logit: unary with an attribute ----------------------------------------------
@@ -341,15 +353,17 @@ class Copysign(Op):
 
     @staticmethod
     def forward(ctx, input, other):
-        _keep(ctx, input, other)
-        return ctx.xp.copysign(input, other).astype(input.dtype)
+        out = ctx.xp.copysign(input, other).astype(input.dtype)
+        ctx.save_for_backward(input if ctx.needs_input_grad[0] else None, out)     # as PyTorch: not other
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        input, other = _operands(ctx)
-        s = sign(input)                                   # 0 at input == 0, as PyTorch's gradient
-        flip = signbit(other) if isinstance(other, Tensor) else math.copysign(1.0, other) < 0
-        grad_input = grad * (where(flip, -s, s) if isinstance(flip, Tensor) else -s if flip else s)
+        input, out = ctx.saved_tensors
+        grad_input = None
+        if ctx.needs_input_grad[0]:
+            # PyTorch's slope out / input, 0 where input == 0 (NaN at an infinite or NaN input), multiplied
+            grad_input = grad * where(input == 0, 0.0, out / input)
         return grad_input, (zeros_like_(grad) if ctx.needs_input_grad[1] else None)
 
 
@@ -369,7 +383,7 @@ class Ldexp(Op):
     @staticmethod
     def forward(ctx, input, other):
         out = input * ctx.xp.exp2(other)                  # PyTorch's definition: it overflows like this too
-        ctx.save_for_backward(other, out)
+        ctx.save_for_backward(other if ctx.needs_input_grad[0] else None, out)
         return out
 
     @staticmethod
@@ -394,8 +408,9 @@ class Frexp(Op):
         xp = ctx.xp
         work = input if input.dtype.itemsize >= 4 else input.astype(xp.float32)    # exact: same exponents
         mantissa, exponent = xp.frexp(work)
-        ctx.save_for_backward(exponent)
-        return mantissa.astype(input.dtype), exponent.astype(xp.int32)
+        exponent = exponent.astype(xp.int32, copy=False)
+        ctx.save_for_backward(exponent)                # the exponent output: version checked, as in PyTorch
+        return mantissa.astype(input.dtype), exponent
 
     @staticmethod
     def backward(ctx, grad, grad_exponent):

@@ -320,3 +320,38 @@ def test_grad_with_history_accumulates_in_place_without_create_graph(oracle):
         return first, second, third
     check(oracle, program, (("CopyBackwards", [3.0, 12.0]), (True, [5.0, 14.0], True, 2),
                             (False, [7.0, 16.0], "AddBackward0")))
+
+
+def test_view_made_under_no_grad_records_without_an_edge(oracle):
+    def program(m):
+        x = m.ones(3, requires_grad=True)
+        with m.no_grad():
+            v = x[1:]
+        y = v * 2
+        y.sum().backward()
+        return y.requires_grad, [e[0] is None for e in y.grad_fn.next_functions], v.grad, x.grad
+    check(oracle, program, (True, [True, True], None, None))
+
+
+@pytest.mark.parametrize("case", ["no_grad_view", "view_of_no_grad_view", "base_detached"])
+def test_in_place_on_views_refused_as_in_pytorch(oracle, case):
+    def program(m):
+        x = m.tensor([0.5, 0.5, 0.5], requires_grad=True)
+        if case == "base_detached":
+            v = x[1:]
+            x.detach_()
+        else:
+            y = x.exp()
+            with m.no_grad():
+                v = y[1:]
+            if case == "view_of_no_grad_view":
+                v = v[1:]
+        v.exp_()
+    expected = {"no_grad_view": "A view was created in no_grad mode",
+                "view_of_no_grad_view": "is a view of a view which was created in no_grad mode",
+                "base_detached": "a view of a leaf Variable"}[case]
+    ours = outcome(ember, program)
+    assert ours[0] == "raises" and expected in ours[1]
+    if oracle is not None:
+        theirs = outcome(oracle, program)
+        assert theirs[0] == "raises" and expected in theirs[1]

@@ -232,6 +232,12 @@ for _table in CATEGORIES.values():
     OPS.update({name: template for name, (template, _) in _table.items()})
 
 
+def tame(v) -> bool:
+    """No finite value beyond 1e3: past that, sin(exp(exp(x))) and the like turn one ulp into any answer."""
+    finite = v.detach()[v.detach().isfinite()]
+    return finite.numel() == 0 or float(finite.abs().max()) <= 1e3
+
+
 def grow(b, pool, n):
     """n random ops, each on a recent float tensor of the pool; float results join the pool."""
     for _ in range(n):
@@ -241,7 +247,7 @@ def grow(b, pool, n):
         template, drawer = table[name]
         args, kwargs = drawer(b, x) if drawer else ((), {})
         out = b.add(name, x, *args, **kwargs)
-        if is_float_tensor(b[out]):
+        if is_float_tensor(b[out]) and tame(b[out]):
             pool.append(out)
 
 

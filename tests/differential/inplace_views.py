@@ -4,7 +4,7 @@ The version counters must refuse exactly the programs PyTorch refuses ("modified
 "a leaf Variable that requires grad is being used in an in-place operation", "a view of a leaf ...")."""
 from hypothesis import strategies as st
 
-from .autograd_graphs import other, tensor
+from .autograd_graphs import other, tame, tensor
 from .gen import Builder, is_float_tensor
 from .program import Family, Src, Stmt
 
@@ -63,7 +63,7 @@ def programs(draw):
     for _ in range(b.integer(1, 2)):
         tensor(b, b.choice([(3,), (2, 3), (), (2, 2)]))
     for _ in range(b.integer(2, 10)):
-        pool = b.refs(is_float_tensor)
+        pool = b.refs(lambda v: is_float_tensor(v) and tame(v))
         x = b.choice(pool[::-1])
         table = b.choice([COMPUTE, VIEWS, INPLACE, INPLACE, BACKWARD])
         name = b.choice(list(table))

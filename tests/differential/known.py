@@ -13,30 +13,35 @@ class Known:
     ops: frozenset
     kinds: frozenset = frozenset()  # empty: any kind
     anywhere: bool = False      # the ops may be anywhere in the program, not only at the diverging step
-    when: object = None         # and, if given, when(program) holds
+    when: object = None         # and, if given, when(program, divergence) holds
 
     def matches(self, program, d) -> bool:
         if program.family.name != self.family or (self.kinds and d.kind not in self.kinds):
             return False
         used = program.ops() if self.anywhere else {program.steps[d.step].op}
-        return bool(self.ops & used) and (self.when is None or self.when(program))
+        return bool(self.ops & used) and (self.when is None or self.when(program, d))
 
 
 def _k(item, family, ops, kinds="", anywhere=False, when=None):
     return Known(item, family, frozenset(ops.split()), frozenset(kinds.split()), anywhere, when)
 
 
-def _special(program) -> bool:
+def _special(program, d=None) -> bool:
     """The program has a nan or an infinity among its literals."""
     return any(w in program.source() for w in ("nan,", "inf,", "nan]", "inf]", "(nan", "(inf", " nan", " inf"))
 
 
-def _backwards(program) -> int:
+def _backwards(program, d=None) -> int:
     return sum(s.op in ("backward", "backward_gradient", "grad") for s in program.steps)
 
 
-def _create_graph(program) -> bool:
+def _create_graph(program, d=None) -> bool:
     return any(k == ("create_graph", True) for s in program.steps for k in s.kwargs)
+
+
+def _says(*texts):
+    """The divergence's message (PyTorch's or ember's) contains one of texts."""
+    return lambda program, d: any(t in d.torch or t in d.ember for t in texts)
 
 
 S2 = "issue 12 §2: "         # filed in the issue's list of divergences
@@ -45,9 +50,9 @@ NEW = "found by tests/differential, not in issue 12 §2: "
 KNOWN = [
     # -- autograd graphs
     _k(S2 + "a second backward: ember saves what PyTorch does not (or frees what it keeps)", "autograd",
-       "backward backward_gradient grad", "raises-only-ember raises-only-torch", when=lambda p: _backwards(p) > 1),
+       "backward backward_gradient grad", "raises-only-ember raises-only-torch", when=lambda p, d: _backwards(p) > 1),
     _k(NEW + "a backward that raises midway has already accumulated some leaves' grads (engine order)",
-       "autograd", "backward backward_gradient", "grad:type", when=lambda p: _backwards(p) > 1),
+       "autograd", "backward backward_gradient", "grad:type", when=lambda p, d: _backwards(p) > 1),
     _k(NEW + "backward into a .grad that requires grad (after create_graph) must accumulate in place",
        "autograd", "backward backward_gradient", "grad:requires_grad", when=_create_graph),
     _k(S2 + "median of an empty tensor", "autograd", "median median_dim"),
@@ -62,6 +67,51 @@ KNOWN = [
        "grad:value value", anywhere=True),
     _k(NEW + "copysign backward at inf (PyTorch: nan)", "autograd", "copysign", "grad:value value", anywhere=True,
        when=_special),
+    _k(NEW + "atan2 backward at (0, 0): PyTorch 0, ember nan", "autograd", "atan2", "grad:value value",
+       anywhere=True),
+    _k(NEW + "hypot backward for a 0-d nan broadcast against a size-0 tensor: PyTorch 0, ember nan", "autograd",
+       "hypot", "grad:value value", anywhere=True, when=_special),
+    _k(NEW + "remainder's zero results carry the divisor's sign in ember (-0.0), +0.0 in PyTorch "
+       "(seen through 1/x, floor division)", "autograd", "remainder", "value grad:value", anywhere=True),
+    _k(S2 + "dropout of a non-contiguous input draws the mask in logical order (PyTorch: memory order, "
+       "and ops on non-contiguous inputs keep their strides)", "autograd", "dropout", "value"),
+    _k(S2 + "output strides for ops on non-contiguous inputs decide whether a later .view() works", "autograd",
+       "view", "raises-only-ember", when=_says("view size is not compatible")),
+    _k(NEW + "matmul of a size-0 operand with another dtype: PyTorch returns, ember raises", "autograd", "matmul",
+       "raises-only-ember", when=_says("same dtype")),
+    _k("PyTorch's own bug, nothing to fix in ember: huber_loss backward with mixed float dtypes raises "
+       "'Found dtype Float but expected Double'", "autograd", "huber_loss", "raises-only-torch", anywhere=True,
+       when=_says("Found dtype")),
+    # -- optimizers
+    _k(S2 + "LBFGS with line_search_fn='strong_wolfe': iteration counts and state as PyTorch", "optim", "LBFGS",
+       anywhere=True, when=lambda p, d: "strong_wolfe" in p.source()),
+    # -- in-place ops and views
+    _k(S2 + "views made under no_grad report requires_grad/is_leaf as PyTorch does", "inplace",
+       "nograd_view nograd_detached", anywhere=True),
+    _k(S2 + "views made before base.requires_grad_() report requires_grad/is_leaf as PyTorch does", "inplace",
+       "requires_grad_", anywhere=True),
+    _k(S2 + "zero_/fill_/copy_ on a non-leaf stay in the graph and are checked by version counters", "inplace",
+       "zero_ fill_ copy_", "raises-only-torch raises-only-ember grad:type grad:value is_leaf requires_grad "
+       "grad_fn", anywhere=True),
+    _k(NEW + "a backward that raises midway has already accumulated some leaves' grads (engine order)",
+       "inplace", "backward grad", "grad:type"),
+    _k(NEW + "detach_() of a view must raise (\"Can't detach views in-place\"), and so must an in-place op on a "
+       "view whose base was detach_()ed", "inplace", "detach_ div_ mul_ add_ sub_ exp_ sin_ relu_ F.relu_ clamp_ "
+       "sigmoid_ tanh_ pow_ neg_ abs_ sqrt_ zero_ fill_ copy_ setitem masked_fill_ index_add_", "raises-only-torch",
+       when=_says("detach views in-place", "view of a leaf Variable")),
+    _k(S2 + "split/unbind/chunk outputs whose base or sibling was modified in place", "inplace",
+       "split unbind chunk", "missing:observing-raised raises-only-torch", anywhere=True),
+    _k(S2 + "the in-place safety net has holes (chains of in-place ops on saved tensors)", "inplace",
+       "backward grad", "raises-only-torch", when=_says("modified by an inplace operation")),
+    _k(S2 + "ember saves what PyTorch does not (max_pool2d then relu_)", "inplace", "backward grad",
+       "raises-only-ember", when=_says("modified by an inplace operation")),
+    _k(NEW + "in-place ops whose operand partly overlaps the output (v.unsqueeze(0).add_(v), "
+       "x.index_add_(0, i, x[:1])); §2 has only copy_", "inplace", "add_ mul_ sub_ div_ index_add_ nograd_add_",
+       "raises-only-torch", when=_says("refer to a single memory location")),
+    _k(NEW + "`view.data = t` with another dtype changes the base's grad dtype", "inplace", "set_data",
+       "grad:dtype", anywhere=True),
+    _k(NEW + "backward through a view after base.detach_() and an in-place op crashes (TypeError)", "inplace",
+       "backward grad", "raises-only-ember", when=_says("not an acceptable base type")),
 ]
 
 
