@@ -56,7 +56,12 @@ def test_float64_matches_torch(name, ours, theirs, x, rtol, atol):
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
 
 
-@pytest.mark.parametrize("name, ours, theirs, x, rtol, atol", SWEEPS[:-3], ids=[s[0] for s in SWEEPS[:-3]])
+# digamma and trigamma follow PyTorch's float32 algorithm instead (ember/backends/special.py, Note [PyTorch's psi
+# family]); tests/ops/test_divergences_numerics.py compares them with PyTorch's float32 results
+FLOAT32_SWEEPS = [s for s in SWEEPS[:-3] if not s[0].startswith("digamma")]
+
+
+@pytest.mark.parametrize("name, ours, theirs, x, rtol, atol", FLOAT32_SWEEPS, ids=[s[0] for s in FLOAT32_SWEEPS])
 def test_float32_within_one_ulp_of_the_double_result(name, ours, theirs, x, rtol, atol):
     x32 = x.astype(np.float32)
     got = ours(ember.tensor(x32)).numpy()

@@ -1,8 +1,9 @@
 """Special functions in plain array code (NumPy has none of them): erf, erfc, erfinv; lgamma, digamma,
 Hurwitz zeta, polygamma; modified Bessel i0/i1 (and scaled); the normal distribution's ndtr, log_ndtr, ndtri.
 
-Each takes `xp` (numpy or cupy) and an array; the new functions compute in float64 and round once to the
-input's dtype, so single precision results are correctly rounded or within 1 ulp.
+Each takes `xp` (numpy or cupy) and an array; most compute in float64 and round once to the input's dtype,
+so single precision results are correctly rounded or within 1 ulp. digamma, trigamma and polygamma follow
+PyTorch's algorithms in its working precision instead (Note [PyTorch's psi family]).
 """
 import math
 
@@ -230,7 +231,6 @@ _B2K = ((1, 6), (-1, 30), (1, 42), (-1, 30), (5, 66), (-691, 2730), (7, 6), (-36
         (-174611, 330), (854513, 138), (-236364091, 2730), (8553103, 6))
 _EM = [n / (d * math.factorial(2 * k + 2)) for k, (n, d) in enumerate(_B2K[:12])]   # B_2j / (2j)!
 _STIRLING = [n / (d * (2 * k + 2) * (2 * k + 1)) for k, (n, d) in enumerate(_B2K[:8])]
-_PSI_ASYMPTOTIC = [n / (d * (2 * k + 2)) for k, (n, d) in enumerate(_B2K[:8])]
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 _LOG_PI = math.log(math.pi)
 _EULER = 0.57721566490153286061
@@ -430,19 +430,16 @@ _MACHEP = 1.11022302462515654042E-16
 
 
 def _cephes_zeta(xp, s, q):
-    """Hurwitz zeta(s, q) for an integer s >= 2 and float64 q, by PyTorch's (Cephes') algorithm: the direct
-    sum until the terms fall below rounding or q + k > 9, then the Euler-Maclaurin tail; inf at the
-    non-positive integers. Elements still summing are kept apart, so a very negative q costs only itself."""
-    out = q ** -s
+    """Hurwitz zeta(s, q) for an integer s >= 2 and float q, by PyTorch's (Cephes') algorithm: the direct sum
+    until the terms fall below rounding or q + k > 9, then the Euler-Maclaurin tail; inf at the non-positive
+    integers, nan at nan."""
     pole = (q <= 0) & (q == xp.floor(q))
-    flat_q = q.reshape(-1)
-    total = out.reshape(-1).copy()
-    live = xp.nonzero(~pole.reshape(-1) & ~xp.isnan(flat_q))[0]
-    a = flat_q[live].copy()
-    acc = total[live]
+    dead = pole | (q != q)
+    a = xp.where(dead, 1.0, q).astype(q.dtype)
+    acc = a ** -s
     b = xp.zeros_like(a)
+    finished = dead.copy()
     i = 0
-    finished = xp.zeros(a.shape, dtype=bool)
     while True:                                   # the direct sum
         going = ~finished & ((i < 9) | (a <= 9.0))
         if not going.any():
@@ -467,14 +464,13 @@ def _cephes_zeta(xp, s, q):
         factor = factor * (s + k)
         b = b / w
         k += 1.0
-    total[live] = acc
-    out = total.reshape(q.shape)
-    return xp.where(pole, xp.inf, out)
+    return xp.where(pole, xp.inf, xp.where(q != q, xp.nan, acc))
 
 
 def polygamma(xp, n, x):
-    """n-th derivative of digamma: trigamma for n = 1, (-1)^(n+1) n! zeta(n + 1, x) for n >= 2 (the zeta in
-    float64 and rounded to the input's precision first, as PyTorch does)."""
+    """n-th derivative of digamma: trigamma for n = 1, (-1)^(n+1) n! zeta(n + 1, x) for n >= 2, the zeta
+    computed as PyTorch does (in float64 for float64 and float32 inputs, in float32 for the half types) and
+    rounded to the input's precision before the product."""
     if n == 0:
         return digamma(xp, x)
     if n == 1:
@@ -484,9 +480,8 @@ def polygamma(xp, n, x):
         raise TypeError("complex input")
     dtype = x.dtype
     with xp.errstate(all="ignore"):
-        z = _cephes_zeta(xp, float(n + 1), x.astype(xp.float64))
-        if dtype != xp.float64:
-            z = z.astype(xp.float32).astype(xp.float64)
+        work = xp.float64 if dtype.itemsize >= 4 else xp.float32
+        z = _cephes_zeta(xp, float(n + 1), x.astype(work)).astype(dtype).astype(xp.float64)
         out = ((-1.0) ** (n + 1) * math.exp(math.lgamma(n + 1.0))) * z
     return out.astype(dtype)
 

@@ -128,6 +128,21 @@ class Index(Op):
         return IndexAccumulate.apply(grad, ctx.input_shape, ctx.index), None
 
 
+class IndexWatched(Index):
+    """Index for take and masked_select, whose PyTorch nodes save the input (and mask): `watch` holds those
+    tensors, for the version check only."""
+    @staticmethod
+    def forward(ctx, input, index, watch):
+        ctx.input_shape, ctx.index = input.shape, index
+        ctx.save_for_backward(*watch)
+        return input[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        ctx.saved_tensors                          # noqa: B018 (the version check)
+        return IndexAccumulate.apply(grad, ctx.input_shape, ctx.index), None
+
+
 class IndexAccumulate(Op):
     """zeros(shape) with `grad` added at `index` (repeated indices add up)."""
     node_name = "IndexPutBackward0"
@@ -302,16 +317,17 @@ def _full_index(xp, index, dim):
 
 class Gather(Op):
     @staticmethod
-    def forward(ctx, input, dim, index):
+    def forward(ctx, input, dim, index, keep_input=True):
         ctx.input_shape, ctx.dim = input.shape, dim
-        ctx.save_for_backward(index)
+        # PyTorch's gather saves the input too (version checked); sort, median(dim), mode, ... save indices only
+        ctx.save_for_backward(index, input if keep_input else None)
         if index.ndim == 0 or input.ndim == 0:      # Note [0-d in gather and scatter]
             return input.reshape(-1)[index]
         return input[_full_index(ctx.xp, index, dim)]
 
     @staticmethod
     def backward(ctx, grad):
-        (index,) = ctx.saved_tensors
+        index, _ = ctx.saved_tensors
         from .creation import zeros
         zero = zeros(ctx.input_shape, dtype=grad.dtype, device=grad.device)
         return scatter_add(zero, ctx.dim, index, grad), None, None
@@ -322,6 +338,12 @@ def gather(input, dim, index, *, sparse_grad=False):
     dim = wrap_dim(dim, input.ndim)
     _check_index("gather", input, dim, index)
     return Gather.apply(input, dim, index)
+
+
+def gather_at_indices(input, dim, index):
+    """gather (dim already wrapped, index valid) for the ops whose PyTorch node saves only their indices
+    output (sort, topk, kthvalue, median(dim), mode): the input is not saved."""
+    return Gather.apply(input, dim, index, keep_input=False)
 
 
 def _one_d(t):
@@ -426,6 +448,7 @@ class ScatterReduce(Op):
     def forward(ctx, input, dim, index, src, reduce, include_self):
         xp = ctx.xp
         full = _full_index(xp, index, dim)
+        given = src                                  # saved as given (version checked), as PyTorch does
         src = src[tuple(slice(0, s) for s in index.shape)]
         out = input.copy()
         if reduce in ("sum", "mean"):
@@ -456,7 +479,7 @@ class ScatterReduce(Op):
         else:
             raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
         ctx.dim, ctx.reduce, ctx.include_self = dim, reduce, include_self
-        ctx.save_for_backward(input, index, src, out)
+        ctx.save_for_backward(input, index, given, out)
         return out
 
     @staticmethod
@@ -650,7 +673,7 @@ class IndexAdd(Op):
     def forward(ctx, input, dim, index, source, alpha):
         xp = ctx.xp
         ctx.dim, ctx.alpha = dim, alpha
-        ctx.save_for_backward(index)
+        ctx.save_for_backward(index, source if ctx.needs_input_grad[3] else None)    # as PyTorch
         out = input.copy()
         target = out.reshape(1) if out.ndim == 0 else out     # a 0-d self is one slot (PyTorch's reading)
         xp.add.at(target, _along(dim, index), source * alpha if alpha != 1 else source)
@@ -658,7 +681,7 @@ class IndexAdd(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        (index,) = ctx.saved_tensors
+        index, _ = ctx.saved_tensors
         grad_source = index_select(grad, ctx.dim, index) if ctx.needs_input_grad[3] else None
         if grad_source is not None and ctx.alpha != 1:
             grad_source = grad_source * ctx.alpha
@@ -676,7 +699,7 @@ class IndexCopy(Op):
     @staticmethod
     def forward(ctx, input, dim, index, source):
         ctx.dim = dim
-        ctx.save_for_backward(index)
+        ctx.save_for_backward(index, source if ctx.needs_input_grad[3] else None)    # as PyTorch
         ctx.source_shape = getattr(source, "shape", ())
         out = input.copy()
         target = out.reshape(1) if out.ndim == 0 else out
@@ -685,7 +708,7 @@ class IndexCopy(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        (index,) = ctx.saved_tensors
+        index, _ = ctx.saved_tensors
         grad_input = IndexCopy.apply(grad, ctx.dim, index, 0.0) if ctx.needs_input_grad[0] else None
         grad_source = None
         if ctx.needs_input_grad[3]:
@@ -808,7 +831,7 @@ def masked_select(input, mask):
         raise RuntimeError(f"masked_select: expected BoolTensor for mask, got {mask.dtype}")
     from .shape import broadcast_tensors
     a, m = broadcast_tensors(input, mask)
-    return Index.apply(a, (m._array,))
+    return IndexWatched.apply(a, (m._array,), watch=(input, mask))
 
 
 class MaskedScatter(IndexPut):
@@ -856,7 +879,7 @@ def take(input, index):
         if lo < -size or hi >= size:
             raise IndexError(f"out of range: tried to access index {hi if hi >= size else lo} on a tensor of "
                              f"{size} elements.")
-    return Index.apply(input.reshape(-1), (index._array,))
+    return IndexWatched.apply(input.reshape(-1), (index._array,), watch=(input, index))
 
 
 class Put(Op):
@@ -865,7 +888,7 @@ class Put(Op):
     def forward(ctx, input, index, source, accumulate):
         xp = ctx.xp
         ctx.accumulate = accumulate
-        ctx.save_for_backward(index)
+        ctx.save_for_backward(index, source if ctx.needs_input_grad[2] else None)    # as PyTorch
         out = input.copy(order="K")
         where = xp.unravel_index(index.reshape(-1) % max(out.size, 1), out.shape)
         if accumulate:
@@ -876,7 +899,7 @@ class Put(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        (index,) = ctx.saved_tensors
+        index, _ = ctx.saved_tensors
         grad_input = grad
         if not ctx.accumulate and ctx.needs_input_grad[0]:
             from .creation import zeros

@@ -345,8 +345,9 @@ def _torch_plan(equation, shapes, strides=None):
     once (a copy) or joins the pair's contraction; the pair is a mul (no contraction) or a bmm of operands
     permuted to (batch, kept, contracted) and reshaped, a view only where the strides allow it.
 
-    Returns (views, contracts): per operand whether its product gets a view of it (with strides), and per
-    step k >= 1 (operand k joining the running result) whether that step contracts (a bmm)."""
+    Returns (views, contracts, empty): per operand whether its product gets a view of it (with strides); and
+    per step k >= 1 (operand k joining the running result) whether that step contracts (a bmm), and whether
+    one side of it has no elements (PyTorch then returns zeros of operand k's dtype from the step)."""
     lhs, out = equation.split("->")
     terms = lhs.split(",")
     order = list(out) + sorted(set(lhs.replace(",", "")) - set(out))
@@ -363,31 +364,34 @@ def _torch_plan(equation, shapes, strides=None):
 
     last = {c: max([k for k in range(len(terms)) if size(k, c) != 1], default=0) for c in order}
     contracted = order[len(out):]
-    views = [True] * len(terms)
-    views[0] = not any(last[c] == 0 and size(0, c) != 1 for c in contracted)
-    contracts = [False]
-    left = {c for c in order if size(0, c) != 1}  # letters the running result has (size > 1)
+    alone = {c for c in contracted if last[c] == 0 and size(0, c) != 1}
+    views = [not alone] + [True] * (len(terms) - 1)
+    contracts, empty = [False], [False]
+    # the running result's letters of size other than 1, with their sizes
+    left = {c: size(0, c) for c in order if size(0, c) != 1 and c not in alone}
     for k in range(1, len(terms)):
         remaining = [c for c in order if c in out or last[c] >= k]
-        sum_dims = []
+        sum_dims, alone = [], set()
         for c in contracted:
             if last[c] == k:
                 if c not in left:
-                    views[k] = False              # summed out of this operand alone
+                    alone.add(c)                  # summed out of this operand alone
+                    views[k] = False
                 else:
                     sum_dims.append(c)
-        mine = {c for c in remaining if size(k, c) != 1}
+        mine = {c: size(k, c) for c in remaining if size(k, c) != 1 and c not in alone}
         contracts.append(bool(sum_dims))
+        empty.append(0 in left.values() or 0 in mine.values())
         if sum_dims and strides is not None:
             kept = [c for c in remaining if c not in sum_dims]
             lro = [c for c in kept if c in left and c in mine]
             lo = [c for c in kept if c in left and c not in mine]
-            ro = [c for c in kept if c not in left]
+            ro = [c for c in kept if c not in left and c in mine]
             if k == 1:
                 views[0] = views[0] and _mergeable(layouts[0], [lro, lo, sum_dims])
             views[k] = views[k] and _mergeable(layouts[k], [lro, sum_dims, ro])
-        left = {c for c in remaining if c not in sum_dims and (c in left or c in mine)}
-    return views, contracts
+        left = {c: left.get(c, mine.get(c)) for c in remaining if c not in sum_dims and (c in left or c in mine)}
+    return views, contracts, empty
 
 
 def _mergeable(layout, groups):
@@ -514,19 +518,19 @@ def einsum(equation, *operands):
 
 def _einsum_dtypes(equation, operands):
     """Operands of several dtypes, as PyTorch takes them: its pairwise steps promote in a mul (no contracted
-    letter) and refuse in a bmm, which needs both sides of one dtype (an operand with no elements skips
-    the steps: the result is zeros of the promoted dtype)."""
-    if all(o.numel() for o in operands):
-        contracts = _torch_plan(equation, [o.shape for o in operands])[1]
-        dtype = operands[0].dtype
-        for k in range(1, len(operands)):
-            if contracts[k] and operands[k].dtype is not dtype:
-                raise RuntimeError(f"expected scalar type {_dt.scalar_type_name(dtype)} but found "
-                                   f"{_dt.scalar_type_name(operands[k].dtype)}")
-            dtype = _dt.promote_types(dtype, operands[k].dtype)
+    letter) and refuse in a bmm, which needs both sides of one dtype, except where a side has no elements
+    (that step gives zeros of the joining operand's dtype)."""
+    _, contracts, empty = _torch_plan(equation, [o.shape for o in operands])
     dtype = operands[0].dtype
-    for op in operands[1:]:
-        dtype = _dt.promote_types(dtype, op.dtype)
+    for k in range(1, len(operands)):
+        other = operands[k].dtype
+        if not contracts[k]:
+            dtype = _dt.promote_types(dtype, other)
+        elif empty[k]:
+            dtype = other
+        elif other is not dtype:
+            raise RuntimeError(f"expected scalar type {_dt.scalar_type_name(dtype)} but found "
+                               f"{_dt.scalar_type_name(other)}")
     return [cast(o, dtype) for o in operands]
 
 
@@ -1102,21 +1106,28 @@ def _pnorm(xp, diff, p, axis):
 
 
 def _pnorm_grad(diff, norm, grad, p, split_ties):
-    """d norm_p(diff) / d diff times grad (norm and grad broadcast against diff), finite at zeros."""
+    """d norm_p(diff) / d diff times grad (norm and grad broadcast against diff), finite at zeros.
+
+    At a zero norm the gradient is 0, selected (a NaN grad stays out) as PyTorch's cdist does; torch.dist
+    (split_ties) multiplies by 0 instead for p = 2 and p < 1 (so a NaN grad leaks), as PyTorch's norm does."""
     if p == 0:
         return diff * 0
     if p == 1:
         return diff.sign() * grad
-    safe = where(norm == 0, 1, norm)
+    zero = norm == 0
+    safe = where(zero, 1, norm)
+    if split_ties and (p == 2 or p < 1):
+        zero = None
     if p == 2:
-        return diff * (grad / safe)
+        return diff * (grad / safe) if zero is None else where(zero, 0.0, diff * (grad / safe))
     if abs(p) == math.inf:
         ties = (diff.abs() == norm).to(diff.dtype)
         if split_ties:                            # torch.dist shares the gradient among tied maxima
             ties = ties / ties.sum(-1, keepdim=True)
         return diff.sign() * ties * grad
     a = where(diff == 0, 1, diff.abs())           # |diff|^(p-1) stays finite for p < 1
-    return diff.sign() * a ** (p - 1) * (grad / safe ** (p - 1))
+    scaled = diff.sign() * a ** (p - 1) * (grad / safe ** (p - 1))
+    return scaled if zero is None else where(zero, 0.0, scaled)
 
 
 class Dist(Op):

@@ -146,6 +146,48 @@ class NllLoss(Op):
 # Each kind: forward(xp, x, t, extra, **params) -> elementwise loss array;
 #            grads(x, t, extra, needs, **params) -> (d loss/dx, d loss/dt) as Tensors (or None).
 
+class MultiMarginLoss(Op):
+    """multi_margin_loss over (N, C) rows: sum over i != y of max(0, margin - x[y] + x[i])^p (times
+    weight[y]) / C, reduced. One node, as PyTorch's (it saves input, target and weight): its gradient is each
+    row's slopes times the upstream gradient, multiplied (a NaN or inf upstream reaches the whole row), and
+    a NaN margin term counts as inactive (0), as in PyTorch's kernel."""
+    node_name = "MultiMarginLossBackward0"
+
+    @staticmethod
+    def forward(ctx, input, target, weight, p, margin, reduction):
+        xp = ctx.xp
+        n, c = input.shape
+        cols = target[:, None]
+        z = margin - xp.take_along_axis(input, cols, 1) + input
+        active = (z > 0) & (xp.arange(c) != cols)
+        h = xp.where(active, z if p == 1 else z * z, 0)
+        if weight is not None:
+            h = h * weight[target][:, None]
+        ctx.p, ctx.margin, ctx.reduction = p, margin, reduction
+        ctx.save_for_backward(input, target, weight)
+        return _reduce(xp, h.sum(1) / c, reduction, n)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .pointwise import where
+        input, target, weight = ctx.saved_tensors
+        xp = ctx.xp
+        n, c = input.shape
+        cols = target.unsqueeze(1)
+        g = 1.0 / (n * c) if ctx.reduction == "mean" else 1.0 / c
+        z = ctx.margin - input.gather(1, cols) + input
+        is_target = _make(xp.arange(c) == target._array[:, None], input.device)
+        active = (z > 0) & ~is_target
+        if ctx.p == 1:                            # constant slopes (in the input's dtype)
+            h = _make(xp.where(active._array, g, 0).astype(input._array.dtype), input.device)
+        else:
+            h = where(active, z * (2 * g), 0.0)
+        if weight is not None:
+            h = h * weight[target].unsqueeze(1)
+        h = where(is_target, -h.sum(1, keepdim=True), h)
+        return h * (grad.unsqueeze(1) if ctx.reduction == "none" else grad), None, None
+
+
 def _mse(xp, x, t, extra):
     d = x - t
     return d * d

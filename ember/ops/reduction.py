@@ -444,7 +444,7 @@ class MedianAll(Op):
             out = flat[(flat.shape[0] - 1) // 2]
         elif ignore_nan:                                 # all NaN: the first, NaN
             k = xp.maximum(xp.count_nonzero(flat == flat) - 1, 0) // 2
-            out = xp.take(flat, k)
+            out = flat[k]
         else:
             out = xp.where(flat[-1] != flat[-1], flat[-1], flat[(flat.shape[0] - 1) // 2])
         out = xp.asarray(out)
@@ -821,7 +821,8 @@ class VectorNorm(Op):
 
 
 class Norm2(Op):
-    """sqrt of a sum of squares, with gradient 0 at 0 (NUM-4) instead of inf*0 = NaN."""
+    """sqrt of a sum of squares, with gradient 0 at 0 (NUM-4) instead of inf*0 = NaN; multiplied by the grad
+    there, as PyTorch's (a NaN grad at a zero norm leaks)."""
     node_name = "NormBackward1"
 
     @staticmethod
@@ -835,7 +836,7 @@ class Norm2(Op):
         (out,) = ctx.saved_tensors
         from .pointwise import where
         safe = where(out == 0, 1.0, out)
-        return where(out == 0, 0.0, grad / (safe * 2))
+        return where(out == 0, grad * 0, grad / (safe * 2))
 
 
 @export(method=True)
@@ -896,7 +897,7 @@ def nanmedian(input, dim=None, keepdim=False):
 
 def _median_along(input, dim, keepdim, ignore_nan):
     # Written without reading values on the host, so it also runs on the meta device.
-    from .indexing import gather
+    from .indexing import gather, gather_at_indices
     from .pointwise import where
     from .sorting import sort
     dim = wrap_dim(dim, input.ndim)
@@ -915,7 +916,7 @@ def _median_along(input, dim, keepdim, ignore_nan):
         if floating:
             nan = input.isnan()
             idx = where(nan.any(dim, keepdim=True), nan.to(_dt.int64).argmax(dim, keepdim=True), idx)
-    values = gather(input, dim, idx)
+    values = gather_at_indices(input, dim, idx)
     if not keepdim:
         values, idx = values.squeeze(dim), idx.squeeze(dim)
     return result(values, idx)
@@ -944,9 +945,9 @@ def mode(input, dim=-1, keepdim=False):
         return vals, idxs
     values, indices = nodiff(fn, input)
     if input._requires_grad:
-        from .indexing import gather
+        from .indexing import gather_at_indices
         idx = indices if keepdim else indices.unsqueeze(dim)
-        values = gather(input, dim, idx)
+        values = gather_at_indices(input, dim, idx)
         values = values if keepdim else values.squeeze(dim)
     return return_type("mode")(values, indices)
 
@@ -970,8 +971,9 @@ class Softmax(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        gy = grad * out
-        return gy - out * gy.sum(ctx.dim, keepdim=True), None
+        # out * (grad - sum(grad * out)), rounded as PyTorch's kernel rounds it: a constant upstream
+        # gradient then gives exact zeros
+        return out * (grad - (grad * out).sum(ctx.dim, keepdim=True)), None
 
 
 class LogSoftmax(Op):

@@ -1232,7 +1232,7 @@ def cartesian_prod(*tensors):
 @export(method=False)
 def combinations(input, r=2, with_replacement=False):
     """The length-r combinations of a 1-D tensor's elements as rows (like itertools.combinations)."""
-    from .indexing import index_select
+    from .indexing import take
     from ._common import nodiff
     _check_vectors((input,))
     if r < 0:
@@ -1245,7 +1245,8 @@ def combinations(input, r=2, with_replacement=False):
         grid = xp.indices((n,) * r).reshape(r, -1)           # every r-tuple of positions, lexicographic
         ordered = grid[1:] >= grid[:-1] if with_replacement else grid[1:] > grid[:-1]
         return grid[:, ordered.all(axis=0)].T.reshape(-1).astype(xp.int64)
-    return index_select(input, 0, nodiff(positions, input)).reshape(-1, r)
+    # take, whose node saves the input as PyTorch's masked_select does here (a later in-place change is caught)
+    return take(input, nodiff(positions, input)).reshape(-1, r)
 
 
 # --- writing into a region: select_scatter, slice_scatter, diagonal_scatter ----------------------------------

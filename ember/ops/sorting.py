@@ -26,12 +26,12 @@ def _sort_indices(xp, a, dim, descending, stable=True):
 @export(method=True)
 def sort(input, dim=-1, descending=False, stable=False):
     """Sorted values and their indices (NaN sorts as the largest value, like PyTorch)."""
-    from .indexing import gather
+    from .indexing import gather_at_indices
     if input.ndim == 0:
         return sort_result(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"), input._device))
     d = wrap_dim(dim, input.ndim)
     indices = nodiff(lambda xp, a: _sort_indices(xp, a, d, descending).astype(xp.int64), input)
-    return sort_result(gather(input, d, indices), indices)
+    return sort_result(gather_at_indices(input, d, indices), indices)
 
 
 @export(method=True)

@@ -88,7 +88,8 @@ class Fuzzer:
                 return None
             program = smallest[0]
         key = class_of(program, check(program)[0])
-        program = simplify(program, fails_as(key))
+        fails = fails_as(key)
+        program = simplify(program, lambda p: time.monotonic() < self.deadline + 30 and fails(p))
         d, _ = check(program)
         finding = Finding(program, d, known_issue(program, d))
         self.found.setdefault(key, []).append(finding)

@@ -224,8 +224,8 @@ def _observe(path, x, out, grad):
 
 # (rtol, atol) per dtype; both scale with the largest finite magnitude in the reference tensor, so values
 # summed in a different order agree while a wrong formula does not
-TOLERANCES = {"float32": (1e-5, 1e-5), "float64": (1e-10, 1e-12), "float16": (1e-3, 1e-3),
-              "bfloat16": (1e-2, 1e-2), "complex64": (1e-5, 1e-5), "complex128": (1e-10, 1e-12)}
+TOLERANCES = {"float32": (1e-5, 1e-5), "float64": (1e-10, 1e-10), "float16": (1e-3, 1e-3),
+              "bfloat16": (1e-2, 1e-2), "complex64": (1e-5, 1e-5), "complex128": (1e-10, 1e-10)}
 FLOAT_TOL = (1e-10, 1e-15)      # Python floats (learning rates)
 
 

@@ -650,3 +650,147 @@ def test_extra_hardswish_and_hardsigmoid_boundaries():
         (g,) = lib.autograd.grad(F(lib).hardsigmoid(y).sum(), y, create_graph=True)
         with pytest.raises(RuntimeError, match="derivative for aten::hardsigmoid_backward is not implemented"):
             lib.autograd.grad(g.sum(), y)
+
+
+# --- classes found by the differential tester (tests/differential/known.py) ----------------------------
+
+def test_known_outer_and_addr_refuse_non_vectors():
+    for lib in _libs():
+        for fn in (lib.outer, lib.ger, lambda a, b: a.outer(b)):
+            with pytest.raises(RuntimeError, match=r"outer: Expected 1-D argument self, but got 2-D"):
+                fn(lib.ones(2, 2), lib.ones(3))
+            with pytest.raises(RuntimeError, match=r"outer: Expected 1-D argument vec2, but got 0-D"):
+                fn(lib.ones(2), lib.ones(()))
+        with pytest.raises(RuntimeError, match=r"addr: Expected 1-D argument vec1, but got 2-D"):
+            lib.addr(lib.ones(2, 3), lib.ones(2, 1), lib.ones(3))
+        assert values(lib.outer(lib.tensor([1.0, 2.0]), lib.tensor([3.0]))).tolist() == [[3.0], [6.0]]
+
+
+EINSUM_DTYPES = [  # (equation, dtypes, shapes, PyTorch's result dtype or error)
+    ("ij,jk->ik", ("float32", "float64"), ((2, 3), (3, 4)), "expected scalar type Float but found Double"),
+    ("ij,jk->ik", ("float64", "float32"), ((2, 3), (3, 4)), "expected scalar type Double but found Float"),
+    ("ij,jk->ik", ("float32", "int64"), ((2, 3), (3, 4)), "expected scalar type Float but found Long"),
+    ("ij,ij->", ("float32", "float16"), ((2, 3), (2, 3)), "expected scalar type Float but found Half"),
+    ("i,j->ij", ("float32", "float64"), ((2,), (3,)), "float64"),              # a mul: promoted
+    ("ij,kl->", ("float32", "float64"), ((2, 3), (3, 4)), "float64"),          # summed apart, then a mul
+    ("i,j,jk->ik", ("float32", "float64", "float64"), ((2,), (3,), (3, 4)), "float64"),
+    ("i,j,jk->ik", ("float32", "float32", "float64"), ((2,), (3,), (3, 4)), "expected scalar type Float but found Double"),
+    ("ij,jk->ik", ("float32", "float64"), ((0, 3), (3, 4)), "float64"),        # no elements: no product
+    ("ij,jk->ik", ("bool", "bool"), ((2, 3), (3, 4)), "\"bmm\" not implemented for 'Bool'"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(EINSUM_DTYPES)))
+def test_known_einsum_mixed_dtypes_as_pytorch(case):
+    equation, dtypes, shapes, want = EINSUM_DTYPES[case]
+    for lib in _libs():
+        operands = [lib.ones(shape, dtype=getattr(lib, dtype)) for shape, dtype in zip(shapes, dtypes)]
+        if " " in want:
+            with pytest.raises((RuntimeError, NotImplementedError), match=want.replace("(", r"\(")):
+                lib.einsum(equation, *operands)
+        else:
+            assert str(lib.einsum(equation, *operands).dtype).split(".")[-1] == want
+        with pytest.raises(RuntimeError, match="both inputs should have same dtype"):
+            lib.tensordot(lib.ones(2, 3), lib.ones(3, 4, dtype=lib.float64), 1)
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+def test_known_cummax_cummin_of_a_zero_dim_tensor(name):
+    for lib in _libs():
+        x = lib.tensor(2.5, dtype=lib.float64, requires_grad=True)
+        for dim in (0, -1):
+            values_, indices = getattr(lib, name)(x, dim)
+            assert values_.shape == () and indices.shape == () and indices.dtype == lib.int64
+            assert values_.item() == 2.5 and indices.item() == 0
+        (g,) = lib.autograd.grad(values_, x)
+        assert g.item() == 1.0
+        with pytest.raises(IndexError, match=f"{name}\\(\\): Expected reduction dim -1 or 0 for scalar but got 1"):
+            getattr(lib, name)(x, 1)
+        # a NaN takes the index, and keeps it until the next NaN (PyTorch's scan)
+        _, idx = getattr(lib, name)(lib.tensor([1.0, 3.0, NAN, 2.0, NAN, 5.0]), 0)
+        assert idx.tolist() == [0, 1 if name == "cummax" else 0, 2, 2, 4, 4]
+
+
+# digamma's gradient, trigamma, at its poles: PyTorch's reflection gives a large finite number (sin(pi x) is not
+# 0 in floating point), per dtype; and its values away from them (PyTorch's own algorithm, good to ~1e-11)
+DIGAMMA_GRAD = [(-1.0, "float64", 6.580790147320947e+32), (-1.0, "float32", 1291369695936512.0),
+                (-2.0, "float64", 1.6451975368302367e+32), (-2.0, "float32", 322842423984128.0),
+                (0.0, "float64", INF), (-3.5, "float64", 9.62087929802929), (-3.5, "float32", 9.620879173278809),
+                (-15.999999, "float64", 1000000001025.5826)]
+
+
+@pytest.mark.parametrize("x, dtype, want", DIGAMMA_GRAD)
+def test_known_digamma_gradient_at_and_near_poles(x, dtype, want):
+    for lib in _libs():
+        t = lib.tensor(x, dtype=getattr(lib, dtype), requires_grad=True)
+        (g,) = lib.autograd.grad(lib.digamma(t), t)
+        assert_values(g.item(), want, rtol=1e-13 if dtype == "float64" else 1e-6)
+        assert_values(lib.polygamma(1, t.detach()).item(), want, rtol=1e-13 if dtype == "float64" else 1e-6)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3])
+def test_known_polygamma_matches_pytorch_closely(n):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.uniform(-20, 20, 4000), rng.uniform(-3, 3, 4000), -np.arange(20) + 1e-6,
+                        -np.arange(20.0), [INF, -INF, NAN, 0.0, -0.0, 1e20, -1e20]])
+    for dtype, rtol in (("float64", 1e-12), ("float32", 1e-5)):
+        got = ember.polygamma(n, ember.tensor(x, dtype=getattr(ember, dtype))).double().numpy()
+        want = torch.polygamma(n, torch.tensor(x, dtype=getattr(torch, dtype))).double().numpy()
+        scale = np.maximum(np.abs(want), 1.0 if n == 0 and dtype == "float32" else 0.0)  # digamma's zero
+        close = np.isclose(got, want, rtol=rtol, atol=0, equal_nan=True) | (np.abs(got - want) <= rtol * scale)
+        assert close.all(), (dtype, x[~close][:5], got[~close][:5], want[~close][:5])
+    assert ember.digamma(ember.tensor([-15.999999], dtype=ember.float64)).item() == pytest.approx(
+        -999997.1971552708, rel=1e-13)
+
+
+def test_known_copysign_gradient_at_inf_and_nan():
+    for lib in _libs():
+        x = lib.tensor([INF, -INF, NAN, 0.0, -0.0, 2.0, INF, 3.0], dtype=lib.float64, requires_grad=True)
+        y = lib.tensor([1.0, 1.0, -1.0, -1.0, 1.0, -0.0, -INF, NAN], dtype=lib.float64, requires_grad=True)
+        up = lib.ones(8, dtype=lib.float64)
+        up[3] = NAN                                   # multiplied: the NaN reaches the zero slope at x = 0
+        gx, gy = lib.autograd.grad(lib.copysign(x, y), [x, y], up)
+        assert_values(values(gx), [NAN, NAN, NAN, NAN, 0.0, -1.0, NAN, 1.0])
+        assert values(gy).tolist() == [0.0] * 8
+        (g,) = lib.autograd.grad(lib.copysign(x, -1.5).sum(), x)
+        assert_values(values(g), [NAN, NAN, NAN, 0.0, 0.0, -1.0, NAN, -1.0])
+
+
+CDIST_ZERO = {0.5: [2.414213562373095, 1.7071067811865475], 1.5: [0.6392340078652324, 0.9040134034531215],
+              2.0: [0.4472135954999579, 0.8944271909999159], 3.0: [0.2311204247835449, 0.9244816991341795]}
+
+
+@pytest.mark.parametrize("p", sorted(CDIST_ZERO))
+def test_known_cdist_nan_upstream_at_a_zero_distance(p):
+    for lib in _libs():
+        x1 = lib.tensor([[0.0, 0.0], [1.0, 2.0]], dtype=lib.float64, requires_grad=True)
+        x2 = lib.tensor([[0.0, 0.0]], dtype=lib.float64, requires_grad=True)
+        g1, g2 = lib.autograd.grad(lib.cdist(x1, x2, p=p), [x1, x2], lib.tensor([[NAN], [1.0]], dtype=lib.float64))
+        assert_values(values(g1), [[0.0, 0.0], CDIST_ZERO[p]], rtol=1e-12)
+        assert_values(values(g2), [[-v for v in CDIST_ZERO[p]]], rtol=1e-12)
+        # torch.dist, like norm, multiplies there for p = 2 and p < 1, and selects for the others
+        a = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        (g,) = lib.autograd.grad(lib.dist(a, a.detach(), p), a, lib.tensor(NAN, dtype=lib.float64))
+        assert_values(values(g), [NAN, NAN] if p in (0.5, 2.0) else [0.0, 0.0])
+        (g,) = lib.autograd.grad(lib.linalg.vector_norm(a - a.detach(), p), a, lib.tensor(NAN, dtype=lib.float64))
+        assert_values(values(g), [NAN, NAN] if p in (0.5, 2.0) else [0.0, 0.0])
+
+
+def test_known_multi_margin_loss_multiplies_the_upstream_gradient():
+    for lib in _libs():
+        x = lib.tensor([[0.1, 0.2, 0.4, 5.8], [0.5, -0.3, 2.0, 0.1]], dtype=lib.float64, requires_grad=True)
+        loss = F(lib).multi_margin_loss(x, lib.tensor([3, 0]), reduction="none")
+        assert type(loss.grad_fn).__name__ == "MultiMarginLossBackward0"
+        assert_values(values(loss), [0.0, 0.8250000000000001])
+        (g,) = lib.autograd.grad(loss, x, lib.tensor([INF, 1.0], dtype=lib.float64))
+        assert_values(values(g), [[NAN] * 4, [-0.75, 0.25, 0.25, 0.25]])       # 0 slopes * inf: the row is NaN
+        (g,) = lib.autograd.grad(F(lib).multi_margin_loss(x, lib.tensor([3, 0])), x, lib.tensor(NAN, dtype=lib.float64))
+        assert np.isnan(values(g)).all()
+        # a NaN margin term is inactive (PyTorch's z > 0 test): no loss, no gradient
+        y = lib.tensor([[NAN, 0.2, 0.4, 5.8]], dtype=lib.float64, requires_grad=True)
+        loss = F(lib).multi_margin_loss(y, lib.tensor([3]), margin=2.0)
+        (g,) = lib.autograd.grad(loss, y)
+        assert loss.item() == 0.0 and values(g).tolist() == [[0.0] * 4]
+        with pytest.raises(RuntimeError, match="not differentiable with respect to argument 'weight'"):
+            F(lib).multi_margin_loss(x, lib.tensor([3, 0]), weight=lib.ones(4, dtype=lib.float64, requires_grad=True))

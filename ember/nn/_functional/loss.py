@@ -5,11 +5,12 @@ import warnings
 
 from ... import _dtype as _dt
 from ..._tensor import Tensor, _make
+from ...autograd.grad_mode import _State
 from ...ops import creation, pointwise
 from ...ops._shapes import broadcast_shapes
 from ...ops import reduction as _red
 from ...ops.activation import LogSigmoid
-from ...ops.loss import CrossEntropy, NllLoss, pointwise_loss
+from ...ops.loss import CrossEntropy, MultiMarginLoss, NllLoss, pointwise_loss
 from ...ops.special_functions import xlogy
 from .normalization import pairwise_distance
 
@@ -374,18 +375,11 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         target = target.reshape(1)
     classes = input.shape[1]
     _check_targets("multi_margin_loss", target, classes, -(10 ** 18))
-    idx = target.unsqueeze(1)
-    x_y = input.gather(1, idx)
-    z = (margin - x_y + input).clamp_min(0)
-    if p == 2:
-        z = z * z
-    if weight is not None:
-        z = z * weight[target].unsqueeze(1)
-    others = _make(input._backend().xp.arange(classes) != target._array[:, None], input.device)
-    loss = (z * others).sum(1) / classes
-    if unbatched and reduction == "none":
-        loss = loss.squeeze(0)
-    return _apply_reduction(loss, reduction)
+    if weight is not None and weight.requires_grad and _State.grad_enabled:
+        raise RuntimeError("The function 'multi_margin_loss' is not differentiable with respect to argument "
+                           "'weight'. This input cannot have requires_grad True.")
+    loss = MultiMarginLoss.apply(input, target, weight, p=p, margin=margin, reduction=reduction)
+    return loss.squeeze(0) if unbatched and reduction == "none" else loss
 
 
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
