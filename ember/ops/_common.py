@@ -143,6 +143,34 @@ def checked_scalar(value, dtype):
     return complex(value)
 
 
+class SavesFor(Op):
+    """Identity (a copy) whose node saves `watch` and its own output for the version check: the last node of a
+    composite standing for a fused PyTorch node that saves those (scaled_dot_product_attention's flash kernel,
+    grid_sampler). Use it only while recording (it costs a copy)."""
+    @staticmethod
+    def forward(ctx, input, watch, keep_output):
+        out = input.copy()
+        ctx.save_for_backward(out if keep_output else None, *watch)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        ctx.saved_tensors                          # noqa: B018 (the version check)
+        return grad
+
+
+def saves_for(output, watch, node_name, keep_output=True):
+    """output through a SavesFor node named node_name (PyTorch's fused node's name), saving the tensors of
+    watch and (keep_output) the output."""
+    cls = _SAVES_FOR.get(node_name)
+    if cls is None:
+        cls = _SAVES_FOR[node_name] = type("SavesFor", (SavesFor,), {"node_name": node_name})
+    return cls.apply(output, watch=tuple(watch), keep_output=keep_output)
+
+
+_SAVES_FOR = {}
+
+
 def nodiff(fn, *inputs):
     """Apply an array function to tensors' arrays and wrap the result with no autograd history."""
     device = None

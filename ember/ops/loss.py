@@ -121,12 +121,14 @@ class NllLoss(Op):
         wt = weight[t] * valid if weight is not None else valid.astype(input.dtype)
         denom = wt.sum()
         ctx.state = (input.shape, input.dtype, tcol, wt, valid, denom, reduction)
+        ctx.save_for_backward(input, target, weight)  # as PyTorch, for the version check only
         return _reduce(xp, -picked * wt, reduction, denom).astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         # -w[t] * scale at each (row, target), 0 elsewhere and on ignored rows (selected: the scale is
         # inf/NaN when every target is ignored, and PyTorch's gradient is 0 there)
+        ctx.saved_tensors                              # noqa: B018 (the version check)
         shape, dtype, tcol, wt, valid, denom, reduction = ctx.state
         xp = ctx.xp
         picker = xp.zeros(shape, dtype=dtype)
@@ -203,7 +205,7 @@ def _l1(xp, x, t, extra):
 
 
 def _l1_grads(x, t, extra, needs):
-    d = (x - t).sign()
+    d = (x - t).sign() if t is not None else x.sign()       # t None: x is the saved difference
     return d, -d if needs[1] else None
 
 
@@ -298,7 +300,11 @@ class PointwiseLoss(Op):
         if weight is not None:
             loss = loss * weight
         ctx.kind, ctx.reduction, ctx.params, ctx.numel = kind, reduction, params, loss.size
-        ctx.save_for_backward(input, target, weight, extra)
+        if kind == "l1" and weight is None and ctx.needs_input_grad[0] | ctx.needs_input_grad[1]:
+            # PyTorch's l1_loss is abs(input - target): it keeps the difference, not the operands
+            ctx.save_for_backward(input - target, None, None, extra)
+        else:
+            ctx.save_for_backward(input, target, weight, extra)
         if reduction == "none":
             return loss.astype(input.dtype, copy=False)
         total = loss.sum() if loss.size else xp.asarray(0, dtype=input.dtype)

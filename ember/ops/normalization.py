@@ -26,7 +26,7 @@ class Normalize(Op):
     non_differentiable_outputs = (1, 2)
 
     @staticmethod
-    def forward(ctx, input, weight, bias, dims, affine_shape, param_shape, eps, center):
+    def forward(ctx, input, weight, bias, dims, affine_shape, param_shape, eps, center, save_bias=False):
         xp = ctx.xp
         x = input
         if x.ndim > 1 and not x.flags.c_contiguous and ctx.backend.name != "meta":
@@ -47,12 +47,22 @@ class Normalize(Op):
         ctx.dims, ctx.affine_shape, ctx.eps, ctx.center = dims, affine_shape, eps, center
         ctx.param_shape = param_shape
         ctx.stats = (mean, invstd)
-        ctx.save_for_backward(input, weight)
+        ctx.has_weight = weight is not None
+        needs = ctx.needs_input_grad
+        if center:
+            # PyTorch's native batch/layer/group norm nodes save the input and the weight (layer_norm: the bias
+            # too), whichever gradients are needed
+            ctx.save_for_backward(input, weight, bias if save_bias else None)
+        else:
+            # rms_norm, a composite in PyTorch: the input and weight for the input's gradient; for the weight's
+            # alone, the normalized input (an intermediate: a private copy here)
+            ctx.save_for_backward(input if needs[0] else input.copy() if len(needs) > 1 and needs[1] else None,
+                                  weight if needs[0] else None, None)
         return out, mean, invstd
 
     @staticmethod
     def backward(ctx, grad, _grad_mean=None, _grad_invstd=None):
-        input, weight = ctx.saved_tensors
+        input, weight, _ = ctx.saved_tensors
         needs = ctx.needs_input_grad
         if not _State.grad_enabled:
             return _backward_arrays(ctx, grad, input, weight, needs)
@@ -78,7 +88,7 @@ def _backward_arrays(ctx, grad, input, weight, needs):
         gx *= invstd
         grad_input = _make(gx, grad._device)
     axes = _param_axes(affine_shape)
-    if weight is not None and needs[1]:
+    if ctx.has_weight and needs[1]:
         grad_weight = _make((g * xhat).sum(axis=axes).reshape(ctx.param_shape), grad._device)
     if len(needs) > 2 and needs[2]:
         grad_bias = _make(g.sum(axis=axes).reshape(ctx.param_shape), grad._device)
@@ -99,7 +109,7 @@ def _backward_tensors(ctx, grad, x, weight, needs):
         gx = gxh - gxh.mean(dims, keepdim=True) if ctx.center else gxh
         grad_input = (gx - xhat * (gxh * xhat).mean(dims, keepdim=True)) * invstd
     axes = _param_axes(affine_shape)
-    if weight is not None and needs[1]:
+    if ctx.has_weight and needs[1]:
         grad_weight = _sum(grad * xhat, axes).reshape(ctx.param_shape)
     if len(needs) > 2 and needs[2]:
         grad_bias = _sum(grad, axes).reshape(ctx.param_shape)
@@ -110,11 +120,70 @@ def _sum(t, axes):
     return t.sum(axes) if axes else t
 
 
-def normalize(input, weight, bias, dims, affine_shape, eps, center=True):
+def normalize(input, weight, bias, dims, affine_shape, eps, center=True, save_bias=False):
     """(out, mean, invstd) of the fused normalisation (see Normalize)."""
     dims = tuple(dims)
     affine_shape = tuple(affine_shape)
     param = weight if weight is not None else bias
     param_shape = tuple(param.shape) if param is not None else ()
     return Normalize.apply(input, weight, bias, dims=dims, affine_shape=affine_shape, param_shape=param_shape,
-                           eps=float(eps), center=center)
+                           eps=float(eps), center=center, save_bias=save_bias)
+
+
+class ChannelAffine(Op):
+    """group_norm's per-channel weight and bias on the normalized input, in one node named as PyTorch's
+    group_norm node, which saves the input and the weight whichever gradients are needed: `watch` (the
+    input), and the weight, are saved for the version check; the normalized input for the weight's gradient."""
+    node_name = "NativeGroupNormBackward0"
+
+    @staticmethod
+    def forward(ctx, normalized, weight, bias, affine_shape, watch):
+        out = normalized * weight.reshape(affine_shape) if weight is not None else normalized.copy()
+        if bias is not None:
+            out += bias.reshape(affine_shape)
+        needs = ctx.needs_input_grad
+        ctx.affine_shape = affine_shape
+        ctx.save_for_backward(normalized if len(needs) > 1 and needs[1] else None, weight, *watch)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        normalized, weight = ctx.saved_tensors[:2]
+        needs = ctx.needs_input_grad
+        axes = _param_axes(ctx.affine_shape)
+        grad_normalized = (grad * weight.reshape(ctx.affine_shape) if weight is not None else grad) \
+            if needs[0] else None
+        grad_weight = _sum(grad * normalized, axes) if len(needs) > 1 and needs[1] else None
+        grad_bias = _sum(grad, axes) if len(needs) > 2 and needs[2] else None
+        return grad_normalized, grad_weight, grad_bias
+
+
+class BatchNormEval(Op):
+    """batch_norm with running statistics: x * scale + shift per channel (scale = weight / sqrt(var + eps),
+    shift = bias - mean * scale). One node, as PyTorch's, saving the input, weight and running statistics
+    whichever gradients are needed."""
+    node_name = "NativeBatchNormBackward0"
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, running_mean, running_var, eps, affine_shape):
+        xp = ctx.xp
+        inv = 1 / xp.sqrt(running_var + eps)
+        scale = weight * inv if weight is not None else inv
+        shift = -running_mean * scale if bias is None else bias - running_mean * scale
+        ctx.eps, ctx.affine_shape = eps, affine_shape
+        ctx.save_for_backward(input, weight, running_mean, running_var)
+        return input * scale.reshape(affine_shape).astype(input.dtype, copy=False) + \
+            shift.reshape(affine_shape).astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, weight, mean, var = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        shape, axes = ctx.affine_shape, _param_axes(ctx.affine_shape)
+        inv = (var + ctx.eps).rsqrt().to(grad.dtype).reshape(shape)
+        grad_input = grad * (weight.reshape(shape).to(grad.dtype) * inv if weight is not None else inv) \
+            if needs[0] else None
+        grad_weight = _sum(grad * ((input - mean.reshape(shape).to(input.dtype)) * inv), axes).reshape(
+            weight.shape) if weight is not None and needs[1] else None
+        grad_bias = _sum(grad, axes) if len(needs) > 2 and needs[2] else None
+        return grad_input, grad_weight, grad_bias, None, None

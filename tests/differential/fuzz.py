@@ -6,9 +6,10 @@ divergence is printed once, with its shrunk reproducer.
 A class is family + the op of the step where the runs part + the kind of divergence (value, grad:value,
 raises-only-ember, dtype, ...). The search goes in rounds of a few hundred programs, one family at a time:
 in a round, the first program that diverges in a class not seen yet becomes the target, hypothesis shrinks
-it to a minimal program of that same class, and the round ends. Programs that contain the ops of an
-already-found reproducer of their class count as seen, so one bug does not hide the others. Exit status 1
-when a class that is not in known.py was found."""
+it to a minimal program of that same class (then simplify.py drops the steps it left), and the round ends.
+A divergence counts as seen when a reproducer of its class uses only ops its program uses, or when the
+known.py entry that explains it was met already, so one bug does not hide the others. Known classes are
+printed with their entry, after the new ones. Exit status 1 when a class that is not in known.py was found."""
 import argparse
 import random
 import sys
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, find, settings
 from hypothesis.errors import NoSuchExample
 
 from .families import FAMILIES
-from .known import known_issue
+from .known import KNOWN, known_issue
 from .program import check, class_of, fails_as, reproducer
 from .simplify import simplify
 
@@ -48,6 +49,7 @@ class Fuzzer:
         self.found = {}     # class -> [Finding]
         self.notes = {}     # (family, op, torch's exception, ember's) -> (program, divergence), not shrunk
         self.examples = 0
+        self.known_met = set()  # known.py entries that explained a divergence in this run
 
     def seen(self, key, program, d) -> bool:
         """Already found: a reproducer of this class uses only ops this program uses, or the known.py entry
@@ -69,6 +71,7 @@ class Fuzzer:
                 self.notes.setdefault(note, (program, n))
             if d is None:
                 return False
+            self.known_met.add(known_issue(program, d))
             key = class_of(program, d)
             if not target and not self.seen(key, program, d):
                 target.append(key)
@@ -87,7 +90,10 @@ class Fuzzer:
             if not smallest:
                 return None
             program = smallest[0]
-        key = class_of(program, check(program)[0])
+        d = check(program)[0]
+        if d is None:                   # (a program that diverges only sometimes: nothing to report)
+            return None
+        key = class_of(program, d)
         fails = fails_as(key)
         program = simplify(program, lambda p: time.monotonic() < self.deadline + 30 and fails(p))
         d, _ = check(program)
@@ -105,6 +111,11 @@ class Fuzzer:
             label = f"known: {f.known.item}" if f.known else "NEW"
             print(f"\n-- [{family}] {op} / {kind}  ({label})\n{f.divergence.describe()}\n")
             print(reproducer(f.program, f.divergence))
+        unmet = [k for k in KNOWN if k.family in {f.name for f in self.families} and k not in self.known_met]
+        if unmet:
+            print("== known.py entries no program met in this run (fixed? then remove them) ==")
+            for k in unmet:
+                print(f"[{k.family}] {k.item}")
         if self.notes:
             print("== both raised, with different exception types (not failures) ==")
             for (family, op, theirs, ours), (program, n) in sorted(self.notes.items()):

@@ -70,6 +70,13 @@ KNOWN = [
     _k(NEW + "size-0 operands of another dtype: PyTorch skips its dtype check (matmul returns, einsum returns "
        "float32), ember raises or promotes", "autograd", "matmul einsum", "raises-only-ember dtype",
        when=lambda p, d: d.kind == "dtype" or "same dtype" in d.ember),
+    _k(NEW + "create_graph grads of size-0 inputs: PyTorch's formula short-circuits to a constant for some ops "
+       "(cumprod: .grad.requires_grad False)", "autograd", "backward backward_gradient grad",
+       "grad:requires_grad requires_grad", when=lambda p, d: "zeros((0" in p.source()),
+    _k(NEW + "xlogy backward: where the upstream grad is 0 and log(y) is nan, PyTorch gives 0 (its formula "
+       "is xlogy(grad, y)), ember nan", "autograd", "xlogy", "grad:value value", anywhere=True),
+    _k(NEW + "nan's sign bit: ember's log/sqrt of a negative number is -nan (NumPy), PyTorch's +nan; copysign "
+       "and signbit see it", "autograd", "copysign", "value"),
     _k("PyTorch's own bug, nothing to fix in ember: huber_loss backward with mixed float dtypes raises "
        "'Found dtype Float but expected Double'", "autograd", "huber_loss", "raises-only-torch", anywhere=True,
        when=_says("Found dtype")),

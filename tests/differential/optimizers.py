@@ -32,7 +32,7 @@ LR = {"Adadelta": [1.0, 0.5], "LBFGS": [1.0, 0.5], "ASGD": [0.1, 0.01]}
 # one use of parameter p in a loss; LBFGS gets only the convex ones (on the others its unguarded steps
 # run off to overflow, where one rounding apart gives another trajectory)
 CONVEX = ["({p} * {p}).sum()", "({p} - 1).abs().sum()", "{p}.exp().sum()", "({p} * 0.5).sum()"]
-TERMS = CONVEX + ["({p}.sin() * 3).sum()", "({p} ** 3).mean()"]
+TERMS = CONVEX + ["({p}.tanh() * 3).sum()", "({p} ** 3).mean()"]   # (not sin: parameters grow large)
 
 OPS = {name: f"torch.optim.{name}({{0}}{{kw}})" for name in OPTIONS}
 OPS.update({

@@ -148,3 +148,17 @@ def test_other_views_leave_the_leaves_after_an_inplace_op_with_grad():
         inner.add_(m.zeros(1, requires_grad=True))
         return view.is_leaf, inner.is_leaf
     assert outcome(leaves) == [(False, False)] * 2
+
+
+@diverges
+def test_xlogy_backward_with_zero_upstream_and_nan_log():
+    def grad(m):
+        x = m.tensor([0.5, -2.0], requires_grad=True)
+        m.xlogy(x, x)[0].backward()             # the upstream grad of x[1] is 0, log(-2) is nan
+        return x.grad[1].item()
+    assert outcome(grad) == [0.0, 0.0]
+
+
+@diverges
+def test_nan_from_log_of_a_negative_number_has_a_clear_sign_bit():
+    assert outcome(lambda m: m.signbit(m.log(m.tensor(-1.0))).item()) == [False, False]

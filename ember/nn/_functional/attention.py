@@ -13,7 +13,7 @@ import numpy as np
 from ... import _dtype as _dt
 from ..._tensor import Tensor
 from ...ops import creation as _creation
-from ...ops._common import nodiff
+from ...ops._common import nodiff, saves_for
 from ...ops.shape import cat
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
@@ -76,14 +76,17 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "
                            "is_causal=True")
+    given = (query, key, value)
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         groups = query.shape[-3] // key.shape[-3]
         key = key.repeat_interleave(groups, -3)
         value = value.repeat_interleave(groups, -3)
     length, source = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    # scale the (L, E) query rather than the (L, S) scores: fewer multiplications when E < S
-    scores = (query * scale) @ key.transpose(-2, -1)
+    # PyTorch's math path scales both query and key by sqrt(scale) (copies: its products save those, so an
+    # in-place change of query or key afterwards is not caught)
+    root = math.sqrt(abs(scale))
+    scores = (query * (root if scale >= 0 else -root)) @ (key.transpose(-2, -1) * root)
     masked = False
     if is_causal:
         scores = scores + _causal_mask(length, source, query.dtype, query.device)
@@ -94,7 +97,20 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0.0:
         from .basic import dropout
         attn = dropout(attn, dropout_p, True)
-    return attn @ value
+    out = attn @ value
+    if out.requires_grad and _flash_kernel(given, dropout_p):
+        # PyTorch's CPU flash kernel (taken for these inputs) saves query, key, value and its output
+        out = saves_for(out, given, "ScaledDotProductFlashAttentionForCpuBackward0")
+    return out
+
+
+def _flash_kernel(qkv, dropout_p):
+    """Whether PyTorch runs scaled_dot_product_attention's CPU flash kernel: 4-d inputs of one head size and
+    batch shape, contiguous last dims, no dropout."""
+    query, key, value = qkv
+    return (dropout_p == 0.0 and query.ndim == key.ndim == value.ndim == 4 and
+            query.shape[-1] == key.shape[-1] == value.shape[-1] and query.shape[0] == key.shape[0] == value.shape[0]
+            and all(t.stride(-1) == 1 for t in qkv))
 
 
 def _in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bias, q_weight, k_weight, v_weight):

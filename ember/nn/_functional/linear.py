@@ -23,7 +23,9 @@ class Linear(Op):
         out = rows @ weight.T
         if bias is not None:
             out += bias
-        ctx.save_for_backward(input, weight)
+        needs = ctx.needs_input_grad                  # as PyTorch's addmm: each operand for the other's gradient
+        ctx.save_for_backward(input if needs[1] else None, weight if needs[0] else None)
+        ctx.input_shape = input.shape
         return out.reshape(input.shape[:-1] + (weight.shape[0],)) if input.ndim != 2 else out
 
     @staticmethod
@@ -34,8 +36,8 @@ class Linear(Op):
         g2 = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
         if needs[0]:
             grad_input = g2 @ weight
-            if input.ndim != 2:
-                grad_input = grad_input.reshape(input.shape)
+            if len(ctx.input_shape) != 2:
+                grad_input = grad_input.reshape(ctx.input_shape)
         if needs[1]:
             x2 = input.reshape(-1, input.shape[-1]) if input.ndim != 2 else input
             grad_weight = g2.mT @ x2
@@ -77,13 +79,43 @@ def bilinear(input1, input2, weight, bias=None):
     lead = input1.shape[:-1]
     x1 = input1.reshape(-1, input1.shape[-1])
     x2 = input2.reshape(-1, input2.shape[-1])
-    # (B, I) @ (I, O*J) -> (B, O, J), then contract J with x2: two GEMM-shaped ops
-    out_features, i, j = weight.shape
-    tmp = x1.matmul(weight.permute(1, 0, 2).reshape(i, out_features * j)).reshape(-1, out_features, j)
-    out = (tmp * x2.unsqueeze(1)).sum(-1)
+    out = Bilinear.apply(x1, x2, weight)
     if bias is not None:
         out = out + bias
-    return out.reshape(tuple(lead) + (out_features,))
+    return out.reshape(tuple(lead) + (weight.shape[0],))
+
+
+class Bilinear(Op):
+    """out[b, o] = sum_ij x1[b, i] weight[o, i, j] x2[b, j]: (B, I) @ (I, O*J), then J contracted with x2 (two
+    GEMM-shaped steps). One node, as PyTorch's _trilinear, saving each operand for the others' gradients."""
+    node_name = "TrilinearBackward0"
+
+    @staticmethod
+    def forward(ctx, x1, x2, weight):
+        out_features, i, j = weight.shape
+        tmp = (x1 @ weight.transpose(1, 0, 2).reshape(i, out_features * j)).reshape(-1, out_features, j)
+        needs = ctx.needs_input_grad
+        ctx.weight_shape = weight.shape
+        ctx.save_for_backward(x1 if needs[1] or needs[2] else None, x2 if needs[0] or needs[2] else None,
+                              weight if needs[0] or needs[1] else None)
+        return (tmp * x2[:, None, :]).sum(-1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x1, x2, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        out_features, i, j = ctx.weight_shape
+        grad_x1 = grad_x2 = grad_weight = None
+        if needs[0] or needs[1]:
+            mixed = (grad @ weight.reshape(out_features, i * j)).reshape(-1, i, j)    # sum_o g[b, o] w[o, i, j]
+            if needs[0]:
+                grad_x1 = (mixed * x2.unsqueeze(1)).sum(-1)
+            if needs[1]:
+                grad_x2 = (mixed * x1.unsqueeze(2)).sum(1)
+        if needs[2]:
+            grad_weight = (grad.mT @ (x1.unsqueeze(2) * x2.unsqueeze(1)).reshape(-1, i * j)).reshape(
+                out_features, i, j)
+        return grad_x1, grad_x2, grad_weight
 
 
 # --- embedding ---------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from ... import _dtype as _dt
 from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
 from ...ops import creation, pointwise, reduction, shape
-from ...ops.normalization import normalize as _normalize
+from ...ops.normalization import BatchNormEval, ChannelAffine, normalize as _normalize
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm", "local_response_norm", "normalize",
            "cosine_similarity", "pairwise_distance", "pdist", "cdist"]
@@ -47,12 +47,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if running_mean is None or running_var is None:
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
     # eval: one per-channel scale and shift, then a single multiply-add over the input
-    with no_grad():
-        inv = (running_var + eps).rsqrt()
-        mean = running_mean
-    scale = inv if weight is None else weight * inv
-    shift = -mean * scale if bias is None else bias - mean * scale
-    return input * scale.reshape(affine_shape).to(input.dtype) + shift.reshape(affine_shape).to(input.dtype)
+    return BatchNormEval.apply(input, weight, bias, running_mean, running_var, eps=float(eps),
+                               affine_shape=affine_shape)
 
 
 def _update_running(running_mean, running_var, mean_a, var_a, momentum):
@@ -117,7 +113,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     normalized_shape, dims = _normalized_dims("layer_norm", input, normalized_shape)
     _check_affine(normalized_shape, weight=weight, bias=bias)
     affine_shape = (1,) * (input.ndim - len(dims)) + normalized_shape
-    return _normalize(input, weight, bias, dims, affine_shape, eps)[0]
+    return _normalize(input, weight, bias, dims, affine_shape, eps, save_bias=True)[0]   # PyTorch saves the bias
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
@@ -139,12 +135,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                            f"shape {input.shape} and num_groups={num_groups}")
     grouped = input.reshape(n, num_groups, -1)
     out = _normalize(grouped, None, None, (2,), (1, num_groups, 1), eps)[0].reshape(input.shape)
-    affine_shape = _affine_shape(input.ndim)(c)
-    if weight is not None:
-        out = out * weight.reshape(affine_shape)
-    if bias is not None:
-        out = out + bias.reshape(affine_shape)
-    return out
+    if weight is None and bias is None:
+        return out
+    return ChannelAffine.apply(out, weight, bias, affine_shape=_affine_shape(input.ndim)(c), watch=(input,))
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
@@ -199,9 +192,11 @@ def pdist(input, p=2):
     """Distances between all row pairs i < j of a 2-D input, flattened."""
     if input.ndim != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    from ...ops.indexing import IndexWatched
     n = input.shape[0]
     rows, cols = creation.triu_indices(n, n, 1, device=input.device)
-    return reduction.vector_norm(input[rows] - input[cols], p, -1)
+    first = IndexWatched.apply(input, (rows._array,), watch=(input,))      # PyTorch's pdist saves its input
+    return reduction.vector_norm(first - input[cols], p, -1)
 
 
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):

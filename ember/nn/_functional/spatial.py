@@ -273,7 +273,11 @@ def pad(input, pad, mode="constant", value=None):
         if lo == 0 and hi == 0:
             continue
         index = _creation.tensor(_pad_index(mode, size, lo, hi), device=input.device)
-        out = out.index_select(dim, index)
+        if out is input and mode != "circular":        # PyTorch's reflection/replication pad saves its input
+            from ...ops.indexing import IndexWatched
+            out = IndexWatched.apply(input, (slice(None),) * dim + (index._array,), watch=(input,))
+        else:
+            out = out.index_select(dim, index)
     return out if out is not input else input.clone()
 
 
@@ -584,7 +588,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
 
     if mode == "nearest":
         xi, yi = x.detach().round(), y.detach().round()      # round half to even, as PyTorch's nearbyint
-        return corner(xi, yi).reshape(n, c, ho, wo)
+        return _grid_sampler_saves(corner(xi, yi).reshape(n, c, ho, wo), input, grid)
     x0, y0 = x.detach().floor(), y.detach().floor()
     x1, y1 = x0 + 1, y0 + 1
     wx1, wy1 = x - x0, y - y0
@@ -593,5 +597,13 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     for xi, yi, weight in ((x0, y0, wx0 * wy0), (x1, y0, wx1 * wy0), (x0, y1, wx0 * wy1), (x1, y1, wx1 * wy1)):
         term = corner(xi, yi) * weight.reshape(n, 1, ho * wo)
         out = term if out is None else out + term
-    return out.reshape(n, c, ho, wo)
+    return _grid_sampler_saves(out.reshape(n, c, ho, wo), input, grid)
+
+
+def _grid_sampler_saves(out, input, grid):
+    """PyTorch's grid sampler node saves the input and the grid whichever needs a gradient (not the output)."""
+    if not out.requires_grad:
+        return out
+    from ...ops._common import saves_for
+    return saves_for(out, (input, grid), "GridSampler2DBackward0", keep_output=False)
 
