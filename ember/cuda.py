@@ -15,6 +15,8 @@ def device_count():
 
 
 def current_device():
+    if not is_available():                   # as PyTorch's CPU-only build raises
+        raise AssertionError("Torch not compiled with CUDA enabled")
     return 0
 
 

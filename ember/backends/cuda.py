@@ -18,9 +18,9 @@ def check_available():
     global xp
     if xp is not None:
         return
-    if not available():
-        raise RuntimeError("Torch not compiled with CUDA enabled: ember's cuda backend needs CuPy and an "
-                           "NVIDIA GPU (pip install cupy-cuda12x); ember.cuda.is_available() is False here")
+    if not available():                      # PyTorch's exception type and words on a CPU-only build
+        raise AssertionError("Torch not compiled with CUDA enabled (ember's cuda backend needs CuPy and an "
+                             "NVIDIA GPU: pip install cupy-cuda12x; ember.cuda.is_available() is False here)")
     xp = importlib.import_module("cupy")
 
 

@@ -814,9 +814,11 @@ class Atan2(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        # PyTorch's formula: 1 / (x^2 + y^2) taken as 0 where it is infinite (so 0 at (0, 0), not NaN)
         y, x = ctx.saved_tensors
-        denom = x * x + y * y
-        return grad * x / denom, grad * -y / denom
+        recip = (x * x + y * y).reciprocal()
+        recip = where(recip == math.inf, 0.0, recip)
+        return grad * x * recip, grad * -y * recip
 
 
 @export(inplace=True)
@@ -911,7 +913,12 @@ class Remainder(Op):
     def forward(ctx, input, other):
         if ctx.needs_input_grad[1]:                # the input's gradient is grad itself: nothing saved for it
             ctx.save_for_backward(input, other)
-        return ctx.xp.remainder(input, other)
+        out = ctx.xp.remainder(input, other)
+        if out.dtype.kind == "f":                  # a zero result has the dividend's sign in PyTorch (fmod's),
+            zero = out == 0                        # the divisor's in NumPy
+            if zero.any():
+                out = ctx.xp.where(zero, ctx.xp.copysign(out.dtype.type(0), input), out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):

@@ -288,19 +288,14 @@ class Xlogy(Op):
         needs = ctx.needs_input_grad
         grad_input = grad_other = None
         if needs[0]:
-            # PyTorch's slope: log(other) (log1p), except 0 where input == 0 and the log would be -inf or
-            # NaN from a non-positive argument (a NaN other still gives NaN)
+            # PyTorch's formula: xlogy(grad, other) (xlog1py), so 0 where grad is 0 (unless other is NaN), and
+            # 0 selected where input == 0 and the log's argument is not positive
             bound = -1 if ctx.shift else 0
-            live = input != 0
+            grad_input = (xlog1py if ctx.shift else xlogy)(grad, other)
             if isinstance(other, Tensor):
-                live = live | (other > bound)
-            elif other > bound:
-                live = None
-            if live is None:
-                slope = math.log1p(other) if ctx.shift else math.log(other)
-            else:
-                slope = (xlog1py if ctx.shift else xlogy)(cast(live, grad.dtype), other)
-            grad_input = grad * slope
+                grad_input = where((input == 0) & (other <= bound), 0.0, grad_input)
+            elif other <= bound:
+                grad_input = where(input == 0, 0.0, grad_input)
         if needs[1]:
             grad_other = grad * input / (other + 1 if ctx.shift else other)
         return grad_input, grad_other

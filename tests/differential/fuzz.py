@@ -95,7 +95,7 @@ class Fuzzer:
             return None
         key = class_of(program, d)
         fails = fails_as(key)
-        program = simplify(program, lambda p: time.monotonic() < self.deadline + 30 and fails(p))
+        program = simplify(program, lambda p: time.monotonic() < self.deadline + 10 and fails(p))
         d, _ = check(program)
         finding = Finding(program, d, known_issue(program, d))
         self.found.setdefault(key, []).append(finding)

@@ -5,6 +5,9 @@ Each entry is narrow: a family, the ops that trigger it (the op of the step wher
 these classes, labelled with their entry."""
 from dataclasses import dataclass
 
+from .inplace_views import VIEWS
+from .program import Ref
+
 
 @dataclass(frozen=True)
 class Known:
@@ -37,6 +40,15 @@ def _backwards(program, d=None) -> int:
 
 def _create_graph(program, d=None) -> bool:
     return any(k == ("create_graph", True) for s in program.steps for k in s.kwargs)
+
+
+def _operand_is_a_view_of_the_target(program, d) -> bool:
+    """The diverging step is `x.op_(y)` with y a view of x (`x.add_(x.diagonal())`)."""
+    args = program.steps[d.step].args
+    if len(args) < 2 or not isinstance(args[1], Ref):
+        return False
+    made = program.steps[args[1].i]
+    return made.op in VIEWS and made.args[:1] == args[:1]
 
 
 def _says(*texts):
@@ -109,6 +121,9 @@ KNOWN = [
     _k(NEW + "in-place ops whose operand partly overlaps the output (v.unsqueeze(0).add_(v), "
        "x.index_add_(0, i, x[:1])); §2 has only copy_", "inplace", "add_ mul_ sub_ div_ index_add_ nograd_add_",
        "raises-only-torch", when=_says("refer to a single memory location")),
+    _k(NEW + "(the same) where PyTorch does not refuse the overlap, it reads the operand as it writes "
+       "(x.add_(x.diagonal()) sees updated elements); ember reads a snapshot", "inplace",
+       "add_ mul_ sub_ div_ copy_ nograd_add_", "value", when=_operand_is_a_view_of_the_target),
     _k(NEW + "`view.data = t` with another dtype changes the base's grad dtype", "inplace", "set_data",
        "grad:dtype", anywhere=True),
     _k(NEW + "backward through a view after base.detach_() and an in-place op crashes (TypeError)", "inplace",

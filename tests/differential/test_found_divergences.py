@@ -162,3 +162,9 @@ def test_xlogy_backward_with_zero_upstream_and_nan_log():
 @diverges
 def test_nan_from_log_of_a_negative_number_has_a_clear_sign_bit():
     assert outcome(lambda m: m.signbit(m.log(m.tensor(-1.0))).item()) == [False, False]
+
+
+@diverges
+def test_negative_zero_to_the_power_minus_half_is_rsqrt():
+    a, b = outcome(lambda m: (m.tensor([-0.0]) ** -0.5).item())
+    assert a == b == -float("inf")
