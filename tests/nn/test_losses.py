@@ -327,3 +327,14 @@ def test_ctc_gradcheck():
     x = ember.tensor(rng.standard_normal((5, 2, 4)), requires_grad=True)
     fn = lambda v: _ctc_case(ember, v, [[1, 2], [3, 3]], [5, 5], [2, 2])  # noqa: E731
     assert gradcheck(fn, [x], eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int16", "int8"])
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_class_targets_must_be_long_or_byte(loss, dtype):
+    """PyTorch's kernels refuse int32/int16/int8 class indices (a common mistake); ember silently took them."""
+    x = ember.randn(3, 4)
+    fn = getattr(ember.nn.functional, loss)
+    with pytest.raises(RuntimeError, match="expected target dtype to be Long or Byte"):
+        fn(x, ember.tensor([0, 1, 2], dtype=getattr(ember, dtype)))
+    assert fn(x, ember.tensor([0, 1, 2], dtype=ember.uint8)).shape == ()

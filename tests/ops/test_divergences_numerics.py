@@ -675,7 +675,10 @@ EINSUM_DTYPES = [  # (equation, dtypes, shapes, PyTorch's result dtype or error)
     ("ij,kl->", ("float32", "float64"), ((2, 3), (3, 4)), "float64"),          # summed apart, then a mul
     ("i,j,jk->ik", ("float32", "float64", "float64"), ((2,), (3,), (3, 4)), "float64"),
     ("i,j,jk->ik", ("float32", "float32", "float64"), ((2,), (3,), (3, 4)), "expected scalar type Float but found Double"),
-    ("ij,jk->ik", ("float32", "float64"), ((0, 3), (3, 4)), "float64"),        # no elements: no product
+    ("ij,jk->ik", ("float32", "float64"), ((0, 3), (3, 4)), "float64"),        # no elements: zeros of the
+    ("...j,jk->...k", ("float64", "float32"), ((0,), (0, 2)), "float32"),      # joining operand's dtype
+    ("i,ij,jk->k", ("float32", "float64", "float16"), ((0,), (0, 2), (2, 3)),
+     "expected scalar type Double but found Half"),
     ("ij,jk->ik", ("bool", "bool"), ((2, 3), (3, 4)), "\"bmm\" not implemented for 'Bool'"),
 ]
 
@@ -794,3 +797,21 @@ def test_known_multi_margin_loss_multiplies_the_upstream_gradient():
         assert loss.item() == 0.0 and values(g).tolist() == [[0.0] * 4]
         with pytest.raises(RuntimeError, match="not differentiable with respect to argument 'weight'"):
             F(lib).multi_margin_loss(x, lib.tensor([3, 0]), weight=lib.ones(4, dtype=lib.float64, requires_grad=True))
+
+
+def test_known_atan2_remainder_xlogy_edges():
+    for lib in _libs():
+        y = lib.tensor([0.0, 0.0, 1.0, INF, 2.0], requires_grad=True)
+        x = lib.tensor([0.0, -0.0, 0.0, 1.0, -3.0], requires_grad=True)
+        gy, gx = lib.autograd.grad(lib.atan2(y, x), [y, x], lib.ones(5))
+        assert_values(values(gy), [0.0, -0.0, 0.0, 0.0, -0.23076924681663513])      # 1/(x^2 + y^2) := 0 at 0
+        assert_values(values(gx), [-0.0, -0.0, -1.0, NAN, -0.1538461595773697])
+        # a zero remainder has the dividend's sign (PyTorch's fmod-based kernel), not the divisor's
+        r = lib.remainder(lib.tensor([4.0, -4.0, 0.0, -3.0, 5.5]), lib.tensor([-2.0, 2.0, -2.0, 1.5, -2.0]))
+        assert [math.copysign(1.0, v) for v in r.tolist()] == [1.0, -1.0, 1.0, -1.0, -1.0]
+        assert r.tolist()[4] == -0.5
+        # xlogy's input gradient is xlogy(grad, other): 0 where grad is 0 even if log(other) is NaN
+        a = lib.tensor([0.0, 0.0, 1.0, 2.0, 0.0, 3.0], requires_grad=True)
+        b = lib.tensor([-1.0, NAN, -1.0, 0.5, 0.0, 0.0], requires_grad=True)
+        ga, _ = lib.autograd.grad(lib.xlogy(a, b), [a, b], lib.tensor([0.0, 1.0, 0.0, 1.0, NAN, 1.0]))
+        assert_values(values(ga), [0.0, NAN, 0.0, math.log(0.5), 0.0, -INF])

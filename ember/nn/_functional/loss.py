@@ -144,6 +144,9 @@ def _check_targets(name, target, classes, ignore_index):
     if target.dtype.category >= _dt.FLOAT or target.dtype is _dt.bool_:
         raise RuntimeError(f"{name}: expected target of integer class indices (Long), got {target.dtype}; "
                            "use probabilities of the input's shape for soft targets")
+    if target.dtype is not _dt.int64 and target.dtype is not _dt.uint8:     # PyTorch's kernels take only these
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_dt.scalar_type_name(target.dtype)} "
+                           f"({name}: convert class indices with target.long())")
     a = target._array
     if not a.size:
         return
