@@ -557,6 +557,8 @@ def _sign(xp, x):
 
 
 sign = unary_op("sign", _sign, _zero_grad, keeps=None, float_only=False)
+
+
 def _sgn_grad(grad, saved):
     """Zero for real inputs; for complex z, (g - Re(g conj(s)) s) / |z| with s = sgn(z), 0 at z = 0."""
     x, out = saved

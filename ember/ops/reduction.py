@@ -370,7 +370,8 @@ class Cummax(Op):
             return grad, None, None
         from .creation import zeros
         from .indexing import scatter_add
-        return scatter_add(zeros(input.shape, dtype=grad.dtype, device=grad.device), ctx.dim, indices, grad), None, None
+        zero = zeros(input.shape, dtype=grad.dtype, device=grad.device)
+        return scatter_add(zero, ctx.dim, indices, grad), None, None
 
 
 class Cummin(Cummax):

@@ -69,12 +69,8 @@ KNOWN = [
     _k(NEW + "F.linear of a size-0 input raises", "autograd", "linear", "raises-only-ember"),
     _k(NEW + "cat backward gives no grad to a size-0 input", "autograd", "cat", "grad:type", anywhere=True),
     _k(NEW + "x[[[0], [1]]] (a list of lists) is a tuple index in PyTorch", "autograd", "index", "shape"),
-    _k(NEW + "atan2 backward at (0, 0): PyTorch 0, ember nan", "autograd", "atan2", "grad:value value",
-       anywhere=True),
     _k(NEW + "hypot backward for a 0-d nan broadcast against a size-0 tensor: PyTorch 0, ember nan", "autograd",
        "hypot", "grad:value value", anywhere=True, when=_special),
-    _k(NEW + "remainder's zero results carry the divisor's sign in ember (-0.0), +0.0 in PyTorch "
-       "(seen through 1/x, floor division)", "autograd", "remainder", "value grad:value", anywhere=True),
     _k(S2 + "dropout of a non-contiguous input draws the mask in logical order (PyTorch: memory order, "
        "and ops on non-contiguous inputs keep their strides)", "autograd", "dropout", "value"),
     _k(S2 + "output strides for ops on non-contiguous inputs decide whether a later .view() works", "autograd",
@@ -85,8 +81,8 @@ KNOWN = [
     _k(NEW + "create_graph grads of size-0 inputs: PyTorch's formula short-circuits to a constant for some ops "
        "(cumprod: .grad.requires_grad False)", "autograd", "backward backward_gradient grad",
        "grad:requires_grad requires_grad", when=lambda p, d: "zeros((0" in p.source()),
-    _k(NEW + "xlogy backward: where the upstream grad is 0 and log(y) is nan, PyTorch gives 0 (its formula "
-       "is xlogy(grad, y)), ember nan", "autograd", "xlogy", "grad:value value", anywhere=True),
+    _k(NEW + "nansum backward multiplies by the not-nan mask in PyTorch (an inf upstream grad gives nan), "
+       "ember selects (0)", "autograd", "nansum", "grad:value value", anywhere=True),
     _k(NEW + "nan's sign bit: ember's log/sqrt of a negative number is -nan (NumPy), PyTorch's +nan; copysign "
        "and signbit see it", "autograd", "copysign", "value"),
     _k("PyTorch's own bug, nothing to fix in ember: huber_loss backward with mixed float dtypes raises "
@@ -116,8 +112,6 @@ KNOWN = [
        "split unbind chunk", "missing:observing-raised raises-only-torch", anywhere=True),
     _k(S2 + "the in-place safety net has holes (chains of in-place ops on saved tensors)", "inplace",
        "backward grad", "raises-only-torch", when=_says("modified by an inplace operation")),
-    _k(S2 + "ember saves what PyTorch does not (max_pool2d then relu_)", "inplace", "backward grad",
-       "raises-only-ember", when=_says("modified by an inplace operation")),
     _k(NEW + "in-place ops whose operand partly overlaps the output (v.unsqueeze(0).add_(v), "
        "x.index_add_(0, i, x[:1])); §2 has only copy_", "inplace", "add_ mul_ sub_ div_ index_add_ nograd_add_",
        "raises-only-torch", when=_says("refer to a single memory location")),
