@@ -838,7 +838,23 @@ def stack(tensors, dim=0, *, out=None):
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
                                f"and {list(t.shape)} at entry {i}")
     d = wrap_dim(dim, len(shape) + 1)
-    return cat([unsqueeze(t, d) for t in tensors], d, out=out)
+    dtype = tensors[0].dtype
+    if out is not None or any(t.dtype is not dtype for t in tensors):
+        return cat([unsqueeze(t, d) for t in tensors], d, out=out)     # promotion and out= live in cat
+    return Stack.apply(*tensors, dim=d)
+
+
+class Stack(Op):
+    """Tensors of one shape and dtype joined along a new dim (its own node, StackBackward0, as in PyTorch)."""
+    @staticmethod
+    def forward(ctx, *arrays, dim):
+        ctx.dim = dim
+        out = ctx.xp.stack(arrays, axis=dim)
+        return out if out.flags.c_contiguous else ctx.xp.ascontiguousarray(out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return unbind(grad, ctx.dim)
 
 
 @export(method=False)

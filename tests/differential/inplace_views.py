@@ -63,7 +63,7 @@ def programs(draw):
     for _ in range(b.integer(1, 2)):
         tensor(b, b.choice([(3,), (2, 3), (), (2, 2)]))
     for _ in range(b.integer(2, 10)):
-        pool = b.refs(lambda v: is_float_tensor(v) and tame(v))
+        pool = b.refs(lambda v: is_float_tensor(v) and tame(v)) or [tensor(b, (3,))]
         x = b.choice(pool[::-1])
         table = b.choice([COMPUTE, VIEWS, INPLACE, INPLACE, BACKWARD])
         name = b.choice(list(table))
@@ -74,7 +74,7 @@ def programs(draw):
             b.add(name, x, leaves[:2] or [x], **({"retain_graph": True} if b.chance(50) else {}))
         else:
             b.add(name, x, *_args(b, name, x))
-    b.add("backward", b.choice(b.refs(is_float_tensor)[::-1]))
+    b.add("backward", b.choice(b.refs(is_float_tensor)[::-1] or [tensor(b, (3,))]))
     return b.program()
 
 

@@ -81,6 +81,10 @@ KNOWN = [
     _k(NEW + "create_graph grads of size-0 inputs: PyTorch's formula short-circuits to a constant for some ops "
        "(cumprod: .grad.requires_grad False)", "autograd", "backward backward_gradient grad",
        "grad:requires_grad requires_grad", when=lambda p, d: "zeros((0" in p.source()),
+    _k(NEW + "cumprod backward over a size-1 dim passes the grad through in PyTorch; ember divides (inf "
+       "input: nan)", "autograd", "cumprod", "grad:value value", anywhere=True),
+    _k(NEW + "prod backward with two or more zeros: PyTorch returns zeros whatever the upstream grad (inf from "
+       "log(0): 0), ember multiplies (nan)", "autograd", "prod", "grad:value value", anywhere=True),
     _k(NEW + "nansum backward multiplies by the not-nan mask in PyTorch (an inf upstream grad gives nan), "
        "ember selects (0)", "autograd", "nansum", "grad:value value", anywhere=True),
     _k(NEW + "nan's sign bit: ember's log/sqrt of a negative number is -nan (NumPy), PyTorch's +nan; copysign "

@@ -168,6 +168,24 @@ def test_negative_zero_to_the_power_minus_half_is_rsqrt():
 
 
 @diverges
+def test_cumprod_backward_over_a_size1_dim_passes_the_grad_through():
+    def grad(m):
+        x = m.tensor([[float("inf")]], requires_grad=True)
+        m.cumprod(x, 1).sum().backward()
+        return x.grad.item()
+    assert outcome(grad) == [1.0, 1.0]
+
+
+@diverges
+def test_prod_backward_with_two_zeros_ignores_an_infinite_upstream_grad():
+    def grad(m):
+        x = m.tensor([0.0, 0.0, 0.5], requires_grad=True)
+        m.log(m.prod(x)).backward()
+        return x.grad.tolist()
+    assert outcome(grad) == [[0.0, 0.0, 0.0]] * 2
+
+
+@diverges
 def test_nansum_backward_multiplies_by_the_mask():
     def grad(m):
         x = m.tensor([1.0, float("nan")], requires_grad=True)
