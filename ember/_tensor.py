@@ -348,7 +348,12 @@ class Tensor:
 
     @property
     def is_leaf(self):
-        return self.grad_fn is None
+        if self.grad_fn is not None:
+            return False
+        # A view whose base got history through an in-place op on another view is no leaf either: its
+        # history is regenerated from the base's when it is next used (Note [stale views]).
+        base = self._base
+        return base is None or base.grad_fn is None or self._extra is None or "view_fn" not in self._extra
 
     @property
     def grad(self):
@@ -421,8 +426,12 @@ class Tensor:
         return _make(self._array, self._device, False, None, 0, self._vc)   # not a view, as in PyTorch
 
     def detach_(self):
-        if self._base is not None and self._base._requires_grad:
+        if self._base is not None:
             raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        if self.grad_fn is not None:
+            # A node that saved this tensor must refuse it now (PyTorch: "a saved tensor that has been
+            # detached in-place"); moving the version on makes the saved-tensor check catch it.
+            self._bump_version()
         self.grad_fn = None
         self._requires_grad = False
         return self

@@ -316,8 +316,11 @@ def _materialize(node, grads):
 
 
 def _needed_nodes(roots, targets):
-    """Nodes from which some target is reachable (autograd.grad runs only these)."""
+    """(nodes from which some target is reachable, the subset that must run their backward: those with
+    a needed node below them). A target with nothing needed below it only has its gradient captured, so
+    autograd.grad leaves the rest of the graph (and its saved tensors) as it was, as in PyTorch."""
     needed = set()
+    runs = set()
     visiting = []
     done = set()
     for root in roots:
@@ -337,9 +340,12 @@ def _needed_nodes(roots, targets):
             if advanced:
                 continue
             visiting.pop()
-            if node in targets or any(nxt in needed for nxt, _ in node._edges if nxt is not None):
+            if any(nxt in needed for nxt, _ in node._edges if nxt is not None):
                 needed.add(node)
-    return needed
+                runs.add(node)
+            elif node in targets:
+                needed.add(node)
+    return needed, runs
 
 
 def _dependencies(roots):
@@ -373,10 +379,10 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
     of being accumulated into leaves (autograd.grad), and only nodes leading to them run.
     """
     deps = _dependencies(roots)
-    needed = captured = None
+    needed = runs = captured = None
     if capture is not None:
         captured = [None] * (max(capture.values()) + 1 if capture else 0)
-        needed = _needed_nodes([n for n, _ in roots], {n for n, _ in capture})
+        needed, runs = _needed_nodes([n for n, _ in roots], {n for n, _ in capture})
 
     buffers = {}
     owned = set()                                 # ids of tensors that must not become someone's .grad as is
@@ -416,6 +422,9 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
                     variable = node._variable_ref()
                     if capture is None and grads[0] is not None and variable is not None:
                         _accumulate(variable, grads[0], create_graph, owned)
+                    continue
+                if slow_all and node not in runs:     # a captured target with nothing needed below it
+                    _release_edges(node, deps, ready)
                     continue
                 if all(g is None for g in grads):
                     grads = None

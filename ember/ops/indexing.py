@@ -18,7 +18,17 @@ from .shape import SliceScatter, basic_index
 def _parse_index(t, index):
     """Normalise an index to a tuple; returns (index, is_basic). Tensors become backend arrays."""
     if not isinstance(index, tuple):
-        index = (index,)
+        if index.__class__ is list and len(index) < 32 and any(
+                i is None or i is Ellipsis or isinstance(i, (list, tuple, range, slice, Tensor, np.ndarray))
+                for i in index):
+            # NumPy's legacy rule, which PyTorch keeps: a short list holding sequences, slices, None or
+            # Ellipsis is a tuple index (x[[[0], [1]]] is x[[0], [1]])
+            import warnings
+            warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated; use "
+                          "x[tuple(seq)] instead of x[seq]", UserWarning, stacklevel=4)
+            index = tuple(index)
+        else:
+            index = (index,)
     out = []
     basic = True
     for item in index:

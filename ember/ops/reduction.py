@@ -76,10 +76,32 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     return Sum.apply(input, dims, keepdim, np_dtype)
 
 
+class Nansum(Op):
+    """Sum that skips NaNs; the gradient is grad times the not-NaN mask (so an infinite grad gives NaN at
+    a NaN input, as PyTorch's formula does)."""
+    @staticmethod
+    def forward(ctx, input, dims, keepdim, np_dtype):
+        ctx.save_for_backward(input)
+        ctx.dims, ctx.keepdim = dims, keepdim
+        return ctx.xp.nansum(input, axis=dims, keepdims=keepdim, dtype=np_dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (input,) = ctx.saved_tensors
+        if not ctx.keepdim:
+            dims = range(input.ndim) if ctx.dims is None else ctx.dims
+            grad = grad.reshape([1 if d in dims else n for d, n in enumerate(input.shape)])
+        array = input._array
+        mask = _make((array == array).astype(grad._array.dtype), grad._device)
+        return grad * mask, None, None, None
+
+
 @export(method=True)
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
-    from .pointwise import isnan, where
-    return sum(where(isnan(input), 0.0, input), dim, keepdim, dtype=dtype)
+    if input.dtype.category < _dt.FLOAT:
+        return sum(input, dim, keepdim, dtype=dtype)
+    dims = None if dim is None else normalize_dims(dim, input._array.ndim)
+    return Nansum.apply(input, dims, keepdim, _sum_dtype(input, dtype))
 
 
 def sum_to_shape(grad, shape):
@@ -249,7 +271,7 @@ class Cumprod(Op):
     def backward(ctx, grad):
         input, out = ctx.saved_tensors
         dim = ctx.dim
-        if input.ndim == 0:
+        if input.ndim == 0 or input.shape[dim] == 1:     # out is input itself: the grad passes through
             return grad, None, None
         if not bool((input == 0).any()):
             return (grad * out).flip(dim).cumsum(dim).flip(dim) / input, None, None
@@ -531,12 +553,13 @@ min = _extreme("min", False)
 def _amax(name, is_max):
     def reduce(input, dim=(), keepdim=False):
         shape = input._array.shape
+        if input._array.size == 0 and (dim == () or dim is None):     # checked first, as PyTorch does
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                               "Specify the reduction dim with the 'dim' argument.")
         dims = normalize_dims(dim if dim != () else None, len(shape))
         for d in dims:
             if shape[d] == 0:
                 raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
-        if input._array.size == 0 and not dims:
-            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
         return (Amax if is_max else Amin).apply(input, dims, keepdim, is_max)
     reduce.__name__ = reduce.__qualname__ = name
     export(reduce, method=True)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, find, settings
-from hypothesis.errors import NoSuchExample
+from hypothesis.errors import HypothesisException, NoSuchExample
 
 from .families import FAMILIES
 from .known import KNOWN, known_issue
@@ -85,6 +85,9 @@ class Fuzzer:
                            settings=settings(max_examples=ROUND, database=None, deadline=None,
                                              suppress_health_check=list(HealthCheck)))
         except NoSuchExample:
+            return None
+        except HypothesisException as e:   # a generator that is not deterministic: say so, go on
+            print(f"  [{family.name}] round abandoned: {type(e).__name__}: {str(e).splitlines()[0]}", flush=True)
             return None
         except _OutOfTime:              # keep what the shrinker had reached
             if not smallest:

@@ -109,9 +109,13 @@ KNOWN = [
        "other views must leave the leaves too (PyTorch regenerates their grad_fn)", "inplace",
        "add_ mul_ sub_ div_ copy_ setitem index_add_ nograd_add_", "is_leaf grad_fn"),
     _k(NEW + "detach_() of a view must raise (\"Can't detach views in-place\"), and so must an in-place op on a "
-       "view whose base was detach_()ed", "inplace", "detach_ div_ mul_ add_ sub_ exp_ sin_ relu_ F.relu_ clamp_ "
-       "sigmoid_ tanh_ pow_ neg_ abs_ sqrt_ zero_ fill_ copy_ setitem masked_fill_ index_add_", "raises-only-torch",
-       when=_says("detach views in-place", "view of a leaf Variable")),
+       "view whose base was detach_()ed, and a backward that needs a saved tensor that was detach_()ed",
+       "inplace", "detach_ div_ mul_ add_ sub_ exp_ sin_ relu_ F.relu_ clamp_ sigmoid_ tanh_ pow_ neg_ abs_ sqrt_ "
+       "zero_ fill_ copy_ setitem masked_fill_ index_add_ backward grad", "raises-only-torch",
+       when=_says("detach views in-place", "view of a leaf Variable", "detached in-place")),
+    _k(NEW + "autograd.grad with respect to a non-leaf runs (and frees) only the graph above it in PyTorch; "
+       "ember frees the whole graph, so a later backward raises", "inplace", "backward grad", "raises-only-ember",
+       anywhere=True, when=lambda p, d: "grad" in p.ops() and "a second time" in d.ember),
     _k(S2 + "split/unbind/chunk outputs whose base or sibling was modified in place", "inplace",
        "split unbind chunk", "missing:observing-raised raises-only-torch", anywhere=True),
     _k(S2 + "the in-place safety net has holes (chains of in-place ops on saved tensors)", "inplace",
