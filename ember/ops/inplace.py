@@ -27,6 +27,23 @@ def check_overlap(self):
                            "single memory location. Please clone() the tensor before performing the operation.")
 
 
+def check_partial_overlap(self, other):
+    """Refuse an in-place op whose operand shares only part of its memory with self (other is self's
+    very elements, or disjoint from them, is fine): the result would depend on the order of writes."""
+    a, b = self._array, other._array
+    if a is b or (a.base is None and b.base is None) or self._device.type == "meta" or \
+            other._device is not self._device:
+        return
+    xp = self._backend().xp
+    if not xp.may_share_memory(a, b):
+        return
+    if a.shape == b.shape and a.strides == b.strides and \
+            a.__array_interface__["data"][0] == b.__array_interface__["data"][0]:
+        return
+    raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor refer "
+                       "to a single memory location. Please clone() the tensor before performing the operation.")
+
+
 def check_inplace(self, name, overlap=True):
     """Refuse in-place ops PyTorch refuses (leaf that requires grad, a view of one, or an output of a
     multi-output view op) under grad mode, and writes into self-overlapping memory in any mode."""
@@ -94,6 +111,9 @@ def _cap(d):
 
 def apply_inplace(self, fn, name, args, kwargs):
     check_inplace(self, name)
+    for arg in args:
+        if isinstance(arg, Tensor):
+            check_partial_overlap(self, arg)
     result = fn(self, *args, **kwargs)
     if not isinstance(result, Tensor):
         raise RuntimeError(f"{name}: in-place form needs a tensor result")
@@ -268,6 +288,8 @@ def _fast_binary(name, ufunc_name, slow):
                 raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
                                    f"devices, {self._device} and {other._device}! ({name})")
             b = other._array
+            if a.base is not None or b.base is not None:
+                check_partial_overlap(self, other)
             if a.dtype != b.dtype and _FROM_NUMPY[b.dtype].category > _FROM_NUMPY[a.dtype].category:
                 return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
             if b.shape != a.shape:
@@ -335,6 +357,7 @@ def overwrite(self, src, op):
         src = tensor(src)
     if _State.grad_enabled or 0 in self._array.strides:
         check_inplace(self, "copy_")
+    check_partial_overlap(self, src)
     if not (_State.grad_enabled and (self._requires_grad or src._requires_grad or
                                      (self._base is not None and self._base._requires_grad))):
         xp = self._backend().xp

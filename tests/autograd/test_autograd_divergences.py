@@ -355,3 +355,19 @@ def test_in_place_on_views_refused_as_in_pytorch(oracle, case):
     if oracle is not None:
         theirs = outcome(oracle, program)
         assert theirs[0] == "raises" and expected in theirs[1]
+
+
+@pytest.mark.parametrize("write", ["unsqueeze_add_", "shifted_add_", "shifted_mul_", "shifted_copy_",
+                                   "shifted_clamp_", "self_add_", "same_view_add_", "self_copy_"])
+def test_in_place_with_a_partly_overlapping_operand(oracle, write):
+    def program(m):
+        v = m.ones(3)
+        {"unsqueeze_add_": lambda: v.unsqueeze(0).add_(v), "shifted_add_": lambda: v[1:].add_(v[:2]),
+         "shifted_mul_": lambda: v[:2].mul_(v[1:]), "shifted_copy_": lambda: v[1:].copy_(v[:2]),
+         "shifted_clamp_": lambda: v[:2].clamp_(v[1:], None), "self_add_": lambda: v.add_(v),
+         "same_view_add_": lambda: v.view(3).add_(v), "self_copy_": lambda: v.copy_(v)}[write]()
+        return v
+    partial = write.startswith(("unsqueeze", "shifted"))
+    expected = ("raises", "unsupported operation: some elements of the input tensor and the written-to tensor "
+                "refer to a single memory location. Please clone() the tensor before performing the operation.")
+    check(oracle, program, expected if partial else ([2.0, 2.0, 2.0] if "add" in write else [1.0, 1.0, 1.0]))
