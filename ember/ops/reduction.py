@@ -92,7 +92,7 @@ class Nansum(Op):
             dims = range(input.ndim) if ctx.dims is None else ctx.dims
             grad = grad.reshape([1 if d in dims else n for d, n in enumerate(input.shape)])
         array = input._array
-        mask = _make((array == array).astype(grad._array.dtype), grad._device)
+        mask = _make(ctx.xp.asarray(array == array, dtype=grad._array.dtype), grad._device)
         return grad * mask, None, None, None
 
 

@@ -371,3 +371,11 @@ def test_in_place_with_a_partly_overlapping_operand(oracle, write):
     expected = ("raises", "unsupported operation: some elements of the input tensor and the written-to tensor "
                 "refer to a single memory location. Please clone() the tensor before performing the operation.")
     check(oracle, program, expected if partial else ([2.0, 2.0, 2.0] if "add" in write else [1.0, 1.0, 1.0]))
+
+
+def test_nansum_of_a_zero_d_tensor_backward(oracle):
+    def program(m):
+        x = m.tensor([0.5, float("nan"), 0.5], requires_grad=True)
+        m.nansum(m.nansum(x[0])).backward()
+        return x.grad
+    check(oracle, program, [1.0, 0.0, 0.0])

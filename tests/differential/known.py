@@ -66,6 +66,9 @@ KNOWN = [
     _k(NEW + "a backward that raises midway has already accumulated some leaves' grads (engine order)",
        "autograd", "backward backward_gradient", "grad:type", when=lambda p, d: _backwards(p) > 1),
     _k(S2 + "median of an empty tensor", "autograd", "median median_dim"),
+    _k(S2 + "create_graph first-order grads of piecewise ops must require grad (also l1_loss, and tensordot "
+       "with a size-1 contracted dim)", "autograd", "l1_loss tensordot hardshrink softshrink rrelu_eval",
+       "grad:requires_grad requires_grad", anywhere=True, when=_create_graph),
     _k(NEW + "F.linear of a size-0 input raises", "autograd", "linear", "raises-only-ember"),
     _k(NEW + "cat backward gives no grad to a size-0 input", "autograd", "cat", "grad:type", anywhere=True),
     _k(NEW + "x[[[0], [1]]] (a list of lists) is a tuple index in PyTorch", "autograd", "index", "shape"),
@@ -95,6 +98,8 @@ KNOWN = [
     # -- optimizers
     _k(S2 + "LBFGS with line_search_fn='strong_wolfe': iteration counts and state as PyTorch", "optim", "LBFGS",
        anywhere=True, when=lambda p, d: "strong_wolfe" in p.source()),
+    _k("not a bug, rounding: LBFGS's history (al = ro * s.q with ro = 1 / y.s, y.s small near a minimum) "
+       "agrees to ~3e-10 in float64; the parameters to ~1e-12", "optim", "LBFGS", "state:value", anywhere=True),
     # -- in-place ops and views
     _k(S2 + "views made under no_grad report requires_grad/is_leaf as PyTorch does", "inplace",
        "nograd_view nograd_detached", anywhere=True),
