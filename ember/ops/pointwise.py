@@ -833,33 +833,24 @@ class Logaddexp(Op):
     """log(exp(input) + exp(other)) without overflow; PyTorch saves both operands (not the result)."""
     broadcasts = True
 
-    @staticmethod
-    def forward(ctx, input, other):
-        ctx.save_for_backward(input, other)
-        return _half_in_float32(ctx.xp.logaddexp, input, other)
+    ufunc, power = "logaddexp", staticmethod(lambda x: exp(x))
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def forward(cls, ctx, input, other):
+        ctx.save_for_backward(input, other)
+        return _half_in_float32(getattr(ctx.xp, cls.ufunc), input, other)
+
+    @classmethod
+    def backward(cls, ctx, grad):
         input, other = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        return (grad / (exp(other - input) + 1) if needs[0] else None,
-                grad / (exp(input - other) + 1) if needs[1] else None)
+        return (grad / (cls.power(other - input) + 1) if needs[0] else None,
+                grad / (cls.power(input - other) + 1) if needs[1] else None)
 
 
-class Logaddexp2(Op):
-    broadcasts = True
-
-    @staticmethod
-    def forward(ctx, input, other):
-        ctx.save_for_backward(input, other)
-        return _half_in_float32(ctx.xp.logaddexp2, input, other)
-
-    @staticmethod
-    def backward(ctx, grad):
-        input, other = ctx.saved_tensors
-        needs = ctx.needs_input_grad
-        return (grad / (exp2(other - input) + 1) if needs[0] else None,
-                grad / (exp2(input - other) + 1) if needs[1] else None)
+class Logaddexp2(Logaddexp):
+    """log2(2**input + 2**other), the same way."""
+    ufunc, power = "logaddexp2", staticmethod(lambda x: exp2(x))
 
 
 def _half_in_float32(fn, a, b):

@@ -15,15 +15,17 @@ DTYPES = {"float32": Src("torch.float32"), "float64": Src("torch.float64")}
 
 
 class Builder:
-    """Appends steps to a program, running each under PyTorch to learn what it made."""
+    """Appends steps to a program, running each under PyTorch to learn what it made (`run=False`: for
+    generators that never look at the values)."""
 
-    def __init__(self, draw, family):
-        self.draw, self.family, self.steps = draw, family, []
+    def __init__(self, draw, family, run=True):
+        self.draw, self.family, self.steps, self.run = draw, family, [], run
         self.torch = Interpreter(_torch, family)
 
     def add(self, op, *args, **kwargs) -> Ref:
         step = Step(op, args, tuple(kwargs.items()))
-        self.torch.run(len(self.steps), step)
+        if self.run:
+            self.torch.run(len(self.steps), step)
         self.steps.append(step)
         return Ref(len(self.steps) - 1)
 

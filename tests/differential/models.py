@@ -62,7 +62,7 @@ OPS.update({
 
 @st.composite
 def programs(draw):
-    b = Builder(draw, FAMILY)
+    b = Builder(draw, FAMILY, run=False)
     name = b.choice(list(MODELS))
     template, options, shapes = MODELS[name]
     if b.chance(30):

@@ -74,7 +74,7 @@ def loss(b, params, terms=TERMS):
 
 @st.composite
 def programs(draw):
-    b = Builder(draw, FAMILY)
+    b = Builder(draw, FAMILY, run=False)
     name = b.choice(list(OPTIONS))
     params = []
     for _ in range(b.integer(1, 3)):

@@ -48,7 +48,7 @@ OPS.update({
 
 @st.composite
 def programs(draw):
-    b = Builder(draw, FAMILY)
+    b = Builder(draw, FAMILY, run=False)
     params = [b.add("param") for _ in range(b.integer(1, 2))]
     groups = params if len(params) == 1 else [{"params": params[:1]}, {"params": params[1:], "lr": 0.05}]
     opt = b.add("SGD", groups, lr=0.1, momentum=0.9)

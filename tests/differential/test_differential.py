@@ -15,7 +15,7 @@ from .program import Family, Program, Ref, Step, check, class_of, fails_as, repr
 from .simplify import simplify  # noqa: E402
 
 # examples per family, sized so that all of them take about a minute on two cores
-BUDGET = {"autograd": 3000, "inplace": 2500, "optim": 500, "sched": 600, "nn": 400, "save_load": 600}
+BUDGET = {"autograd": 3000, "inplace": 2500, "optim": 500, "sched": 600, "nn": 300, "save_load": 600}
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))
