@@ -350,13 +350,14 @@ def copy_(self, src, non_blocking=False):
     return overwrite(self, src, _CopyFrom)
 
 
-def overwrite(self, src, op):
-    """self's values replaced by src's, recorded as `op` (copy_, or the fill_/zero_/random-fill nodes)."""
+def overwrite(self, src, op, overlap=True):
+    """self's values replaced by src's, recorded as `op` (copy_, or the fill_/zero_/random-fill nodes);
+    overlap=False for fills, which may write into an expanded self (every element gets one value)."""
     if not isinstance(src, Tensor):
         from .creation import tensor
         src = tensor(src)
     if _State.grad_enabled or 0 in self._array.strides:
-        check_inplace(self, "copy_")
+        check_inplace(self, "copy_", overlap)
     check_partial_overlap(self, src)
     if not (_State.grad_enabled and (self._requires_grad or src._requires_grad or
                                      (self._base is not None and self._base._requires_grad))):
@@ -434,7 +435,7 @@ def _fill(self, value, name, node_name):
     if _State.grad_enabled and (self._requires_grad or (self._base is not None and self._base._requires_grad)):
         from .creation import full
         return overwrite(self, full(self.shape, value, dtype=self.dtype, device=self.device),
-                         overwrite_op(node_name))
+                         overwrite_op(node_name), overlap=False)
     if not self._array.flags.writeable and 0 in self._array.strides:
         self._array.flags.writeable = True         # NumPy's broadcast views are read-only; filling one is fine
     self._array[...] = value

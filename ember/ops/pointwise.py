@@ -917,8 +917,8 @@ class Remainder(Op):
     def backward(ctx, grad):
         if not ctx.needs_input_grad[1]:
             return grad, None
-        input, other = ctx.saved_tensors
-        return grad, -grad * floor(input / other)
+        input, other = ctx.saved_tensors            # PyTorch's formula: floor division, not floor(a / b)
+        return grad, -grad * div(input, other, rounding_mode="floor")
 
 
 class FmodScalar(Fmod):

@@ -379,3 +379,22 @@ def test_nansum_of_a_zero_d_tensor_backward(oracle):
         m.nansum(m.nansum(x[0])).backward()
         return x.grad
     check(oracle, program, [1.0, 0.0, 0.0])
+
+
+def test_fill_of_an_expanded_non_leaf_stays_in_the_graph(oracle):
+    def program(m):
+        v1 = m.tensor([0.5, 0.5, 0.5], requires_grad=True).exp()
+        v2 = v1.expand(2, 3)
+        v2.fill_(0.5)
+        return v1.tolist(), type(v1.grad_fn).__name__
+    check(oracle, program, ([0.5, 0.5, 0.5], "CopySlices"))
+
+
+def test_remainder_gradient_uses_floor_division(oracle):
+    """d remainder(a, b) / db = -floor_divide(a, b): 0.5 // -inf is -1, not floor(0.5 / -inf) = -0."""
+    def program(m):
+        a = m.tensor([0.5, 0.5, 0.5], requires_grad=True)
+        b = m.tensor([0.5, 0.5, -float("inf")], requires_grad=True)
+        m.remainder(a, b).backward(m.full((3,), 0.5))
+        return b.grad
+    check(oracle, program, [-0.5, -0.5, 0.5])
