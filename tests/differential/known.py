@@ -72,26 +72,16 @@ KNOWN = [
        "with a size-1 contracted dim)", "autograd", "l1_loss tensordot hardshrink softshrink rrelu_eval",
        "grad:requires_grad requires_grad", anywhere=True, when=_create_graph),
     _k(NEW + "F.linear of a size-0 input raises", "autograd", "linear", "raises-only-ember"),
-    _k(NEW + "cat backward gives no grad to a size-0 input", "autograd", "cat", "grad:type", anywhere=True),
-    _k(NEW + "x[[[0], [1]]] (a list of lists) is a tuple index in PyTorch", "autograd", "index", "shape"),
     _k(NEW + "hypot backward for a 0-d nan broadcast against a size-0 tensor: PyTorch 0, ember nan", "autograd",
        "hypot", "grad:value value", anywhere=True, when=_special),
-    _k(S2 + "dropout of a non-contiguous input draws the mask in logical order (PyTorch: memory order, "
-       "and ops on non-contiguous inputs keep their strides)", "autograd", "dropout", "value"),
-    _k(S2 + "output strides for ops on non-contiguous inputs decide whether a later .view() works", "autograd",
-       "view", "raises-only-ember", when=_says("view size is not compatible")),
     _k(NEW + "size-0 operands of another dtype: PyTorch skips its dtype check (matmul returns, einsum returns "
        "float32), ember raises or promotes", "autograd", "matmul einsum", "raises-only-ember dtype",
        when=lambda p, d: d.kind == "dtype" or "same dtype" in d.ember),
     _k(NEW + "create_graph grads of size-0 inputs: PyTorch's formula short-circuits to a constant for some ops "
        "(cumprod: .grad.requires_grad False)", "autograd", "backward backward_gradient grad",
        "grad:requires_grad requires_grad", when=lambda p, d: "zeros((0" in p.source()),
-    _k(NEW + "cumprod backward over a size-1 dim passes the grad through in PyTorch; ember divides (inf "
-       "input: nan)", "autograd", "cumprod", "grad:value value", anywhere=True),
     _k(NEW + "prod backward with two or more zeros: PyTorch returns zeros whatever the upstream grad (inf from "
        "log(0): 0), ember multiplies (nan)", "autograd", "prod", "grad:value value", anywhere=True),
-    _k(NEW + "nansum backward multiplies by the not-nan mask in PyTorch (an inf upstream grad gives nan), "
-       "ember selects (0)", "autograd", "nansum", "grad:value value", anywhere=True),
     _k(NEW + "nan's sign bit: ember's log/sqrt of a negative number is -nan (NumPy), PyTorch's +nan; copysign "
        "and signbit see it", "autograd", "copysign", "value"),
     _k("PyTorch's own bug, nothing to fix in ember: huber_loss backward with mixed float dtypes raises "
@@ -120,16 +110,10 @@ KNOWN = [
        "inplace", "detach_ div_ mul_ add_ sub_ exp_ sin_ relu_ F.relu_ clamp_ sigmoid_ tanh_ pow_ neg_ abs_ sqrt_ "
        "zero_ fill_ copy_ setitem masked_fill_ index_add_ backward grad", "raises-only-torch",
        when=_says("detach views in-place", "view of a leaf Variable", "detached in-place")),
-    _k(NEW + "autograd.grad with respect to a non-leaf runs (and frees) only the graph above it in PyTorch; "
-       "ember frees the whole graph, so a later backward raises", "inplace", "backward grad", "raises-only-ember",
-       anywhere=True, when=lambda p, d: "grad" in p.ops() and "a second time" in d.ember),
     _k(S2 + "split/unbind/chunk outputs whose base or sibling was modified in place", "inplace",
        "split unbind chunk", "missing:observing-raised raises-only-torch", anywhere=True),
     _k(S2 + "the in-place safety net has holes (chains of in-place ops on saved tensors)", "inplace",
        "backward grad", "raises-only-torch", when=_says("modified by an inplace operation")),
-    _k(NEW + "in-place ops whose operand partly overlaps the output (v.unsqueeze(0).add_(v), "
-       "x.index_add_(0, i, x[:1])); §2 has only copy_", "inplace", "add_ mul_ sub_ div_ index_add_ nograd_add_",
-       "raises-only-torch", when=_says("refer to a single memory location")),
     _k(NEW + "(the same) where PyTorch does not refuse the overlap, it reads the operand as it writes "
        "(x.add_(x.diagonal()) sees updated elements); ember reads a snapshot", "inplace",
        "add_ mul_ sub_ div_ copy_ nograd_add_", "value", when=_operand_is_a_view_of_the_target),
