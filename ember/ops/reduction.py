@@ -463,7 +463,9 @@ class MedianAll(Op):
     def forward(ctx, input, ignore_nan):
         xp = ctx.xp
         flat = xp.sort(input.reshape(-1))                # NaN sorts last
-        if input.dtype.kind not in "fc":
+        if not flat.shape[0]:                            # empty: NaN, still in the graph as in PyTorch
+            out = xp.asarray(float("nan"), dtype=input.dtype)
+        elif input.dtype.kind not in "fc":
             out = flat[(flat.shape[0] - 1) // 2]
         elif ignore_nan:                                 # all NaN: the first, NaN
             k = xp.maximum(xp.count_nonzero(flat == flat) - 1, 0) // 2
@@ -903,7 +905,7 @@ def count_nonzero(input, dim=None):
 def median(input, dim=None, keepdim=False):
     """The lower median (PyTorch does not average the two middle values); NaN wins if present."""
     if dim is None:
-        if input._array.size == 0:
+        if input._array.size == 0 and input.dtype.category < _dt.FLOAT:
             return _make(input._backend().xp.asarray(float("nan"), dtype=input._array.dtype), input._device)
         return MedianAll.apply(input, False)
     return _median_along(input, dim, keepdim, ignore_nan=False)
@@ -913,7 +915,7 @@ def median(input, dim=None, keepdim=False):
 def nanmedian(input, dim=None, keepdim=False):
     """median() that skips NaN (NaN only where a whole slice is NaN)."""
     if dim is None:
-        if input._array.size == 0:
+        if input._array.size == 0 and input.dtype.category < _dt.FLOAT:
             return _make(input._backend().xp.asarray(float("nan"), dtype=input._array.dtype), input._device)
         return NanmedianAll.apply(input, True)
     return _median_along(input, dim, keepdim, ignore_nan=True)

@@ -398,3 +398,13 @@ def test_remainder_gradient_uses_floor_division(oracle):
         m.remainder(a, b).backward(m.full((3,), 0.5))
         return b.grad
     check(oracle, program, [-0.5, -0.5, 0.5])
+
+
+@pytest.mark.parametrize("fn", ["median", "nanmedian"])
+def test_median_of_an_empty_tensor_stays_in_the_graph(oracle, fn):
+    def program(m):
+        x = m.zeros(0, requires_grad=True)
+        y = getattr(m, fn)(x)
+        y.backward()
+        return str(y.item()), type(y.grad_fn).__name__, x.grad.shape == (0,)
+    check(oracle, program, ("nan", "MedianBackward0" if fn == "median" else "NanmedianBackward0", True))
