@@ -281,7 +281,7 @@ def _accumulate(variable, grad, create_graph, owned):
         array = grad._array
         if create_graph:                          # a differentiable copy (CopyBackwards), as PyTorch stores
             from .._tensor import _make
-            variable._grad = _make(node_xp(grad).empty(array.shape, array.dtype), grad._device).copy_(grad)
+            variable._grad = _make(grad._backend().xp.empty(array.shape, array.dtype), grad._device).copy_(grad)
         elif id(grad) in owned or array.base is not None or not array.flags.writeable:
             from .._tensor import _make
             variable._grad = _make(array.copy(), grad._device)
@@ -301,10 +301,6 @@ def _accumulate(variable, grad, create_graph, owned):
         for hook in tuple(extra.get("post_accumulate_hooks", ())):
             if hook(variable) is not None:
                 raise RuntimeError("Tensor post accumulate grad hooks should return None.")
-
-
-def node_xp(t):
-    return Node.xp if t._device.type == "cpu" else t._backend().xp
 
 
 def _materialize(node, grads):

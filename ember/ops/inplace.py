@@ -7,7 +7,7 @@ of the written region through the op and the rest straight to the base's old his
 """
 from .. import _dtype as _dt
 from .._device import CPU
-from .._tensor import Tensor, VersionCounter, _make
+from .._tensor import Tensor, VersionCounter, _address, _make, _root
 from ..autograd.function import Op
 from ..autograd.graph import as_strided_node
 from ..autograd.grad_mode import _State
@@ -37,8 +37,7 @@ def check_partial_overlap(self, other):
     xp = self._backend().xp
     if not xp.may_share_memory(a, b):
         return
-    if a.shape == b.shape and a.strides == b.strides and \
-            a.__array_interface__["data"][0] == b.__array_interface__["data"][0]:
+    if a.shape == b.shape and a.strides == b.strides and _address(a) == _address(b):
         return
     raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor refer "
                        "to a single memory location. Please clone() the tensor before performing the operation.")
@@ -257,21 +256,20 @@ def write_out(out, result):
 def _resized(t, shape):
     """A contiguous array of `shape` for t's new storage: in the memory t already views (from t's first
     element on) when that memory is large enough, so a view's base sees the writes as in PyTorch;
-    otherwise new memory."""
+    otherwise new memory. (Tensor.resize_ places memory the same way, but refuses tensors that require
+    grad, which out= resizes under no_grad.)"""
     import math
     array = t._array
     xp = t._backend().xp
     n = math.prod(shape)
-    root = array
-    while isinstance(root.base, xp.ndarray):
-        root = root.base
-    itemsize = array.dtype.itemsize
-    if xp is _CPU_XP and root.flags.c_contiguous and root.flags.writeable and array.size:
-        start = array.__array_interface__["data"][0] - root.__array_interface__["data"][0]
-        if start % itemsize == 0 and start // itemsize + n <= root.size:
-            flat = root.reshape(-1).view(array.dtype) if root.dtype == array.dtype else None
-            if flat is not None:
-                return flat[start // itemsize:start // itemsize + n].reshape(shape)
+    root = _root(array)
+    if root is None:
+        root = array
+    if xp is _CPU_XP and array.size and root.flags.c_contiguous and root.flags.writeable and \
+            root.dtype == array.dtype:
+        start, rem = divmod(_address(array) - _address(root), array.dtype.itemsize)
+        if not rem and start + n <= root.size:
+            return root.reshape(-1)[start:start + n].reshape(shape)
     return xp.empty(shape, dtype=array.dtype)
 
 

@@ -680,16 +680,17 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 
 class Maximum(Op):
     broadcasts = True
+    ufunc, is_max = "maximum", True
 
-    @staticmethod
-    def forward(ctx, input, other):
+    @classmethod
+    def forward(cls, ctx, input, other):
         ctx.save_for_backward(input, other)
-        return ctx.xp.maximum(input, other)
+        return getattr(ctx.xp, cls.ufunc)(input, other)
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         input, other = ctx.saved_tensors
-        return _extreme_grads(ctx, grad, input, other, is_max=True)
+        return _extreme_grads(ctx, grad, input, other, is_max=cls.is_max)
 
 
 def _extreme_grads(ctx, grad, input, other, is_max):
@@ -709,35 +710,20 @@ def _select(mask, input, other):
     return Where.apply(mask, input, other)
 
 
-class Minimum(Op):
-    broadcasts = True
-
-    @staticmethod
-    def forward(ctx, input, other):
-        ctx.save_for_backward(input, other)
-        return ctx.xp.minimum(input, other)
-
-    @staticmethod
-    def backward(ctx, grad):
-        input, other = ctx.saved_tensors
-        return _extreme_grads(ctx, grad, input, other, is_max=False)
+class Minimum(Maximum):
+    ufunc, is_max = "minimum", False
 
 
-class Fmax(Op):
+class Fmax(Maximum):
     """maximum ignoring NaN. The whole gradient goes to input where input >= other or other is NaN, else to
     other (ties are not split, unlike maximum), as in PyTorch."""
-    broadcasts = True
+    ufunc, is_max = "fmax", True
 
-    @staticmethod
-    def forward(ctx, input, other):
-        ctx.save_for_backward(input, other)
-        return ctx.xp.fmax(input, other)
-
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         input, other = ctx.saved_tensors
         a, b = input._array, other._array
-        to_input = (a >= b) if type(ctx)._op is Fmax else (a <= b)
+        to_input = (a >= b) if cls.is_max else (a <= b)
         to_input |= b != b
         needs = ctx.needs_input_grad
         return (_select(to_input, grad, 0.0) if needs[0] else None,
@@ -745,10 +731,7 @@ class Fmax(Op):
 
 
 class Fmin(Fmax):
-    @staticmethod
-    def forward(ctx, input, other):
-        ctx.save_for_backward(input, other)
-        return ctx.xp.fmin(input, other)
+    ufunc, is_max = "fmin", False
 
 
 def _tensor_pair(name, input, other):

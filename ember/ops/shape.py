@@ -28,21 +28,13 @@ def _as_view(out, input, view_fn):
             # Made under no_grad from a tensor that requires grad: the view requires grad too, as in
             # PyTorch, but leads nowhere (ops record it with no edge, it never gets a .grad).
             out._requires_grad = True
-            _extra = out._extra
-            if _extra is None:
-                out._extra = {"no_grad_view": True}
-            else:
-                _extra["no_grad_view"] = True
+            out._extra_dict()["no_grad_view"] = True
     else:
         parent_extra = input._extra
         if parent_extra is not None and "no_grad_view" in parent_extra:
             # A view of a no_grad view: it records history from its parent, but in-place ops on it are
             # refused (check_inplace), since its base's history cannot be replayed onto it.
-            extra = out._extra
-            if extra is None:
-                out._extra = {"view_of_no_grad_view": True}
-            else:
-                extra["view_of_no_grad_view"] = True
+            out._extra_dict()["view_of_no_grad_view"] = True
             return out
         parent = parent_extra.get("view_fn") if parent_extra is not None else None
         fn = view_fn if parent is None else (lambda b, p=parent, f=view_fn: f(p(b)))
