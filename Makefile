@@ -1,8 +1,11 @@
-# `make demo` and `make test` each set up .venv on first use, then run.
+# `make demo` and `make test` each set up .venv on first use, then run. The demo installs only what it uses
+# (ember, NumPy, matplotlib); the tests add pytest, hypothesis, ruff, ml_dtypes, safetensors, scikit-learn
+# and the PyTorch oracle. Without make: `pip install .` then `python -m ember.examples` (README).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.ember-installed
+DEMO_STAMP := $(VENV)/.ember-demo
+STAMP := $(VENV)/.ember-test
 
 .PHONY: demo test fuzz bench lint clean
 
@@ -10,13 +13,17 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
+$(DEMO_STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install -q -e '.[demo]'
+	touch $(DEMO_STAMP)
+
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q -e '.[test,extras,examples]'
 	# The PyTorch oracle is optional: tests that need it skip cleanly without it.
 	-$(PY) -m pip install -q 'torch==2.13.0'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(PY) examples/seed_walkthrough.py
 
 test: $(STAMP)

@@ -27,6 +27,13 @@ class dtype:
     def __repr__(self):
         return "ember." + self.name
 
+    def __getattr__(self, name):
+        # Reached only while bfloat16's `numpy` slot is unset: ml_dtypes is imported on bfloat16's first use,
+        # not with ember (it costs import time that most programs never use).
+        if name == "numpy" and self.name == "bfloat16":
+            return _resolve_bfloat16()
+        raise AttributeError(f"'ember.dtype' object has no attribute '{name}'")
+
     def __reduce__(self):                         # pickles as a reference to the singleton
         return (_by_name, (self.name,))
 
@@ -58,7 +65,8 @@ int16 = dtype("int16", np.int16, INT, True)
 int32 = dtype("int32", np.int32, INT, True)
 int64 = dtype("int64", np.int64, INT, True)
 float16 = dtype("float16", np.float16, FLOAT, True)
-bfloat16 = dtype("bfloat16", _bfloat16_numpy(), FLOAT, True)
+bfloat16 = dtype("bfloat16", None, FLOAT, True)
+del bfloat16.numpy                                # set on first use by _resolve_bfloat16 (dtype.__getattr__)
 float32 = dtype("float32", np.float32, FLOAT, True)
 float64 = dtype("float64", np.float64, FLOAT, True)
 complex64 = dtype("complex64", np.complex64, COMPLEX, True)
@@ -66,7 +74,16 @@ complex128 = dtype("complex128", np.complex128, COMPLEX, True)
 
 ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128)
 _BY_NAME = {d.name: d for d in ALL}
-_FROM_NUMPY = {d.numpy: d for d in ALL if d.numpy is not None}
+_FROM_NUMPY = {d.numpy: d for d in ALL if d is not bfloat16}
+
+
+def _resolve_bfloat16():
+    """bfloat16.numpy on first use: ml_dtypes' bfloat16 (registered in _FROM_NUMPY), or None without it."""
+    np_type = _bfloat16_numpy()
+    bfloat16.numpy = np.dtype(np_type) if np_type is not None else None
+    if bfloat16.numpy is not None:
+        _FROM_NUMPY[bfloat16.numpy] = bfloat16
+    return bfloat16.numpy
 
 # Aliases PyTorch users write.
 ALIASES = {"bool": bool_, "float": float32, "double": float64, "half": float16, "long": int64,
@@ -94,6 +111,8 @@ def from_numpy(np_dtype):
     except KeyError:
         pass
     np_dtype = np.dtype(np_dtype)
+    if np_dtype.name == "bfloat16":
+        _resolve_bfloat16()                       # an ml_dtypes array before ember's first bfloat16 use
     if np_dtype in _FROM_NUMPY:
         return _FROM_NUMPY[np_dtype]
     if np_dtype.byteorder not in "=|" and np_dtype.newbyteorder("=") in _FROM_NUMPY:

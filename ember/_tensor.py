@@ -2,6 +2,7 @@
 import numbers
 import warnings
 import weakref
+from collections import OrderedDict
 
 import numpy as np
 
@@ -98,11 +99,14 @@ def wrap(array, requires_grad=False):
     return _make(array, CPU, requires_grad)
 
 
+_TENSOR_TYPE = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+                "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
+                "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor",
+                "complex64": "ComplexFloatTensor", "complex128": "ComplexDoubleTensor"}
+
+
 def _type_name(t):
-    return {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-            "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
-            "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor",
-            "complex64": "ComplexFloatTensor", "complex128": "ComplexDoubleTensor"}[t.dtype.name]
+    return _TENSOR_TYPE[t.dtype.name]
 
 
 class Tensor:
@@ -467,9 +471,8 @@ class Tensor:
         hooks = node._tensor_pre_hooks
         if hooks is None:
             hooks = node._tensor_pre_hooks = {}
-            node._special = True                 # the engine's slow path runs tensor hooks
-        hooks.setdefault(self._out_nr, []).append(fn)
-        return _Handle(hooks[self._out_nr], fn)
+            node._runs_pre_backward = True       # the engine's pre-backward step runs tensor hooks
+        return add_hook(hooks.setdefault(self._out_nr, OrderedDict()), fn)
 
     def register_hook(self, hook):
         """hook(grad) runs when this tensor's gradient is computed; a returned tensor replaces it."""
@@ -477,18 +480,14 @@ class Tensor:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
             return self._add_node_hook(hook)
-        hooks = self._extra_dict().setdefault("hooks", [])
-        hooks.append(hook)
-        return _Handle(hooks, hook)
+        return add_hook(self._extra_dict().setdefault("hooks", OrderedDict()), hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
-        hooks = self._extra_dict().setdefault("post_accumulate_hooks", [])
-        hooks.append(hook)
-        return _Handle(hooks, hook)
+        return add_hook(self._extra_dict().setdefault("post_accumulate_hooks", OrderedDict()), hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate the gradient of this tensor into the .grad of the leaves (see autograd.backward)."""
@@ -651,63 +650,18 @@ class Tensor:
         return self.to(_dt.complex128)
 
     # --- Python operators (named methods are bound from the ops registry) ----------------------------
-    # Note [operator fast path]: a float tensor with a Python float/int, or with a tensor of the very
-    # same dtype, needs no promotion (the cases promote() also short-cuts), so + - * / go straight to
-    # the primitive: the public functions' kwargs and checks cost ~1 us a call, a fifth of a small op.
-    def __add__(self, other):
-        dtype = self._array.dtype
-        if dtype.kind == "f" and (other.__class__ is float or other.__class__ is int or
-                                  other.__class__ is Tensor and other._array.dtype is dtype):
-            return _Add.apply_binary(self, other)
-        return ops.add(self, other)
-
-    def __radd__(self, other):
-        if (other.__class__ is float or other.__class__ is int) and self._array.dtype.kind == "f":
-            return _Add.apply_binary(self, other)                   # Note [operator fast path]
-        return ops.add(self, other)
-
+    # + - * / and reflected + - * are installed at the end of this file: Note [operator fast path].
     def __iadd__(self, other):
         return self.add_(other)
-
-    def __sub__(self, other):
-        dtype = self._array.dtype
-        if dtype.kind == "f" and (other.__class__ is float or other.__class__ is int or
-                                  other.__class__ is Tensor and other._array.dtype is dtype):
-            return _Sub.apply_binary(self, other)                   # Note [operator fast path]
-        return ops.sub(self, other)
-
-    def __rsub__(self, other):
-        if (other.__class__ is float or other.__class__ is int) and self._array.dtype.kind == "f":
-            return _RsubScalar.apply_binary(self, other)            # Note [operator fast path]
-        return ops.rsub(self, other)
 
     def __isub__(self, other):
         return self.sub_(other)
 
-    def __mul__(self, other):
-        dtype = self._array.dtype
-        if dtype.kind == "f" and (other.__class__ is float or other.__class__ is int or
-                                  other.__class__ is Tensor and other._array.dtype is dtype):
-            return _Mul.apply_binary(self, other)                   # Note [operator fast path]
-        return ops.mul(self, other)
-
-    def __rmul__(self, other):
-        if (other.__class__ is float or other.__class__ is int) and self._array.dtype.kind == "f":
-            return _Mul.apply_binary(self, other)                   # Note [operator fast path]
-        return ops.mul(self, other)
-
     def __imul__(self, other):
         return self.mul_(other)
 
-    def __truediv__(self, other):
-        dtype = self._array.dtype
-        if dtype.kind == "f" and (other.__class__ is float or other.__class__ is int or
-                                  other.__class__ is Tensor and other._array.dtype is dtype):
-            return _Div.apply_binary(self, other)                   # Note [operator fast path]
-        return ops.div(self, other)
-
     def __rtruediv__(self, other):
-        return ops.pointwise._rdiv(self, other)
+        return ops.arithmetic._rdiv(self, other)
 
     def __itruediv__(self, other):
         return self.div_(other)
@@ -716,7 +670,7 @@ class Tensor:
         return ops.floor_divide(self, other)
 
     def __rfloordiv__(self, other):
-        return ops.floor_divide(ops.pointwise._scalar_like(other, self), self)
+        return ops.floor_divide(ops._common._scalar_like(other, self), self)
 
     def __ifloordiv__(self, other):
         return self.floor_divide_(other)
@@ -725,7 +679,7 @@ class Tensor:
         return ops.remainder(self, other)
 
     def __rmod__(self, other):
-        return ops.remainder(ops.pointwise._scalar_like(other, self), self)
+        return ops.remainder(ops._common._scalar_like(other, self), self)
 
     def __imod__(self, other):
         return self.remainder_(other)
@@ -736,7 +690,7 @@ class Tensor:
         return ops.pow(self, other)
 
     def __rpow__(self, other):
-        return ops.pointwise._rpow(self, other)
+        return ops.arithmetic._rpow(self, other)
 
     def __ipow__(self, other):
         return self.pow_(other)
@@ -877,18 +831,29 @@ class Tensor:
                                  requires_grad=requires_grad)
 
 
-_TYPE_NAMES = {d: _type_name(_make(np.zeros(0, d.numpy))) for d in _dt.ALL if d.numpy is not None}
+_TYPE_NAMES = {_dt._BY_NAME[name]: type_name for name, type_name in _TENSOR_TYPE.items()}
 
 
-class _Handle:
-    __slots__ = ("_hooks", "_fn")
+# Note [operator fast path]: a float tensor with a Python float/int, or with a tensor of the very same
+# dtype, needs no promotion (the cases promote() also short-cuts), so + - * / call the primitive's
+# apply_binary (Note [apply fast path] in autograd/function.py) instead of the public function, whose
+# keyword arguments and checks cost ~1 us a call, a fifth of a small op. _arithmetic_operator writes that
+# guard once; the operators are installed at the end of this file, once their primitives are imported.
+def _arithmetic_operator(name, op, public, reflected=False):
+    """Tensor.<name>: `op.apply_binary(self, other)` when no promotion is needed, else `public(self, other)`.
+    A reflected operator (`2.0 - t`) runs only for a non-tensor left operand: its fast path takes Python
+    scalars alone."""
+    same_dtype_class = None if reflected else Tensor    # None matches no class: no tensor operand
 
-    def __init__(self, hooks, fn):
-        self._hooks, self._fn = hooks, fn
-
-    def remove(self):
-        if self._fn in self._hooks:
-            self._hooks.remove(self._fn)
+    def operator(self, other):
+        dtype = self._array.dtype
+        if dtype.kind == "f" and (other.__class__ is float or other.__class__ is int or
+                                  other.__class__ is same_dtype_class and other._array.dtype is dtype):
+            return op.apply_binary(self, other)
+        return public(self, other)
+    operator.__name__ = name
+    operator.__qualname__ = f"Tensor.{name}"
+    return operator
 
 
 def _rebuild(array, device, requires_grad, cls):
@@ -939,6 +904,16 @@ def _parse_to(tensor, args, kwargs):
 
 
 from . import ops  # noqa: E402  (ops import Tensor; operators above resolve `ops` at call time)
-from .ops.pointwise import (Add as _Add, Div as _Div, Mul as _Mul, PowScalar as _PowScalar,  # noqa: E402
-                             RsubScalar as _RsubScalar, Sub as _Sub)
+from .ops.arithmetic import (Add as _Add, Div as _Div, Mul as _Mul, PowScalar as _PowScalar,  # noqa: E402
+                              RsubScalar as _RsubScalar, Sub as _Sub)
 from .autograd import backward as _autograd_backward  # noqa: E402
+from .autograd.graph import add_hook  # noqa: E402
+
+# The arithmetic operators: see Note [operator fast path] above.
+Tensor.__add__ = _arithmetic_operator("__add__", _Add, ops.add)
+Tensor.__radd__ = _arithmetic_operator("__radd__", _Add, ops.add, reflected=True)
+Tensor.__sub__ = _arithmetic_operator("__sub__", _Sub, ops.sub)
+Tensor.__rsub__ = _arithmetic_operator("__rsub__", _RsubScalar, ops.rsub, reflected=True)
+Tensor.__mul__ = _arithmetic_operator("__mul__", _Mul, ops.mul)
+Tensor.__rmul__ = _arithmetic_operator("__rmul__", _Mul, ops.mul, reflected=True)
+Tensor.__truediv__ = _arithmetic_operator("__truediv__", _Div, ops.div)

@@ -109,7 +109,7 @@ def hessian(func, argnums=0):
 
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     """Map func over a dimension of its inputs by looping and stacking the results (no vectorization)."""
-    from .ops.shape import stack
+    from .ops.joining import stack
 
     @functools.wraps(func)
     def wrapper(*args):

@@ -46,12 +46,7 @@ def _as_uint64_seed(seed, caller):
 
 
 _DIGITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
-_REDUCED = {np.dtype(np.float16)}          # float types PyTorch converts to from float (+ bfloat16)
-try:
-    import ml_dtypes
-    _REDUCED.add(np.dtype(ml_dtypes.bfloat16))
-except ImportError:
-    pass
+_REDUCED = ("float16", "bfloat16")         # NumPy dtype names of the float types PyTorch converts to from float
 
 
 def _numel(shape):
@@ -64,7 +59,7 @@ def _cast(values, np_dtype):
     if values.dtype == np_dtype:
         return values
     with np.errstate(over="ignore", invalid="ignore"):
-        if np_dtype in _REDUCED and values.dtype.itemsize == 8:
+        if values.dtype.itemsize == 8 and np_dtype.name in _REDUCED:
             values = values.astype(np.float32)
         return values.astype(np_dtype, copy=False)
 
@@ -382,7 +377,7 @@ class Generator:
                 out = np.argsort(-keys, axis=-1, kind="stable")[:, :num_samples]
         else:
             # the running sum is kept in float for Half/BFloat16 and in the input's type otherwise
-            acc = np.float32 if rows.dtype in _REDUCED else rows.dtype
+            acc = np.float32 if rows.dtype.name in _REDUCED else rows.dtype
             cdf = np.cumsum(rows, axis=-1, dtype=acc)
             cdf = (cdf / cdf[:, -1:]).astype(acc, copy=False)
             cdf[:, -1] = 1

@@ -1,11 +1,11 @@
 """torch.special: special functions under PyTorch's names. Most are ember ops known by another name; the
 rest (i0e, i1, i1e, zeta, ndtr, ...) are primitives of ember/ops/special_functions.py."""
-from .ops.pointwise import RoundDecimals as _RoundDecimals
-from .ops.pointwise import erf, erfc, erfinv, exp2, expm1, log1p
-from .ops.pointwise import sigmoid as expit
-from .ops.reduction import log_softmax as _log_softmax
+from .ops.unary import RoundDecimals as _RoundDecimals
+from .ops.unary import erf, erfc, erfinv, exp2, expm1, log1p
+from .ops.unary import sigmoid as expit
+from .ops.softmax_family import log_softmax as _log_softmax
 from .ops.reduction import logsumexp
-from .ops.reduction import softmax as _softmax
+from .ops.softmax_family import softmax as _softmax
 from .backends import special as _sp
 from .ops.special_functions import (digamma, entr, i0, i0e, i1, i1e, log_ndtr, logit, ndtr, ndtri, polygamma, sinc,
                                     xlog1py, xlogy, zeta)

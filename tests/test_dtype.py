@@ -235,3 +235,37 @@ def test_casts_and_type_methods():
     assert x.to(x) is x
     assert x.to(ember.float32) is x and x.to(ember.float32, copy=True) is not x
     assert ember.tensor([1, 2], dtype=float).dtype is ember.float32
+
+
+def _run(code):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_ml_dtypes_is_imported_on_first_bfloat16_use_only():
+    pytest.importorskip("ml_dtypes")
+    out = _run("import sys, ember\n"
+               "print('ml_dtypes' in sys.modules)\n"
+               "x = ember.ones(2, dtype=ember.bfloat16) * 1.5\n"
+               "print('ml_dtypes' in sys.modules, x.dtype, x.tolist(), ember.tensor([1.0]).type('ember.BFloat16Tensor').dtype)")
+    assert out == ["False", "True", "ember.bfloat16", "[1.5,", "1.5]", "ember.bfloat16"]
+
+
+def test_ml_dtypes_array_before_ember_uses_bfloat16():
+    pytest.importorskip("ml_dtypes")
+    out = _run("import ml_dtypes, numpy as np, ember\n"
+               "a = np.array([1.5, -2.0], dtype=ml_dtypes.bfloat16)\n"
+               "print(ember.from_numpy(a).dtype, ember.tensor(a).dtype, ember.as_tensor(a).tolist())")
+    assert out == ["ember.bfloat16", "ember.bfloat16", "[1.5,", "-2.0]"]
+
+
+def test_bfloat16_without_ml_dtypes_says_what_to_install():
+    out = _run("import sys; sys.modules['ml_dtypes'] = None\n"
+               "import ember\n"
+               "print(ember.bfloat16.numpy, ember.ones(2).type())\n"
+               "try:\n    ember.ones(2, dtype=ember.bfloat16)\n"
+               "except RuntimeError as e:\n    print('RuntimeError', 'ml_dtypes' in str(e))")
+    assert out == ["None", "ember.FloatTensor", "RuntimeError", "True"]

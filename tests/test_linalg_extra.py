@@ -144,3 +144,31 @@ def test_higher_order_matrix_exp_gradient_matches_torch(torch):
     (ge,) = ember.autograd.grad(ember.linalg.matrix_exp(e).sin().sum(), e, create_graph=True)
     (gt,) = torch.autograd.grad(torch.linalg.matrix_exp(t).sin().sum(), t, create_graph=True)
     _close(ember.autograd.grad((ge * ge).sum(), e)[0], torch.autograd.grad((gt * gt).sum(), t)[0].numpy(), 1e-8)
+
+
+@pytest.mark.parametrize("call", [lambda m, A: m.linalg.matrix_norm(A), lambda m, A: m.linalg.norm(A, "fro", dim=(1, 2)),
+                                  lambda m, A: m.linalg.matrix_norm(A, dim=(0, 2), keepdim=True)])
+def test_frobenius_norm_has_gradient_zero_at_a_zero_matrix(call):
+    # the Frobenius norm goes through the safe sqrt of the 2-norm: 0, not NaN, where the norm is 0
+    A = ember.zeros(2, 3, 3, dtype=ember.float64, requires_grad=True)
+    with ember.no_grad():
+        A[1] = ember.tensor([[1.0, 2.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 4.0]], dtype=ember.float64)
+    call(ember, A).sum().backward()
+    assert not np.isnan(A.grad.numpy()).any()
+    if call(ember, A).ndim == 1:                    # per matrix: A / ||A||, and 0 for the zero matrix
+        _close(A.grad[0], np.zeros((3, 3)))
+        _close(A.grad[1], A[1].detach() / 5.0)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_frobenius_norm_matches_torch_at_zero_and_elsewhere(torch, keepdim):
+    a = RNG.standard_normal((2, 3, 4))
+    a[0] = 0.0
+    grads = []
+    for lib in (ember, torch):
+        A = lib.tensor(a, requires_grad=True)
+        out = lib.linalg.matrix_norm(A, keepdim=keepdim)
+        out.sum().backward()
+        grads.append((out.detach().numpy(), A.grad.numpy()))
+    _close(grads[0][0], grads[1][0])
+    _close(grads[0][1], grads[1][1])

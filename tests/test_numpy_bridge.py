@@ -31,7 +31,7 @@ def test_numpy_and_array_share_memory():
     assert np.shares_memory(view, n)
     assert np.asarray(t, dtype=np.float64).dtype == np.float64 and not np.shares_memory(
         np.asarray(t, dtype=np.float64), n)
-    assert not np.shares_memory(np.array(t), n) or np.array(t) is not None   # np.array copies by default
+    assert not np.shares_memory(np.array(t), n)                  # np.array copies by default
     tv = t.t()
     assert np.shares_memory(tv.numpy(), n) and tv.numpy().shape == (3, 2)
 

@@ -1,6 +1,6 @@
 """Hostile and corrupt checkpoints: ember.load refuses each with CheckpointError and no side effect.
 
-Requirements covered: SEC-1, SEC-3, SEC-5, SEC-8, SEC-9, RES-1, RES-6 (RELIABILITY.md A and C).
+Requirements covered: SEC-1, SEC-3, SEC-5, SEC-8, SEC-9, RES-1, RES-6 (docs/RELIABILITY.md A and C).
 Every payload is written by the test itself; payloads that would run a command target a marker
 file whose absence is asserted.
 """

@@ -163,7 +163,7 @@ def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, all
 
     Deviation: PyTorch vectorizes with vmap; ember loops over the batch (same results).
     """
-    from ..ops.shape import stack
+    from ..ops.joining import stack
     grad_outputs = _as_tuple(grad_outputs)
     batch = grad_outputs[0].shape[0]
     per_item = []

@@ -1,28 +1,27 @@
-"""Op (primitive on backend arrays), Function (PyTorch's custom autograd.Function), once_differentiable."""
+"""Op (primitive on backend arrays), Function (PyTorch's custom autograd.Function), once_differentiable.
+
+Note [recording an op]: Op.apply runs `forward` on the inputs' arrays. When no input requires grad, or grad
+mode is off, forward gets the device's shared null ctx and only the outputs are wrapped. Otherwise the op is
+recorded in three steps: _record makes the node (the outputs' future grad_fn, with an edge per input and
+the input shapes a broadcasting op un-broadcasts to) and runs forward with the node as ctx; _finish wraps
+the output(s) with the node as their grad_fn; _save turns what forward passed to ctx.save_for_backward
+into saved entries (Note [saved entries] in graph.py). apply_unary and apply_binary are the same steps for
+the commonest calls, with the loops over inputs unrolled: Note [apply fast path].
+"""
 import functools
 
 from .anomaly_mode import _Anomaly
-from .graph import (NON_TENSOR, Node, _saved_tensor_of, _SavedHooks, grad_accumulator, pack_saved,
-                    record_trace, refresh_view)
+from .graph import (NO_GRAD_EDGE, NON_TENSOR, SAVED_CONSTANT, SAVED_INPUT, SAVED_OUTPUT, Node, _SavedHooks,
+                    grad_accumulator, pack_saved, record_trace, refresh_view)
 from .grad_mode import _State
 
 __all__ = ["Op", "Function", "FunctionCtx", "once_differentiable"]
 
 
-class _AllFalse:
-    __slots__ = ()
-
-    def __getitem__(self, i):
-        return False
-
-    def __iter__(self):
-        return iter(())
-
-
 class _NullCtx:
     """The ctx forward() gets when nothing is recorded: saving is a no-op."""
     __slots__ = ("xp", "backend", "__dict__")
-    # A real tuple (C-level indexing) rather than _AllFalse: forward() reads it on every no-grad call.
+    # A real tuple (C-level indexing): forward() reads it on every no-grad call.
     needs_input_grad = (False,) * 256
     materialize_grads = True
 
@@ -85,6 +84,8 @@ class Op:
 
     @classmethod
     def apply(cls, *inputs, **attrs):
+        """forward(ctx, *arrays, **attrs) on the inputs' arrays, recorded when an input requires grad
+        (Note [recording an op]); Tensors out."""
         arrays = []
         device = None
         needs_grad = False
@@ -114,12 +115,31 @@ class Op:
             return tuple([_make(_as_array(o), device) for o in out])
         return _make(_as_array(out), device)
 
+    # Note [apply fast path]: apply_unary and apply_binary are apply() for a single-output op of one Tensor
+    # and at most one more operand (a Tensor or a non-tensor), no attributes: the Tensor operators (+ - * /,
+    # Note [operator fast path] in _tensor.py), the unary table, relu, clone, sum, and a few hot calls in
+    # backward formulas. They take apply's steps without packing *inputs/**attrs, and _record_fast is
+    # _record with the loop over inputs unrolled. What that pays, measured with benchmarks/bench_ops.py
+    # (2000 floats, ember side, against these two routed through apply()): 0.3-0.45 us of 1.6-2.7 us a
+    # call without grad (15-25%) and 0.5-0.6 us of 2.2-4.2 us with grad (13-23%); the seed autograd loops
+    # (benchmarks/bench_autograd.py) and run.py's per-op workload take ~10% less time.
+    @classmethod
+    def apply_unary(cls, input):
+        """apply(input) for a single-output op of one Tensor, no attributes (Note [apply fast path])."""
+        device = input._device
+        if input._requires_grad and _State.grad_enabled:
+            return _record_fast(cls, (input,), (input._array,), device)
+        array = input._array
+        try:
+            out = cls.forward(_CPU_CTX if device is CPU else null_ctx(device), array)
+        except ValueError as e:
+            _translate_error(cls, (array,), e)
+        return _make(out if out.__class__ is _ndarray else _as_array(out), device)
+
     @classmethod
     def apply_binary(cls, input, other):
-        """apply(input, other) for a single-output op of a Tensor and a Tensor or non-tensor, no keywords.
-
-        The Tensor operators' fast path (Note [operator fast path]): the same steps as apply() without
-        packing *inputs/**attrs or looping over them, a quarter of a small op's overhead."""
+        """apply(input, other) for a single-output op of a Tensor and a Tensor or non-tensor, no attributes
+        (Note [apply fast path])."""
         device = input._device
         if isinstance(other, Tensor):
             if other._device is not device:
@@ -130,24 +150,11 @@ class Op:
             arrays = (input._array, other)
             needs_grad = input._requires_grad
         if needs_grad and _State.grad_enabled:
-            return _record_binary(cls, input, other, arrays, device)
+            return _record_fast(cls, (input, other), arrays, device)
         try:
             out = cls.forward(_CPU_CTX if device is CPU else null_ctx(device), *arrays)
         except ValueError as e:
             _translate_error(cls, arrays, e)
-        return _make(out if out.__class__ is _ndarray else _as_array(out), device)
-
-    @classmethod
-    def apply_unary(cls, input):
-        """apply(input) for a single-output op of one Tensor, no attributes (exp, relu, clone, ...)."""
-        device = input._device
-        if input._requires_grad and _State.grad_enabled:
-            return _record_unary(cls, input, device)
-        array = input._array
-        try:
-            out = cls.forward(_CPU_CTX if device is CPU else null_ctx(device), array)
-        except ValueError as e:
-            _translate_error(cls, (array,), e)
         return _make(out if out.__class__ is _ndarray else _as_array(out), device)
 
 
@@ -169,7 +176,7 @@ def _as_array(value):
 
 
 def _record(cls, inputs, arrays, device, attrs):
-    """Run forward with a fresh node as ctx and connect the outputs to it (the grad_fn)."""
+    """Make the node (edges, needs_input_grad, input shapes), run forward with it as ctx, then _finish."""
     node = cls._node_cls()
     needs = []
     edges = []
@@ -178,34 +185,25 @@ def _record(cls, inputs, arrays, device, attrs):
         if isinstance(t, Tensor):
             if version is None:                    # the version the first tensor input is seen at
                 version = 0 if t._vc is None else t._vc.value
-            if t._requires_grad:
-                needs.append(True)
-                if t._base is not None:
-                    refresh_view(t)                # Note [stale views]
-                fn = t.grad_fn
-                if fn is not None:
-                    edges.append((fn, t._out_nr))
-                else:
-                    edges.append((t._acc or grad_accumulator(t), 0))
-                continue
-            edges.append(_NO_EDGE)
+            needs.append(t._requires_grad)
+            edges.append(_edge(t) if t._requires_grad else NO_GRAD_EDGE)
         else:
-            edges.append(_NO_EDGE if cls.scalar_operand_edge else NON_TENSOR)
-        needs.append(False)
+            needs.append(False)
+            edges.append(NO_GRAD_EDGE if cls.scalar_operand_edge else NON_TENSOR)
     node.needs_input_grad = tuple(needs)
     node._edges = tuple(edges)
-    node._to_save = None
-    node._saved = None
     node._in_version = version
-    if device is not CPU:                          # class defaults hold the CPU's xp and backend
-        ctx = null_ctx(device)
-        node.xp, node.backend = ctx.xp, ctx.backend
     if not cls.broadcasts:
         node._in_shapes = None
     elif len(arrays) == 2:                         # binary ops, the usual case: no comprehension frame
         node._in_shapes = (arrays[0].shape if needs[0] else None, arrays[1].shape if needs[1] else None)
     else:
         node._in_shapes = tuple([a.shape if n else None for a, n in zip(arrays, needs)])
+    node._to_save = None
+    node._saved = None
+    if device is not CPU:                          # class defaults hold the CPU's xp and backend
+        ctx = null_ctx(device)
+        node.xp, node.backend = ctx.xp, ctx.backend
     try:
         raw = cls.forward(node, *arrays, **attrs)
     except ValueError as e:
@@ -215,32 +213,46 @@ def _record(cls, inputs, arrays, device, attrs):
     return _finish(cls, node, inputs, arrays, raw, device)
 
 
-def _finish(cls, node, inputs, arrays, raw, device):
-    """Connect forward's result(s) to the node and keep what it saved."""
-    if cls.holomorphic and raw.__class__ is not tuple:
-        dtype = getattr(raw, "dtype", None)
-        if dtype is not None and dtype.kind == "c":
-            node._conj = True                      # Note [complex gradients] in graph.py
-    if raw.__class__ is not tuple and not cls.non_differentiable_outputs:     # the common case
-        out = _make(raw if raw.__class__ is _ndarray else _as_array(raw), device, True, node)
-        if node._to_save is not None:
-            _save(node, inputs, arrays, (raw,), (out,), device)
-        return out
-    outs = raw if raw.__class__ is tuple else (raw,)
-    results = []
-    non_diff = cls.non_differentiable_outputs
-    for nr, o in enumerate(outs):
-        array = _as_array(o)
-        results.append(_make(array, device) if nr in non_diff else _make(array, device, True, node, nr))
-    if raw.__class__ is tuple:
-        node._n_out = len(outs)
-        node._out_meta = tuple([(r._array.shape, r._array.dtype, device) for r in results])
-    if node._to_save is not None:
-        _save(node, inputs, arrays, outs, results, device)
-    return tuple(results) if raw.__class__ is tuple else results[0]
+def _record_fast(cls, inputs, arrays, device):
+    """_record for apply_unary/apply_binary: `inputs` is (tensor,) or (tensor, tensor or scalar), no
+    attributes. The same steps with the loop over inputs unrolled (Note [apply fast path])."""
+    node = cls._node_cls()
+    input = inputs[0]
+    vc = input._vc
+    node._in_version = 0 if vc is None else vc.value
+    node._to_save = None
+    node._saved = None
+    if device is not CPU:                          # class defaults hold the CPU's xp and backend
+        ctx = null_ctx(device)
+        node.xp, node.backend = ctx.xp, ctx.backend
+    try:
+        if len(arrays) == 1:                       # apply_unary records only when its input requires grad
+            node.needs_input_grad = _NEEDS_ONE
+            node._edges = (_edge(input),)
+            node._in_shapes = None
+            raw = cls.forward(node, arrays[0])
+        else:
+            needs = input._requires_grad
+            other = inputs[1]
+            if other.__class__ is Tensor or isinstance(other, Tensor):
+                other_needs = other._requires_grad
+                other_edge = _edge(other) if other_needs else NO_GRAD_EDGE
+            else:
+                other_needs = False
+                other_edge = NO_GRAD_EDGE if cls.scalar_operand_edge else NON_TENSOR
+            node.needs_input_grad = (needs, other_needs)
+            node._edges = (_edge(input) if needs else NO_GRAD_EDGE, other_edge)
+            node._in_shapes = (arrays[0].shape if needs else None,
+                               arrays[1].shape if other_needs else None) if cls.broadcasts else None
+            raw = cls.forward(node, arrays[0], arrays[1])
+    except ValueError as e:
+        _translate_error(cls, arrays, e)
+    if _Anomaly.enabled:
+        record_trace(node)
+    return _finish(cls, node, inputs, arrays, raw, device)
 
 
-_NO_EDGE = (None, 0)
+_NEEDS_ONE = (True,)
 
 
 def _edge(t):
@@ -253,88 +265,47 @@ def _edge(t):
     return (t._acc or grad_accumulator(t), 0)
 
 
-def _record_binary(cls, input, other, arrays, device):
-    """_record for apply_binary: a Tensor input, a Tensor or non-tensor other, one output, no keywords.
-
-    The same steps as _record unrolled for two inputs (no loops, lists or **attrs): recording is most
-    of a small op's cost on the seed's loops, and every tensor operator lands here."""
-    node = cls._node_cls()
-    vc = input._vc
-    node._in_version = 0 if vc is None else vc.value
-    n0 = input._requires_grad
-    e0 = _edge(input) if n0 else _NO_EDGE
-    if other.__class__ is Tensor or isinstance(other, Tensor):
-        n1 = other._requires_grad
-        e1 = _edge(other) if n1 else _NO_EDGE
-    else:
-        n1 = False
-        e1 = _NO_EDGE if cls.scalar_operand_edge else NON_TENSOR
-    node.needs_input_grad = (n0, n1)
-    node._edges = (e0, e1)
-    node._to_save = None
-    node._saved = None
-    if device is not CPU:                          # class defaults hold the CPU's xp and backend
-        ctx = null_ctx(device)
-        node.xp, node.backend = ctx.xp, ctx.backend
-    a0, a1 = arrays
-    node._in_shapes = (a0.shape if n0 else None, a1.shape if n1 else None) if cls.broadcasts else None
-    try:
-        raw = cls.forward(node, a0, a1)
-    except ValueError as e:
-        _translate_error(cls, arrays, e)
-    if _Anomaly.enabled:
-        record_trace(node)
-    if raw.__class__ is not _ndarray or cls.non_differentiable_outputs:
-        return _finish(cls, node, (input, other), arrays, raw, device)
-    return _single_output(cls, node, raw, (input, other), arrays, device)
-
-
-def _record_unary(cls, input, device):
-    """_record for apply_unary: one Tensor input that requires grad, one output, no attributes."""
-    node = cls._node_cls()
-    vc = input._vc
-    node._in_version = 0 if vc is None else vc.value
-    node.needs_input_grad = _NEEDS_ONE
-    node._edges = (_edge(input),)
-    node._to_save = None
-    node._saved = None
-    node._in_shapes = None
-    if device is not CPU:
-        ctx = null_ctx(device)
-        node.xp, node.backend = ctx.xp, ctx.backend
-    array = input._array
-    try:
-        raw = cls.forward(node, array)
-    except ValueError as e:
-        _translate_error(cls, (array,), e)
-    if _Anomaly.enabled:
-        record_trace(node)
-    if raw.__class__ is not _ndarray or cls.non_differentiable_outputs:
-        return _finish(cls, node, (input,), (array,), raw, device)
-    return _single_output(cls, node, raw, (input,), (array,), device)
-
-
-_NEEDS_ONE = (True,)
-
-
-def _single_output(cls, node, raw, inputs, arrays, device):
-    """The usual end of recording: one array result, connected to the node, and what forward saved."""
-    if cls.holomorphic and raw.dtype.kind == "c":
+def _finish(cls, node, inputs, arrays, raw, device):
+    """Wrap forward's result as a tensor whose grad_fn is the node, and keep what forward saved."""
+    if raw.__class__ is tuple or cls.non_differentiable_outputs:
+        return _finish_outputs(cls, node, inputs, arrays, raw, device)
+    array = raw if raw.__class__ is _ndarray else _as_array(raw)     # a 0-d result may be a NumPy scalar
+    if cls.holomorphic and array.dtype.kind == "c":
         node._conj = True                          # Note [complex gradients] in graph.py
-    out = _make(raw, device, True, node)
+    out = _make(array, device, True, node)
     if node._to_save is not None:
         _save(node, inputs, arrays, (raw,), (out,), device)
     return out
 
 
+def _finish_outputs(cls, node, inputs, arrays, raw, device):
+    """_finish for several outputs (a tuple), or for outputs the op marks non-differentiable (indices)."""
+    multi = raw.__class__ is tuple
+    outs = raw if multi else (raw,)
+    if not multi and cls.holomorphic and getattr(raw, "dtype", None) is not None and raw.dtype.kind == "c":
+        node._conj = True
+    non_diff = cls.non_differentiable_outputs
+    results = []
+    for nr, o in enumerate(outs):
+        array = _as_array(o)
+        results.append(_make(array, device) if nr in non_diff else _make(array, device, True, node, nr))
+    if multi:
+        node._n_out = len(outs)
+        node._out_meta = tuple([(r._array.shape, r._array.dtype, device) for r in results])
+    if node._to_save is not None:
+        _save(node, inputs, arrays, outs, results, device)
+    return tuple(results) if multi else results[0]
+
+
 def _save(node, inputs, arrays, outs, results, device):
+    """Turn what forward passed to save_for_backward into saved entries (Note [saved entries])."""
     entries = []
     for value in node._to_save:
         if value is not None:
             for t, a in zip(inputs, arrays):       # an input: inlined, the common case
                 if a is value and isinstance(t, Tensor):
                     vc = t._vc
-                    entries.append((0, t, 0 if vc is None else vc.value))
+                    entries.append((SAVED_INPUT, t, 0 if vc is None else vc.value))
                     break
             else:
                 entries.append(_saved_entry(value, outs, results, device, node.xp))
@@ -343,42 +314,34 @@ def _save(node, inputs, arrays, outs, results, device):
     node._to_save = None
     node._saved = tuple(entries)
     if _SavedHooks.stack:
-        node._saved = _pack_with_hooks(node)
-
-
-def _pack_with_hooks(node):
-    # The tensors themselves go to the pack hook (outputs rebuilt from their entry, connected to node).
-    entries = node._saved
-    node._saved = None
-    return pack_saved(entries, [_saved_tensor_of(e, node) for e in entries])
+        pack_saved(node)
 
 
 def _saved_entry(value, outs, results, device, xp):
-    """How a saved value (not an input tensor) is kept. Note [saved outputs]: an output is kept as its
+    """How a saved value that is not an input tensor is kept. Note [saved outputs]: an output is kept as its
     array and version counter, not as the Tensor, and rebuilt on access, so the node does not keep its
     output alive."""
     out = outs[0]
     if (value.__class__ is float or value.__class__ is int) and out.__class__ is _ndarray and out.dtype.kind in "fc":
         # A Python scalar operand is weak in promotion: keep it in the op's result dtype, so that the
         # backward formula computes in that dtype too (and takes the no-promotion fast path).
-        return (2, _make(xp.asarray(value, out.dtype), device))
+        return (SAVED_CONSTANT, _make(xp.asarray(value, out.dtype), device))
     for nr, o in enumerate(outs):
         if o is value:
             r = results[nr]
-            if r.grad_fn is None:                  # a non-differentiable output (indices): version checked too
-                vc = r._vc
-                return (0, r, 0 if vc is None else vc.value)
             vc = r._vc
+            if r.grad_fn is None:                  # a non-differentiable output (indices): version checked too
+                return (SAVED_INPUT, r, 0 if vc is None else vc.value)
             if vc is None:                         # created lazily: only saved outputs need one at once
                 vc = r._vc = VersionCounter()
-            return (1, r._array, vc, vc.value, device, nr)
+            return (SAVED_OUTPUT, r._array, vc, vc.value, device, nr)
     if isinstance(value, Tensor):
         vc = value._vc
-        return (0, value, 0 if vc is None else vc.value)
+        return (SAVED_INPUT, value, 0 if vc is None else vc.value)
     array = _as_array(value) if xp is _np else xp.asarray(value)
     if not hasattr(value, "shape") and getattr(out, "dtype", None) is not None and out.dtype.kind in "fc":
         array = array.astype(out.dtype)            # other weak scalars (bool, numpy scalars): the same rule
-    return (2, _make(array, device))
+    return (SAVED_CONSTANT, _make(array, device))
 
 
 class FunctionCtx:
@@ -499,18 +462,16 @@ def _connect(node, args, needs, results, device):
             edges.append(NON_TENSOR)
             meta.append(None)
         elif not needed:
-            edges.append(_NO_EDGE)
+            edges.append(NO_GRAD_EDGE)
             meta.append(None)
         else:
-            if a._base is not None:
-                refresh_view(a)                    # Note [stale views]
-            edges.append((a.grad_fn, a._out_nr) if a.grad_fn is not None else (grad_accumulator(a), 0))
+            edges.append(_edge(a))
             meta.append((a._array.shape, a._array.dtype))
     node._edges = tuple(edges)
     # A custom backward may return broadcast-shaped grads or another dtype: the engine checks and fixes them.
     node._in_shapes = tuple([m[0] if m is not None else None for m in meta])
     node._in_meta = tuple(meta)
-    node._checked = True
+    node._runs_post_backward = True
     node._n_out = len(results)
     node._out_meta = tuple([(r._array.shape, r._array.dtype, r._device) if isinstance(r, Tensor) else None
                             for r in results])
@@ -531,7 +492,7 @@ def _connect(node, args, needs, results, device):
         node._to_save = None
         node._saved = tuple([_function_saved(v, results, device, i) for i, v in enumerate(to_save)])
         if _SavedHooks.stack:
-            node._saved = _pack_with_hooks(node)
+            pack_saved(node)
 
 
 def _function_saved(value, results, device, index):
@@ -542,9 +503,9 @@ def _function_saved(value, results, device, index):
                         f"{type(value).__name__}")
     for nr, r in enumerate(results):
         if r is value and r.grad_fn is not None and r._out_nr == nr:
-            return (1, r._array, r._vc, r._vc.value, device, nr)
+            return (SAVED_OUTPUT, r._array, r._vc, r._vc.value, device, nr)
     vc = value._vc
-    return (0, value, 0 if vc is None else vc.value)
+    return (SAVED_INPUT, value, 0 if vc is None else vc.value)
 
 
 def once_differentiable(fn):

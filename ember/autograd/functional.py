@@ -7,7 +7,7 @@ in its vector, so differentiating it with respect to that vector gives a Jacobia
 """
 from .._tensor import Tensor
 from ..ops.creation import zeros_like
-from ..ops.shape import stack
+from ..ops.joining import stack
 from .grad_mode import enable_grad
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"]

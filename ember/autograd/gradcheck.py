@@ -32,10 +32,6 @@ def _as_tuple(x):
     return (x,)
 
 
-def _is_float_or_complex(t):
-    return t.dtype.is_floating_point or t.dtype.is_complex
-
-
 def _diff_inputs(inputs):
     Tensor = _tensor_cls()
     return [(i, t) for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]

@@ -1,12 +1,16 @@
 """Node (grad_fn), AccumulateGrad, saved-tensor hooks, and the backward pass over the recorded graph.
 
-Note [saved entries]: what a node keeps for backward, one tuple per saved value:
-  (0, tensor, version)                 an input tensor, checked against its version counter on unpack;
-  (1, array, vc, version, device, nr)  output nr, kept as its array and rebuilt on access, so the node
-                                       never references its own output (no node <-> tensor cycle);
-  (2, tensor)                          a constant (no history);
-  (3, packed, unpack_hook)             whatever a saved_tensors_hooks pack hook returned.
-Backward replaces the tuple by _FREED unless retain_graph, which releases everything at once.
+Note [saved entries]: what a node keeps for backward, one tuple per saved value, its first item the kind:
+  (SAVED_INPUT, tensor, version)                    an input tensor, checked against its version counter
+                                                    on unpack;
+  (SAVED_OUTPUT, array, vc, version, device, nr)    output nr, kept as its array and rebuilt on access, so
+                                                    the node never references its own output (no node <->
+                                                    tensor cycle);
+  (SAVED_CONSTANT, tensor)                          a constant (no history, never modified);
+  (SAVED_PACKED, packed, unpack_hook)               whatever a saved_tensors_hooks pack hook returned.
+Tuples rather than small classes: every op that saves builds them on each call, and a tuple costs ~30 ns
+where an instance with __slots__ costs ~110 ns. Backward replaces the node's tuple of entries by FREED
+unless retain_graph, which releases everything at once.
 
 Note [plain backward]: without create_graph the engine runs with grad mode off, so nothing a backward
 formula computes is recorded and its result needs no history. The hottest formulas (sum's expand, x**2,
@@ -15,17 +19,27 @@ compute on arrays directly, skipping the op machinery; with create_graph the sam
 differentiable ops. tests/autograd/test_engine.py checks that both paths give the same gradients.
 """
 import weakref
+from collections import OrderedDict
 
 import numpy
 
 from ..backends import cpu as _cpu_backend
+from ..utils.hooks import RemovableHandle
 from .anomaly_mode import _Anomaly, _backward_with_trace, _check_anomaly, record_trace  # noqa: F401 (re-export)
 from .grad_mode import _State
 
 __all__ = ["Node", "AccumulateGrad", "run_backward", "saved_tensors_hooks", "save_on_cpu", "walk"]
 
-_FREED = ("freed",)           # sentinel: the node's saved tensors were released by backward
-NON_TENSOR = (None, -1)       # the edge of a non-tensor argument (hidden from next_functions)
+# The kinds of saved entries: Note [saved entries].
+SAVED_INPUT = 0
+SAVED_OUTPUT = 1
+SAVED_CONSTANT = 2
+SAVED_PACKED = 3
+FREED = ("freed",)            # a node's saved entries once backward released them
+
+# A node's edges: (node, output_nr) per forward argument, where the gradient for that argument goes.
+NO_GRAD_EDGE = (None, 0)      # a tensor input that needs no gradient: PyTorch's (None, 0) in next_functions
+NON_TENSOR = (None, -1)       # a non-tensor argument (hidden from next_functions)
 
 
 class Node:
@@ -38,13 +52,14 @@ class Node:
     _op = None
     _n_out = 1
     _out_meta = None             # ((shape, numpy dtype), ...) for materialising missing grads
-    _tensor_pre_hooks = None     # {output_nr: [hook(grad) -> grad | None]}
-    _pre_hooks = None            # [hook(grad_outputs) -> grad_outputs | None]
-    _post_hooks = None           # [hook(grad_inputs, grad_outputs) -> grad_inputs | None]
+    # Hooks: OrderedDicts keyed by the RemovableHandle.id that register_*hook returned.
+    _tensor_pre_hooks = None     # {output_nr: {id: hook(grad) -> grad | None}}
+    _pre_hooks = None            # {id: hook(grad_outputs) -> grad_outputs | None}
+    _post_hooks = None           # {id: hook(grad_inputs, grad_outputs) -> grad_inputs | None}
     _trace = None                # forward traceback, recorded in anomaly mode
     _in_meta = None              # custom Function: ((shape, numpy dtype) | None per input) to check grads
-    _special = False             # engine slow path before backward: hooks, leaf, autograd.grad target
-    _checked = False             # engine slow path after backward: post hooks, anomaly, Function outputs
+    _runs_pre_backward = False   # run_backward's slow branch before backward: hooks, a leaf's accumulation
+    _runs_post_backward = False  # _post_backward after backward: post hooks, custom-Function grad checks
     _conj = False                # a holomorphic op with a complex output: Note [complex gradients]
     _non_differentiable = None
     _dirty = None
@@ -71,18 +86,16 @@ class Node:
     def register_hook(self, fn):
         """fn(grad_inputs, grad_outputs) runs after this node's backward; may return new grad_inputs."""
         if self._post_hooks is None:
-            self._post_hooks = []
-        self._post_hooks.append(fn)
-        self._checked = True
-        return _RemovableHandle(self._post_hooks, fn)
+            self._post_hooks = OrderedDict()
+        self._runs_post_backward = True
+        return add_hook(self._post_hooks, fn)
 
     def register_prehook(self, fn):
         """fn(grad_outputs) runs before this node's backward; may return new grad_outputs."""
         if self._pre_hooks is None:
-            self._pre_hooks = []
-        self._pre_hooks.append(fn)
-        self._special = True
-        return _RemovableHandle(self._pre_hooks, fn)
+            self._pre_hooks = OrderedDict()
+        self._runs_pre_backward = True
+        return add_hook(self._pre_hooks, fn)
 
     # --- ctx protocol -------------------------------------------------------------------------
     def save_for_backward(self, *tensors):
@@ -102,15 +115,15 @@ class Node:
         saved = self._saved
         if saved is None:
             return ()
-        if saved is _FREED:
+        if saved is FREED:
             _raise_freed()
         out = []
         for entry in saved:
-            if entry is not None and entry[0] == 0:       # an input: inlined, the common case
-                tensor = entry[1]
+            if entry is not None and entry[0] == SAVED_INPUT:      # inlined: the common case
+                _, tensor, version = entry
                 vc = tensor._vc
-                if (0 if vc is None else vc.value) != entry[2]:
-                    _raise_modified(self, tensor, entry[2])
+                if (0 if vc is None else vc.value) != version:
+                    _raise_modified(self, tensor, version)
                 out.append(tensor)
             else:
                 out.append(_unpack(self, entry))
@@ -132,25 +145,26 @@ def _raise_freed():
 
 
 def _unpack(node, entry):
+    """The tensor a saved entry stands for (Note [saved entries]), version-checked."""
     if entry is None:
         return None
     kind = entry[0]
-    if kind == 3:                                  # packed by a saved_tensors_hooks pack hook
-        return entry[2](entry[1])
-    if kind == 0:                                  # an input tensor, checked against its version
-        tensor, version = entry[1], entry[2]
+    if kind == SAVED_PACKED:
+        _, packed, unpack_hook = entry
+        return unpack_hook(packed)
+    if kind == SAVED_INPUT:
+        _, tensor, version = entry
         vc = tensor._vc
         if (0 if vc is None else vc.value) != version:
             _raise_modified(node, tensor, version)
         return tensor
-    if kind == 1:                                  # an output: rebuilt on access (no node<->tensor cycle)
+    if kind == SAVED_OUTPUT:                       # rebuilt on access: no node <-> tensor cycle
         _, array, vc, version, device, out_nr = entry
         if vc.value != version:
-            from .._tensor import _make
             _raise_modified(node, _make(array, device), version, vc.value, out_nr)
-        from .._tensor import _make
         return _make(array, device, True, node, out_nr, vc)
-    return entry[1]                                # a constant tensor without history
+    _, tensor = entry                              # SAVED_CONSTANT
+    return tensor
 
 
 def _raise_modified(node, tensor, version, current=None, out_nr=None):
@@ -211,15 +225,16 @@ class save_on_cpu(saved_tensors_hooks):
         super().__init__(pack, unpack)
 
 
-def pack_saved(entries, tensors):
-    """Apply the active pack hook to the saved entries that hold tensors (`tensors` are those tensors)."""
+def pack_saved(node):
+    """Pass the tensors of the node's saved entries through the active pack hook; constants stay as they are
+    (PyTorch's pack hooks see only saved tensors, not the scalars an op keeps)."""
     pack, unpack = _SavedHooks.stack[-1]
-    return tuple([entry if entry is None or entry[0] == 2 else (3, pack(t), unpack)
-                  for entry, t in zip(entries, tensors)])
-
-
-def _saved_tensor_of(entry, node):
-    return None if entry is None or entry[0] == 2 else _unpack(node, entry)
+    entries = node._saved
+    node._saved = None
+    tensors = [None if entry is None or entry[0] == SAVED_CONSTANT else _unpack(node, entry)
+               for entry in entries]
+    node._saved = tuple([entry if tensor is None else (SAVED_PACKED, pack(tensor), unpack)
+                         for entry, tensor in zip(entries, tensors)])
 
 
 class AccumulateGrad(Node):
@@ -230,7 +245,7 @@ class AccumulateGrad(Node):
     reference cycle. A gradient for a leaf that no longer exists has nowhere to go and is dropped.
     """
     __slots__ = ("_variable_ref",)
-    _special = True
+    _runs_pre_backward = True
 
     def __init__(self, variable):
         self._variable_ref = weakref.ref(variable)
@@ -246,21 +261,11 @@ class AccumulateGrad(Node):
         return self._variable_ref()
 
 
-class _RemovableHandle:
-    __slots__ = ("_hooks", "_fn")
-
-    def __init__(self, hooks, fn):
-        self._hooks, self._fn = hooks, fn
-
-    def remove(self):
-        if self._fn in self._hooks:
-            self._hooks.remove(self._fn)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
+def add_hook(hooks, fn):
+    """Register fn in an OrderedDict of hooks under a new handle's id; the handle removes it."""
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = fn
+    return handle
 
 
 def _accumulate(variable, grad, create_graph, owned):
@@ -271,7 +276,7 @@ def _accumulate(variable, grad, create_graph, owned):
     if extra is not None:
         hooks = extra.get("hooks")
         if hooks:
-            for hook in tuple(hooks):
+            for hook in tuple(hooks.values()):
                 new = hook(grad)
                 if new is not None:
                     grad = new
@@ -298,7 +303,7 @@ def _accumulate(variable, grad, create_graph, owned):
         if vc is not None:
             vc.value += 1
     if extra is not None:
-        for hook in tuple(extra.get("post_accumulate_hooks", ())):
+        for hook in tuple(extra.get("post_accumulate_hooks", {}).values()):
             if hook(variable) is not None:
                 raise RuntimeError("Tensor post accumulate grad hooks should return None.")
 
@@ -403,7 +408,7 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
         while ready:
             node = ready.pop()
             grads = pop(node, None)
-            if node._special or slow_all:       # leaves, hooks, autograd.grad
+            if node._runs_pre_backward or slow_all:       # leaves, hooks, autograd.grad
                 if node.__class__ is AccumulateGrad and not slow_all and node._pre_hooks is None:
                     if grads is not None and grads[0] is not None:
                         variable = node._variable_ref()
@@ -427,7 +432,7 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
             if grads is None:                     # no gradient reached it: nothing flows on
                 _release_edges(node, deps, ready)
                 continue
-            if node._saved is _FREED:                # its saved values went with an earlier backward
+            if node._saved is FREED:              # its saved values went with an earlier backward
                 _raise_freed()
             if node._conj:
                 results = _complex_backward(node, grads)
@@ -443,13 +448,13 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
             else:
                 results = node._op.backward(node, grads[0])
             if not keep_graph and node._saved is not None:
-                node._saved = _FREED
+                node._saved = FREED
             if results.__class__ is not tuple:
                 results = (results,)
             edges = node._edges
             if len(results) != len(edges):
                 results = _check_count(node, results, edges)
-            if node._checked or anomaly:          # anomaly mode, post hooks or custom-Function outputs
+            if node._runs_post_backward or anomaly:       # post hooks, custom-Function outputs, anomaly
                 results = _post_backward(node, results, grads, owned)
             shapes = node._in_shapes              # set for broadcasting ops: un-broadcast what changed shape
             i = -1
@@ -507,21 +512,21 @@ def _pre_backward(node, grads, capture, captured):
     if hooks is not None:
         for nr, fns in hooks.items():
             if grads[nr] is not None:
-                for fn in tuple(fns):
+                for fn in tuple(fns.values()):
                     new = fn(grads[nr])
                     if new is not None:
                         grads[nr] = new
     if node.__class__ is AccumulateGrad and capture is not None and node.variable is not None:
         extra = node.variable._extra
         if extra is not None and grads[0] is not None:
-            for hook in tuple(extra.get("hooks", ())):
+            for hook in tuple(extra.get("hooks", {}).values()):
                 new = hook(grads[0])
                 if new is not None:
                     grads[0] = new
     if capture is not None and node.__class__ is AccumulateGrad:
         _capture(node, grads, capture, captured)
     if node._pre_hooks is not None:
-        for fn in tuple(node._pre_hooks):
+        for fn in tuple(node._pre_hooks.values()):
             new = fn(tuple(grads))
             if new is not None:
                 grads = list(new)
@@ -539,7 +544,7 @@ def _post_backward(node, results, grads, owned):
     if _Anomaly.enabled:
         _check_anomaly(node, results)
     if node._post_hooks is not None:
-        for fn in tuple(node._post_hooks):
+        for fn in tuple(node._post_hooks.values()):
             new = fn(results, tuple(grads))
             if new is not None:
                 results = tuple(new)
@@ -677,7 +682,7 @@ def grad_accumulator(tensor):
     if acc is None:
         extra = tensor._extra
         if extra is not None and "no_grad_view" in extra:
-            return None                           # a view made under no_grad: see ops/shape.py _as_view
+            return None                           # a view made under no_grad: see ops/views.py _as_view
         acc = tensor._acc = AccumulateGrad(tensor)
     return acc
 

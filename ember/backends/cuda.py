@@ -36,10 +36,6 @@ def from_numpy(array):
     return xp.asarray(array)
 
 
-def scatter_add(target, index, values):
-    xp.add.at(target, index, values)
-
-
 def empty_like_shape(shape, dtype):
     return xp.empty(shape, dtype=dtype)
 

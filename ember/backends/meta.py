@@ -635,10 +635,6 @@ def from_numpy(array):
     return new(_shape(array), np.asarray(array).dtype if not isinstance(array, np.ndarray) else array.dtype)
 
 
-def scatter_add(target, index, values):
-    """In place on no data: only the index is checked."""
-
-
 def empty_like_shape(shape, dtype):
     return new(shape, dtype)
 

@@ -1,3 +1,3 @@
 from .walkthrough import main
 
-main()
+main(prog="python -m ember.examples")

@@ -1,10 +1,14 @@
 """The PyTorch basics tutorial, step by step, on ember: tensors, the NumPy bridge, then a cubic fit
-to sin(x) six ways (NumPy, tensors by hand, autograd, a custom autograd.Function, nn + manual
+to sin(x) seven ways (NumPy, tensors by hand, autograd, a custom autograd.Function, nn + manual
 update, optim.RMSprop, a custom nn.Module). Run: `make demo` or `python -m ember.examples`.
+
+It writes the fitted curves (seed_fit.png, with matplotlib) and one step's autograd graph
+(autograd_graph.dot and .svg) to the output folder: see `--help` for where that is.
 """
 import argparse
 import math
 import os
+import shutil
 import time
 
 import numpy as np
@@ -115,12 +119,19 @@ class Polynomial3(nn.Module):
                 f"{self.d.item():.4f} x^3")
 
 
-def _progress(steps, label):
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return range(steps)
-    return tqdm(range(steps), desc=label, leave=False, mininterval=1.0, disable=None if steps >= 5000 else True)
+class LossLine:
+    """The loss five times per fit, on one line as training goes: `loss at step  400: 1234.5  800: ...`."""
+
+    def __init__(self, steps):
+        self.every = max(1, steps // 5)
+        print("loss at step", end="", flush=True)
+
+    def __call__(self, t, loss):
+        if (t + 1) % self.every == 0:             # only then is a tensor loss turned into a number
+            print(f"  {t + 1}: {float(loss):.1f}", end="", flush=True)
+
+    def done(self):
+        print()
 
 
 def fit_numpy(x_t, y_t, steps):
@@ -128,53 +139,56 @@ def fit_numpy(x_t, y_t, steps):
     rng = np.random.default_rng(0)
     a, b, c, d = rng.standard_normal(4)
     lr = 1e-6
-    for t in _progress(steps, "numpy"):
+    log = LossLine(steps)
+    for t in range(steps):
         y_pred = a + b * x + c * x ** 2 + d * x ** 3
         loss = np.square(y_pred - y).sum()
-        if t % 100 == 99:
-            print(t, loss)
+        log(t, loss)
         grad_y_pred = 2.0 * (y_pred - y)
         a -= lr * grad_y_pred.sum()
         b -= lr * (grad_y_pred * x).sum()
         c -= lr * (grad_y_pred * x ** 2).sum()
         d -= lr * (grad_y_pred * x ** 3).sum()
+    log.done()
     return float(loss), (a, b, c, d), lambda z: a + b * z + c * z ** 2 + d * z ** 3
 
 
 def fit_tensors(x, y, steps):
     a, b, c, d = (torch.randn((), dtype=torch.float) for _ in range(4))
     lr = 1e-6
-    for t in _progress(steps, "tensors"):
+    log = LossLine(steps)
+    for t in range(steps):
         y_pred = a + b * x + c * x ** 2 + d * x ** 3
         loss = (y_pred - y).pow(2).sum().item()
-        if t % 100 == 99:
-            print(t, loss)
+        log(t, loss)
         grad_y_pred = 2.0 * (y_pred - y)
         a -= lr * grad_y_pred.sum()
         b -= lr * (grad_y_pred * x).sum()
         c -= lr * (grad_y_pred * x ** 2).sum()
         d -= lr * (grad_y_pred * x ** 3).sum()
+    log.done()
     coef = tuple(v.item() for v in (a, b, c, d))
     return loss, coef, _poly(coef)
 
 
-def _sgd_on_leaves(params, predict, y, lr, steps, label):
+def _sgd_on_leaves(params, predict, y, lr, steps):
     """The tutorial's autograd loop: squared error, backward, then a manual update under no_grad."""
-    for t in _progress(steps, label):
+    log = LossLine(steps)
+    for t in range(steps):
         loss = (predict() - y).pow(2).sum()
-        if t % 100 == 99:
-            print(t, loss.item())
+        log(t, loss)
         loss.backward()
         with torch.no_grad():
             for p in params:
                 p -= lr * p.grad
                 p.grad = None
+    log.done()
     return loss.item()
 
 
 def fit_autograd(x, y, steps):
     a, b, c, d = (torch.randn((), dtype=torch.float, requires_grad=True) for _ in range(4))
-    loss = _sgd_on_leaves((a, b, c, d), lambda: a + b * x + c * x ** 2 + d * x ** 3, y, 1e-6, steps, "autograd")
+    loss = _sgd_on_leaves((a, b, c, d), lambda: a + b * x + c * x ** 2 + d * x ** 3, y, 1e-6, steps)
     coef = tuple(v.item() for v in (a, b, c, d))
     return loss, coef, _poly(coef)
 
@@ -185,7 +199,7 @@ def fit_function(x, y, steps):
     c = torch.full((), 0.0, requires_grad=True)
     d = torch.full((), 0.3, requires_grad=True)
     P3 = LegendrePolynomial3.apply
-    loss = _sgd_on_leaves((a, b, c, d), lambda: a + b * P3(c + d * x), y, 5e-6, steps, "Function")
+    loss = _sgd_on_leaves((a, b, c, d), lambda: a + b * P3(c + d * x), y, 5e-6, steps)
     av, bv, cv, dv = (v.item() for v in (a, b, c, d))
     return loss, (av, bv, cv, dv), lambda z: av + bv * 0.5 * (5 * (cv + dv * z) ** 3 - 3 * (cv + dv * z))
 
@@ -195,17 +209,18 @@ def _features(x):
     return x.unsqueeze(-1).pow(p)
 
 
-def _fit_sequential(x, y, steps, label, make_step):
+def _fit_sequential(x, y, steps, make_step):
     """Train Sequential(Linear(3, 1), Flatten(0, 1)) on x, x^2, x^3; make_step(model) -> step(loss)."""
     xx = _features(x)
     model = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0, 1))
     loss_fn = nn.MSELoss(reduction="sum")
     step = make_step(model)
-    for t in _progress(steps, label):
+    log = LossLine(steps)
+    for t in range(steps):
         loss = loss_fn(model(xx), y)
-        if t % 100 == 99:
-            print(t, loss.item())
+        log(t, loss)
         step(loss)
+    log.done()
     return loss.item(), _linear_coef(model[0]), _poly(_linear_coef(model[0]))
 
 
@@ -218,7 +233,7 @@ def fit_nn(x, y, steps):
                 for param in model.parameters():
                     param -= 1e-6 * param.grad
         return step
-    return _fit_sequential(x, y, steps, "nn", make_step)
+    return _fit_sequential(x, y, steps, make_step)
 
 
 def fit_optim(x, y, steps):
@@ -230,21 +245,22 @@ def fit_optim(x, y, steps):
             loss.backward()
             optimizer.step()
         return step
-    return _fit_sequential(x, y, steps, "optim", make_step)
+    return _fit_sequential(x, y, steps, make_step)
 
 
 def fit_module(x, y, steps):
     model = Polynomial3()
     criterion = nn.MSELoss(reduction="sum")
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
-    for t in _progress(steps, "Module"):
+    log = LossLine(steps)
+    for t in range(steps):
         y_pred = model(x)
         loss = criterion(y_pred, y)
-        if t % 100 == 99:
-            print(t, loss.item())
+        log(t, loss)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+    log.done()
     print(f"Result: {model.string()}")
     coef = tuple(p.item() for p in (model.a, model.b, model.c, model.d))
     return loss.item(), coef, _poly(coef)
@@ -266,24 +282,18 @@ METHODS = [("NumPy by hand", fit_numpy), ("tensors by hand", fit_tensors), ("aut
 
 
 def write_graph(x, y, out_dir):
-    """One step's computational graph, as SVG when Graphviz is installed, else as DOT text."""
+    """One step's autograd graph as DOT text and as SVG (Graphviz's layout if `dot` is installed, else ember's)."""
+    from ember import viz
     a, b = (torch.randn((), requires_grad=True) for _ in range(2))
     loss = (a + b * x - y).pow(2).sum()
-    try:
-        from ember import viz
-    except ImportError:
-        print("ember.viz is not available; skipping the graph")
-        return None
-    dot = viz.to_dot(loss)
-    path = os.path.join(out_dir, "autograd_graph.dot")
-    with open(path, "w") as f:
-        f.write(dot)
-    try:                                          # SVG needs the Graphviz `dot` program
-        svg = viz.render(dot, os.path.join(out_dir, "autograd_graph.svg"))
-    except Exception as e:
-        print(f"no SVG ({e}); the graph is in {path} (render it with Graphviz: dot -Tsvg)")
-        svg = None
-    return svg or path
+    params = {"a": a, "b": b}
+    dot_path = os.path.join(out_dir, "autograd_graph.dot")
+    with open(dot_path, "w") as f:
+        f.write(viz.to_dot(loss, params=params))
+    svg_path = viz.render(loss, os.path.join(out_dir, "autograd_graph.svg"), params=params)
+    how = "Graphviz" if shutil.which("dot") else "ember.viz's own layout (no Graphviz needed)"
+    print(f"autograd graph of (a + b*x - y).pow(2).sum(), drawn by {how}")
+    return [dot_path, svg_path]
 
 
 def plot(x, y, results, out_dir):
@@ -292,8 +302,7 @@ def plot(x, y, results, out_dir):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("matplotlib is not installed: `pip install ember[examples]` (or `make demo`) draws "
-              "out/seed_fit.png")
+        print("matplotlib is not installed: `pip install ember[demo]` (or `make demo`) draws seed_fit.png")
         return None
     xs = x.numpy()
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -308,12 +317,29 @@ def plot(x, y, results, out_dir):
     return path
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2000, help="training steps per method")
-    parser.add_argument("--out", default="out", help="folder for the plot and the graph")
+def default_out_dir():
+    """$EMBER_OUT if set; else out/ in the project folder when ember runs from its source tree (make demo,
+    pip install -e); else out/ in the current directory (ember installed from a wheel has no project folder)."""
+    if os.environ.get("EMBER_OUT"):
+        return os.environ["EMBER_OUT"]
+    project = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if os.path.isfile(os.path.join(project, "pyproject.toml")) and os.path.isdir(os.path.join(project, "ember")):
+        return os.path.join(project, "out")
+    return os.path.abspath("out")
+
+
+def main(argv=None, prog=None):
+    parser = argparse.ArgumentParser(
+        prog=prog, description="The PyTorch basics tutorial on ember: tensors, the NumPy bridge, then a cubic "
+                               "fit to sin(x) seven ways, a plot of the fits and a picture of the autograd graph.",
+        epilog="Output folder, first that applies: --out; $EMBER_OUT; out/ in ember's project folder when ember "
+               "runs from its source tree (make demo, pip install -e); out/ in the current directory when ember "
+               f"is installed from a wheel. Here: {default_out_dir()}")
+    parser.add_argument("--steps", type=int, default=2000, help="training steps per method (default 2000)")
+    parser.add_argument("--out", default=None, help="folder for the plot and the graph (see below)")
     args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    out_dir = os.path.abspath(args.out or default_out_dir())
+    os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(0)
     tensors_chapter()
 
@@ -328,7 +354,7 @@ def main(argv=None):
         loss, coef, poly = fn(x, y, args.steps)
         results[name] = (loss, coef, poly, time.perf_counter() - start)
 
-    section("Summary")
+    section("5. Summary: the same cubic fitted seven ways")
     print(f"{'method':34s} {'final loss':>12s}  {'fitted polynomial':44s} {'seconds':>8s}")
     for name, (loss, coef, _, seconds) in results.items():
         if name.startswith("autograd.Function"):
@@ -336,9 +362,9 @@ def main(argv=None):
         else:
             poly = f"{coef[0]:.3f} + {coef[1]:.3f}x + {coef[2]:.3f}x^2 + {coef[3]:.3f}x^3"
         print(f"{name:34s} {loss:12.2f}  {poly:44s} {seconds:8.2f}")
-    png = plot(x, y, results, args.out)
-    graph = write_graph(x, y, args.out)
-    for path in (png, graph):
+    section("6. Pictures")
+    paths = [plot(x, y, results, out_dir)] + write_graph(x, y, out_dir)
+    for path in paths:
         if path:
             print(f"wrote {path}")
     return results

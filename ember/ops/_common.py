@@ -1,4 +1,4 @@
-"""Helpers shared by the op families: operand promotion, casting, non-differentiable results."""
+"""Helpers shared by the op families: operand promotion, casting, non-differentiable results, out=."""
 import builtins
 import collections
 import math
@@ -107,6 +107,34 @@ def promote(name, a, b):
     return (t, s, dtype) if a_is_t else (s, t, dtype)
 
 
+def _scalar_like(value, like):
+    """A Python scalar as a 0-d tensor, typed so that promotion treats it as a weak scalar."""
+    value = scalar_value(value)
+    if isinstance(value, bool):
+        dtype = _dt.bool_
+    elif isinstance(value, int):
+        dtype = like.dtype if like.dtype.category >= _dt.INT else _dt.int64
+        if dtype.category == _dt.INT:
+            lo, hi, span = _INT_RANGE[dtype]
+            value = (value - lo) % span + lo          # integers wrap into the tensor's type, as in PyTorch
+    elif isinstance(value, float):
+        dtype = like.dtype if like.dtype.category >= _dt.FLOAT else _dt.get_default_dtype()
+    else:
+        dtype = like.dtype if like.dtype.is_complex else _dt.get_default_dtype().to_complex()
+    xp = like._backend().xp
+    return _make(xp.asarray(value, dtype=dtype.numpy), like._device)
+
+
+def _tensor_pair(name, input, other):
+    """Both operands as tensors (a scalar becomes a weak-typed 0-d tensor), promoted for op `name`."""
+    if not isinstance(other, Tensor):
+        other = _scalar_like(other, input) if is_scalar(other) else to_tensor_operand(other, input)
+    if not isinstance(input, Tensor):
+        input = _scalar_like(input, other) if is_scalar(input) else to_tensor_operand(input, other)
+    input, other, dtype = promote(name, input, other)
+    return input, other, dtype
+
+
 _INT_RANGE = {d: (int(_np.iinfo(d.numpy).min), int(_np.iinfo(d.numpy).max), 1 << (8 * d.itemsize))
               for d in (_dt.uint8, _dt.int8, _dt.int16, _dt.int32, _dt.int64)}
 _C_TYPE = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
@@ -196,6 +224,19 @@ def _wrap_array(out, device):
     if not isinstance(out, xp.ndarray):
         out = xp.asarray(out)
     return _make(out, device)
+
+
+def zeros_like_(t):
+    """Zeros shaped like t (a gradient that is exactly zero, not grad * 0)."""
+    return _make(t._backend().xp.zeros_like(t._array), t._device)
+
+
+def _out(result, out):
+    """Honour out=: write into `out` (resizing like PyTorch when it is empty) and return it."""
+    if out is None:
+        return result
+    from .inplace import write_out
+    return write_out(out, result)
 
 
 def xp_of(t):

@@ -12,7 +12,8 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import _State
 from ._common import cast
 from ._registry import export
-from .pointwise import _sigmoid, exp, sigmoid, tanh, where
+from .comparison import where
+from .unary import _sigmoid, exp, sigmoid, tanh
 
 __all__ = ["relu", "prelu", "rrelu", "selu", "celu", "hardshrink", "threshold"]
 
@@ -505,7 +506,7 @@ class PreluKernelBackward(Op):
 
     @staticmethod
     def backward(ctx, gg_input, gg_weight):
-        from .pointwise import Where
+        from .comparison import Where
         grad, x, w = ctx.saved_tensors
         nonneg = x._array >= 0
         needs = ctx.needs_input_grad

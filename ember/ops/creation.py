@@ -528,7 +528,7 @@ def _to(t, device, dtype, copy):
         backend_for(device)                       # raises a clear error when the backend is missing
         out = _device_copy(out, device)
     if copy and out is t:
-        from .pointwise import clone
+        from .unary import clone
         out = clone(t)
     return out
 

@@ -335,9 +335,9 @@ def _raise_shape(self, b):
 
 
 def _install_fast():
-    from . import pointwise
+    from . import arithmetic
     for name, ufunc in (("add_", "add"), ("sub_", "subtract"), ("mul_", "multiply"), ("div_", "true_divide")):
-        slow = getattr(pointwise, name[:-1])
+        slow = getattr(arithmetic, name[:-1])
         if name in ("mul_", "div_"):                 # these take no alpha
             slow = (lambda f: lambda self, other, **kw: f(self, other))(slow)
         export_method(_fast_binary(name, ufunc, slow), name)
@@ -372,7 +372,7 @@ def overwrite(self, src, op, overlap=True):
                                f"{tuple(src.shape)} into {tuple(self.shape)}") from None
         self._bump_version()
         return self
-    from .shape import expand
+    from .views import expand
     from ._common import cast
     value = cast(src, self.dtype) if src.dtype is not self.dtype else src
     if value._device is not self._device:

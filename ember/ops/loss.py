@@ -47,7 +47,7 @@ def _select_valid(xp, valid_col, value, device=None):
     is ignored (mean over a zero total weight), and PyTorch's gradient is 0 there."""
     if device is None:
         return xp.where(valid_col, value, 0)
-    from .pointwise import Where
+    from .comparison import Where
     return Where.apply(valid_col, value, 0.0)
 
 
@@ -81,7 +81,7 @@ class CrossEntropy(Op):
         classes = logp.shape[1]
         total_w = wb.sum() if wb is not None else classes
         if _State.grad_enabled:                      # create_graph: differentiable rebuild
-            from .reduction import softmax
+            from .softmax_family import softmax
             (input,) = ctx.saved_tensors
             p = softmax(input, 1)
             s = _grad_scale(grad, reduction, _make(ctx.xp.asarray(denom), grad._device))
@@ -171,7 +171,7 @@ class MultiMarginLoss(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        from .pointwise import where
+        from .comparison import where
         input, target, weight = ctx.saved_tensors
         xp = ctx.xp
         n, c = input.shape
@@ -217,7 +217,7 @@ def _smooth_l1(xp, x, t, extra, beta):
 
 
 def _smooth_l1_grads(x, t, extra, needs, beta):
-    from .pointwise import where
+    from .comparison import where
     d = x - t
     g = d.sign() if beta == 0 else where(d.abs() >= beta, d.sign(), d / beta)    # NaN: d / beta, as in PyTorch
     return g, -g if needs[1] else None

@@ -526,7 +526,7 @@ class AdaptiveMaxPool(Op):
     @staticmethod
     def backward(ctx, grad, grad_indices):
         from .creation import zeros
-        from .indexing import scatter_add
+        from .scatter_gather import scatter_add
         input, indices = ctx.saved_tensors
         shape = tuple(input.shape)
         lead = shape[:len(shape) - ctx.nd]

@@ -11,8 +11,8 @@ from .._tensor import _make
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
 from .activation import sigmoid
-from .pointwise import tanh
-from .shape import cat
+from .joining import cat
+from .unary import tanh
 
 __all__ = []
 

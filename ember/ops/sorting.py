@@ -26,7 +26,7 @@ def _sort_indices(xp, a, dim, descending, stable=True):
 @export(method=True)
 def sort(input, dim=-1, descending=False, stable=False):
     """Sorted values and their indices (NaN sorts as the largest value, like PyTorch)."""
-    from .indexing import gather_at_indices
+    from .scatter_gather import gather_at_indices
     if input.ndim == 0:
         return sort_result(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"), input._device))
     d = wrap_dim(dim, input.ndim)
@@ -202,8 +202,8 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
 def vander(x, N=None, increasing=False):
     """The Vandermonde matrix of a vector: columns x**(N-1), ..., x**0 (reversed when increasing)."""
     from ._common import cast
-    from .reduction import cumprod
-    from .shape import cat
+    from .joining import cat
+    from .scan import cumprod
     if x.ndim != 1:
         raise RuntimeError("x must be a one-dimensional tensor.")
     n = x.shape[0] if N is None else N

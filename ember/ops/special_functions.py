@@ -12,9 +12,11 @@ from .. import _dtype as _dt
 from .._tensor import Tensor
 from ..autograd.function import Op
 from ..backends import special as _sp
-from ._common import cast, nodiff, promote, return_type
+from ._common import cast, nodiff, promote, return_type, zeros_like_
 from ._registry import export, export_method
-from .pointwise import cos, exp, exp2, float_power, log, sign, sin, unary_op, where, zeros_like_
+from .arithmetic import float_power
+from .comparison import where
+from .unary import cos, exp, exp2, log, sign, sin, unary_op
 
 _SQRT_2PI = math.sqrt(2 * math.pi)
 

@@ -27,7 +27,7 @@ from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from ..autograd.function import null_ctx
 from ..autograd.grad_mode import _State
-from ..nn.modules.module import RemovableHandle
+from ..utils.hooks import RemovableHandle
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]

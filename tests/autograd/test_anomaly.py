@@ -1,4 +1,4 @@
-"""Anomaly detection (AG-7): NaN in backward names the function and shows the forward traceback."""
+"""Anomaly detection (AG-7 in docs/RELIABILITY.md): NaN in backward names the function and shows the forward traceback."""
 import warnings
 
 import pytest

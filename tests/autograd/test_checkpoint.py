@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember.autograd.graph import walk
+from ember.autograd.graph import FREED, SAVED_INPUT, SAVED_OUTPUT, walk
 from ember.utils.checkpoint import checkpoint, checkpoint_sequential
 
 
@@ -14,8 +14,9 @@ def live_saved_tensors(output):
     count = 0
     for node in walk([output.grad_fn]):
         saved = node._saved
-        if isinstance(saved, tuple) and saved != ("freed",):
-            count += sum(1 for entry in saved if entry is not None and entry[0] in (0, 1))
+        if isinstance(saved, tuple) and saved is not FREED:
+            count += sum(1 for entry in saved
+                         if entry is not None and entry[0] in (SAVED_INPUT, SAVED_OUTPUT))
     return count
 
 

@@ -1,4 +1,5 @@
-"""backward(), autograd.grad, retain_graph, create_graph, inputs=, error messages (AG-6, AG-8)."""
+"""backward(), autograd.grad, retain_graph, create_graph, inputs=, error messages (AG-6, AG-8 in
+docs/RELIABILITY.md)."""
 import numpy as np
 import pytest
 

@@ -1,10 +1,9 @@
-"""Walking the graph (grad_fn.next_functions, names like PyTorch's), saved-tensor hooks, ember.viz DOT output."""
-import shutil
-
+"""Walking the graph (grad_fn.next_functions, names like PyTorch's), saved-tensor hooks (ember.viz: tests/test_viz.py)."""
 import pytest
 
 import ember
-from ember.autograd.graph import saved_tensors_hooks, walk
+from ember.autograd.graph import (FREED, SAVED_CONSTANT, SAVED_INPUT, SAVED_OUTPUT, SAVED_PACKED,
+                                  saved_tensors_hooks, walk)
 
 
 def _names(root):
@@ -74,27 +73,23 @@ def test_saved_tensors_hooks():
     assert x.grad.tolist() == pytest.approx([2.718281828 * 2, 7.389056099 * 3], rel=1e-6)
 
 
-def test_to_dot_names_nodes_and_labels_leaves():
-    x = ember.randn(3, 4, requires_grad=True)
-    w = ember.randn(4, requires_grad=True)
-    loss = (x * w).exp().sum()
-    dot = ember.viz.to_dot(loss, params={"x": x, "w": w})
-    assert dot.startswith("digraph {") and dot.rstrip().endswith("}")
-    for part in ("SumBackward0", "ExpBackward0", "MulBackward0", "AccumulateGrad", '"x\\n(3, 4)"', '"w\\n(4)"',
-                 '"output\\n()"'):
-        assert part in dot
-    assert dot.count("AccumulateGrad") == 2 and dot.count("->") == 7
-
-
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
-def test_render_svg(tmp_path):
-    x = ember.randn(2, requires_grad=True)
-    path = ember.viz.render((x * 2).sum(), tmp_path / "graph.svg")
-    assert (tmp_path / "graph.svg").read_text().lstrip().startswith("<")
-    assert str(path).endswith("graph.svg")
-
-
-def test_render_without_dot_says_so(monkeypatch):
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    with pytest.raises(RuntimeError, match="Graphviz 'dot' program was not found"):
-        ember.viz.render((ember.ones(1, requires_grad=True) * 2).sum(), "graph.svg")
+def test_saved_entries_say_what_they_keep():
+    """Note [saved entries]: an input as itself and its version, an output as its array (the node never
+    holds its own output), a Python scalar as a constant, a pack hook's result, and FREED after backward."""
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    w = ember.tensor([3.0, 4.0], requires_grad=True)
+    product, exp, scaled = x * w, x.exp(), x * 2.0
+    assert product.grad_fn._saved == ((SAVED_INPUT, x, 0), (SAVED_INPUT, w, 0))
+    kind, array, _, version, _, output_nr = exp.grad_fn._saved[0]
+    assert (kind, array is exp._array, version, output_nr) == (SAVED_OUTPUT, True, 0, 0)
+    (kind, constant), = [entry for entry in scaled.grad_fn._saved if entry is not None]
+    assert kind == SAVED_CONSTANT and constant.tolist() == 2.0 and constant.dtype == ember.float32
+    with saved_tensors_hooks(lambda t: ("packed", t), lambda packed: packed[1]):
+        hooked_product, hooked_scaled = x * w, x * 2.0
+    saved = hooked_product.grad_fn._saved
+    assert [(kind, packed[0]) for kind, packed, _ in saved] == [(SAVED_PACKED, "packed")] * 2
+    assert [entry[0] for entry in hooked_scaled.grad_fn._saved if entry is not None] == [SAVED_CONSTANT]
+    product.sum().backward()
+    assert product.grad_fn._saved is FREED
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        _ = product.grad_fn.saved_tensors

@@ -1,4 +1,5 @@
-"""Higher-order gradients: gradgradcheck over a broad sample of ops, third order on a few (AG-1)."""
+"""Higher-order gradients: gradgradcheck over a broad sample of ops, third order on a few (AG-1 in
+docs/RELIABILITY.md)."""
 import numpy as np
 import pytest
 

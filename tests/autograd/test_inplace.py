@@ -1,4 +1,5 @@
-"""In-place safety: version counters (AG-2), leaf checks (AG-3), view + in-place gradients (AG-4), detach (AG-8)."""
+"""In-place safety: version counters (AG-2), leaf checks (AG-3), view + in-place gradients (AG-4), detach (AG-8);
+the ids are rows of docs/RELIABILITY.md."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""MEM-1 and MEM-2: backward frees the graph by reference counting alone; no reference cycles."""
+"""MEM-1 and MEM-2 (docs/RELIABILITY.md): backward frees the graph by reference counting alone; no reference cycles."""
 import gc
 import math
 import tracemalloc

@@ -24,8 +24,61 @@ def test_seed_walkthrough_runs_every_method(tmp_path, capsys):
     for name, (loss, coef, _, seconds) in results.items():
         assert math.isfinite(loss) and loss > 0, name
     out = capsys.readouterr().out
-    assert "Summary" in out and "\n99 " in out
-    assert (tmp_path / "autograd_graph.dot").exists() or (tmp_path / "autograd_graph.svg").exists()
+    for heading in ("1. Tensors", "3. The NumPy bridge", "4. Fitting y = sin(x)", "5. Summary", "6. Pictures"):
+        assert f"\n{heading}" in out
+    # the loss five times per method, each method's on one line
+    loss_lines = [line for line in out.splitlines() if line.startswith("loss at step")]
+    assert len(loss_lines) == len(names)
+    assert all(line.count(": ") == 5 and "  30: " in line and "  150: " in line for line in loss_lines)
+    for name in names:                            # the summary table has a row per method
+        assert any(line.startswith(name) and line.split()[-1].replace(".", "").isdigit()
+                   for line in out.split("5. Summary")[1].splitlines())
+    assert (tmp_path / "autograd_graph.dot").exists() and (tmp_path / "autograd_graph.svg").exists()
+    assert f"wrote {tmp_path / 'autograd_graph.svg'}" in out
+
+
+def test_seed_walkthrough_draws_the_graph_without_graphviz(tmp_path, monkeypatch, capsys):
+    import shutil
+    import xml.etree.ElementTree as ET
+    from ember.examples import walkthrough
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    x = ember.linspace(-math.pi, math.pi, 20)
+    paths = walkthrough.write_graph(x, ember.sin(x), str(tmp_path))
+    assert paths == [str(tmp_path / "autograd_graph.dot"), str(tmp_path / "autograd_graph.svg")]
+    svg = ET.parse(paths[1]).getroot()
+    titles = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}title")]
+    assert len(titles) == 10 + 9                  # output, 5 ops, 2 AccumulateGrad, a, b; 9 edges
+    assert "own layout" in capsys.readouterr().out
+
+
+def test_demo_output_folder(tmp_path, monkeypatch):
+    from ember.examples import walkthrough
+    project = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(walkthrough.__file__))))
+    monkeypatch.delenv("EMBER_OUT", raising=False)
+    monkeypatch.chdir(tmp_path)                   # not the current directory: the project's out/
+    assert walkthrough.default_out_dir() == os.path.join(project, "out")
+    monkeypatch.setenv("EMBER_OUT", str(tmp_path / "pictures"))
+    assert walkthrough.default_out_dir() == str(tmp_path / "pictures")
+    # an installed ember (no pyproject.toml beside the package) falls back to ./out
+    monkeypatch.delenv("EMBER_OUT")
+    fake = tmp_path / "site-packages" / "ember" / "examples"
+    fake.mkdir(parents=True)
+    monkeypatch.setattr(walkthrough, "__file__", str(fake / "walkthrough.py"))
+    assert walkthrough.default_out_dir() == str(tmp_path / "out")
+
+
+def test_python_m_ember_examples(tmp_path):
+    import subprocess
+    import sys
+    env = dict(os.environ, EMBER_OUT=str(tmp_path / "o"))
+    done = subprocess.run([sys.executable, "-m", "ember.examples", "--help"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("usage: python -m ember.examples")
+    assert str(tmp_path / "o") in done.stdout.replace("\n", "")
+    done = subprocess.run([sys.executable, "-m", "ember.examples", "--steps", "20"], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "5. Summary" in done.stdout and (tmp_path / "o" / "autograd_graph.svg").exists()
 
 
 def test_walkthrough_autograd_fit_matches_the_by_hand_fit(tmp_path):

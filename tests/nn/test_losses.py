@@ -1,5 +1,5 @@
 """Loss functions and modules: values and gradients against PyTorch for every reduction, gradcheck,
-NUM-1 / NUM-3 extremes and ERR-1 / ERR-5 messages."""
+NUM-1 / NUM-3 extremes and ERR-1 / ERR-5 messages (docs/RELIABILITY.md)."""
 import math
 import warnings
 

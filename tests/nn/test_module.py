@@ -1,5 +1,5 @@
 """Module system: registration, traversal, state_dict / load_state_dict (ERR-4), modes, conversions,
-hooks, repr, containers and Parameter."""
+hooks, repr, containers and Parameter. Requirement ids: docs/RELIABILITY.md."""
 import copy
 import pickle
 from collections import OrderedDict

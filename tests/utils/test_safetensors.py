@@ -1,6 +1,6 @@
 """ember.utils.safetensors: exact round trips both ways with the reference library, and hostile headers.
 
-Requirements covered: FID-7 and SEC-10 (RELIABILITY.md B and A).
+Requirements covered: FID-7 and SEC-10 (docs/RELIABILITY.md B and A).
 """
 import json
 import os

@@ -14,7 +14,7 @@ from ... import _dtype as _dt
 from ..._tensor import Tensor
 from ...ops import creation as _creation
 from ...ops._common import nodiff, saves_for
-from ...ops.shape import cat
+from ...ops.joining import cat
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 

@@ -6,10 +6,9 @@ loss.py) and is re-exported from here, since nn/functional.py star-imports this 
 import math
 import warnings
 
-from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from ...ops import activation as _act
-from ...ops import creation, pointwise, reduction
+from ...ops import creation, softmax_family, unary
 from ...ops.activation import (Gelu, Hardsigmoid, Hardswish, Hardtanh, LeakyRelu, LogSigmoid, Mish, Silu,
                                Softplus, Softshrink, prelu)
 from ...ops.activation import relu as _relu
@@ -31,13 +30,8 @@ __all__ = [
     "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
 ] + list(_linear_all) + list(_norm_all) + list(_loss_all)
 
-sigmoid = pointwise.sigmoid
-tanh = pointwise.tanh
-
-
-def _check_tensor(name, input):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+sigmoid = unary.sigmoid
+tanh = unary.tanh
 
 
 def _maybe_inplace(input, inplace, name, fn, *args, **kwargs):
@@ -201,7 +195,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x) / sum(exp(x)) along dim."""
     if dim is None:
         dim = _implicit_dim("softmax", input.ndim)
-    return reduction.softmax(input, dim, dtype)
+    return softmax_family.softmax(input, dim, dtype)
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
@@ -210,14 +204,14 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
         dim = _implicit_dim("softmin", input.ndim)
     if dtype is not None:
         input = input.to(dtype)
-    return reduction.softmax(-input, dim)
+    return softmax_family.softmax(-input, dim)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """x - logsumexp(x) along dim."""
     if dim is None:
         dim = _implicit_dim("log_softmax", input.ndim)
-    return reduction.log_softmax(input, dim, dtype)
+    return softmax_family.log_softmax(input, dim, dtype)
 
 
 def _implicit_dim(name, ndim):
@@ -241,7 +235,7 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     """Softmax of (logits + Gumbel noise) / tau; hard=True returns one-hot samples with soft gradients."""
     with no_grad():
         gumbels = -creation.empty_like(logits).exponential_().log()
-    y_soft = reduction.softmax((logits + gumbels) / tau, dim)
+    y_soft = softmax_family.softmax((logits + gumbels) / tau, dim)
     if not hard:
         return y_soft
     index = y_soft.max(dim, keepdim=True)[1]

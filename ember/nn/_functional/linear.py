@@ -1,50 +1,18 @@
-"""Part of ember.nn.functional: linear, bilinear, embedding, embedding_bag, one_hot (re-exported by basic.py)."""
+"""Part of ember.nn.functional: linear, bilinear, embedding, embedding_bag, one_hot (re-exported by basic.py).
+
+Their primitives (Linear, Bilinear, Embedding) live in ember/ops/linear.py."""
 import math
 
 from ... import _dtype as _dt
 from ..._tensor import _make
-from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
 from ...ops import creation
+from ...ops.linear import Bilinear, Embedding, Linear
 
 __all__ = ["linear", "bilinear", "embedding", "embedding_bag", "one_hot"]
 
 
 # --- linear ------------------------------------------------------------------------------------------
-
-class Linear(Op):
-    """input @ weight.T + bias in one node (one GEMM each way, no transpose or broadcast-add nodes)."""
-    node_name = "AddmmBackward0"
-
-    @staticmethod
-    def forward(ctx, input, weight, bias):
-        # fold batch dims into rows: NumPy's batched matmul with a transposed 2-D operand skips BLAS (~40x slower)
-        rows = input.reshape(-1, input.shape[-1]) if input.ndim != 2 else input
-        out = rows @ weight.T
-        if bias is not None:
-            out += bias
-        needs = ctx.needs_input_grad                  # as PyTorch's addmm: each operand for the other's gradient
-        ctx.save_for_backward(input if needs[1] else None, weight if needs[0] else None)
-        ctx.input_shape = input.shape
-        return out.reshape(input.shape[:-1] + (weight.shape[0],)) if input.ndim != 2 else out
-
-    @staticmethod
-    def backward(ctx, grad):
-        input, weight = ctx.saved_tensors
-        needs = ctx.needs_input_grad
-        grad_input = grad_weight = grad_bias = None
-        g2 = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
-        if needs[0]:
-            grad_input = g2 @ weight
-            if len(ctx.input_shape) != 2:
-                grad_input = grad_input.reshape(ctx.input_shape)
-        if needs[1]:
-            x2 = input.reshape(-1, input.shape[-1]) if input.ndim != 2 else input
-            grad_weight = g2.mT @ x2
-        if len(needs) > 2 and needs[2]:
-            grad_bias = g2.sum(0)
-        return grad_input, grad_weight, grad_bias
-
 
 def linear(input, weight, bias=None):
     """input @ weight.T + bias."""
@@ -85,86 +53,7 @@ def bilinear(input1, input2, weight, bias=None):
     return out.reshape(tuple(lead) + (weight.shape[0],))
 
 
-class Bilinear(Op):
-    """out[b, o] = sum_ij x1[b, i] weight[o, i, j] x2[b, j]: (B, I) @ (I, O*J), then J contracted with x2 (two
-    GEMM-shaped steps). One node, as PyTorch's _trilinear, saving each operand for the others' gradients."""
-    node_name = "TrilinearBackward0"
-
-    @staticmethod
-    def forward(ctx, x1, x2, weight):
-        out_features, i, j = weight.shape
-        tmp = (x1 @ weight.transpose(1, 0, 2).reshape(i, out_features * j)).reshape(-1, out_features, j)
-        needs = ctx.needs_input_grad
-        ctx.weight_shape = weight.shape
-        ctx.save_for_backward(x1 if needs[1] or needs[2] else None, x2 if needs[0] or needs[2] else None,
-                              weight if needs[0] or needs[1] else None)
-        return (tmp * x2[:, None, :]).sum(-1)
-
-    @staticmethod
-    def backward(ctx, grad):
-        x1, x2, weight = ctx.saved_tensors
-        needs = ctx.needs_input_grad
-        out_features, i, j = ctx.weight_shape
-        grad_x1 = grad_x2 = grad_weight = None
-        if needs[0] or needs[1]:
-            mixed = (grad @ weight.reshape(out_features, i * j)).reshape(-1, i, j)    # sum_o g[b, o] w[o, i, j]
-            if needs[0]:
-                grad_x1 = (mixed * x2.unsqueeze(1)).sum(-1)
-            if needs[1]:
-                grad_x2 = (mixed * x1.unsqueeze(2)).sum(1)
-        if needs[2]:
-            grad_weight = (grad.mT @ (x1.unsqueeze(2) * x2.unsqueeze(1)).reshape(-1, i * j)).reshape(
-                out_features, i, j)
-        return grad_x1, grad_x2, grad_weight
-
-
 # --- embedding ---------------------------------------------------------------------------------------
-
-class Embedding(Op):
-    """weight[indices]; the gradient scatter-adds rows (padding_idx rows get none)."""
-    node_name = "EmbeddingBackward0"
-
-    @staticmethod
-    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
-        ctx.num_weights = weight.shape[0]
-        ctx.indices, ctx.padding_idx, ctx.scale = indices, padding_idx, scale_grad_by_freq
-        return weight[indices]
-
-    @staticmethod
-    def backward(ctx, grad):
-        return EmbeddingGrad.apply(grad, indices=ctx.indices, num_weights=ctx.num_weights,
-                                   padding_idx=ctx.padding_idx, scale=ctx.scale), None
-
-
-class EmbeddingGrad(Op):
-    """Rows of grad summed into a (num_weights, dim) table by index."""
-    node_name = "EmbeddingDenseBackward0"
-
-    @staticmethod
-    def forward(ctx, grad, indices, num_weights, padding_idx, scale):
-        xp = ctx.xp
-        ctx.indices = indices
-        flat = indices.reshape(-1)
-        rows = grad.reshape(-1, grad.shape[-1])
-        if scale:
-            counts = xp.bincount(flat, minlength=num_weights)
-            rows = rows / counts[flat][:, None]
-        if padding_idx is not None:
-            keep = flat != padding_idx
-            flat, rows = flat[keep], rows[keep]
-        out = xp.zeros((num_weights, grad.shape[-1]), dtype=grad.dtype)
-        if flat.size:
-            # sort + reduceat: much faster than add.at for large index arrays
-            order = xp.argsort(flat, kind="stable")
-            sorted_idx = flat[order]
-            starts = xp.flatnonzero(xp.concatenate(([True], sorted_idx[1:] != sorted_idx[:-1])))
-            out[sorted_idx[starts]] = xp.add.reduceat(rows[order], starts, axis=0)
-        return out
-
-    @staticmethod
-    def backward(ctx, gg):
-        return Embedding.apply(gg, indices=ctx.indices, padding_idx=None, scale_grad_by_freq=False)
-
 
 def _check_indices(input, num_rows, what="embedding"):
     if input.dtype not in (_dt.int64, _dt.int32):

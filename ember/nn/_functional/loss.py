@@ -6,9 +6,8 @@ import warnings
 from ... import _dtype as _dt
 from ..._tensor import Tensor, _make
 from ...autograd.grad_mode import _State
-from ...ops import creation, pointwise
+from ...ops import comparison, creation, softmax_family
 from ...ops._shapes import broadcast_shapes
-from ...ops import reduction as _red
 from ...ops.activation import LogSigmoid
 from ...ops.loss import CrossEntropy, MultiMarginLoss, NllLoss, pointwise_loss
 from ...ops.special_functions import xlogy
@@ -198,7 +197,7 @@ def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
     classes = input.shape[dim]
     if label_smoothing > 0:
         target = target * (1 - label_smoothing) + label_smoothing / classes
-    logp = _red.log_softmax(input, dim)
+    logp = softmax_family.log_softmax(input, dim)
     if weight is not None:
         shape = [1] * input.ndim
         shape[dim] = classes
@@ -285,9 +284,9 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     else:
         loss = input - target * (input + eps).log()
     if full:
-        safe = pointwise.where(target > 1, target, 1.0)
+        safe = comparison.where(target > 1, target, 1.0)
         stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
-        loss = loss + pointwise.where(target > 1, stirling, 0.0)
+        loss = loss + comparison.where(target > 1, stirling, 0.0)
     return _apply_reduction(loss, reduction)
 
 
@@ -333,7 +332,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     zeros = creation.zeros_like(cos)
     pos = 1 - cos
     neg = (cos - margin).clamp_min(0)
-    loss = pointwise.where(target == 1, pos, zeros) + pointwise.where(target == -1, neg, zeros)
+    loss = comparison.where(target == 1, pos, zeros) + comparison.where(target == -1, neg, zeros)
     return _apply_reduction(loss, reduction)
 
 
@@ -351,8 +350,8 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     """input where target is 1, max(0, margin - input) where target is -1."""
     reduction = _reduction(size_average, reduce, reduction)
     zeros = creation.zeros_like(input)
-    margin_part = pointwise.where(target != 1, (margin - input).clamp_min(0), zeros)
-    self_part = pointwise.where(target != -1, input, zeros)
+    margin_part = comparison.where(target != 1, (margin - input).clamp_min(0), zeros)
+    self_part = comparison.where(target != -1, input, zeros)
     return _apply_reduction(margin_part + self_part, reduction)
 
 
@@ -419,7 +418,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     d_pos = pairwise_distance(anchor, positive, p, eps)
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
-        d_neg = pointwise.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+        d_neg = comparison.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
     return _apply_reduction((margin + d_pos - d_neg).clamp_min(0), reduction)
 
 
@@ -432,7 +431,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     d_pos = dist(anchor, positive)
     d_neg = dist(anchor, negative)
     if swap:
-        d_neg = pointwise.minimum(d_neg, dist(positive, negative))
+        d_neg = comparison.minimum(d_neg, dist(positive, negative))
     return _apply_reduction((margin + d_pos - d_neg).clamp_min(0), _reduction(None, None, reduction))
 
 

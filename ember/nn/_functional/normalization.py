@@ -3,10 +3,10 @@ import math
 import numbers
 
 from ... import _dtype as _dt
-from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
-from ...ops import creation, pointwise, reduction, shape
+from ...ops import creation, joining, norms, views
 from ...ops.normalization import BatchNormEval, ChannelAffine, normalize as _normalize
+from ...ops.norms import SafeSqrt
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm", "local_response_norm", "normalize",
            "cosine_similarity", "pairwise_distance", "pdist", "cdist"]
@@ -153,7 +153,7 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     rest = tuple(input.shape[2:])
     zeros_front = creation.zeros((n, 1, pad_front) + rest, dtype=input.dtype, device=input.device)
     zeros_back = creation.zeros((n, 1, pad_back) + rest, dtype=input.dtype, device=input.device)
-    padded = shape.cat([zeros_front, sq, zeros_back], 2)
+    padded = joining.cat([zeros_front, sq, zeros_back], 2)
     window = padded[:, :, 0:c]                                        # mean over `size` shifted copies
     for i in range(1, size):
         window = window + padded[:, :, i:i + c]
@@ -164,7 +164,7 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """input / max(||input||_p along dim, eps)."""
-    denom = reduction.vector_norm(input, p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+    denom = norms.vector_norm(input, p, dim, keepdim=True).clamp_min(eps).expand_as(input)
     result = input / denom
     if out is not None:
         out.copy_(result)
@@ -176,16 +176,16 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """x1 . x2 / (max(||x1||, eps) * max(||x2||, eps)) along dim."""
-    x1, x2 = shape.broadcast_tensors(x1, x2) if x1.shape != x2.shape else (x1, x2)
-    n1 = reduction.vector_norm(x1, 2, dim, keepdim=True).clamp_min(eps)
-    n2 = reduction.vector_norm(x2, 2, dim, keepdim=True).clamp_min(eps)
+    x1, x2 = views.broadcast_tensors(x1, x2) if x1.shape != x2.shape else (x1, x2)
+    n1 = norms.vector_norm(x1, 2, dim, keepdim=True).clamp_min(eps)
+    n2 = norms.vector_norm(x2, 2, dim, keepdim=True).clamp_min(eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p over the last dim."""
     ndim = max(x1.ndim, x2.ndim)
-    return reduction.vector_norm(x1 - x2 + eps, p, ndim - 1 if ndim else None, keepdim=keepdim)
+    return norms.vector_norm(x1 - x2 + eps, p, ndim - 1 if ndim else None, keepdim=keepdim)
 
 
 def pdist(input, p=2):
@@ -196,7 +196,7 @@ def pdist(input, p=2):
     n = input.shape[0]
     rows, cols = creation.triu_indices(n, n, 1, device=input.device)
     first = IndexWatched.apply(input, (rows._array,), watch=(input,))      # PyTorch's pdist saves its input
-    return reduction.vector_norm(first - input[cols], p, -1)
+    return norms.vector_norm(first - input[cols], p, -1)
 
 
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
@@ -213,22 +213,6 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         sq1 = (x1 * x1).sum(-1, keepdim=True)
         sq2 = (x2 * x2).sum(-1, keepdim=True)
         d2 = (sq1 - 2 * x1.matmul(x2.mT) + sq2.mT).clamp_min(0)
-        return _SafeSqrt.apply(d2)
+        return SafeSqrt.apply(d2)
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
-    return reduction.vector_norm(diff, p, -1)
-
-
-class _SafeSqrt(Op):
-    """sqrt with gradient 0 at 0 (distances between identical points)."""
-    node_name = "SqrtBackward0"
-
-    @staticmethod
-    def forward(ctx, input):
-        out = ctx.xp.sqrt(input)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return pointwise.where(out == 0, 0.0, grad / (out * 2).clamp_min(1e-30))
+    return norms.vector_norm(diff, p, -1)

@@ -10,7 +10,7 @@ import numpy as np
 from ... import _dtype as _dt
 from ..._tensor import Tensor
 from ...ops import creation as _creation
-from ...ops.pointwise import where
+from ...ops.comparison import where
 from ...ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
                          constant_pad_nd, expand_arg, fold_columns, unfold_columns)
 from ...ops.pooling import adaptive_avg_pool, adaptive_avg_pool1d, adaptive_max_pool, avg_pool, avg_pool1d, max_pool

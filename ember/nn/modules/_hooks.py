@@ -1,34 +1,9 @@
-"""Hook plumbing for Module: removable handles and the full-backward-hook wrapper."""
-import weakref
-
+"""Hook plumbing for Module: the full-backward-hook wrapper (handles: ember.utils.hooks.RemovableHandle)."""
 from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import _State
 
-__all__ = ["RemovableHandle", "BackwardHook"]
-
-
-class RemovableHandle:
-    """Returned by register_*_hook: `remove()` unregisters the hook (also usable as a context manager)."""
-    _next_id = 0
-
-    def __init__(self, hooks_dict, *extra_dicts):
-        self.hooks_dict_ref = weakref.ref(hooks_dict)
-        self.extra_dict_refs = tuple(weakref.ref(d) for d in extra_dicts)
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self):
-        for ref in (self.hooks_dict_ref, *self.extra_dict_refs):
-            d = ref()
-            if d is not None:
-                d.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
+__all__ = ["BackwardHook"]
 
 
 class _HookIdentity(Op):

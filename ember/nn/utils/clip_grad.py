@@ -3,7 +3,8 @@ import math
 
 from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
-from ...ops import creation, reduction, shape
+from ...ops import creation, joining
+from ...ops.norms import vector_norm
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 
@@ -19,8 +20,8 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     if not tensors:
         return creation.tensor(0.0)
     with no_grad():
-        norms = [reduction.vector_norm(t, norm_type) for t in tensors]
-        total = reduction.vector_norm(shape.stack([n.to(norms[0].dtype) for n in norms]), norm_type)
+        norms = [vector_norm(t, norm_type) for t in tensors]
+        total = vector_norm(joining.stack([n.to(norms[0].dtype) for n in norms]), norm_type)
     if error_if_nonfinite and not math.isfinite(total.item()):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it "
                            "cannot be clipped. To disable this error and scale the gradients by the non-finite norm "

@@ -1,6 +1,6 @@
 """parameters_to_vector / vector_to_parameters."""
 from ..._tensor import Tensor
-from ...ops import shape
+from ...ops import joining
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
 
@@ -19,7 +19,7 @@ def parameters_to_vector(parameters):
     for p in parameters:
         device = _check_device(p, device)
         flat.append(p.reshape(-1))
-    return shape.cat(flat)
+    return joining.cat(flat)
 
 
 def vector_to_parameters(vec, parameters):

@@ -1,6 +1,6 @@
 """weight_norm and spectral_norm as parametrizations (PyTorch's torch.nn.utils.parametrizations)."""
 from ...autograd.grad_mode import no_grad
-from ...ops import creation, linalg, reduction
+from ...ops import creation, norms, products
 from ..modules.module import Module
 from . import parametrize
 
@@ -10,11 +10,11 @@ __all__ = ["weight_norm", "spectral_norm"]
 def _norm_except_dim(v, dim):
     """2-norm over every dim but `dim` (kept for broadcasting); dim=-1 means the whole tensor."""
     if dim == -1:
-        return reduction.vector_norm(v)
+        return norms.vector_norm(v)
     if dim < -1:                          # other negative dims count from the end, as PyTorch's do
         dim += v.ndim
     dims = tuple(d for d in range(v.ndim) if d != dim)
-    return reduction.vector_norm(v, 2, dims, keepdim=True) if dims else v.abs()
+    return norms.vector_norm(v, 2, dims, keepdim=True) if dims else v.abs()
 
 
 class _WeightNorm(Module):
@@ -67,8 +67,8 @@ class _SpectralNorm(Module):
         from .. import functional as F
         with no_grad():
             for _ in range(iterations):
-                self._u.copy_(F.normalize(linalg.mv(mat, self._v), dim=0, eps=self.eps))
-                self._v.copy_(F.normalize(linalg.mv(mat.mT, self._u), dim=0, eps=self.eps))
+                self._u.copy_(F.normalize(products.mv(mat, self._v), dim=0, eps=self.eps))
+                self._v.copy_(F.normalize(products.mv(mat.mT, self._u), dim=0, eps=self.eps))
 
     def forward(self, weight):
         from .. import functional as F
@@ -78,7 +78,7 @@ class _SpectralNorm(Module):
         if self.training:
             self._power_method(mat, self.n_power_iterations)
         u, v = self._u.clone(), self._v.clone()
-        sigma = linalg.vdot(u, linalg.mv(mat, v))
+        sigma = products.vdot(u, products.mv(mat, v))
         return weight / sigma
 
     def right_inverse(self, value):

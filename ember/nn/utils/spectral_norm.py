@@ -1,6 +1,6 @@
 """The hook-based spectral_norm: module.<name> = <name>_orig / sigma, sigma by power iteration."""
 from ...autograd.grad_mode import no_grad
-from ...ops import creation, linalg
+from ...ops import creation, products
 from ..parameter import Parameter, UninitializedParameter
 
 __all__ = ["SpectralNorm", "spectral_norm", "remove_spectral_norm"]
@@ -38,11 +38,11 @@ class SpectralNorm:
         if do_power_iteration:
             with no_grad():               # updates the buffers in place, as PyTorch's out= does
                 for _ in range(self.n_power_iterations):
-                    v.copy_(_normalize(linalg.mv(mat.mT, u), self.eps))
-                    u.copy_(_normalize(linalg.mv(mat, v), self.eps))
+                    v.copy_(_normalize(products.mv(mat.mT, u), self.eps))
+                    u.copy_(_normalize(products.mv(mat, v), self.eps))
                 # clones: backward must see this step's u and v, not the next step's in-place updates
                 u, v = u.clone(), v.clone()
-        sigma = linalg.dot(u, linalg.mv(mat, v))
+        sigma = products.dot(u, products.mv(mat, v))
         return weight / sigma
 
     def remove(self, module):

@@ -13,7 +13,7 @@ import numpy as np
 from ... import _dtype
 from ..._tensor import Tensor, _make
 from ...ops.creation import as_tensor, tensor
-from ...ops.shape import stack
+from ...ops.joining import stack
 
 __all__ = ["default_collate", "default_convert", "collate", "default_collate_fn_map"]
 

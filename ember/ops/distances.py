@@ -1,0 +1,121 @@
+"""Distances: dist (the p-norm of a difference) and cdist (pairwise p-norm distances between rows), with the
+p-norm gradient that stays finite where a distance is 0.
+"""
+import math
+
+from .. import _dtype as _dt
+from ..autograd.function import Op
+from ._common import cast
+from ._registry import export
+from ._shapes import broadcast_shapes
+from .comparison import where
+
+
+def _pnorm(xp, diff, p, axis):
+    a = xp.abs(diff)
+    if p == 0:
+        return (a != 0).sum(axis).astype(a.dtype)
+    if p == math.inf:
+        return a.max(axis) if a.shape[axis] else a.sum(axis)
+    if p == -math.inf:
+        return a.min(axis)
+    if p == 1:
+        return a.sum(axis)
+    if p == 2:
+        return xp.sqrt((a * a).sum(axis))
+    return (a ** p).sum(axis) ** (1 / p)
+
+
+def _pnorm_grad(diff, norm, grad, p, split_ties):
+    """d norm_p(diff) / d diff times grad (norm and grad broadcast against diff), finite at zeros.
+
+    At a zero norm the gradient is 0, selected (a NaN grad stays out) as PyTorch's cdist does; torch.dist
+    (split_ties) multiplies by 0 instead for p = 2 and p < 1 (so a NaN grad leaks), as PyTorch's norm does."""
+    if p == 0:
+        return diff * 0
+    if p == 1:
+        return diff.sign() * grad
+    zero = norm == 0
+    safe = where(zero, 1, norm)
+    if split_ties and (p == 2 or p < 1):
+        zero = None
+    if p == 2:
+        return diff * (grad / safe) if zero is None else where(zero, 0.0, diff * (grad / safe))
+    if abs(p) == math.inf:
+        ties = (diff.abs() == norm).to(diff.dtype)
+        if split_ties:                            # torch.dist shares the gradient among tied maxima
+            ties = ties / ties.sum(-1, keepdim=True)
+        return diff.sign() * ties * grad
+    a = where(diff == 0, 1, diff.abs())           # |diff|^(p-1) stays finite for p < 1
+    scaled = diff.sign() * a ** (p - 1) * (grad / safe ** (p - 1))
+    return scaled if zero is None else where(zero, 0.0, scaled)
+
+
+class Dist(Op):
+    """The p-norm of input - other (broadcast)."""
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other, p):
+        ctx.p = p
+        out = _pnorm(ctx.xp, (input - other).reshape(-1), p, -1)
+        ctx.save_for_backward(input, other, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other, out = ctx.saved_tensors
+        grad_diff = _pnorm_grad((input - other).reshape(-1), out, grad, ctx.p, True).reshape(
+            broadcast_shapes(input.shape, other.shape))
+        return grad_diff, -grad_diff, None
+
+
+class Cdist(Op):
+    """Pairwise p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M)."""
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, x1, x2, p):
+        ctx.p = p
+        out = _pnorm(ctx.xp, x1[..., :, None, :] - x2[..., None, :, :], p, -1)
+        ctx.save_for_backward(x1, x2, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x1, x2, out = ctx.saved_tensors
+        w = _pnorm_grad(x1.unsqueeze(-2) - x2.unsqueeze(-3), out.unsqueeze(-1), grad.unsqueeze(-1), ctx.p, False)
+        return w.sum(-2), -w.sum(-3), None
+
+
+# --- torch.* linalg functions and Tensor methods ----------------------------------------------------
+
+@export
+def dist(input, other, p=2):
+    """The p-norm of input - other (broadcast)."""
+    dtype = _dt.result_type(input, other)          # a 0-d operand is weak, as in PyTorch's promotion
+    if dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
+                           f"{_dt.scalar_type_name(dtype)} instead.")
+    broadcast_shapes(tuple(input.shape), tuple(other.shape))
+    return Dist.apply(cast(input, dtype), cast(other, dtype), p=float(p))
+
+
+@export(method=False)
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """Pairwise p-norm distances of the rows of x1 (..., P, M) and x2 (..., R, M), batch dims broadcast.
+
+    Computed directly for every compute_mode (PyTorch may use a matmul expansion for p=2)."""
+    for name, t in (("X1", x1), ("X2", x2)):
+        if t.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.ndim}D")
+        if t.dtype.category != _dt.FLOAT:
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
+                               f"{_dt.scalar_type_name(t.dtype)}")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    broadcast_shapes(tuple(x1.shape[:-2]), tuple(x2.shape[:-2]))
+    dtype = _dt.promote_types(x1.dtype, x2.dtype)
+    return Cdist.apply(cast(x1, dtype), cast(x2, dtype), p=float(p))

@@ -1,0 +1,159 @@
+"""Norms: linalg.vector_norm (with the Norm2 node of its 2-norm), norm, and renorm."""
+from .. import _dtype as _dt
+from ..autograd.function import Op
+from ._common import cast
+from ._registry import export
+from ._shapes import normalize_dims, wrap_dim
+from .reduction import _expand_grad, amax, amin, sum
+
+
+# --- norms ------------------------------------------------------------------------------------------
+
+@export(method=False)
+def vector_norm(input, ord=2, dim=None, keepdim=False, *, dtype=None):
+    from .unary import abs as abs_
+    if dtype is not None:
+        input = cast(input, _dt.to_dtype(dtype))
+    if input.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+                           f"{_dt.scalar_type_name(input.dtype)}")
+    dims = normalize_dims(dim, input.ndim) if dim is not None else None
+    if ord == 2:
+        sq = input * input if not input.is_complex() else abs_(input) ** 2
+        total = sum(sq, dims, keepdim) if dims is not None else (sum(sq) if not keepdim else
+                                                                  sum(sq, tuple(range(input.ndim)), True))
+        return Norm2.apply(total)
+    if ord == float("inf"):
+        return amax(abs_(input), dims if dims is not None else (), keepdim)
+    if ord == float("-inf"):
+        return amin(abs_(input), dims if dims is not None else (), keepdim)
+    return VectorNorm.apply(input, float(ord), dims if dims else tuple(range(input.ndim)), keepdim)
+
+
+class VectorNorm(Op):
+    """vector_norm for an ord other than 2 and +-inf: PyTorch's node saves the input and the result."""
+    node_name = "LinalgVectorNormBackward0"
+
+    @staticmethod
+    def forward(ctx, input, ord, dims, keepdim):
+        a = ctx.xp.abs(input)
+        if ord == 0:
+            out = (a != 0).sum(axis=dims, keepdims=keepdim, dtype=a.dtype)
+        elif ord == 1:
+            out = a.sum(axis=dims, keepdims=keepdim)
+        else:
+            out = (a ** ord).sum(axis=dims, keepdims=keepdim) ** (1.0 / ord)
+        out = ctx.xp.asarray(out)
+        ctx.ord, ctx.dims, ctx.keepdim = ord, dims, keepdim
+        ctx.save_for_backward(input, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .comparison import where
+        from .unary import sgn
+        input, out = ctx.saved_tensors
+        p, shape = ctx.ord, input.shape
+        if p == 0:                                       # a count: no gradient (None, as PyTorch's undefined one)
+            return None, None, None, None
+        grad = _expand_grad(grad, shape, ctx.dims, ctx.keepdim)
+        if p == 1:
+            return grad * sgn(input), None, None, None
+        # d|x|_p / dx = sgn(x) |x|^(p-1) / |x|_p^(p-1): 0 where the norm is 0 (and, for p < 1, where x is 0)
+        norm = _expand_grad(out, shape, ctx.dims, ctx.keepdim)
+        magnitude = input.abs()
+        if p < 1:
+            scaled = where(input == 0, 0.0, sgn(input) * magnitude ** (p - 1))
+            return scaled * grad * norm ** (1 - p), None, None, None
+        scaled = sgn(input) * magnitude ** (p - 1) if p < 2 else input * magnitude ** (p - 2)
+        return scaled * where(norm == 0, 0.0, grad / norm ** (p - 1)), None, None, None
+
+
+class SafeSqrt(Op):
+    """sqrt with gradient 0 where the output is 0 instead of inf*0 = NaN: ember's one such op, behind the 2-norm
+    (Norm2 below) and nn.functional.cdist's matmul form (distances between identical points). There the gradient
+    is grad * 0 when `nan_passes` (a NaN grad leaks, as through PyTorch's norms), else 0 (as PyTorch's cdist)."""
+    node_name = "SqrtBackward0"
+    nan_passes = False
+
+    @staticmethod
+    def forward(ctx, input):
+        out = ctx.xp.sqrt(input)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        from .comparison import where
+        zero = out == 0
+        safe = where(zero, 1.0, out)                  # both branches of where stay finite
+        return where(zero, grad * 0 if ctx._op.nan_passes else 0.0, grad / (safe * 2))
+
+
+class Norm2(SafeSqrt):
+    """sqrt of a sum of squares, with gradient 0 at 0 (NUM-4) instead of inf*0 = NaN; multiplied by the grad
+    there, as PyTorch's (a NaN grad at a zero norm leaks)."""
+    node_name = "NormBackward1"
+    nan_passes = True
+
+
+@export(method=True)
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector or Frobenius norm (p: number, 'fro', inf)."""
+    if p == "fro" or p is None:
+        p = 2
+    if p == "nuc":
+        raise RuntimeError("norm: p='nuc' needs a matrix norm; use ember.linalg.matrix_norm")
+    return vector_norm(input, p, dim, keepdim, dtype=dtype)
+
+
+class Renorm(Op):
+    """input * factor, where factor = maxnorm / (norm + 1e-7) for slices whose p-norm is above maxnorm, else 1."""
+    @staticmethod
+    def forward(ctx, input, p, dims, maxnorm):
+        ctx.args = (p, dims, maxnorm)
+        ctx.save_for_backward(input)
+        norm = _p_norm(ctx.xp, input, p, dims)
+        factor = ctx.xp.where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0)       # PyTorch's 1e-7 guard
+        return (input * factor).astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .comparison import where
+        (input,) = ctx.saved_tensors
+        p, dims, maxnorm = ctx.args
+        norm = vector_norm(input, p, dims, keepdim=True)
+        active = norm > maxnorm
+        safe = where(active, norm, 1.0)               # both branches of where stay finite
+        factor = where(active, maxnorm / (safe + 1e-7), 1.0)
+        if p == float("inf"):                         # d max|x| / dx: shared evenly between ties
+            top = (input.abs() == norm).to(input.dtype)
+            d_norm = input.sign() * top / top.sum(dims, keepdim=True)
+        else:
+            d_norm = input.abs().pow(p - 1) * input.sign() / safe.pow(p - 1)
+        d_factor = where(active, -maxnorm / (safe + 1e-7) ** 2, 0.0)
+        return grad * factor + (grad * input).sum(dims, keepdim=True) * d_factor * d_norm, None, None, None
+
+
+def _p_norm(xp, a, p, dims):
+    a = xp.abs(a)
+    if p == float("inf"):
+        return a.max(axis=dims, keepdims=True)
+    return (a ** p).sum(axis=dims, keepdims=True) ** (1.0 / p)
+
+
+@export(inplace=True)
+def renorm(input, p, dim, maxnorm):
+    """Each slice along dim whose p-norm exceeds maxnorm, rescaled to norm maxnorm."""
+    if p <= 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    if input.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+                           f"{_dt.scalar_type_name(input.dtype)}")
+    if input.ndim < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.ndim} dimensions")
+    dim = wrap_dim(dim, input.ndim)
+    return Renorm.apply(input, float(p), tuple(d for d in range(input.ndim) if d != dim), float(maxnorm))

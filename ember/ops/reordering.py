@@ -1,0 +1,181 @@
+"""Ops that move or repeat elements into a new tensor (copies, not views): flip/fliplr/flipud, roll, rot90,
+repeat/tile/repeat_interleave, and tril/triu.
+"""
+from .._tensor import Tensor
+from ..autograd.function import Op
+from ._registry import export
+from ._shapes import normalize_dims, wrap_dim
+from .views import _shape_arg
+
+
+class Flip(Op):
+    @staticmethod
+    def forward(ctx, input, dims):
+        ctx.dims = dims
+        if input.flags.c_contiguous:
+            return ctx.xp.flip(input, axis=dims).copy()
+        from .creation import empty_array_like     # PyTorch's flip keeps the input's memory layout
+        out = empty_array_like(input, input.dtype, ctx.xp)
+        out[...] = ctx.xp.flip(input, axis=dims)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.flip(ctx.dims), None
+
+
+@export(method=True)
+def flip(input, *dims):
+    dims = _shape_arg(dims) if dims else ()
+    dims = normalize_dims(list(dims), input.ndim) if dims else ()
+    if not dims:
+        return input.clone()
+    return Flip.apply(input, dims)
+
+
+@export(method=True)
+def fliplr(input):
+    return flip(input, 1)
+
+
+@export(method=True)
+def flipud(input):
+    return flip(input, 0)
+
+
+class Roll(Op):
+    @staticmethod
+    def forward(ctx, input, shifts, dims):
+        ctx.shifts, ctx.dims = shifts, dims
+        out = ctx.xp.roll(input, shifts, axis=dims)
+        return out if out.flags.c_contiguous else ctx.xp.ascontiguousarray(out)      # as PyTorch's roll
+
+    @staticmethod
+    def backward(ctx, grad):
+        shifts = tuple(-s for s in ctx.shifts) if isinstance(ctx.shifts, tuple) else -ctx.shifts
+        return Roll.apply(grad, shifts, ctx.dims), None, None
+
+
+@export(method=True)
+def roll(input, shifts, dims=None):
+    if dims is None:
+        return Roll.apply(input.flatten(), shifts if isinstance(shifts, int) else tuple(shifts), 0) \
+            .reshape(input.shape)
+    if isinstance(shifts, int):
+        shifts, dims = (shifts,), (dims,) if isinstance(dims, int) else tuple(dims)
+    shifts = tuple(shifts)
+    dims = tuple(wrap_dim(d, input.ndim) for d in (dims if isinstance(dims, (list, tuple)) else [dims]))
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    return Roll.apply(input, shifts, dims)
+
+
+@export(method=True)
+def repeat(input, *sizes):
+    sizes = _shape_arg(sizes)
+    if len(sizes) < input.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
+                           "tensor")
+    lead = len(sizes) - input.ndim
+    x = input.reshape((1,) * lead + tuple(input.shape))
+    # repeat == expand over an inserted axis per dim, then merge: differentiable through expand/reshape
+    inter, final = [], []
+    for r, s in zip(sizes, x.shape):
+        inter += [1, s]
+        final.append(r * s)
+    expanded_shape = []
+    for r, s in zip(sizes, x.shape):
+        expanded_shape += [r, s]
+    return x.reshape(inter).expand(expanded_shape).reshape(final)
+
+
+@export(method=True)
+def tile(input, dims):
+    dims = tuple(dims)
+    if len(dims) < input.ndim:
+        dims = (1,) * (input.ndim - len(dims)) + dims
+    return repeat(input, dims)
+
+
+@export(method=True)
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    from .creation import arange, tensor
+    from .scatter_gather import index_select
+    if repeats is None:                         # repeat_interleave(repeats_tensor): indices form
+        counts = input
+        return nodiff_repeat(counts)
+    if dim is None:
+        input = input.flatten()
+        dim = 0
+    dim = wrap_dim(dim, input.ndim)
+    n = input.shape[dim]
+    if isinstance(repeats, int):
+        idx = arange(n, device=input.device).reshape(-1, 1).expand(n, repeats).reshape(-1)
+    else:
+        reps = repeats if isinstance(repeats, Tensor) else tensor(repeats)
+        if reps.numel() == 1:
+            reps = reps.reshape(1).expand(n)
+        if reps.shape[0] != n:
+            raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = "
+                               f"{reps.shape[0]} and input.size({dim}) = {n}")
+        idx = nodiff_repeat(reps)
+    return index_select(input, dim, idx)
+
+
+def nodiff_repeat(counts):
+    from ._common import nodiff
+    return nodiff(lambda xp, c: xp.repeat(xp.arange(c.shape[0]), c).astype(xp.int64), counts)
+
+
+class Tril(Op):
+    @staticmethod
+    def forward(ctx, input, diagonal, upper):
+        ctx.diagonal, ctx.upper = diagonal, upper
+        return (ctx.xp.triu if upper else ctx.xp.tril)(input, diagonal)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Tril.apply(grad, ctx.diagonal, ctx.upper), None, None
+
+
+class Triu(Tril):
+    node_name = "TriuBackward0"
+
+
+@export(inplace=True)
+def tril(input, diagonal=0):
+    if input.ndim < 2:
+        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
+    return Tril.apply(input, diagonal, False)
+
+
+@export(inplace=True)
+def triu(input, diagonal=0):
+    if input.ndim < 2:
+        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
+    return Triu.apply(input, diagonal, True)
+
+
+class Rot90(Op):
+    @staticmethod
+    def forward(ctx, input, k, dims):
+        ctx.k, ctx.dims = k, dims
+        return ctx.xp.rot90(input, k, axes=dims).copy()      # a copy, as in PyTorch
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Rot90.apply(grad, -ctx.k % 4, ctx.dims), None, None
+
+
+@export(method=True)
+def rot90(input, k=1, dims=(0, 1)):
+    """Rotate by k quarter turns in the plane of dims, from dims[0] towards dims[1]."""
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
+    d0, d1 = wrap_dim(dims[0], input.ndim), wrap_dim(dims[1], input.ndim)
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}")
+    return Rot90.apply(input, k % 4, (d0, d1))

@@ -1,0 +1,77 @@
+"""softmax and log_softmax: exp normalized over a dim, shifted by the max so that it never overflows.
+(Not softmax.py: ember.ops.softmax is the public function, which would hide a module of that name.)"""
+from .. import _dtype as _dt
+from ..autograd.function import Op
+from ._common import cast
+from ._registry import export
+from ._shapes import wrap_dim
+
+
+class Softmax(Op):
+    @staticmethod
+    def forward(ctx, input, dim):
+        xp = ctx.xp
+        ctx.dim = dim
+        if not input.size:
+            out = input.copy()
+        else:                                       # in place on one buffer: shift, exp, normalise
+            out = input - input.max(axis=dim, keepdims=True)
+            xp.exp(out, out=out)
+            out /= out.sum(axis=dim, keepdims=True)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        # out * (grad - sum(grad * out)), rounded as PyTorch's kernel rounds it: a constant upstream
+        # gradient then gives exact zeros
+        return out * (grad - (grad * out).sum(ctx.dim, keepdim=True)), None
+
+
+class LogSoftmax(Op):
+    @staticmethod
+    def forward(ctx, input, dim):
+        xp = ctx.xp
+        ctx.dim = dim
+        if not input.size:
+            out = input.copy()
+        else:
+            out = input - input.max(axis=dim, keepdims=True)
+            out -= xp.log(xp.exp(out).sum(axis=dim, keepdims=True))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad - out.exp() * grad.sum(ctx.dim, keepdim=True), None
+
+
+def _softmax_input(input, dim, dtype, name):
+    if dtype is not None:
+        input = cast(input, _dt.to_dtype(dtype))
+    if input.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"\"{name}_lastdim_kernel_impl\" not implemented for "
+                           f"'{_dt.scalar_type_name(input.dtype)}'")
+    if dim is None:
+        dim = 0 if input.ndim in (0, 1, 3) else 1      # PyTorch's legacy implicit-dim choice
+    return input, wrap_dim(dim, input.ndim)
+
+
+@export(method=True)
+def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
+    """exp(x) / sum(exp(x)) along dim, shifted by the max so it never overflows."""
+    input, dim = _softmax_input(input, dim, dtype, "softmax")
+    if input.ndim == 0:
+        return Softmax.apply(input.reshape(1), 0).reshape(())
+    return Softmax.apply(input, dim)
+
+
+@export(method=True)
+def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
+    """x - logsumexp(x) along dim, computed stably."""
+    input, dim = _softmax_input(input, dim, dtype, "log_softmax")
+    if input.ndim == 0:
+        return LogSoftmax.apply(input.reshape(1), 0).reshape(())
+    return LogSoftmax.apply(input, dim)

@@ -1,0 +1,421 @@
+"""Statistics: var / std (and var_mean / std_mean), median / nanmedian / mode, cov / corrcoef,
+quantile / nanquantile, histogram."""
+import math
+from builtins import max as _builtin_max
+
+from .. import _dtype as _dt
+from .._tensor import Tensor, _make
+from ..autograd.function import Op
+from ._common import cast, nodiff, return_type
+from ._registry import export
+from ._shapes import normalize_dims, wrap_dim
+from .comparison import _select, where
+from .reduction import MaxAll, _expand_grad, mean, sum
+from .unary import sqrt
+
+# --- variance and standard deviation----------------------------------------------------------------
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        return correction
+    if unbiased is None:
+        return 1
+    return 1 if unbiased else 0
+
+
+def _var_forward(ctx, input, dims, correction, keepdim, full, root=False):
+    n = math.prod(input.shape[d] for d in dims)
+    ctx.dims, ctx.keepdim, ctx.divisor = dims, keepdim, _builtin_max(n - correction, 0)
+    ctx.dof, ctx.full = n - correction, full
+    # float32 and half types accumulate in float64: the result is then correctly rounded, like PyTorch's
+    work = input.astype(ctx.xp.float64) if input.dtype.itemsize < 8 else input
+    with ctx.xp.errstate(invalid="ignore", divide="ignore"):
+        centered = work - work.sum(axis=dims, keepdims=True) / n if n else work
+        out = (centered * centered).sum(axis=dims, keepdims=keepdim) / ctx.divisor
+    if root:                                       # std: the root of the wide variance, rounded once
+        out = ctx.xp.sqrt(out)
+    return out.astype(input.dtype, copy=False)
+
+
+def _var_backward(ctx, grad, input):
+    # PyTorch's var_backward: (2 / (n - correction)) * grad * (x - mean); with no dim given and
+    # n <= correction, grad * (NaN where x == mean, else +inf); with a dim, the raw n - correction
+    # (a negative scale past n, although the forward clamps it at 0)
+    grad = _expand_grad(grad, input.shape, ctx.dims, ctx.keepdim)
+    mean = input.mean(ctx.dims, keepdim=True)
+    if ctx.dof <= 0 and ctx.full:
+        xp = ctx.xp
+        at_mean = input._array == mean._array
+        return grad * _make(xp.where(at_mean, xp.nan, xp.inf).astype(input._array.dtype), input.device)
+    return grad * (2.0 / ctx.dof if ctx.dof else float("inf")) * (input - mean)
+
+
+class Var(Op):
+    """Variance over dims with a correction; d var / dx = 2 (x - mean) / (n - correction)."""
+    @staticmethod
+    def forward(ctx, input, dims, correction, keepdim, full):
+        ctx.save_for_backward(input)
+        return _var_forward(ctx, input, dims, correction, keepdim, full)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (input,) = ctx.saved_tensors
+        return _var_backward(ctx, grad, input), None, None, None, None
+
+
+class Std(Op):
+    """sqrt(var); the gradient is var's divided by 2 std."""
+    @staticmethod
+    def forward(ctx, input, dims, correction, keepdim, full):
+        out = _var_forward(ctx, input, dims, correction, keepdim, full, root=True)
+        ctx.save_for_backward(input, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, out = ctx.saved_tensors
+        # PyTorch: 0 where std == 0 (a constant slice), selected so no 0 / 0 reaches the result
+        grad_var = _select(out._array == 0, 0.0, grad / (out * 2))
+        return _var_backward(ctx, grad_var, input), None, None, None, None
+
+def _var_args(input, dim, unbiased, correction, name, stacklevel=4):
+    if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
+        dim, unbiased = unbiased, None
+    if input.dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"std and var only support floating point and complex dtypes, got "
+                           f"{_dt.scalar_type_name(input.dtype)}")
+    dims, c = normalize_dims(dim, input.ndim), _correction(unbiased, correction)
+    if math.prod(input.shape[d] for d in dims) - c <= 0:
+        import warnings
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the reduction "
+                      "factor (input numel divided by output numel).", UserWarning, stacklevel=stacklevel)
+    return dims, c
+
+
+@export(method=True)
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance with Bessel's correction by default (correction=1)."""
+    return _var(input, dim, unbiased, keepdim, correction, "var")
+
+
+def _var(input, dim, unbiased, keepdim, correction, name, stacklevel=4):
+    dims, c = _var_args(input, dim, unbiased, correction, name, stacklevel)
+    if not input.is_complex():
+        return Var.apply(input, dims, c, keepdim, dim is None or input.ndim == 0)
+    n = math.prod(input.shape[d] for d in dims)           # complex: |x - mean|^2, composed
+    centered = input - mean(input, dims, keepdim=True)
+    return sum((centered * centered.conj()).real, dims, keepdim) / _builtin_max(n - c, 0)
+
+
+@export(method=True)
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Standard deviation, sqrt(var)."""
+    return _std(input, dim, unbiased, keepdim, correction, "std")
+
+
+def _std(input, dim, unbiased, keepdim, correction, name):
+    if not input.is_complex():
+        dims, c = _var_args(input, dim, unbiased, correction, name)
+        return Std.apply(input, dims, c, keepdim, dim is None or input.ndim == 0)
+    return sqrt(_var(input, dim, unbiased, keepdim, correction, name, stacklevel=5))
+
+
+@export(method=True)
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
+        dim, unbiased = unbiased, None
+    return (_var(input, dim, unbiased, keepdim, correction, "var_mean"),
+            mean(input, normalize_dims(dim, input.ndim), keepdim))
+
+
+@export(method=True)
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
+        dim, unbiased = unbiased, None
+    return (_std(input, dim, unbiased, keepdim, correction, "std_mean"),
+            mean(input, normalize_dims(dim, input.ndim), keepdim))
+
+
+# --- median / mode ---------------------------------------------------------------------------------
+
+class MedianAll(Op):
+    """median() of all elements (the lower median; NaN if any, unless ignore_nan). PyTorch saves the input
+    and the result; its gradient is MaxAll's: shared evenly among the elements equal to the result (the NaNs
+    when it is NaN)."""
+    node_name = "MedianBackward0"
+
+    @staticmethod
+    def forward(ctx, input, ignore_nan):
+        xp = ctx.xp
+        flat = xp.sort(input.reshape(-1))                # NaN sorts last
+        if not flat.shape[0]:                            # empty: NaN, still in the graph as in PyTorch
+            out = xp.asarray(float("nan"), dtype=input.dtype)
+        elif input.dtype.kind not in "fc":
+            out = flat[(flat.shape[0] - 1) // 2]
+        elif ignore_nan:                                 # all NaN: the first, NaN
+            k = xp.maximum(xp.count_nonzero(flat == flat) - 1, 0) // 2
+            out = flat[k]
+        else:
+            out = xp.where(flat[-1] != flat[-1], flat[-1], flat[(flat.shape[0] - 1) // 2])
+        out = xp.asarray(out)
+        ctx.save_for_backward(input, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return MaxAll.backward(ctx, grad)[0], None
+
+
+class NanmedianAll(MedianAll):
+    node_name = "NanmedianBackward0"
+
+
+@export(method=True)
+def median(input, dim=None, keepdim=False):
+    """The lower median (PyTorch does not average the two middle values); NaN wins if present."""
+    if dim is None:
+        if input._array.size == 0 and input.dtype.category < _dt.FLOAT:
+            return _make(input._backend().xp.asarray(float("nan"), dtype=input._array.dtype), input._device)
+        return MedianAll.apply(input, False)
+    return _median_along(input, dim, keepdim, ignore_nan=False)
+
+
+@export(method=True)
+def nanmedian(input, dim=None, keepdim=False):
+    """median() that skips NaN (NaN only where a whole slice is NaN)."""
+    if dim is None:
+        if input._array.size == 0 and input.dtype.category < _dt.FLOAT:
+            return _make(input._backend().xp.asarray(float("nan"), dtype=input._array.dtype), input._device)
+        return NanmedianAll.apply(input, True)
+    return _median_along(input, dim, keepdim, ignore_nan=True)
+
+
+def _median_along(input, dim, keepdim, ignore_nan):
+    # Written without reading values on the host, so it also runs on the meta device.
+    from .scatter_gather import gather, gather_at_indices
+    from .sorting import sort
+    dim = wrap_dim(dim, input.ndim)
+    result = return_type("nanmedian" if ignore_nan else "median")
+    if input.ndim == 0:
+        return result(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"), input._device))
+    if input.shape[dim] == 0:
+        raise IndexError(f"median(): Expected reduction dim {dim} to have non-zero size.")
+    _, indices = sort(input, dim)                      # NaN sorts last
+    floating = input.dtype.category >= _dt.FLOAT
+    if ignore_nan and floating:
+        counts = sum(input.isnan().logical_not(), dim, keepdim=True)
+        idx = gather(indices, dim, ((counts - 1).clamp(min=0)) // 2)
+    else:
+        idx = indices.narrow(dim, (input.shape[dim] - 1) // 2, 1)
+        if floating:
+            nan = input.isnan()
+            idx = where(nan.any(dim, keepdim=True), nan.to(_dt.int64).argmax(dim, keepdim=True), idx)
+    values = gather_at_indices(input, dim, idx)
+    if not keepdim:
+        values, idx = values.squeeze(dim), idx.squeeze(dim)
+    return result(values, idx)
+
+
+@export(method=True)
+def mode(input, dim=-1, keepdim=False):
+    """Most frequent value along dim (smallest on ties) and an index where it occurs (the last one)."""
+    dim = wrap_dim(dim, input.ndim)
+
+    def fn(xp, a):
+        moved = xp.moveaxis(a, dim, -1)
+        flat = moved.reshape(-1, moved.shape[-1]) if moved.ndim else moved.reshape(1, 1)
+        vals = xp.empty(flat.shape[0], dtype=a.dtype)
+        idxs = xp.empty(flat.shape[0], dtype=xp.int64)
+        for r in range(flat.shape[0]):
+            row = flat[r]
+            uniq, counts = xp.unique(row, return_counts=True)
+            v = uniq[xp.argmax(counts)]
+            vals[r] = v
+            idxs[r] = xp.nonzero(row == v)[0][-1]
+        shape = moved.shape[:-1]
+        vals, idxs = vals.reshape(shape), idxs.reshape(shape)
+        if keepdim:
+            vals, idxs = xp.expand_dims(vals, dim), xp.expand_dims(idxs, dim)
+        return vals, idxs
+    values, indices = nodiff(fn, input)
+    if input._requires_grad:
+        from .scatter_gather import gather_at_indices
+        idx = indices if keepdim else indices.unsqueeze(dim)
+        values = gather_at_indices(input, dim, idx)
+        values = values if keepdim else values.squeeze(dim)
+    return return_type("mode")(values, indices)
+
+
+# --- covariance, correlation, quantiles, histograms ------------------------------------------------------
+
+def _check_weights(name, weights, n, integral):
+    kind = "integral" if integral else "floating point"
+    if weights.ndim > 1:
+        raise RuntimeError(f"cov(): expected {name} to have one or fewer dimensions but got {name} with "
+                           f"{weights.ndim} dimensions")
+    if weights.numel() != n:
+        raise RuntimeError(f"cov(): expected {name} to have the same numel as there are observations in the input "
+                           f"but got {weights.numel()} != {n}")
+    if (weights.dtype.category == _dt.INT) != integral or weights.dtype is _dt.bool_:
+        raise RuntimeError(f"cov(): expected {name} to have {kind} dtype but got {name} with "
+                           f"{_dt.scalar_type_name(weights.dtype)} dtype")
+    if bool((weights < 0).any()):
+        raise RuntimeError(f"cov(): {name} cannot be negative")
+
+
+@export(method=True)
+def cov(input, *, correction=1, fweights=None, aweights=None):
+    """Covariance of the rows (variables) over the columns (observations), optionally weighted."""
+    if input.ndim > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
+                           f"{input.ndim} dimensions")
+    x = input.reshape(1, -1) if input.ndim < 2 else input
+    n = x.shape[1]
+    if x.dtype.category < _dt.FLOAT:
+        x = cast(x, _dt.get_default_dtype())
+    weights = None
+    if fweights is not None:
+        _check_weights("fweights", fweights, n, True)
+        weights = fweights
+    if aweights is not None:
+        _check_weights("aweights", aweights, n, False)
+        x = cast(x, _dt.promote_types(x.dtype, aweights.dtype))
+        weights = aweights if weights is None else weights * aweights
+    if weights is None:
+        avg, norm = mean(x, 1, keepdim=True), n - correction
+        if norm <= 0:
+            _dof_warning()
+            norm = 0
+    else:
+        weights = cast(weights, x.dtype)
+        w_sum = sum(weights)
+        avg = sum(x * weights, 1, keepdim=True) / w_sum
+        norm = w_sum - correction * (1 if aweights is None else sum(weights * aweights) / w_sum)
+        if bool(norm <= 0):
+            _dof_warning()
+            norm = norm.clamp(min=0)
+    centered = x - avg
+    product = (centered if weights is None else centered * weights) @ centered.mT.conj()
+    return (product / norm).squeeze()
+
+
+def _dof_warning():
+    import warnings
+    warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly less than the number of "
+                  "observations.", UserWarning, stacklevel=3)
+
+
+@export(method=True)
+def corrcoef(input):
+    """Pearson correlation coefficients of the rows, clamped to [-1, 1] (complex inputs are not clamped)."""
+    c = cov(input)
+    if c.ndim == 0:
+        return c / c
+    std = sqrt(c.diagonal().real)
+    c = c / std.unsqueeze(1) / std.unsqueeze(0)
+    return c if c.is_complex() else c.clamp(-1, 1)
+
+
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
+    from .scatter_gather import gather
+    from .sorting import sort
+    if input.dtype not in (_dt.float32, _dt.float64):
+        raise RuntimeError("quantile() input tensor must be either float or double dtype")
+    if isinstance(q, Tensor):
+        if q.dtype is not input.dtype:
+            raise RuntimeError("quantile() q tensor must be same dtype as the input tensor")
+        if q.ndim > 1:
+            raise RuntimeError("quantile() q must be a scalar or 1D tensor")
+        if bool(((q < 0) | (q > 1)).any()):
+            raise RuntimeError("quantile() q values must be in the range [0, 1]")
+    elif not 0 <= q <= 1:
+        raise RuntimeError(f"quantile() q must be in the range [0, 1] but got {q}")
+    if input.numel() == 0:
+        raise RuntimeError("quantile() input tensor must be non-empty")
+    if interpolation not in _INTERPOLATIONS:
+        raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, midpoint or nearest, "
+                           f"but got {interpolation}")
+    if dim is None:
+        x = input.reshape(-1)
+        kept = (1,) * input.ndim
+    else:
+        d = wrap_dim(dim, input.ndim)
+        x = input.movedim(d, -1) if input.ndim else input.reshape(1)
+        kept = tuple(1 if i == d else s for i, s in enumerate(input.shape))
+    values = sort(x, -1).values                  # NaN sorts last
+    q_many = isinstance(q, Tensor) and q.ndim == 1
+
+    def positions(xp, v, qs):
+        # rank q * (count - 1) among the sorted values, as scale * q + offset; NaN-only (nanquantile) or
+        # NaN-holding (quantile) slices point at their last value, a NaN
+        n = v.shape[-1]
+        nan = xp.isnan(v)
+        count = (n - nan.sum(-1, keepdims=True)) if ignore_nan else xp.full(v.shape[:-1] + (1,), n)
+        last = (count == 0) if ignore_nan else nan[..., -1:]
+        scale = xp.where(last, 0, count - 1).astype(v.dtype)
+        offset = xp.where(last, n - 1, 0).astype(v.dtype)
+        qs = xp.asarray(qs, dtype=v.dtype).reshape((-1,) + (1,) * v.ndim if q_many else ())
+        ranks = qs * scale + offset
+        if interpolation == "nearest":
+            ranks = xp.round(ranks)              # half to even, as PyTorch's round()
+        return xp.floor(ranks).astype(xp.int64), xp.ceil(ranks).astype(xp.int64), scale, offset
+    lo, hi, scale, offset = nodiff(positions, values, q._array if isinstance(q, Tensor) else q)
+    if q_many:
+        values = values.unsqueeze(0).expand((q.shape[0],) + tuple(values.shape))
+    if interpolation in ("lower", "nearest"):
+        out = gather(values, -1, lo)
+    elif interpolation == "higher":
+        out = gather(values, -1, hi)
+    else:
+        # the weight is differentiable in q, as in PyTorch
+        weight = 0.5 if interpolation == "midpoint" else \
+            (q.reshape((-1,) + (1,) * x.ndim) if q_many else q) * scale + offset - cast(lo, input.dtype)
+        below = gather(values, -1, lo)
+        out = below + weight * (gather(values, -1, hi) - below)
+    out = out.squeeze(-1)
+    lead = tuple(out.shape[:1]) if q_many else ()
+    if keepdim:
+        return out.reshape(lead + kept)
+    return out if dim is None or input.ndim else out.reshape(lead)
+
+
+@export(method=True)
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """The q-th quantiles (q a number or 1-D tensor) over all elements or along dim; NaN if any is NaN."""
+    return _quantile(input, q, dim, keepdim, interpolation, ignore_nan=False)
+
+
+@export(method=True)
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """quantile() that ignores NaN (NaN only where a whole slice is NaN)."""
+    return _quantile(input, q, dim, keepdim, interpolation, ignore_nan=True)
+
+
+@export(method=True)
+def histogram(input, bins, *, range=None, weight=None, density=False):
+    """Counts (or weights, or a density) in equal-width bins or between given edges; (hist, bin_edges)."""
+    name = _dt.scalar_type_name(input.dtype)
+    if input.dtype.category != _dt.FLOAT:
+        raise NotImplementedError(f"\"histogramdd\" not implemented for '{name}'")
+    for other in (bins, weight):
+        if isinstance(other, Tensor) and other.dtype is not input.dtype:
+            raise RuntimeError(f"torch.histogramdd: input tensor and bins/weight tensors should have the same "
+                               f"dtype, but got input with dtype {name} and {_dt.scalar_type_name(other.dtype)}")
+    if isinstance(bins, int) and bins <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
+    if range is not None and range[0] > range[1]:
+        raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min {range[0]} max {range[1]} "
+                           f"for dimension 0")
+    if weight is not None and weight.shape != input.shape:
+        raise RuntimeError(f"torch.histogramdd: weight should have the shape of input, but got input with shape "
+                           f"{list(input.shape)} and weight with shape {list(weight.shape)}")
+
+    def fn(xp, a, edges, w):
+        hist, edges = xp.histogram(a.reshape(-1), edges, range, weights=None if w is None else w.reshape(-1),
+                                   density=density)
+        return hist.astype(a.dtype), edges.astype(a.dtype)
+    hist, edges = nodiff(fn, input, bins, weight)
+    return return_type("histogram", ("hist", "bin_edges"))(hist, edges)

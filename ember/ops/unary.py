@@ -1,0 +1,410 @@
+"""Unary math: the one-line table of elementwise functions (exp, log, sin, sqrt, sigmoid, erf, abs, sign,
+floor ... each a forward on arrays and a gradient on Tensors), round, nan_to_num, complex parts (real, imag,
+conj, angle), clone, and the two-argument relatives of the table's functions: atan2, hypot, logaddexp."""
+import math
+
+import numpy as _CPU_XP
+
+from .. import _dtype as _dt
+from .._tensor import Tensor
+from ..autograd.function import Op
+from ._common import _out, _tensor_pair, cast, nodiff, zeros_like_
+from ._registry import export
+from .comparison import isfinite, where
+
+# --- unary ops --------------------------------------------------------------------------------------
+
+def unary_op(name, forward, backward, keeps="input", float_only=True, node_name=None, method=True,
+             inplace=True, differentiable=True, aliases=()):
+    """Build a unary primitive: forward(xp, x) on arrays, backward(grad, saved) on Tensors.
+
+    `keeps` is what PyTorch's node saves: "input", "output", "both" (saved is then (input, output)) or None."""
+    def fwd(ctx, input):
+        out = forward(ctx.xp, input)
+        if keeps == "input":
+            ctx.save_for_backward(input)
+        elif keeps == "output":
+            ctx.save_for_backward(out)
+        elif keeps == "both":
+            ctx.save_for_backward(input, out)
+        return out
+
+    def bwd(ctx, grad):
+        if keeps is None:
+            return backward(grad, None)
+        if keeps == "both":
+            return backward(grad, ctx.saved_tensors)
+        (saved,) = ctx.saved_tensors
+        return backward(grad, saved)
+
+    op = type(name.capitalize().replace("_", ""), (Op,), {
+        "holomorphic": name not in ("abs", "sgn"),       # |z| and z/|z| have their own complex formulas
+        "forward": staticmethod(fwd), "backward": staticmethod(bwd),
+        "node_name": node_name or name.replace("_", " ").title().replace(" ", "") + "Backward0"})
+
+    def public(input, *, out=None):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                            f"{type(input).__name__}")
+        if float_only and input._array.dtype.kind in "biu":
+            input = cast(input, _dt.get_default_dtype())
+        if not differentiable:
+            return _out(nodiff(forward, input), out)
+        return _out(op.apply_unary(input), out)
+    public.__name__ = public.__qualname__ = name
+    public.__doc__ = f"Elementwise {name}."
+    public.op = op
+    export(public, method=method, inplace=inplace, aliases=aliases)
+    return public
+
+
+def _sign_grad(grad, x):
+    return grad * sign(x)
+
+
+def _neg(xp, x):
+    if x.dtype == bool:                  # NumPy raises TypeError; PyTorch a RuntimeError with this advice
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
+    return -x
+
+
+neg = unary_op("neg", _neg, lambda g, _: -g, keeps=None, float_only=False, aliases=("negative",))
+exp = unary_op("exp", lambda xp, x: xp.exp(x), lambda g, out: g * out, keeps="output")
+exp2 = unary_op("exp2", lambda xp, x: xp.exp2(x), lambda g, out: g * out * math.log(2), keeps="output")
+expm1 = unary_op("expm1", lambda xp, x: xp.expm1(x), lambda g, out: g * (out + 1), keeps="output")
+log = unary_op("log", lambda xp, x: xp.log(x), lambda g, x: g / x)
+log2 = unary_op("log2", lambda xp, x: xp.log2(x), lambda g, x: g / (x * math.log(2)))
+log10 = unary_op("log10", lambda xp, x: xp.log10(x), lambda g, x: g / (x * math.log(10)))
+log1p = unary_op("log1p", lambda xp, x: xp.log1p(x), lambda g, x: g / (x + 1))
+sqrt = unary_op("sqrt", lambda xp, x: xp.sqrt(x), lambda g, out: g / (out * 2), keeps="output")
+rsqrt = unary_op("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda g, out: g * (out ** 3) * -0.5, keeps="output")
+sin = unary_op("sin", lambda xp, x: xp.sin(x), lambda g, x: g * cos(x))
+cos = unary_op("cos", lambda xp, x: xp.cos(x), lambda g, x: g * -sin(x))
+tan = unary_op("tan", lambda xp, x: xp.tan(x), lambda g, out: g * (out * out + 1), keeps="output")
+asin = unary_op("asin", lambda xp, x: xp.arcsin(x), lambda g, x: g * rsqrt(1 - x * x), aliases=("arcsin",))
+acos = unary_op("acos", lambda xp, x: xp.arccos(x), lambda g, x: -g * rsqrt(1 - x * x), aliases=("arccos",))
+atan = unary_op("atan", lambda xp, x: xp.arctan(x), lambda g, x: g / (x * x + 1), aliases=("arctan",))
+sinh = unary_op("sinh", lambda xp, x: xp.sinh(x), lambda g, x: g * cosh(x))
+cosh = unary_op("cosh", lambda xp, x: xp.cosh(x), lambda g, x: g * sinh(x))
+tanh = unary_op("tanh", lambda xp, x: xp.tanh(x), lambda g, out: g * (1 - out * out), keeps="output")
+asinh = unary_op("asinh", lambda xp, x: xp.arcsinh(x), lambda g, x: g * rsqrt(x * x + 1), aliases=("arcsinh",))
+acosh = unary_op("acosh", lambda xp, x: xp.arccosh(x), lambda g, x: g * rsqrt(x * x - 1), aliases=("arccosh",))
+atanh = unary_op("atanh", lambda xp, x: xp.arctanh(x), lambda g, x: g / (1 - x * x), aliases=("arctanh",))
+
+
+# exp(-x) stays finite for x above these (float16 overflows past exp(11.09), float32 past exp(88.7)).
+_EXP_SAFE = {"e": -11.0, "f": -88.0, "d": -708.0}        # by dtype.char: half, float, double
+
+
+def _sigmoid(xp, x):
+    # 1 / (1 + exp(-x)) is exact enough and cheap; when exp(-x) could overflow (very negative x) use
+    # the split form, where neither branch overflows: e^x / (1 + e^x) for x < 0.
+    safe = _EXP_SAFE.get(x.dtype.char)             # dtype.char is cheap; dtype.name costs microseconds
+    if x.dtype.kind == "c" or safe is not None and x.size and x.min() > safe:
+        return 1 / (1 + xp.exp(-x))                # complex: no ordering, so no split form
+    e = xp.exp(-xp.abs(x))
+    return (xp.where(x >= 0, 1, e) / (1 + e)).astype(x.dtype, copy=False)
+
+
+sigmoid = unary_op("sigmoid", _sigmoid, lambda g, out: g * (out * (1 - out)), keeps="output")
+
+
+def _erf(xp, x):
+    from ..backends.special import erf as erf_fn
+    return erf_fn(xp, x)
+
+
+def _erfc(xp, x):
+    from ..backends.special import erfc as erfc_fn
+    return erfc_fn(xp, x)
+
+
+def _erfinv(xp, x):
+    from ..backends.special import erfinv as erfinv_fn
+    return erfinv_fn(xp, x)
+
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+erf = unary_op("erf", _erf, lambda g, x: g * exp(-(x * x)) * _TWO_OVER_SQRT_PI)
+erfc = unary_op("erfc", _erfc, lambda g, x: g * exp(-(x * x)) * -_TWO_OVER_SQRT_PI)
+# PyTorch saves the input and computes erfinv again in backward
+erfinv = unary_op("erfinv", _erfinv, lambda g, x: g * exp(erfinv(x) ** 2) * (math.sqrt(math.pi) / 2))
+reciprocal = unary_op("reciprocal", lambda xp, x: 1 / x, lambda g, out: -g * out * out, keeps="output")
+square = unary_op("square", lambda xp, x: x * x, lambda g, x: g * (x * 2), float_only=False,
+                  node_name="PowBackward0")
+abs = unary_op("abs", lambda xp, x: xp.abs(x), _sign_grad, float_only=False, aliases=("absolute",))
+
+
+def _zero_grad(grad, _):
+    """The gradient of a step function: zeros, not grad * 0 (a NaN/inf gradient must not leak), as in PyTorch."""
+    return zeros_like_(grad)
+
+
+def _sign(xp, x):
+    if x.dtype == bool:
+        return x.copy()
+    out = xp.sign(x)
+    if x.dtype.kind not in "iu":
+        out = xp.where(out != out, 0, out).astype(x.dtype, copy=False)     # PyTorch: sign(NaN) is 0
+    return out
+
+
+sign = unary_op("sign", _sign, _zero_grad, keeps=None, float_only=False)
+
+
+def _sgn_grad(grad, saved):
+    """Zero for real inputs; for complex z, (g - Re(g conj(s)) s) / |z| with s = sgn(z), 0 at z = 0."""
+    x, out = saved
+    if not x.dtype.is_complex:
+        return zeros_like_(grad)
+    magnitude = abs(x)
+    zero = magnitude == 0
+    return where(zero, 0.0, (grad - real(grad * out.conj()) * out) / where(zero, 1.0, magnitude))
+
+
+# PyTorch's sgn saves its input and result, also for real inputs (sign saves nothing)
+sgn = unary_op("sgn", lambda xp, x: _sign(xp, x) if x.dtype.kind != "c" else
+               xp.where(x == 0, 0, x / xp.where(x == 0, 1, xp.abs(x))), _sgn_grad, keeps="both",
+               float_only=False)
+floor = unary_op("floor", lambda xp, x: xp.floor(x) if x.dtype.kind not in "biu" else x.copy(),
+                 _zero_grad, keeps=None, float_only=False)
+ceil = unary_op("ceil", lambda xp, x: xp.ceil(x) if x.dtype.kind not in "biu" else x.copy(), _zero_grad,
+                keeps=None, float_only=False)
+trunc = unary_op("trunc", lambda xp, x: xp.trunc(x) if x.dtype.kind not in "biu" else x.copy(),
+                 _zero_grad, keeps=None, float_only=False, aliases=("fix",))
+frac = unary_op("frac", lambda xp, x: x - xp.trunc(x), lambda g, _: g, keeps=None)
+signbit = unary_op("signbit", lambda xp, x: xp.signbit(x), None, keeps=None, float_only=False,
+                   differentiable=False, inplace=False)
+
+
+def _round_half_even(xp, x, decimals):
+    if decimals == 0:
+        return xp.round(x)
+    return xp.round(x, decimals)
+
+
+class Round(Op):
+    @staticmethod
+    def forward(ctx, input, decimals):
+        if input.dtype.kind in "biu":
+            return input.copy()
+        return _round_half_even(ctx.xp, input, decimals)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return zeros_like_(grad), None
+
+
+@export(inplace=True)
+def round(input, *, decimals=0):
+    """Round half to even (PyTorch's rule), optionally to `decimals` places."""
+    return (Round if decimals == 0 else RoundDecimals).apply(input, decimals)
+
+
+class RoundDecimals(Round):
+    node_name = "RoundBackward1"
+
+
+class NanToNum(Op):
+    @staticmethod
+    def forward(ctx, input, nan, posinf, neginf):
+        xp = ctx.xp
+        ctx.save_for_backward(input)
+        if input.dtype.kind in "biu":
+            return input.copy()
+        work = input if input.dtype.kind in "fc" else input.astype(xp.float32)   # bfloat16
+        out = xp.nan_to_num(work, nan=nan, posinf=posinf, neginf=neginf)
+        return out.astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (input,) = ctx.saved_tensors
+        return grad * isfinite(input), None, None, None
+
+
+@export(inplace=True)
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """Replace NaN, +inf and -inf by finite numbers (default: 0 and the dtype's extremes)."""
+    if input.dtype.category >= _dt.FLOAT:
+        info = _dt.finfo(input.dtype.to_real())
+        posinf = info.max if posinf is None else posinf
+        neginf = info.min if neginf is None else neginf
+    return NanToNum.apply(input, nan, posinf, neginf)
+
+
+# --- two-argument relatives: atan2, hypot, logaddexp -----------------------------------------------
+
+def _binary_float(name, input, other):
+    input, other, dtype = _tensor_pair(name, input, other)
+    if dtype.category < _dt.FLOAT:
+        input, other = cast(input, _dt.get_default_dtype()), cast(other, _dt.get_default_dtype())
+    return input, other
+
+
+@export(inplace=True, aliases=("arctan2",))
+def atan2(input, other):
+    """Angle of (other, input); gradients of atan(input/other) written stably."""
+    y, x = _binary_float("atan2", input, other)
+    return Atan2.apply(y, x)
+
+
+class Atan2(Op):
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, y, x):
+        ctx.save_for_backward(y, x)
+        return ctx.xp.arctan2(y, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # PyTorch's formula: 1 / (x^2 + y^2) taken as 0 where it is infinite (so 0 at (0, 0), not NaN)
+        y, x = ctx.saved_tensors
+        recip = (x * x + y * y).reciprocal()
+        recip = where(recip == math.inf, 0.0, recip)
+        return grad * x * recip, grad * -y * recip
+
+
+@export(inplace=True)
+def hypot(input, other):
+    a, b = _binary_float("hypot", input, other)
+    return sqrt(a * a + b * b)
+
+
+class Logaddexp(Op):
+    """log(exp(input) + exp(other)) without overflow; PyTorch saves both operands (not the result)."""
+    broadcasts = True
+
+    ufunc, power = "logaddexp", staticmethod(lambda x: exp(x))
+
+    @classmethod
+    def forward(cls, ctx, input, other):
+        ctx.save_for_backward(input, other)
+        return _half_in_float32(getattr(ctx.xp, cls.ufunc), input, other)
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        input, other = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        return (grad / (cls.power(other - input) + 1) if needs[0] else None,
+                grad / (cls.power(input - other) + 1) if needs[1] else None)
+
+
+class Logaddexp2(Logaddexp):
+    """log2(2**input + 2**other), the same way."""
+    ufunc, power = "logaddexp2", staticmethod(lambda x: exp2(x))
+
+
+def _half_in_float32(fn, a, b):
+    """fn on float16/bfloat16 operands computed in float32 (PyTorch's opmath type) and rounded back."""
+    if a.dtype.itemsize < 4:
+        return fn(a.astype("float32"), b.astype("float32")).astype(a.dtype)
+    return fn(a, b)
+
+
+def _complex_logaddexp(name, input, other):
+    if input.dtype.is_complex:
+        raise RuntimeError(f"{name} not implemented for complex tensors.")
+
+
+@export(method=True)
+def logaddexp(input, other):
+    """log(exp(input) + exp(other)) without overflow."""
+    a, b = _binary_float("logaddexp", input, other)
+    _complex_logaddexp("logaddexp", a, b)
+    return Logaddexp.apply(a, b)
+
+
+@export(method=True)
+def logaddexp2(input, other):
+    a, b = _binary_float("logaddexp2", input, other)
+    _complex_logaddexp("logaddexp2", a, b)
+    return Logaddexp2.apply(a, b)
+
+
+# --- complex parts ---------------------------------------------------------------------------------
+
+class Real(Op):
+    @staticmethod
+    def forward(ctx, input):
+        return input.real
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.to(_dt.float32.to_complex() if grad.dtype is _dt.float32 else _dt.complex128)
+
+
+@export(method=False)
+def real(input):
+    if not input.is_complex():
+        return input
+    return Real.apply_unary(input)
+
+
+@export(method=False)
+def imag(input):
+    if not input.is_complex():
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+    return nodiff(lambda xp, a: a.imag, input)
+
+
+@export(method=True)
+def conj(input):
+    if not input.is_complex():
+        return input
+    return nodiff(lambda xp, a: xp.conj(a), input)
+
+
+class Angle(Op):
+    """Argument of a complex number (0 or pi for reals). PyTorch's gradient: zeros for real input,
+    grad * z / |z|^2 * i (0 at z == 0) for complex input."""
+    holomorphic = False
+
+    @staticmethod
+    def forward(ctx, input):
+        ctx.save_for_backward(input)
+        out = ctx.xp.angle(input)
+        return out if input.dtype.kind == "c" else out.astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z,) = ctx.saved_tensors
+        if not z.is_complex():
+            return zeros_like_(z)
+        zero = z == 0
+        return where(zero, 0.0, grad * z / where(zero, 1.0, z.abs() ** 2) * 1j)
+
+
+@export(method=True)
+def angle(input):
+    if input.dtype.category < _dt.FLOAT:
+        input = cast(input, _dt.get_default_dtype())
+    return Angle.apply_unary(input)
+
+
+# --- cloning and copying ----------------------------------------------------------------------------
+
+class Clone(Op):
+    @staticmethod
+    def forward(ctx, input, memory_format=None):
+        if input.__class__ is _CPU_XP.ndarray and input.ndim > 1 and not input.flags.c_contiguous or memory_format:
+            from .creation import copy_array  # keeps a non-contiguous input's layout, as PyTorch
+            return copy_array(input, memory_format)
+        return input.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+@export(method=True)
+def clone(input, *, memory_format=None):
+    """A copy with its own storage, differentiable; laid out like input unless memory_format says otherwise."""
+    if memory_format is None or getattr(memory_format, "name", None) == "preserve_format":
+        return Clone.apply_unary(input)
+    from .creation import memory_format as _memory_format
+    if not isinstance(memory_format, _memory_format):
+        raise TypeError(f"clone(): argument 'memory_format' must be torch.memory_format, not "
+                        f"{type(memory_format).__name__}")
+    return Clone.apply(input, memory_format=memory_format)

@@ -1,0 +1,580 @@
+"""Views that reshape or reorder the dims of their input: view/reshape, flatten/unflatten, permute, transpose,
+t, movedim, expand/broadcast_to, squeeze/unsqueeze, atleast_*d, view_as_real/view_as_complex, and the in-place
+t_/transpose_/squeeze_/unsqueeze_; also contiguous and the metadata queries (is_conj, is_same_size ...). View ops
+return tensors that share memory with their input; `_as_view` links the version counter and records how to
+rebuild the view from its base (used when a view is modified in place). Views of a part of the input (indexing,
+narrow, diagonal, as_strided, unfold) are in slicing.py.
+"""
+import math
+
+from .. import _dtype as _dt
+from .._tensor import Size, Tensor, VersionCounter, _make
+from ..autograd.function import Op
+from ..autograd.grad_mode import _State
+from ._registry import export, export_method
+from ._shapes import broadcast_shapes, infer_size, normalize_dims, wrap_dim
+
+
+def _as_view(out, input, view_fn):
+    """Mark `out` as a view of `input`: shared version counter, base, and a replay function."""
+    base = input._base if input._base is not None else input
+    vc = input._vc
+    if vc is None:
+        vc = input._vc = VersionCounter()
+    out._vc = vc
+    out._base = base
+    if not _State.grad_enabled:
+        if input._requires_grad:
+            # Made under no_grad from a tensor that requires grad: the view requires grad too, as in
+            # PyTorch, but leads nowhere (ops record it with no edge, it never gets a .grad).
+            out._requires_grad = True
+            out._extra_dict()["no_grad_view"] = True
+    else:
+        parent_extra = input._extra
+        if parent_extra is not None and "no_grad_view" in parent_extra:
+            # A view of a no_grad view: it records history from its parent, but in-place ops on it are
+            # refused (check_inplace), since its base's history cannot be replayed onto it.
+            out._extra_dict()["view_of_no_grad_view"] = True
+            return out
+        parent = parent_extra.get("view_fn") if parent_extra is not None else None
+        fn = view_fn if parent is None else (lambda b, p=parent, f=view_fn: f(p(b)))
+        extra = out._extra
+        if extra is None:
+            extra = out._extra = {"view_fn": fn}
+        else:
+            extra["view_fn"] = fn
+        if parent_extra is not None and "multi_output_view" in parent_extra:
+            extra["multi_output_view"] = True          # a view of such a view inherits the restriction
+        if input._requires_grad and input.grad_fn is None and input._base is not None and \
+                not base._requires_grad:
+            extra["leaf_view_base"] = input            # a view made a leaf by requires_grad_(): in-place refused
+        elif base._requires_grad and base.grad_fn is None:
+            extra["leaf_view_base"] = base             # still refused if the base is detach_()ed later
+    return out
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+def _exact_shape(shape, numel):
+    """`shape` as is when it is non-negative Python ints multiplying to numel (the usual view/reshape
+    call), else None: skips argument parsing and -1 inference, a third of a small view's cost."""
+    known = 1
+    for s in shape:
+        if s.__class__ is not int or s < 0:
+            return None
+        known *= s
+    return shape if known == numel else None
+
+
+class View(Op):
+    @staticmethod
+    def forward(ctx, input, shape):
+        ctx.input_shape = input.shape
+        try:
+            return input.reshape(shape, copy=False)    # the method: np.reshape adds a Python layer
+        except ValueError:
+            raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
+                               "dimension spans across two contiguous subspaces). Use .reshape(...) "
+                               "instead.") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.input_shape), None
+
+
+class ReshapeCopy(Op):
+    node_name = "UnsafeViewBackward0"
+
+    @staticmethod
+    def forward(ctx, input, shape):
+        ctx.input_shape = input.shape
+        return input.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.input_shape), None
+
+
+def _view_dtype(input, dtype):
+    dtype = _dt.to_dtype(dtype)
+    old, new = input.dtype.itemsize, dtype.itemsize
+    if new != old:                                  # the last dim shrinks or grows by the size ratio
+        names = f"view {_dt.scalar_type_name(input.dtype)} as {_dt.scalar_type_name(dtype)} (different element sizes)"
+        if input.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 to {names}")
+        if input.stride(-1) != 1:
+            raise RuntimeError(f"self.stride(-1) must be 1 to {names}, but got {input.stride(-1)}")
+        if (input.shape[-1] * old) % new:
+            raise RuntimeError(f"self.size(-1) must be divisible by {new // old if new > old else 1} to {names}, "
+                               f"but got {input.shape[-1]}")
+    try:
+        array = input._array.view(dtype.numpy)
+    except ValueError as e:
+        raise RuntimeError(f"view(dtype): cannot view {input.dtype} of shape {tuple(input.shape)} and strides "
+                           f"{input.stride()} as {dtype}: {e}") from None
+    out = _make(array, input._device)
+    return _as_view(out, input, lambda b: b.view(dtype))
+
+
+@export(method=True, public=False)
+def view(input, *shape):
+    """Same data, new shape; fails (suggesting reshape) when the strides cannot express it."""
+    if len(shape) == 1 and (isinstance(shape[0], _dt.dtype) or isinstance(shape[0], str) or
+                            shape[0] in (float, int, bool)):
+        return _view_dtype(input, shape[0])
+    target = _exact_shape(shape, input._array.size) if len(shape) > 1 else None
+    shape = target or infer_size(_shape_arg(shape), input._array.size)
+    out = View.apply(input, shape)
+    return _as_view(out, input, lambda b: b.view(shape))
+
+
+@export(method=True)
+def reshape(input, *shape):
+    """A view when the layout allows, otherwise a copy."""
+    target = _exact_shape(shape, input._array.size) if len(shape) > 1 else None
+    shape = target or infer_size(_shape_arg(shape), input._array.size)
+    a = input._array
+    if a.flags.c_contiguous or _viewable(a, shape):
+        out = View.apply(input, shape)
+        return _as_view(out, input, lambda b: b.reshape(shape))
+    return ReshapeCopy.apply(input, shape)
+
+
+def _viewable(array, shape):
+    try:
+        array.reshape(shape, copy=False)
+        return True
+    except (ValueError, TypeError):
+        return False
+
+
+@export(method=True)
+def view_as(input, other):
+    return view(input, other.shape)
+
+
+@export(method=True)
+def reshape_as(input, other):
+    return reshape(input, other.shape)
+
+
+@export(method=True)
+def flatten(input, start_dim=0, end_dim=-1):
+    if input.ndim == 0:
+        return reshape(input, (1,))
+    start, end = wrap_dim(start_dim, input.ndim), wrap_dim(end_dim, input.ndim)
+    if start > end:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if start == end:                              # nothing to merge: PyTorch returns input itself
+        return input
+    shape = input.shape
+    new = shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:]
+    return reshape(input, new)
+
+
+@export(method=True)
+def unflatten(input, dim, sizes):
+    dim = wrap_dim(dim, input.ndim)
+    sizes = tuple(sizes)
+    shape = input.shape
+    sizes = infer_size(sizes, shape[dim]) if -1 in sizes else sizes
+    if math.prod(sizes) != shape[dim]:
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim "
+                           f"{dim} ({shape[dim]}) in the input tensor")
+    return view(input, shape[:dim] + sizes + shape[dim + 1:]) if input._array.flags.c_contiguous else \
+        reshape(input, shape[:dim] + sizes + shape[dim + 1:])
+
+
+@export(method=True, public=False)
+def ravel(input):
+    return reshape(input, (-1,))
+
+
+export(ravel, method=False)
+
+
+class Permute(Op):
+    @staticmethod
+    def forward(ctx, input, dims):
+        ctx.dims = dims
+        return ctx.xp.transpose(input, dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        inverse = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inverse[d] = i
+        return grad.permute(tuple(inverse)), None
+
+
+@export(method=True)
+def permute(input, *dims):
+    dims = _shape_arg(dims)
+    if len(dims) != input.ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+                           f"length of the desired ordering of dimensions i.e. input.dim() = {input.ndim} is "
+                           f"not equal to len(dims) = {len(dims)}")
+    dims = tuple(wrap_dim(d, input.ndim) for d in dims)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    out = Permute.apply(input, dims)
+    return _as_view(out, input, lambda b: b.permute(dims))
+
+
+class Transpose(Op):
+    @staticmethod
+    def forward(ctx, input, dim0, dim1):
+        ctx.dims = (dim0, dim1)
+        return ctx.xp.swapaxes(input, dim0, dim1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.transpose(*ctx.dims), None, None
+
+
+@export(method=True, aliases=("swapaxes", "swapdims"))
+def transpose(input, dim0, dim1):
+    n = input.ndim
+    if n == 0:
+        return _as_view(View.apply(input, ()), input, lambda b: b.view(()))
+    d0, d1 = wrap_dim(dim0, n), wrap_dim(dim1, n)
+    out = Transpose.apply(input, d0, d1)
+    return _as_view(out, input, lambda b: b.transpose(d0, d1))
+
+
+class TOp(Op):
+    node_name = "TBackward0"
+
+    @staticmethod
+    def forward(ctx, input):
+        return input.T
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.t()
+
+
+@export(method=True)
+def t(input):
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+    out = TOp.apply(input)
+    return _as_view(out, input, lambda b: b.t())
+
+
+@export(method=True)
+def adjoint(input):
+    return transpose(input, -2, -1).conj()
+
+
+@export(method=True, aliases=("moveaxis",))
+def movedim(input, source, destination):
+    n = input.ndim
+    src = [wrap_dim(s, n) for s in (source if isinstance(source, (list, tuple)) else [source])]
+    dst = [wrap_dim(d, n) for d in (destination if isinstance(destination, (list, tuple)) else [destination])]
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) should contain "
+                           f"the same number of dims as destination ({dst} dims)")
+    for name, dims in (("source", src), ("destination", dst)):
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({dims})")
+    if n == 0:                                    # 0-d: dims 0 and -1 name the tensor itself; an alias
+        from .slicing import basic_index
+        return basic_index(input, ())
+    order = [d for d in range(n) if d not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(input, tuple(order))
+
+
+class Expand(Op):
+    @staticmethod
+    def forward(ctx, input, shape):
+        ctx.input_shape = input.shape
+        out = ctx.backend.broadcast_to(input, shape)
+        try:
+            # PyTorch's expanded tensors are writable memory: fill_, writes through non-overlapping views
+            # (e[0] = ...) and .numpy() work; in-place ops that would write one location twice are refused
+            # by check_overlap (ops/inplace.py) and setitem. NumPy hands out broadcasts read-only.
+            out.flags.writeable = True
+        except (ValueError, AttributeError):        # a read-only input (or a backend without the flag)
+            pass
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .reduction import sum_to_shape
+        return sum_to_shape(grad, ctx.input_shape), None
+
+
+@export(method=True)
+def expand(input, *sizes):
+    sizes = _shape_arg(sizes)
+    shape = input.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to "
+                           f"the number of dimensions in the tensor ({len(shape)})")
+    lead = len(sizes) - len(shape)
+    target = []
+    for i, s in enumerate(sizes):
+        if i < lead:
+            if s < 0:
+                raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing dimension {i}")
+            target.append(s)
+            continue
+        cur = shape[i - lead]
+        if s == -1:
+            s = cur
+        if cur != s and cur != 1:
+            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({cur}) at "
+                               f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                               f"{list(shape)}")
+        target.append(s)
+    target = tuple(target)
+    if target == tuple(shape):
+        out = View.apply(input, target)
+    else:
+        out = Expand.apply(input, target)
+    return _as_view(out, input, lambda b: b.expand(target))
+
+
+@export(method=True)
+def expand_as(input, other):
+    return expand(input, other.shape)
+
+
+@export(method=True)
+def broadcast_to(input, size):
+    return expand(input, tuple(size))
+
+
+@export(method=False)
+def broadcast_tensors(*tensors):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tensors[0]
+    shape = broadcast_shapes(*[t.shape for t in tensors])
+    return tuple(expand(t, shape) for t in tensors)
+
+
+class Squeeze(Op):
+    @staticmethod
+    def forward(ctx, input, dims):
+        ctx.input_shape = input.shape
+        return ctx.xp.squeeze(input, axis=dims) if dims else input.reshape(input.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.input_shape), None
+
+
+@export(method=True)
+def squeeze(input, dim=None):
+    """Drop size-1 dims (all, or those in `dim` that have size 1)."""
+    shape = input.shape
+    if dim is None:
+        dims = tuple(i for i, s in enumerate(shape) if s == 1)
+    else:
+        dims = normalize_dims(dim, input.ndim) if input.ndim else ()
+        dims = tuple(d for d in dims if shape[d] == 1)
+    op = Squeeze if dim is None else SqueezeDim if isinstance(dim, int) else SqueezeDims
+    out = op.apply(input, dims)
+    return _as_view(out, input, lambda b: b.squeeze(dim) if dim is not None else b.squeeze())
+
+
+class SqueezeDim(Squeeze):
+    node_name = "SqueezeBackward1"
+
+
+class SqueezeDims(Squeeze):
+    node_name = "SqueezeBackward2"
+
+
+class Unsqueeze(Op):
+    @staticmethod
+    def forward(ctx, input, dim):
+        ctx.dim = dim
+        return ctx.xp.expand_dims(input, dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.squeeze(ctx.dim), None
+
+
+@export(method=True)
+def unsqueeze(input, dim):
+    dim = wrap_dim(dim, input.ndim + 1)
+    out = Unsqueeze.apply(input, dim)
+    return _as_view(out, input, lambda b: b.unsqueeze(dim))
+
+
+def _atleast(tensors, fn):
+    """fn on each tensor: one tensor gives one result, several (or a list or tuple) give a tuple."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return tuple(fn(t) for t in tensors[0])
+    out = tuple(fn(t) for t in tensors)
+    return out[0] if len(out) == 1 else out
+
+
+@export(method=False)
+def atleast_1d(*tensors):
+    return _atleast(tensors, lambda t: t.reshape(1) if t.ndim == 0 else t)
+
+
+@export(method=False)
+def atleast_2d(*tensors):
+    return _atleast(tensors, lambda t: t.reshape(1, 1) if t.ndim == 0 else t.unsqueeze(0) if t.ndim == 1 else t)
+
+
+def _to_3d(t):
+    if t.ndim == 0:
+        return t.reshape(1, 1, 1)
+    if t.ndim == 1:
+        return t.unsqueeze(0).unsqueeze(-1)
+    return t.unsqueeze(-1) if t.ndim == 2 else t
+
+
+@export(method=False)
+def atleast_3d(*tensors):
+    return _atleast(tensors, _to_3d)
+
+
+@export(method=True)
+def contiguous(input, memory_format=None):
+    if input.is_contiguous():
+        return input
+    from .creation import contiguous_format
+    return input.clone(memory_format=contiguous_format)
+
+
+class ViewAsReal(Op):
+    @staticmethod
+    def forward(ctx, input):
+        return input[..., None].view(_dt.from_numpy(input.dtype).to_real().numpy)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ViewAsComplex.apply(grad.contiguous())
+
+
+class ViewAsComplex(Op):
+    holomorphic = False                            # a reinterpretation: the gradient is view_as_real(grad)
+
+    @staticmethod
+    def forward(ctx, input):
+        return input.view(_dt.from_numpy(input.dtype).to_complex().numpy)[..., 0]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ViewAsReal.apply(grad)
+
+
+@export(method=False)
+def view_as_real(input):
+    """A complex tensor's memory seen as real numbers, with a last dim of 2 (real, imaginary)."""
+    if not input.is_complex():
+        raise RuntimeError("view_as_real is only supported for complex tensors")
+    return _as_view(ViewAsReal.apply_unary(input), input, view_as_real)
+
+
+@export(method=False)
+def view_as_complex(input):
+    """A real tensor whose last dim is 2 seen as complex numbers (a view)."""
+    if input.dtype not in (_dt.float32, _dt.float64):
+        raise RuntimeError(f"view_as_complex is only supported for float and double tensors, but got a tensor "
+                           f"of scalar type: {_dt.scalar_type_name(input.dtype)}")
+    if input.ndim == 0:
+        raise RuntimeError("Input tensor must have one or more dimensions")
+    if input.shape[-1] != 2:
+        raise RuntimeError("Tensor must have a last dimension of size 2")
+    if input.stride(-1) != 1:
+        raise RuntimeError("Tensor must have a last dimension with stride 1")
+    if any(s % 2 for s in input.stride()[:-1]):
+        raise RuntimeError("Tensor must have a stride divisible by 2 for all but last dimension")
+    if input.storage_offset() % 2:
+        raise RuntimeError("Tensor must have a storage_offset divisible by 2")
+    return _as_view(ViewAsComplex.apply_unary(input), input, view_as_complex)
+
+
+# --- metadata: ember keeps no lazy conjugate or negative bits ---------------------------------------------
+
+@export(method=True)
+def is_nonzero(input):
+    """bool(input) for a one-element tensor."""
+    if input.numel() == 0:
+        raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+    if input.numel() > 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return bool(input.item())
+
+
+@export(method=True)
+def is_same_size(input, other):
+    return input.shape == other.shape
+
+
+@export(method=True)
+def resolve_conj(input):
+    """input itself: conj() already materialises."""
+    return input
+
+
+@export(method=True)
+def resolve_neg(input):
+    return input
+
+
+@export(method=True)
+def is_conj(input):
+    return False
+
+
+@export(method=True)
+def is_neg(input):
+    return False
+
+
+def new(self, *args, device=None):
+    """Legacy constructor in self's dtype: new() is empty, new(*sizes) uninitialised, new(tensor) an alias
+    of it, new(data) a copy of a sequence."""
+    from .creation import empty, tensor
+    from .slicing import basic_index
+    device = self._device if device is None else device
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        if args[0].dtype is not self.dtype:
+            raise TypeError(f"new(): expected a tensor of dtype {self.dtype}, got {args[0].dtype}")
+        return basic_index(args[0], (Ellipsis,))
+    if not args or isinstance(args[0], Size) or all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        return empty(*(args or (0,)), dtype=self.dtype, device=device)
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
+        return tensor(args[0], dtype=self.dtype, device=device)
+    raise TypeError(f"new(): data must be a sequence (got {type(args[0]).__name__})")
+
+
+export_method(new)
+
+
+# --- in-place metadata ops: t_, transpose_, squeeze_, unsqueeze_, swapdims_ ------------------------------
+
+def _restride_inplace(name, view_fn):
+    """self takes the layout (and the history) of a view of itself, like PyTorch's t_() and friends."""
+    def inplace(self, *args, **kwargs):
+        from .inplace import check_inplace
+        check_inplace(self, name)
+        out = view_fn(self, *args, **kwargs)
+        self._array = out._array
+        if out.grad_fn is not None:
+            self.grad_fn, self._out_nr = out.grad_fn, out._out_nr
+        self._bump_version()
+        return self
+    inplace.__name__ = inplace.__qualname__ = name
+    inplace.__doc__ = f"In-place version of {view_fn.__name__}(): changes self's shape and strides."
+    return export_method(inplace, name)
+
+
+for _name, _fn in (("t_", t), ("transpose_", transpose), ("swapdims_", transpose), ("swapaxes_", transpose),
+                   ("squeeze_", squeeze), ("unsqueeze_", unsqueeze)):
+    _restride_inplace(_name, _fn)
