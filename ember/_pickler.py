@@ -1,7 +1,9 @@
 """The pickle writer behind ember.save: it produces PyTorch's checkpoint format.
 
 _Pickler writes protocol-2 pickles that name PyTorch's objects (torch._utils._rebuild_tensor_v2,
-torch.FloatStorage, ...), so torch.load(weights_only=True) reads them; _StorageTable decides which
+torch.FloatStorage, ...), so torch.load(weights_only=True) reads them; ember's classes and functions with a
+PyTorch counterpart are written under torch's names, and modules with torch's attribute set
+(ember/_torch_globals.py), so torch.load(weights_only=False) rebuilds torch's; _StorageTable decides which
 storages the tensors are saved in (views of one NumPy array share one). The zip/legacy container and
 the atomic write are in ember/serialization.py; the reader side is ember/_weights_only_unpickler.py.
 """
@@ -14,6 +16,7 @@ import numpy as np
 from ._device import device
 from ._dtype import dtype
 from ._tensor import Size, Tensor
+from ._torch_globals import module_state_for_torch, torch_name
 from ._weights_only_globals import STORAGE_TYPES
 
 _DTYPE_TO_STORAGE = {dtype_name: name for name, dtype_name in STORAGE_TYPES.items()}
@@ -347,6 +350,8 @@ class _Pickler:
         if not isinstance(rv, tuple) or not 2 <= len(rv) <= 5:
             raise TypeError(f"save: {type(obj).__name__}.__reduce_ex__ returned {rv!r}")
         func, args, state, listitems, dictitems = rv + (None,) * (5 - len(rv))
+        if isinstance(state, dict) and _is_module(obj):     # torch's attribute set, so torch.load builds torch's
+            state = module_state_for_torch(obj, state)
         if getattr(func, "__name__", "") == "__newobj__" and func is copyreg.__newobj__:
             self._save_global(args[0])
             self._save_tuple_body(args[1:])
@@ -365,6 +370,10 @@ class _Pickler:
             self.out.append(b"b")
 
     def _save_global(self, obj, name=None):
+        mapped = torch_name(obj) if name is None else None
+        if mapped is not None:                    # an ember class/function with a PyTorch counterpart: torch's name
+            self._global(*mapped)
+            return
         module = getattr(obj, "__module__", None)
         name = name or getattr(obj, "__qualname__", None)
         found = sys.modules.get(module) if isinstance(module, str) else None
@@ -373,6 +382,14 @@ class _Pickler:
         if found is not obj or "<" in (name or ""):
             raise TypeError(f"save: cannot pickle {obj!r}: it is not found as {module}.{name}")
         self._global(module, name)
+
+
+def _is_module(obj):
+    try:
+        from .nn import Module
+    except ImportError:
+        return False
+    return isinstance(obj, Module)
 
 
 def _is_parameter(tensor):

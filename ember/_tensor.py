@@ -1,5 +1,7 @@
-"""Tensor (state and Python protocols; math lives in ember.ops) and Size."""
-import numbers
+"""Tensor: its state (slots, construction, metadata, storage, autograd bookkeeping) and the attribute views
+T/mT/H/mH/real/imag. Its Python protocols are in _tensor_protocols.py and its conversions in
+_tensor_conversions.py; the end of this file copies both into the class. Math lives in ember.ops."""
+import types
 import warnings
 import weakref
 from collections import OrderedDict
@@ -8,35 +10,10 @@ import numpy as np
 
 from . import _dtype as _dt, _settings
 from ._device import CPU, to_device
+from ._layout import strided as _strided
+from ._size import Size, size_of as _size_of
 
 __all__ = ["Tensor", "Size"]
-
-
-class Size(tuple):
-    """A tensor's shape: a tuple of ints with PyTorch's repr."""
-    __slots__ = ()
-
-    def __repr__(self):
-        return f"ember.Size({list(self)})"
-
-    def numel(self):
-        n = 1
-        for d in self:
-            n *= d
-        return n
-
-    def __getitem__(self, key):
-        out = tuple.__getitem__(self, key)
-        return Size(out) if isinstance(key, slice) else out
-
-    def __add__(self, other):
-        return Size(tuple(self) + tuple(other))
-
-    def __radd__(self, other):
-        return Size(tuple(other) + tuple(self))
-
-    def __reduce__(self):
-        return (Size, (tuple(self),))
 
 
 class VersionCounter:
@@ -62,7 +39,9 @@ def _make(array, device=CPU, requires_grad=False, grad_fn=None, out_nr=0, vc=Non
     t._base = None
     t._out_nr = out_nr
     t._acc = None
-    t._extra = None
+    # Note [inference tensors]: what inference_mode makes is an inference tensor (Tensor.is_inference); the
+    # flag lives in _extra, so outside inference mode this costs one attribute test per tensor.
+    t._extra = {"inference": True} if _grad_mode.inference else None
     return t
 
 
@@ -70,7 +49,7 @@ def _check_storage(array, device):
     """Note [array storage]: a Tensor's storage is always an array of its device's backend, never a
     NumPy scalar (a 0-d result is a 0-d array). A NumPy scalar is immutable, so in-place updates of a
     tensor holding one would silently rebind a local instead of changing the tensor."""
-    from .backends import backend_for
+    from ._backends import backend_for
     expected = backend_for(device).xp.ndarray
     if not isinstance(array, expected):
         import sys
@@ -99,40 +78,30 @@ def wrap(array, requires_grad=False):
     return _make(array, CPU, requires_grad)
 
 
-_TENSOR_TYPE = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-                "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
-                "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor",
-                "complex64": "ComplexFloatTensor", "complex128": "ComplexDoubleTensor"}
-
-
-def _type_name(t):
-    return _TENSOR_TYPE[t.dtype.name]
-
-
 class Tensor:
     """An n-dimensional array on a device, plus autograd bookkeeping. Math lives in ember.ops."""
     __slots__ = ("_array", "_device", "_requires_grad", "_grad", "grad_fn", "_vc", "_base", "_out_nr",
                  "_acc", "_extra", "__dict__", "__weakref__")
-    __hash__ = object.__hash__                   # identity: tensors key optimizer state
-    __array_priority__ = 1000                    # NumPy defers to our reflected operators
 
     def __new__(cls, *args, **kwargs):
-        # torch.Tensor(data) / torch.Tensor(2, 3): the legacy constructor makes a default-dtype tensor.
-        from . import ops
-        if len(args) == 1 and not isinstance(args[0], numbers.Integral):
-            if isinstance(args[0], Tensor):
-                return args[0].detach() if cls is Tensor else args[0]
-            return ops.creation.tensor(args[0], dtype=_dt.get_default_dtype(), device=kwargs.get("device"))
-        return ops.creation.empty(*args, dtype=_dt.get_default_dtype(), device=kwargs.get("device"))
+        # torch.Tensor(data), Tensor(2, 3), Tensor(tensor) (an alias of any dtype): the legacy constructor in
+        # the default dtype (ember/_legacy_tensors.py). A subclass gets an instance of itself, as in PyTorch.
+        t = _legacy.default_new(args, kwargs)
+        if cls is not Tensor:
+            new = _new(cls)
+            for slot in _STATE_SLOTS:
+                setattr(new, slot, getattr(t, slot))
+            t = new
+        return t
 
     # --- metadata ---------------------------------------------------------------------------------
     @property
     def shape(self):
-        return Size(self._array.shape)
+        return _size_of(self._array.shape)
 
     def size(self, dim=None):
         if dim is None:
-            return Size(self._array.shape)
+            return _size_of(self._array.shape)
         return self._array.shape[_wrap_dim(dim, self._array.ndim)]
 
     @property
@@ -157,7 +126,7 @@ class Tensor:
 
     @property
     def layout(self):
-        return "strided"
+        return _strided
 
     @property
     def ndim(self):
@@ -319,13 +288,11 @@ class Tensor:
     def get_device(self):
         return -1 if self._device.type == "cpu" else (self._device.index or 0)
 
-    def type(self, dtype=None, non_blocking=False):
-        if dtype is None:
-            return "ember." + _type_name(self)
-        if isinstance(dtype, str) and dtype.endswith("Tensor"):
-            names = {v: k for k, v in _TYPE_NAMES.items()}
-            dtype = names[dtype.rsplit(".", 1)[-1]]
-        return self.to(_dt.to_dtype(dtype))
+    def is_inference(self):
+        """Made under inference_mode (a view: its base was). Note [inference tensors]: ember keeps the flag
+        but not PyTorch's restrictions on such tensors (in place outside the mode, saved for backward)."""
+        owner = self._base if self._base is not None else self
+        return owner._extra is not None and "inference" in owner._extra
 
     # --- autograd state ------------------------------------------------------------------------------
     @property
@@ -403,7 +370,10 @@ class Tensor:
     def data(self):
         # Unlike detach(), .data has a version counter of its own: in-place changes through it are
         # invisible to autograd's checks, as in PyTorch.
-        return _make(self._array, self._device)
+        out = _make(self._array, self._device)
+        if out._extra is not None or self._extra is not None or self._base is not None:
+            _alias_inference(out, self)
+        return out
 
     @data.setter
     def data(self, value):
@@ -416,10 +386,6 @@ class Tensor:
     def output_nr(self):
         return self._out_nr
 
-    @property
-    def is_view_(self):
-        return self._base is not None
-
     def _is_view(self):
         return self._base is not None
 
@@ -427,7 +393,10 @@ class Tensor:
         """A new tensor sharing data and version counter, cut from the graph."""
         if self._vc is None:
             self._vc = VersionCounter()
-        return _make(self._array, self._device, False, None, 0, self._vc)   # not a view, as in PyTorch
+        out = _make(self._array, self._device, False, None, 0, self._vc)   # not a view, as in PyTorch
+        if out._extra is not None or self._extra is not None or self._base is not None:
+            _alias_inference(out, self)
+        return out
 
     def detach_(self):
         if self._base is not None:
@@ -493,283 +462,16 @@ class Tensor:
         """Accumulate the gradient of this tensor into the .grad of the leaves (see autograd.backward)."""
         _autograd_backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
-    # --- conversion --------------------------------------------------------------------------------
-    def item(self):
-        if self._array.size != 1:
-            raise RuntimeError(f"a Tensor with {self._array.size} elements cannot be converted to Scalar")
-        self._check_materialized("item")
-        return self._backend().to_numpy(self._array).reshape(()).item()
-
-    def tolist(self):
-        self._check_materialized("tolist")
-        return self._backend().to_numpy(self._array).tolist()
-
-    def numpy(self, *, force=False):
-        if self._device.type != "cpu":
-            if not force:
-                raise TypeError(f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() "
-                                "to copy the tensor to host memory first.")
-            return self._backend().to_numpy(self._array)
-        if self._requires_grad and not force:
-            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
-                               "instead.")
-        if self.dtype is _dt.bfloat16 and not force:
-            raise TypeError("Got unsupported ScalarType BFloat16")
-        return self._array
-
-    def __array__(self, dtype=None, copy=None):
-        array = self._backend().to_numpy(self._array) if self._device.type != "cpu" else self._array
-        if dtype is not None and array.dtype != dtype:
-            return array.astype(dtype)
-        return array.copy() if copy else array
-
-    def __array_wrap__(self, array, context=None, return_scalar=False):
-        # NumPy ufuncs applied to a CPU tensor (np.exp(t)) give a tensor back, as they do with PyTorch's
-        if self._device.type != "cpu" or array.dtype not in _dt._FROM_NUMPY:
-            return array
-        return _make(array if array.ndim or not return_scalar else np.asarray(array), CPU)
-
+    # --- the backend behind _array --------------------------------------------------------------
     def _backend(self):
-        from .backends import backend_for
+        from ._backends import backend_for
         return backend_for(self._device)
 
     def _check_materialized(self, what):
         if self._device.type == "meta":
             raise RuntimeError(f"Cannot copy out of meta tensor; no data! ({what})")
 
-    def __len__(self):
-        if self._array.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self._array.shape[0]
-
-    def __iter__(self):
-        if self._array.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return iter(self.unbind(0))
-
-    def __bool__(self):
-        if self._array.size != 1:
-            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
-        return bool(self.item())
-
-    def __float__(self):
-        return float(self.item())
-
-    def __int__(self):
-        return int(self.item())
-
-    def __complex__(self):
-        return complex(self.item())
-
-    def __index__(self):
-        if self.dtype.category != _dt.INT or self._array.size != 1:
-            raise TypeError("only integer tensors of a single element can be converted to an index")
-        return int(self.item())
-
-    def __repr__(self, *, tensor_contents=None):
-        from ._tensor_str import tensor_repr
-        return tensor_repr(self)
-
-    def __format__(self, spec):
-        if self._array.ndim == 0 and self._device.type != "meta":
-            return self.item().__format__(spec)
-        return object.__format__(self, spec)
-
-    def __reduce_ex__(self, protocol):
-        # Plain pickling (multiprocessing, copy) carries the values; checkpoints use ember.save.
-        # NumPy pickles only a view's own elements, so no copy is needed here.
-        if self.grad_fn is not None and self._requires_grad:
-            raise RuntimeError("refusing to pickle a non-leaf tensor that requires grad: its autograd graph "
-                               "cannot cross a process boundary. Pickle tensor.detach() to send the values.")
-        return (_rebuild, (self._backend().to_numpy(self._array), str(self._device),
-                           self._requires_grad, type(self)))
-
-    def __deepcopy__(self, memo):
-        if not self.is_leaf:
-            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the "
-                               "deepcopy protocol at the moment.")
-        if id(self) in memo:
-            return memo[id(self)]
-        new = _make(self._array.copy(), self._device, self._requires_grad, cls=type(self))
-        if self._grad is not None:
-            new._grad = _make(self._grad._array.copy(), self._device)
-        if self.__dict__:
-            import copy
-            new.__dict__.update(copy.deepcopy(self.__dict__, memo))
-        memo[id(self)] = new
-        return new
-
-    def to(self, *args, **kwargs):
-        device, dtype, copy = _parse_to(self, args, kwargs)
-        return ops.creation._to(self, device, dtype, copy)
-
-    def cpu(self):
-        return self.to("cpu")
-
-    def cuda(self, device=None, non_blocking=False):
-        return self.to(to_device(device if device is not None else "cuda"))
-
-    def type_as(self, other):
-        return self.to(other.dtype)
-
-    def float(self):
-        return self.to(_dt.float32)
-
-    def double(self):
-        return self.to(_dt.float64)
-
-    def half(self):
-        return self.to(_dt.float16)
-
-    def bfloat16(self):
-        _dt.check_bfloat16()
-        return self.to(_dt.bfloat16)
-
-    def long(self):
-        return self.to(_dt.int64)
-
-    def int(self):
-        return self.to(_dt.int32)
-
-    def short(self):
-        return self.to(_dt.int16)
-
-    def char(self):
-        return self.to(_dt.int8)
-
-    def byte(self):
-        return self.to(_dt.uint8)
-
-    def bool(self):
-        return self.to(_dt.bool_)
-
-    def cfloat(self):
-        return self.to(_dt.complex64)
-
-    def cdouble(self):
-        return self.to(_dt.complex128)
-
-    # --- Python operators (named methods are bound from the ops registry) ----------------------------
-    # + - * / and reflected + - * are installed at the end of this file: Note [operator fast path].
-    def __iadd__(self, other):
-        return self.add_(other)
-
-    def __isub__(self, other):
-        return self.sub_(other)
-
-    def __imul__(self, other):
-        return self.mul_(other)
-
-    def __rtruediv__(self, other):
-        return ops.arithmetic._rdiv(self, other)
-
-    def __itruediv__(self, other):
-        return self.div_(other)
-
-    def __floordiv__(self, other):
-        return ops.floor_divide(self, other)
-
-    def __rfloordiv__(self, other):
-        return ops.floor_divide(ops._common._scalar_like(other, self), self)
-
-    def __ifloordiv__(self, other):
-        return self.floor_divide_(other)
-
-    def __mod__(self, other):
-        return ops.remainder(self, other)
-
-    def __rmod__(self, other):
-        return ops.remainder(ops._common._scalar_like(other, self), self)
-
-    def __imod__(self, other):
-        return self.remainder_(other)
-
-    def __pow__(self, other):
-        if other.__class__ is int and other != 1 and self._array.dtype.kind == "f":
-            return _PowScalar.apply_binary(self, other)             # pow()'s own fast path, one call sooner
-        return ops.pow(self, other)
-
-    def __rpow__(self, other):
-        return ops.arithmetic._rpow(self, other)
-
-    def __ipow__(self, other):
-        return self.pow_(other)
-
-    def __matmul__(self, other):
-        return ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return ops.matmul(other, self)
-
-    def __imatmul__(self, other):
-        return self.copy_(ops.matmul(self, other))
-
-    def __neg__(self):
-        return ops.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return ops.abs(self)
-
-    def __invert__(self):
-        return ops.bitwise_not(self)
-
-    def __and__(self, other):
-        return ops.bitwise_and(self, other)
-
-    __rand__ = __and__
-
-    def __iand__(self, other):
-        return self.bitwise_and_(other)
-
-    def __or__(self, other):
-        return ops.bitwise_or(self, other)
-
-    __ror__ = __or__
-
-    def __ior__(self, other):
-        return self.bitwise_or_(other)
-
-    def __xor__(self, other):
-        return ops.bitwise_xor(self, other)
-
-    __rxor__ = __xor__
-
-    def __ixor__(self, other):
-        return self.bitwise_xor_(other)
-
-    def __lshift__(self, other):
-        return ops.bitwise_left_shift(self, other)
-
-    def __rshift__(self, other):
-        return ops.bitwise_right_shift(self, other)
-
-    def __eq__(self, other):
-        return ops.eq(self, other)
-
-    def __ne__(self, other):
-        return ops.ne(self, other)
-
-    def __lt__(self, other):
-        return ops.lt(self, other)
-
-    def __le__(self, other):
-        return ops.le(self, other)
-
-    def __gt__(self, other):
-        return ops.gt(self, other)
-
-    def __ge__(self, other):
-        return ops.ge(self, other)
-
-    def __getitem__(self, index):
-        return ops.indexing.getitem(self, index)
-
-    def __setitem__(self, index, value):
-        ops.indexing.setitem(self, index, value)
-
+    # --- transposes and complex parts (views) -------------------------------------------------------
     @property
     def T(self):
         if self._array.ndim > 2:
@@ -809,57 +511,52 @@ class Tensor:
     def imag(self):
         return ops.imag(self)
 
-    # new_* factories follow the source tensor's dtype and device by default.
-    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
-        return ops.creation.tensor(data, dtype=dtype or self.dtype, device=device or self._device,
-                                   requires_grad=requires_grad)
-
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
-        return ops.creation.zeros(*size, dtype=dtype or self.dtype, device=device or self._device,
-                                  requires_grad=requires_grad)
-
-    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
-        return ops.creation.ones(*size, dtype=dtype or self.dtype, device=device or self._device,
-                                 requires_grad=requires_grad)
-
-    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
-        return ops.creation.empty(*size, dtype=dtype or self.dtype, device=device or self._device,
-                                  requires_grad=requires_grad)
-
-    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
-        return ops.creation.full(size, fill_value, dtype=dtype or self.dtype, device=device or self._device,
-                                 requires_grad=requires_grad)
-
-
-_TYPE_NAMES = {_dt._BY_NAME[name]: type_name for name, type_name in _TENSOR_TYPE.items()}
-
-
-# Note [operator fast path]: a float tensor with a Python float/int, or with a tensor of the very same
-# dtype, needs no promotion (the cases promote() also short-cuts), so + - * / call the primitive's
-# apply_binary (Note [apply fast path] in autograd/function.py) instead of the public function, whose
-# keyword arguments and checks cost ~1 us a call, a fifth of a small op. _arithmetic_operator writes that
-# guard once; the operators are installed at the end of this file, once their primitives are imported.
-def _arithmetic_operator(name, op, public, reflected=False):
-    """Tensor.<name>: `op.apply_binary(self, other)` when no promotion is needed, else `public(self, other)`.
-    A reflected operator (`2.0 - t`) runs only for a non-tensor left operand: its fast path takes Python
-    scalars alone."""
-    same_dtype_class = None if reflected else Tensor    # None matches no class: no tensor operand
-
-    def operator(self, other):
-        dtype = self._array.dtype
-        if dtype.kind == "f" and (other.__class__ is float or other.__class__ is int or
-                                  other.__class__ is same_dtype_class and other._array.dtype is dtype):
-            return op.apply_binary(self, other)
-        return public(self, other)
-    operator.__name__ = name
-    operator.__qualname__ = f"Tensor.{name}"
-    return operator
+    # --- in place through views ----------------------------------------------------------------------
+    def fill_diagonal_(self, fill_value, wrap=False):
+        """Fill the main diagonal (every index equal) in place; with wrap=True a tall matrix's diagonal starts
+        again every width + 1 rows, as NumPy's fill_diagonal. Done by fill_ on diagonal views of self, so
+        autograd records it as PyTorch does (CopySlices; the diagonal gets no gradient)."""
+        shape = self._array.shape
+        if len(shape) < 2:
+            raise RuntimeError("dimensions must larger than 1")
+        if len(shape) > 2 and any(n != shape[0] for n in shape):
+            raise RuntimeError("all dimensions of input must be of equal length")
+        if isinstance(fill_value, Tensor):            # a Scalar in PyTorch: its value, never its gradient
+            fill_value = fill_value.item()
+        diagonal = self
+        while diagonal.ndim > 1:                  # x[i, i, ..., i]: each step ties one more dim to the end
+            diagonal = diagonal.diagonal(0, 0, -1)
+        diagonal.fill_(fill_value)
+        height, width = shape[0], shape[-1]
+        if wrap and len(shape) == 2 and height > width + 1 and width:
+            # Block b is rows b*(width+1) ... b*(width+1)+width-1, a width x width diagonal, and the row after
+            # it is skipped. Blocks 1..k, each with its skipped row, are one (k, width+1, width) view; what
+            # rows are left (fewer than width+1) hold the last block, whole or cut off.
+            period = width + 1
+            k = height // period - 1
+            if k > 0:
+                blocks = self[period:(k + 1) * period].view(k, period, width)
+                blocks[:, :width].diagonal(0, 1, 2).fill_(fill_value)
+            if (k + 1) * period < height:
+                self[(k + 1) * period:].diagonal().fill_(fill_value)
+        return self
 
 
+def _alias_inference(out, src):
+    """detach() and .data alias src: an inference tensor exactly when src is one, in inference mode or not."""
+    out._extra = {"inference": True} if src.is_inference() else None
+
+
+_STATE_SLOTS = ("_array", "_device", "_requires_grad", "_grad", "grad_fn", "_vc", "_base", "_out_nr", "_acc",
+                "_extra")
+
+
+# Tensor.__reduce_ex__ (_tensor_protocols.py) pickles a reference to ember._tensor._rebuild: it stays here,
+# so that tensors pickled before keep loading.
 def _rebuild(array, device, requires_grad, cls):
     t = _make(array, to_device(device) if device != "cpu" else CPU, requires_grad, cls=cls)
     if device != "cpu":
-        from .backends import backend_for
+        from ._backends import backend_for
         t._array = backend_for(t._device).from_numpy(array)
     return t
 
@@ -882,38 +579,33 @@ def _wrap_dim(dim, ndim):
     return dim % n
 
 
-def _parse_to(tensor, args, kwargs):
-    device = kwargs.pop("device", None)
-    dtype = kwargs.pop("dtype", None)
-    copy = kwargs.pop("copy", False)
-    kwargs.pop("non_blocking", None)
-    kwargs.pop("memory_format", None)
-    if kwargs:
-        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-    for arg in args:
-        if isinstance(arg, Tensor):
-            device, dtype = arg._device, arg.dtype
-        elif isinstance(arg, _dt.dtype) or (arg in (float, int, bool, complex)):
-            dtype = arg
-        elif isinstance(arg, bool):
-            copy = arg
-        elif arg is not None:
-            device = arg
-    return (to_device(device) if device is not None else None,
-            _dt.to_dtype(dtype) if dtype is not None else None, copy)
-
-
-from . import ops  # noqa: E402  (ops import Tensor; operators above resolve `ops` at call time)
-from .ops.arithmetic import (Add as _Add, Div as _Div, Mul as _Mul, PowScalar as _PowScalar,  # noqa: E402
-                              RsubScalar as _RsubScalar, Sub as _Sub)
+from .autograd.grad_mode import _State as _grad_mode  # noqa: E402  (_make reads it: Note [inference tensors])
+from . import ops  # noqa: E402  (ops import Tensor; methods above resolve `ops` at call time)
 from .autograd import backward as _autograd_backward  # noqa: E402
 from .autograd.graph import add_hook  # noqa: E402
+from ._tensor_protocols import TensorProtocols  # noqa: E402  (these two import ops, so they come last)
+from ._tensor_conversions import TensorConversions  # noqa: E402
+from . import _legacy_tensors as _legacy  # noqa: E402  (Tensor.__new__'s legacy constructor)
 
-# The arithmetic operators: see Note [operator fast path] above.
-Tensor.__add__ = _arithmetic_operator("__add__", _Add, ops.add)
-Tensor.__radd__ = _arithmetic_operator("__radd__", _Add, ops.add, reflected=True)
-Tensor.__sub__ = _arithmetic_operator("__sub__", _Sub, ops.sub)
-Tensor.__rsub__ = _arithmetic_operator("__rsub__", _RsubScalar, ops.rsub, reflected=True)
-Tensor.__mul__ = _arithmetic_operator("__mul__", _Mul, ops.mul)
-Tensor.__rmul__ = _arithmetic_operator("__rmul__", _Mul, ops.mul, reflected=True)
-Tensor.__truediv__ = _arithmetic_operator("__truediv__", _Div, ops.div)
+_CLASS_BOOKKEEPING = frozenset(vars(type("Empty", (), {})))   # __module__, __doc__, __dict__, __weakref__
+
+
+def _copy_into_tensor(methods):
+    """Put the methods, properties and constants written in the body of `methods` (a class in another
+    module) into Tensor's own __dict__, named Tensor.<name> as if written in its body. Not a mixin base: a
+    base class's module would have to exist before Tensor, so it could not import ember.ops (which imports
+    Tensor) for its methods to call."""
+    for name, value in vars(methods).items():
+        if name in _CLASS_BOOKKEEPING:
+            continue
+        assert name not in Tensor.__dict__, f"Tensor.{name} is defined twice"
+        for fn in (value.fget, value.fset, value.fdel) if isinstance(value, property) else (value,):
+            if isinstance(fn, types.FunctionType):
+                fn.__qualname__ = f"Tensor.{fn.__name__}"
+        setattr(Tensor, name, value)
+
+
+_copy_into_tensor(TensorProtocols)
+_copy_into_tensor(TensorConversions)
+# Tensor.as_strided_, and ember.as_strided_ as PyTorch has it too: as_strided in place, made as t_ is
+ops._registry.PUBLIC["as_strided_"] = ops.views._restride_inplace("as_strided_", ops.slicing.as_strided)

@@ -336,6 +336,8 @@ def _allowed_globals():
     for storage_name, dtype_name in STORAGE_TYPES.items():
         for module in ("torch", "torch.cuda"):
             table[f"{module}.{storage_name}"] = StorageType(f"{module}.{storage_name}", dtype_name)
+    for name in ("torch.UntypedStorage", "torch.storage.UntypedStorage"):     # a bare untyped storage: bytes
+        table[name] = StorageType(name, "uint8")
     for d in _dtype.ALL:
         table[f"torch.{d.name}"] = d
     return table
@@ -358,14 +360,19 @@ def _defaults():
 
 # --- explicit allow-listing (PyTorch's torch.serialization.add_safe_globals) ------------------------
 
-_user_globals = {}                                # dotted name -> object, added by the user
+_user_globals = {}                                # dotted name -> object, added by the user (looked up by name)
+_user_entries = []                                # what the user passed, in order: (entry, names, object)
 
 
-def _name_of(obj):
+def _names_of(obj):
+    # An ember object with a PyTorch counterpart is allow-listed under torch's name, the one files use
+    # (add_safe_globals([ember.nn.Linear]) allows GLOBAL torch.nn.modules.linear.Linear), and its own.
+    from ._torch_globals import torch_dotted_name
     module, name = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
     if not isinstance(module, str) or not isinstance(name, str):
         raise TypeError(f"add_safe_globals: {obj!r} has no __module__/__qualname__; pass (obj, 'module.name')")
-    return f"{module}.{name}"
+    torch_spelling = torch_dotted_name(obj)
+    return [f"{module}.{name}"] + ([torch_spelling] if torch_spelling else [])
 
 
 def _entries(safe_globals):
@@ -380,38 +387,66 @@ def _entries(safe_globals):
             if type(name) is not str:
                 raise TypeError(f"Expected second item in tuple to be str of callable full path, but got: "
                                 f"{type(name)}")
+            names = [name]
         else:
-            obj, name = entry, _name_of(entry)
-        module, _, attr = name.rpartition(".")
-        if _is_blocked(_PY2_MODULES.get(module, module), attr):
-            raise ValueError(f"add_safe_globals: {name} can never be allow-listed (its module is blocked)")
-        yield name, obj
+            obj, names = entry, _names_of(entry)
+        for name in names:
+            module, _, attr = name.rpartition(".")
+            if _is_blocked(_PY2_MODULES.get(module, module), attr):
+                raise ValueError(f"add_safe_globals: {name} can never be allow-listed (its module is blocked)")
+        yield entry, names, obj
+
+
+def _known(entry):
+    return any(entry is e or (type(entry) is tuple and entry == e) for e, _, _ in _user_entries)
+
+
+def _sync():
+    _user_globals.clear()
+    _user_globals.update((name, obj) for _, names, obj in _user_entries for name in names)
 
 
 def add_safe_globals(safe_globals):
-    """Allow-list these globals (objects, or (object, 'module.name') pairs) for every later load."""
-    _user_globals.update(_entries(safe_globals))
+    """Allow-list these globals (objects, or (object, 'module.name') pairs) for every later weights-only load."""
+    for entry in list(_entries(safe_globals)):   # all checked before any is added
+        if not _known(entry[0]):
+            _user_entries.append(entry)
+    _sync()
 
 
 def clear_safe_globals():
-    _user_globals.clear()
+    """Forget every global add_safe_globals allowed."""
+    del _user_entries[:]
+    _sync()
 
 
 def get_safe_globals():
-    return list(_user_globals.values())
+    """The user-allowed globals, as they were given to add_safe_globals / safe_globals."""
+    return [entry for entry, _, _ in _user_entries]
 
 
 class safe_globals:
-    """Context manager: the given globals are allow-listed inside the block only."""
+    """Context manager: the given globals are allow-listed inside the block only.
+
+    On exit (also by an exception) the globals the block added are removed again; ones that were allowed
+    before the block stay allowed (PyTorch also removes those: a nested or repeated allow-listing would
+    be lost).
+    """
 
     def __init__(self, safe_globals):
-        self.entries = dict(_entries(safe_globals))
-        self.saved = {}
+        self.entries = list(_entries(safe_globals))
+        self.added = []
 
     def __enter__(self):
-        self.saved = dict(_user_globals)
-        _user_globals.update(self.entries)
+        self.added = []
+        for entry in self.entries:
+            if not _known(entry[0]):
+                _user_entries.append(entry)
+                self.added.append(entry)
+        _sync()
 
     def __exit__(self, *exc):
-        _user_globals.clear()
-        _user_globals.update(self.saved)
+        added = {id(e) for e in self.added}
+        _user_entries[:] = [e for e in _user_entries if id(e) not in added]
+        self.added = []
+        _sync()

@@ -31,6 +31,40 @@ def _fail(message):
     raise CheckpointError(message)
 
 
+# torch.load's guidance around a weights-only refusal (torch.serialization.load's _get_wo_message), in ember's names.
+_UNSAFE_MESSAGE = ("In PyTorch 2.6 the default value of the `weights_only` argument of `torch.load` changed from "
+                   "`False` to `True`; `ember.load` has the same default. Re-running `ember.load` with `weights_only` "
+                   "set to `False` will likely succeed, but it can result in arbitrary code execution. Do it only if "
+                   "you got the file from a trusted source.")
+_DOCS_MESSAGE = ("\n\nCheck the documentation of torch.load (ember.load follows it) to learn more about types accepted "
+                 "by default with weights_only https://pytorch.org/docs/stable/generated/torch.load.html.")
+
+
+def weights_only_message(message, kind=None):
+    """The refusal `message` inside torch.load's text; kind is 'global' (a name to allow-list), 'blocked' or None."""
+    if kind == "global":
+        text = ("Weights only load failed. This file can still be loaded, to do so you have two options, "
+                "\033[1mdo those steps only if you trust the source of the checkpoint\033[0m. "
+                f"\n\t(1) {_UNSAFE_MESSAGE}\n\t(2) Alternatively, to load with `weights_only=True` please check the "
+                "recommended steps in the following error message.\n\tWeightsUnpickler error: " + message)
+    else:
+        text = f"Weights only load failed. {_UNSAFE_MESSAGE}\n"
+        if kind != "blocked":
+            text += ("Please file an issue with the following so that we can make `weights_only=True` compatible "
+                     "with your use case: WeightsUnpickler error: ")
+        text += "\n\n" + message
+    return text + _DOCS_MESSAGE
+
+
+def _numpy_core_alias(module, name):
+    # NumPy 2 moved numpy.core to numpy._core (and unpickles either); files name the module of the NumPy that
+    # wrote them, so an allow-listed numpy._core function also allows its numpy.core spelling and back.
+    for old, new in (("numpy.core", "numpy._core"), ("numpy._core", "numpy.core")):
+        if module == old or module.startswith(old + "."):
+            return f"{new}{module[len(old):]}.{name}"
+    return None
+
+
 # --- the interpreter --------------------------------------------------------------------------------
 
 _MAX_GLOBAL_NAME = 1024        # bytes per GLOBAL line
@@ -148,16 +182,19 @@ class Unpickler:
         module = _PY2_MODULES.get(module, module)
         full = f"{module}.{name}"
         if _is_blocked(module, name):
-            _fail(f"Weights only load failed: refusing global '{full}' in {self.where}: its module is blocked "
-                  "and can never be allow-listed (it could run code or reach the file system)")
+            blocked = f"name {full}" if module == "builtins" else f"module {module.split('.', 1)[0]}"
+            _fail(weights_only_message(f"Trying to load unsupported GLOBAL {full} whose {blocked} is blocked "
+                                       f"(in {self.where}).", "blocked"))
         if full in self.table:
             return self.table[full]
-        if full in self.user:
-            return self.user[full]
-        _fail(f"Weights only load failed: unsupported global '{full}' in {self.where} (GLOBAL {full} is not "
-              f"an allowed global). If you trust it, allow-list it with "
-              f"`ember.serialization.add_safe_globals([{full}])`; ember never falls back to unrestricted "
-              "unpickling, not even with weights_only=False.")
+        for candidate in (full, _numpy_core_alias(module, name)):
+            if candidate in self.user:
+                return self.user[candidate]
+        shown = name if module == "builtins" else full      # torch names builtins bare in its advice
+        _fail(weights_only_message(
+            f"Unsupported global: GLOBAL {full} was not an allowed global by default. Please use "
+            f"`ember.serialization.add_safe_globals([{shown}])` or the `ember.serialization.safe_globals([{shown}])` "
+            "context manager to allowlist this global if you trust this class/function.", "global"))
 
     def _decode(self, raw, what):
         try:
@@ -201,10 +238,10 @@ class Unpickler:
     def _unsupported(self, code):
         name = pickle_names.get(code)
         if name in ("INST", "OBJ", "EXT1", "EXT2", "EXT4", "PERSID", "NEXT_BUFFER", "READONLY_BUFFER"):
-            return (f"Weights only load failed: opcode {name} in {self.where} is not supported (checkpoints never "
-                    "use it; it can import or call arbitrary objects)")
+            return weights_only_message(f"Unsupported operand {code}: opcode {name} in {self.where} is not supported "
+                                        "(checkpoints never use it; it can import or call arbitrary objects)")
         if name is not None:
-            return f"Weights only load failed: unsupported pickle opcode {name} in {self.where}"
+            return weights_only_message(f"Unsupported operand {code}: pickle opcode {name} in {self.where}")
         return f"{self.where} is not a pickle: unknown opcode byte {code:#04x} at offset {self.reader.pos - 1}"
 
 
@@ -288,7 +325,8 @@ def _reduce(self):
     if type(args) is not tuple:
         _fail(f"{self.where}: REDUCE arguments must be a tuple, got {type(args).__name__}")
     if id(func) not in _CALLABLE_DEFAULTS and id(func) not in self.callables:
-        _fail(f"Weights only load failed: REDUCE may only call allow-listed functions, got {func!r}"[:300])
+        _fail(weights_only_message(f"Trying to call reduce for unrecognized function {func!r}"[:300]
+                                   + " (REDUCE may only call allow-listed functions)"))
     self.stack.append(func(*args))
 
 
@@ -298,7 +336,8 @@ def _newobj(self):
     if type(args) is not tuple:
         _fail(f"{self.where}: NEWOBJ arguments must be a tuple")
     if not isinstance(cls, type) or not any(cls is c for c in self.classes.values()):
-        _fail(f"Weights only load failed: NEWOBJ may only create allow-listed classes, got {cls!r}"[:300])
+        _fail(weights_only_message(f"Can only create new object for classes allowlisted via `add_safe_globals` but "
+                                   f"got {cls!r}"[:300] + " (NEWOBJ)"))
     self.stack.append(cls.__new__(cls, *args))
 
 
@@ -320,8 +359,8 @@ def _build(self):
             for key, value in (slots or {}).items():
                 setattr(inst, key, value)
     else:
-        _fail(f"Weights only load failed: BUILD is only allowed on OrderedDict and allow-listed classes, got "
-              f"{type(inst).__name__}")
+        _fail(weights_only_message("Can only build OrderedDict, Counter or types allowlisted via `add_safe_globals`, "
+                                   f"but got {type(inst)} (BUILD)"))
 
 
 @_op(pickle.EMPTY_TUPLE)

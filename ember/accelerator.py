@@ -2,7 +2,7 @@
 
     device = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"
 
-The one accelerator ember can drive is CUDA, through CuPy (ember.backends.cuda). Where CuPy is absent
+The one accelerator ember can drive is CUDA, through CuPy (ember._backends.cuda). Where CuPy is absent
 the answers are those of a CPU-only PyTorch build: no accelerator, and device queries refuse.
 """
 from . import cuda as _cuda

@@ -1,5 +1,15 @@
-"""ember.cuda: availability queries; the CUDA backend itself is ember.backends.cuda (CuPy)."""
-from .backends import cuda as _backend
+"""ember.cuda: availability queries; the CUDA backend itself is ember._backends.cuda (CuPy). ember.cuda.amp holds
+the deprecated torch.cuda.amp spellings of ember.amp (autocast, GradScaler, custom_fwd/custom_bwd)."""
+import sys as _sys
+
+from .amp._deprecated import cuda_amp as amp
+from ._backends import cuda as _backend
+from ._legacy_tensors import CUDA_TYPES as _CUDA_TYPES
+
+_sys.modules.setdefault("ember.cuda.amp", amp)     # `import ember.cuda.amp` works on this plain module too
+
+globals().update(_CUDA_TYPES)      # the legacy classes ember.cuda.FloatTensor ... (ember/_legacy_tensors.py)
+from ._cuda_memory import *  # noqa: E402,F403  memory_allocated, memory_stats, get_device_name ...
 
 
 def is_available():
@@ -21,9 +31,10 @@ def current_device():
 
 
 def synchronize(device=None):
-    if is_available():
-        import cupy
-        cupy.cuda.Device().synchronize()
+    """Wait for the device's queued work (AssertionError without a GPU, as PyTorch's CPU-only build)."""
+    from ._cuda_memory import _cupy_device
+    _, dev = _cupy_device(device)
+    dev.synchronize()
 
 
 def manual_seed(seed):

@@ -1,9 +1,12 @@
 """save/load in PyTorch's checkpoint formats: files move both ways between ember and PyTorch.
 
 Note [checkpoint security]
-    load() never executes code from a file, whatever `weights_only` says: the pickle inside a
+    load() with weights_only=True (the default) never executes code from a file: the pickle inside a
     checkpoint is run by ember/_weights_only_unpickler.py, an opcode interpreter whose GLOBALs resolve
-    through an exact-name table of ember's own validating constructors (nothing is imported). Every
+    through an exact-name table of ember's own validating constructors (nothing is imported). Only an
+    explicit weights_only=False (or a pickle_module with weights_only unset, or the environment variable
+    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD, as in torch.load) unpickles everything with
+    ember/_trusted_unpickler.py, for files the user trusts. Every
     size is checked before memory is allocated: a storage's byte count against its record (zip) or the
     bytes left in the file (legacy), a tensor's extent against its storage, zip records against the
     file and each other (no overlap, so the sum of allocations never exceeds the file size). Any
@@ -18,8 +21,15 @@ Note [atomic save]
     removed by the next save to the same path; load() never looks at them.
 
 Deviations from PyTorch, all documented here:
-  * weights_only=False is accepted but changes nothing: ember has no unrestricted unpickler.
-    Objects outside the allow-list need add_safe_globals([...]).
+  * weights_only=False never imports torch: torch.* globals resolve to ember's counterparts (a name ember
+    lacks raises CheckpointError), so torch.save(model) loads as ember modules.
+  * safe_globals([...]) removes on exit only the globals it added (PyTorch also removes ones that were
+    allowed before the block). add_safe_globals checks its entries at once (PyTorch at the next load),
+    and allows an ember class or function under its own name and its torch name (the one files use).
+  * A legacy-format checkpoint whose storages go to a non-CPU device runs its object pickle twice (the
+    data follows the pickle); with weights_only=False that runs the file's constructors twice.
+  * A refusal's text is torch.load's, naming ember.load and ember.serialization.add_safe_globals; the
+    GLOBAL it names keeps its `builtins.` prefix.
   * save() always writes pickle protocol 2 (PyTorch's default; its weights-only loader refuses others).
   * Storages whose location is a device ember cannot use (cuda:0 on a machine without CuPy/GPU) load
     on the CPU with a warning instead of raising. Sharing is kept on the CPU only.
@@ -41,13 +51,15 @@ import zlib
 import numpy as np
 
 from ._device import device
+from ._load_policy import Unpickling, get_unsafe_globals_in_checkpoint
 from ._pickler import _Pickler, _StorageTable
 from ._weights_only_globals import (LoadedStorage, StorageType, add_safe_globals, clear_safe_globals,
                                     get_safe_globals, safe_globals)
-from ._weights_only_unpickler import BufferReader, CheckpointError, StreamReader, Unpickler
+from ._weights_only_unpickler import CheckpointError, StreamReader, Unpickler
 
 __all__ = ["save", "load", "CheckpointError", "add_safe_globals", "clear_safe_globals", "get_safe_globals",
-           "safe_globals", "set_crc32_options", "get_crc32_options", "DEFAULT_PROTOCOL"]
+           "safe_globals", "get_unsafe_globals_in_checkpoint", "set_crc32_options", "get_crc32_options",
+           "DEFAULT_PROTOCOL"]
 
 DEFAULT_PROTOCOL = 2
 MAGIC_NUMBER = 0x1950a86a20f9469cfc6c            # first pickle of a legacy (pre-1.6) checkpoint
@@ -90,7 +102,9 @@ def save(obj, f, pickle_module=None, pickle_protocol=DEFAULT_PROTOCOL, _use_new_
 
     pickle_module is ignored and pickle_protocol must be 2-5; the pickle is always written with
     protocol 2 so that torch.load(weights_only=True) reads it. _use_new_zipfile_serialization=False
-    writes the legacy format.
+    writes the legacy format. ember's classes and functions with a PyTorch counterpart are written under
+    torch's names, and modules with torch's attributes, so torch.load(weights_only=False) of a whole
+    ember model builds torch's modules.
     """
     if type(pickle_protocol) is not int or not 2 <= pickle_protocol <= 5:
         raise ValueError(f"save: pickle_protocol must be between 2 and 5, got {pickle_protocol!r}")
@@ -255,21 +269,19 @@ def _fsync_directory(directory):
 # ================================================================================================
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
-    """Read a checkpoint written by torch.save or ember.save (zip or legacy format) without running code.
+    """Read a checkpoint written by torch.save or ember.save (zip or legacy format).
 
+    weights_only (the default, as in PyTorch): the pickle is run by ember's weights-only interpreter,
+    which never executes code from the file (Note [checkpoint security]); other objects load once
+    allow-listed with add_safe_globals / safe_globals. weights_only=False (or a pickle_module with
+    weights_only unset) unpickles everything, as torch.load does: only for files you trust. torch.*
+    names then resolve to ember's objects, so a model PyTorch pickled whole loads as ember modules.
     map_location: None, a device (str/ember.device), a dict {saved location: new location} or a
     callable (storage, location) -> storage or None. mmap=True maps storages from the file (copy on
-    write) instead of reading them; it needs a path. weights_only is accepted for compatibility;
-    loading is always restricted (Note [checkpoint security]). Paths ending in .safetensors are read
-    with ember.utils.safetensors.load_file.
+    write) instead of reading them; it needs a path. Paths ending in .safetensors are read with
+    ember.utils.safetensors.load_file.
     """
-    import pickle
-    if pickle_module is not None and pickle_module is not pickle:
-        raise RuntimeError("load: a custom pickle_module is not supported: ember only loads with its own "
-                           "restricted unpickler")
-    encoding = pickle_load_args.pop("encoding", "utf-8")
-    if pickle_load_args:
-        raise TypeError(f"load() got unexpected keyword arguments {sorted(pickle_load_args)}")
+    unpickling = Unpickling.from_arguments(weights_only, pickle_module, pickle_load_args)
     restore = _Restorer(map_location)
     if _is_path(f):
         path = os.fsdecode(os.fspath(f))
@@ -278,31 +290,34 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             return load_file(path, device=str(restore.fixed or "cpu"))
         with open(path, "rb") as fh:
             try:
-                return _load_stream(fh, restore, encoding, bool(mmap))
+                return _load_stream(fh, restore, unpickling, bool(mmap), path)
             except CheckpointError as error:
                 raise CheckpointError(f"{path}: {error}") from None
-    if mmap:
-        raise ValueError("f must be a file path in order to use the mmap argument")
     if not hasattr(f, "read"):
         raise AttributeError(f"load: expected a path or a file object with read(), got {type(f).__name__}")
     if not (getattr(f, "seekable", lambda: False)()):
         import io
         f = io.BytesIO(f.read())
-    return _load_stream(f, restore, encoding, False)
+    return _load_stream(f, restore, unpickling, bool(mmap), None)
 
 
-def _load_stream(fh, restore, encoding, use_mmap):
+def _load_stream(fh, restore, unpickling, use_mmap, path):
     start = fh.tell()
     head = fh.read(512)
     fh.seek(start)
     if not head:
         _fail("the checkpoint is empty (0 bytes)")
     if head[:4] == b"PK\x03\x04":
-        return _ZipCheckpoint(fh, use_mmap).load(restore, encoding)
+        if use_mmap and path is None:
+            raise ValueError("f must be a file path in order to use the mmap argument")
+        return _ZipCheckpoint(fh, use_mmap).load(restore, unpickling)
     if use_mmap:
-        raise RuntimeError("mmap can only be used with files saved in the zip format (torch.save's default)")
+        name = f"{path}, " if path is not None else ""
+        raise RuntimeError(f"mmap can only be used with files saved with `ember.save({name}"
+                           "_use_new_zipfile_serialization=True), please ember.save your checkpoint with this "
+                           "option in order to use mmap.")
     if head[:1] == b"\x80":
-        return _load_legacy(fh, restore, encoding)
+        return _load_legacy(fh, restore, unpickling)
     if len(head) >= 262 and head[257:262] == b"ustar":
         _fail("tar-based checkpoints (PyTorch < 0.4) are not supported")
     _fail(f"not a PyTorch checkpoint: it starts with {head[:8]!r}, neither a zip archive (b'PK\\x03\\x04') "
@@ -357,7 +372,7 @@ class _Restorer:
 
 def _cuda_available():
     try:
-        from .backends import cuda
+        from ._backends import cuda
     except ImportError:
         return False
     return cuda.available()
@@ -495,7 +510,7 @@ class _ZipCheckpoint:
         except UnicodeDecodeError:
             _fail(f"record {self.prefix}/{name!r} is not ASCII text")
 
-    def load(self, restore, encoding):
+    def load(self, restore, unpickling):
         if not self.has("version"):
             _fail(f"missing record '{self.prefix}/version': not a PyTorch checkpoint")
         version = self.read_text("version")
@@ -531,11 +546,10 @@ class _ZipCheckpoint:
             storages[key] = storage
             return storage
 
-        pickle_bytes = self.read("data.pkl")
-        return Unpickler(BufferReader(pickle_bytes), persistent_load, where=where, encoding=encoding).load()
+        return unpickling.buffer(self.read("data.pkl"), persistent_load, where)
 
 
-def _load_legacy(fh, restore, encoding):
+def _load_legacy(fh, restore, unpickling):
     """Legacy format: magic, protocol, sys_info, object and key-list pickles, then each storage's bytes.
 
     The data follows the object pickle, so storages are allocated (zeroed, within the bytes left in
@@ -547,8 +561,9 @@ def _load_legacy(fh, restore, encoding):
     end = fh.tell()
     fh.seek(start)
 
-    def unpickle(where, persistent_load=None):
-        return Unpickler(StreamReader(fh, end), persistent_load, where=where, encoding=encoding).load()
+    def unpickle(where, persistent_load=None):          # the header pickles are plain data: always weights-only
+        return Unpickler(StreamReader(fh, end), persistent_load, where=where,
+                         encoding=unpickling.encoding).load()
 
     if unpickle("legacy header") != MAGIC_NUMBER:
         _fail("not a PyTorch checkpoint: a legacy file must start with the magic number pickle")
@@ -563,6 +578,11 @@ def _load_legacy(fh, restore, encoding):
     budget = [0]                                  # bytes the storages claim so far
 
     def persistent_load(pid, second_pass=False):
+        if type(pid) is tuple and len(pid) == 4 and pid[0] == "module":
+            # torch.save(module) in this format stores each module class with its source (for a change warning)
+            if not isinstance(pid[1], type):
+                _fail(f"legacy object pickle: persistent id 'module' must name a class, got {pid[1]!r}"[:300])
+            return pid[1]
         dtype, key, location, numel = _check_pid(pid, 6, "legacy object pickle")
         root = storages.get(key)
         if root is None:
@@ -585,7 +605,7 @@ def _load_legacy(fh, restore, encoding):
         return LoadedStorage(root.array[view[1]:view[1] + view[2]], dtype, view[0], location, device)
 
     object_start = fh.tell()
-    result = unpickle("legacy object pickle", persistent_load)
+    result = unpickling.stream(fh, end, persistent_load, "legacy object pickle")
     keys = unpickle("legacy storage key list")
     if type(keys) is not list or any(type(k) is not str for k in keys) or len(set(keys)) != len(keys):
         _fail("legacy storage key list must be a list of distinct strings")
@@ -607,7 +627,7 @@ def _load_legacy(fh, restore, encoding):
         storage.array[...] = _decode_storage(raw, storage.dtype, byteorder)
     if any(d.type != "cpu" for d in devices.values()):
         fh.seek(object_start)
-        result = unpickle("legacy object pickle", lambda pid: persistent_load(pid, True))
+        result = unpickling.stream(fh, end, lambda pid: persistent_load(pid, True), "legacy object pickle")
     return result
 
 

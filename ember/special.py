@@ -6,26 +6,13 @@ from .ops.unary import sigmoid as expit
 from .ops.softmax_family import log_softmax as _log_softmax
 from .ops.reduction import logsumexp
 from .ops.softmax_family import softmax as _softmax
-from .backends import special as _sp
-from .ops.special_functions import (digamma, entr, i0, i0e, i1, i1e, log_ndtr, logit, ndtr, ndtri, polygamma, sinc,
-                                    xlog1py, xlogy, zeta)
-from .ops.special_functions import _special_unary
+from .ops.special_functions import (digamma, entr, erfcx, i0, i0e, i1, i1e, log_ndtr, logit, ndtr, ndtri, polygamma,
+                                    sinc, xlog1py, xlogy, zeta)
 from .ops.special_functions import lgamma as gammaln
 from .ops.special_functions import mvlgamma as multigammaln
 
 psi = digamma
 
-
-def _erfcx_forward(xp, x):
-    if x.dtype.kind == "c" or x.dtype.itemsize < 4:          # PyTorch's kernel has float and double only
-        from ._dtype import _FROM_NUMPY, scalar_type_name
-        raise NotImplementedError(f"\"erfcx_cpu\" not implemented for '{scalar_type_name(_FROM_NUMPY[x.dtype])}'")
-    return _sp.erfcx(xp, x)
-
-
-# d/dx erfcx(x) = 2x erfcx(x) - 2/sqrt(pi)
-erfcx = _special_unary("erfcx", "SpecialErfcxBackward0", _erfcx_forward,
-                       lambda g, x: g * (2 * x * erfcx(x) - 1.1283791670955126))
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i0e", "i1", "i1e",
            "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember.backends import meta
+from ember._backends import meta
 
 sys.path.insert(0, str(Path(__file__).parent / "ops"))
 from op_db import OP_CASES  # noqa: E402

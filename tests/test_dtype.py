@@ -228,7 +228,7 @@ def test_casts_and_type_methods():
     assert x.double().dtype is ember.float64 and x.half().dtype is ember.float16
     assert x.bool().tolist() == [True, True] and x.byte().dtype is ember.uint8
     assert x.to(ember.int16).dtype is ember.int16 and x.to(dtype=ember.float64).dtype is ember.float64
-    assert x.type() == "ember.FloatTensor" and x.long().type() == "ember.LongTensor"
+    assert x.type() == "torch.FloatTensor" and x.long().type() == "torch.LongTensor"   # PyTorch's names
     assert x.type(ember.float64).dtype is ember.float64
     assert x.type_as(ember.tensor([1])).dtype is ember.int64
     assert x.to(float).dtype is ember.float32 and x.to(int).dtype is ember.int64
@@ -268,4 +268,4 @@ def test_bfloat16_without_ml_dtypes_says_what_to_install():
                "print(ember.bfloat16.numpy, ember.ones(2).type())\n"
                "try:\n    ember.ones(2, dtype=ember.bfloat16)\n"
                "except RuntimeError as e:\n    print('RuntimeError', 'ml_dtypes' in str(e))")
-    assert out == ["None", "ember.FloatTensor", "RuntimeError", "True"]
+    assert out == ["None", "torch.FloatTensor", "RuntimeError", "True"]

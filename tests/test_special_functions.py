@@ -56,7 +56,7 @@ def test_float64_matches_torch(name, ours, theirs, x, rtol, atol):
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
 
 
-# digamma and trigamma follow PyTorch's float32 algorithm instead (ember/backends/special.py, Note [PyTorch's psi
+# digamma and trigamma follow PyTorch's float32 algorithm instead (ember/_backends/special.py, Note [PyTorch's psi
 # family]); tests/ops/test_divergences_numerics.py compares them with PyTorch's float32 results
 FLOAT32_SWEEPS = [s for s in SWEEPS[:-3] if not s[0].startswith("digamma")]
 

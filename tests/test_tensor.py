@@ -413,3 +413,20 @@ def test_reflected_operator_called_with_a_tensor_matches_torch(torch, symbol):
     for a, b in zip(ours[3], theirs[3], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6)
     assert ours[0] == pytest.approx({"+": [2.0, 2.0], "-": [1.0, -6.0], "*": [0.75, -8.0]}[symbol])
+
+
+def test_protocols_and_conversions_are_tensors_own_attributes():
+    """_tensor_protocols.py and _tensor_conversions.py are copied into the one Tensor class (no mixin base):
+    each entry is found in Tensor.__dict__ itself, named Tensor.<name>, and no registry op shadows it."""
+    from ember._tensor_conversions import TensorConversions
+    from ember._tensor_protocols import TensorProtocols
+    assert ember.Tensor.__mro__ == (ember.Tensor, object)
+    for part in (TensorProtocols, TensorConversions):
+        names = set(vars(part)) - {"__module__", "__doc__", "__dict__", "__weakref__"}
+        assert {"__add__", "__len__", "__reduce_ex__", "to", "float", "new_zeros"} & names
+        for name in names:
+            assert ember.Tensor.__dict__[name] is vars(part)[name], name
+    assert ember.Tensor.to.__qualname__ == "Tensor.to"
+    assert ember.Tensor.__getitem__.__qualname__ == "Tensor.__getitem__"
+    t = ember.ones(2)
+    assert hash(t) == object.__hash__(t) and (t + 1).tolist() == [2.0, 2.0] and t.double().dtype == ember.float64

@@ -179,9 +179,9 @@ def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, all
 
 def __getattr__(name):
     # autograd.functional imports ops, which import this package: load it on first use.
-    if name == "functional":
+    if name in ("functional", "profiler"):          # profiler: loaded on first use too
         import importlib
-        module = importlib.import_module("ember.autograd.functional")
+        module = importlib.import_module(f"ember.autograd.{name}")
         globals()[name] = module
         return module
     raise AttributeError(f"module 'ember.autograd' has no attribute '{name}'")

@@ -16,6 +16,10 @@ __all__ = ["set_detect_anomaly", "detect_anomaly", "is_anomaly_enabled", "is_ano
 class _Anomaly:
     enabled = False
     check_nan = True
+    # Note [profiler backward]: while ember.profiler records, the engine takes this anomaly path for every
+    # node (it reads the flag once per backward call) and _backward_with_trace hands each node's backward to
+    # profiler(node, grads), which times it; None otherwise (ember/profiler/_instrument.py).
+    profiler = None
 
 
 class set_detect_anomaly:
@@ -82,10 +86,12 @@ def _forward_trace(node):
 
 def _backward_with_trace(node, grads):
     """Anomaly mode: a failing backward also reports where its node was created, as PyTorch warns."""
+    profiler = _Anomaly.profiler
     try:
-        return node._op.backward(node, *grads)
+        return node._op.backward(node, *grads) if profiler is None else profiler(node, grads)
     except Exception:
-        warnings.warn(f"Error detected in {node.name()}. {_forward_trace(node)}", UserWarning, stacklevel=2)
+        if _Anomaly.enabled:
+            warnings.warn(f"Error detected in {node.name()}. {_forward_trace(node)}", UserWarning, stacklevel=2)
         raise
 
 

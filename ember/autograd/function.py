@@ -49,7 +49,7 @@ _CPU_CTX = None                # set below, once the CPU backend is importable
 def null_ctx(device):
     ctx = _NULL_CTX.get(device)
     if ctx is None:
-        from ..backends import backend_for
+        from .._backends import backend_for
         ctx = _NULL_CTX[device] = _NullCtx(backend_for(device))
     return ctx
 
@@ -117,8 +117,8 @@ class Op:
 
     # Note [apply fast path]: apply_unary and apply_binary are apply() for a single-output op of one Tensor
     # and at most one more operand (a Tensor or a non-tensor), no attributes: the Tensor operators (+ - * /,
-    # Note [operator fast path] in _tensor.py), the unary table, relu, clone, sum, and a few hot calls in
-    # backward formulas. They take apply's steps without packing *inputs/**attrs, and _record_fast is
+    # Note [operator fast path] in _tensor_protocols.py), the unary table, relu, clone, sum, and a few hot
+    # calls in backward formulas. They take apply's steps without packing *inputs/**attrs, and _record_fast is
     # _record with the loop over inputs unrolled. What that pays, measured with benchmarks/bench_ops.py
     # (2000 floats, ember side, against these two routed through apply()): 0.3-0.45 us of 1.6-2.7 us a
     # call without grad (15-25%) and 0.5-0.6 us of 2.2-4.2 us with grad (13-23%); the seed autograd loops

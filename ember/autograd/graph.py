@@ -10,7 +10,8 @@ Note [saved entries]: what a node keeps for backward, one tuple per saved value,
   (SAVED_PACKED, packed, unpack_hook)               whatever a saved_tensors_hooks pack hook returned.
 Tuples rather than small classes: every op that saves builds them on each call, and a tuple costs ~30 ns
 where an instance with __slots__ costs ~110 ns. Backward replaces the node's tuple of entries by FREED
-unless retain_graph, which releases everything at once.
+unless retain_graph, which releases everything at once. PyTorch's names for them (grad_fn._saved_self,
+._raw_saved_result ...) are resolved when read: Note [saved names] in _saved_attrs.py.
 
 Note [plain backward]: without create_graph the engine runs with grad mode off, so nothing a backward
 formula computes is recorded and its result needs no history. The hottest formulas (sum's expand, x**2,
@@ -23,7 +24,7 @@ from collections import OrderedDict
 
 import numpy
 
-from ..backends import cpu as _cpu_backend
+from .._backends import cpu as _cpu_backend
 from ..utils.hooks import RemovableHandle
 from .anomaly_mode import _Anomaly, _backward_with_trace, _check_anomaly, record_trace  # noqa: F401 (re-export)
 from .grad_mode import _State
@@ -47,7 +48,7 @@ class Node:
     __slots__ = ("_edges", "needs_input_grad", "_saved", "_to_save", "_in_shapes", "_in_version",
                  "__dict__", "__weakref__")
     xp = numpy                   # the array module of the node's device; set per node off the CPU
-    backend = _cpu_backend       # the backend module (ember.backends.cpu or .cuda); set per node off the CPU
+    backend = _cpu_backend       # the backend module (ember._backends.cpu or .cuda); set per node off the CPU
     # Rarely set state lives in the instance __dict__ and falls back to these class defaults.
     _op = None
     _n_out = 1
@@ -76,6 +77,12 @@ class Node:
 
     def __repr__(self):
         return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+    def __dir__(self):
+        # Only this node's own `_saved_*` / `_raw_saved_*` names, not every descriptor on Node (Note [saved names])
+        from ._saved_attrs import saved_names
+        names = [n for n in object.__dir__(self) if not n.startswith(("_saved_", "_raw_saved_"))]
+        return sorted({*names, *saved_names(self)})
 
     @property
     def metadata(self):
@@ -176,7 +183,7 @@ def _raise_modified(node, tensor, version, current=None, out_nr=None):
         producer = f", which is output {tensor._out_nr} of {_op_name(tensor.grad_fn)},"
     else:
         producer = ""
-    from .._tensor import _type_name
+    from .._tensor_conversions import _type_name
     raise RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace operation: "
         f"[ember.{_type_name(tensor)} {list(tensor.shape)}]{producer} is at version {current}; expected version "
@@ -402,7 +409,7 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
     _State.grad_enabled = create_graph
     fast_sum = not create_graph
     slow_all = needed is not None
-    anomaly = _Anomaly.enabled
+    anomaly = _Anomaly.enabled or _Anomaly.profiler is not None   # profiler: Note [profiler backward]
     pop = buffers.pop
     try:
         while ready:
@@ -689,3 +696,10 @@ def grad_accumulator(tensor):
 
 from .._dtype import _FROM_NUMPY  # noqa: E402
 from .._tensor import Tensor as _Tensor, _make  # noqa: E402
+from ._saved_attrs import saved_name_descriptors  # noqa: E402
+
+# grad_fn._saved_self, ._saved_dim, ._raw_saved_result ...: PyTorch's names for the saved entries, each a
+# descriptor resolved only when read (Note [saved names] in _saved_attrs.py).
+for _name, _descriptor in saved_name_descriptors().items():
+    setattr(Node, _name, _descriptor)
+del _name, _descriptor

@@ -1,32 +1,34 @@
-"""CPU backend: NumPy arrays."""
-import numpy as xp
+"""torch.backends.cpu: the SIMD level of this CPU, as PyTorch names it. NumPy reads the same CPU features
+when it picks its own SIMD kernels at run time, and ember asks NumPy."""
+import platform
 
-name = "cpu"
-
-
-def asarray(data, dtype=None):
-    return xp.asarray(data, dtype=dtype)
+__all__ = ["get_cpu_capability"]
 
 
-def to_numpy(array):
-    return array
+def _cpu_features():
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:                        # NumPy 1.x
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__
+        except ImportError:
+            return {}
+    return __cpu_features__
 
 
-def from_numpy(array):
-    return array
-
-
-def empty_like_shape(shape, dtype):
-    return xp.empty(shape, dtype=dtype)
-
-
-def broadcast_to(array, shape):
-    """A read-only view of `array` expanded to `shape`.
-
-    np.broadcast_to spends ~4 us checking arguments in Python; a 0-d array (the gradient of sum(),
-    expanded in every backward) becomes an all-zero-stride view of its element directly (~1 us)."""
-    if array.ndim == 0:
-        out = xp.ndarray(shape, array.dtype, array, 0, (0,) * len(shape))
-        out.flags.writeable = False
-        return out
-    return xp.broadcast_to(array, shape)
+def get_cpu_capability():
+    """The CPU's vector capability as a string: on x86 "AVX512" (AVX-512 VL, BW and DQ with FMA3), "AVX2"
+    (with FMA3) or "NO AVX"; "VSX" on POWER, "Z VECTOR" on s390x; otherwise "DEFAULT"."""
+    has = _cpu_features().get
+    machine = platform.machine().lower()
+    if machine in ("x86_64", "amd64", "i386", "i686", "x86"):
+        if has("AVX512VL") and has("AVX512BW") and has("AVX512DQ") and has("FMA3"):
+            return "AVX512"
+        if has("AVX2") and has("FMA3"):
+            return "AVX2"
+        return "NO AVX"
+    if machine.startswith("ppc64") and has("VSX"):
+        return "VSX"
+    if machine == "s390x" and has("VX"):
+        return "Z VECTOR"
+    return "DEFAULT"

@@ -8,6 +8,7 @@ from . import conv  # noqa: F401
 from . import creation  # noqa: F401
 from . import decompositions  # noqa: F401
 from . import distances  # noqa: F401
+from . import gamma_sampling  # noqa: F401
 from . import indexing  # noqa: F401
 from . import inplace  # noqa: F401
 from . import joining  # noqa: F401

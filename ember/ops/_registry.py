@@ -19,8 +19,9 @@ def export(fn=None, *, method=True, inplace=False, name=None, public=True, alias
             from .inplace import make_inplace
             for n in (op_name, *aliases):
                 inplace_fn = make_inplace(fn, n + "_")
-                METHODS[n + "_"] = inplace_fn
-                setattr(Tensor, n + "_", inplace_fn)
+                if method:                         # torch.celu_ has no Tensor.celu_: method=False has none
+                    METHODS[n + "_"] = inplace_fn
+                    setattr(Tensor, n + "_", inplace_fn)
                 if public and inplace == "public":
                     PUBLIC[n + "_"] = inplace_fn
         return fn

@@ -65,6 +65,17 @@ def parse_shape(args):
     return shape
 
 
+def parse_size(size, kwargs, fn):
+    """The shape of f(2, 3) / f((2, 3)) / f([2, 3]) / f(size=(2, 3)); TypeError for another keyword."""
+    if "size" in kwargs:
+        if size:
+            raise TypeError(f"{fn}() got multiple values for argument 'size'")
+        size = (kwargs.pop("size"),)
+    if kwargs:
+        raise TypeError(f"{fn}() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    return parse_shape(size)
+
+
 def _size_int(s):
     """An int size (Python/NumPy ints, integer 0-d tensors); PyTorch refuses floats with a TypeError."""
     try:

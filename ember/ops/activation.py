@@ -3,8 +3,18 @@
 Note [activation gradients]: the hot activations (relu, gelu, silu) get their gradient from a second
 Op that works on arrays too, so a training step costs one array pass per direction; that gradient Op
 has its own Tensor-level backward, so double backward still works.
+
+Note [in-place activations]: PyTorch's in-place elu_/selu_/celu_/leaky_relu_/rrelu_ cannot save their input
+(it is overwritten), so they record a node of their own (EluBackward1, CeluBackward1, LeakyReluBackward1,
+RreluWithNoiseBackward1) that saves the result and writes the gradient in terms of it; threshold_ keeps a
+copy of the original input (ThresholdBackward1). The *Result ops below are those nodes: apply_inplace copies
+their result into self and repoints the saved result at self, so a later in-place change of self is caught
+by the version check, as in PyTorch. Their result-based formulas need a non-negative slope (the sign of the
+result must be the sign of the input): PyTorch refuses a negative one in backward, and so does ember.
 """
 import math
+
+import numpy as _np
 
 from .. import _dtype as _dt
 from .._tensor import Tensor, _make
@@ -13,9 +23,12 @@ from ..autograd.grad_mode import _State
 from ._common import cast
 from ._registry import export
 from .comparison import where
+from .inplace import apply_inplace
 from .unary import _sigmoid, exp, sigmoid, tanh
+from ..amp._dispatch import AUTOCAST, autocast_run
 
-__all__ = ["relu", "prelu", "rrelu", "selu", "celu", "hardshrink", "threshold"]
+__all__ = ["relu", "prelu", "rrelu", "rrelu_", "selu", "selu_", "celu", "celu_", "hardshrink", "threshold",
+           "threshold_"]
 
 _SQRT1_2 = 1 / math.sqrt(2)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
@@ -26,18 +39,28 @@ SELU_SCALE = 1.0507009873554804934193349852946
 _ONE_SIXTH_F32 = 0.1666666716337204           # float32(1/6): PyTorch's hardsigmoid slope, for float64 too
 
 
-def float_input(name, input):
+# PyTorch's CPU kernel names, which its "not implemented for" errors cite
+_KERNELS = {"elu": "elu_cpu", "leaky_relu": "leaky_relu_cpu", "rrelu": "leaky_relu_cpu", "gelu": "GeluKernelImpl",
+            "silu": "silu_cpu", "mish": "mish_cpu", "softplus": "softplus_cpu", "hardsigmoid": "hardsigmoid_cpu",
+            "hardswish": "hardswish_cpu", "hardshrink": "hardshrink_cpu", "softshrink": "softshrink_check",
+            "log_sigmoid_forward": "log_sigmoid_cpu", "threshold": "threshold_cpu"}
+
+
+def float_input(name, input, complex_ok=False):
+    """input, if the activation's kernel takes its dtype (floating point; complex only where complex_ok)."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-    if input.dtype.category < _dt.FLOAT:
-        raise RuntimeError(f"\"{name}\" not implemented for '{input.dtype.name.capitalize()}'")
+    dtype = input.dtype
+    if dtype.category < _dt.FLOAT or (not complex_ok and dtype.is_complex):
+        raise NotImplementedError(f"\"{_KERNELS.get(name, name)}\" not implemented for "
+                                  f"'{_dt.scalar_type_name(dtype)}'")
     return input
 
 
 def fast_erf(xp, x):
     """erf for float32/16 (rel. error ~1e-7, Numerical Recipes' erfc fit); float64 uses the exact series."""
     if x.dtype == xp.float64:
-        from ..backends.special import erf
+        from .._backends.special import erf
         return erf(xp, x)
     if x.ndim == 0:                               # NumPy ufuncs turn 0-d arrays into scalars, which
         return fast_erf(xp, x.reshape(1)).reshape(())   # the in-place out= steps below cannot take
@@ -149,10 +172,28 @@ class Threshold(Op):
         return ThresholdGrad.apply(grad, input, drop=input._array <= ctx.threshold)
 
 
-@export(method=False, inplace="public")
+class ThresholdInplace(Threshold):
+    """threshold_: the same formula on a copy of the original input (Note [in-place activations])."""
+    node_name = "ThresholdBackward1"
+
+
+def _threshold_input(input):
+    if isinstance(input, Tensor) and (input.dtype is _dt.bool_ or input.dtype.is_complex):   # integers are fine
+        float_input("threshold", input)
+    return input
+
+
+@export(method=False)
 def threshold(input, threshold, value):
     """input where input > threshold, else value."""
-    return Threshold.apply(input, threshold=threshold, value=value)
+    return Threshold.apply(_threshold_input(input), threshold=threshold, value=value)
+
+
+@export(method=False)
+def threshold_(input, threshold, value):
+    """In-place threshold()."""
+    return apply_inplace(input, lambda x: ThresholdInplace.apply(_threshold_input(x), threshold=threshold,
+                                                                 value=value), "threshold_", (), {})
 
 
 # --- gelu / silu / mish -----------------------------------------------------------------------------
@@ -333,6 +374,34 @@ def _slope(xp, x, negative_slope):
     return xp.where(x > 0, 1.0, negative_slope).astype(x.dtype, copy=False)
 
 
+def _check_result_slope(negative_slope, name="leakyReLu"):
+    """A slope formula on the result needs the result's sign to be the input's (Note [in-place activations])."""
+    if negative_slope < 0:
+        fix = (" File an issue at https://github.com/pytorch/pytorch if you do require supporting in-place leakRelu "
+               "backward calculation with negative slope") if name == "leakyReLu" else ""
+        raise RuntimeError(f"In-place {name} backward calculation is triggered with a negative slope which is not "
+                           "supported. This is caused by calling in-place forward function with a negative slope, "
+                           f"please call out-of-place version instead.{fix}")
+
+
+class LeakyReluResult(Op):
+    """leaky_relu_ (Note [in-place activations]): the slope is read off the result's sign."""
+    node_name = "LeakyReluBackward1"
+
+    @staticmethod
+    def forward(ctx, input, negative_slope):
+        ctx.negative_slope = negative_slope
+        out = ctx.xp.where(input > 0, input, input * negative_slope)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (result,) = ctx.saved_tensors
+        _check_result_slope(ctx.negative_slope)
+        return LeakyReluGrad.apply(grad, result, factor=_slope(ctx.xp, result._array, ctx.negative_slope))
+
+
 class RreluWithNoise(LeakyRelu):
     """rrelu in eval: leaky relu with the mean slope, under PyTorch's node name."""
     @staticmethod
@@ -346,33 +415,98 @@ class RreluTrain(Op):
     node_name = "RreluWithNoiseBackward0"
 
     @staticmethod
-    def forward(ctx, input, noise, mean_slope):
-        ctx.noise, ctx.mean_slope = noise, mean_slope
+    def forward(ctx, input, noise):
+        ctx.noise = noise
         ctx.save_for_backward(input)
         return (input * noise).astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
+        # the noise, however narrow [lower, upper] is: PyTorch 2.13 no longer takes the mean slope there
         (x,) = ctx.saved_tensors
-        factor = ctx.noise if ctx.mean_slope is None else _slope(ctx.xp, x._array, ctx.mean_slope)
-        return RreluGrad.apply(grad, x, factor=factor)
+        return RreluGrad.apply(grad, x, factor=ctx.noise)
+
+
+class RreluResult(Op):
+    """rrelu_ (Note [in-place activations]): x * noise while training (gradient: the noise), the mean slope in
+    eval (noise None; gradient: that slope on the result's sign)."""
+    node_name = "RreluWithNoiseBackward1"
+
+    @staticmethod
+    def forward(ctx, input, noise, mean_slope):
+        ctx.noise, ctx.mean_slope = noise, mean_slope
+        if noise is None:
+            out = ctx.xp.where(input > 0, input, input * mean_slope)
+        else:
+            out = (input * noise).astype(input.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (result,) = ctx.saved_tensors
+        if ctx.noise is not None:
+            return RreluGrad.apply(grad, result, factor=ctx.noise)
+        _check_result_slope(ctx.mean_slope)
+        return RreluGrad.apply(grad, result, factor=_slope(ctx.xp, result._array, ctx.mean_slope))
+
+
+def _elu(xp, input, alpha, scale, input_scale):
+    negative = xp.expm1(xp.minimum(input, 0) * input_scale) * (alpha * scale)
+    return xp.where(input > 0, input * scale, negative).astype(input.dtype, copy=False)
 
 
 class Elu(Op):
     """scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)): elu, selu and celu."""
     @staticmethod
-    def forward(ctx, input, alpha, scale, input_scale):
-        ctx.alpha, ctx.scale, ctx.input_scale = alpha, scale, input_scale
+    def forward(ctx, input, alpha, scale, input_scale, grad_input_scale=None):
+        ctx.alpha, ctx.scale = alpha, scale
+        ctx.input_scale = input_scale if grad_input_scale is None else grad_input_scale
         ctx.save_for_backward(input)
-        xp = ctx.xp
-        negative = xp.expm1(xp.minimum(input, 0) * input_scale) * (alpha * scale)
-        return xp.where(input > 0, input * scale, negative).astype(input.dtype, copy=False)
+        return _elu(ctx.xp, input, alpha, scale, input_scale)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        neg = exp(x.clamp(max=0) * ctx.input_scale) * (ctx.alpha * ctx.scale * ctx.input_scale)
-        return grad * where(x <= 0, neg, float(ctx.scale))        # NaN input: the positive branch, as in PyTorch
+        coef = ctx.alpha * ctx.scale * ctx.input_scale
+        neg = exp(x.clamp(max=0) * ctx.input_scale) * coef        # clamped: no inf (and NaN gradient) above 0
+        # coef at 0, but constant there: PyTorch's second derivative is 0 at x == 0; NaN takes the positive branch
+        a = x._array
+        constant = _make(ctx.xp.where(a <= 0, coef, ctx.scale).astype(a.dtype, copy=False), x.device)
+        return grad * where(x < 0, neg, constant)
+
+
+class Celu(Elu):
+    node_name = "CeluBackward0"
+
+
+class EluResult(Op):
+    """elu_ and selu_ (Note [in-place activations]): with r the result, the slope is input_scale * (r + alpha *
+    scale) where r <= 0 (alpha * scale * input_scale * exp(x * input_scale) there), else scale."""
+    node_name = "EluBackward1"
+
+    @staticmethod
+    def forward(ctx, input, alpha, scale, input_scale, grad_input_scale=None):
+        ctx.alpha, ctx.scale = alpha, scale
+        ctx.input_scale = input_scale if grad_input_scale is None else grad_input_scale
+        out = _elu(ctx.xp, input, alpha, scale, input_scale)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (result,) = ctx.saved_tensors
+        _check_result_slope(ctx.alpha, "elu")
+        r = result._array
+        coef = ctx.alpha * ctx.scale * ctx.input_scale
+        # the slope where r <= 0 (coef at r == 0), scale elsewhere (NaN too); only where r < 0 does it depend
+        # on r, so PyTorch's second derivative is 0 at x == 0
+        constant = _make(ctx.xp.where(r <= 0, coef, ctx.scale).astype(r.dtype, copy=False), result.device)
+        return grad * where(result < 0, (result + ctx.alpha * ctx.scale) * ctx.input_scale, constant)
+
+
+class CeluResult(EluResult):
+    node_name = "CeluBackward1"
 
 
 class Hardsigmoid(Op):
@@ -434,26 +568,53 @@ def hardshrink(input, lambd=0.5):
     return Shrink.apply(float_input("hardshrink", input), lambd=lambd, soft=False)
 
 
-def elu_op(input, alpha=1.0, scale=1.0, input_scale=1.0):
-    return Elu.apply(float_input("elu", input), alpha=float(alpha), scale=float(scale),
-                     input_scale=float(input_scale))
+def elu_op(input, alpha=1.0, scale=1.0, input_scale=1.0, op=Elu, grad_input_scale=None):
+    return op.apply(float_input("elu", input), alpha=float(alpha), scale=float(scale),
+                    input_scale=float(input_scale), grad_input_scale=grad_input_scale)
 
 
-@export(method=False, inplace="public")
+def elu_inplace(input, name, alpha=1.0, scale=1.0, input_scale=1.0, op=EluResult, grad_input_scale=None):
+    """elu_, selu_, celu_: computed by `op`, which saves the result, and written into input."""
+    return apply_inplace(input, lambda x: elu_op(x, alpha, scale, input_scale, op, grad_input_scale), name, (),
+                         {})
+
+
+@export(method=False)
 def selu(input):
     return elu_op(input, SELU_ALPHA, SELU_SCALE)
 
 
-@export(method=False, inplace="public")
-def celu(input, alpha=1.0):
+@export(method=False)
+def selu_(input):
+    """In-place selu() (PyTorch's EluBackward1)."""
+    return elu_inplace(input, "selu_", SELU_ALPHA, SELU_SCALE)
+
+
+def _celu_grad_input_scale(alpha):
+    """PyTorch's celu computes with 1 / alpha, but its backward (CeluBackward0/1) with 1 / float32(alpha)."""
     if alpha == 0:
-        raise RuntimeError("ZeroDivisionError")
-    return elu_op(input, alpha, 1.0, 1.0 / alpha)
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    return 1.0 / float(_np.float32(alpha))
+
+
+@export(method=False)
+def celu(input, alpha=1.0):
+    grad_input_scale = _celu_grad_input_scale(alpha)
+    return elu_op(input, alpha, 1.0, 1.0 / alpha, Celu, grad_input_scale)
+
+
+@export(method=False)
+def celu_(input, alpha=1.0):
+    """In-place celu() (PyTorch's CeluBackward1)."""
+    grad_input_scale = _celu_grad_input_scale(alpha)
+    return elu_inplace(input, "celu_", alpha, 1.0, 1.0 / alpha, CeluResult, grad_input_scale)
 
 
 @export(method=True)
 def prelu(input, weight):
     """x where x > 0, else weight * x; weight has 1 or input.size(1) (channel) entries."""
+    if "prelu" in AUTOCAST:
+        return autocast_run("prelu", prelu, input, weight)
     if weight.dtype is not input.dtype:
         raise RuntimeError(f"prelu: Type promoting not supported. Got {_dt.scalar_type_name(input.dtype)} and "
                            f"{_dt.scalar_type_name(weight.dtype)}")
@@ -527,15 +688,35 @@ class PreluKernelBackward(Op):
         return d_grad, d_input, d_weight
 
 
-@export(method=False, inplace="public")
-def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
-    """Randomized leaky relu: a random slope in [lower, upper] per non-positive element while training."""
-    if isinstance(input, Tensor) and input.dtype.category < _dt.FLOAT:
+def _rrelu_input(input, training):
+    if isinstance(input, Tensor) and (input.dtype.category < _dt.FLOAT or input.is_complex()):
         kernel = "rrelu_with_noise_out_cpu" if training else "leaky_relu_cpu"
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(input.dtype)}'")
-    input = float_input("rrelu", input)
+    return float_input("rrelu", input)
+
+
+@export(method=False)
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    """Randomized leaky relu: a random slope in [lower, upper] per non-positive element while training."""
+    input = _rrelu_input(input, training)
     if not training:                               # PyTorch's eval path: the mean slope
         return RreluWithNoise.apply(input, negative_slope=(lower + upper) / 2)
+    return RreluTrain.apply(input, noise=_rrelu_noise(input, lower, upper))
+
+
+@export(method=False)
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    """In-place rrelu() (PyTorch's RreluWithNoiseBackward1)."""
+    def compute(x):
+        x = _rrelu_input(x, training)
+        if not training:
+            return RreluResult.apply(x, noise=None, mean_slope=(lower + upper) / 2)
+        return RreluResult.apply(x, noise=_rrelu_noise(x, lower, upper), mean_slope=None)
+    return apply_inplace(input, compute, "rrelu_", (), {})
+
+
+def _rrelu_noise(input, lower, upper):
+    """The training slopes: 1 where input > 0, a uniform draw in [lower, upper] elsewhere."""
     # PyTorch draws one double uniform per element x <= 0, in order, from bounds in the op's math type
     from .creation import empty
     xp = input._backend().xp
@@ -546,9 +727,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
     draws = empty((int(negative.sum()),), dtype=_dt.float64, device=input.device).uniform_(*bounds)._array
     noise = xp.ones(a.shape, dtype=a.dtype)
     noise[negative] = draws.astype(math_dtype).astype(a.dtype)
-    # PyTorch's backward uses the noise, or the mean slope when the range is (almost) empty
-    mean_slope = (lower + upper) / 2 if upper - lower <= 1e-6 else None
-    return RreluTrain.apply(input, noise=noise, mean_slope=mean_slope)
+    return noise
 
 
 def cast_float(input):

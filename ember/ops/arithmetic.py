@@ -128,11 +128,27 @@ def _check_bool_sub(input, other):
                            "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
+def _scaled_by_alpha(name, input, other, alpha):
+    """alpha * other, after PyTorch's check that alpha fits the result's dtype category."""
+    if isinstance(alpha, Tensor):
+        alpha = alpha.item()
+    category = _dt.INT if isinstance(alpha, int) else _dt.FLOAT if isinstance(alpha, float) else _dt.COMPLEX
+    if category != _dt.INT or getattr(other, "dtype", None) is _dt.bool_:
+        dtype = promote(name, input, other)[2]
+        if dtype is _dt.bool_:                    # bool arithmetic: alpha is cast to bool too
+            alpha = bool(alpha)
+        if category == _dt.FLOAT and dtype.category < _dt.FLOAT:
+            raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+        if category == _dt.COMPLEX and dtype.category < _dt.COMPLEX:
+            raise RuntimeError("For non-complex input tensors, argument alpha must not be a complex number.")
+    return mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+
+
 @export(inplace=True)
 def add(input, other, *, alpha=1, out=None):
     """input + alpha * other with broadcasting and PyTorch's type promotion."""
     if alpha != 1:
-        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+        other = _scaled_by_alpha("add", input, other, alpha)
     if not _same_dtype(input, other):
         input, other, _ = promote("add", input, other)
     result = Add.apply_binary(input, other) if isinstance(input, Tensor) else Add.apply(input, other)
@@ -144,7 +160,7 @@ def sub(input, other, *, alpha=1, out=None):
     """input - alpha * other."""
     _check_bool_sub(input, other)
     if alpha != 1:
-        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+        other = _scaled_by_alpha("sub", input, other, alpha)
     if not _same_dtype(input, other):
         input, other, _ = promote("sub", input, other)
     result = Sub.apply_binary(input, other) if isinstance(input, Tensor) else Sub.apply(input, other)
@@ -176,7 +192,7 @@ class Rsub(Sub):
         return -grad if ctx.needs_input_grad[0] else None, grad
 
 
-@export(inplace=False)
+@export(method=False)                  # torch.rsub: no Tensor method
 def rsub(input, other, *, alpha=1):
     """other - alpha * input."""
     if alpha != 1:

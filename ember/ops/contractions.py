@@ -4,6 +4,7 @@ saved operands) its pairwise evaluation order; their gradients are einsums too.
 import string
 
 from .. import _dtype as _dt
+from ..amp._dispatch import AUTOCAST, autocast_args, lower_dtype
 from ..autograd.function import Op
 from ._common import cast
 from ._registry import export
@@ -36,6 +37,9 @@ class Einsum(Op):
                 else:
                     saved.append(o.copy())
             ctx.save_for_backward(*saved)
+        if operands[0].dtype.name == "bfloat16":     # NumPy's einsum has no bfloat16 loop: sum in float32
+            wide = [o.astype("float32") for o in operands]
+            return ctx.xp.einsum(equation, *wide, optimize=len(operands) > 2).astype(operands[0].dtype)
         return ctx.xp.einsum(equation, *operands, optimize=len(operands) > 2)
 
     @staticmethod
@@ -282,6 +286,8 @@ def einsum(equation, *operands):
         operands = tuple(operands[0])
     _check_equation(equation, operands)
     equation = _normalize_equation(equation, operands)
+    if AUTOCAST:
+        operands = _autocast_operands(equation, operands)
     dtype = operands[0].dtype
     if any(o.dtype is not dtype for o in operands[1:]):
         operands = _einsum_dtypes(equation, operands)
@@ -289,6 +295,23 @@ def einsum(equation, *operands):
             any(_torch_plan(equation, [o.shape for o in operands])[1]):
         raise NotImplementedError("\"bmm\" not implemented for 'Bool'")
     return Einsum.apply(*operands, equation=equation)
+
+
+def _autocast_operands(equation, operands):
+    """einsum's operands under autocast. CUDA's list casts einsum itself; on the CPU, PyTorch's pairwise steps
+    are: a bmm (autocast: both sides to the lower dtype) where letters are contracted, else a mul (promoting).
+    The operands are cast to the dtype that chain ends in."""
+    if "einsum" in AUTOCAST:
+        return autocast_args(("einsum",), *operands)
+    lower = lower_dtype(operands[0]._device.type, "bmm") if len(operands) > 1 else None
+    castable = (_dt.float16, _dt.bfloat16, _dt.float32)
+    if lower is None or any(o.dtype not in castable for o in operands):
+        return operands
+    _, contracts, _ = _torch_plan(equation, [o.shape for o in operands])
+    dtype = operands[0].dtype
+    for k in range(1, len(operands)):
+        dtype = lower if contracts[k] else _dt.promote_types(dtype, operands[k].dtype)
+    return [cast(o, dtype) for o in operands]
 
 
 def _einsum_dtypes(equation, operands):
@@ -326,6 +349,8 @@ def tensordot(a, b, dims=2):
         raise RuntimeError("both dimension lists should have same length")
     if a.dtype is not b.dtype:
         raise RuntimeError("both inputs should have same dtype")
+    if AUTOCAST:                                     # PyTorch's tensordot multiplies with mm
+        a, b = autocast_args(("tensordot", "mm"), a, b)
     given = list(zip(dims_a, dims_b))
     dims_a = [wrap_dim(d, a.ndim) for d in dims_a]
     dims_b = [wrap_dim(d, b.ndim) for d in dims_b]

@@ -12,6 +12,7 @@ import itertools
 import math
 
 from .._tensor import Tensor
+from ..amp._dispatch import AUTOCAST, autocast_run
 from ..autograd.function import Op
 from ._registry import export
 
@@ -265,6 +266,8 @@ def conv_padding(name, padding, kernel, stride, dilation):
 
 def convolution(name, input, weight, bias, stride, padding, dilation, groups, nd):
     """N-d convolution (cross-correlation): Unfold, then one matmul with the flattened weight."""
+    if name in AUTOCAST:
+        return autocast_run(name, convolution, name, input, weight, bias, stride, padding, dilation, groups, nd)
     input, unbatched = _batched(name, input, nd)
     if weight.ndim != nd + 2:
         raise RuntimeError(f"{name}: expected weight to be {nd + 2}-dimensional (out_channels, in_channels/groups"
@@ -307,6 +310,9 @@ def convolution(name, input, weight, bias, stride, padding, dilation, groups, nd
 
 def transposed_convolution(name, input, weight, bias, stride, padding, output_padding, groups, dilation, nd):
     """N-d transposed convolution: one matmul with the weight, then Fold (the adjoint of convolution)."""
+    if name in AUTOCAST:
+        return autocast_run(name, transposed_convolution, name, input, weight, bias, stride, padding,
+                            output_padding, groups, dilation, nd)
     input, unbatched = _batched(name, input, nd)
     if weight.ndim != nd + 2:
         raise RuntimeError(f"{name}: expected weight to be {nd + 2}-dimensional (in_channels, out_channels/"

@@ -9,10 +9,11 @@ from .. import _dtype as _dt
 from .._device import CPU, _default as _default_device, get_default_device, set_default_device, to_device
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
-from ..backends import backend_for
+from .._backends import backend_for
 from ..storage import UntypedStorage
 from ._registry import PUBLIC, export
-from ._shapes import parse_shape
+from ._shapes import parse_shape, parse_size
+from ..amp._dispatch import AUTOCAST, autocast_run
 
 
 def _finish(array, device, requires_grad):
@@ -172,20 +173,23 @@ def _filled(shape, fill, dtype, device, requires_grad):
 
 
 @export(method=False)
-def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
-    return _filled(parse_shape(size), 0, dtype, device, requires_grad)
+def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, **kwargs):
+    return _filled(parse_size(size, kwargs, "zeros") if kwargs else parse_shape(size), 0, dtype, device,
+                   requires_grad)
 
 
 @export(method=False)
-def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
-    return _filled(parse_shape(size), 1, dtype, device, requires_grad)
+def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, **kwargs):
+    return _filled(parse_size(size, kwargs, "ones") if kwargs else parse_shape(size), 1, dtype, device,
+                   requires_grad)
 
 
 @export(method=False)
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
-          memory_format=None):
+          memory_format=None, **kwargs):
     """Uninitialised in PyTorch; ember zero-fills (reading garbage helps nobody)."""
-    return _filled(parse_shape(size), 0, dtype, device, requires_grad)
+    return _filled(parse_size(size, kwargs, "empty") if kwargs else parse_shape(size), 0, dtype, device,
+                   requires_grad)
 
 
 @export(method=False)
@@ -352,10 +356,34 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device
     return _finish(arr, device, requires_grad)
 
 
-@export(method=False)
-def range_(start, end, step=1, *, dtype=None, device=None, requires_grad=False):
-    return arange(start, end + step / 2 if step > 0 else end - abs(step) / 2, step, dtype=dtype or
-                  _dt.get_default_dtype(), device=device, requires_grad=requires_grad)
+@export(method=False, name="range")
+def range_(start, end, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """torch.range (deprecated there, with a UserWarning): start, start + step, ... up to end included; the
+    default float dtype even for int arguments; integer dtypes truncate start, end and step first."""
+    import warnings
+    warnings.warn("torch.range is deprecated and will be removed in a future release because its behavior is "
+                  "inconsistent with Python's range builtin. Instead, use torch.arange, which produces values in "
+                  "[start, end).", UserWarning, stacklevel=2)
+    start, end, step = (s.item() if isinstance(s, Tensor) else s for s in (start, end, step))
+    dtype = _dt.to_dtype(dtype) if dtype is not None else \
+        out.dtype if out is not None else _dt.get_default_dtype()
+    if dtype.category < _dt.FLOAT:
+        start, end, step = builtins.int(start), builtins.int(end), builtins.int(step)
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    n = math.floor((end - start) / step) + 1
+    acc = np.int64 if dtype.category < _dt.FLOAT else np.float64      # PyTorch's accumulate type
+    values = np.arange(n, dtype=acc) * acc(step) + acc(start)
+    if out is not None:
+        return out.resize_(n).copy_(tensor(values))
+    return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+range_.__name__ = range_.__qualname__ = "range"
 
 
 @export(method=False)
@@ -493,14 +521,109 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
     return full((), s, dtype=dtype or _dt.get_default_dtype(), device=device, requires_grad=requires_grad)
 
 
+# --- complex numbers from real parts --------------------------------------------------------------------
+
+def _complex_result(xp, real, imag):
+    """real + i imag, each part written in place (a product with 1j would turn an infinite part into NaN)."""
+    out = xp.empty(xp.broadcast_shapes(real.shape, imag.shape), dtype=np.result_type(real.dtype, np.complex64))
+    out.real = real
+    out.imag = imag
+    return out
+
+
+def _parts(grad):
+    """The real and imaginary parts of a complex gradient, differentiably (views of view_as_real)."""
+    from .views import view_as_real
+    parts = view_as_real(grad)
+    return parts[..., 0], parts[..., 1]
+
+
+class Complex(Op):
+    """real + i imag. Each part's gradient is the matching part of the (complex) gradient. PyTorch's
+    ComplexBackward0 saves the parts whose gradients it computes, though its formula reads neither: saving them
+    too makes a later in-place change of one an error in backward, as there."""
+    broadcasts = True
+    holomorphic = False                            # the gradient is taken apart, not conjugated
+
+    @staticmethod
+    def forward(ctx, real, imag):
+        needs = ctx.needs_input_grad
+        ctx.save_for_backward(real if needs[0] else None, imag if needs[1] else None)
+        return _complex_result(ctx.xp, real, imag)
+
+    @staticmethod
+    def backward(ctx, grad):
+        ctx.saved_tensors                          # noqa: B018 (the version check)
+        grad_real, grad_imag = _parts(grad)
+        needs = ctx.needs_input_grad
+        return grad_real if needs[0] else None, grad_imag if needs[1] else None
+
+
+class Polar(Op):
+    """abs * (cos(angle) + i sin(angle)). PyTorch's PolarBackward0 saves the result r and takes, for a gradient
+    g, real(conj(g) * sgn(r)) for abs (0 where r is 0; the sign flips for a negative abs, as there) and
+    real(conj(g) * i r) for angle; written here on real and imaginary parts, so it differentiates again."""
+    broadcasts = True
+    holomorphic = False
+
+    @staticmethod
+    def forward(ctx, abs, angle):
+        xp = ctx.xp
+        out = _complex_result(xp, abs * xp.cos(angle), abs * xp.sin(angle))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .comparison import where
+        (result,) = ctx.saved_tensors
+        g_re, g_im = _parts(grad)
+        r_re, r_im = _parts(result)
+        needs = ctx.needs_input_grad
+        grad_abs = grad_angle = None
+        if needs[0]:
+            squared = r_re * r_re + r_im * r_im
+            zero = squared == 0
+            grad_abs = where(zero, 0.0, (g_re * r_re + g_im * r_im) / where(zero, 1.0, squared).sqrt())
+        if needs[1]:
+            grad_angle = g_im * r_re - g_re * r_im
+        return grad_abs, grad_angle
+
+
+_COMPLEX_PARTS = (_dt.float16, _dt.float32, _dt.float64)
+
+
+def _check_parts(name, first, second, names):
+    for position, (arg, value) in enumerate(zip(names, (first, second)), 1):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
+                            f"{type(value).__name__}")
+    a, b = first.dtype, second.dtype
+    if a not in _COMPLEX_PARTS or b not in _COMPLEX_PARTS:
+        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
+                           f"{_dt.scalar_type_name(a)} and {_dt.scalar_type_name(b)}")
+    if a is not b:
+        raise RuntimeError(f"Expected object of scalar type {_dt.scalar_type_name(a)} but got scalar type "
+                           f"{_dt.scalar_type_name(b)} for second argument")
+
+
 @export(method=False)
 def complex(real, imag):
-    return real.to(real.dtype.to_complex()) + imag.to(imag.dtype.to_complex()) * 1j
+    """real + i imag, broadcast; both float16/32/64 of one dtype (float16 gives complex64: ember has no
+    complex32)."""
+    _check_parts("complex", real, imag, ("real", "imag"))
+    return Complex.apply(real, imag)
 
 
 @export(method=False)
 def polar(abs, angle):
-    return complex(abs * angle.cos(), abs * angle.sin())
+    """abs * (cos(angle) + i sin(angle)), broadcast; both float32 or both float64."""
+    if "polar" in AUTOCAST:
+        return autocast_run("polar", polar, abs, angle)
+    _check_parts("polar", abs, angle, ("abs", "angle"))
+    if abs.dtype is _dt.float16:
+        raise NotImplementedError("\"polar_cpu\" not implemented for 'Half'")
+    return Polar.apply(abs, angle)
 
 
 # --- conversion between devices and dtypes ------------------------------------------------------------

@@ -9,6 +9,7 @@ from .creation import zeros
 from .joining import cat
 from .products import _deprecated
 from .solvers import LinAlgError, _check_matrix, _eye, _first_failure, _real_only, solve_triangular
+from ..amp._dispatch import AUTOCAST, autocast_run
 
 
 class Cholesky(Op):
@@ -164,23 +165,31 @@ _qr_result = return_type("linalg_qr", ("Q", "R"))
 _eigh_result = return_type("linalg_eigh", ("eigenvalues", "eigenvectors"))
 def cholesky(A, *, upper=False):
     """Lower factor L of A = L L^H (upper=True: L^H); raises LinAlgError unless A is positive-definite."""
+    if "linalg_cholesky" in AUTOCAST:
+        return autocast_run("linalg_cholesky", cholesky, A, upper=upper)
     _check_matrix("linalg.cholesky", A)
     return Cholesky.apply(A, "linalg.cholesky", upper)
 
 
 def svd(A, full_matrices=True):
     """(U, S, Vh) with A = U diag(S) Vh, singular values descending."""
+    if "linalg_svd" in AUTOCAST:
+        return autocast_run("linalg_svd", svd, A, full_matrices)
     _check_matrix("linalg.svd", A, square=False)
     return _svd_result(*Svd.apply(A, full_matrices))
 
 
 def svdvals(A):
+    if "linalg_svdvals" in AUTOCAST:
+        return autocast_run("linalg_svdvals", svdvals, A)
     _check_matrix("linalg.svdvals", A, square=False)
     return Svd.apply(A, False)[1]
 
 
 def qr(A, mode="reduced"):
     """(Q, R) with A = Q R; mode 'reduced', 'complete', or 'r' (R only, Q empty)."""
+    if "linalg_qr" in AUTOCAST:
+        return autocast_run("linalg_qr", qr, A, mode)
     _check_matrix("linalg.qr", A, square=False)
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
@@ -190,6 +199,8 @@ def qr(A, mode="reduced"):
 
 def eigh(A, UPLO="L"):
     """(eigenvalues ascending, eigenvectors) of Hermitian A, reading only its UPLO triangle."""
+    if "linalg_eigh" in AUTOCAST:
+        return autocast_run("linalg_eigh", eigh, A, UPLO)
     _check_matrix("linalg.eigh", A)
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
@@ -197,6 +208,8 @@ def eigh(A, UPLO="L"):
 
 
 def eigvalsh(A, UPLO="L"):
+    if "linalg_eigvalsh" in AUTOCAST:
+        return autocast_run("linalg_eigvalsh", eigvalsh, A, UPLO)
     _check_matrix("linalg.eigvalsh", A)
     return eigh(A, UPLO)[0]
 
@@ -208,6 +221,8 @@ _qr_legacy = return_type("qr", ("Q", "R"))
 @export(name="svd")
 def _svd(input, some=True, compute_uv=True):
     """The old torch.svd: (U, S, V) with V not transposed; compute_uv=False gives zero U and V."""
+    if "svd" in AUTOCAST:
+        return autocast_run("svd", _svd, input, some, compute_uv)
     if compute_uv:
         U, S, Vh = svd(input, full_matrices=not some)
         return _svd_legacy(U, S, Vh.mH)
@@ -221,6 +236,8 @@ def _svd(input, some=True, compute_uv=True):
 @export(name="qr")
 def _qr(input, some=True):
     """The old torch.qr (deprecated in PyTorch): mode 'reduced' when some, else 'complete'."""
+    if "qr" in AUTOCAST:
+        return autocast_run("qr", _qr, input, some)
     _deprecated("torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future PyTorch "
                 "release.")
     return _qr_legacy(*qr(input, "reduced" if some else "complete"))
@@ -229,6 +246,8 @@ def _qr(input, some=True):
 @export(name="cholesky")
 def _cholesky(input, upper=False):
     """The old torch.cholesky (deprecated in PyTorch)."""
+    if "cholesky" in AUTOCAST:
+        return autocast_run("cholesky", _cholesky, input, upper)
     _deprecated("torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed in a future "
                 "PyTorch release.")
     _check_matrix("cholesky", input)

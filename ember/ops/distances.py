@@ -9,6 +9,7 @@ from ._common import cast
 from ._registry import export
 from ._shapes import broadcast_shapes
 from .comparison import where
+from ..amp._dispatch import AUTOCAST, autocast_run
 
 
 def _pnorm(xp, diff, p, axis):
@@ -106,6 +107,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """Pairwise p-norm distances of the rows of x1 (..., P, M) and x2 (..., R, M), batch dims broadcast.
 
     Computed directly for every compute_mode (PyTorch may use a matmul expansion for p=2)."""
+    if "cdist" in AUTOCAST:
+        return autocast_run("cdist", cdist, x1, x2, p, compute_mode)
     for name, t in (("X1", x1), ("X2", x2)):
         if t.ndim < 2:
             raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.ndim}D")

@@ -8,8 +8,9 @@ of the written region through the op and the rest straight to the base's old his
 from .. import _dtype as _dt
 from .._device import CPU
 from .._tensor import Tensor, VersionCounter, _address, _make, _root
+from ..amp._dispatch import AUTOCAST, run_without_autocast
 from ..autograd.function import Op
-from ..autograd.graph import as_strided_node
+from ..autograd.graph import FREED, SAVED_INPUT, SAVED_OUTPUT, as_strided_node
 from ..autograd.grad_mode import _State
 from ._registry import export_method
 
@@ -113,7 +114,7 @@ def apply_inplace(self, fn, name, args, kwargs):
     for arg in args:
         if isinstance(arg, Tensor):
             check_partial_overlap(self, arg)
-    result = fn(self, *args, **kwargs)
+    result = run_without_autocast(fn, self, *args, **kwargs) if AUTOCAST else fn(self, *args, **kwargs)   # as PyTorch
     if not isinstance(result, Tensor):
         raise RuntimeError(f"{name}: in-place form needs a tensor result")
     _check_result(self, result, name)
@@ -151,15 +152,15 @@ def _saved_output_is_self(self, result):
     version check, as in PyTorch, instead of silently using the stale copy."""
     node = result.grad_fn
     saved = node._saved
-    if not saved or saved[0] == "freed":
+    if not saved or saved is FREED:
         return
     array = result._array
     entries = None
     for i, entry in enumerate(saved):
-        if entry is not None and entry[0] == 1 and entry[1] is array:
+        if entry is not None and entry[0] == SAVED_OUTPUT and entry[1] is array:
             if entries is None:
                 entries = list(saved)
-            entries[i] = (1, self._array, self._vc, self._vc.value, entry[4], entry[5])
+            entries[i] = (SAVED_OUTPUT, self._array, self._vc, self._vc.value, entry[4], entry[5])
     if entries is not None:
         node._saved = tuple(entries)
 
@@ -168,16 +169,16 @@ def _keep_original_self(self, node):
     """The op computed from self saved it for backward; self is about to be overwritten, so the node
     keeps a copy of the original instead (PyTorch's "original self"), connected to self's old history."""
     saved = node._saved
-    if not saved or saved[0] == "freed":
+    if not saved or saved is FREED:
         return
     snapshot = None
     entries = list(saved)
     for i, entry in enumerate(entries):
-        if entry is not None and entry[0] == 0 and entry[1] is self:
+        if entry is not None and entry[0] == SAVED_INPUT and entry[1] is self:
             if snapshot is None:
                 snapshot = _make(self._array.copy(), self._device, self._requires_grad, self.grad_fn,
                                  self._out_nr)
-            entries[i] = (0, snapshot, 0)
+            entries[i] = (SAVED_INPUT, snapshot, 0)
     if snapshot is not None:
         node._saved = tuple(entries)
 
@@ -304,6 +305,8 @@ def _fast_binary(name, ufunc_name, slow):
         if 0 in a.strides:
             check_overlap(self)
         if alpha != 1:
+            if alpha.__class__ is not int:       # float/complex/tensor alpha: the checked path
+                return apply_inplace(self, slow, name, (other,), {"alpha": alpha})
             b = b * alpha
         xp = _CPU_XP if self._device is CPU else self._backend().xp
         getattr(xp, ufunc_name)(a, b, out=a, casting="unsafe")
@@ -362,7 +365,7 @@ def overwrite(self, src, op, overlap=True):
         xp = self._backend().xp
         array = src._array
         if src._device is not self._device:
-            from ..backends import backend_for
+            from .._backends import backend_for
             array = self._backend().from_numpy(backend_for(src._device).to_numpy(array))
         try:
             xp.copyto(self._array, array, casting="unsafe")

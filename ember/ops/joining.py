@@ -12,6 +12,7 @@ from ._registry import export
 from ._shapes import wrap_dim
 from .slicing import narrow, select
 from .views import _as_view, atleast_1d, unsqueeze
+from ..amp._dispatch import AUTOCAST, autocast_run, run_without_autocast
 
 
 class Split(Op):
@@ -169,6 +170,8 @@ class Cat(Op):
 @export(method=False, aliases=("concat", "concatenate"))
 def cat(tensors, dim=0, *, out=None):
     """Join tensors along an existing dim; every other dim must match (errors name the tensors)."""
+    if "cat" in AUTOCAST and out is None and not isinstance(tensors, Tensor):
+        return autocast_run("cat", cat, list(tensors), dim)
     if isinstance(tensors, Tensor):
         raise TypeError("cat() received an invalid combination of arguments - got (Tensor), expected a tuple "
                         "or list of Tensors")
@@ -203,6 +206,8 @@ def cat(tensors, dim=0, *, out=None):
 
 @export(method=False)
 def stack(tensors, dim=0, *, out=None):
+    if "stack" in AUTOCAST and out is None and not isinstance(tensors, Tensor):
+        return autocast_run("stack", stack, list(tensors), dim)
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -388,6 +393,8 @@ def combinations(input, r=2, with_replacement=False):
 @export(method=False)
 def block_diag(*tensors):
     from .creation import zeros
+    if AUTOCAST:                                     # one kernel in PyTorch: its cats are ember's own
+        return run_without_autocast(block_diag, *tensors)
     mats = [t.reshape(1, -1) if t.ndim < 2 else t for t in tensors]
     rows = sum(m.shape[0] for m in mats)
     cols = sum(m.shape[1] for m in mats)

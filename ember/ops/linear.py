@@ -13,6 +13,8 @@ class Linear(Op):
         # fold batch dims into rows: NumPy's batched matmul with a transposed 2-D operand skips BLAS (~40x slower)
         rows = input.reshape(-1, input.shape[-1]) if input.ndim != 2 else input
         out = rows @ weight.T
+        if out.dtype is not input.dtype:              # ml_dtypes' bfloat16 matmul answers in float32
+            out = out.astype(input.dtype, copy=False)
         if bias is not None:
             out += bias
         needs = ctx.needs_input_grad                  # as PyTorch's addmm: each operand for the other's gradient
@@ -51,7 +53,8 @@ class Bilinear(Op):
         ctx.weight_shape = weight.shape
         ctx.save_for_backward(x1 if needs[1] or needs[2] else None, x2 if needs[0] or needs[2] else None,
                               weight if needs[0] or needs[1] else None)
-        return (tmp * x2[:, None, :]).sum(-1)
+        out = (tmp * x2[:, None, :]).sum(-1)
+        return out if out.dtype is x1.dtype else out.astype(x1.dtype, copy=False)  # bfloat16 matmul: float32
 
     @staticmethod
     def backward(ctx, grad):

@@ -280,8 +280,8 @@ def _soft_margin(xp, x, t, extra):
 
 
 def _soft_margin_grads(x, t, extra, needs):
-    s = (-t * x).sigmoid()
-    return -t * s, (-x * s) if needs[1] else None
+    # no gradient for the target: PyTorch has no derivative for it (F.soft_margin_loss refuses one that needs it)
+    return -t * (-t * x).sigmoid(), None
 
 
 KINDS = {"mse": (_mse, _mse_grads), "l1": (_l1, _l1_grads), "smooth_l1": (_smooth_l1, _smooth_l1_grads),

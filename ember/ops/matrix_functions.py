@@ -13,10 +13,13 @@ from .joining import cat
 from .products import Matmul, UnsafeViewMatmul
 from .decompositions import svdvals
 from .solvers import _check_matrix, _eye, _real_only, inv
+from ..amp._dispatch import AUTOCAST, autocast_args, autocast_run
 
 
 def _mm(a, b):
     """a @ b carrying PyTorch's grad_fn names (MmBackward0 for matrices, UnsafeViewBackward0 for batches)."""
+    if AUTOCAST:                                     # PyTorch's matrix_power multiplies with matmul
+        a, b = autocast_args(("matmul",), a, b)
     return (Matmul if a.ndim == 2 and b.ndim == 2 else UnsafeViewMatmul).apply(a, b)
 
 
@@ -67,7 +70,7 @@ def _tolerance(xp, S, atol, rtol, m, n):
 class Pinv(Op):
     """Moore-Penrose pseudo-inverse P, from the SVD (or eigh for Hermitian A), small values cut off.
 
-    Note [pinv gradient] (valid where the rank is locally constant), for gP = G:
+    Note [pinv gradient]: valid where the rank is locally constant; for gP = G:
     gA = -P^H G P^H + (I - A P) G^H P P^H + P^H P G^H (I - P A)."""
     node_name = "LinalgPinvBackward0"
 
@@ -130,6 +133,8 @@ def matrix_exp(A):
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     """Number of singular values above max(atol, rtol * largest); not differentiable (int64)."""
+    if "linalg_matrix_rank" in AUTOCAST:
+        return autocast_run("linalg_matrix_rank", matrix_rank, A, atol=atol, rtol=rtol, hermitian=hermitian)
     _check_matrix("torch.linalg.matrix_rank", A, square=False, arg="input")
 
     def rank(xp, a):
@@ -143,7 +148,10 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
     if A.ndim < 2 or A.dtype.category < _dt.FLOAT:
         raise RuntimeError(f"linalg.pinv: expected a tensor with 2 or more dimensions of float, double, cfloat or "
                            f"cdouble types, got {A.ndim}D {_dt.scalar_type_name(A.dtype)}")
-    return Pinv.apply(A, atol, rtol, hermitian)
+    out = Pinv.apply(A, atol, rtol, hermitian)
+    if AUTOCAST:                                     # PyTorch's pinv ends in a matmul
+        (out,) = autocast_args(("matmul",), out)
+    return out
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
@@ -205,4 +213,6 @@ def _matrix_exp(input):
 
 @export
 def pinverse(input, rcond=1e-15):
+    if "pinverse" in AUTOCAST:
+        return autocast_run("pinverse", pinverse, input, rcond)
     return pinv(input, rtol=rcond)

@@ -9,7 +9,6 @@ from .reduction import _expand_grad, amax, amin, sum
 
 # --- norms ------------------------------------------------------------------------------------------
 
-@export(method=False)
 def vector_norm(input, ord=2, dim=None, keepdim=False, *, dtype=None):
     from .unary import abs as abs_
     if dtype is not None:

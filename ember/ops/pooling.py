@@ -14,12 +14,14 @@ from ._registry import export
 from .sampling import _SCALAR_NAME
 from .conv import (crop_canvas, expand_arg, new_canvas, offsets, out_size, pad_canvas,
                    window_at)
+from ..amp._dispatch import AUTOCAST, autocast_run
 
 __all__ = []
 
 
 def _lowest(xp, dtype):
-    return -xp.inf if dtype.kind in "fc" else xp.iinfo(dtype).min
+    # ml_dtypes' bfloat16 is kind "V" (what autocast hands a pooling layer on the CPU)
+    return -xp.inf if dtype.kind in "fc" or dtype.name == "bfloat16" else xp.iinfo(dtype).min
 
 
 class MaxPool(Op):
@@ -296,6 +298,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 @export(method=False)
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    if "max_pool3d" in AUTOCAST and not return_indices:
+        return autocast_run("max_pool3d", max_pool3d, input, kernel_size, stride, padding, dilation, ceil_mode)
     return max_pool("max_pool3d", input, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 

@@ -7,6 +7,7 @@ import warnings
 
 from .. import _dtype as _dt
 from .._tensor import Tensor
+from ..amp._dispatch import AUTOCAST, autocast_args, autocast_run, run_without_autocast
 from ..autograd.function import Op
 from ._common import cast, promote
 from ._registry import export
@@ -34,8 +35,11 @@ class Matmul(Op):
             # NumPy runs N-d @ 2-d as a loop of per-batch products (no BLAS at all when b is transposed,
             # as in linear()): fold the batch dims into one 2-d GEMM instead.
             lead = a.shape[:-1]
-            return (a.reshape(math.prod(lead), a.shape[-1]) @ b).reshape(lead + (b.shape[-1],))
-        return a @ b
+            out = (a.reshape(math.prod(lead), a.shape[-1]) @ b).reshape(lead + (b.shape[-1],))
+        else:
+            out = a @ b
+        # ml_dtypes' bfloat16 matmul answers in float32 (accumulated there, as PyTorch's kernel does): round back
+        return out if out.dtype is a.dtype else out.astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -69,6 +73,8 @@ class UnsafeViewMatmul(Matmul):
 @export(method=True)
 def matmul(input, other, *, out=None):
     """PyTorch's matmul: dot, matrix-vector, matrix-matrix and broadcast batched products."""
+    if "matmul" in AUTOCAST and out is None:
+        return autocast_run("matmul", matmul, input, other)
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         raise TypeError(f"matmul(): argument 'other' must be Tensor, not {type(other).__name__}")
     if input._device is not other._device:
@@ -132,6 +138,8 @@ class Dot(Op):
 
 @export(method=True)
 def dot(input, other):
+    if "dot" in AUTOCAST:
+        return autocast_run("dot", dot, input, other)
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
     if input.dtype is not other.dtype:
@@ -146,6 +154,8 @@ def dot(input, other):
 
 @export(method=True)
 def vdot(input, other):
+    if "vdot" in AUTOCAST:
+        return autocast_run("vdot", vdot, input, other)
     return dot(input.conj(), other)
 
 
@@ -161,6 +171,8 @@ def inner(input, other):
 
 @export(method=True)
 def mm(input, mat2):
+    if "mm" in AUTOCAST:
+        return autocast_run("mm", mm, input, mat2)
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: self must be a matrix (got {input.ndim}D) and mat2 must be a matrix "
                            f"(got {mat2.ndim}D)")
@@ -169,6 +181,8 @@ def mm(input, mat2):
 
 @export(method=True)
 def bmm(input, mat2):
+    if "bmm" in AUTOCAST:
+        return autocast_run("bmm", bmm, input, mat2)
     if input.ndim != 3 or mat2.ndim != 3:
         raise RuntimeError(f"batch1 must be a 3D tensor and batch2 must be a 3D tensor (got {input.ndim}D and "
                            f"{mat2.ndim}D)")
@@ -186,6 +200,8 @@ def bmm(input, mat2):
 def mv(input, vec):
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}, {vec.ndim}")
+    if AUTOCAST:                                     # mv is not matmul for autocast (CUDA casts it, CPU not)
+        return autocast_run("mv", mv, input, vec) if "mv" in AUTOCAST else run_without_autocast(matmul, input, vec)
     return matmul(input, vec)
 
 
@@ -203,6 +219,8 @@ def outer(input, vec2):
 
 @export(inplace=True)
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    if "addmm" in AUTOCAST:
+        return autocast_run("addmm", addmm, input, mat1, mat2, beta=beta, alpha=alpha)
     prod = mm(mat1, mat2)
     if alpha != 1:
         prod = prod * alpha
@@ -211,24 +229,32 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 
 @export(inplace=True)
 def addmv(input, mat, vec, *, beta=1, alpha=1):
+    if "addmv" in AUTOCAST:
+        return autocast_run("addmv", addmv, input, mat, vec, beta=beta, alpha=alpha)
     prod = mv(mat, vec)
     return (prod * alpha if alpha != 1 else prod) + (input * beta if beta != 1 else input)
 
 
 @export(inplace=True)
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    if "baddbmm" in AUTOCAST:
+        return autocast_run("baddbmm", baddbmm, input, batch1, batch2, beta=beta, alpha=alpha)
     prod = bmm(batch1, batch2)
     return (prod * alpha if alpha != 1 else prod) + (input * beta if beta != 1 else input)
 
 
 @export(inplace=True)
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    if "addbmm" in AUTOCAST:
+        return autocast_run("addbmm", addbmm, input, batch1, batch2, beta=beta, alpha=alpha)
     prod = bmm(batch1, batch2).sum(0)
     return (prod * alpha if alpha != 1 else prod) + (input * beta if beta != 1 else input)
 
 
 @export(inplace=True)
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    if "addr" in AUTOCAST:
+        return autocast_run("addr", addr, input, vec1, vec2, beta=beta, alpha=alpha)
     _check_vectors("addr", vec1, vec2, ("vec1", "vec2"))
     prod = outer(vec1, vec2)
     return (prod * alpha if alpha != 1 else prod) + (input * beta if beta != 1 else input)
@@ -284,6 +310,8 @@ def kron(input, other):
 def trace(input):
     if input.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    if "trace" in AUTOCAST:
+        return autocast_run("trace", trace, input)
     return input.diagonal().sum()
 
 
@@ -302,6 +330,8 @@ def multi_dot(tensors):
             raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor 0 is "
                                f"{_dt.scalar_type_name(tensors[0].dtype)} and tensor {i} is "
                                f"{_dt.scalar_type_name(t.dtype)}")
+    if AUTOCAST:                                     # PyTorch's multi_dot multiplies with mm
+        tensors = autocast_args(("linalg_multi_dot", "mm"), *tensors)
     out_shape = tensors[0].shape[:-1] + tensors[-1].shape[1:]
     mats = [tensors[0].reshape(1, -1) if tensors[0].ndim == 1 else tensors[0]] + tensors[1:-1] + \
         [tensors[-1].reshape(-1, 1) if tensors[-1].ndim == 1 else tensors[-1]]
@@ -351,6 +381,8 @@ def chain_matmul(*matrices):
 
 def vecdot(x, y, *, dim=-1):
     """sum(conj(x) * y) along dim, broadcasting."""
+    if "linalg_vecdot" in AUTOCAST:
+        return autocast_run("linalg_vecdot", vecdot, x, y, dim=dim)
     for t in (x, y):
         if t.dtype.category < _dt.FLOAT:
             raise RuntimeError(f"linalg.vecdot: Expected a floating point or complex tensor as input. Got "

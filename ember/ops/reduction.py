@@ -13,6 +13,7 @@ from ._shapes import normalize_dims, wrap_dim
 from .comparison import _select, isnan, logical_not, maximum, minimum
 from .scatter_gather import ScatterReduce
 from .views import Expand as _Expand
+from ..amp._dispatch import AUTOCAST, autocast_run
 
 _ndarray = _np.ndarray
 _add_reduce = _np.add.reduce
@@ -236,6 +237,8 @@ class ProdDim(Prod):
 
 @export(method=True)
 def prod(input, dim=None, keepdim=False, *, dtype=None):
+    if "prod" in AUTOCAST:
+        return autocast_run("prod", prod, input, dim, keepdim, dtype=dtype)
     np_dtype = _sum_dtype(input, dtype)
     if dim is not None:
         dim = wrap_dim(dim, input.ndim)

@@ -70,9 +70,9 @@ def roll(input, shifts, dims=None):
     return Roll.apply(input, shifts, dims)
 
 
-@export(method=True)
-def repeat(input, *sizes):
-    sizes = _shape_arg(sizes)
+@export(public=False)                  # a Tensor method only, as in PyTorch
+def repeat(input, *sizes, repeats=None):
+    sizes = _shape_arg(sizes, "repeat", "repeats", repeats)
     if len(sizes) < input.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
                            "tensor")

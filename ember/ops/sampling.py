@@ -15,9 +15,9 @@ from .. import _dtype as _dt
 from .._device import CPU, to_device
 from .._tensor import Tensor, _make
 from ..autograd.grad_mode import _State
-from ..backends import backend_for
+from .._backends import backend_for
 from ._registry import export, export_method
-from ._shapes import parse_shape
+from ._shapes import parse_shape, parse_size
 
 # c10's ScalarType names (NotImplementedError messages) and C++ type names (bounds messages)
 _SCALAR_NAME = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
@@ -64,15 +64,7 @@ def _np_dtype(dtype):
     return dtype.numpy
 
 
-def _size(size, kwargs, fn):
-    """The size of rand(2, 3) / rand((2, 3)) / rand(size=(2, 3))."""
-    if "size" in kwargs:
-        if size:
-            raise TypeError(f"{fn}() got multiple values for argument 'size'")
-        size = (kwargs.pop("size"),)
-    if kwargs:
-        raise TypeError(f"{fn}() got an unexpected keyword argument '{next(iter(kwargs))}'")
-    return parse_shape(size)
+_size = parse_size                                  # rand(2, 3) / rand((2, 3)) / rand(size=(2, 3))
 
 
 def _result(array, out, device, requires_grad):

@@ -8,6 +8,7 @@ from ._common import cast, checked_scalar
 from ._registry import export
 from ._shapes import wrap_dim
 from .slicing import SliceScatter
+from ..amp._dispatch import AUTOCAST, autocast_run
 
 # --- gather / scatter -------------------------------------------------------------------------------
 
@@ -450,6 +451,8 @@ class IndexCopy(Op):
 
 @export(inplace=True)
 def index_copy(input, dim, index, source):
+    if "index_copy" in AUTOCAST:
+        return autocast_run("index_copy", index_copy, input, dim, index, source)
     dim = wrap_dim(dim, input.ndim)
     _check_1d_index("index_copy", input, dim, index, source)
     return IndexCopy.apply(input, dim, index, source)

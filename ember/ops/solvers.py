@@ -11,6 +11,7 @@ from ._registry import export
 from ._shapes import broadcast_shapes
 from .creation import eye
 from .comparison import where
+from ..amp._dispatch import AUTOCAST, autocast_run
 
 
 class LinAlgError(RuntimeError):
@@ -220,6 +221,8 @@ _slogdet_result = return_type("linalg_slogdet", ("sign", "logabsdet"))
 
 def inv(A):
     """Inverse of square matrices; singular ones raise LinAlgError."""
+    if "linalg_inv" in AUTOCAST:
+        return autocast_run("linalg_inv", inv, A)
     _square("inv", A)
     return Inv.apply(A)
 
@@ -236,6 +239,8 @@ def slogdet(A):
 
 
 def solve(A, B, *, left=True):
+    if "linalg_solve" in AUTOCAST:
+        return autocast_run("linalg_solve", solve, A, B, left=left)
     _square("solve", A)
     if not left:
         return solve(A.mT, B.mT).mT
@@ -270,6 +275,8 @@ def _det(input):
 
 @export
 def inverse(input):
+    if "inverse" in AUTOCAST:
+        return autocast_run("inverse", inverse, input)
     return inv(input)
 
 
@@ -291,6 +298,8 @@ def logdet(input):
 @export
 def cholesky_solve(input, input2, upper=False):
     """X with A X = input for A = L L^H, L = input2 lower-triangular (upper: A = U^H U); batch dims broadcast."""
+    if "cholesky_solve" in AUTOCAST:
+        return autocast_run("cholesky_solve", cholesky_solve, input, input2, upper)
     for name, t in (("b", input), ("u", input2)):
         if t.ndim < 2:
             raise RuntimeError(f"{name} should have at least 2 dimensions, but has {t.ndim} dimensions instead")

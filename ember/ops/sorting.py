@@ -203,6 +203,9 @@ def vander(x, N=None, increasing=False):
     """The Vandermonde matrix of a vector: columns x**(N-1), ..., x**0 (reversed when increasing)."""
     from ._common import cast
     from .joining import cat
+    from ..amp._dispatch import AUTOCAST, run_without_autocast
+    if AUTOCAST:                                     # one kernel in PyTorch: its cat is ember's own
+        return run_without_autocast(vander, x, N, increasing)
     from .scan import cumprod
     if x.ndim != 1:
         raise RuntimeError("x must be a one-dimensional tensor.")

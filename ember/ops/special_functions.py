@@ -3,7 +3,7 @@ modified Bessel functions (i0; torch.special's i0e, i1, i1e), the normal distrib
 xlogy / xlog1py / entr, logit, sinc, and the float helpers copysign, heaviside, ldexp, frexp, nextafter, gcd,
 lcm, deg2rad, rad2deg, positive, float_power_.
 
-The numerics live in ember/backends/special.py. Names that PyTorch keeps under torch.special only (i0e, zeta,
+The numerics live in ember/_backends/special.py. Names that PyTorch keeps under torch.special only (i0e, zeta,
 ndtr, ...) are not exported as ember.<name>: ember/special.py collects them.
 """
 import math
@@ -11,7 +11,7 @@ import math
 from .. import _dtype as _dt
 from .._tensor import Tensor
 from ..autograd.function import Op
-from ..backends import special as _sp
+from .._backends import special as _sp
 from ._common import cast, nodiff, promote, return_type, zeros_like_
 from ._registry import export, export_method
 from .arithmetic import float_power
@@ -148,6 +148,17 @@ i1 = _special_unary("i1", "SpecialI1Backward0", _real("i1", _sp.i1), _i1_grad, k
 i1e = _special_unary("i1e", "SpecialI1EBackward0", _real("i1e", _sp.i1e), _i1e_grad, keeps="both")
 entr = _special_unary("entr", "SpecialEntrBackward0", _in_float32(_real("entr", _entr)),
                       lambda g, x: g * -(log(x) + 1))
+
+
+def _erfcx(xp, x):
+    if x.dtype.kind == "c" or x.dtype.itemsize < 4:          # PyTorch's kernel has float and double only
+        raise NotImplementedError(f"\"erfcx_cpu\" not implemented for '{_type_name(x)}'")
+    return _sp.erfcx(xp, x)
+
+
+# d/dx erfcx(x) = 2x erfcx(x) - 2/sqrt(pi): PyTorch saves the input and the result, and reads both
+erfcx = _special_unary("erfcx", "SpecialErfcxBackward0", _erfcx,
+                       lambda g, saved: g * (2 * saved[0] * saved[1] - 2 / math.sqrt(math.pi)), keeps="both")
 # PyTorch composes ndtr as erfc(-x / sqrt 2) * 0.5, so its grad_fn is that product's node.
 ndtr = _special_unary("ndtr", "MulBackward1", _real("ndtr", _sp.ndtr),
                       lambda g, x: g * exp(x * x * -0.5) / _SQRT_2PI, keeps="copy")

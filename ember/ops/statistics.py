@@ -12,6 +12,7 @@ from ._shapes import normalize_dims, wrap_dim
 from .comparison import _select, where
 from .reduction import MaxAll, _expand_grad, mean, sum
 from .unary import sqrt
+from ..amp._dispatch import AUTOCAST, autocast_run
 
 # --- variance and standard deviation----------------------------------------------------------------
 
@@ -120,7 +121,7 @@ def _std(input, dim, unbiased, keepdim, correction, name):
     return sqrt(_var(input, dim, unbiased, keepdim, correction, name, stacklevel=5))
 
 
-@export(method=True)
+@export(method=False)                  # torch.var_mean: no Tensor method
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
         dim, unbiased = unbiased, None
@@ -128,7 +129,7 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
             mean(input, normalize_dims(dim, input.ndim), keepdim))
 
 
-@export(method=True)
+@export(method=False)                  # torch.std_mean: no Tensor method
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
         dim, unbiased = unbiased, None
@@ -385,12 +386,16 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
 @export(method=True)
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     """The q-th quantiles (q a number or 1-D tensor) over all elements or along dim; NaN if any is NaN."""
+    if "quantile" in AUTOCAST:
+        return autocast_run("quantile", quantile, input, q, dim, keepdim, interpolation=interpolation)
     return _quantile(input, q, dim, keepdim, interpolation, ignore_nan=False)
 
 
 @export(method=True)
 def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     """quantile() that ignores NaN (NaN only where a whole slice is NaN)."""
+    if "nanquantile" in AUTOCAST:
+        return autocast_run("nanquantile", nanquantile, input, q, dim, keepdim, interpolation=interpolation)
     return _quantile(input, q, dim, keepdim, interpolation, ignore_nan=True)
 
 

@@ -111,17 +111,17 @@ sigmoid = unary_op("sigmoid", _sigmoid, lambda g, out: g * (out * (1 - out)), ke
 
 
 def _erf(xp, x):
-    from ..backends.special import erf as erf_fn
+    from .._backends.special import erf as erf_fn
     return erf_fn(xp, x)
 
 
 def _erfc(xp, x):
-    from ..backends.special import erfc as erfc_fn
+    from .._backends.special import erfc as erfc_fn
     return erfc_fn(xp, x)
 
 
 def _erfinv(xp, x):
-    from ..backends.special import erfinv as erfinv_fn
+    from .._backends.special import erfinv as erfinv_fn
     return erfinv_fn(xp, x)
 
 
@@ -349,11 +349,24 @@ def imag(input):
     return nodiff(lambda xp, a: a.imag, input)
 
 
+class Conj(Op):
+    """The complex conjugate (computed, not a lazy conj bit); PyTorch's gradient is the conjugated grad."""
+    holomorphic = False
+
+    @staticmethod
+    def forward(ctx, input):
+        return ctx.xp.conj(input)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Conj.apply(grad)
+
+
 @export(method=True)
 def conj(input):
     if not input.is_complex():
         return input
-    return nodiff(lambda xp, a: xp.conj(a), input)
+    return Conj.apply(input)
 
 
 class Angle(Op):

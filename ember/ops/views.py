@@ -6,6 +6,7 @@ rebuild the view from its base (used when a view is modified in place). Views of
 narrow, diagonal, as_strided, unfold) are in slicing.py.
 """
 import math
+import operator
 
 from .. import _dtype as _dt
 from .._tensor import Size, Tensor, VersionCounter, _make
@@ -13,6 +14,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import _State
 from ._registry import export, export_method
 from ._shapes import broadcast_shapes, infer_size, normalize_dims, wrap_dim
+from ..amp._dispatch import AUTOCAST, autocast_run
 
 
 def _as_view(out, input, view_fn):
@@ -53,10 +55,28 @@ def _as_view(out, input, view_fn):
     return out
 
 
-def _shape_arg(shape):
+def _shape_arg(shape, name="view", arg="size", keyword=None):
+    """Sizes (or dims) as PyTorch takes them: f(2, 3), f((2, 3)), f([2, 3]), f(Size), f(0-d int tensor), or by
+    keyword (f(size=...)); each an int by __index__ (NumPy ints, int tensors), never a bool or a float."""
+    if keyword is not None:
+        if shape:
+            raise TypeError(f"{name}() got multiple values for argument '{arg}'")
+        shape = (keyword,)
     if len(shape) == 1 and not isinstance(shape[0], int):
-        shape = shape[0]
-    return tuple(int(s) for s in shape)
+        only = shape[0]
+        shape = (only,) if getattr(only, "ndim", None) == 0 or not hasattr(only, "__iter__") else only
+    out = []
+    for i, s in enumerate(shape):
+        if s.__class__ is not int:
+            try:
+                if isinstance(s, bool):
+                    raise TypeError
+                s = operator.index(s)
+            except TypeError:
+                raise TypeError(f"{name}(): argument '{arg}' failed to unpack the object at pos {i + 1} with error "
+                                f"\"type must be tuple of ints,but got {type(s).__name__}\"") from None
+        out.append(s)
+    return tuple(out)
 
 
 def _exact_shape(shape, numel):
@@ -121,22 +141,23 @@ def _view_dtype(input, dtype):
 
 
 @export(method=True, public=False)
-def view(input, *shape):
+def view(input, *shape, size=None, dtype=None):
     """Same data, new shape; fails (suggesting reshape) when the strides cannot express it."""
-    if len(shape) == 1 and (isinstance(shape[0], _dt.dtype) or isinstance(shape[0], str) or
-                            shape[0] in (float, int, bool)):
+    if dtype is not None and not shape and size is None:
+        shape = (dtype,)
+    if len(shape) == 1 and isinstance(shape[0], (_dt.dtype, str, type)):      # view(dtype), view(float)
         return _view_dtype(input, shape[0])
     target = _exact_shape(shape, input._array.size) if len(shape) > 1 else None
-    shape = target or infer_size(_shape_arg(shape), input._array.size)
+    shape = target or infer_size(_shape_arg(shape, "view", "size", size), input._array.size)
     out = View.apply(input, shape)
     return _as_view(out, input, lambda b: b.view(shape))
 
 
 @export(method=True)
-def reshape(input, *shape):
+def reshape(input, *sizes, shape=None):
     """A view when the layout allows, otherwise a copy."""
-    target = _exact_shape(shape, input._array.size) if len(shape) > 1 else None
-    shape = target or infer_size(_shape_arg(shape), input._array.size)
+    target = _exact_shape(sizes, input._array.size) if len(sizes) > 1 else None
+    shape = target or infer_size(_shape_arg(sizes, "reshape", "shape", shape), input._array.size)
     a = input._array
     if a.flags.c_contiguous or _viewable(a, shape):
         out = View.apply(input, shape)
@@ -152,12 +173,12 @@ def _viewable(array, shape):
         return False
 
 
-@export(method=True)
+@export(public=False)                  # a Tensor method only, as in PyTorch
 def view_as(input, other):
     return view(input, other.shape)
 
 
-@export(method=True)
+@export(public=False)                  # a Tensor method only, as in PyTorch
 def reshape_as(input, other):
     return reshape(input, other.shape)
 
@@ -212,8 +233,8 @@ class Permute(Op):
 
 
 @export(method=True)
-def permute(input, *dims):
-    dims = _shape_arg(dims)
+def permute(input, *args, dims=None):
+    dims = _shape_arg(args, "permute", "dims", dims)
     if len(dims) != input.ndim:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
                            f"length of the desired ordering of dimensions i.e. input.dim() = {input.ndim} is "
@@ -311,9 +332,9 @@ class Expand(Op):
         return sum_to_shape(grad, ctx.input_shape), None
 
 
-@export(method=True)
-def expand(input, *sizes):
-    sizes = _shape_arg(sizes)
+@export(public=False)                  # a Tensor method only, as in PyTorch
+def expand(input, *sizes, size=None):
+    sizes = _shape_arg(sizes, "expand", "size", size)
     shape = input.shape
     if len(sizes) < len(shape):
         raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to "
@@ -342,7 +363,7 @@ def expand(input, *sizes):
     return _as_view(out, input, lambda b: b.expand(target))
 
 
-@export(method=True)
+@export(public=False)                  # a Tensor method only, as in PyTorch
 def expand_as(input, other):
     return expand(input, other.shape)
 
@@ -442,7 +463,7 @@ def atleast_3d(*tensors):
     return _atleast(tensors, _to_3d)
 
 
-@export(method=True)
+@export(public=False)                  # a Tensor method only, as in PyTorch
 def contiguous(input, memory_format=None):
     if input.is_contiguous():
         return input
@@ -483,6 +504,8 @@ def view_as_real(input):
 @export(method=False)
 def view_as_complex(input):
     """A real tensor whose last dim is 2 seen as complex numbers (a view)."""
+    if "view_as_complex" in AUTOCAST:
+        return autocast_run("view_as_complex", view_as_complex, input)
     if input.dtype not in (_dt.float32, _dt.float64):
         raise RuntimeError(f"view_as_complex is only supported for float and double tensors, but got a tensor "
                            f"of scalar type: {_dt.scalar_type_name(input.dtype)}")

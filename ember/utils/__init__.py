@@ -1,9 +1,9 @@
-"""ember.utils: data loading, checkpointing, safetensors, hook handles (each loaded on first use)."""
+"""ember.utils: data loading, checkpointing, safetensors, hook handles, benchmark (each loaded on first use)."""
 import importlib
 
 
 def __getattr__(name):
-    if name in ("data", "checkpoint", "hooks", "safetensors"):
+    if name in ("data", "checkpoint", "hooks", "safetensors", "benchmark", "model_zoo"):
         module = importlib.import_module(f"ember.utils.{name}")
         globals()[name] = module
         return module

@@ -45,6 +45,12 @@ CASES = [
     Case("mse_weight", lambda m, F, r, x, t: F.mse_loss(x, t, reduction=r, weight=T(m, U)),
          [(4, 3), (4, 3)]),
     Case("l1", lambda m, F, r, x, t: F.l1_loss(x, t, reduction=r), [(4, 3), (4, 3)]),
+    # weights that require grad: PyTorch composes these weighted forms, so the weight gets a gradient too
+    Case("mse_weight_grad", lambda m, F, r, x, t, w: F.mse_loss(x, t, reduction=r, weight=w), [(4, 3)] * 3,
+         low=0.1),
+    Case("l1_weight_grad", lambda m, F, r, x, t, w: F.l1_loss(x, t, reduction=r, weight=w), [(4, 3)] * 3, low=0.1),
+    Case("huber_weight_grad", lambda m, F, r, x, t, w: F.huber_loss(x, t, reduction=r, delta=0.7, weight=w),
+         [(4, 3)] * 3, low=0.1, high=3),
     Case("smooth_l1", lambda m, F, r, x, t: F.smooth_l1_loss(x, t, reduction=r, beta=0.5), [(4, 3), (4, 3)]),
     Case("smooth_l1_beta0", lambda m, F, r, x, t: F.smooth_l1_loss(x, t, reduction=r, beta=0.0), [(4, 3), (4, 3)]),
     Case("huber", lambda m, F, r, x, t: F.huber_loss(x, t, reduction=r, delta=0.7), [(4, 3), (4, 3)]),
@@ -338,3 +344,157 @@ def test_class_targets_must_be_long_or_byte(loss, dtype):
     with pytest.raises(RuntimeError, match="expected target dtype to be Long or Byte"):
         fn(x, ember.tensor([0, 1, 2], dtype=getattr(ember, dtype)))
     assert fn(x, ember.tensor([0, 1, 2], dtype=ember.uint8)).shape == ()
+
+
+# --- arguments other than the input that require grad ----------------------------------------------------------
+# PyTorch differentiates some (targets of most losses, the weights of the composed mse/l1/huber/multilabel soft
+# margin/probability cross_entropy), refuses others in the forward (a fused kernel with no derivative for them),
+# and leaves the rest without a gradient (hinge and cosine embedding targets). Each argument in turn requires
+# grad, alone; the outcome (the refusal with its message, no gradient, or the gradients) must be PyTorch's.
+
+A34 = R.uniform(-2, 2, size=(3, 4))
+P34 = R.uniform(0.1, 0.9, size=(3, 4))
+S34 = np.where(R.random((3, 4)) > 0.5, 1.0, -1.0)
+B34 = (R.random((3, 4)) > 0.5).astype(float)
+W34 = R.uniform(0.5, 2, size=(3, 4))
+V34 = R.uniform(0.5, 2, size=(3, 4))
+C3 = np.array([0, 2, 1])
+
+
+def _idx(m, values):
+    return m.tensor(values)
+
+
+ARGUMENT_CASES = {  # name: (fn(m, F, *tensors), {argument: values})
+    "mse_weight": (lambda m, F, x, t, w: F.mse_loss(x, t, weight=w), dict(input=A34, target=P34, weight=W34)),
+    "l1_weight": (lambda m, F, x, t, w: F.l1_loss(x, t, weight=w, reduction="sum"),
+                  dict(input=A34, target=P34, weight=W34)),
+    "huber_weight": (lambda m, F, x, t, w: F.huber_loss(x, t, weight=w), dict(input=A34 * 2, target=P34,
+                                                                               weight=W34)),
+    "smooth_l1": (lambda m, F, x, t: F.smooth_l1_loss(x, t), dict(input=A34, target=P34)),
+    "bce_weight": (lambda m, F, x, t, w: F.binary_cross_entropy(x, t, w), dict(input=P34, target=B34 * 0.8 + 0.1,
+                                                                               weight=W34)),
+    "bce_logits_weight": (lambda m, F, x, t, w: F.binary_cross_entropy_with_logits(x, t, w),
+                          dict(input=A34, target=P34, weight=W34[0])),
+    "bce_logits_pos_weight": (lambda m, F, x, t, p: F.binary_cross_entropy_with_logits(x, t, pos_weight=p),
+                              dict(input=A34, target=P34, pos_weight=W34[0])),
+    "bce_logits_both": (lambda m, F, x, t, w, p: F.binary_cross_entropy_with_logits(x, t, w, pos_weight=p,
+                                                                                     reduction="none"),
+                        dict(input=A34, target=P34, weight=W34[0], pos_weight=W34[1])),
+    "soft_margin": (lambda m, F, x, t: F.soft_margin_loss(x, t), dict(input=A34, target=S34)),
+    "soft_margin_none": (lambda m, F, x, t: F.soft_margin_loss(x, t, reduction="none"), dict(input=A34, target=S34)),
+    "cross_entropy_weight": (lambda m, F, x, w: F.cross_entropy(x, _idx(m, C3), w), dict(input=A34, weight=W34[0])),
+    "cross_entropy_weight_smoothing": (lambda m, F, x, w: F.cross_entropy(x, _idx(m, C3), w, label_smoothing=0.2),
+                                       dict(input=A34, weight=W34[0])),
+    "cross_entropy_probs_weight": (lambda m, F, x, t, w: F.cross_entropy(x, t, w),
+                                   dict(input=A34, target=P34, weight=W34[0])),
+    "nll_weight": (lambda m, F, x, w: F.nll_loss(x, _idx(m, C3), w), dict(input=A34, weight=W34[0])),
+    "nll_weight_unbatched": (lambda m, F, x, w: F.nll_loss(x, _idx(m, 1), w), dict(input=A34[0], weight=W34[0])),
+    "multi_margin_weight": (lambda m, F, x, w: F.multi_margin_loss(x, _idx(m, C3), weight=w),
+                            dict(input=A34, weight=W34[0])),
+    "multilabel_soft_margin_weight": (lambda m, F, x, t, w: F.multilabel_soft_margin_loss(x, t, w),
+                                      dict(input=A34, target=B34, weight=W34[0])),
+    "kl_div": (lambda m, F, x, t: F.kl_div(x, t, reduction="batchmean"), dict(input=A34, target=P34)),
+    "kl_div_log_target": (lambda m, F, x, t: F.kl_div(x, t, reduction="sum", log_target=True),
+                          dict(input=A34, target=A34[::-1].copy())),
+    "poisson_nll": (lambda m, F, x, t: F.poisson_nll_loss(x, t), dict(input=A34, target=V34)),
+    "poisson_nll_full": (lambda m, F, x, t: F.poisson_nll_loss(x, t, log_input=False, full=True),
+                         dict(input=V34, target=V34 * 2)),
+    "gaussian_nll": (lambda m, F, x, t, v: F.gaussian_nll_loss(x, t, v), dict(input=A34, target=P34, var=V34)),
+    "cosine_embedding": (lambda m, F, a, b, t: F.cosine_embedding_loss(a, b, t),
+                         dict(input1=A34, input2=P34, target=S34[:, 0])),
+    "margin_ranking": (lambda m, F, a, b, t: F.margin_ranking_loss(a, b, t, margin=0.3),
+                       dict(input1=A34[0], input2=P34[0], target=S34[0])),
+    "hinge_embedding": (lambda m, F, x, t: F.hinge_embedding_loss(x, t), dict(input=A34, target=S34)),
+    "triplet": (lambda m, F, a, p, n: F.triplet_margin_loss(a, p, n), dict(anchor=A34, positive=P34, negative=V34)),
+}
+
+
+def _argument_outcome(m, name, requiring):
+    """'refused: <message>', 'no grad', or the gradient of every argument that requires grad."""
+    fn, arguments = ARGUMENT_CASES[name]
+    tensors = [m.tensor(values, requires_grad=arg in requiring) for arg, values in arguments.items()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            out = fn(m, m.nn.functional, *tensors)
+        except RuntimeError as e:
+            return f"refused: {e}"
+    if not out.requires_grad:
+        return "no grad"
+    weights = m.tensor(np.linspace(0.5, 1.5, max(out.numel(), 1)).reshape(tuple(out.shape)))
+    grads = m.autograd.grad((out * weights).sum(), [t for t in tensors if t.requires_grad], allow_unused=True)
+    return [None if g is None else g.numpy() for g in grads]
+
+
+def _argument_params():
+    out = []
+    for name, (_, arguments) in ARGUMENT_CASES.items():
+        for arg in arguments:
+            out.append(pytest.param(name, (arg,), id=f"{name}-{arg}"))
+        out.append(pytest.param(name, tuple(arguments), id=f"{name}-all"))
+    return out
+
+
+@pytest.mark.parametrize("name, requiring", _argument_params())
+def test_argument_requiring_grad_matches_torch(torch, name, requiring):
+    got, want = _argument_outcome(ember, name, requiring), _argument_outcome(torch, name, requiring)
+    if isinstance(want, str):
+        assert got == want
+        return
+    assert not isinstance(got, str), got
+    for arg, e, t in zip(requiring, got, want):
+        if t is None:
+            assert e is None or not np.any(e), arg
+        else:
+            np.testing.assert_allclose(e, t, rtol=1e-12, atol=1e-14, err_msg=arg)
+
+
+REFUSED = [  # (call with the argument requiring grad, PyTorch's function name, argument)
+    (lambda x, w: EF.binary_cross_entropy(x.sigmoid(), x.detach().sigmoid(), w), "binary_cross_entropy", "weight"),
+    (lambda x, w: EF.binary_cross_entropy_with_logits(x, x.detach(), w), "binary_cross_entropy_with_logits",
+     "weight"),
+    (lambda x, w: EF.binary_cross_entropy_with_logits(x, x.detach(), pos_weight=w),
+     "binary_cross_entropy_with_logits", "pos_weight"),
+    (lambda x, w: EF.soft_margin_loss(x, w), "soft_margin_loss", "target"),
+    (lambda x, w: EF.nll_loss(x, ember.tensor([0, 1]), w[0]), "nll_loss_forward", "weight"),
+    (lambda x, w: EF.cross_entropy(x, ember.tensor([0, 1]), w[0]), "nll_loss_forward", "weight"),
+    (lambda x, w: EF.multi_margin_loss(x, ember.tensor([0, 1]), weight=w[0]), "multi_margin_loss", "weight"),
+]
+
+
+@pytest.mark.parametrize("call, function, argument", REFUSED, ids=[f"{r[1]}-{r[2]}" for r in REFUSED])
+def test_arguments_without_a_derivative_are_refused_under_grad_mode(call, function, argument):
+    x = ember.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]])
+    w = ember.tensor([[1.0, 2.0, 0.5], [0.3, 1.0, 1.0]], requires_grad=True)
+    with pytest.raises(RuntimeError, match=f"The function '{function}' is not differentiable with respect to "
+                                           f"argument '{argument}'"):
+        call(x, w)
+    with ember.no_grad():                          # nothing is recorded: PyTorch computes it, and so does ember
+        assert call(x, w).requires_grad is False
+    assert call(x, w.detach()).requires_grad is False
+
+
+def test_weighted_losses_differentiate_the_weight_by_hand():
+    # mse 'mean' with weight: sum(w d^2) / sum(w), so d/dw_i = (d_i^2 - loss) / sum(w); huber 'mean' is mean(w h)
+    x, t = ember.tensor([1.0, 3.0], dtype=ember.float64), ember.tensor([0.0, 1.0], dtype=ember.float64)
+    w = ember.tensor([1.0, 3.0], dtype=ember.float64, requires_grad=True)
+    loss = EF.mse_loss(x, t, weight=w)
+    assert loss.item() == pytest.approx((1 + 12) / 4) and loss.grad_fn.name() == "DivBackward0"
+    loss.backward()
+    assert w.grad.tolist() == pytest.approx([(1 - 13 / 4) / 4, (4 - 13 / 4) / 4])
+    w.grad = None
+    loss = EF.huber_loss(x, t, weight=w, delta=1.0)           # h = [0.5, 1.5]
+    assert loss.item() == pytest.approx((0.5 + 4.5) / 2) and loss.grad_fn.name() == "MeanBackward0"
+    loss.backward()
+    assert w.grad.tolist() == pytest.approx([0.25, 0.75])
+    w.grad = None
+    EF.l1_loss(x, t, weight=w, reduction="sum").backward()
+    assert w.grad.tolist() == [1.0, 2.0]
+
+
+def test_soft_margin_loss_does_not_warn_about_a_broadcast_target():
+    # PyTorch's soft_margin_loss broadcasts without the size warning mse_loss gives
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert EF.soft_margin_loss(ember.ones(3, 4), ember.ones(4)).shape == ()

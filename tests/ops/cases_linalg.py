@@ -60,6 +60,21 @@ CASES = [
     C("linalg.matrix_exp", lambda m, x: m.linalg.matrix_exp(x), [(3, 3), (2, 3, 3), (1, 1)], FC, gradgrad=True),
     C("linalg.matrix_exp", lambda m, x: m.linalg.matrix_exp(x * 3), [(4, 4)], variant="large", rtol=1e-6),
     C("linalg.multi_dot", lambda m, a, b, c: m.linalg.multi_dot([a, b, c]), [((4, 3), (3, 5), (5, 2))], FC),
+    # reshapes and aliases of the above (ember/linalg.py)
+    C("linalg.diagonal", lambda m, x: m.linalg.diagonal(x), [(3, 4), (2, 3, 3)], ALL),
+    C("linalg.diagonal", lambda m, x: m.linalg.diagonal(x, offset=-1, dim1=0, dim2=2), [(3, 2, 4)],
+      variant="offset_dims"),
+    C("linalg.vander", lambda m, x: m.linalg.vander(x), [(4,), (2, 3)], FC + ("int64",), gradgrad=True),
+    C("linalg.vander", lambda m, x: m.linalg.vander(x * 0, N=3), [(3,)], variant="zeros_N"),
+    C("linalg.tensorinv", lambda m, x: m.linalg.tensorinv(_pd(m, x).reshape(2, 3, 3, 2), ind=2), [(6, 6)], FC,
+      diverges={"grad_fn": "PyTorch's inv result is column-major (LAPACK), so the final reshape is "
+                           "ReshapeAliasBackward0; ember's is C-contiguous: ViewBackward0"}),
+    C("linalg.tensorinv", lambda m, x: m.linalg.tensorinv(_pd(m, x).reshape(4, 2, 2), ind=1), [(4, 4)],
+      variant="ind1", diverges={"grad_fn": "as above: ReshapeAliasBackward0 in PyTorch, ViewBackward0 in ember"}),
+    C("linalg.tensorsolve", lambda m, a, b: m.linalg.tensorsolve(_pd(m, a).reshape(6, 2, 3), b), [((6, 6), (6,))],
+      FC),
+    C("linalg.tensorsolve", lambda m, a, b: m.linalg.tensorsolve(_pd(m, a).reshape(2, 3, 6).movedim(2, 0), b,
+                                                                 dims=(0,)), [((6, 6), (2, 3))], variant="dims"),
     C("linalg.multi_dot", lambda m, a, b, c, d: m.linalg.multi_dot([a, b, c, d]),
       [((3,), (3, 5), (5, 2), (2,))], variant="vectors"),
     C("linalg.multi_dot", lambda m, a, b: m.linalg.multi_dot((a, b)), [((2, 3), (3,))], variant="two"),
@@ -135,6 +150,13 @@ _LINALG_ERROR = ember.linalg.LinAlgError
 _NOT_PD = [[1.0, 2.0], [2.0, 1.0]]
 
 ERROR_CASES = [
+    ErrorCase("vander_N1", lambda m: m.linalg.vander(m.ones(3), N=1), RuntimeError, r"N must be greater than 1"),
+    ErrorCase("tensorinv_ind0", lambda m: m.linalg.tensorinv(m.ones(2, 2), ind=0), RuntimeError,
+              r"strictly positive integer for 'ind', but got 0"),
+    ErrorCase("tensorinv_shape", lambda m: m.linalg.tensorinv(m.ones(4, 6), ind=1), RuntimeError, r"6 != 4"),
+    ErrorCase("tensorsolve_shape", lambda m: m.linalg.tensorsolve(m.ones(6, 4, 2, 3), m.ones(6, 5)), RuntimeError,
+              r"6 != 30"),
+    ErrorCase("linalg_diagonal_positional", lambda m: m.linalg.diagonal(m.ones(2, 2), 1), TypeError, r""),
     ErrorCase("svd_1d", lambda m: m.linalg.svd(m.ones(3)), RuntimeError, r"at least 2 dimensions"),
     ErrorCase("svd_int", lambda m: m.linalg.svd(m.ones(3, 3, dtype=m.int64)), RuntimeError, r"Long"),
     ErrorCase("svdvals_1d", lambda m: m.linalg.svdvals(m.ones(3)), RuntimeError, r"at least 2 dimensions"),

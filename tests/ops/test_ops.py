@@ -161,10 +161,10 @@ def case_target(name, public=PUBLIC, methods=METHODS):
     return public.get(name) or methods.get(name) or getattr(ember.Tensor, f"__{name}__", None)
 
 
-def exported_ops(public, methods, namespaces=("special", "linalg")):
+def exported_ops(public, methods, namespaces=("special", "linalg", "fft")):
     """name -> function of every op ember exports: each function or Tensor method registered with @export
     whose function is defined under ember/ops/ (whatever the module: families split and move), and each
-    public function of the ember.special and ember.linalg namespaces ("special.<x>", "linalg.<x>")."""
+    public function of the ember.special, ember.linalg and ember.fft namespaces ("special.<x>", "fft.<x>")."""
     found = {}
     for table in (methods, public):
         for name, fn in table.items():

@@ -59,6 +59,20 @@ NN_CASES = [
     C("F.glu", lambda m, x: F(m).glu(x, 1), [(3, 4)]),
     C("F.prelu", lambda m, x, w: F(m).prelu(x, w), [((3, 4), (4,))]),
     C("F.rrelu", lambda m, x: F(m).rrelu(x, training=False), [(3, 4)]),
+    # in-place forms: the result (elu_ ...) or a copy of the input (hardtanh_, silu_ ...) is what is saved
+    C("F.elu_", lambda m, x: F(m).elu_(x), [(3, 4)]),
+    C("F.elu", lambda m, x: F(m).elu(x, inplace=True), [(3, 4)], variant="inplace"),
+    C("F.selu", lambda m, x: F(m).selu(x, inplace=True), [(3, 4)], variant="inplace"),
+    C("F.celu", lambda m, x: F(m).celu(x, 0.7, inplace=True), [(3, 4)], variant="inplace"),
+    C("F.leaky_relu_", lambda m, x: F(m).leaky_relu_(x, 0.1), [(3, 4)]),
+    C("F.rrelu_", lambda m, x: F(m).rrelu_(x), [(3, 4)]),
+    C("F.threshold_", lambda m, x: F(m).threshold_(x, 0.1, 20.0), [(3, 4)]),
+    C("F.hardtanh_", lambda m, x: F(m).hardtanh_(x), [(3, 4)]),
+    C("F.relu6", lambda m, x: F(m).relu6(x, inplace=True), [(3, 4)], variant="inplace"),
+    C("F.silu", lambda m, x: F(m).silu(x, inplace=True), [(3, 4)], variant="inplace"),
+    C("F.mish", lambda m, x: F(m).mish(x, inplace=True), [(3, 4)], variant="inplace"),
+    C("F.hardsigmoid", lambda m, x: F(m).hardsigmoid(x, inplace=True), [(3, 4)], variant="inplace"),
+    C("F.hardswish", lambda m, x: F(m).hardswish(x, inplace=True), [(3, 4)], variant="inplace"),
     C("F.normalize", lambda m, x: F(m).normalize(x, dim=1), [(3, 4)]),
     C("F.linear", lambda m, x, w, b: F(m).linear(x, w, b), [((3, 4), (5, 4), (5,))]),
     C("F.bilinear", lambda m, x, y, w, b: F(m).bilinear(x, y, w, b), [((3, 4), (3, 2), (5, 4, 2), (5,))]),
@@ -280,6 +294,11 @@ EXPECTED = [  # (name, op, what is modified, PyTorch raises)
     ("sgn output", lambda m, x: m.sgn(x), "output", True),
     ("norm 1 output", lambda m, x: m.norm(x, 1), "output", True),
     ("kron input", lambda m, x: m.kron(x, x.detach()), "input", False),
+    ("erfcx output (saves input and result)", lambda m, x: m.special.erfcx(x), "output", True),
+    ("complex input (saves the parts)", lambda m, x: m.view_as_real(m.complex(x, x.detach())), "input", True),
+    ("polar input (saves only the result)", lambda m, x: m.view_as_real(m.polar(x, x.detach())), "input", False),
+    ("selu_ result (EluBackward1 saves it)", lambda m, x: m.selu_(x), "output", True),
+    ("threshold_ result (keeps a copy of the input)", lambda m, x: m.threshold_(x, 0.5, 2.0), "output", False),
 ]
 
 

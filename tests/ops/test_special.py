@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember.backends.special import erf, erfc, erfinv
+from ember._backends.special import erf, erfc, erfinv
 
 GRID = np.concatenate([np.linspace(-12, 12, 40001), np.linspace(-1.6, 1.6, 20001),
                        [0.0, -0.0, 1e-30, -1e-38, 1.5, -1.5, 1.5000001, 3e38, -3e38]])

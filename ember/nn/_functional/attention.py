@@ -15,6 +15,8 @@ from ..._tensor import Tensor
 from ...ops import creation as _creation
 from ...ops._common import nodiff, saves_for
 from ...ops.joining import cat
+from ...amp._dispatch import AUTOCAST, autocast_run
+from ...backends.cuda import _sdp as _SDP, _check_sdp_backends
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
@@ -60,6 +62,9 @@ def _softmax_rows(scores, masked):
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """softmax(query @ key^T * scale + mask) @ value over (..., L, E) / (..., S, E) / (..., S, Ev)."""
+    if "scaled_dot_product_attention" in AUTOCAST:
+        return autocast_run("scaled_dot_product_attention", scaled_dot_product_attention, query, key, value,
+                            attn_mask, dropout_p, is_causal, scale, enable_gqa)
     for name, t in (("query", query), ("key", key), ("value", value)):
         if not isinstance(t, Tensor):
             raise TypeError(f"scaled_dot_product_attention(): argument '{name}' must be Tensor, not "
@@ -77,6 +82,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "
                            "is_causal=True")
     given = (query, key, value)
+    if not _SDP["math"]:          # ember.backends.cuda.enable_math_sdp(False): the flash kernel or nothing
+        _check_sdp_backends(query.device.type, _SDP["flash"] and _flash_kernel(given, dropout_p))
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         groups = query.shape[-3] // key.shape[-3]
         key = key.repeat_interleave(groups, -3)
@@ -98,7 +105,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         from .basic import dropout
         attn = dropout(attn, dropout_p, True)
     out = attn @ value
-    if out.requires_grad and _flash_kernel(given, dropout_p):
+    if out.requires_grad and _SDP["flash"] and _flash_kernel(given, dropout_p):
         # PyTorch's CPU flash kernel (taken for these inputs) saves query, key, value and its output
         out = saves_for(out, given, "ScaledDotProductFlashAttentionForCpuBackward0")
     return out

@@ -6,11 +6,13 @@ loss.py) and is re-exported from here, since nn/functional.py star-imports this 
 import math
 import warnings
 
+from ... import _dtype as _dt
+from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from ...ops import activation as _act
 from ...ops import creation, softmax_family, unary
-from ...ops.activation import (Gelu, Hardsigmoid, Hardswish, Hardtanh, LeakyRelu, LogSigmoid, Mish, Silu,
-                               Softplus, Softshrink, prelu)
+from ...ops.activation import (Gelu, Hardsigmoid, Hardswish, Hardtanh, LeakyRelu, LeakyReluResult, LogSigmoid,
+                               Mish, Silu, Softplus, Softshrink, prelu)
 from ...ops.activation import relu as _relu
 from ...ops.inplace import apply_inplace
 from .linear import *  # noqa: F403
@@ -35,7 +37,10 @@ tanh = unary.tanh
 
 
 def _maybe_inplace(input, inplace, name, fn, *args, **kwargs):
-    """fn(input, ...) out of place, or written into input (PyTorch's inplace=True)."""
+    """fn(input, ...) out of place, or written into input (PyTorch's inplace=True) for the activations whose
+    in-place form PyTorch records with the out-of-place node on a copy of the input (HardtanhBackward0,
+    SiluBackward0 ...); elu, selu, celu, leaky_relu, rrelu and threshold have nodes of their own
+    (Note [in-place activations] in ember/ops/activation.py)."""
     if inplace:
         # the op may save its input for backward: let it save a copy, since input is about to be overwritten
         return apply_inplace(input, lambda x, *a, **k: fn(x.clone() if x.requires_grad else x, *a, **k), name,
@@ -55,7 +60,16 @@ def relu(input, inplace=False):
 
 
 def _hardtanh(input, min_val, max_val):
-    return Hardtanh.apply(_act.float_input("hardtanh", input), min_val=min_val, max_val=max_val)
+    """PyTorch's hardtanh clamps integers too; it refuses bool, complex, and negative limits for uint8."""
+    if not isinstance(input, Tensor):
+        _act.float_input("hardtanh", input)        # the TypeError
+    if input.dtype is _dt.bool_:
+        raise RuntimeError("Bool inputs not supported for hardtanh")
+    if input.dtype.is_complex:
+        raise NotImplementedError("clamp is not supported for complex types")
+    if input.dtype is _dt.uint8 and (min_val < 0 or max_val < 0):
+        raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
+    return Hardtanh.apply(input, min_val=min_val, max_val=max_val)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -80,47 +94,48 @@ def _leaky_relu(input, negative_slope):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """input where positive, negative_slope * input elsewhere."""
-    return _maybe_inplace(input, inplace, "leaky_relu_", _leaky_relu, negative_slope)
+    return leaky_relu_(input, negative_slope) if inplace else _leaky_relu(input, negative_slope)
 
 
 def leaky_relu_(input, negative_slope=0.01):
-    return leaky_relu(input, negative_slope, True)
+    return apply_inplace(input, lambda x: LeakyReluResult.apply(_act.float_input("leaky_relu", x),
+                                                                negative_slope=negative_slope), "leaky_relu_", (), {})
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Leaky relu with a random slope in [lower, upper] while training, their mean in eval."""
-    return _maybe_inplace(input, inplace, "rrelu_", _act.rrelu, lower, upper, training)
+    return (_act.rrelu_ if inplace else _act.rrelu)(input, lower, upper, training)
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
-    return rrelu(input, lower, upper, training, True)
+    return _act.rrelu_(input, lower, upper, training)
 
 
 def elu(input, alpha=1.0, inplace=False):
     """input where positive, alpha * (exp(input) - 1) elsewhere."""
-    return _maybe_inplace(input, inplace, "elu_", _act.elu_op, alpha)
+    return elu_(input, alpha) if inplace else _act.elu_op(input, alpha)
 
 
 def elu_(input, alpha=1.0):
-    return elu(input, alpha, True)
+    return _act.elu_inplace(input, "elu_", alpha)
 
 
 def selu(input, inplace=False):
     """scale * elu(input, alpha) with the self-normalising constants."""
-    return _maybe_inplace(input, inplace, "selu_", _act.selu)
+    return (_act.selu_ if inplace else _act.selu)(input)
 
 
 def selu_(input):
-    return selu(input, True)
+    return _act.selu_(input)
 
 
 def celu(input, alpha=1.0, inplace=False):
     """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
-    return _maybe_inplace(input, inplace, "celu_", _act.celu, alpha)
+    return (_act.celu_ if inplace else _act.celu)(input, alpha)
 
 
 def celu_(input, alpha=1.0):
-    return celu(input, alpha, True)
+    return _act.celu_(input, alpha)
 
 
 def gelu(input, approximate="none"):
@@ -132,7 +147,7 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     """x * sigmoid(x)."""
-    return _maybe_inplace(input, inplace, "silu_", lambda x: Silu.apply(_act.float_input("silu", x)))
+    return _maybe_inplace(input, inplace, "silu_", lambda x: Silu.apply(_act.float_input("silu", x, complex_ok=True)))
 
 
 def mish(input, inplace=False):
@@ -179,11 +194,11 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def threshold(input, threshold, value, inplace=False):
     """input where input > threshold, else value."""
-    return _maybe_inplace(input, inplace, "threshold_", _act.threshold, threshold, value)
+    return (_act.threshold_ if inplace else _act.threshold)(input, threshold, value)
 
 
 def threshold_(input, threshold, value):
-    return apply_inplace(input, _act.threshold, "threshold_", (threshold, value), {})
+    return _act.threshold_(input, threshold, value)
 
 
 def logsigmoid(input):

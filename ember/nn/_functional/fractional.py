@@ -9,6 +9,7 @@ import operator
 
 from ...ops.pooling import fractional_max_pool
 from ...ops.sampling import rand
+from ...amp._dispatch import AUTOCAST, autocast_run
 
 __all__ = ["fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
            "fractional_max_pool3d_with_indices"]
@@ -53,6 +54,9 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
     """Max over kernel_size windows of the last two dims placed at pseudo-random fractional strides so the
     output has output_size (or output_ratio * input size); one random sample per plane and dim.
     Deviation: a single float output_ratio is accepted (PyTorch's functional form needs a pair)."""
+    if "fractional_max_pool2d" in AUTOCAST:
+        return autocast_run("fractional_max_pool2d", fractional_max_pool2d, input, kernel_size, output_size,
+                            output_ratio, return_indices, _random_samples)
     return _fractional("fractional_max_pool2d", input, 2, kernel_size, output_size, output_ratio, return_indices,
                        _random_samples)
 
@@ -60,6 +64,9 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
 def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
                           _random_samples=None):
     """Fractional max pooling over the last three dims (see fractional_max_pool2d)."""
+    if "fractional_max_pool3d" in AUTOCAST:
+        return autocast_run("fractional_max_pool3d", fractional_max_pool3d, input, kernel_size, output_size,
+                            output_ratio, return_indices, _random_samples)
     return _fractional("fractional_max_pool3d", input, 3, kernel_size, output_size, output_ratio, return_indices,
                        _random_samples)
 

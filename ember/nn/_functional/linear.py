@@ -5,6 +5,7 @@ import math
 
 from ... import _dtype as _dt
 from ..._tensor import _make
+from ...amp._dispatch import AUTOCAST, autocast_run
 from ...autograd.grad_mode import no_grad
 from ...ops import creation
 from ...ops.linear import Bilinear, Embedding, Linear
@@ -16,6 +17,8 @@ __all__ = ["linear", "bilinear", "embedding", "embedding_bag", "one_hot"]
 
 def linear(input, weight, bias=None):
     """input @ weight.T + bias."""
+    if "linear" in AUTOCAST:
+        return autocast_run("linear", linear, input, weight, bias)
     if input.ndim == 0 or weight.ndim not in (1, 2):
         return _linear_general(input, weight, bias)
     in_features = weight.shape[-1]
@@ -38,6 +41,8 @@ def _linear_general(input, weight, bias):
 
 def bilinear(input1, input2, weight, bias=None):
     """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]."""
+    if "bilinear" in AUTOCAST:
+        return autocast_run("bilinear", bilinear, input1, input2, weight, bias)
     if input1.shape[:-1] != input2.shape[:-1]:
         raise RuntimeError(f"bilinear(): input batch dimensions do not match: got {tuple(input1.shape[:-1])} and "
                            f"{tuple(input2.shape[:-1])}")

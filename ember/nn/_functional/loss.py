@@ -12,6 +12,7 @@ from ...ops.activation import LogSigmoid
 from ...ops.loss import CrossEntropy, MultiMarginLoss, NllLoss, pointwise_loss
 from ...ops.special_functions import xlogy
 from .normalization import pairwise_distance
+from ...amp._dispatch import AUTOCAST, autocast_run
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "poisson_nll_loss",
@@ -46,6 +47,14 @@ def _warn_size(name, input, target):
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
                       "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
                       f"same size. ({name}: input {tuple(input.shape)}, target {tuple(target.shape)})", stacklevel=3)
+
+
+def _no_grad_argument(function, argument, tensor):
+    """PyTorch's fused kernels without a derivative for an argument (a loss's weight, soft_margin_loss's target)
+    refuse it requiring grad while grad mode is on, rather than leave it without a gradient."""
+    if tensor is not None and tensor._requires_grad and _State.grad_enabled:
+        raise RuntimeError(f"The function '{function}' is not differentiable with respect to argument '{argument}'. "
+                           "This input cannot have requires_grad True.")
 
 
 def _promote(input, target):
@@ -86,24 +95,38 @@ def _elementwise_loss(kind, input, target, reduction, weight, **params):
         return pointwise_loss(kind, input, target, reduction, **params)
     if weight.shape != input.shape:
         raise ValueError("Weights and input must have the same size.")
-    loss = pointwise_loss(kind, input, target, "none", weight, **params)
+    # PyTorch composes the weighted forms from differentiable ops (so weight gets its gradient too): the
+    # unreduced loss times weight, and for 'mean' the sum over weight.sum() (mse, l1) or the plain mean (huber)
+    if kind == "mse":
+        loss = (input - target) ** 2
+    elif kind == "l1":
+        loss = (input - target).abs()
+    else:
+        loss = pointwise_loss(kind, input, target, "none", **params)
+    loss = loss * weight
     if reduction == "mean":
-        return loss.sum() / weight.sum()
+        return loss.mean() if kind == "huber" else loss.sum() / weight.sum()
     return loss.sum() if reduction == "sum" else loss
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """mean((input - target)^2)."""
+    if "mse_loss" in AUTOCAST:
+        return autocast_run("mse_loss", mse_loss, input, target, size_average, reduce, reduction, weight)
     return _elementwise("mse", "mse_loss", input, target, _reduction(size_average, reduce, reduction), weight)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """mean(|input - target|)."""
+    if "l1_loss" in AUTOCAST:
+        return autocast_run("l1_loss", l1_loss, input, target, size_average, reduce, reduction, weight)
     return _elementwise("l1", "l1_loss", input, target, _reduction(size_average, reduce, reduction), weight)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, |d| - beta / 2 elsewhere."""
+    if "smooth_l1_loss" in AUTOCAST:
+        return autocast_run("smooth_l1_loss", smooth_l1_loss, input, target, size_average, reduce, reduction, beta)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     return _elementwise("smooth_l1", "smooth_l1_loss", input, target, _reduction(size_average, reduce, reduction),
@@ -112,6 +135,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 d^2 where |d| < delta, delta (|d| - delta / 2) elsewhere."""
+    if "huber_loss" in AUTOCAST:
+        return autocast_run("huber_loss", huber_loss, input, target, reduction, delta, weight)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     return _elementwise("huber", "huber_loss", input, target, _reduction(None, None, reduction), weight,
@@ -173,6 +198,9 @@ def _finish(out, unbatched, reduction):
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
                   label_smoothing=0.0):
     """-log_softmax(input)[target] (class indices) or -sum(target * log_softmax(input)) (probabilities)."""
+    if "cross_entropy_loss" in AUTOCAST:
+        return autocast_run("cross_entropy_loss", cross_entropy, input, target, weight, size_average, ignore_index,
+                            reduce, reduction, label_smoothing)
     reduction = _reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -181,6 +209,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if target.dtype.category >= _dt.FLOAT:
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     input, target, unbatched = _class_inputs("cross_entropy", input, target)
+    _no_grad_argument("nll_loss_forward", "weight", weight)          # PyTorch's cross_entropy ends in nll_loss
     classes = input.shape[1]
     _check_targets("cross_entropy", target, classes, ignore_index)
     w = _check_weight("cross_entropy", weight, classes, input)
@@ -210,8 +239,11 @@ def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """-input[target] weighted and reduced (input holds log-probabilities)."""
+    if "nll_loss" in AUTOCAST:
+        return autocast_run("nll_loss", nll_loss, input, target, weight, size_average, ignore_index, reduce, reduction)
     reduction = _reduction(size_average, reduce, reduction)
     input, target, unbatched = _class_inputs("nll_loss", input, target)
+    _no_grad_argument("nll_loss_forward", "weight", weight)
     classes = input.shape[1]
     _check_targets("nll_loss", target, classes, ignore_index)
     w = _check_weight("nll_loss", weight, classes, input)
@@ -221,10 +253,14 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(t log p + (1 - t) log(1 - p)) with each log clamped at -100."""
+    if "binary_cross_entropy" in AUTOCAST:
+        return autocast_run("binary_cross_entropy", binary_cross_entropy, input, target, weight, size_average, reduce,
+                            reduction)
     reduction = _reduction(size_average, reduce, reduction)
     if target.shape != input.shape:
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) "
                          "is deprecated. Please ensure they have the same size.")
+    _no_grad_argument("binary_cross_entropy", "weight", weight)
     if target.dtype is not input.dtype:           # PyTorch does not promote here
         raise RuntimeError(f"Found dtype {_dt.scalar_type_name(target.dtype)} but expected "
                            f"{_dt.scalar_type_name(input.dtype)}")
@@ -239,23 +275,32 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
     """BCE on sigmoid(input), computed from the logits without overflow (NUM-3)."""
+    if "binary_cross_entropy_with_logits" in AUTOCAST:
+        return autocast_run("binary_cross_entropy_with_logits", binary_cross_entropy_with_logits, input, target, weight,
+                            size_average, reduce, reduction, pos_weight)
     reduction = _reduction(size_average, reduce, reduction)
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    _no_grad_argument("binary_cross_entropy_with_logits", "weight", weight)
+    _no_grad_argument("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
     input, target = _promote(input, target)
     return pointwise_loss("bce_logits", input, target, reduction, weight, pos_weight)
 
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """log(1 + exp(-target * input)), stable."""
+    if "soft_margin_loss" in AUTOCAST:
+        return autocast_run("soft_margin_loss", soft_margin_loss, input, target, size_average, reduce, reduction)
     reduction = _reduction(size_average, reduce, reduction)
-    _warn_size("soft_margin_loss", input, target)
+    _no_grad_argument("soft_margin_loss", "target", target)          # PyTorch has no derivative for it
     input, target, out_dtype = _promote_to_input("soft_margin", input, target)
     return pointwise_loss("soft_margin", input, target, reduction).to(out_dtype)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """target * (log(target) - input) (input holds log-probabilities); 'batchmean' divides by the batch size."""
+    if "kl_div" in AUTOCAST:
+        return autocast_run("kl_div", kl_div, input, target, size_average, reduce, reduction, log_target)
     if size_average is not None or reduce is not None:
         reduction = _reduction(size_average, reduce, "mean")
     elif reduction == "mean":
@@ -278,6 +323,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
     """exp(input) - target * input (log_input) or input - target * log(input + eps), plus Stirling if full."""
+    if "poisson_nll_loss" in AUTOCAST:
+        return autocast_run("poisson_nll_loss", poisson_nll_loss, input, target, log_input, full, size_average, eps,
+                            reduce, reduction)
     reduction = _reduction(size_average, reduce, reduction)
     if log_input:
         loss = input.exp() - target * input
@@ -320,6 +368,9 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """1 - cos(x1, x2) for target 1, max(0, cos(x1, x2) - margin) for target -1."""
+    if "cosine_embedding_loss" in AUTOCAST:
+        return autocast_run("cosine_embedding_loss", cosine_embedding_loss, input1, input2, target, margin,
+                            size_average, reduce, reduction)
     reduction = _reduction(size_average, reduce, reduction)
     if input1.ndim not in (1, 2) or input1.shape != input2.shape:
         raise RuntimeError(f"cosine_embedding_loss: expected inputs of equal shape, 1D or 2D, got "
@@ -338,6 +389,9 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """max(0, -target * (input1 - input2) + margin)."""
+    if "margin_ranking_loss" in AUTOCAST:
+        return autocast_run("margin_ranking_loss", margin_ranking_loss, input1, input2, target, margin, size_average,
+                            reduce, reduction)
     reduction = _reduction(size_average, reduce, reduction)
     if not (input1.ndim == input2.ndim == target.ndim):
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
@@ -348,6 +402,9 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """input where target is 1, max(0, margin - input) where target is -1."""
+    if "hinge_embedding_loss" in AUTOCAST:
+        return autocast_run("hinge_embedding_loss", hinge_embedding_loss, input, target, margin, size_average, reduce,
+                            reduction)
     reduction = _reduction(size_average, reduce, reduction)
     zeros = creation.zeros_like(input)
     margin_part = comparison.where(target != 1, (margin - input).clamp_min(0), zeros)
@@ -368,6 +425,9 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
     """sum over i != y of max(0, margin - x[y] + x[i])^p / C (multi-class hinge)."""
+    if "multi_margin_loss" in AUTOCAST:
+        return autocast_run("multi_margin_loss", multi_margin_loss, input, target, p, margin, weight, size_average,
+                            reduce, reduction)
     reduction = _reduction(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
@@ -377,15 +437,16 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         target = target.reshape(1)
     classes = input.shape[1]
     _check_targets("multi_margin_loss", target, classes, -(10 ** 18))
-    if weight is not None and weight.requires_grad and _State.grad_enabled:
-        raise RuntimeError("The function 'multi_margin_loss' is not differentiable with respect to argument "
-                           "'weight'. This input cannot have requires_grad True.")
+    _no_grad_argument("multi_margin_loss", "weight", weight)
     loss = MultiMarginLoss.apply(input, target, weight, p=p, margin=margin, reduction=reduction)
     return loss.squeeze(0) if unbatched and reduction == "none" else loss
 
 
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """sum over target classes j and non-target classes i of max(0, 1 - (x[j] - x[i])) / C."""
+    if "multilabel_margin_loss" in AUTOCAST:
+        return autocast_run("multilabel_margin_loss", multilabel_margin_loss, input, target, size_average, reduce,
+                            reduction)
     reduction = _reduction(size_average, reduce, reduction)
     unbatched = input.ndim <= 1
     if unbatched:
@@ -410,6 +471,9 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     """max(0, d(a, p) - d(a, n) + margin) with pairwise p-norm distances."""
+    if "triplet_margin_loss" in AUTOCAST:
+        return autocast_run("triplet_margin_loss", triplet_margin_loss, anchor, positive, negative, margin, p, eps,
+                            swap, size_average, reduce, reduction)
     reduction = _reduction(size_average, reduce, reduction)
     if not (anchor.ndim == positive.ndim == negative.ndim):
         raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
@@ -437,6 +501,9 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
     """Connectionist temporal classification loss (alpha recursion in log space, vectorised over batch)."""
+    if "ctc_loss" in AUTOCAST:
+        return autocast_run("ctc_loss", ctc_loss, log_probs, targets, input_lengths, target_lengths, blank, reduction,
+                            zero_infinity)
     from .ctc import ctc_loss as _ctc
     return _ctc(log_probs, targets, input_lengths, target_lengths, blank, _reduction(None, None, reduction),
                 zero_infinity)

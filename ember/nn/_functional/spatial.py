@@ -14,6 +14,7 @@ from ...ops.comparison import where
 from ...ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
                          constant_pad_nd, expand_arg, fold_columns, unfold_columns)
 from ...ops.pooling import adaptive_avg_pool, adaptive_avg_pool1d, adaptive_max_pool, avg_pool, avg_pool1d, max_pool
+from ...amp._dispatch import AUTOCAST, autocast_run
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
            "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
@@ -40,6 +41,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over windows of the last three dims."""
+    if "max_pool3d" in AUTOCAST and not return_indices:
+        return autocast_run("max_pool3d", max_pool3d, input, kernel_size, stride, padding, dilation, ceil_mode)
     return max_pool("max_pool3d", input, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
@@ -67,6 +70,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
+    if "avg_pool3d" in AUTOCAST:
+        return autocast_run("avg_pool3d", avg_pool3d, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                            divisor_override)
     return avg_pool("avg_pool3d", input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
                     divisor_override)
 
@@ -77,6 +83,8 @@ def adaptive_avg_pool2d(input, output_size):
 
 
 def adaptive_avg_pool3d(input, output_size):
+    if "adaptive_avg_pool3d" in AUTOCAST:
+        return autocast_run("adaptive_avg_pool3d", adaptive_avg_pool3d, input, output_size)
     return adaptive_avg_pool("adaptive_avg_pool3d", input, 3, output_size)
 
 
@@ -91,6 +99,8 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 
 def adaptive_max_pool3d(input, output_size, return_indices=False):
+    if "adaptive_max_pool3d" in AUTOCAST:
+        return autocast_run("adaptive_max_pool3d", adaptive_max_pool3d, input, output_size, return_indices)
     return adaptive_max_pool("adaptive_max_pool3d", input, 3, output_size, return_indices)
 
 
@@ -162,10 +172,14 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Inverse of max_pool2d: values written back at their flat per-channel indices."""
+    if "max_unpool2d" in AUTOCAST:
+        return autocast_run("max_unpool2d", max_unpool2d, input, indices, kernel_size, stride, padding, output_size)
     return _max_unpool("max_unpool2d", input, indices, kernel_size, stride, padding, output_size, 2)
 
 
 def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    if "max_unpool3d" in AUTOCAST:
+        return autocast_run("max_unpool3d", max_unpool3d, input, indices, kernel_size, stride, padding, output_size)
     return _max_unpool("max_unpool3d", input, indices, kernel_size, stride, padding, output_size, 3)
 
 
@@ -243,6 +257,10 @@ def pad(input, pad, mode="constant", value=None):
     reflect, replicate, circular."""
     if not isinstance(input, Tensor):
         raise TypeError(f"pad(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if AUTOCAST and mode in ("reflect", "replicate"):     # PyTorch's reflection_pad1d/2d, replication_pad1d/2d/3d
+        kernel = ("reflection_pad" if mode == "reflect" else "replication_pad") + f"{len(pad) // 2}d"
+        if kernel in AUTOCAST:
+            return autocast_run(kernel, _pad, input, pad, mode, value)
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2:
         raise RuntimeError(f"Padding length must be divisible by 2, but got {len(pad)}")
@@ -279,6 +297,9 @@ def pad(input, pad, mode="constant", value=None):
         else:
             out = out.index_select(dim, index)
     return out if out is not input else input.clone()
+
+
+_pad = pad                                           # pad() names its argument pad
 
 
 # --- resampling ------------------------------------------------------------------------------------------------
@@ -548,6 +569,8 @@ def _reflect(coord, twice_low, twice_high):
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Sample input (N, C, H, W) at grid (N, Ho, Wo, 2) locations in [-1, 1] (x, y); bilinear or nearest,
     zeros / border / reflection padding. Gradients flow to both input and grid."""
+    if "grid_sampler" in AUTOCAST:
+        return autocast_run("grid_sampler", grid_sample, input, grid, mode, padding_mode, align_corners)
     if mode not in ("bilinear", "nearest"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', "
                          f"but got: '{mode}'" if mode != "bicubic" else

@@ -2,7 +2,8 @@
 import collections
 
 from ... import _dtype as _dt
-from ..._tensor import Tensor, _parse_to
+from ..._tensor import Tensor
+from ..._tensor_conversions import _parse_to
 from ...autograd.grad_mode import no_grad
 from ...utils.hooks import RemovableHandle
 from ..parameter import Buffer, Parameter
@@ -190,7 +191,8 @@ class Module:
         return sorted(k for k in set(keys) if not k[0].isdigit())
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        from ..._torch_globals import module_state_from_torch     # a module PyTorch pickled has its attribute set
+        self.__dict__.update(module_state_from_torch(self, state))
         for key, default in (("_forward_pre_hooks_with_kwargs", {}), ("_forward_hooks_with_kwargs", {}),
                              ("_forward_hooks_always_called", {}), ("_backward_pre_hooks", {}),
                              ("_state_dict_hooks", {}), ("_load_state_dict_post_hooks", {})):

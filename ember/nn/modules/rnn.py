@@ -9,8 +9,10 @@ import math
 import numbers
 import warnings
 
+from ... import _dtype as _dt
 from ... import ops
 from ..._tensor import Tensor
+from ...amp._dispatch import AUTOCAST, autocast_args
 from ...ops import recurrent as _recurrent
 from .. import functional as F
 from .. import init
@@ -252,8 +254,15 @@ class RNNBase(Module):
         return output, h_n, c_n
 
     def forward(self, input, hx=None):
+        if self.mode == "LSTM" and isinstance(hx, (tuple, list)):
+            hx = _lstm_states(hx, "lstm")         # PyTorch takes any sequence (h_0, c_0), a list too
         data, batch_sizes, hx, layout = self._prepare(input, hx)
         h0, c0 = self._initial_states(hx, layout["batch"], data)
+        # autocast: PyTorch runs a float32 LSTM without projections on the CPU as oneDNN layers, which it casts
+        lowp = ("mkldnn_rnn_layer" in AUTOCAST and self.mode == "LSTM" and not self.proj_size and
+                not layout["packed"] and data.dtype is _dt.float32 and data.numel() > 0)
+        if lowp:
+            data, h0, c0 = autocast_args(("mkldnn_rnn_layer",), data, h0, c0)
         directions = 2 if self.bidirectional else 1
         layer_input = data
         h_n, c_n = [], []
@@ -261,9 +270,12 @@ class RNNBase(Module):
             outputs = []
             for direction in range(directions):
                 index = layer * directions + direction
+                weights = self._weights(layer, direction)
+                if lowp:
+                    weights = autocast_args(("mkldnn_rnn_layer",), *weights)
                 out, h, c = self._run_direction(layer_input, batch_sizes, h0[index],
                                                 c0[index] if c0 is not None else None,
-                                                self._weights(layer, direction), reverse=direction == 1)
+                                                weights, reverse=direction == 1)
                 outputs.append(out)
                 h_n.append(h)
                 if c is not None:
@@ -321,6 +333,15 @@ class GRU(RNNBase):
 
 
 # --- cells ------------------------------------------------------------------------------------------------------
+
+def _lstm_states(hx, name):
+    """An LSTM's (h_0, c_0) given as a tuple or a list, as a tuple; PyTorch's errors for another count."""
+    if len(hx) == 2:
+        return tuple(hx)
+    if len(hx) < 2 and name == "lstm":             # PyTorch's LSTM.forward reads hx[0] and hx[1]
+        raise IndexError(f"{type(hx).__name__} index out of range")
+    raise RuntimeError(f"{name} expects two hidden states")
+
 
 class RNNCellBase(Module):
     """weight_ih (chunks*hidden, input), weight_hh (chunks*hidden, hidden), bias_ih, bias_hh."""
@@ -398,6 +419,11 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input, hx=None):
+        if hx is not None:
+            if not isinstance(hx, (tuple, list)):
+                raise TypeError(f"lstm_cell(): argument 'hx' (position 2) must be tuple of Tensors, not "
+                                f"{type(hx).__name__}")
+            hx = _lstm_states(hx, "lstm_cell")
         input, hx, unbatched = self._batched(input, hx, "LSTMCell")
         if hx is None:
             hx = (self._zeros(input), self._zeros(input))

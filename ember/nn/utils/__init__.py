@@ -1,6 +1,6 @@
 """nn.utils: gradient clipping, parameter vectors, rnn packing, parametrizations, weight/spectral norm hooks,
 conv/linear-batchnorm fusion, skip_init, stateless calls."""
-from . import parametrizations, parametrize, rnn, stateless
+from . import parametrizations, parametrize, prune, rnn, stateless
 from .clip_grad import *
 from .convert_parameters import parameters_to_vector, vector_to_parameters
 from .fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights

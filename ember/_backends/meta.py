@@ -524,6 +524,19 @@ def _decomposition(func, a, *args, **kwargs):
     return out if isinstance(probe, tuple) else out[0]
 
 
+def _fft(func, a, s=None, axes=None, norm=None, out=None):
+    """fftn, ifftn, rfftn, irfftn: the sizes s gives (else the input's), rfftn's last axis halved; the dtype
+    from a 2-point probe."""
+    shape = list(a.shape)
+    axes = tuple(range(a.ndim)) if axes is None else tuple(axes)
+    for axis, n in zip(axes, s or ()):
+        shape[axis] = n
+    if func.__name__ == "rfftn" and axes:
+        shape[axes[-1]] = shape[axes[-1]] // 2 + 1
+    probe = func(np.ones(2, a.dtype), s=(2,), axes=(0,))
+    return new(tuple(shape), probe.dtype)
+
+
 def _cross(func, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     dtype = np.result_type(a.dtype, b.dtype)
     return new(np.broadcast_shapes(_shape(a), _shape(b)), dtype)
@@ -541,7 +554,7 @@ _RULES = {"einsum": _einsum, "dot": _dot, "vdot": _dot, "inner": _dot, "searchso
           "take_along_axis": _take_along_axis, "put_along_axis": _put_along_axis, "inv": _linalg, "det": _linalg,
           "slogdet": _linalg, "solve": _linalg, "pinv": _linalg, "diagonal": _diagonal, "svd": _decomposition,
           "qr": _decomposition, "eigh": _decomposition, "eigvalsh": _decomposition, "cholesky": _decomposition,
-          "cross": _cross, "isin": _isin}
+          "cross": _cross, "isin": _isin, "fftn": _fft, "ifftn": _fft, "rfftn": _fft, "irfftn": _fft}
 
 
 # --- the array module op code sees as `xp` -----------------------------------------------------------------
@@ -600,7 +613,7 @@ class _MetaNumPy(types.ModuleType):
         return getattr(np, attr)
 
 
-xp = _MetaNumPy("ember.backends.meta.xp")
+xp = _MetaNumPy("ember._backends.meta.xp")
 xp.ndarray = MetaArray
 xp.asarray = xp.array = xp.asanyarray = _asarray
 xp.zeros = _creation("zeros")

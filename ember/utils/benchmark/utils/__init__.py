@@ -1,0 +1,1 @@
+"""ember.utils.benchmark.utils: the Timer, Measurement and Compare modules (PyTorch's layout)."""
