@@ -88,6 +88,7 @@ def broadcast_shapes(*shapes):
 _LAZY_MODULES = ("nn", "optim", "utils", "func", "viz", "serialization", "testing", "special", "fft",
                  "distributions", "profiler", "cpu", "amp")
 _LAZY_MODULES += ("jit", "hub", "onnx", "distributed")
+_LAZY_MODULES += ("signal",)
 
 
 def _lazy(name):

@@ -35,10 +35,10 @@ def _index(device):
     return dev.index or 0
 
 
-def _cupy_device(device):
-    _backend.check_available()                    # AssertionError without CuPy and a GPU, as PyTorch's CPU build
-    import cupy
-    return cupy, cupy.cuda.Device(_index(device))
+def _device_index(device):
+    """The CUDA device index of device, once the backend has started (else AssertionError, as PyTorch's CPU build)."""
+    _backend.check_available()
+    return _index(device)
 
 
 def memory_stats(device=None):
@@ -46,11 +46,9 @@ def memory_stats(device=None):
     "active_bytes.all.current"}; empty (PyTorch's answer before CUDA starts) without a GPU."""
     if not _backend.available():
         return collections.OrderedDict()
-    cupy, dev = _cupy_device(device)
-    with dev:
-        pool = cupy.get_default_memory_pool()
-        allocated, reserved = pool.used_bytes(), pool.total_bytes()
-    peaks = _peaks.setdefault(dev.id, {"allocated": 0, "reserved": 0})
+    index = _device_index(device)
+    allocated, reserved = _backend.memory_pool_bytes(index)
+    peaks = _peaks.setdefault(index, {"allocated": 0, "reserved": 0})
     peaks["allocated"] = max(peaks["allocated"], allocated)
     peaks["reserved"] = max(peaks["reserved"], reserved)
     return collections.OrderedDict([
@@ -79,8 +77,7 @@ def max_memory_reserved(device=None):
 
 def reset_peak_memory_stats(device=None):
     """Start the max_* peaks again from the current values."""
-    _, dev = _cupy_device(device)
-    _peaks.pop(dev.id, None)
+    _peaks.pop(_device_index(device), None)
     memory_stats(device)
 
 
@@ -110,10 +107,10 @@ def max_memory_cached(device=None):
 
 def memory_summary(device=None, abbreviated=False):
     """A short table of the counters above (PyTorch's lists its allocator's pools too)."""
-    _, dev = _cupy_device(device)
+    index = _device_index(device)
     stats = memory_stats(device)
     rule = "=" * 75
-    rows = [rule, f"{'ember CUDA memory summary (CuPy memory pool), device ID ' + str(dev.id):^75}", rule,
+    rows = [rule, f"{'ember CUDA memory summary (CuPy memory pool), device ID ' + str(index):^75}", rule,
             f"{'Metric':^22}| {'Cur Usage':^11}| {'Peak Usage':^11}", "-" * 75]
     for key, label in (("allocated_bytes", "Allocated memory"), ("reserved_bytes", "GPU reserved memory")):
         rows.append(f"{label:<22}| {_format_bytes(stats[key + '.all.current']):>10} | "
@@ -133,10 +130,7 @@ def _format_bytes(n):
 
 def mem_get_info(device=None):
     """(free bytes, total bytes) of the device, from the CUDA driver."""
-    cupy, dev = _cupy_device(device)
-    with dev:
-        free, total = cupy.cuda.runtime.memGetInfo()
-    return free, total
+    return _backend.mem_get_info(_device_index(device))
 
 
 class _CudaDeviceProperties:
@@ -158,8 +152,7 @@ class _CudaDeviceProperties:
 
 
 def get_device_properties(device=None):
-    cupy, dev = _cupy_device(device)
-    return _CudaDeviceProperties(cupy.cuda.runtime.getDeviceProperties(dev.id))
+    return _CudaDeviceProperties(_backend.device_properties(_device_index(device)))
 
 
 def get_device_name(device=None):

@@ -85,6 +85,12 @@ def _address(array):
     return array.__array_interface__["data"][0]
 
 
+def _plain(array):
+    """A strided CPU tensor over a sparse tensor's indices or values array, to be saved as PyTorch saves them."""
+    from ._tensor import _make
+    return _make(array)
+
+
 def _flat_bytes(root):
     """The memory of a C- or F-contiguous array as a flat uint8 view (None for anything else)."""
     if root.flags.c_contiguous:
@@ -282,11 +288,15 @@ class _Pickler:
         state = dict(tensor.__dict__) if getattr(tensor, "__dict__", None) else None
         if type(tensor).__name__ == "Buffer":     # nn.Buffer's `persistent` flag is module bookkeeping
             state = None
+        sparse = tensor.is_sparse
         if parameter:
             name = "_rebuild_parameter_with_state" if state else "_rebuild_parameter"
             self._global("torch._utils", name)
             self.out.append(b"(")
-            self._save_rebuild_v2(tensor, False)
+            if sparse:
+                self._save_sparse(tensor)
+            else:
+                self._save_rebuild_v2(tensor, False)
             self.save(tensor.requires_grad)
             self._reduce_call("collections", "OrderedDict")
             if state:
@@ -295,15 +305,34 @@ class _Pickler:
         elif state:
             self._global("torch._tensor", "_rebuild_from_type_v2")
             self.out.append(b"(")
-            self._global("torch._utils", "_rebuild_tensor_v2")
+            self._global("torch._utils", "_rebuild_sparse_tensor" if sparse else "_rebuild_tensor_v2")
             self._global("torch", "Tensor")
-            self.out.append(b"(")
-            self._rebuild_v2_args(tensor, tensor.requires_grad)
-            self.out.append(b"t")
+            if sparse:
+                self._sparse_args(tensor)
+            else:
+                self.out.append(b"(")
+                self._rebuild_v2_args(tensor, tensor.requires_grad)
+                self.out.append(b"t")
             self.save(state)
             self.out.append(b"tR")
+        elif sparse:
+            self._save_sparse(tensor)
         else:
             self._save_rebuild_v2(tensor, tensor.requires_grad)
+
+    def _save_sparse(self, tensor):
+        # torch._utils._rebuild_sparse_tensor(layout, (indices, values, size, is_coalesced)), as PyTorch pickles
+        # a sparse COO tensor (requires_grad is not saved, as in PyTorch)
+        self._global("torch._utils", "_rebuild_sparse_tensor")
+        self._sparse_args(tensor)
+        self.out.append(b"R")
+
+    def _sparse_args(self, tensor):
+        """The argument tuple (layout, (indices, values, size, is_coalesced)) of _rebuild_sparse_tensor."""
+        a = tensor._array
+        self._reduce_call("torch.serialization", "_get_layout", "torch.sparse_coo")
+        self.save((_plain(a.indices), _plain(a.values), Size(a.shape), bool(a.coalesced)))
+        self.out.append(b"\x86")
 
     def _save_rebuild_v2(self, tensor, requires_grad):
         self._global("torch._utils", "_rebuild_tensor_v2")

@@ -10,8 +10,9 @@ import numpy as np
 
 from . import _dtype as _dt, _settings
 from ._device import CPU, to_device
-from ._layout import strided as _strided
+from ._layout import sparse_coo as _sparse_coo, strided as _strided
 from ._size import Size, size_of as _size_of
+from .sparse._coo_array import SparseCOOArray as _SparseCOO
 
 __all__ = ["Tensor", "Size"]
 
@@ -51,7 +52,7 @@ def _check_storage(array, device):
     tensor holding one would silently rebind a local instead of changing the tensor."""
     from ._backends import backend_for
     expected = backend_for(device).xp.ndarray
-    if not isinstance(array, expected):
+    if not isinstance(array, expected) and not (array.__class__ is _SparseCOO and device is CPU):
         import sys
         caller = sys._getframe(2).f_code
         raise AssertionError(f"ember invariant: a {device} tensor must hold a {expected.__module__}."
@@ -126,7 +127,16 @@ class Tensor:
 
     @property
     def layout(self):
-        return _strided
+        return _sparse_coo if self._array.__class__ is _SparseCOO else _strided
+
+    @property
+    def is_sparse(self):
+        """A sparse COO tensor (Note [sparse storage] in ember/sparse/_coo_array.py)."""
+        return self._array.__class__ is _SparseCOO
+
+    @property
+    def is_sparse_csr(self):
+        return False                              # ember has no compressed sparse layouts
 
     @property
     def ndim(self):
@@ -151,6 +161,10 @@ class Tensor:
 
     @property
     def nbytes(self):
+        if self._array.__class__ is _SparseCOO:
+            raise RuntimeError("nbytes is not defined for sparse tensors.  If you want the size of the constituent "
+                               "tensors, add the nbytes of the indices and values.  If you want the size of the  "
+                               "equivalent dense tensor, multiply numel() by element_size()")
         return self._array.size * self._array.dtype.itemsize
 
     def stride(self, dim=None):
@@ -167,6 +181,8 @@ class Tensor:
         return (_address(self._array) - _address(base)) // self._array.dtype.itemsize
 
     def data_ptr(self):
+        if self._array.__class__ is _SparseCOO:
+            raise RuntimeError("Cannot access data pointer of Tensor that doesn't have storage")
         return _address(self._array)
 
     # --- storage (ember/storage.py) --------------------------------------------------------------------
@@ -175,6 +191,8 @@ class Tensor:
         from .storage import UntypedStorage
         if self._device.type != "cpu":
             raise RuntimeError(f"untyped_storage: ember exposes the storage of CPU tensors only (got {self._device})")
+        if self._array.__class__ is _SparseCOO:
+            raise NotImplementedError("Cannot access storage of SparseTensorImpl")
         return UntypedStorage.of(self._array)
 
     def set_(self, source=None, storage_offset=0, size=None, stride=None):
@@ -269,6 +287,8 @@ class Tensor:
         a = self._array
         if a.flags.c_contiguous:
             return True
+        if a.__class__ is _SparseCOO:
+            return False
         expected = 1                              # size-1 dims may have any stride, as in PyTorch
         for size, stride in zip(reversed(a.shape), reversed(self.stride())):
             if size != 1 and stride != expected:

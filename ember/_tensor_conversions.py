@@ -7,6 +7,7 @@ imported at the end of _tensor.py."""
 from . import _dtype as _dt, _legacy_tensors, ops
 from ._device import to_device
 from ._tensor import Tensor
+from .sparse._coo_array import SparseCOOArray as _SparseCOO
 
 
 def _type_name(t):
@@ -66,6 +67,8 @@ class TensorConversions:
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                                "instead.")
+        if self._array.__class__ is _SparseCOO:          # Note [sparse storage]
+            raise TypeError("can't convert Sparse layout tensor to numpy. Use Tensor.to_dense() first.")
         if self.dtype is _dt.bfloat16 and not force:
             raise TypeError("Got unsupported ScalarType BFloat16")
         return self._array

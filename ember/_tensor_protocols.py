@@ -203,6 +203,8 @@ class TensorProtocols:
     # --- NumPy's array protocol -------------------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
         array = self._backend().to_numpy(self._array) if self._device.type != "cpu" else self._array
+        if array.__class__ is not np.ndarray and self.is_sparse:
+            raise TypeError("can't convert Sparse layout tensor to numpy. Use Tensor.to_dense() first.")
         if dtype is not None and array.dtype != dtype:
             return array.astype(dtype)
         return array.copy() if copy else array
@@ -230,6 +232,10 @@ class TensorProtocols:
         if self.grad_fn is not None and self._requires_grad:
             raise RuntimeError("refusing to pickle a non-leaf tensor that requires grad: its autograd graph "
                                "cannot cross a process boundary. Pickle tensor.detach() to send the values.")
+        if self.is_sparse:
+            from .ops.sparse_ops import _rebuild_sparse
+            a = self._array
+            return (_rebuild_sparse, (a.indices, a.values, a.shape, a.coalesced, self._requires_grad, type(self)))
         return (_rebuild, (self._backend().to_numpy(self._array), str(self._device),
                            self._requires_grad, type(self)))
 

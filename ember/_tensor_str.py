@@ -159,18 +159,24 @@ def tensor_body(t, indent):
     return _body(array, indent, summarize, f1, f2)
 
 
-def _add_suffixes(text, suffixes, indent):
+def _add_suffixes(text, suffixes, indent, force_newline=False):
     out = [text]
     last_line = len(text) - text.rfind("\n") + 1
     for suffix in suffixes:
-        if last_line + len(suffix) + 2 > _Options.linewidth:
+        if force_newline or last_line + len(suffix) + 2 > _Options.linewidth:
             out.append(",\n" + " " * indent + suffix)
             last_line = indent + len(suffix)
+            force_newline = False
         else:
             out.append(", " + suffix)
             last_line += len(suffix) + 2
     out.append(")")
     return "".join(out)
+
+
+def _part(t, indent):
+    """The body of a sparse tensor's indices or values, with the size when it is empty (PyTorch's layout)."""
+    return tensor_body(t, indent) if t.numel() else f"[], size={tuple(t.shape)}"
 
 
 def tensor_repr(t, prefix="tensor("):
@@ -181,7 +187,17 @@ def tensor_repr(t, prefix="tensor("):
     default_dtype = dtype in (default, default.to_complex(), _dt.int64, _dt.bool_)
     if t._device.type != "cpu":
         suffixes.append(f"device='{t._device}'")
-    if t._device.type == "meta":
+    sparse = t.is_sparse
+    if sparse:                                      # indices and values, then size, nnz, dtype and layout
+        suffixes.append(f"size={tuple(t.shape)}")
+        suffixes.append(f"nnz={t._nnz()}")
+        if not default_dtype:
+            suffixes.append(f"dtype={dtype}")
+        head, tail = "indices=tensor(", "values=tensor("
+        body = (head + _part(t._indices(), indent + len(head)) + "),\n" + " " * indent + tail +
+                _part(t._values(), indent + len(tail)) + ")")
+        suffixes.append(f"layout={t.layout}")
+    elif t._device.type == "meta":
         suffixes.append(f"size={tuple(t.shape)}")
         if dtype is not default:
             suffixes.append(f"dtype={dtype}")
@@ -202,4 +218,4 @@ def tensor_repr(t, prefix="tensor("):
         suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")
     elif t._requires_grad:
         suffixes.append("requires_grad=True")
-    return _add_suffixes(prefix + body, suffixes, indent)
+    return _add_suffixes(prefix + body, suffixes, indent, force_newline=sparse)

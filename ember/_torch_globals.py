@@ -70,7 +70,7 @@ _MODULE_ALIASES = {"torch._C._nn": "nn.functional", "torch._C._VariableFunctions
 # ember namespace -> the torch module that exposes the same names (order: the first one naming an object wins).
 _NAMESPACES = (("nn.functional", "torch.nn.functional"), ("nn.init", "torch.nn.init"),
                ("optim.lr_scheduler", "torch.optim.lr_scheduler"), ("optim", "torch.optim"),
-               ("linalg", "torch.linalg"), ("special", "torch.special"), ("fft", "torch.fft"),
+               ("linalg", "torch.linalg"), ("special", "torch.special"), ("fft", "torch.fft"), ("sparse", "torch.sparse"),
                ("utils.data", "torch.utils.data"), ("nn.utils", "torch.nn.utils"), ("nn", "torch.nn"),
                ("cuda", "torch.cuda"), ("", "torch"))          # ember.cuda.FloatTensor: torch.cuda's
 # Names an ember namespace has but the torch one it mirrors does not (ember's F re-exports ember.cdist).

@@ -233,8 +233,42 @@ def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
     return _set_attributes(_rebuild_parameter(data, requires_grad, backward_hooks), state, "Parameter")
 
 
+def _get_layout(name):
+    """torch.serialization._get_layout('torch.sparse_coo'): a layout constant by name."""
+    from ._layout import _get_layout as get_layout
+    if type(name) is not str or len(name) > 64:
+        _fail(f"_get_layout: expected a layout name, got {type(name).__name__}")
+    try:
+        return get_layout(name)
+    except RuntimeError as error:
+        _fail(str(error))
+
+
+def _rebuild_sparse_tensor(layout, data):
+    """torch._utils._rebuild_sparse_tensor for the COO layout: (indices, values, size[, is_coalesced]), every
+    invariant checked before the tensor exists (PyTorch validates loaded sparse tensors too)."""
+    from ._layout import sparse_coo
+    from ._tensor import Tensor
+    if layout is not sparse_coo:
+        _fail(f"_rebuild_sparse_tensor: ember has no sparse tensors of layout {layout!r}"[:300])
+    if type(data) is not tuple or len(data) not in (3, 4):
+        _fail("_rebuild_sparse_tensor: expected (indices, values, size[, is_coalesced])")
+    indices, values, size = data[:3]
+    coalesced = _check_bool(data[3], "is_coalesced") if len(data) == 4 else False
+    for part, what in ((indices, "indices"), (values, "values")):
+        if not isinstance(part, Tensor) or part.is_sparse or part.device.type != "cpu":
+            _fail(f"_rebuild_sparse_tensor: {what} must be a strided CPU tensor (ember's sparse tensors live on "
+                  f"the CPU; load with map_location='cpu')")
+    size = _int_tuple(size, "size")
+    from .ops.sparse_ops import _rebuild_sparse
+    try:
+        return _rebuild_sparse(indices._array, values._array, size, coalesced, False, Tensor)
+    except RuntimeError as error:
+        _fail(f"_rebuild_sparse_tensor: {error}")
+
+
 _TENSOR_REBUILDERS = (_rebuild_tensor, _rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter,
-                      _rebuild_parameter_with_state)
+                      _rebuild_parameter_with_state, _rebuild_sparse_tensor)
 
 
 def _rebuild_from_type_v2(func, new_type, args, state):
@@ -321,6 +355,8 @@ def _allowed_globals():
         "torch._utils._rebuild_parameter": _rebuild_parameter,
         "torch._utils._rebuild_parameter_with_state": _rebuild_parameter_with_state,
         "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
+        "torch._utils._rebuild_sparse_tensor": _rebuild_sparse_tensor,
+        "torch.serialization._get_layout": _get_layout,
         "torch.Tensor": TENSOR,
         "torch.nn.parameter.Parameter": PARAMETER,
         "torch.Size": _size,
@@ -347,7 +383,7 @@ def _allowed_globals():
 _CALLABLE_DEFAULTS = frozenset(id(f) for f in (
     _ordered_dict, _counter, _rebuild_tensor, _rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter,
     _rebuild_parameter_with_state, _rebuild_from_type_v2, _size, _device, _codecs_encode, _bytes, _bytearray,
-    _set, _complex))
+    _set, _complex, _rebuild_sparse_tensor, _get_layout))
 _NEWOBJ_DEFAULTS = {"collections.OrderedDict": collections.OrderedDict, "collections.Counter": collections.Counter}
 _DEFAULTS = []                                    # filled on first use (ember._dtype imports lazily)
 

@@ -21,8 +21,8 @@ def current_accelerator(check_available=False):
     """device('cuda') when ember can target CUDA (CuPy installed; with check_available, a GPU present too)."""
     if check_available:
         return _device("cuda") if is_available() else None
-    import importlib.util
-    return _device("cuda") if importlib.util.find_spec("cupy") is not None else None
+    from ._backends import cuda as _backend
+    return _device("cuda") if _backend.is_installed() else None
 
 
 def device_count():

@@ -20,8 +20,7 @@ def is_available():
 def device_count():
     if not is_available():
         return 0
-    import cupy
-    return cupy.cuda.runtime.getDeviceCount()
+    return _backend.device_count()
 
 
 def current_device():
@@ -32,9 +31,8 @@ def current_device():
 
 def synchronize(device=None):
     """Wait for the device's queued work (AssertionError without a GPU, as PyTorch's CPU-only build)."""
-    from ._cuda_memory import _cupy_device
-    _, dev = _cupy_device(device)
-    dev.synchronize()
+    from ._cuda_memory import _device_index
+    _backend.synchronize(_device_index(device))
 
 
 def manual_seed(seed):
@@ -48,5 +46,4 @@ manual_seed_all = manual_seed
 
 def empty_cache():
     if is_available():
-        import cupy
-        cupy.get_default_memory_pool().free_all_blocks()
+        _backend.empty_cache()

@@ -72,12 +72,16 @@ SUPPORTED = {
         "BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
         "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "as_strided_", "is_inference", "layout",
         "set_default_tensor_type", "sparse_coo", "strided",
+        # sparse COO tensors (ember/ops/sparse_ops.py, ember/sparse)
+        "sparse_coo_tensor", "spmm",
         # mixed precision (ember/amp)
         "GradScaler", "autocast", "autocast_decrement_nesting", "autocast_increment_nesting",
         "clear_autocast_cache", "get_autocast_cpu_dtype", "get_autocast_dtype", "get_autocast_gpu_dtype",
         "is_autocast_cache_enabled", "is_autocast_cpu_enabled", "is_autocast_enabled",
         "set_autocast_cache_enabled", "set_autocast_cpu_dtype", "set_autocast_cpu_enabled", "set_autocast_dtype",
         "set_autocast_enabled", "set_autocast_gpu_dtype",
+        # short-time Fourier transform and window functions (ember/ops/short_time_fourier.py, ember/ops/windows.py)
+        "bartlett_window", "blackman_window", "hamming_window", "hann_window", "istft", "kaiser_window", "stft",
         "Generator", "Size", "Tensor", "UntypedStorage", "abs", "abs_", "absolute", "acos", "acos_", "acosh",
         "acosh_", "adaptive_avg_pool1d", "adaptive_max_pool1d", "add", "addbmm", "addcdiv", "addcmul",
         "addmm", "addmv", "addmv_", "addr", "adjoint", "affine_grid_generator", "alias_copy", "all",
@@ -245,6 +249,10 @@ SUPPORTED = {
         "get_worker_info", "random_split"
     ),
     "Tensor": (
+        "istft", "stft",                                  # ember/ops/short_time_fourier.py
+        # sparse COO tensors (ember/ops/sparse_ops.py)
+        "coalesce", "dense_dim", "indices", "is_coalesced", "is_sparse", "is_sparse_csr", "sparse_dim", "sparse_mask",
+        "to_dense", "to_sparse", "to_sparse_coo", "values",
         "H", "T", "abs", "abs_", "absolute", "absolute_", "acos", "acos_", "acosh", "acosh_", "add", "add_",
         "addbmm", "addbmm_", "addcdiv", "addcdiv_", "addcmul", "addcmul_", "addmm", "addmm_", "addmv",
         "addmv_", "addr", "addr_", "adjoint", "all", "allclose", "amax", "amin", "aminmax", "angle", "any",
@@ -364,14 +372,14 @@ MISSING = {
             "sym_sum", "symeig"
         ),
         "to do: not thin wrappers of what ember has (windows, fused RNN functions, LU, dlpack, ...)": (
-            "as_strided_scatter", "bartlett_window", "blackman_window", "cond", "conv_tbc",
+            "as_strided_scatter", "cond", "conv_tbc",
             "eig", "embedding_bag", "from_dlpack", "from_file", "frombuffer", "geqrf", "gradient", "gru",
-            "gru_cell", "hamming_window", "hann_window", "hash_tensor", "histogramdd", "igamma", "igammac",
-            "is_distributed", "is_warn_always_enabled", "istft", "kaiser_window",
+            "gru_cell", "hash_tensor", "histogramdd", "igamma", "igammac",
+            "is_distributed", "is_warn_always_enabled",
             "legacy_contiguous_format", "lobpcg", "lstm", "lstm_cell", "lstsq", "lu", "lu_solve", "lu_unpack",
             "matrix_rank", "nonzero_static", "norm_except_dim", "orgqr", "ormqr", "pca_lowrank", "rnn_relu",
             "rnn_relu_cell", "rnn_tanh", "rnn_tanh_cell", "segment_reduce", "set_warn_always",
-            "slice_inverse", "solve", "sspaddmm", "stft", "svd_lowrank", "thread_safe_generator", "to_dlpack",
+            "slice_inverse", "solve", "sspaddmm", "svd_lowrank", "thread_safe_generator", "to_dlpack",
             "while_loop"
         ),
         "dtypes ember lacks (uint16/32/64, complex32, float8, sub-byte)": (
@@ -384,8 +392,7 @@ MISSING = {
             "ccol_indices_copy", "col_indices_copy", "crow_indices_copy", "dsmm", "hsmm", "hspmm",
             "indices_copy", "jagged", "resize_as_sparse_", "row_indices_copy", "saddmm", "smm",
             "sparse_bsc", "sparse_bsc_tensor", "sparse_bsr", "sparse_bsr_tensor", "sparse_compressed_tensor",
-            "sparse_coo_tensor", "sparse_csc", "sparse_csc_tensor", "sparse_csr",
-            "sparse_csr_tensor", "spmm", "values_copy"
+            "sparse_csc", "sparse_csc_tensor", "sparse_csr", "sparse_csr_tensor", "values_copy"
         ),
         "quantization (quantized dtypes, qschemes, fbgemm kernels)": (
             "choose_qparams_optimized", "dequantize", "empty_quantized", "fake_quantize_per_channel_affine",
@@ -455,15 +462,13 @@ MISSING = {
             "apply_", "as_strided_scatter", "as_subclass", "chalf", "cholesky_inverse",
             "conj_physical", "conj_physical_", "const_data_ptr", "dim_order", "geqrf",
             "grad_dtype", "hash_tensor", "igamma", "igamma_", "igammac", "igammac_", "index",
-            "is_set_to", "istft", "lu", "lu_solve", "map2_", "map_", "nonzero_static",
-            "orgqr", "ormqr", "slice_inverse", "stft", "triangular_solve"
+            "is_set_to", "lu", "lu_solve", "map2_", "map_", "nonzero_static",
+            "orgqr", "ormqr", "slice_inverse", "triangular_solve"
         ),
         "sparse and nested tensors": (
-            "ccol_indices", "coalesce", "col_indices", "crow_indices", "dense_dim", "indices", "is_coalesced",
-            "is_nested", "is_sparse", "is_sparse_csr", "resize_as_sparse_", "row_indices", "smm",
-            "sparse_dim", "sparse_mask", "sparse_resize_", "sparse_resize_and_clear_", "sspaddmm", "to_dense",
-            "to_padded_tensor", "to_sparse", "to_sparse_bsc", "to_sparse_bsr", "to_sparse_coo",
-            "to_sparse_csc", "to_sparse_csr", "values"
+            "ccol_indices", "col_indices", "crow_indices", "is_nested", "resize_as_sparse_", "row_indices", "smm",
+            "sparse_resize_", "sparse_resize_and_clear_", "sspaddmm", "to_padded_tensor", "to_sparse_bsc",
+            "to_sparse_bsr", "to_sparse_csc", "to_sparse_csr"
         ),
         "quantization": (
             "dequantize", "int_repr", "is_quantized", "q_per_channel_axis", "q_per_channel_scales",

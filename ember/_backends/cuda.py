@@ -1,5 +1,7 @@
-"""CUDA backend over CuPy, loaded only when a cuda device is asked for."""
+"""CUDA backend over CuPy, loaded only when a cuda device is asked for (and by ember.cuda's queries, which
+call the functions below: this module imports CuPy only inside them, so loading it does not load CuPy)."""
 import importlib
+import importlib.util
 
 name = "cuda"
 xp = None
@@ -22,6 +24,53 @@ def check_available():
         raise AssertionError("Torch not compiled with CUDA enabled (ember's cuda backend needs CuPy and an "
                              "NVIDIA GPU: pip install cupy-cuda12x; ember.cuda.is_available() is False here)")
     xp = importlib.import_module("cupy")
+
+
+def is_installed():
+    """Whether CuPy is installed (found, not imported; no GPU needed)."""
+    return importlib.util.find_spec("cupy") is not None
+
+
+def device_count():
+    """The number of GPUs CuPy sees (CuPy must import)."""
+    return importlib.import_module("cupy").cuda.runtime.getDeviceCount()
+
+
+# The device queries below expect check_available() to have succeeded; index is a CUDA device index.
+
+def memory_pool_bytes(index):
+    """(bytes held by live arrays, bytes kept from the driver) of CuPy's default memory pool on the device."""
+    with xp.cuda.Device(index):
+        pool = xp.get_default_memory_pool()
+        return pool.used_bytes(), pool.total_bytes()
+
+
+def mem_get_info(index):
+    """(free bytes, total bytes) of the device, from the CUDA driver."""
+    with xp.cuda.Device(index):
+        free, total = xp.cuda.runtime.memGetInfo()
+    return free, total
+
+
+def device_properties(index):
+    """The CUDA runtime's device properties of the device, as CuPy's dict."""
+    return xp.cuda.runtime.getDeviceProperties(index)
+
+
+def synchronize(index):
+    """Wait for the device's queued work."""
+    xp.cuda.Device(index).synchronize()
+
+
+def empty_cache():
+    """Give the unused blocks of CuPy's default memory pool back to the driver (CuPy must import)."""
+    importlib.import_module("cupy").get_default_memory_pool().free_all_blocks()
+
+
+def nvtx_range_functions():
+    """(push(message), pop()): NVTX's range push and pop, resolved once (ImportError where CuPy lacks them)."""
+    from cupy.cuda import nvtx
+    return nvtx.RangePush, nvtx.RangePop
 
 
 def asarray(data, dtype=None):

@@ -7,7 +7,7 @@ from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inferen
                         set_grad_enabled)
 from .anomaly_mode import (detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled,
                            set_detect_anomaly)
-from .graph import run_backward
+from .engine import run_backward
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 # PyTorch's package attribute `gradcheck` is the function (shadowing the submodule); the function also

@@ -58,6 +58,18 @@ def _const(value):
     return lambda node: value
 
 
+def _transposed(i):
+    """Saved entry i transposed: ember's linear keeps weight where PyTorch's mm/addmm keep weight.t()."""
+    def get(node):
+        saved = node._saved
+        if saved is FREED:
+            _raise_freed()
+        if saved is None or i >= len(saved) or saved[i] is None:
+            return None
+        return _unpack(node, saved[i]).t()
+    return get
+
+
 _DIMS = {"dim": _attr("dims"), "keepdim": _attr("keepdim")}
 _MAX_DIM = {"dim": _attr("dim"), "keepdim": _attr("keepdim"), "indices": 0, "self_sym_sizes": _sizes("shape")}
 _SELF_RESULT = {"self": 0, "result": 1}
@@ -96,15 +108,22 @@ _TABLE = {
                         "mat2_sym_sizes": _item("shapes", 1, tuple)},
     "products.BmmOp": {"self": 0, "mat2": 1},
     "products.Dot": {"self": 0, "tensor": 1},
-    "linear.Linear": {"mat1": 0},                 # ember keeps weight, PyTorch's mat2 is weight.t()
-    "activation.Relu": {"result": 0},
-    "activation.Gelu": {"self": 0, "approximate": _attr("approximate")},
-    "activation.Softplus": {"self": 0, "beta": _attr("beta"), "threshold": _attr("threshold")},
-    "activation.LeakyRelu": {"self": 0, "negative_slope": _attr("negative_slope")},
-    "activation.Elu": {"self": 0, "alpha": _attr("alpha"), "scale": _attr("scale"),
-                       "input_scale": _attr("input_scale")},
-    "activation.Celu": {"self": 0, "alpha": _attr("alpha")},
-    "activation.Hardtanh": {"self": 0, "min_val": _attr("min_val"), "max_val": _attr("max_val")},
+    "linear.Linear": {"mat1": 0, "mat2": _transposed(1), "mat1_sym_sizes": _sizes(),
+                      "mat2_sym_sizes": _attr("weight_shape", lambda s: tuple(s[::-1])),
+                      "alpha": _const(1), "beta": _const(1)},
+    "linear.LinearMm": {"self": 0, "mat2": _transposed(1), "self_sym_sizes": _sizes(),
+                        "mat2_sym_sizes": _attr("weight_shape", lambda s: tuple(s[::-1]))},
+    "views.ReshapeCopy": _SIZES,
+    "linear.Embedding": {"indices": 0, "padding_idx": _attr("padding_idx", lambda p: 2 ** 64 - 1 if p is None else p),
+                         "scale_grad_by_freq": _attr("scale"), "weight_sym_argsize_0": _attr("num_weights")},
+    "piecewise_activations.Relu": {"result": 0},
+    "smooth_activations.Gelu": {"self": 0, "approximate": _attr("approximate")},
+    "smooth_activations.Softplus": {"self": 0, "beta": _attr("beta"), "threshold": _attr("threshold")},
+    "piecewise_activations.LeakyRelu": {"self": 0, "negative_slope": _attr("negative_slope")},
+    "smooth_activations.Elu": {"self": 0, "alpha": _attr("alpha"), "scale": _attr("scale"),
+                               "input_scale": _attr("input_scale")},
+    "smooth_activations.Celu": {"self": 0, "alpha": _attr("alpha")},
+    "piecewise_activations.Hardtanh": {"self": 0, "min_val": _attr("min_val"), "max_val": _attr("max_val")},
     "softmax_family.Softmax": {"dim": _attr("dim"), "result": 0},
     "softmax_family.LogSoftmax": {"dim": _attr("dim"), "result": 0},
     "joining.Cat": {"dim": _attr("dim")},
@@ -123,6 +142,8 @@ _TABLE = {
     "slicing.Diagonal": {**_SIZES, "offset": _item("args", 0), "dim1": _item("args", 1),
                          "dim2": _item("args", 2)},
     "indexing.Index": _SIZES,
+    "indexing.IndexPut": {"accumulate": _attr("accumulate")},   # its saved entries are index tensors, not self
+    "indexing.MaskedScatter": {"mask": 0},
     "indexing.MaskedFill": {"mask": 0},
     "scatter_gather.Gather": {"index": 0, "self": 1, "dim": _attr("dim")},
     "reordering.Flip": {"dims": _attr("dims", tuple)},
@@ -135,10 +156,9 @@ _TABLE = {
     "loss.MseLoss": _LOSS,
     "loss.BinaryCrossEntropy": {**_LOSS, "weight": 2},
     "loss.NllLoss": {"self": 0, "target": 1, "weight": 2, "reduction": _item("state", 6, _REDUCTION.get)},
-    # ember fuses log_softmax + nll_loss and computes l1_loss in one op: what they save is not what PyTorch's
-    # nodes of those names hold, so they expose nothing rather than a wrong `self`.
+    # ember fuses log_softmax + nll_loss in one op: what it saves is not what PyTorch's node of that name
+    # holds, so it exposes nothing rather than a wrong `self`.
     "loss.CrossEntropy": {},
-    "loss.L1Loss": {},
 }
 _TABLE = {"ember.ops." + key: names for key, names in _TABLE.items()}
 

@@ -10,9 +10,9 @@ the commonest calls, with the loops over inputs unrolled: Note [apply fast path]
 """
 import functools
 
-from .anomaly_mode import _Anomaly
+from .anomaly_mode import _Anomaly, record_trace
 from .graph import (NO_GRAD_EDGE, NON_TENSOR, SAVED_CONSTANT, SAVED_INPUT, SAVED_OUTPUT, Node, _SavedHooks,
-                    grad_accumulator, pack_saved, record_trace, refresh_view)
+                    grad_accumulator, pack_saved, refresh_view)
 from .grad_mode import _State
 
 __all__ = ["Op", "Function", "FunctionCtx", "once_differentiable"]
@@ -71,7 +71,7 @@ class Op:
     back to its input's shape. `node_name` overrides the grad_fn class name (default NameBackward0).
     """
     broadcasts = False
-    holomorphic = True           # complex outputs: backward is the real formula, conjugated (see graph.py)
+    holomorphic = True           # complex outputs: backward is the real formula, conjugated (see engine.py)
     node_name = None
     non_differentiable_outputs = ()
     scalar_operand_edge = False  # PyTorch wraps a Python scalar operand in a tensor: (None, 0) in next_functions
@@ -271,7 +271,7 @@ def _finish(cls, node, inputs, arrays, raw, device):
         return _finish_outputs(cls, node, inputs, arrays, raw, device)
     array = raw if raw.__class__ is _ndarray else _as_array(raw)     # a 0-d result may be a NumPy scalar
     if cls.holomorphic and array.dtype.kind == "c":
-        node._conj = True                          # Note [complex gradients] in graph.py
+        node._conj = True                          # Note [complex gradients] in engine.py
     out = _make(array, device, True, node)
     if node._to_save is not None:
         _save(node, inputs, arrays, (raw,), (out,), device)

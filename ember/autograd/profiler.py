@@ -201,10 +201,11 @@ class emit_nvtx:
         from .. import cuda
         if not cuda.is_available():
             raise AssertionError("Torch not compiled with CUDA enabled")
-        from cupy.cuda import nvtx
+        from .._backends import cuda as _backend
+        push, pop = _backend.nvtx_range_functions()
         self.entered = True
         cuda.synchronize()
-        _rec.start_nvtx(nvtx.RangePush, nvtx.RangePop, self.record_shapes)
+        _rec.start_nvtx(push, pop, self.record_shapes)
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):

@@ -9,7 +9,6 @@ kernels do (flash kernel or math; an error when the switches leave none for the 
 """
 import contextlib
 import enum
-import importlib.util
 import warnings
 
 from .._settings import get_float32_matmul_precision, set_float32_matmul_precision
@@ -25,7 +24,8 @@ __all__ = ["is_built", "cuBLASModule", "preferred_linalg_library", "preferred_bl
 def is_built():
     """Whether ember can run CUDA where a GPU is present: whether CuPy, its CUDA backend, is installed. (Not
     whether a GPU is there: that is ember.cuda.is_available().)"""
-    return importlib.util.find_spec("cupy") is not None
+    from .._backends import cuda as _backend
+    return _backend.is_installed()
 
 
 # --- cuBLAS's matmul switches ---------------------------------------------------------------------------------

@@ -39,17 +39,15 @@ def broadcast_shapes(*shapes, op="broadcast"):
             if current == 1:
                 result[offset + i] = size
             else:
-                raise RuntimeError(_mismatch_message(op, shapes, offset + i - ndim))
+                raise RuntimeError(_mismatch_message(op, shapes, offset + i, current, size))
     return tuple(result)
 
 
-def _mismatch_message(op, shapes, dim):
-    a, b = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
-    size_a = a[dim] if -len(a) <= dim else 1
-    size_b = b[dim] if -len(b) <= dim else 1
+def _mismatch_message(op, shapes, dim, size_a, size_b):
+    # as PyTorch: a is the broadcast of the shapes before the one that does not fit, b that one
+    listed = " and ".join(str(tuple(s)) for s in shapes)
     return (f"{op}: the size of tensor a ({size_a}) must match the size of tensor b ({size_b}) at "
-            f"non-singleton dimension {dim + max(len(a), len(b))}: shapes {tuple(a)} and {tuple(b)} cannot "
-            f"be broadcast together")
+            f"non-singleton dimension {dim}: shapes {listed} cannot be broadcast together")
 
 
 def parse_shape(args):

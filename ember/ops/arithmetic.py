@@ -277,7 +277,7 @@ class PowScalar(Op):
             return input * input
         if exponent == 3:                          # NumPy's generic power is ~10x slower; PyTorch cubes too
             return input * input * input
-        return input ** exponent
+        return _power_scalar(ctx.xp, input, exponent)
 
     @staticmethod
     def backward(ctx, grad):
@@ -291,6 +291,25 @@ class PowScalar(Op):
                 return _make(array if array.shape else ctx.xp.asarray(array), grad._device), None
             return _times(grad, Mul.apply_binary(input, 2)), None
         return grad * (input ** (e - 1) * e), None
+
+
+def _power_scalar(xp, input, exponent):
+    """input ** exponent for a Python number, as PyTorch's CPU kernel takes it: in float32, float64 and bfloat16,
+    sqrt for 0.5, 1 / sqrt for -0.5 ((-0.) ** -0.5 is -inf, (-inf) ** -0.5 nan), 1 / x for -1 and 1 / (x * x)
+    for -2; float16 takes pow for all of them (NumPy's ** takes sqrt for 0.5 in every dtype)."""
+    if input.dtype.kind == "c":
+        return input ** exponent
+    if input.dtype == xp.float16:
+        return xp.power(input, exponent)
+    if exponent == 0.5:
+        return xp.sqrt(input)
+    if exponent == -0.5:
+        return 1 / xp.sqrt(input)
+    if exponent == -1:
+        return 1 / input
+    if exponent == -2:
+        return 1 / (input * input)
+    return input ** exponent
 
 
 class Pow(Op):

@@ -6,6 +6,7 @@ from ..autograd.function import Op
 from ._common import (_INT_RANGE, _out, _tensor_pair, cast, nodiff, promote, scalar_value, to_tensor_operand,
                       zeros_like_)
 from ._registry import export
+from ._shapes import broadcast_shapes
 
 # --- where ----------------------------------------------------------------------------------------
 
@@ -254,10 +255,19 @@ def fmin(input, other):
 
 # --- comparisons and logic (no gradients) -----------------------------------------------------------
 
+def _elementwise(name, fn, a, b):
+    """nodiff(fn, a, b), NumPy's broadcasting ValueError raised as PyTorch's RuntimeError naming the sizes."""
+    try:
+        return nodiff(fn, a, b)
+    except ValueError:
+        broadcast_shapes(*(tuple(x.shape) for x in (a, b) if isinstance(x, Tensor)), op=name)
+        raise
+
+
 def _compare(name, fn):
     def compare(input, other, *, out=None):
         a, b, _ = promote(name, input, other)
-        return _out(nodiff(fn, a, b), out)
+        return _out(_elementwise(name, fn, a, b), out)
     compare.__name__ = compare.__qualname__ = name
     compare.__doc__ = f"Elementwise {name} comparison, a bool tensor."
     export(compare, inplace=True)
@@ -281,7 +291,7 @@ def _logical(name, fn):
     def logical(input, other):
         if not isinstance(other, Tensor):
             other = to_tensor_operand(other, input)
-        return nodiff(fn, input, other)
+        return _elementwise(name, fn, input, other)
     logical.__name__ = logical.__qualname__ = name
     export(logical, inplace=True)
     return logical
@@ -302,7 +312,7 @@ def _bitwise(name, fn):
         a, b, dtype = promote(name, input, other)
         if dtype.category > _dt.INT:            # PyTorch: NotImplementedError for a missing kernel
             raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{_dt.scalar_type_name(dtype)}'")
-        return nodiff(fn, a, b)
+        return _elementwise(name, fn, a, b)
     bitwise.__name__ = bitwise.__qualname__ = name
     export(bitwise, inplace=True)
     return bitwise

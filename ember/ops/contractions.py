@@ -6,6 +6,7 @@ import string
 from .. import _dtype as _dt
 from ..amp._dispatch import AUTOCAST, autocast_args, lower_dtype
 from ..autograd.function import Op
+from ..autograd.grad_mode import _State
 from ._common import cast
 from ._registry import export
 from ._shapes import wrap_dim
@@ -294,7 +295,17 @@ def einsum(equation, *operands):
     elif dtype is _dt.bool_ and len(operands) > 1 and all(o.numel() for o in operands) and \
             any(_torch_plan(equation, [o.shape for o in operands])[1]):
         raise NotImplementedError("\"bmm\" not implemented for 'Bool'")
+    if len(operands) == 2 and _State.grad_enabled and operands[0]._requires_grad and operands[1]._requires_grad:
+        views = _torch_views(equation, [o._array for o in operands])
+        return Einsum.apply(*_clone_copied(operands, views), equation=equation, views=(True, True))
     return Einsum.apply(*operands, equation=equation)
+
+
+def _clone_copied(operands, views):
+    """Two operands that both require grad, where PyTorch's product saves a copy of one (views[j] False): that
+    copy is in PyTorch's graph, so the other operand's create_graph gradient depends on it. Clone it here, so
+    that Einsum saves the clone (told it is a view), which is in the graph too, rather than a private copy."""
+    return tuple(o if view else o.clone() for o, view in zip(operands, views))
 
 
 def _autocast_operands(equation, operands):
@@ -376,6 +387,9 @@ def tensordot(a, b, dims=2):
              _mergeable(_layout(ta, a), [free_a, [ta[d] for d in dims_a]]),
              not any(sa[da] == 1 and sb[db] != 1 for da, db in zip(dims_a, dims_b)) and
              _mergeable(_layout(tb, b), [[tb[d] for d in dims_b], free_b]))
+    if _State.grad_enabled and a._requires_grad and b._requires_grad and not all(views):
+        a, b = _clone_copied((a, b), views)
+        views = (True, True)
     return Einsum.apply(a, b, equation="".join(ta) + "," + "".join(tb) + "->" + "".join(free_a + free_b),
                         views=views)
 

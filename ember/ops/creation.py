@@ -1,7 +1,10 @@
 """Tensor creation: tensor, as_tensor, from_numpy, zeros/ones/empty/full (+ _like), arange, linspace, eye."""
 import builtins
+import functools
+import itertools
 import math
 import numbers
+import operator
 
 import numpy as np
 
@@ -28,62 +31,287 @@ def _device_and_xp(device):
     return device, backend_for(device).xp
 
 
-def _infer_dtype(data):
-    """PyTorch's inference: bool, int64, default float, or default complex from Python scalars."""
-    leaf = data
-    while isinstance(leaf, (list, tuple)) and leaf:
-        leaf = leaf[0]
-    return leaf
+# Note [tensor from data]: tensor(data) reads nested sequences as PyTorch does (torch/csrc/utils/tensor_new.cpp):
+# the shape follows the first element at each level, and a Tensor is an element, not a sequence
+# (tensor([t1, t2]) of one-element tensors has shape (2,)); without dtype, the dtype is the promotion of every
+# element's (a Python float: the default dtype, an int: int64, NumPy scalars and arrays: their own); each
+# element is then stored into the dtype with PyTorch's checks: an integer dtype refuses values out of its
+# range (RuntimeError "value cannot be converted ... without overflow"; negative ints wrap into unsigned
+# types down to -max, floats do not), Python ints past int64 (ValueError), complex numbers and non-integer
+# tensors or NumPy floats other than float64 (TypeError), and a real dtype refuses Python complex numbers
+# (TypeError). A NumPy array or a Tensor given as the data is cast as a whole instead, wrapping like .to().
+# The common inputs (nested lists of Python numbers, NumPy scalars or arrays) go through np.asarray with
+# whole-array checks (_from_numbers); anything else element by element (_from_elements).
+
+_SEQUENCE_TYPES = frozenset((list, tuple))
+_NUMBER_KINDS = {float: "f", int: "i", bool: "b", builtins.complex: "c"}   # how the element store reads each type
+_INTEGER_KINDS = frozenset("bif")      # what an integer dtype accepts
+_BOOL_KINDS = frozenset("bifcBZ")      # what bool accepts: not NumPy's float16/float32 ('x'), complex64 ('z')
 
 
-def _to_numpy_data(data):
-    if isinstance(data, Tensor):
-        return data._backend().to_numpy(data._array), data.dtype
-    if isinstance(data, (list, tuple)):
-        flat_tensors = _contains_tensor(data)
-        if flat_tensors:
-            data = _tensors_to_lists(data)
-    arr = np.asarray(data)
-    if arr.dtype == object:
-        raise TypeError(f"Could not infer dtype of {type(_infer_dtype(data)).__name__}")
-    inferred = None
-    if not isinstance(data, np.ndarray) and not isinstance(data, np.generic):
-        kind = arr.dtype.kind
-        has_numpy_scalars = isinstance(_infer_dtype(data), np.generic)
-        if kind == "b":
-            inferred = _dt.bool_
-        elif kind in "iu":
-            inferred = _dt.int64 if not has_numpy_scalars else _dt.from_numpy(arr.dtype)
-        elif kind == "f":
-            inferred = _dt.get_default_dtype() if not has_numpy_scalars else _dt.from_numpy(arr.dtype)
-        elif kind == "c":
-            inferred = _dt.get_default_dtype().to_complex() if not has_numpy_scalars else _dt.from_numpy(arr.dtype)
-        elif kind in "US":
-            raise TypeError(f"new(): invalid data type '{type(_infer_dtype(data)).__name__}'")
-    else:
-        inferred = _dt.from_numpy(arr.dtype)
-    return arr, inferred
+def _leaf_level(data):
+    """The elements at the bottom of nested lists and tuples and the set of their types; (None, None) when
+    the branches have different depths."""
+    level = data
+    while True:
+        types = set(map(type, level))
+        if not types & _SEQUENCE_TYPES:
+            return level, types
+        if not types <= _SEQUENCE_TYPES:
+            return None, None
+        level = list(itertools.chain.from_iterable(level))
 
 
-def _contains_tensor(data):
-    for item in data:
-        if isinstance(item, Tensor):
-            return True
-        if isinstance(item, (list, tuple)) and item and _contains_tensor(item):
-            return True
-    return False
+def _number_kind(tp):
+    """The kind of a leaf type (see _NUMBER_KINDS; NumPy's: 'B' bool, 'i', 'f' float64 (a Python float),
+    'x' other floats, 'Z' complex128 (a Python complex), 'z' other complex), or None for anything else."""
+    kind = _NUMBER_KINDS.get(tp)
+    if kind is not None or not issubclass(tp, np.generic):
+        return kind
+    if issubclass(tp, np.bool_):
+        return "B"
+    if issubclass(tp, np.integer):
+        return "i"
+    if issubclass(tp, np.floating):
+        return "f" if tp is np.float64 else "x"
+    if issubclass(tp, np.complexfloating):
+        return "Z" if tp is np.complex128 else "z"
+    return None
 
 
-def _tensors_to_lists(data):
-    out = []
-    for item in data:
-        if isinstance(item, Tensor):
-            out.append(item._backend().to_numpy(item._array))
-        elif isinstance(item, (list, tuple)):
-            out.append(_tensors_to_lists(item))
+def _leaf_dtype(tp):
+    """The dtype PyTorch infers for an element of type tp (a Python number or a NumPy scalar)."""
+    if tp is float:
+        return _dt.get_default_dtype()
+    if tp is builtins.complex:
+        return _dt.get_default_dtype().to_complex()
+    if tp is int:
+        return _dt.int64
+    if tp is bool:
+        return _dt.bool_
+    return _dt.from_numpy(np.dtype(tp))
+
+
+def _type_name(tp):
+    return tp.__name__ if tp.__module__ == "builtins" else f"{tp.__module__}.{tp.__name__}"
+
+
+def _overflow(dtype):
+    return RuntimeError(f"value cannot be converted to type {dtype.name} without overflow")
+
+
+def _from_numbers(data, leaves, types, dtype):
+    """(array, dtype) for data whose elements are Python numbers, NumPy scalars or NumPy arrays (checked as
+    a whole, Note [tensor from data]); None where the element-by-element path must decide."""
+    arrays = np.ndarray in types
+    if arrays:
+        if len(types) > 1 or any(a.ndim == 0 for a in leaves):
+            return None
+        types = {a.dtype.type for a in leaves}
+    kinds = {}
+    for tp in types:
+        kind = _number_kind(tp)
+        if kind is None:
+            return None
+        kinds[kind] = tp
+    if dtype is None:
+        if arrays:
+            dtype = functools.reduce(_dt.promote_types, [_dt.from_numpy(a.dtype) for a in leaves])
+        elif len(types) == 1:
+            dtype = _leaf_dtype(tp)
         else:
-            out.append(item)
-    return np.asarray(out) if out and all(isinstance(o, np.ndarray) for o in out) else out
+            dtype = functools.reduce(_dt.promote_types, map(_leaf_dtype, types), _dt.bool_) if types \
+                else _dt.get_default_dtype()
+    category = dtype.category
+    if category >= _dt.FLOAT:
+        if "c" in kinds and category == _dt.FLOAT:
+            raise TypeError("must be real number, not complex")
+    else:
+        allowed = _INTEGER_KINDS if category == _dt.INT else _BOOL_KINDS
+        refused = next((tp for kind, tp in kinds.items() if kind not in allowed), None)
+        if refused is not None:
+            raise TypeError(f"'{_type_name(refused)}' object cannot be interpreted as an integer")
+    try:
+        arr = np.asarray(data)
+    except ValueError:                                 # ragged: the element path says where
+        return None
+    if arr.dtype.kind not in "biufc":                  # Python ints past 64 bits: an object array
+        return None
+    if category == _dt.INT and arr.size:
+        if "f" in kinds:
+            if "i" in kinds or arr.dtype.kind != "f":  # ints and floats are checked by different rules
+                return None
+            info = np.iinfo(dtype.numpy)
+            low, high = arr.min(), arr.max()
+            if not (low >= float(info.min) and high <= float(info.max)):   # C++'s comparison, in double
+                raise _overflow(dtype)
+        elif "i" in kinds:
+            if arr.dtype.kind not in "iub" or arr.dtype == np.uint64:   # Python ints past int64
+                return None
+            if dtype is not _dt.int64:
+                info = np.iinfo(dtype.numpy)
+                low, high = int(arr.min()), int(arr.max())
+                if high > info.max or (low < -info.max if info.min == 0 else low < info.min):
+                    raise _overflow(dtype)
+    return arr, dtype
+
+
+def _is_sequence(obj):
+    """Python's sequence check (PySequence_Check) with PyTorch's exception: a Tensor is an element."""
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return True
+    if isinstance(obj, (Tensor, np.generic, dict)):
+        return False
+    return hasattr(type(obj), "__getitem__")
+
+
+def _sizes(data):
+    sizes = []
+    while _is_sequence(data):
+        if isinstance(data, str) and data:             # 'a'[0] is 'a': PyTorch runs out of dimensions
+            raise ValueError("too many dimensions 'str'")
+        sizes.append(len(data))
+        if not sizes[-1]:
+            break
+        data = data[0]
+    return sizes
+
+
+def _infer(data):
+    """The dtype PyTorch infers for data: the promotion of all its elements' dtypes."""
+    if isinstance(data, Tensor):
+        return data.dtype
+    if isinstance(data, (np.ndarray, np.generic)):
+        return _dt.from_numpy(data.dtype)
+    if isinstance(data, float):
+        return _dt.get_default_dtype()
+    if isinstance(data, bool):
+        return _dt.bool_
+    if isinstance(data, int):
+        return _dt.int64
+    if isinstance(data, builtins.complex):
+        return _dt.get_default_dtype().to_complex()
+    if isinstance(data, str):
+        raise TypeError("new(): invalid data type 'str'")
+    if not _is_sequence(data):
+        raise RuntimeError(f"Could not infer dtype of {type(data).__name__}")
+    if not len(data):
+        return _dt.get_default_dtype()
+    result = None
+    for item in data:
+        if item is data:
+            raise TypeError("new(): self-referential lists are incompatible")
+        found = _infer(item)
+        result = found if result is None else _dt.promote_types(result, found)
+    return result
+
+
+def _flatten(data, sizes, dim, store, out):
+    """out += store(element) for each element of data, a sequence at dim < len(sizes) of the shape sizes."""
+    try:
+        items = list(data)
+    except TypeError:
+        raise TypeError("not a sequence") from None
+    if len(items) != sizes[dim]:
+        raise ValueError(f"expected sequence of length {sizes[dim]} at dim {dim} (got {len(items)})")
+    if dim + 1 == len(sizes):
+        out.extend(map(store, items))
+    else:
+        for item in items:
+            _flatten(item, sizes, dim + 1, store, out)
+
+
+def _item(t):
+    """t.item() for a one-element tensor (straight from the array on the CPU: a list of 0-d tensors is common)."""
+    return t._array.item() if t._device is CPU else t.item()
+
+
+def _tensor_index(t):
+    # what Tensor.__index__ accepts in PyTorch: one element, integer or bool
+    if t._array.size != 1 or t.dtype.category > _dt.INT:
+        raise TypeError("only integer tensors of a single element can be converted to an index")
+    return int(_item(t))
+
+
+def _store_int(dtype):
+    info = np.iinfo(dtype.numpy)
+    low, high = float(info.min), float(info.max)
+    wraps = info.min == 0                              # -1 is 255 in uint8, -256 overflows
+
+    def store(x):
+        if isinstance(x, float):
+            if not low <= x <= high:
+                raise _overflow(dtype)
+            return int(x)
+        value = _tensor_index(x) if isinstance(x, Tensor) else operator.index(x)
+        if not -2 ** 63 <= value < 2 ** 63:
+            raise ValueError("Overflow when unpacking long long")
+        if value > info.max or (value < -info.max if wraps else value < info.min):
+            raise _overflow(dtype)
+        return value
+    return store
+
+
+def _store_bool(x):
+    if isinstance(x, (float, builtins.complex, np.bool_)):
+        return bool(x)
+    return bool(_tensor_index(x) if isinstance(x, Tensor) else operator.index(x))
+
+
+def _store_float(x):
+    if isinstance(x, Tensor):
+        if x._array.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        x = _item(x)
+        if isinstance(x, builtins.complex):
+            if x.imag:
+                raise RuntimeError("value cannot be converted to type double without overflow")
+            x = x.real
+    try:
+        return float(x)
+    except TypeError:
+        raise TypeError(f"must be real number, not {type(x).__name__}") from None
+
+
+def _store_complex(x):
+    if isinstance(x, Tensor):
+        if x._array.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        x = _item(x)
+    return builtins.complex(x)
+
+
+def _from_elements(data, dtype):
+    """(array, dtype) for any data, element by element as PyTorch reads it (Note [tensor from data])."""
+    sizes = _sizes(data)
+    if dtype is None:
+        dtype = _infer(data)
+    category = dtype.category
+    store, carrier = {_dt.BOOL: (_store_bool, np.bool_), _dt.FLOAT: (_store_float, np.float64),
+                      _dt.COMPLEX: (_store_complex, np.complex128)}.get(category, (None, np.int64))
+    store = store or _store_int(dtype)
+    values = []
+    if not sizes:
+        values.append(store(data))
+    elif math.prod(sizes):
+        _flatten(data, sizes, 0, store, values)
+    return np.array(values, dtype=carrier).reshape(sizes), dtype
+
+
+def _data_to_array(data, dtype):
+    """(array, dtype) of tensor(data, dtype=dtype), before the cast to dtype."""
+    if isinstance(data, Tensor):
+        return data._backend().to_numpy(data._array), dtype or data.dtype
+    if isinstance(data, np.ndarray):
+        return data, dtype or _dt.from_numpy(data.dtype)
+    if isinstance(data, str):
+        raise TypeError("new(): invalid data type 'str'")
+    if data.__class__ in _SEQUENCE_TYPES:
+        leaves, types = _leaf_level(data)
+    else:
+        leaves, types = (data,), {type(data)}
+    found = _from_numbers(data, leaves, types, dtype) if types is not None else None
+    return found if found is not None else _from_elements(data, dtype)
 
 
 @export(method=False)
@@ -94,15 +322,16 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() "
                       "or sourceTensor.clone().detach().requires_grad_(True), rather than "
                       "torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
-    arr, inferred = _to_numpy_data(data)
-    dtype = _dt.to_dtype(dtype) if dtype is not None else inferred
+    dtype = _dt.to_dtype(dtype) if dtype is not None else None
+    if dtype is not None and dtype.numpy is None:
+        _dt.check_bfloat16()
+    arr, dtype = _data_to_array(data, dtype)
     if dtype.numpy is None:
         _dt.check_bfloat16()
     device, _ = _device_and_xp(device)
     backend = backend_for(device)
-    if dtype.category < _dt.FLOAT and arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow")
-    arr = np.array(arr, dtype=dtype.numpy, copy=True)
+    # a fresh array from a list is not copied again
+    arr = np.array(arr, dtype=dtype.numpy, copy=arr is data or isinstance(data, Tensor) or None)
     return _finish(backend.from_numpy(arr) if device.type != "cpu" else arr, device, requires_grad)
 
 

@@ -130,27 +130,24 @@ def _check_bounds(shape, index):
 # --- getitem ----------------------------------------------------------------------------------------
 
 class Index(Op):
-    """Advanced indexing: a copy; the gradient accumulates at the indexed positions."""
+    """Advanced indexing: a copy; the gradient accumulates at the indexed positions. `watch` holds the index
+    tensors (index holds their arrays), saved as PyTorch saves the indices: a second backward is refused, and
+    so is one after an index tensor was modified in place."""
     @staticmethod
-    def forward(ctx, input, index):
+    def forward(ctx, input, index, watch=()):
         ctx.input_shape, ctx.index = input.shape, index
-        ctx.save_for_backward()                    # PyTorch saves the indices: a second backward is refused
+        ctx.save_for_backward(*watch)
         return input[index]
 
     @staticmethod
     def backward(ctx, grad):
-        return IndexAccumulate.apply(grad, ctx.input_shape, ctx.index), None
+        watch = ctx.saved_tensors                  # the version check; the gradient's graph keeps them too
+        return IndexAccumulate.apply(grad, ctx.input_shape, ctx.index, watch=watch), None
 
 
 class IndexWatched(Index):
     """Index for take and masked_select, whose PyTorch nodes save the input (and mask): `watch` holds those
     tensors, for the version check only."""
-    @staticmethod
-    def forward(ctx, input, index, watch):
-        ctx.input_shape, ctx.index = input.shape, index
-        ctx.save_for_backward(*watch)
-        return input[index]
-
     @staticmethod
     def backward(ctx, grad):
         ctx.saved_tensors                          # noqa: B018 (the version check)
@@ -162,15 +159,16 @@ class IndexAccumulate(Op):
     node_name = "IndexPutBackward0"
 
     @staticmethod
-    def forward(ctx, grad, shape, index):
+    def forward(ctx, grad, shape, index, watch=()):
         ctx.index = index
+        ctx.save_for_backward(*watch)              # the index tensors, as in Index
         out = ctx.xp.zeros(shape, dtype=grad.dtype)
         ctx.xp.add.at(out, index, grad)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return Index.apply(grad, ctx.index), None, None
+        return Index.apply(grad, ctx.index, watch=ctx.saved_tensors), None, None
 
 
 def getitem(t, index):
@@ -186,7 +184,13 @@ def getitem(t, index):
     idx, basic = _parse_index(t, index)
     if basic:
         return basic_index(t, idx)
-    return Index.apply(t, idx)
+    return Index.apply(t, idx, watch=_index_tensors(index))
+
+
+def _index_tensors(index):
+    """The tensors of an advanced index (a 0-d integer tensor is an int): what PyTorch's nodes save."""
+    items = index if isinstance(index, (tuple, list)) else (index,)
+    return tuple(i for i in items if isinstance(i, Tensor) and (i._array.ndim or i.dtype is _dt.bool_))
 
 
 # --- setitem / index_put ----------------------------------------------------------------------------
@@ -195,9 +199,10 @@ class IndexPut(Op):
     broadcasts = False
 
     @staticmethod
-    def forward(ctx, input, values, index, accumulate):
+    def forward(ctx, input, values, index, accumulate, watch=()):
         ctx.index, ctx.accumulate = index, accumulate
         ctx.values_shape = getattr(values, "shape", ())
+        ctx.save_for_backward(*watch)              # the index tensors, as in Index
         out = input.copy()
         try:
             if accumulate:
@@ -211,13 +216,14 @@ class IndexPut(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        watch = ctx.saved_tensors                  # the version check; the gradients' graphs keep them too
         grad_input = grad
         if not ctx.accumulate and ctx.needs_input_grad[0]:
-            grad_input = IndexPut.apply(grad, 0.0, ctx.index, False)
+            grad_input = IndexPut.apply(grad, 0.0, ctx.index, False, watch=watch)
         grad_values = None
         if ctx.needs_input_grad[1]:
             from .reduction import sum_to_shape
-            grad_values = sum_to_shape(Index.apply(grad, ctx.index), ctx.values_shape)
+            grad_values = sum_to_shape(Index.apply(grad, ctx.index, watch=watch), ctx.values_shape)
         return grad_input, grad_values, None, None
 
 
@@ -280,14 +286,15 @@ def setitem(t, index, value):
         t._bump_version()
         return
     from .inplace import apply_inplace
-    apply_inplace(t, lambda self: IndexPut.apply(self, value, idx, False), "index_put_", (), {})
+    watch = _index_tensors(index)
+    apply_inplace(t, lambda self: IndexPut.apply(self, value, idx, False, watch=watch), "index_put_", (), {})
 
 
 @export(method=True)
 def index_put(input, indices, values, accumulate=False):
     idx, _ = _parse_index(input, tuple(indices))
     values = _values_for(input, values)
-    return IndexPut.apply(input, values, idx, accumulate)
+    return IndexPut.apply(input, values, idx, accumulate, watch=_index_tensors(tuple(indices)))
 
 
 export(index_put, name="index_put", method=True, inplace=True)
@@ -371,7 +378,7 @@ def masked_scatter(input, mask, source):
     n = int(m._array.sum())
     if source.numel() < n:
         raise RuntimeError("Number of elements of source < number of ones in mask")
-    return MaskedScatter.apply(a, source.reshape(-1)[:n], (m._array,), False)
+    return MaskedScatter.apply(a, source.reshape(-1)[:n], (m._array,), False, watch=(mask,))
 
 
 @export(method=True)

@@ -1,17 +1,23 @@
 """The primitives behind nn.functional's linear layers: Linear (linear's fused matmul and bias), Bilinear
 (bilinear's contraction) and Embedding with its gradient (embedding, embedding_bag); the argument checks and
 compositions stay in nn/_functional/linear.py."""
+import math
+
 from ..autograd.function import Op
+from ..autograd.grad_mode import _State
+from .views import ReshapeCopy
 
 
 class Linear(Op):
-    """input @ weight.T + bias in one node (one GEMM each way, no transpose or broadcast-add nodes)."""
+    """input @ weight.T + bias in one node (one GEMM each way, no transpose or broadcast-add nodes): PyTorch's
+    addmm. Recorded, it sees 2-D inputs (linear() below puts PyTorch's views around it); unrecorded, it folds
+    the batch dims of any input into rows itself."""
     node_name = "AddmmBackward0"
 
     @staticmethod
     def forward(ctx, input, weight, bias):
         # fold batch dims into rows: NumPy's batched matmul with a transposed 2-D operand skips BLAS (~40x slower)
-        rows = input.reshape(-1, input.shape[-1]) if input.ndim != 2 else input
+        rows = input.reshape(math.prod(input.shape[:-1]), input.shape[-1]) if input.ndim != 2 else input
         out = rows @ weight.T
         if out.dtype is not input.dtype:              # ml_dtypes' bfloat16 matmul answers in float32
             out = out.astype(input.dtype, copy=False)
@@ -19,7 +25,7 @@ class Linear(Op):
             out += bias
         needs = ctx.needs_input_grad                  # as PyTorch's addmm: each operand for the other's gradient
         ctx.save_for_backward(input if needs[1] else None, weight if needs[0] else None)
-        ctx.input_shape = input.shape
+        ctx.input_shape, ctx.weight_shape = input.shape, weight.shape
         return out.reshape(input.shape[:-1] + (weight.shape[0],)) if input.ndim != 2 else out
 
     @staticmethod
@@ -27,17 +33,40 @@ class Linear(Op):
         input, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
         grad_input = grad_weight = grad_bias = None
-        g2 = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+        g2 = grad.reshape(math.prod(grad.shape[:-1]), grad.shape[-1]) if grad.ndim != 2 else grad
         if needs[0]:
             grad_input = g2 @ weight
             if len(ctx.input_shape) != 2:
                 grad_input = grad_input.reshape(ctx.input_shape)
         if needs[1]:
-            x2 = input.reshape(-1, input.shape[-1]) if input.ndim != 2 else input
+            x2 = input.reshape(g2.shape[0], input.shape[-1]) if input.ndim != 2 else input
             grad_weight = g2.mT @ x2
         if len(needs) > 2 and needs[2]:
             grad_bias = g2.sum(0)
         return grad_input, grad_weight, grad_bias
+
+
+class LinearMm(Linear):
+    """Linear without bias: PyTorch's mm."""
+    node_name = "MmBackward0"
+
+
+def linear(input, weight, bias):
+    """input @ weight.T + bias for a 2-D weight (bias None or 1-D, all of one dtype). Recorded, the graph is
+    PyTorch's: mm (no bias) or addmm on the rows, and for a 1-D input unsqueeze/squeeze (view/view with bias),
+    for an N-D input a view to rows and an unsafe view (view with bias) back; unrecorded, one fused call."""
+    op = LinearMm if bias is None else Linear
+    if input._array.ndim == 2 or not _State.grad_enabled or not (
+            input._requires_grad or weight._requires_grad or (bias is not None and bias._requires_grad)):
+        return op.apply(input, weight, bias)
+    in_features = input.shape[-1]
+    if input.ndim == 1:
+        if bias is None:
+            return op.apply(input.unsqueeze(0), weight, None).squeeze(0)
+        return op.apply(input.view(1, in_features), weight, bias).view(weight.shape[0])
+    out = op.apply(input.reshape(math.prod(input.shape[:-1]), in_features), weight, bias)
+    shape = tuple(input.shape[:-1]) + (weight.shape[0],)
+    return ReshapeCopy.apply(out, shape) if bias is None else out.view(shape)
 
 
 class Bilinear(Op):
@@ -77,19 +106,22 @@ class Bilinear(Op):
 # --- embedding ---------------------------------------------------------------------------------------
 
 class Embedding(Op):
-    """weight[indices]; the gradient scatter-adds rows (padding_idx rows get none)."""
+    """weight[indices]; the gradient scatter-adds rows (padding_idx rows get none). The indices tensor is saved
+    as PyTorch saves it: changed in place after the op, backward raises."""
     node_name = "EmbeddingBackward0"
 
     @staticmethod
     def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
         ctx.num_weights = weight.shape[0]
-        ctx.indices, ctx.padding_idx, ctx.scale = indices, padding_idx, scale_grad_by_freq
+        ctx.padding_idx, ctx.scale = padding_idx, scale_grad_by_freq
+        ctx.save_for_backward(indices)
         return weight[indices]
 
     @staticmethod
     def backward(ctx, grad):
-        return EmbeddingGrad.apply(grad, indices=ctx.indices, num_weights=ctx.num_weights,
-                                   padding_idx=ctx.padding_idx, scale=ctx.scale), None
+        (indices,) = ctx.saved_tensors
+        return EmbeddingGrad.apply(grad, indices, num_weights=ctx.num_weights, padding_idx=ctx.padding_idx,
+                                   scale=ctx.scale), None
 
 
 class EmbeddingGrad(Op):
@@ -99,7 +131,7 @@ class EmbeddingGrad(Op):
     @staticmethod
     def forward(ctx, grad, indices, num_weights, padding_idx, scale):
         xp = ctx.xp
-        ctx.indices = indices
+        ctx.save_for_backward(indices)
         flat = indices.reshape(-1)
         rows = grad.reshape(-1, grad.shape[-1])
         if scale:
@@ -119,4 +151,5 @@ class EmbeddingGrad(Op):
 
     @staticmethod
     def backward(ctx, gg):
-        return Embedding.apply(gg, indices=ctx.indices, padding_idx=None, scale_grad_by_freq=False)
+        (indices,) = ctx.saved_tensors
+        return Embedding.apply(gg, indices, padding_idx=None, scale_grad_by_freq=False), None

@@ -200,15 +200,6 @@ def _mse_grads(x, t, extra, needs):
     return d, -d if needs[1] else None
 
 
-def _l1(xp, x, t, extra):
-    return xp.abs(x - t)
-
-
-def _l1_grads(x, t, extra, needs):
-    d = (x - t).sign() if t is not None else x.sign()       # t None: x is the saved difference
-    return d, -d if needs[1] else None
-
-
 def _smooth_l1(xp, x, t, extra, beta):
     d = xp.abs(x - t)
     if beta == 0:
@@ -271,7 +262,7 @@ def _bce_logits_grads(x, t, pos_weight, needs):
 
 
 def _softplus_neg(x):
-    from .activation import Softplus
+    from .smooth_activations import Softplus
     return Softplus.apply(-x, beta=1, threshold=20)
 
 
@@ -284,7 +275,7 @@ def _soft_margin_grads(x, t, extra, needs):
     return -t * (-t * x).sigmoid(), None
 
 
-KINDS = {"mse": (_mse, _mse_grads), "l1": (_l1, _l1_grads), "smooth_l1": (_smooth_l1, _smooth_l1_grads),
+KINDS = {"mse": (_mse, _mse_grads), "smooth_l1": (_smooth_l1, _smooth_l1_grads),
          "huber": (_huber, _huber_grads), "bce": (_bce, _bce_grads),
          "bce_logits": (_bce_logits, _bce_logits_grads), "soft_margin": (_soft_margin, _soft_margin_grads)}
 
@@ -300,11 +291,7 @@ class PointwiseLoss(Op):
         if weight is not None:
             loss = loss * weight
         ctx.kind, ctx.reduction, ctx.params, ctx.numel = kind, reduction, params, loss.size
-        if kind == "l1" and weight is None and ctx.needs_input_grad[0] | ctx.needs_input_grad[1]:
-            # PyTorch's l1_loss is abs(input - target): it keeps the difference, not the operands
-            ctx.save_for_backward(input - target, None, None, extra)
-        else:
-            ctx.save_for_backward(input, target, weight, extra)
+        ctx.save_for_backward(input, target, weight, extra)
         if reduction == "none":
             return loss.astype(input.dtype, copy=False)
         total = loss.sum() if loss.size else xp.asarray(0, dtype=input.dtype)
@@ -326,7 +313,7 @@ class PointwiseLoss(Op):
 
 
 # one subclass per kind so grad_fn carries PyTorch's node name (MseLossBackward0, ...)
-_NODE_NAMES = {"mse": "MseLoss", "l1": "L1Loss", "smooth_l1": "SmoothL1Loss", "huber": "HuberLoss",
+_NODE_NAMES = {"mse": "MseLoss", "smooth_l1": "SmoothL1Loss", "huber": "HuberLoss",
                "bce": "BinaryCrossEntropy", "bce_logits": "BinaryCrossEntropyWithLogits",
                "soft_margin": "SoftMarginLoss"}
 _KIND_OPS = {kind: type(name, (PointwiseLoss,), {"node_name": name + "Backward0"})

@@ -81,7 +81,9 @@ def matmul(input, other, *, out=None):
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                            f"{input._device} and {other._device}! (when checking argument for matmul)")
     if input.dtype is not other.dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {input.dtype} != {other.dtype}")
+        if not _batched_and_empty(input, other):
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {input.dtype} != {other.dtype}")
+        input = input.to(other.dtype)            # PyTorch's bmm returns zeros of other's dtype, unchecked
     da, db = input.ndim, other.ndim
     if da == 0 or db == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {da}D and {db}D")
@@ -112,6 +114,30 @@ def matmul(input, other, *, out=None):
         from .inplace import write_out
         return write_out(out, result)
     return result
+
+
+def _batched_and_empty(input, other):
+    """Whether PyTorch's matmul takes its batched (bmm) path with an empty operand, which returns before the
+    dtype check: an operand above 2-D that is not folded into a matrix (PyTorch folds the larger one, for mm,
+    when the smaller requires grad, or it is empty, or its batch dims are contiguous; never for a 2-D input)."""
+    if input.numel() and other.numel():
+        return False
+    da, db = input.ndim, other.ndim
+    if da <= 2 and db <= 2:
+        return False
+    if da >= 3 and db >= 3:
+        return True
+    larger, smaller = (input, other) if da >= db else (other, input)
+    if smaller.requires_grad:
+        return False
+    if da == 2:
+        return True
+    if larger.numel() == 0:
+        return False
+    shape, strides = list(larger.shape), list(larger.stride())
+    if larger is other:                            # PyTorch folds other.mT
+        shape[-2:], strides[-2:] = shape[:-3:-1], strides[:-3:-1]
+    return any(strides[i] != strides[i + 1] * shape[i + 1] for i in range(len(shape) - 2))
 
 
 def _rows(shape):

@@ -11,9 +11,8 @@ double backward through LSTM and GRU works as in PyTorch.
 from .._tensor import _make
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
-from .activation import sigmoid
 from .joining import cat
-from .unary import tanh
+from .unary import sigmoid, tanh
 
 __all__ = []
 

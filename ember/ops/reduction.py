@@ -7,6 +7,7 @@ import numpy as _np
 from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
+from ..autograd.grad_mode import _State
 from ._common import cast, nodiff, return_type
 from ._registry import export
 from ._shapes import normalize_dims, wrap_dim
@@ -205,9 +206,12 @@ class Prod(Op):
         dim = ctx.dim
         if dim is not None and not ctx.keepdim:
             grad, out = grad.unsqueeze(dim), out.unsqueeze(dim)
-        if not (input._array == 0).any():
+        zeros = int((input._array == 0).sum())
+        if not zeros:
             return grad * (out / input), None, None, None
         if dim is None:
+            if zeros > 1 and not _State.grad_enabled:   # as PyTorch: zeros, whatever grad is (inf: not nan)
+                return _make(ctx.xp.zeros_like(input._array), input._device), None, None, None
             flat = input.reshape(-1)
             return _prod_grad(flat, grad.reshape(1), 0).reshape(input.shape), None, None, None
         return _prod_grad(input, grad, dim), None, None, None

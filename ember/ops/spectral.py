@@ -9,7 +9,7 @@ backward below uses; the string a user passes ("backward", "forward", "ortho") b
 norm_mode(), and each direction has its own NumPy spelling of a scale mode (_NP_NORM).
 
 Note [fft gradients]: the primitives write backward in PyTorch's complex convention (grad_input =
-adjoint(grad)) directly, so they are not `holomorphic` (Note [complex gradients] in autograd/graph.py).
+adjoint(grad)) directly, so they are not `holomorphic` (Note [complex gradients] in autograd/engine.py).
 A real input's gradient is the real part. A one-sided (r2c) output's adjoint zero-pads the gradient back
 to the full length; a c2r transform reads each stored bin k in 1..n-(n//2+1) twice (as X[k] and as its
 conjugate X[n-k]), so its gradient doubles those bins: PyTorch's Hermitian-symmetry correction.

@@ -73,9 +73,22 @@ neg = unary_op("neg", _neg, lambda g, _: -g, keeps=None, float_only=False, alias
 exp = unary_op("exp", lambda xp, x: xp.exp(x), lambda g, out: g * out, keeps="output")
 exp2 = unary_op("exp2", lambda xp, x: xp.exp2(x), lambda g, out: g * out * math.log(2), keeps="output")
 expm1 = unary_op("expm1", lambda xp, x: xp.expm1(x), lambda g, out: g * (out + 1), keeps="output")
-log = unary_op("log", lambda xp, x: xp.log(x), lambda g, x: g / x)
-log2 = unary_op("log2", lambda xp, x: xp.log2(x), lambda g, x: g / (x * math.log(2)))
-log10 = unary_op("log10", lambda xp, x: xp.log10(x), lambda g, x: g / (x * math.log(10)))
+
+
+def _clear_nan_sign(fn):
+    """fn (log, log2, log10) with PyTorch's NaN for a negative input, sign bit clear: NumPy's is x86's default
+    NaN, -nan, which signbit and copysign see."""
+    def forward(xp, x):
+        out = fn(xp, x)
+        if x.dtype.kind == "f" and x.itemsize >= 4 and x.size and not x.min() >= 0:   # (float16 keeps -nan)
+            out = xp.where(x < 0, xp.copysign(out, 1.0), out)
+        return out
+    return forward
+
+
+log = unary_op("log", _clear_nan_sign(lambda xp, x: xp.log(x)), lambda g, x: g / x)
+log2 = unary_op("log2", _clear_nan_sign(lambda xp, x: xp.log2(x)), lambda g, x: g / (x * math.log(2)))
+log10 = unary_op("log10", _clear_nan_sign(lambda xp, x: xp.log10(x)), lambda g, x: g / (x * math.log(10)))
 log1p = unary_op("log1p", lambda xp, x: xp.log1p(x), lambda g, x: g / (x + 1))
 sqrt = unary_op("sqrt", lambda xp, x: xp.sqrt(x), lambda g, out: g / (out * 2), keeps="output")
 rsqrt = unary_op("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda g, out: g * (out ** 3) * -0.5, keeps="output")
@@ -266,10 +279,30 @@ class Atan2(Op):
         return grad * x * recip, grad * -y * recip
 
 
+class Hypot(Op):
+    """sqrt(input^2 + other^2), one node as PyTorch's: the gradients are taken at the broadcast shape and then
+    summed, so an operand broadcast against an empty tensor gets 0 (a composite would give it 0 * nan)."""
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, other):
+        out = _half_in_float32(ctx.xp.hypot, input, other)
+        needs = ctx.needs_input_grad                  # as PyTorch: each operand for its own gradient
+        ctx.save_for_backward(input if needs[0] else None, other if needs[1] else None, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other, result = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        return (grad * input / result if needs[0] else None,
+                grad * other / result if needs[1] else None)
+
+
 @export(inplace=True)
 def hypot(input, other):
     a, b = _binary_float("hypot", input, other)
-    return sqrt(a * a + b * b)
+    return Hypot.apply(a, b)
 
 
 class Logaddexp(Op):

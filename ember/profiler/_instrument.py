@@ -7,7 +7,7 @@ timing wrapper: the functions of the op registry (ember.ops._registry PUBLIC and
 namespaces ember.nn.functional, ember.linalg, ember.special and ember.fft, wherever an ember module holds
 them as a global (so `ember.add`, `ops.add`, `F.linear` and an op module's own call of a sibling op are all
 seen), the Tensor methods and operator dunders, and the engine's per-node backward call (through the anomaly
-path of ember/autograd/graph.py, Note [profiler backward]). `uninstall()`, run when the last profile stops
+path of ember/autograd/engine.py, Note [profiler backward]). `uninstall()`, run when the last profile stops
 (also on an exception), puts back exactly the objects that were there, so afterwards every Tensor attribute
 and ember.<name> is the identical object as before. What is registered when a profile starts is what gets
 wrapped: an op that another feature replaced (autocast) is timed as it is then.

@@ -1,5 +1,5 @@
 """Complex gradients follow PyTorch's convention: grad * conj(f'(z)) for holomorphic ops (Note [complex
-gradients] in ember/autograd/graph.py); |z| and z/|z| keep their own formulas."""
+gradients] in ember/autograd/engine.py); |z| and z/|z| keep their own formulas."""
 import numpy as np
 import pytest
 

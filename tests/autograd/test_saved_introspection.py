@@ -235,6 +235,28 @@ def test_names_cost_nothing_when_recording():
     assert "_saved_result" not in y.grad_fn.__dict__
 
 
+def test_every_table_row_names_an_op_that_exists():
+    # the rows are keyed by each Op's module and class name: when a family file is split or an Op moves,
+    # its row must move too, else its nodes silently fall back to positional names
+    import importlib
+    from ember.autograd._saved_attrs import _TABLE
+    from ember.autograd.function import Op
+
+    for key in _TABLE:                                  # ops/linear.py loads with ember.nn: load each module
+        try:
+            importlib.import_module(key.rpartition(".")[0])
+        except ImportError:
+            pass                                        # a row for a module that is gone: reported below
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+    ops = {f"{c.__module__}.{c.__qualname__}" for c in subclasses(Op)}
+    assert "ember.ops.piecewise_activations.Relu" in _TABLE and len(_TABLE) > 50
+    assert not [key for key in _TABLE if key not in ops]
+
+
 # --- every covered op against PyTorch ------------------------------------------------------------------
 
 EXPRS = [

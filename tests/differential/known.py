@@ -68,22 +68,17 @@ KNOWN = [
     _k(NEW + "a backward that raises midway has already accumulated some leaves' grads (engine order)",
        "autograd", "backward backward_gradient", "grad:type", when=lambda p, d: _backwards(p) > 1),
     _k(S2 + "median of an empty tensor", "autograd", "median median_dim"),
-    _k(S2 + "create_graph first-order grads of piecewise ops must require grad (also l1_loss, and tensordot "
-       "with a size-1 contracted dim)", "autograd", "l1_loss tensordot hardshrink softshrink rrelu_eval",
+    _k(S2 + "create_graph first-order grads of piecewise ops must require grad (l1_loss and tensordot with a "
+       "size-1 contracted dim are fixed)", "autograd", "hardshrink softshrink rrelu_eval",
        "grad:requires_grad requires_grad", anywhere=True, when=_create_graph),
-    _k(NEW + "F.linear of a size-0 input raises", "autograd", "linear", "raises-only-ember"),
-    _k(NEW + "hypot backward for a 0-d nan broadcast against a size-0 tensor: PyTorch 0, ember nan", "autograd",
-       "hypot", "grad:value value", anywhere=True, when=_special),
-    _k(NEW + "size-0 operands of another dtype: PyTorch skips its dtype check (matmul returns, einsum returns "
-       "float32), ember raises or promotes", "autograd", "matmul einsum", "raises-only-ember dtype",
+    _k(NEW + "size-0 operands of another dtype: PyTorch skips its dtype check (einsum returns float32), ember "
+       "raises or promotes (matmul's case is fixed)", "autograd", "einsum", "raises-only-ember dtype",
        when=lambda p, d: d.kind == "dtype" or "same dtype" in d.ember),
     _k(NEW + "create_graph grads of size-0 inputs: PyTorch's formula short-circuits to a constant for some ops "
        "(cumprod: .grad.requires_grad False)", "autograd", "backward backward_gradient grad",
        "grad:requires_grad requires_grad", when=lambda p, d: "zeros((0" in p.source()),
-    _k(NEW + "prod backward with two or more zeros: PyTorch returns zeros whatever the upstream grad (inf from "
-       "log(0): 0), ember multiplies (nan)", "autograd", "prod", "grad:value value", anywhere=True),
-    _k(NEW + "nan's sign bit: ember's log/sqrt of a negative number is -nan (NumPy), PyTorch's +nan; copysign "
-       "and signbit see it", "autograd", "copysign", "value"),
+    _k(NEW + "nan's sign bit: ember's sqrt of a negative number is -nan (NumPy), PyTorch's +nan (log's is fixed); "
+       "copysign and signbit see it", "autograd", "copysign", "value"),
     _k("PyTorch's own bug, nothing to fix in ember: huber_loss backward with mixed float dtypes raises "
        "'Found dtype Float but expected Double'", "autograd", "huber_loss", "raises-only-torch", anywhere=True,
        when=_says("Found dtype")),

@@ -22,7 +22,6 @@ def outcome(f):
     return out
 
 
-@diverges
 def test_linear_of_a_size0_input():
     a, b = outcome(lambda m: m.nn.functional.linear(m.zeros(0), m.zeros(2, 0)).tolist())
     assert a == b == [0.0, 0.0]
@@ -98,13 +97,11 @@ def test_a_list_of_lists_index_is_a_tuple_index():
     assert a == b == (1,)
 
 
-@diverges
 def test_matmul_of_a_size0_operand_with_another_dtype():
     a, b = outcome(lambda m: tuple((m.zeros(0, 3) @ m.ones(2, 3, 2, dtype=m.float64)).shape))
     assert a == b == (2, 0, 2)
 
 
-@diverges
 def test_hypot_backward_for_nan_broadcast_against_an_empty_tensor():
     def grad(m):
         x, y = m.tensor(float("nan"), requires_grad=True), m.zeros((0, 3), requires_grad=True)
@@ -169,12 +166,10 @@ def test_xlogy_backward_with_zero_upstream_and_nan_log():
     assert outcome(grad) == [0.0, 0.0]
 
 
-@diverges
 def test_nan_from_log_of_a_negative_number_has_a_clear_sign_bit():
     assert outcome(lambda m: m.signbit(m.log(m.tensor(-1.0))).item()) == [False, False]
 
 
-@diverges
 def test_negative_zero_to_the_power_minus_half_is_rsqrt():
     a, b = outcome(lambda m: (m.tensor([-0.0]) ** -0.5).item())
     assert a == b == -float("inf")
@@ -188,7 +183,6 @@ def test_cumprod_backward_over_a_size1_dim_passes_the_grad_through():
     assert outcome(grad) == [1.0, 1.0]
 
 
-@diverges
 def test_prod_backward_with_two_zeros_ignores_an_infinite_upstream_grad():
     def grad(m):
         x = m.tensor([0.0, 0.0, 0.5], requires_grad=True)

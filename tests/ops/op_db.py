@@ -180,7 +180,7 @@ FACTORY = dict(shapes=[()], dtypes=("float32",), grad=False, noncontig=False)   
 
 
 OP_CASES = [
-    # convolution and pooling primitives (ember/ops/conv.py, pooling.py)
+    # convolution and pooling primitives (ember/ops/conv.py, pooling.py, adaptive_pooling.py)
     C("conv1d", lambda m, x, w, b: m.conv1d(x, w, b, stride=2, padding=1), [((2, 3, 7), (4, 3, 3), (4,))],
       gradgrad=True),
     C("conv2d", lambda m, x, w: m.conv2d(x, w, padding=1, groups=2), [((1, 4, 5, 4), (2, 2, 3, 3))], gradgrad=True),
@@ -822,7 +822,8 @@ OP_CASES = [
     C("polar", lambda m, r, theta: m.polar(r, theta).abs(), BINARY[:3], FLOAT, low=0.1, variant="abs"),
 
     # --- activations' in-place functions (the activations themselves: TESTED_ELSEWHERE) ----------------------
-    # (their nodes save the result, or a copy of the input: Note [in-place activations] in ember/ops/activation.py)
+    # (their nodes save the result, or a copy of the input: Note [in-place activations] in
+    # ember/ops/piecewise_activations.py)
     C("relu_", lambda m, x: m.relu_(x.clone()), UNARY, FLOAT),
     C("celu_", lambda m, x: m.celu_(x.clone(), 0.7), UNARY, FLOAT, gradgrad=True),
     C("selu_", lambda m, x: m.selu_(x.clone()), UNARY, FLOAT, gradgrad=True),
@@ -855,6 +856,13 @@ TESTED_ELSEWHERE = {
         "fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2", "irfft2", "rfftn", "irfftn",
         "hfft", "ihfft", "hfft2", "ihfft2", "hfftn", "ihfftn", "fftfreq", "rfftfreq", "fftshift", "ifftshift")],
         "tests/test_fft.py"),
+    # short-time Fourier transform and the window functions: values, dtypes, gradients, warnings and errors
+    **dict.fromkeys(["stft", "istft", "hann_window", "hamming_window", "blackman_window", "bartlett_window",
+                     "kaiser_window"], "tests/test_stft.py"),
+    # sparse COO tensors: construction, conversions, products, sums, gradients and printing against PyTorch
+    **dict.fromkeys(["sparse_coo_tensor", "spmm", "to_dense", "to_sparse", "to_sparse_coo", "coalesce",
+                     "is_coalesced", "indices", "values", "sparse_dim", "dense_dim", "sparse_mask"],
+                    "tests/sparse/test_sparse_coo.py"),
 }
 
 

@@ -1,8 +1,9 @@
-"""In-place activations record PyTorch's nodes (Note [in-place activations] in ember/ops/activation.py): elu_,
-selu_, celu_, leaky_relu_ and rrelu_ save their result (EluBackward1, CeluBackward1, LeakyReluBackward1,
-RreluWithNoiseBackward1), threshold_ a copy of its input (ThresholdBackward1). Checked against PyTorch: the
-node's name, values, first and second derivatives, what a later in-place change of the result does, and the
-refusal of a negative slope in backward; and, without PyTorch, against values worked out by hand."""
+"""In-place activations record PyTorch's nodes (Note [in-place activations] in
+ember/ops/piecewise_activations.py): elu_, selu_, celu_, leaky_relu_ and rrelu_ save their result (EluBackward1,
+CeluBackward1, LeakyReluBackward1, RreluWithNoiseBackward1), threshold_ a copy of its input (ThresholdBackward1).
+Checked against PyTorch: the node's name, values, first and second derivatives, what a later in-place change of
+the result does, and the refusal of a negative slope in backward; and, without PyTorch, against values worked
+out by hand."""
 import math
 
 import numpy as np

@@ -9,11 +9,13 @@ import warnings
 from ... import _dtype as _dt
 from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
-from ...ops import activation as _act
 from ...ops import creation, softmax_family, unary
-from ...ops.activation import (Gelu, Hardsigmoid, Hardswish, Hardtanh, LeakyRelu, LeakyReluResult, LogSigmoid,
-                               Mish, Silu, Softplus, Softshrink, prelu)
-from ...ops.activation import relu as _relu
+from ...ops import piecewise_activations as _piecewise
+from ...ops import smooth_activations as _smooth
+from ...ops.piecewise_activations import (Hardsigmoid, Hardswish, Hardtanh, LeakyRelu, LeakyReluResult, Softshrink,
+                                          float_input, prelu)
+from ...ops.piecewise_activations import relu as _relu
+from ...ops.smooth_activations import Gelu, LogSigmoid, Mish, Silu, Softplus
 from ...ops.inplace import apply_inplace
 from .linear import *  # noqa: F403
 from .linear import __all__ as _linear_all
@@ -40,7 +42,7 @@ def _maybe_inplace(input, inplace, name, fn, *args, **kwargs):
     """fn(input, ...) out of place, or written into input (PyTorch's inplace=True) for the activations whose
     in-place form PyTorch records with the out-of-place node on a copy of the input (HardtanhBackward0,
     SiluBackward0 ...); elu, selu, celu, leaky_relu, rrelu and threshold have nodes of their own
-    (Note [in-place activations] in ember/ops/activation.py)."""
+    (Note [in-place activations] in ember/ops/piecewise_activations.py)."""
     if inplace:
         # the op may save its input for backward: let it save a copy, since input is about to be overwritten
         return apply_inplace(input, lambda x, *a, **k: fn(x.clone() if x.requires_grad else x, *a, **k), name,
@@ -62,7 +64,7 @@ def relu(input, inplace=False):
 def _hardtanh(input, min_val, max_val):
     """PyTorch's hardtanh clamps integers too; it refuses bool, complex, and negative limits for uint8."""
     if not isinstance(input, Tensor):
-        _act.float_input("hardtanh", input)        # the TypeError
+        float_input("hardtanh", input)             # the TypeError
     if input.dtype is _dt.bool_:
         raise RuntimeError("Bool inputs not supported for hardtanh")
     if input.dtype.is_complex:
@@ -89,7 +91,7 @@ def relu6(input, inplace=False):
 
 
 def _leaky_relu(input, negative_slope):
-    return LeakyRelu.apply(_act.float_input("leaky_relu", input), negative_slope=negative_slope)
+    return LeakyRelu.apply(float_input("leaky_relu", input), negative_slope=negative_slope)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
@@ -98,83 +100,83 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 
 def leaky_relu_(input, negative_slope=0.01):
-    return apply_inplace(input, lambda x: LeakyReluResult.apply(_act.float_input("leaky_relu", x),
+    return apply_inplace(input, lambda x: LeakyReluResult.apply(float_input("leaky_relu", x),
                                                                 negative_slope=negative_slope), "leaky_relu_", (), {})
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Leaky relu with a random slope in [lower, upper] while training, their mean in eval."""
-    return (_act.rrelu_ if inplace else _act.rrelu)(input, lower, upper, training)
+    return (_piecewise.rrelu_ if inplace else _piecewise.rrelu)(input, lower, upper, training)
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
-    return _act.rrelu_(input, lower, upper, training)
+    return _piecewise.rrelu_(input, lower, upper, training)
 
 
 def elu(input, alpha=1.0, inplace=False):
     """input where positive, alpha * (exp(input) - 1) elsewhere."""
-    return elu_(input, alpha) if inplace else _act.elu_op(input, alpha)
+    return elu_(input, alpha) if inplace else _smooth.elu_op(input, alpha)
 
 
 def elu_(input, alpha=1.0):
-    return _act.elu_inplace(input, "elu_", alpha)
+    return _smooth.elu_inplace(input, "elu_", alpha)
 
 
 def selu(input, inplace=False):
     """scale * elu(input, alpha) with the self-normalising constants."""
-    return (_act.selu_ if inplace else _act.selu)(input)
+    return (_smooth.selu_ if inplace else _smooth.selu)(input)
 
 
 def selu_(input):
-    return _act.selu_(input)
+    return _smooth.selu_(input)
 
 
 def celu(input, alpha=1.0, inplace=False):
     """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
-    return (_act.celu_ if inplace else _act.celu)(input, alpha)
+    return (_smooth.celu_ if inplace else _smooth.celu)(input, alpha)
 
 
 def celu_(input, alpha=1.0):
-    return _act.celu_(input, alpha)
+    return _smooth.celu_(input, alpha)
 
 
 def gelu(input, approximate="none"):
     """x * Phi(x); approximate='tanh' uses the tanh formula."""
     if approximate not in ("none", "tanh"):
         raise RuntimeError(f"approximate argument must be either none or tanh. (got {approximate!r})")
-    return Gelu.apply(_act.float_input("gelu", input), approximate=approximate)
+    return Gelu.apply(float_input("gelu", input), approximate=approximate)
 
 
 def silu(input, inplace=False):
     """x * sigmoid(x)."""
-    return _maybe_inplace(input, inplace, "silu_", lambda x: Silu.apply(_act.float_input("silu", x, complex_ok=True)))
+    return _maybe_inplace(input, inplace, "silu_", lambda x: Silu.apply(float_input("silu", x, complex_ok=True)))
 
 
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
-    return _maybe_inplace(input, inplace, "mish_", lambda x: Mish.apply(_act.float_input("mish", x)))
+    return _maybe_inplace(input, inplace, "mish_", lambda x: Mish.apply(float_input("mish", x)))
 
 
 def hardsigmoid(input, inplace=False):
     """clamp(x / 6 + 1/2, 0, 1)."""
     return _maybe_inplace(input, inplace, "hardsigmoid_",
-                          lambda x: Hardsigmoid.apply(_act.float_input("hardsigmoid", x)))
+                          lambda x: Hardsigmoid.apply(float_input("hardsigmoid", x)))
 
 
 def hardswish(input, inplace=False):
     """x * hardsigmoid(x)."""
     return _maybe_inplace(input, inplace, "hardswish_",
-                          lambda x: Hardswish.apply(_act.float_input("hardswish", x)))
+                          lambda x: Hardswish.apply(float_input("hardswish", x)))
 
 
-hardshrink = _act.hardshrink
+hardshrink = _piecewise.hardshrink
 
 
 def softshrink(input, lambd=0.5):
     """x moved lambd toward 0, and 0 inside [-lambd, lambd]."""
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
-    return Softshrink.apply(_act.float_input("softshrink", input), lambd=lambd, soft=True)
+    return Softshrink.apply(float_input("softshrink", input), lambd=lambd, soft=True)
 
 
 def tanhshrink(input):
@@ -189,21 +191,21 @@ def softsign(input):
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, linear where beta x > threshold; never overflows."""
-    return Softplus.apply(_act.float_input("softplus", input), beta=beta, threshold=threshold)
+    return Softplus.apply(float_input("softplus", input), beta=beta, threshold=threshold)
 
 
 def threshold(input, threshold, value, inplace=False):
     """input where input > threshold, else value."""
-    return (_act.threshold_ if inplace else _act.threshold)(input, threshold, value)
+    return (_piecewise.threshold_ if inplace else _piecewise.threshold)(input, threshold, value)
 
 
 def threshold_(input, threshold, value):
-    return _act.threshold_(input, threshold, value)
+    return _piecewise.threshold_(input, threshold, value)
 
 
 def logsigmoid(input):
     """log(sigmoid(x)) computed without overflow."""
-    return LogSigmoid.apply(_act.float_input("log_sigmoid_forward", input))
+    return LogSigmoid.apply(float_input("log_sigmoid_forward", input))
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):

@@ -1,13 +1,13 @@
 """Part of ember.nn.functional: fractional max pooling (Graham, 2014).
 
-The window geometry and the kernel's checks live in ember/ops/pooling.py (fractional_max_pool); here are
-PyTorch's arguments: output_ratio turned into a size, and `_random_samples` drawn from the default
+The window geometry and the kernel's checks live in ember/ops/adaptive_pooling.py (fractional_max_pool);
+here are PyTorch's arguments: output_ratio turned into a size, and `_random_samples` drawn from the default
 generator when none are given (rand(N, C, nd) in the input's dtype, the draw PyTorch makes, so a seeded
 run picks the same windows).
 """
 import operator
 
-from ...ops.pooling import fractional_max_pool
+from ...ops.adaptive_pooling import fractional_max_pool
 from ...ops.sampling import rand
 from ...amp._dispatch import AUTOCAST, autocast_run
 

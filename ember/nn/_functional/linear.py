@@ -8,7 +8,7 @@ from ..._tensor import _make
 from ...amp._dispatch import AUTOCAST, autocast_run
 from ...autograd.grad_mode import no_grad
 from ...ops import creation
-from ...ops.linear import Bilinear, Embedding, Linear
+from ...ops.linear import Bilinear, Embedding, linear as _linear
 
 __all__ = ["linear", "bilinear", "embedding", "embedding_bag", "one_hot"]
 
@@ -31,7 +31,7 @@ def linear(input, weight, bias=None):
     if weight.ndim == 1 or input.dtype is not weight.dtype or (bias is not None and (
             bias.dtype is not input.dtype or bias.ndim > 1)):
         return _linear_general(input, weight, bias)
-    return Linear.apply(input, weight, bias)
+    return _linear(input, weight, bias)
 
 
 def _linear_general(input, weight, bias):
@@ -110,7 +110,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     _check_indices(input, num_rows)
     if max_norm is not None:
         _embedding_renorm(weight, input, max_norm, norm_type)
-    return Embedding.apply(weight, input._array, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
+    return Embedding.apply(weight, input, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
 
 
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",

@@ -8,9 +8,10 @@ from ..._tensor import Tensor, _make
 from ...autograd.grad_mode import _State
 from ...ops import comparison, creation, softmax_family
 from ...ops._shapes import broadcast_shapes
-from ...ops.activation import LogSigmoid
+from ...ops.smooth_activations import LogSigmoid
 from ...ops.loss import CrossEntropy, MultiMarginLoss, NllLoss, pointwise_loss
 from ...ops.special_functions import xlogy
+from ...ops.views import broadcast_tensors
 from .normalization import pairwise_distance
 from ...amp._dispatch import AUTOCAST, autocast_run
 
@@ -91,6 +92,13 @@ def _elementwise(kind, name, input, target, reduction, weight=None, **params):
 
 
 def _elementwise_loss(kind, input, target, reduction, weight, **params):
+    if kind == "l1" and weight is None:
+        # PyTorch's l1_loss is composite, abs(input - target) then the reduction: its nodes, and create_graph
+        # gradients that depend on the operands (through sgn, whose own gradient is 0)
+        if input.shape != target.shape:
+            input, target = broadcast_tensors(input, target)
+        loss = (input - target).abs()
+        return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
     if weight is None:
         return pointwise_loss(kind, input, target, reduction, **params)
     if weight.shape != input.shape:
