@@ -300,6 +300,8 @@ def refresh_view(t):
         fresh = view_fn(t._base)
     finally:
         _State.grad_enabled = prev
+    if fresh.grad_fn is None:                    # the base left the graph (detach_): PyTorch keeps the view's node
+        return
     t.grad_fn = as_strided_node(fresh.grad_fn)
     t._out_nr = fresh._out_nr
 

@@ -114,8 +114,6 @@ KNOWN = [
        "add_ mul_ sub_ div_ copy_ nograd_add_", "value", when=_operand_is_a_view_of_the_target),
     _k(NEW + "`view.data = t` with another dtype changes the base's grad dtype", "inplace", "set_data",
        "grad:dtype", anywhere=True),
-    _k(NEW + "backward through a view after base.detach_() and an in-place op crashes (TypeError)", "inplace",
-       "backward grad", "raises-only-ember", when=_says("not an acceptable base type")),
 ]
 
 
