@@ -23,7 +23,10 @@ class ToCopy(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return cast(grad, _FROM_NUMPY[ctx.src]), None
+        src = _FROM_NUMPY[ctx.src]
+        if grad.dtype.is_complex and not src.is_complex:    # a real input's gradient is the real part
+            grad = grad.real
+        return cast(grad, src), None
 
 
 def cast(t, dtype):

@@ -305,9 +305,12 @@ def _fast_binary(name, ufunc_name, slow):
         if 0 in a.strides:
             check_overlap(self)
         if alpha != 1:
-            if alpha.__class__ is not int:       # float/complex/tensor alpha: the checked path
-                return apply_inplace(self, slow, name, (other,), {"alpha": alpha})
-            b = b * alpha
+            if alpha.__class__ is not int and (alpha.__class__ is not float or a.dtype.kind != "f"):
+                return apply_inplace(self, slow, name, (other,), {"alpha": alpha})   # the checked path
+            if a.dtype == _CPU_XP.float32 and getattr(b, "dtype", None) == a.dtype:
+                b = b.astype(_CPU_XP.float64) * float(_CPU_XP.float32(alpha))  # one rounding, as AddScaled
+            else:
+                b = b * alpha
         xp = _CPU_XP if self._device is CPU else self._backend().xp
         getattr(xp, ufunc_name)(a, b, out=a, casting="unsafe")
         vc = self._vc

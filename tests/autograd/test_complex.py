@@ -42,3 +42,13 @@ def test_abs_squared_gradient_is_twice_z():
     z = ember.tensor(A, requires_grad=True)
     (z.abs() ** 2).sum().backward()
     np.testing.assert_allclose(z.grad.numpy(), 2 * A, rtol=1e-12)
+
+
+def test_casting_a_real_tensor_to_complex_gives_a_real_gradient_without_warnings():
+    import warnings
+    x = ember.tensor([1.0, 2.0], dtype=ember.float64, requires_grad=True)
+    z = x.to(ember.complex128) * ember.tensor([1 + 2j, 3 - 1j])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # NumPy's ComplexWarning on a complex -> real cast
+        (z.abs() ** 2).sum().backward()
+    assert x.grad.dtype == ember.float64 and x.grad.tolist() == [10.0, 40.0]   # d|x c|^2/dx = 2 x |c|^2
