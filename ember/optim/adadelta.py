@@ -1,5 +1,5 @@
 """Adadelta (Zeiler, 2012): step sizes from running averages of squared gradients and squared updates."""
-from .optimizer import (Optimizer, addcmul_, check_hyper, check_lr, increment_step, scalar_state, _value,
+from .optimizer import (Optimizer, scaled_add, addcmul_, check_hyper, check_lr, increment_step, scalar_state, _value,
                         zeros_state)
 
 __all__ = ["Adadelta"]
@@ -28,7 +28,7 @@ class Adadelta(Optimizer):
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:
-            grad = grad + param * weight_decay
+            grad = scaled_add(xp, grad, param, weight_decay)
         square_avg, acc_delta = state["square_avg"]._array, state["acc_delta"]._array
         square_avg *= rho
         addcmul_(square_avg, grad, grad, 1 - rho)

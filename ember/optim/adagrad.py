@@ -1,5 +1,5 @@
 """Adagrad: per-coordinate step sizes from the sum of squared gradients."""
-from .optimizer import (Optimizer, addcdiv_, check_hyper, check_lr, full_state, increment_step, lr_value,
+from .optimizer import (Optimizer, scaled_add, addcdiv_, check_hyper, check_lr, full_state, increment_step, lr_value,
                         scalar_state)
 
 __all__ = ["Adagrad"]
@@ -36,7 +36,7 @@ class Adagrad(Optimizer):
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:
-            grad = grad + param * weight_decay
+            grad = scaled_add(xp, grad, param, weight_decay)
         clr = lr_value(group) / (1 + (step - 1) * group["lr_decay"])
         state_sum = state["sum"]._array
         state_sum += grad * grad

@@ -1,5 +1,5 @@
 """Adamax: Adam with the infinity norm in place of the second moment."""
-from .optimizer import (Optimizer, addcdiv_, check_betas, check_hyper, check_lr, increment_step, lerp_,
+from .optimizer import (Optimizer, scaled_add, addcdiv_, check_betas, check_hyper, check_lr, increment_step, lerp_,
                         lr_value, scalar_state, _value, zeros_state)
 
 __all__ = ["Adamax"]
@@ -31,7 +31,7 @@ class Adamax(Optimizer):
             grad = -grad
         step = increment_step(state)
         if weight_decay != 0:
-            grad = grad + param * weight_decay
+            grad = scaled_add(xp, grad, param, weight_decay)
         exp_avg, exp_inf = state["exp_avg"]._array, state["exp_inf"]._array
         lerp_(xp, exp_avg, grad, 1 - beta1)
         exp_inf *= beta2

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .._tensor import Tensor
-from .optimizer import (Optimizer, check_hyper, check_lr, increment_step, lr_value, round_to_scalar_dtype,
+from .optimizer import (Optimizer, scaled_add, check_hyper, check_lr, increment_step, lr_value, round_to_scalar_dtype,
                         scalar_state, _value, zeros_state)
 
 __all__ = ["ASGD"]
@@ -33,7 +33,7 @@ class ASGD(Optimizer):
             grad = -grad
         step = increment_step(state)
         if weight_decay != 0:
-            grad = grad + param * weight_decay
+            grad = scaled_add(xp, grad, param, weight_decay)
         eta_t, mu_t = state["eta"]._array, state["mu"]._array
         ax = state["ax"]._array
         if group["foreach"]:      # PyTorch's foreach formulas: param -= eta * (grad + lambd * param), and ax

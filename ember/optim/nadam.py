@@ -1,5 +1,5 @@
 """NAdam: Adam with Nesterov momentum (and the momentum-decay schedule of Dozat, 2016)."""
-from .optimizer import (Optimizer, addcdiv_, addcmul_, check_betas, check_hyper, check_lr, increment_step,
+from .optimizer import (Optimizer, scaled_add, addcdiv_, addcmul_, check_betas, check_hyper, check_lr, increment_step,
                         lerp_, lr_value, scalar_state, _value, zeros_state)
 
 __all__ = ["NAdam"]
@@ -39,7 +39,7 @@ class NAdam(Optimizer):
             if group["decoupled_weight_decay"]:
                 param *= 1 - lr * weight_decay
             else:
-                grad = grad + param * weight_decay
+                grad = scaled_add(xp, grad, param, weight_decay)
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
         mu_product_t = state["mu_product"]._array

@@ -140,6 +140,22 @@ def increment_step(state):
     return value
 
 
+def scaled_add(xp, a, b, alpha):
+    """a + alpha * b as PyTorch's `a.add(b, alpha=alpha)`: for float32, one fused multiply-add rounding (the
+    product and sum formed in float64, rounded once), which two float32 roundings miss in the last bit."""
+    if a.dtype == xp.float32 and b.dtype == a.dtype:
+        return (a.astype(xp.float64) + b.astype(xp.float64) * float(xp.float32(alpha))).astype(a.dtype)
+    return a + b * alpha
+
+
+def scaled_add_(xp, a, b, alpha):
+    """a += alpha * b in place, as `a.add_(b, alpha=alpha)` (see scaled_add)."""
+    if a.dtype == xp.float32 and b.dtype == a.dtype:
+        xp.add(a, b.astype(xp.float64) * float(xp.float32(alpha)), out=a, casting="unsafe")
+    else:
+        a += b * alpha
+
+
 def lerp_(xp, self, end, weight):
     """self += weight * (end - self), in place, with PyTorch's two formulas (exact at weight 0 and 1)."""
     diff = end - self
@@ -159,8 +175,12 @@ def addcdiv_(self, tensor1, tensor2, value):
 
 
 def addcmul_(self, tensor1, tensor2, value):
-    """self += value * tensor1 * tensor2 in PyTorch's order of operations."""
+    """self += value * tensor1 * tensor2 in PyTorch's order of operations: (value * tensor1) rounded, then
+    for float32 one fused multiply-add with tensor2 (formed in float64, rounded once), as its CPU kernel."""
     tmp = tensor1 * value
+    if self.dtype == tmp.dtype == tensor2.dtype == "float32":
+        self += tmp.astype("float64") * tensor2.astype("float64")    # same-kind cast back: one rounding
+        return
     tmp *= tensor2
     self += tmp
 
@@ -177,7 +197,7 @@ def adam_moments(xp, param, grad, state, group):
         if group["decoupled_weight_decay"]:
             param *= 1 - lr * weight_decay
         else:
-            grad = grad + param * weight_decay
+            grad = scaled_add(xp, grad, param, weight_decay)
     exp_avg, exp_avg_sq = state["exp_avg"]._array, state["exp_avg_sq"]._array
     lerp_(xp, exp_avg, grad, 1 - beta1)
     exp_avg_sq *= beta2

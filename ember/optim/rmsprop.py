@@ -1,5 +1,5 @@
 """RMSprop (Hinton's lecture 6e), optionally centered and with momentum."""
-from .optimizer import (Optimizer, addcdiv_, addcmul_, check_hyper, check_lr, increment_step, lerp_,
+from .optimizer import (Optimizer, scaled_add, scaled_add_, addcdiv_, addcmul_, check_hyper, check_lr, increment_step, lerp_,
                         scalar_state, _value, zeros_state)
 
 __all__ = ["RMSprop"]
@@ -33,7 +33,7 @@ class RMSprop(Optimizer):
             grad = -grad
         increment_step(state)
         if weight_decay != 0:
-            grad = grad + param * weight_decay
+            grad = scaled_add(xp, grad, param, weight_decay)
         square_avg = state["square_avg"]._array
         square_avg *= alpha
         addcmul_(square_avg, grad, grad, 1 - alpha)
@@ -51,6 +51,6 @@ class RMSprop(Optimizer):
             buf = state["momentum_buffer"]._array
             buf *= momentum
             buf += grad / avg
-            param -= buf * _value(group["lr"])
+            scaled_add_(xp, param, buf, -_value(group["lr"]))
         else:
             addcdiv_(param, grad, avg, -_value(group["lr"]))

@@ -1,6 +1,6 @@
 """SGD with momentum, dampening, Nesterov momentum and weight decay."""
 from .._tensor import _make
-from .optimizer import Optimizer, _value, call_closure, check_hyper, check_lr
+from .optimizer import Optimizer, _value, _xp, call_closure, check_hyper, check_lr, scaled_add, scaled_add_
 
 __all__ = ["SGD"]
 
@@ -32,13 +32,13 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p._grad is None:
                     continue
-                param, grad = p._array, p._grad._array
+                param, grad, xp = p._array, p._grad._array, _xp(p)
                 if not param.ndim:                   # Note [0-d parameters] (optimizer.py)
                     param, grad = param.reshape(1), grad.reshape(1)
                 if maximize:
                     grad = -grad
                 if weight_decay != 0:
-                    grad = grad + param * weight_decay
+                    grad = scaled_add(xp, grad, param, weight_decay)
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
@@ -50,13 +50,11 @@ class SGD(Optimizer):
                         if not buf.ndim:
                             buf = buf.reshape(1)
                         buf *= momentum
-                        buf += grad * (1 - dampening) if dampening != 0 else grad
+                        scaled_add_(xp, buf, grad, 1 - dampening)
                     if nesterov:
-                        grad = grad + buf * momentum
+                        grad = scaled_add(xp, grad, buf, momentum)
                     else:
                         grad = buf
-                if lr != 1:
-                    grad = grad * lr
-                param -= grad
+                scaled_add_(xp, param, grad, -lr)            # PyTorch: param.add_(grad, alpha=-lr)
                 p._bump_version()
         return loss
