@@ -147,9 +147,13 @@ class TensorProtocols:
 
     # --- comparisons and indexing ------------------------------------------------------------------
     def __eq__(self, other):
+        if other is None or other.__class__ is str:   # PyTorch: not comparable, so Python's identity answer
+            return NotImplemented
         return ops.eq(self, other)
 
     def __ne__(self, other):
+        if other is None or other.__class__ is str:
+            return NotImplemented
         return ops.ne(self, other)
 
     def __lt__(self, other):
@@ -187,16 +191,26 @@ class TensorProtocols:
         return bool(self.item())
 
     def __float__(self):
-        return float(self.item())
+        value = self._python_scalar()
+        if value.__class__ is complex:
+            if value.imag:
+                raise RuntimeError("value cannot be converted to type double without overflow")
+            return value.real
+        return float(value)
 
     def __int__(self):
-        return int(self.item())
+        return int(self._python_scalar())
 
     def __complex__(self):
-        return complex(self.item())
+        return complex(self._python_scalar())
+
+    def _python_scalar(self):
+        if self._array.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.item()
 
     def __index__(self):
-        if self.dtype.category != _dt.INT or self._array.size != 1:
+        if self.dtype.category > _dt.INT or self._array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 

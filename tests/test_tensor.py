@@ -430,3 +430,25 @@ def test_protocols_and_conversions_are_tensors_own_attributes():
     assert ember.Tensor.__getitem__.__qualname__ == "Tensor.__getitem__"
     t = ember.ones(2)
     assert hash(t) == object.__hash__(t) and (t + 1).tolist() == [2.0, 2.0] and t.double().dtype == ember.float64
+
+
+_CONVERSIONS = {
+    "float_of_two": lambda m: float(m.ones(2)), "complex_of_two": lambda m: complex(m.ones(2)),
+    "int_of_two": lambda m: int(m.ones(2)), "item_of_two": lambda m: m.ones(2).item(),
+    "float_of_real_complex": lambda m: float(m.tensor(1 + 0j)), "float_of_complex": lambda m: float(m.tensor(1 + 1j)),
+    "index_of_bool": lambda m: [10, 20][m.tensor(True)], "index_of_float": lambda m: [10, 20][m.tensor(1.0)],
+    "eq_str": lambda m: m.ones(2) == "a", "ne_str": lambda m: m.ones(2) != "a", "eq_none": lambda m: m.ones(2) == None,  # noqa: E711
+    "int_of_float": lambda m: int(m.tensor(-2.7)), "float_of_list1": lambda m: float(m.tensor([3.5])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CONVERSIONS))
+def test_python_conversions_and_comparisons_match_torch(name):
+    torch = pytest.importorskip("torch")
+
+    def run(m):
+        try:
+            return repr(_CONVERSIONS[name](m))
+        except Exception as e:                                # noqa: BLE001 - the type is what is compared
+            return type(e).__name__, str(e)
+    assert run(ember) == run(torch)
