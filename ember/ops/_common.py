@@ -242,6 +242,17 @@ def _out(result, out):
     return write_out(out, result)
 
 
+def exact_scaled(xp, array, alpha):
+    """alpha * array for a float32 array, formed exactly in float64 (a float32 times the float32 alpha needs
+    48 bits). Added to a float32 and cast back, it rounds once, as PyTorch's fused `add(alpha=)` kernel."""
+    return array.astype(xp.float64) * float(xp.float32(alpha))
+
+
+def add_rounded_once(xp, a, b, alpha):
+    """a + alpha * b for float32 arrays with one rounding (see exact_scaled)."""
+    return (a.astype(xp.float64) + exact_scaled(xp, b, alpha)).astype(a.dtype)
+
+
 def xp_of(t):
     return null_ctx(t._device).xp
 

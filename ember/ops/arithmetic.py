@@ -10,7 +10,8 @@ from .._device import CPU
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
-from ._common import _out, _scalar_like, cast, is_scalar, nodiff, promote, scalar_value, zeros_like_
+from ._common import (_out, _scalar_like, add_rounded_once, cast, is_scalar, nodiff, promote, scalar_value,
+                      zeros_like_)
 from ._registry import export
 from .comparison import _select
 from .unary import clone, log, reciprocal, trunc
@@ -54,8 +55,7 @@ class AddScaled(Op):
     @staticmethod
     def forward(ctx, input, other, alpha):
         ctx.alpha = alpha
-        wide = ctx.xp.float64
-        return (input.astype(wide) + other.astype(wide) * wide(ctx.xp.float32(alpha))).astype(input.dtype)
+        return add_rounded_once(ctx.xp, input, other, alpha)
 
     @staticmethod
     def backward(ctx, grad):

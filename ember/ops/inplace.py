@@ -12,6 +12,7 @@ from ..amp._dispatch import AUTOCAST, run_without_autocast
 from ..autograd.function import Op
 from ..autograd.graph import FREED, SAVED_INPUT, SAVED_OUTPUT, as_strided_node
 from ..autograd.grad_mode import _State
+from ._common import exact_scaled
 from ._registry import export_method
 
 _FROM_NUMPY = _dt._FROM_NUMPY
@@ -308,7 +309,7 @@ def _fast_binary(name, ufunc_name, slow):
             if alpha.__class__ is not int and (alpha.__class__ is not float or a.dtype.kind != "f"):
                 return apply_inplace(self, slow, name, (other,), {"alpha": alpha})   # the checked path
             if a.dtype == _CPU_XP.float32 and getattr(b, "dtype", None) == a.dtype:
-                b = b.astype(_CPU_XP.float64) * float(_CPU_XP.float32(alpha))  # one rounding, as AddScaled
+                b = exact_scaled(_CPU_XP, b, alpha)      # rounded once by the write below, as AddScaled
             else:
                 b = b * alpha
         xp = _CPU_XP if self._device is CPU else self._backend().xp

@@ -26,6 +26,7 @@ from itertools import chain
 from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from ..autograd.function import null_ctx
+from ..ops._common import add_rounded_once, exact_scaled
 from ..autograd.grad_mode import _State
 from ..utils.hooks import RemovableHandle
 
@@ -144,14 +145,14 @@ def scaled_add(xp, a, b, alpha):
     """a + alpha * b as PyTorch's `a.add(b, alpha=alpha)`: for float32, one fused multiply-add rounding (the
     product and sum formed in float64, rounded once), which two float32 roundings miss in the last bit."""
     if a.dtype == xp.float32 and b.dtype == a.dtype:
-        return (a.astype(xp.float64) + b.astype(xp.float64) * float(xp.float32(alpha))).astype(a.dtype)
+        return add_rounded_once(xp, a, b, alpha)
     return a + b * alpha
 
 
 def scaled_add_(xp, a, b, alpha):
     """a += alpha * b in place, as `a.add_(b, alpha=alpha)` (see scaled_add)."""
     if a.dtype == xp.float32 and b.dtype == a.dtype:
-        xp.add(a, b.astype(xp.float64) * float(xp.float32(alpha)), out=a, casting="unsafe")
+        xp.add(a, exact_scaled(xp, b, alpha), out=a, casting="unsafe")
     else:
         a += b * alpha
 
