@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 DEMO_STAMP := $(VENV)/.ember-demo
 STAMP := $(VENV)/.ember-test
 
-.PHONY: demo test fuzz bench lint clean
+.PHONY: demo test test-cuda fuzz bench lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ demo: $(DEMO_STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check ember tests benchmarks examples
 	$(PY) -m pytest tests
+
+# The device tests (tests/cuda) on the emulated cuda device, plus the seed walkthrough and examples there; on a
+# machine with a GPU and CuPy, benchmarks/gpu_check.sh runs them on the real device.
+test-cuda: $(STAMP)
+	EMBER_EMULATE_CUDA=1 $(PY) -m pytest tests/cuda
+	EMBER_EMULATE_CUDA=1 $(PY) examples/seed_walkthrough.py --device cuda --steps 200 --out out/cuda
 
 # Differential fuzzing against PyTorch with a fresh seed (tests/differential); FUZZ_ARGS="--seconds 600 --seed 1"
 fuzz: $(STAMP)

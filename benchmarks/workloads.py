@@ -88,14 +88,21 @@ def digits_mlp(m, epochs=1):
     return run
 
 
-def mlp_784(m, steps=10):
+def _sync(m, device):
+    """Wait for the device's queue (GPU timings), nothing on the cpu."""
+    if device != "cpu":
+        m.cuda.synchronize()
+
+
+def mlp_784(m, steps=10, device="cpu", batch=256):
     """MLP 784-1024-1024-10, batch 256, SGD with momentum (BLAS-bound)."""
     rng = np.random.default_rng(0)
-    X = m.from_numpy(rng.standard_normal((256, 784)).astype(np.float32))
-    Y = m.from_numpy(rng.integers(0, 10, 256))
+    X = m.from_numpy(rng.standard_normal((batch, 784)).astype(np.float32)).to(device)
+    Y = m.from_numpy(rng.integers(0, 10, batch)).to(device)
     nn = m.nn
     m.manual_seed(0)
-    model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+    model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
+                          nn.Linear(1024, 10)).to(device)
     opt = m.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
 
@@ -105,21 +112,22 @@ def mlp_784(m, steps=10):
             opt.zero_grad()
             loss.backward()
             opt.step()
+        _sync(m, device)
     return run
 
 
 MLP_784_FLOPS_PER_STEP = 3 * 2 * 256 * (784 * 1024 + 1024 * 1024 + 1024 * 10)   # forward + 2x backward
 
 
-def lenet(m, steps=5):
+def lenet(m, steps=5, device="cpu", batch=64):
     """LeNet-style CNN (Conv 1->32->64 3x3, MaxPool, two Linear) on 28x28, batch 64, Adam."""
     nn = m.nn
     rng = np.random.default_rng(0)
-    X = m.from_numpy(rng.standard_normal((64, 1, 28, 28)).astype(np.float32))
-    Y = m.from_numpy(rng.integers(0, 10, 64))
+    X = m.from_numpy(rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)).to(device)
+    Y = m.from_numpy(rng.integers(0, 10, batch)).to(device)
     m.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Linear(128, 10))
+                          nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Linear(128, 10)).to(device)
     opt = m.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
 
@@ -129,14 +137,15 @@ def lenet(m, steps=5):
             opt.zero_grad()
             loss.backward()
             opt.step()
+        _sync(m, device)
     return run
 
 
-def tiny_gpt(m, steps=3):
+def tiny_gpt(m, steps=3, device="cpu", batch=16):
     """A GPT of 4 layers, 4 heads, n_embd 128, block 64, batch 16, vocab 65: training steps."""
     nn = m.nn
     F = nn.functional
-    vocab, block, n_embd, n_head, n_layer, batch = 65, 64, 128, 4, 4, 16
+    vocab, block, n_embd, n_head, n_layer = 65, 64, 128, 4, 4
 
     class Block(nn.Module):
         def __init__(self):
@@ -165,15 +174,15 @@ def tiny_gpt(m, steps=3):
             self.head = nn.Linear(n_embd, vocab)
 
         def forward(self, idx):
-            x = self.tok(idx) + self.pos(m.arange(idx.shape[1]))
+            x = self.tok(idx) + self.pos(m.arange(idx.shape[1], device=idx.device))
             return self.head(self.ln(self.blocks(x)))
 
     m.manual_seed(0)
-    model = GPT()
+    model = GPT().to(device)
     opt = m.optim.AdamW(model.parameters(), lr=3e-4)
     rng = np.random.default_rng(0)
-    idx = m.from_numpy(rng.integers(0, vocab, (batch, block)))
-    tgt = m.from_numpy(rng.integers(0, vocab, (batch, block)))
+    idx = m.from_numpy(rng.integers(0, vocab, (batch, block))).to(device)
+    tgt = m.from_numpy(rng.integers(0, vocab, (batch, block))).to(device)
 
     def run():
         for _ in range(steps):
@@ -182,17 +191,19 @@ def tiny_gpt(m, steps=3):
             opt.zero_grad()
             loss.backward()
             opt.step()
+        _sync(m, device)
     return run
 
 
-def op_overhead(m, reps=2000, requires_grad=False):
+def op_overhead(m, reps=2000, requires_grad=False, device="cpu"):
     """Per-op overhead: a few elementwise ops and small reductions on a 2000-element float32 tensor."""
     m.manual_seed(0)
-    x = m.rand(2000, requires_grad=requires_grad)
-    y = m.rand(2000)
+    x = m.rand(2000).to(device).requires_grad_(requires_grad)
+    y = m.rand(2000).to(device)
 
     def run():
         for _ in range(reps):
             (x + y).mul(2.0).exp().sum()
             (x * y).mean()
+        _sync(m, device)
     return run

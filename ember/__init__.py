@@ -18,7 +18,7 @@ from ._dtype import float32 as float, float64 as double, float16 as half, int64 
 from ._dtype import int16 as short, complex64 as cfloat, complex128 as cdouble
 from ._device import device
 from ._tensor import Tensor, Size
-from ._layout import layout, strided, sparse_coo
+from ._layout import layout, strided, sparse_coo, sparse_csc, sparse_csr
 from ._legacy_tensors import (FloatTensor, DoubleTensor, HalfTensor, BFloat16Tensor, ByteTensor, CharTensor,
                               ShortTensor, IntTensor, LongTensor, BoolTensor, set_default_tensor_type)
 from . import ops

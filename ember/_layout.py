@@ -1,9 +1,9 @@
-"""Memory layouts, PyTorch's torch.layout: ember.strided (every ember tensor's Tensor.layout) and the
-sparse_coo constant code compares layouts with. ember has no sparse tensors: no tensor has sparse_coo."""
+"""Memory layouts, PyTorch's torch.layout: ember.strided (dense tensors), ember.sparse_coo (ember/sparse/_coo_array.py)
+and ember.sparse_csr / ember.sparse_csc (ember/sparse/_csr.py)."""
 
 
 class layout:
-    """A tensor's memory layout. The two instances are module constants; there are no others."""
+    """A tensor's memory layout. The instances are module constants; there are no others."""
     __slots__ = ("_name",)
 
     def __new__(cls, *args, **kwargs):
@@ -25,7 +25,17 @@ def _constant(name):
 
 strided = _constant("strided")
 sparse_coo = _constant("sparse_coo")
-_BY_NAME = {"strided": strided, "sparse_coo": sparse_coo}
+sparse_csr = _constant("sparse_csr")
+sparse_csc = _constant("sparse_csc")
+_BY_NAME = {"strided": strided, "sparse_coo": sparse_coo, "sparse_csr": sparse_csr, "sparse_csc": sparse_csc}
+
+
+_C10_NAMES = {"strided": "Strided", "sparse_coo": "Sparse", "sparse_csr": "SparseCsr", "sparse_csc": "SparseCsc"}
+
+
+def c10_name(layout):
+    """PyTorch's name of a layout in its messages ("can't convert SparseCsr layout tensor ...")."""
+    return _C10_NAMES[layout._name]
 
 
 def _get_layout(name):

@@ -27,9 +27,12 @@ _DTYPE_OF = {name: _dt._BY_NAME[dtype_name] for dtype_name, name in TYPE_NAMES.i
 
 
 def type_string(tensor):
-    """Tensor.type(): 'torch.FloatTensor' on the CPU, 'torch.cuda.FloatTensor', 'torch.meta.FloatTensor'."""
+    """Tensor.type(): 'torch.FloatTensor' on the CPU, 'torch.cuda.FloatTensor', 'torch.meta.FloatTensor',
+    'torch.sparse.FloatTensor' for a sparse COO tensor."""
     kind = tensor._device.type
     name = TYPE_NAMES[tensor.dtype.name]
+    if tensor.is_sparse:
+        return f"torch.sparse.{name}"
     return f"torch.{name}" if kind == "cpu" else f"torch.{kind}.{name}"
 
 
@@ -43,7 +46,8 @@ class tensortype(type):
         return legacy_new(cls._dtype, cls._device_type, args, kwargs)
 
     def __instancecheck__(cls, obj):
-        return isinstance(obj, Tensor) and obj.dtype is cls._dtype and obj._device.type == cls._device_type
+        return isinstance(obj, Tensor) and obj.dtype is cls._dtype and obj._device.type == cls._device_type \
+            and obj.layout is strided              # a sparse tensor is an ember.sparse.FloatTensor & co
 
     @property
     def dtype(cls):
@@ -52,6 +56,10 @@ class tensortype(type):
     @property
     def layout(cls):
         return strided
+
+    @property
+    def is_sparse(cls):
+        return cls.layout is not strided
 
     @property
     def is_cuda(cls):
@@ -220,6 +228,8 @@ def convert(tensor, target, non_blocking=False, memory_format=None):
 def _parse_type_name(name):
     module, _, short = name.rpartition(".")
     prefix, _, device_type = module.partition(".")
+    if device_type == "sparse":                   # 'torch.sparse.DoubleTensor': the dtype (the layout is kept)
+        device_type = ""
     if prefix in ("torch", "ember") and device_type in ("", "cuda"):
         if short == "Tensor":
             return _dt.get_default_dtype(), device_type or "cpu"

@@ -18,6 +18,7 @@ from ._dtype import dtype
 from ._tensor import Size, Tensor
 from ._torch_globals import module_state_for_torch, torch_name
 from ._weights_only_globals import STORAGE_TYPES
+from .sparse._csr import SparseCompressedArray as _SparseCompressed
 
 _DTYPE_TO_STORAGE = {dtype_name: name for name, dtype_name in STORAGE_TYPES.items()}
 
@@ -66,7 +67,9 @@ class _StorageTable:
         root = array
         while isinstance(root.base, np.ndarray):
             root = root.base
-        strides = tuple(s if n != 1 else c for n, s, c in
+        # A size-1 dim's stride is kept when PyTorch could have it (a channels-last (N, C, 1, 1) tensor's is
+        # C, as PyTorch writes it); NumPy's 0 for a new axis becomes the contiguous stride
+        strides = tuple(s if n != 1 or (s > 0 and s % itemsize == 0) else c for n, s, c in
                         zip(array.shape, array.strides, _contiguous_strides(array.shape, itemsize)))
         offset = _address(array) - _address(root)
         if offset < 0 or offset % itemsize or any(s < 0 or s % itemsize for s in strides):
@@ -288,7 +291,7 @@ class _Pickler:
         state = dict(tensor.__dict__) if getattr(tensor, "__dict__", None) else None
         if type(tensor).__name__ == "Buffer":     # nn.Buffer's `persistent` flag is module bookkeeping
             state = None
-        sparse = tensor.is_sparse
+        sparse = tensor.is_sparse or tensor._array.__class__ is _SparseCompressed      # COO, CSR or CSC
         if parameter:
             name = "_rebuild_parameter_with_state" if state else "_rebuild_parameter"
             self._global("torch._utils", name)
@@ -328,10 +331,15 @@ class _Pickler:
         self.out.append(b"R")
 
     def _sparse_args(self, tensor):
-        """The argument tuple (layout, (indices, values, size, is_coalesced)) of _rebuild_sparse_tensor."""
+        """The argument tuple (layout, (indices, values, size, is_coalesced)) of _rebuild_sparse_tensor; for
+        CSR/CSC (layout, (compressed_indices, plain_indices, values, size)), as PyTorch pickles them."""
         a = tensor._array
-        self._reduce_call("torch.serialization", "_get_layout", "torch.sparse_coo")
-        self.save((_plain(a.indices), _plain(a.values), Size(a.shape), bool(a.coalesced)))
+        if a.__class__ is _SparseCompressed:
+            self._reduce_call("torch.serialization", "_get_layout", f"torch.sparse_{a.kind}")
+            self.save((_plain(a.compressed), _plain(a.plain), _plain(a.values), Size(a.shape)))
+        else:
+            self._reduce_call("torch.serialization", "_get_layout", "torch.sparse_coo")
+            self.save((_plain(a.indices), _plain(a.values), Size(a.shape), bool(a.coalesced)))
         self.out.append(b"\x86")
 
     def _save_rebuild_v2(self, tensor, requires_grad):
@@ -409,6 +417,10 @@ class _Pickler:
         for part in (name or "").split("."):
             found = getattr(found, part, None)
         if found is not obj or "<" in (name or ""):
+            # Python's own error for it, which is what torch.save raises (a class defined in a function:
+            # AttributeError "Can't pickle local object ..."; one not found under its name: PicklingError)
+            import pickle
+            pickle.dumps(obj, protocol=2)
             raise TypeError(f"save: cannot pickle {obj!r}: it is not found as {module}.{name}")
         self._global(module, name)
 

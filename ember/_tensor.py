@@ -10,9 +10,15 @@ import numpy as np
 
 from . import _dtype as _dt, _settings
 from ._device import CPU, to_device
-from ._layout import sparse_coo as _sparse_coo, strided as _strided
+from ._layout import sparse_coo as _sparse_coo, sparse_csc as _sparse_csc, sparse_csr as _sparse_csr, \
+    strided as _strided
+from . import _memory_format as _mf
+from ._memory_format import contiguous_format as _contiguous_format, preserve_format as _preserve_format
 from ._size import Size, size_of as _size_of
 from .sparse._coo_array import SparseCOOArray as _SparseCOO
+from .sparse._csr import SparseCompressedArray as _SparseCompressed
+
+_SPARSE_STORAGES = (_SparseCOO, _SparseCompressed)
 
 __all__ = ["Tensor", "Size"]
 
@@ -34,7 +40,7 @@ def _make(array, device=CPU, requires_grad=False, grad_fn=None, out_nr=0, vc=Non
     t._array = array
     t._device = device
     t._requires_grad = requires_grad
-    t.grad_fn = grad_fn
+    t._grad_fn = grad_fn
     t._grad = None
     t._vc = vc
     t._base = None
@@ -52,12 +58,16 @@ def _check_storage(array, device):
     tensor holding one would silently rebind a local instead of changing the tensor."""
     from ._backends import backend_for
     expected = backend_for(device).xp.ndarray
-    if not isinstance(array, expected) and not (array.__class__ is _SparseCOO and device is CPU):
+    if not isinstance(array, expected) and not (array.__class__ in _SPARSE_STORAGES and device is CPU):
         import sys
         caller = sys._getframe(2).f_code
         raise AssertionError(f"ember invariant: a {device} tensor must hold a {expected.__module__}."
                              f"{expected.__name__}, got {type(array).__module__}.{type(array).__name__} "
                              f"(made in {caller.co_filename}:{caller.co_name})")
+
+
+def _compressed_layout(array):
+    return _sparse_csr if array.kind == "csr" else _sparse_csc
 
 
 def _make_checked(array, device=CPU, requires_grad=False, grad_fn=None, out_nr=0, vc=None, cls=None):
@@ -81,7 +91,7 @@ def wrap(array, requires_grad=False):
 
 class Tensor:
     """An n-dimensional array on a device, plus autograd bookkeeping. Math lives in ember.ops."""
-    __slots__ = ("_array", "_device", "_requires_grad", "_grad", "grad_fn", "_vc", "_base", "_out_nr",
+    __slots__ = ("_array", "_device", "_requires_grad", "_grad", "_grad_fn", "_vc", "_base", "_out_nr",
                  "_acc", "_extra", "__dict__", "__weakref__")
 
     def __new__(cls, *args, **kwargs):
@@ -127,7 +137,10 @@ class Tensor:
 
     @property
     def layout(self):
-        return _sparse_coo if self._array.__class__ is _SparseCOO else _strided
+        cls = self._array.__class__
+        if cls is _SparseCOO:
+            return _sparse_coo
+        return _strided if cls is not _SparseCompressed else _compressed_layout(self._array)
 
     @property
     def is_sparse(self):
@@ -136,7 +149,8 @@ class Tensor:
 
     @property
     def is_sparse_csr(self):
-        return False                              # ember has no compressed sparse layouts
+        """A sparse CSR tensor (Note [compressed storage] in ember/sparse/_csr.py)."""
+        return self._array.__class__ is _SparseCompressed and self._array.kind == "csr"
 
     @property
     def ndim(self):
@@ -181,7 +195,7 @@ class Tensor:
         return (_address(self._array) - _address(base)) // self._array.dtype.itemsize
 
     def data_ptr(self):
-        if self._array.__class__ is _SparseCOO:
+        if self._array.__class__ in _SPARSE_STORAGES:
             raise RuntimeError("Cannot access data pointer of Tensor that doesn't have storage")
         return _address(self._array)
 
@@ -193,6 +207,8 @@ class Tensor:
             raise RuntimeError(f"untyped_storage: ember exposes the storage of CPU tensors only (got {self._device})")
         if self._array.__class__ is _SparseCOO:
             raise NotImplementedError("Cannot access storage of SparseTensorImpl")
+        if self._array.__class__ is _SparseCompressed:
+            raise NotImplementedError("Cannot access storage of SparseCsrTensorImpl")
         return UntypedStorage.of(self._array)
 
     def set_(self, source=None, storage_offset=0, size=None, stride=None):
@@ -232,6 +248,7 @@ class Tensor:
         if self._extra is not None:
             self._extra.pop("view_fn", None)
             self._extra.pop("multi_output_view", None)
+            self._extra.pop("view_version", None)
         self._bump_version()
         return self
 
@@ -248,6 +265,11 @@ class Tensor:
         if any(int(n) < 0 for n in sizes):
             raise RuntimeError("numel: integer multiplication overflow")
         shape = parse_shape(sizes)
+        if memory_format is not None:
+            _mf.check_type(memory_format, "resize_")
+            if memory_format is _preserve_format:
+                raise RuntimeError("Unsupported memory formatPreserve")
+            _mf.check_rank(memory_format, len(shape))
         array = self._array
         if shape == array.shape and memory_format is None:
             return self
@@ -268,14 +290,8 @@ class Tensor:
                 kept = min(storage.nbytes(), needed)
                 grown._bytes[:kept] = storage._bytes[:kept]
                 storage = grown
-            order = list(range(len(shape)))
-            if memory_format is not None and memory_format.name in ("channels_last", "channels_last_3d"):
-                order = [0, *range(2, len(shape)), 1]
-            strides, step = [0] * len(shape), 1
-            for d in reversed(order):
-                strides[d] = step
-                step *= max(shape[d], 1)
-            new = storage.view(array.dtype, shape, tuple(strides), offset)
+            fmt = _contiguous_format if memory_format is None else memory_format
+            new = storage.view(array.dtype, shape, _mf.format_strides(shape, fmt), offset)
         self._array = new
         self._bump_version()
         return self
@@ -283,12 +299,19 @@ class Tensor:
     def resize_as_(self, other, memory_format=None):
         return self.resize_(tuple(other.shape), memory_format=memory_format)
 
-    def is_contiguous(self, memory_format=None):
+    def is_contiguous(self, *, memory_format=_contiguous_format):
         a = self._array
+        if memory_format is not _contiguous_format:
+            _mf.check_type(memory_format, "is_contiguous")
+            # preserve_format reads as contiguous_format; a sparse tensor answers as for contiguous_format
+            if memory_format is not _preserve_format and a.__class__ not in _SPARSE_STORAGES:
+                return _mf.is_contiguous_as(a.shape, self.stride(), memory_format)
         if a.flags.c_contiguous:
             return True
         if a.__class__ is _SparseCOO:
             return False
+        if a.__class__ is _SparseCompressed:
+            raise RuntimeError("Sparse CSR tensors do not have is_contiguous")
         expected = 1                              # size-1 dims may have any stride, as in PyTorch
         for size, stride in zip(reversed(a.shape), reversed(self.stride())):
             if size != 1 and stride != expected:
@@ -317,13 +340,23 @@ class Tensor:
     # --- autograd state ------------------------------------------------------------------------------
     @property
     def requires_grad(self):
-        # A view reports its base's flag, as in PyTorch, even when made under no_grad or before the
-        # base started requiring grad.
+        # A view requires grad when it does itself (requires_grad_() or a grad_fn) or its base does, as in
+        # PyTorch: made under no_grad or before the base started requiring grad (Note [views] in ops/views.py).
         return self._requires_grad or (self._base is not None and self._base._requires_grad)
+
+    @property
+    def grad_fn(self):
+        if self._base is None:
+            return self._grad_fn
+        return _view_grad_fn(self)        # regenerated when the base changed in place (Note [stale views])
+
+    @grad_fn.setter
+    def grad_fn(self, node):
+        self._grad_fn = node
 
     @requires_grad.setter
     def requires_grad(self, value):
-        if self.grad_fn is not None:
+        if self._grad_fn is not None:             # its own node: PyTorch's C++ is_leaf() regenerates nothing
             if not value:
                 raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to "
                                    "use a computed variable in a subgraph that doesn't require "
@@ -339,12 +372,9 @@ class Tensor:
 
     @property
     def is_leaf(self):
-        if self.grad_fn is not None:
-            return False
-        # A view whose base got history through an in-place op on another view is no leaf either: its
-        # history is regenerated from the base's when it is next used (Note [stale views]).
-        base = self._base
-        return base is None or base.grad_fn is None or self._extra is None or "view_fn" not in self._extra
+        # A view whose base got history through an in-place op is no leaf either: its grad_fn is regenerated
+        # from the base's (Note [stale views]).
+        return (self._grad_fn if self._base is None else _view_grad_fn(self)) is None
 
     @property
     def grad(self):
@@ -399,6 +429,8 @@ class Tensor:
     def data(self, value):
         if not isinstance(value, Tensor):
             raise TypeError(f"Tensor.data must be a Tensor, not {type(value).__name__}")
+        if self._acc is not None and (value._array.dtype != self._array.dtype or value._device is not self._device):
+            self._acc = None                      # a new one for new graphs; old graphs cast to the old dtype
         self._array = value._array
         self._device = value._device
 
@@ -421,17 +453,20 @@ class Tensor:
     def detach_(self):
         if self._base is not None:
             raise RuntimeError("Can't detach views in-place. Use detach() instead.")
-        if self.grad_fn is not None:
-            # A node that saved this tensor must refuse it now (PyTorch: "a saved tensor that has been
-            # detached in-place"); moving the version on makes the saved-tensor check catch it.
-            self._bump_version()
-        self.grad_fn = None
+        fn = self._grad_fn
+        if fn is not None:
+            # A node that saved this tensor as an input must refuse it now (PyTorch: "a saved tensor that has
+            # been detached in-place"): the saved-entry check looks for this mark (autograd/graph.py
+            # check_detached). The version does not move, as in PyTorch: saved outputs stay valid.
+            self._extra_dict()["detached_from"] = (weakref.ref(fn), self._out_nr)    # not keeping the graph alive
+        self._grad_fn = None
+        self._out_nr = 0
         self._requires_grad = False
         return self
 
     def retain_grad(self):
         if self.grad_fn is None:
-            if not self._requires_grad:
+            if not self.requires_grad:
                 raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             return
         if self.retains_grad:
@@ -465,14 +500,14 @@ class Tensor:
 
     def register_hook(self, hook):
         """hook(grad) runs when this tensor's gradient is computed; a returned tensor replaces it."""
-        if not self._requires_grad:
+        if not self.requires_grad:                # a view's: its base's too (Note [views] in ops/views.py)
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
             return self._add_node_hook(hook)
         return add_hook(self._extra_dict().setdefault("hooks", OrderedDict()), hook)
 
     def register_post_accumulate_grad_hook(self, hook):
-        if not self._requires_grad:
+        if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
@@ -527,9 +562,17 @@ class Tensor:
     def real(self):
         return ops.real(self)
 
+    @real.setter
+    def real(self, value):                       # t.real = v writes through the view, as in PyTorch
+        ops.real(self).copy_(value)
+
     @property
     def imag(self):
         return ops.imag(self)
+
+    @imag.setter
+    def imag(self, value):
+        ops.imag(self).copy_(value)
 
     # --- in place through views ----------------------------------------------------------------------
     def fill_diagonal_(self, fill_value, wrap=False):
@@ -567,7 +610,7 @@ def _alias_inference(out, src):
     out._extra = {"inference": True} if src.is_inference() else None
 
 
-_STATE_SLOTS = ("_array", "_device", "_requires_grad", "_grad", "grad_fn", "_vc", "_base", "_out_nr", "_acc",
+_STATE_SLOTS = ("_array", "_device", "_requires_grad", "_grad", "_grad_fn", "_vc", "_base", "_out_nr", "_acc",
                 "_extra")
 
 
@@ -602,7 +645,7 @@ def _wrap_dim(dim, ndim):
 from .autograd.grad_mode import _State as _grad_mode  # noqa: E402  (_make reads it: Note [inference tensors])
 from . import ops  # noqa: E402  (ops import Tensor; methods above resolve `ops` at call time)
 from .autograd import backward as _autograd_backward  # noqa: E402
-from .autograd.graph import add_hook  # noqa: E402
+from .autograd.graph import add_hook, refresh_view as _view_grad_fn  # noqa: E402
 from ._tensor_protocols import TensorProtocols  # noqa: E402  (these two import ops, so they come last)
 from ._tensor_conversions import TensorConversions  # noqa: E402
 from . import _legacy_tensors as _legacy  # noqa: E402  (Tensor.__new__'s legacy constructor)

@@ -4,9 +4,13 @@ type names ("torch.FloatTensor", see _legacy_tensors.py), and the new_* factorie
 one's dtype and device). Like TensorProtocols (_tensor_protocols.py), TensorConversions is not a base
 class: _tensor.py copies its entries into Tensor's own __dict__. This module imports ember.ops, so it is
 imported at the end of _tensor.py."""
+from numpy import ndarray as _np_ndarray
+
 from . import _dtype as _dt, _legacy_tensors, ops
 from ._device import to_device
+from ._memory_format import memory_format as _memory_format
 from ._tensor import Tensor
+from ._layout import c10_name as _c10_name, strided as _strided
 from .sparse._coo_array import SparseCOOArray as _SparseCOO
 
 
@@ -29,7 +33,10 @@ def _parse_to(tensor, args, kwargs):
     dtype = kwargs.pop("dtype", None)
     copy = kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
-    kwargs.pop("memory_format", None)
+    memory_format = kwargs.pop("memory_format", None)
+    if memory_format is not None and memory_format.__class__ is not _memory_format:
+        raise TypeError(f"to() received an invalid combination of arguments - got (memory_format="
+                        f"{type(memory_format).__name__}): memory_format must be a torch.memory_format")
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
     for arg in args:
@@ -42,7 +49,7 @@ def _parse_to(tensor, args, kwargs):
         elif arg is not None:
             device = arg
     return (to_device(device) if device is not None else None,
-            _dt.to_dtype(dtype) if dtype is not None else None, copy)
+            _dt.to_dtype(dtype) if dtype is not None else None, copy, memory_format)
 
 
 class TensorConversions:
@@ -64,11 +71,12 @@ class TensorConversions:
                 raise TypeError(f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() "
                                 "to copy the tensor to host memory first.")
             return self._backend().to_numpy(self._array)
-        if self._requires_grad and not force:
+        if (self._requires_grad or self._base is not None and self._base._requires_grad) and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                                "instead.")
-        if self._array.__class__ is _SparseCOO:          # Note [sparse storage]
-            raise TypeError("can't convert Sparse layout tensor to numpy. Use Tensor.to_dense() first.")
+        if self._array.__class__ is not _np_ndarray and self.layout is not _strided:   # Note [sparse storage]
+            raise TypeError(f"can't convert {_c10_name(self.layout)} layout tensor to numpy. Use Tensor.to_dense() "
+                            "first.")
         if self.dtype is _dt.bfloat16 and not force:
             raise TypeError("Got unsupported ScalarType BFloat16")
         return self._array
@@ -82,8 +90,8 @@ class TensorConversions:
         return _legacy_tensors.convert(self, dtype, non_blocking, memory_format)
 
     def to(self, *args, **kwargs):
-        device, dtype, copy = _parse_to(self, args, kwargs)
-        return ops.creation._to(self, device, dtype, copy)
+        device, dtype, copy, memory_format = _parse_to(self, args, kwargs)
+        return ops.creation._to(self, device, dtype, copy, memory_format)
 
     def cpu(self):
         return self.to("cpu")
@@ -139,6 +147,9 @@ class TensorConversions:
     # sizes as new_zeros(2, 3), new_zeros((2, 3)) or new_zeros(size=(2, 3)), as PyTorch takes them
     def new_zeros(self, *sizes, size=None, dtype=None, device=None, requires_grad=False, layout=None,
                   pin_memory=False):
+        if self._array.__class__ is _SparseCOO:      # a sparse tensor's new tensors are sparse, as in PyTorch
+            return ops.sparse_coo_ops.new_empty(self, _size_arg("new_zeros", sizes, size), dtype, device,
+                                                requires_grad)
         return ops.creation.zeros(_size_arg("new_zeros", sizes, size), dtype=dtype or self.dtype,
                                   device=device or self._device, requires_grad=requires_grad)
 
@@ -149,6 +160,9 @@ class TensorConversions:
 
     def new_empty(self, *sizes, size=None, dtype=None, device=None, requires_grad=False, layout=None,
                   pin_memory=False):
+        if self._array.__class__ is _SparseCOO:
+            return ops.sparse_coo_ops.new_empty(self, _size_arg("new_empty", sizes, size), dtype, device,
+                                                requires_grad)
         return ops.creation.empty(_size_arg("new_empty", sizes, size), dtype=dtype or self.dtype,
                                   device=device or self._device, requires_grad=requires_grad)
 

@@ -4,10 +4,13 @@ Note [operator fast path]), comparisons, indexing (t[i], t[i] = v), len/iter/boo
 are written in the body of TensorProtocols, which is not a base class: _tensor.py copies its entries into
 Tensor's own __dict__ (Tensor stays one class, each method found as fast as one written in its body). This
 module imports ember.ops, so it is imported at the end of _tensor.py, once Tensor exists."""
+import numbers
+
 import numpy as np
 
 from . import _dtype as _dt, ops
 from ._device import CPU
+from ._layout import c10_name, strided
 from ._tensor import Tensor, _make, _rebuild
 from .ops.arithmetic import (Add as _Add, Div as _Div, Mul as _Mul, PowScalar as _PowScalar,
                               RsubScalar as _RsubScalar, Sub as _Sub)
@@ -18,6 +21,16 @@ from .ops.arithmetic import (Add as _Add, Div as _Div, Mul as _Mul, PowScalar as
 # apply_binary (Note [apply fast path] in autograd/function.py) instead of the public function, whose
 # keyword arguments and checks cost ~1 us a call, a fifth of a small op. _arithmetic_operator writes that
 # guard once; TensorProtocols below makes + - * / and the reflected + - * with it.
+def _foreign(other):
+    """An operand PyTorch's operators refuse: not a tensor, a number or an array (a list, a tuple, None, a str).
+    The operator returns NotImplemented, so Python raises its own TypeError ("unsupported operand type(s) for +:
+    'Tensor' and 'list'"), `t * [2.]` tries the list's repetition, and == and != fall back to identity."""
+    return not isinstance(other, (Tensor, numbers.Number)) and not hasattr(other, "__array__")
+
+
+_PLAIN = frozenset((Tensor, float, int, bool, complex))   # operands that need no _foreign check
+
+
 def _arithmetic_operator(name, op, public, reflected=False):
     """Tensor.<name>: `op.apply_binary(self, other)` when no promotion is needed, else `public(self, other)`.
     A reflected operator (`2.0 - t`) runs only for a non-tensor left operand: its fast path takes Python
@@ -29,6 +42,8 @@ def _arithmetic_operator(name, op, public, reflected=False):
         if dtype.kind == "f" and (other.__class__ is float or other.__class__ is int or
                                   other.__class__ is same_dtype_class and other._array.dtype is dtype):
             return op.apply_binary(self, other)
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return public(self, other)
     operator.__name__ = name
     operator.__qualname__ = f"Tensor.{name}"
@@ -51,56 +66,90 @@ class TensorProtocols:
     __truediv__ = _arithmetic_operator("__truediv__", _Div, ops.div)
 
     def __iadd__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return self.add_(other)
 
     def __isub__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return self.sub_(other)
 
     def __imul__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return self.mul_(other)
 
     def __rtruediv__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.arithmetic._rdiv(self, other)
 
     def __itruediv__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return self.div_(other)
 
     def __floordiv__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.floor_divide(self, other)
 
     def __rfloordiv__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.floor_divide(ops._common._scalar_like(other, self), self)
 
     def __ifloordiv__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return self.floor_divide_(other)
 
     def __mod__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.remainder(self, other)
 
     def __rmod__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.remainder(ops._common._scalar_like(other, self), self)
 
     def __imod__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return self.remainder_(other)
 
     def __pow__(self, other):
-        if other.__class__ is int and other != 1 and self._array.dtype.kind == "f":
+        if other.__class__ is int and other != 1 and self._array.dtype.char in "fd":
             return _PowScalar.apply_binary(self, other)             # pow()'s own fast path, one call sooner
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.pow(self, other)
 
     def __rpow__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.arithmetic._rpow(self, other)
 
     def __ipow__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return self.pow_(other)
 
     def __matmul__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.matmul(self, other)
 
     def __rmatmul__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.matmul(other, self)
 
     def __imatmul__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return self.copy_(ops.matmul(self, other))
 
     def __neg__(self):
@@ -116,56 +165,80 @@ class TensorProtocols:
         return ops.bitwise_not(self)
 
     def __and__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.bitwise_and(self, other)
 
     __rand__ = __and__
 
     def __iand__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return self.bitwise_and_(other)
 
     def __or__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.bitwise_or(self, other)
 
     __ror__ = __or__
 
     def __ior__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return self.bitwise_or_(other)
 
     def __xor__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.bitwise_xor(self, other)
 
     __rxor__ = __xor__
 
     def __ixor__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return self.bitwise_xor_(other)
 
     def __lshift__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.bitwise_left_shift(self, other)
 
     def __rshift__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.bitwise_right_shift(self, other)
 
     # --- comparisons and indexing ------------------------------------------------------------------
     def __eq__(self, other):
-        if other is None or other.__class__ is str:   # PyTorch: not comparable, so Python's identity answer
-            return NotImplemented
+        if other.__class__ not in _PLAIN and _foreign(other):   # PyTorch: not comparable, so Python's identity
+            return NotImplemented                              # answer (t == [1, 2] is False)
         return ops.eq(self, other)
 
     def __ne__(self, other):
-        if other is None or other.__class__ is str:
+        if other.__class__ not in _PLAIN and _foreign(other):
             return NotImplemented
         return ops.ne(self, other)
 
     def __lt__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.lt(self, other)
 
     def __le__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.le(self, other)
 
     def __gt__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.gt(self, other)
 
     def __ge__(self, other):
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
         return ops.ge(self, other)
 
     def __getitem__(self, index):
@@ -217,8 +290,9 @@ class TensorProtocols:
     # --- NumPy's array protocol -------------------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
         array = self._backend().to_numpy(self._array) if self._device.type != "cpu" else self._array
-        if array.__class__ is not np.ndarray and self.is_sparse:
-            raise TypeError("can't convert Sparse layout tensor to numpy. Use Tensor.to_dense() first.")
+        if array.__class__ is not np.ndarray and self.layout is not strided:
+            raise TypeError(f"can't convert {c10_name(self.layout)} layout tensor to numpy. Use Tensor.to_dense() "
+                            "first.")
         if dtype is not None and array.dtype != dtype:
             return array.astype(dtype)
         return array.copy() if copy else array
@@ -250,6 +324,11 @@ class TensorProtocols:
             from .ops.sparse_ops import _rebuild_sparse
             a = self._array
             return (_rebuild_sparse, (a.indices, a.values, a.shape, a.coalesced, self._requires_grad, type(self)))
+        if self.layout is not strided:            # CSR/CSC
+            from .ops.sparse_csr_ops import _rebuild_compressed
+            a = self._array
+            return (_rebuild_compressed, (self.layout, a.compressed, a.plain, a.values, a.shape, self._requires_grad,
+                                          type(self)))
         return (_rebuild, (self._backend().to_numpy(self._array), str(self._device),
                            self._requires_grad, type(self)))
 

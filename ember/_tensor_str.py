@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from . import _dtype as _dt
+from .sparse._csr import SparseCompressedArray as _Compressed
 
 __all__ = ["set_printoptions", "get_printoptions"]
 
@@ -197,6 +198,18 @@ def tensor_repr(t, prefix="tensor("):
         body = (head + _part(t._indices(), indent + len(head)) + "),\n" + " " * indent + tail +
                 _part(t._values(), indent + len(tail)) + ")")
         suffixes.append(f"layout={t.layout}")
+    elif t._array.__class__ is _Compressed:        # CSR/CSC: both index arrays and the values, then as above
+        from ._tensor import _make
+        a = t._array
+        suffixes.append(f"size={tuple(t.shape)}")
+        suffixes.append(f"nnz={a.nnz}")
+        if not default_dtype:
+            suffixes.append(f"dtype={dtype}")
+        names = ("crow_indices", "col_indices") if a.kind == "csr" else ("ccol_indices", "row_indices")
+        parts = zip((*names, "values"), (a.compressed, a.plain, a.values))
+        body = (",\n" + " " * indent).join(f"{name}=tensor(" + _part(_make(part), indent + len(name) + 8) + ")"
+                                           for name, part in parts)
+        suffixes.append(f"layout={t.layout}")
     elif t._device.type == "meta":
         suffixes.append(f"size={tuple(t.shape)}")
         if dtype is not default:
@@ -214,8 +227,13 @@ def tensor_repr(t, prefix="tensor("):
         if not default_dtype:
             suffixes.append(f"dtype={dtype}")
         body = tensor_body(t, indent)
-    if t.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")
-    elif t._requires_grad:
+    try:
+        grad_fn = t.grad_fn
+        name = type(grad_fn).__name__
+    except RuntimeError:                            # a view PyTorch refuses to regenerate: it shows it so too
+        grad_fn, name = True, "Invalid"
+    if grad_fn is not None:
+        suffixes.append(f"grad_fn=<{name}>")
+    elif t.requires_grad:
         suffixes.append("requires_grad=True")
     return _add_suffixes(prefix + body, suffixes, indent, force_newline=sparse)

@@ -73,8 +73,8 @@ _NAMESPACES = (("nn.functional", "torch.nn.functional"), ("nn.init", "torch.nn.i
                ("linalg", "torch.linalg"), ("special", "torch.special"), ("fft", "torch.fft"), ("sparse", "torch.sparse"),
                ("utils.data", "torch.utils.data"), ("nn.utils", "torch.nn.utils"), ("nn", "torch.nn"),
                ("cuda", "torch.cuda"), ("", "torch"))          # ember.cuda.FloatTensor: torch.cuda's
-# Names an ember namespace has but the torch one it mirrors does not (ember's F re-exports ember.cdist).
-_NOT_IN_TORCH = {"nn.functional": {"cdist"}}
+# Names an ember namespace has but the torch one it mirrors does not (none at present).
+_NOT_IN_TORCH = {}
 _EXACT = {"Tensor": ("torch", "Tensor"), "Size": ("torch", "Size"), "device": ("torch", "device"),
           "dtype": ("torch", "dtype"), "Parameter": ("torch.nn.parameter", "Parameter"),
           "Buffer": ("torch.nn.parameter", "Buffer"),

@@ -245,10 +245,13 @@ def _get_layout(name):
 
 
 def _rebuild_sparse_tensor(layout, data):
-    """torch._utils._rebuild_sparse_tensor for the COO layout: (indices, values, size[, is_coalesced]), every
-    invariant checked before the tensor exists (PyTorch validates loaded sparse tensors too)."""
-    from ._layout import sparse_coo
+    """torch._utils._rebuild_sparse_tensor: (indices, values, size[, is_coalesced]) for the COO layout,
+    (compressed_indices, plain_indices, values, size) for CSR and CSC, every invariant checked before the tensor
+    exists (PyTorch validates loaded sparse tensors too)."""
+    from ._layout import sparse_coo, sparse_csc, sparse_csr
     from ._tensor import Tensor
+    if layout is sparse_csr or layout is sparse_csc:
+        return _rebuild_compressed_tensor(layout, data)
     if layout is not sparse_coo:
         _fail(f"_rebuild_sparse_tensor: ember has no sparse tensors of layout {layout!r}"[:300])
     if type(data) is not tuple or len(data) not in (3, 4):
@@ -263,6 +266,24 @@ def _rebuild_sparse_tensor(layout, data):
     from .ops.sparse_ops import _rebuild_sparse
     try:
         return _rebuild_sparse(indices._array, values._array, size, coalesced, False, Tensor)
+    except RuntimeError as error:
+        _fail(f"_rebuild_sparse_tensor: {error}")
+
+
+def _rebuild_compressed_tensor(layout, data):
+    from ._layout import strided
+    from ._tensor import Tensor
+    if type(data) is not tuple or len(data) != 4:
+        _fail("_rebuild_sparse_tensor: expected (compressed_indices, plain_indices, values, size)")
+    *parts, size = data
+    for part, what in zip(parts, ("compressed_indices", "plain_indices", "values")):
+        if not isinstance(part, Tensor) or part.layout is not strided or part.device.type != "cpu":
+            _fail(f"_rebuild_sparse_tensor: {what} must be a strided CPU tensor (ember's sparse tensors live on the "
+                  f"CPU; load with map_location='cpu')")
+    size = _int_tuple(size, "size")
+    from .ops.sparse_csr_ops import _rebuild_compressed
+    try:
+        return _rebuild_compressed(layout, *(part._array for part in parts), size)
     except RuntimeError as error:
         _fail(f"_rebuild_sparse_tensor: {error}")
 

@@ -10,6 +10,8 @@ _sys.modules.setdefault("ember.cuda.amp", amp)     # `import ember.cuda.amp` wor
 
 globals().update(_CUDA_TYPES)      # the legacy classes ember.cuda.FloatTensor ... (ember/_legacy_tensors.py)
 from ._cuda_memory import *  # noqa: E402,F403  memory_allocated, memory_stats, get_device_name ...
+from ._cuda_streams import *  # noqa: E402,F403  set_device, device, Stream, Event, stream ...
+from ._cuda_random import *  # noqa: E402,F403  manual_seed, get_rng_state, default_generators ...
 
 
 def is_available():
@@ -23,25 +25,10 @@ def device_count():
     return _backend.device_count()
 
 
-def current_device():
-    if not is_available():                   # as PyTorch's CPU-only build raises
-        raise AssertionError("Torch not compiled with CUDA enabled")
-    return 0
-
-
 def synchronize(device=None):
     """Wait for the device's queued work (AssertionError without a GPU, as PyTorch's CPU-only build)."""
     from ._cuda_memory import _device_index
     _backend.synchronize(_device_index(device))
-
-
-def manual_seed(seed):
-    """Seeds the CPU generator too: ember draws CUDA random numbers on the host (see ember.random)."""
-    from .random import manual_seed as _seed
-    _seed(seed)
-
-
-manual_seed_all = manual_seed
 
 
 def empty_cache():

@@ -1,9 +1,25 @@
-"""Generator (PyTorch's CPU mt19937 generator), the default generator and the seeding functions.
+"""Generator (PyTorch's CPU mt19937 generator), the default generators and the seeding functions.
 
 A Generator draws from ``numpy.random.MT19937`` (the same 32-bit stream as PyTorch's CPU engine)
 and turns words into samples exactly as PyTorch 2.13's CPU kernels do (see ember/_mt_sampling.py),
 so equal seeds give PyTorch's numbers bit for bit. The ``*_array`` methods are the internal
 contract used by ember.ops.sampling: they return fresh C-contiguous NumPy arrays.
+
+Note [cuda random numbers]: every device draws with this algorithm on the host. A random tensor on
+cuda is drawn by that device's own Generator (``ember.cuda.default_generators[i]``, or a
+``Generator(device="cuda")`` passed as ``generator=``) into a NumPy array and copied to the device
+(``backend.from_numpy``), so
+- ``manual_seed(s)`` seeds the CPU generator and every cuda one, as PyTorch's does, and then
+  ``rand(n, device="cuda")`` equals ``rand(n)``: the cuda stream is the CPU stream, bit for bit
+  (the emulated device and a GPU give the same numbers, on any machine);
+- drawing on cuda does not move the CPU generator, and ``ember.cuda.manual_seed`` / ``seed`` /
+  ``get_rng_state`` / ``set_rng_state`` touch only the cuda generators, as PyTorch's do;
+- a generator must be on the tensor's device type (PyTorch's "Expected a 'cuda' device type for
+  generator but found 'cpu'"), and a cuda Generator's state is this mt19937 state (5056 bytes),
+  not PyTorch's 16-byte Philox (seed, offset) pair, so it has no offset.
+PyTorch's CUDA kernels draw Philox4x32-10 numbers on the GPU instead, so a cuda tensor differs from
+PyTorch's CUDA one under the same seed (as PyTorch's own CPU and CUDA streams differ). The cost: the
+draws run at host speed plus a copy to the device.
 """
 
 import contextlib
@@ -71,8 +87,13 @@ class Generator:
 
     def __init__(self, device="cpu"):
         from ._device import to_device   # lazy: the core imports this module early
-        # ember draws every device's random numbers on the host, so all generators are mt19937
+        # every device's numbers are drawn on the host (Note [cuda random numbers]): all generators are mt19937
         self.device = to_device(device)
+        if self.device.type == "cuda":
+            from ._backends import cuda as backend
+            if not backend.available():          # PyTorch's CPU-only build raises RuntimeError here too
+                raise RuntimeError("Cannot get CUDA generator: ember's cuda device needs CuPy and an NVIDIA GPU "
+                                   "(ember.cuda.is_available() is False)")
         self._bitgen = np.random.MT19937(0)  # an explicit seed skips gathering OS entropy
         self._set_seed(_DEFAULT_SEED)
 
@@ -120,6 +141,19 @@ class Generator:
         other._next_double_normal = self._next_double_normal
         other._next_float_normal = self._next_float_normal
         return other
+
+    def get_offset(self):
+        """PyTorch's Philox offset: an mt19937 generator has none (PyTorch's CPU generator raises the same)."""
+        raise RuntimeError(self._no_offset())
+
+    def set_offset(self, offset):
+        raise RuntimeError(self._no_offset())
+
+    def _no_offset(self):
+        if self.device.type == "cpu":
+            return "CPU Generator does not use offset"
+        return (f"ember's {self.device.type} Generator draws mt19937 words on the host (Note [cuda random numbers] "
+                "in ember/random.py) and does not use offset")
 
     def __reduce__(self):
         return _restore_generator, (self.device, self._state_bytes())
@@ -425,13 +459,17 @@ default_generator.seed()
 
 
 def manual_seed(seed):
-    """Seed the default generator (torch.manual_seed takes int(seed)); returns it."""
-    return default_generator.manual_seed(int(seed))
+    """Seed the CPU generator and every cuda one (torch.manual_seed takes int(seed)); returns the CPU one."""
+    generator = default_generator.manual_seed(int(seed))
+    seed_cuda_generators(generator.initial_seed())
+    return generator
 
 
 def seed():
-    """Seed the default generator non-deterministically and return the seed."""
-    return default_generator.seed()
+    """Seed the CPU generator non-deterministically, and every cuda one with the same seed; returns it."""
+    value = default_generator.seed()
+    seed_cuda_generators(value)
+    return value
 
 
 def initial_seed():
@@ -449,14 +487,69 @@ def set_rng_state(new_state):
     default_generator.set_state(new_state)
 
 
+# --- the cuda devices' default generators (Note [cuda random numbers]) -------------------------------------
+
+_cuda_generators = {}           # cuda device index -> its default Generator, made when first asked for
+_cuda_seed = [None]             # the seed manual_seed / seed last gave every device, for generators made later
+
+
+def cuda_generator(index):
+    """The default Generator of cuda device `index`: seeded by the last manual_seed(), else from the OS."""
+    generator = _cuda_generators.get(index)
+    if generator is None:
+        generator = Generator(f"cuda:{index}")
+        if _cuda_seed[0] is None:
+            generator.seed()
+        else:
+            generator.manual_seed(_cuda_seed[0])
+        _cuda_generators[index] = generator
+    return generator
+
+
+def seed_cuda_generators(seed):
+    """torch.cuda.manual_seed_all: every cuda generator, made or still to be made, starts from `seed`."""
+    _cuda_seed[0] = seed
+    for generator in _cuda_generators.values():
+        generator.manual_seed(seed)
+
+
+_fork_rng_warned_already = False
+
+
 @contextlib.contextmanager
-def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type="cuda"):
-    """Restore the CPU generator's state on exit (ember has no other devices' generators to fork)."""
-    if not enabled:
+def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type=None):
+    """Restore the CPU generator's state on exit, and the cuda generators' of `devices` (default: every cuda
+    device, with PyTorch's warning when there are several)."""
+    global _fork_rng_warned_already
+    if device_type == "meta" or not enabled:
         yield
         return
+    from . import _cuda_random
+    if (device_type or "cuda") != "cuda":       # ember has generators on cpu and cuda only
+        devices = []
+    elif devices is None:
+        count = _cuda_random.device_count()
+        if count > 1 and not _fork_rng_warned_already:
+            import warnings
+            warnings.warn(f"CUDA reports that you have {count} available devices, and you have used {_caller} "
+                          f"without explicitly specifying which devices are being used. For safety, we initialize "
+                          f"*every* CUDA device by default, which can be quite slow if you have a lot of CUDAs. If "
+                          f"you know that you are only making use of a few CUDA devices, set the environment "
+                          f"variable CUDA_VISIBLE_DEVICES or the '{_devices_kw}' keyword argument of {_caller} with "
+                          f"the set of devices you are actually using. For example, if you are using CPU only, set "
+                          f"device.upper()_VISIBLE_DEVICES= or devices=[]; if you are using device 0 only, set "
+                          f"CUDA_VISIBLE_DEVICES=0 or devices=[0].  To initialize all devices and suppress this "
+                          f"warning, set the '{_devices_kw}' keyword argument to `range(torch.cuda.device_count())`.",
+                          stacklevel=3)
+            _fork_rng_warned_already = True
+        devices = list(range(count))
+    else:
+        devices = list(devices)
     state = default_generator._state_bytes()
+    device_states = [_cuda_random.get_rng_state(device) for device in devices]
     try:
         yield
     finally:
         default_generator._load_state_bytes(state)
+        for device, device_state in zip(devices, device_states):
+            _cuda_random.set_rng_state(device_state, device)

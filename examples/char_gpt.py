@@ -68,7 +68,7 @@ class GPT(nn.Module):
         self.head = nn.Linear(n_embd, vocab)
 
     def forward(self, idx, targets=None):
-        x = self.tok(idx) + self.pos(torch.arange(idx.shape[1]))
+        x = self.tok(idx) + self.pos(torch.arange(idx.shape[1], device=idx.device))
         logits = self.head(self.ln(self.blocks(x)))
         loss = None if targets is None else F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
         return logits, loss
@@ -92,7 +92,10 @@ def main(argv=None):
     parser.add_argument("--embd", type=int, default=128)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--sample", type=int, default=300, help="characters to generate")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="where to train: cuda (the default when a GPU is available) or cpu; here %(default)s")
     args = parser.parse_args(argv)
+    device = torch.device(args.device)
     torch.manual_seed(0)
     text = load_corpus(args.chars)
     chars = sorted(set(text))
@@ -105,9 +108,9 @@ def main(argv=None):
         ix = rng.integers(0, len(source) - args.block - 1, args.batch)
         x = np.stack([source[i:i + args.block] for i in ix])
         y = np.stack([source[i + 1:i + 1 + args.block] for i in ix])
-        return torch.from_numpy(x), torch.from_numpy(y)
+        return torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
-    model = GPT(len(chars), args.block, args.embd, args.heads, args.layers)
+    model = GPT(len(chars), args.block, args.embd, args.heads, args.layers).to(device)
     print(f"corpus {len(text):,} characters, vocabulary {len(chars)}, "
           f"{sum(p.numel() for p in model.parameters()):,} parameters")
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
@@ -130,7 +133,7 @@ def main(argv=None):
             print(f"step {step:4d}  train loss {loss.item():.3f}  val loss {val.item():.3f}  "
                   f"({time.perf_counter() - started:.0f} s)")
     model.eval()
-    prompt = torch.tensor([[stoi[c] for c in "def "]])
+    prompt = torch.tensor([[stoi[c] for c in "def "]], device=device)
     out = model.generate(prompt, args.sample)[0].tolist()
     sample = "".join(chars[i] for i in out)
     print("--- sample ---")

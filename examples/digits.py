@@ -42,16 +42,17 @@ def progress(iterable, desc):
     return tqdm(iterable, desc=desc, leave=False, mininterval=0.5, disable=None)  # None: only on a terminal
 
 
-def evaluate(model, loader):
+def evaluate(model, loader, device):
     model.eval()
     correct = total = 0
     confusion = np.zeros((10, 10), dtype=np.int64)
     with torch.no_grad():
         for images, labels in loader:
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             pred = model(images).argmax(1)
             correct += int((pred == labels).sum())
             total += labels.shape[0]
-            np.add.at(confusion, (labels.numpy(), pred.numpy()), 1)
+            np.add.at(confusion, (labels.cpu().numpy(), pred.cpu().numpy()), 1)
     return correct / total, confusion
 
 
@@ -96,8 +97,11 @@ def main(argv=None):
     parser.add_argument("--out", default="out")
     parser.add_argument("--resume", action="store_true", help="continue from out/digits_<model>.pt")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="where to train: cuda (the default when a GPU is available) or cpu; here %(default)s")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
+    device = torch.device(args.device)
     torch.manual_seed(args.seed)
 
     dataset = load_digits_dataset()
@@ -106,17 +110,18 @@ def main(argv=None):
     n_val = max(1, len(dataset) // 5)
     train_set, val_set = random_split(dataset, [len(dataset) - n_val, n_val],
                                       generator=torch.Generator().manual_seed(args.seed))
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
-    val_loader = DataLoader(val_set, batch_size=256)
+    pin = device.type == "cuda"
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, pin_memory=pin)
+    val_loader = DataLoader(val_set, batch_size=256, pin_memory=pin)
 
-    model = make_model(args.model)
+    model = make_model(args.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(args.epochs, 1))
     loss_fn = nn.CrossEntropyLoss()
     checkpoint = os.path.join(args.out, f"digits_{args.model}.pt")
     start_epoch, history = 0, []
     if args.resume and os.path.exists(checkpoint):
-        state = torch.load(checkpoint)
+        state = torch.load(checkpoint, map_location=device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -129,6 +134,7 @@ def main(argv=None):
         model.train()
         total_loss, batches = 0.0, 0
         for images, labels in progress(train_loader, f"epoch {epoch + 1}"):
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             loss = loss_fn(model(images), labels)
             optimizer.zero_grad()
             loss.backward()
@@ -136,7 +142,7 @@ def main(argv=None):
             total_loss += loss.item()
             batches += 1
         scheduler.step()
-        acc, confusion = evaluate(model, val_loader)
+        acc, confusion = evaluate(model, val_loader, device)
         history.append({"epoch": epoch + 1, "loss": total_loss / max(batches, 1), "val_acc": acc})
         print(f"epoch {epoch + 1:2d}  loss {total_loss / max(batches, 1):.4f}  validation accuracy {acc:.2%}  "
               f"lr {scheduler.get_last_lr()[0]:.2e}")

@@ -11,12 +11,16 @@ from ember import nn
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="where to train: cuda (the default when a GPU is available) or cpu; here %(default)s")
     args = parser.parse_args(argv)
+    device = torch.device(args.device)
     torch.manual_seed(0)
     true_w, true_b = torch.tensor([[2.0, -3.4]]), 4.2
     x = torch.randn(1000, 2)
     y = x @ true_w.T + true_b + 0.01 * torch.randn(1000, 1)
-    model = nn.Linear(2, 1)
+    x, y = x.to(device), y.to(device)
+    model = nn.Linear(2, 1).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.03)
     loss_fn = nn.MSELoss()
     for step in range(args.steps):

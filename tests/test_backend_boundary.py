@@ -1,5 +1,8 @@
 """The backend boundary: only ember/_backends/ knows NumPy from CuPy, so no other module of ember imports or
-calls CuPy, and `import ember` does not load it."""
+calls CuPy, and `import ember` does not load it; outside the backends NumPy does not compute on tensor data, but for
+the host-side code listed (with its reasons) and the sites still to convert."""
+import ast
+import functools
 import pathlib
 import re
 import subprocess
@@ -97,3 +100,405 @@ def test_cuda_queries_reach_cupy_through_the_backend(monkeypatch):
     assert calls == [("synchronize", 1), ("free_all_blocks",)]
     with pytest.raises(ValueError, match="Expected a cuda device"):
         ember.cuda.mem_get_info("cpu")
+
+
+# --- NumPy computations on tensor data (issue 14: "no numpy computation on tensor data outside ember/_backends") --
+# Op code computes with the array module of its tensors' device (ctx.xp, t._backend().xp), never with NumPy's
+# functions, which would refuse (or silently copy) device arrays. The scanner below finds every call of a NumPy
+# function outside ember/_backends: `np.<name>(...)` through any name `import numpy [as np]` binds, and `<name>(...)`
+# for `from numpy import <name>`. Calls that compute nothing on array data are not counted (_NUMPY_HELPERS); every
+# other call must be host-side by nature (HOST_SIDE_FILES, HOST_SIDE_LINES, with the reason) or wait in TO_CONVERT.
+
+_NUMPY_HELPERS = frozenset({
+    # dtypes and their facts
+    "dtype", "finfo", "iinfo", "result_type", "promote_types", "can_cast", "issubdtype", "min_scalar_type",
+    # scalar types, called on Python numbers as type constructors
+    "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "intp", "float16", "float32",
+    "float64", "complex64", "complex128",
+    # type and shape questions: no data is read
+    "isscalar", "ndim", "shape", "broadcast_shapes",
+    # NumPy's floating-point warning state (a context manager; device arrays raise no warnings)
+    "errstate",
+})
+
+# Whole files whose NumPy work is host-side by nature, and why.
+HOST_SIDE_FILES = {
+    "ember/random.py": "the Generator: mt19937 words and PyTorch's transforms of them are drawn on the host for every "
+                       "device, cuda draws are copied over (Note [cuda random numbers])",
+    "ember/_mt_sampling.py": "the generator's float transforms, bit for bit as PyTorch's CPU kernels, on host words",
+    "ember/ops/sampling.py": "the random factories and fills: the generator's host draws and explicit host copies "
+                             "(_array_of) of probabilities; results reach the device through backend.from_numpy",
+    "ember/ops/gamma_sampling.py": "rejection samplers run element by element in Python on host copies (_host) and "
+                                   "the generator's words; samples reach the device through _to_device",
+    "ember/serialization.py": "checkpoint files: storages are read and written as host bytes",
+    "ember/_pickler.py": "pickling: storages are written as host bytes",
+    "ember/_weights_only_globals.py": "rebuilds tensors from checkpoint storages in host memory, then moves them "
+                                      "with .to(device)",
+    "ember/utils/safetensors.py": "the safetensors file format: host bytes",
+    "ember/_tensor_str.py": "printing formats a host copy (backend.to_numpy) of the tensor",
+    "ember/testing.py": "assert_close compares host copies (.cpu().numpy())",
+    "ember/autograd/gradcheck.py": "finite differences are assembled on host copies (backend.to_numpy) and the "
+                                   "perturbed values written back with from_numpy: a testing aid",
+    "ember/utils/tensorboard/_convert.py": "event files: summaries are computed from host copies (.cpu().numpy())",
+    "ember/utils/tensorboard/summary.py": "event files: histograms and images of host copies",
+    "ember/utils/tensorboard/writer.py": "event files: embedding sprites assembled on the host",
+    "ember/utils/benchmark/utils/common.py": "statistics of measured times (Python floats)",
+    "ember/utils/data/_worker.py": "worker processes: NumPy's global seed set as PyTorch's workers set it, and "
+                                   "shared-memory host buffers",
+    "ember/examples/walkthrough.py": "the tutorial's own NumPy code (the NumPy bridge chapter and its data)",
+}
+
+# Single lines that are host-side by nature: (file, a substring of the line, why).
+HOST_SIDE_LINES = [
+    ("ember/distributions/constraints.py", "ok = np.empty(flat.shape[0], dtype=bool)",
+     "positive_definite.check tries a Cholesky factorisation per matrix of a host copy (.cpu()): CuPy's cholesky "
+     "does not raise LinAlgError for a matrix that is not positive definite"),
+    ("ember/distributions/constraints.py", "np.linalg.cholesky(matrix)", "the same host-side Cholesky check"),
+    ("ember/_tensor.py", "array = np.asarray(array)", "wrap(): the NumPy bridge makes cpu tensors of NumPy data"),
+    ("ember/_tensor_protocols.py", "return _make(array if array.ndim or not return_scalar else np.asarray(array), CPU)",
+     "__array_wrap__: a NumPy ufunc applied to a cpu tensor (device tensors return before this line)"),
+]
+
+# TO CONVERT (issue 14): NumPy calls on tensor data, or making arrays that meet it, in files other engineers own. Each
+# should compute with the device's array module (or copy to the host explicitly where that is its nature, and move to
+# HOST_SIDE_LINES with the reason); the lead assigns them (the comment names the likely area). Delete a substring when
+# its line is converted: test_numpy_allowlist_is_current fails on stale ones.
+TO_CONVERT = {
+    "ember/_memory_format.py": [  # memory formats
+        "np.lib.stride_tricks.as_strided(out, shape, strides)",
+        "np.empty([shape[d] for d in perm], dtype=out.dtype)",
+        "np.empty(shape, dtype=grad.dtype)",
+        "np.empty([shape[d] for d in perm], dtype=grad.dtype)",
+    ],
+    "ember/autograd/function.py": [  # views / in-place / engine
+        "_np.asarray(value) if isinstance(value, _np.generic) or not",
+    ],
+    "ember/nn/_functional/attention.py": [  # nn on cuda
+        "np.ones((length, source), dtype=bool), 1)",
+        "np.where(upper, -np.inf, 0.0).astype(dtype.numpy)",
+    ],
+    "ember/nn/_functional/ctc.py": [  # nn on cuda
+        "np.asarray(value, dtype=np.int64).reshape(-1)",
+        "np.concatenate(([0], np.cumsum(tgt_len)[:-1]))",
+        "np.maximum(tgt_len, 1).astype(log_probs._array.dtype)), log_",
+    ],
+    "ember/nn/_functional/resampling.py": [  # nn on cuda
+        "np.arange(out_size, dtype=real)",
+        "np.arange(out_size), None)]",
+        "np.floor((dst.astype(np.float32) + offset) * factor).astype(",
+        "np.minimum(index, in_size - 1), None)]",
+        "np.floor(src)",
+        "np.clip(base + k - 1, 0, in_size - 1), w) for k, w in enumer",
+        "np.maximum(src, real(0))",
+        "np.minimum(low + 1, in_size - 1)",
+        "np.arange(target)):",
+        "np.zeros(max(size, 0))",
+        "np.linspace(-1.0, 1.0, size)",
+        "np.broadcast_to(xs[None, :], (h, w)), np.broadcast_to(ys[:,",
+        "np.ones((h, w))], -1).reshape(1, h * w, 3)",
+        "np.meshgrid(zs, ys, xs, indexing=\"ij\")",
+        "np.ones((d, h, w))], -1).reshape(1, d * h * w, 4)",
+    ],
+    "ember/nn/_functional/spatial.py": [  # nn on cuda
+        "np.arange(-lo, size + hi)",
+        "np.abs(positions) % period if period else np.zeros_like(posi",
+        "np.where(positions >= size, period - positions, positions)",
+        "np.clip(positions, 0, size - 1)",
+    ],
+    "ember/nn/utils/rnn.py": [  # nn on cuda
+        "np.asarray(lengths.tolist(), dtype=np.int64)",
+        "np.asarray(list(lengths), dtype=np.int64).reshape(-1)",
+        "np.any(lengths[1:] > lengths[:-1]):",
+        "np.argsort(-lengths, kind=\"stable\")",
+        "np.arange(int(lengths[0]) if lengths.size else 0)[:, None]).",
+        "np.arange(batch) if order is None else order",
+        "np.concatenate([t * batch + source[:n] for t, n in enumerate",
+        "np.zeros(0, dtype=np.int64)",
+        "np.asarray(sequence.batch_sizes.tolist(), dtype=np.int64)",
+        "np.full((steps_out, batch), data.shape[0], dtype=np.int64)",
+        "np.arange(batch_sizes[t])",
+        "np.arange(batch)[:, None]).sum(1)",
+        "np.asarray(sequence.unsorted_indices.tolist(), dtype=np.int6",
+    ],
+    "ember/ops/adaptive_pooling.py": [  # memory formats
+        "np.zeros((out, size), dtype=dtype)",
+    ],
+    "ember/ops/creation.py": [  # memory formats
+        "np.asarray(data)",
+        "np.array(values, dtype=carrier).reshape(sizes), dtype",
+        "np.array(arr, dtype=dtype.numpy, copy=arr is data or isinsta",
+        "np.copyto(out, array)",
+        "np.arange(n, dtype=acc) * acc(step) + acc(start)",
+        "np.arange(steps)",
+        "np.where(first, i, steps - 1 - i)",
+        "np.where(first, step, -step), count.astype(np.float64), np.w",
+        "np.trunc(values).astype(dtype.numpy)",
+        "np.where(first, s + step * c, e - step * c).astype(t)",
+        "np.where(first, np.float64(s), np.float64(e))",
+        "np.where(first, np.float64(step), -np.float64(step))",
+        "np.nextafter(hi, np.where(lo > 0, np.inf, -np.inf)), hi)",
+        "np.stack([r, c]).astype(dtype.numpy)), device, False)",
+        "np.array(array, copy=True)",
+    ],
+    "ember/ops/indexing.py": [  # views / in-place / engine
+        "np.asarray(item)",
+        "np.broadcast_to(mask._array, self._array.shape))",
+        "np.add.at(self._array, idx, src)",
+    ],
+    "ember/ops/inplace.py": [  # views / in-place / engine
+        "np.indices(array.shape, sparse=True), array.strides))",
+        "np.argsort(np.broadcast_to(offsets, array.shape).ravel(), ki",
+        "np.unravel_index(order, array.shape))",
+        "np.broadcast_to(mask._array, a.shape)",
+        "np.broadcast_to(b, a.shape)",
+    ],
+    "ember/ops/pooling.py": [  # memory formats
+        "np.asarray(divisor_override, dtype=dtype)",
+        "np.ones((), dtype=np.int64)",
+        "np.arange(n) * st - p",
+        "np.minimum(start + k, s + p)",
+        "np.maximum(start, 0)",
+    ],
+    "ember/ops/slicing.py": [  # views / in-place / engine
+        "np.bincount((in_pos - low).reshape(-1), minlength=span)",
+        "np.maximum(counts, 1), dtype=grad.dtype, device=grad.device)",
+        "np.full(tuple(shape), offset, dtype=np.int64)",
+        "np.arange(n, dtype=np.int64) * st).reshape((n,) + (1,) * (le",
+    ],
+    "ember/ops/sparse_coo_ops.py": [  # sparse
+        "np.zeros((0,) + shape[sd:], dtype.numpy)",
+        "np.zeros((sd, 0), _INDEX), values, shape, True), CPU)",
+    ],
+    "ember/ops/sparse_csr_ops.py": [  # sparse
+        "np.asarray(indices)",
+        "np.array(array, dtype=np.int32 if array.dtype == np.int32 el",
+    ],
+    "ember/ops/sparse_ops.py": [  # sparse
+        "np.broadcast_to(input, (indices.shape[1],) + input.shape).co",
+        "np.zeros(input.shape, input.dtype)",
+        "np.unique(keys, return_inverse=True)",
+        "np.asarray(indices)",
+        "np.array(array, dtype=_INDEX)",
+        "np.zeros((len(shape), 0), _INDEX), np.zeros((0,), dtype.nump",
+        "np.all(keys[1:] > keys[:-1])):",
+    ],
+    "ember/optim/lbfgs.py": [  # unassigned
+        "np.sqrt(d2_square)",
+    ],
+    "ember/optim/optimizer.py": [  # unassigned
+        "np.array(value, dtype=(dtype or scalar_dtype()).numpy))",
+    ],
+    "ember/sparse/_coo_array.py": [  # sparse
+        "np.zeros((sd, 0), np.int64), self.values[:0].copy(), self.sh",
+        "np.copyto(target, result, casting=\"unsafe\")",
+        "np.ones(a.indices.shape[1], bool)",
+        "np.asarray(values.sum(axis=0)) if values.shape[0] else np.ze",
+        "np.asarray(src) if _k.is_scalar(src) else src)",
+        "np.maximum(values, y), \"relu\")",
+        "np.where(index < 0, index + a.shape[axis], index))",
+        "np.floor_divide(values, y), \"floor_divide\")",
+        "np.conjugate(x.values), x.shape, x.coalesced),",
+    ],
+    "ember/sparse/_coo_select.py": [  # sparse
+        "np.cumsum([0] + sizes[:-1])",
+        "np.pad(a.values, pad))",
+        "np.concatenate(indices, axis=1) if indices else np.zeros((sd",
+        "np.concatenate(values, axis=0)",
+        "np.take(a.values, index, axis=dim - sd + 1)",
+        "np.argsort(keys, kind=\"stable\")",
+        "np.searchsorted(sorted_keys, index, \"left\")",
+        "np.searchsorted(sorted_keys, index, \"right\") - start",
+        "np.arange(index.shape[0], dtype=_INDEX), counts)",
+        "np.arange(position.shape[0]) - np.repeat(np.cumsum(counts) -",
+    ],
+    "ember/sparse/_csr.py": [  # sparse
+        "np.asarray(self.values.sum(dtype=dtype))",
+        "np.copyto(target, result, casting=\"unsafe\")",
+        "np.zeros(n + 1, index_dtype), np.zeros(0, index_dtype),",
+        "np.zeros((0,) + tuple(shape[2:]), dtype), shape, kind)",
+        "np.arange(a.compressed.shape[0] - 1, dtype=_INDEX), np.diff(",
+        "np.stack([major, minor]), a.values, a.shape, True)",
+        "np.stack([minor, major]), a.values, a.shape, a.nnz <= 1)",
+        "np.lexsort((rows, cols))",
+        "np.zeros(n + 1, index_dtype)",
+        "np.bincount(major, minlength=n), out=compressed[1:])",
+        "np.diff(compressed)",
+        "np.maximum(x.values, y))",
+    ],
+    "ember/sparse/_kernels.py": [  # sparse
+        "np.zeros(indices.shape[1], _INDEX)",
+        "np.ravel_multi_index(tuple(indices), dims)",
+        "np.empty(sorted_keys.shape[0], bool)",
+        "np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:",
+        "np.flatnonzero(first)",
+        "np.logical_or.reduceat(values, starts, axis=0)",
+        "np.add.reduceat(values, starts, axis=0, dtype=values.dtype)",
+        "np.argsort(keys, kind=\"stable\")",
+        "np.zeros((n,) + data.shape[1:], data.dtype)",
+        "np.all(keys[1:] >= keys[:-1])):",
+        "np.zeros(a.shape, a.values.dtype)",
+        "np.add.at(out, where, a.values)",
+        "np.any(array != 0)))",
+        "np.zeros((0, n), _INDEX), values, array.shape, True)",
+        "np.nonzero(nonzero)",
+        "np.stack(where).astype(_INDEX, copy=False)",
+        "np.zeros((indices.shape[1],) + c.values.shape[1:], c.values.",
+        "np.minimum(np.searchsorted(keys, wanted), keys.shape[0] - 1)",
+        "np.insert(a.indices, dim, 0, axis=0), a.values, shape, a.coa",
+        "np.expand_dims(a.values, dim - sd + 1), shape, a.coalesced)",
+        "np.asarray(a.values.sum(dtype=dtype))",
+        "np.asarray(values.sum(axis=0))",
+        "np.exp(shifted)",
+        "np.full((n,) + values.shape[1:], -np.inf, values.dtype)",
+        "np.maximum.at(top, inverse, values)",
+        "np.zeros_like(top)",
+        "np.add.at(total, inverse, exp)",
+        "np.log(total) if log else exp / total",
+        "np.concatenate([x.values.astype(dtype, copy=False), y.values",
+        "np.concatenate([x.indices, y.indices], axis=1), values, x.sh",
+        "np.array(np.broadcast_to(dense, sparse.shape), dtype=np.resu",
+        "np.add.at(out, tuple(a.indices), a.values)",
+        "np.intersect1d(linear(a.indices, dims), linear(b.indices, di",
+        "np.broadcast_to(b, a.shape)[tuple(a.indices)]",
+        "np.zeros((0,) + a.values.shape[1:], a.values.dtype if dtype",
+        "np.zeros((sd, 0), _INDEX), values, a.shape, True)",
+        "np.ascontiguousarray(segment_sum(cols, y.values[:, None] * x",
+        "np.searchsorted(b_rows, a_cols, \"left\")",
+        "np.searchsorted(b_rows, a_cols, \"right\") - start",
+        "np.arange(a_cols.shape[0]), counts)",
+        "np.arange(a_pos.shape[0]) - np.repeat(np.cumsum(counts) - co",
+        "np.stack([a_rows[a_pos], b_cols[b_pos]]).astype(_INDEX, copy",
+        "np.asarray(np.vdot(x, y))",
+    ],
+    "ember/storage.py": [  # views / in-place / engine
+        "np.empty(0, np.uint8)",
+        "np.asarray(window)",
+        "np.zeros(int(size), np.uint8)",
+        "np.ndarray(tuple(shape), dtype, buffer=self._bytes, offset=o",
+    ],
+}
+
+
+def _numpy_calls(path):
+    """(line number, dotted name) of each call of a NumPy function in a Python file, helpers left out."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules, functions = set(), {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(a.asname or a.name for a in node.names if a.name == "numpy" or a.name.startswith("numpy."))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "numpy":
+            functions.update({a.asname or a.name: a.name for a in node.names})
+    calls = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func, chain = node.func, []
+        while isinstance(func, ast.Attribute):
+            chain.append(func.attr)
+            func = func.value
+        if not isinstance(func, ast.Name):
+            continue
+        if func.id in modules and chain:
+            name = ".".join(reversed(chain))
+        elif func.id in functions and not chain:
+            name = functions[func.id]
+        else:
+            continue
+        if name not in _NUMPY_HELPERS:
+            calls.append((node.lineno, name))
+    return sorted(calls)
+
+
+def _numpy_sites(root):
+    """{relative path: [(line number, name, line text)]} of the NumPy calls under root, outside root/_backends."""
+    sites = {}
+    backends = root / "_backends"
+    for path in sorted(root.rglob("*.py")):
+        if backends in path.parents:
+            continue
+        calls = _numpy_calls(path)
+        if calls:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            sites[path.relative_to(root.parent).as_posix()] = [(n, name, lines[n - 1].strip()) for n, name in calls]
+    return sites
+
+
+def _line_allowances(host_lines, to_convert):
+    """{path: [substring]} of the per-line entries."""
+    allowed = {}
+    for path, substring, _why in host_lines:
+        allowed.setdefault(path, []).append(substring)
+    for path, substrings in to_convert.items():
+        allowed.setdefault(path, []).extend(substrings)
+    return allowed
+
+
+def _unexplained(sites, host_files, host_lines, to_convert):
+    """'path:line: text' of each site no allowlist entry covers."""
+    allowed = _line_allowances(host_lines, to_convert)
+    return [f"{path}:{n}: {text}" for path, found in sites.items() if path not in host_files
+            for n, _name, text in found if not any(s in text for s in allowed.get(path, ()))]
+
+
+def _stale(sites, host_files, host_lines, to_convert):
+    """Allowlist entries that cover nothing: whole files without a NumPy call, substrings matching no call's line."""
+    stale = [f"{path} (whole file)" for path in host_files if path not in sites]
+    for path, substrings in _line_allowances(host_lines, to_convert).items():
+        texts = [text for _n, _name, text in sites.get(path, ())]
+        stale += [f"{path}: {s!r}" for s in substrings if not any(s in text for text in texts)]
+    return stale
+
+
+@functools.lru_cache(maxsize=1)
+def _ember_sites():
+    return _numpy_sites(_EMBER)
+
+
+def test_no_numpy_computation_on_tensor_data_outside_the_backends():
+    hits = _unexplained(_ember_sites(), HOST_SIDE_FILES, HOST_SIDE_LINES, TO_CONVERT)
+    assert not hits, ("NumPy calls outside ember/_backends: compute with the device's array module (ctx.xp, "
+                      "t._backend().xp), or copy to the host explicitly and add the line to HOST_SIDE_LINES with the "
+                      "reason:\n" + "\n".join(hits))
+
+
+def test_numpy_allowlist_is_current():
+    stale = _stale(_ember_sites(), HOST_SIDE_FILES, HOST_SIDE_LINES, TO_CONVERT)
+    assert not stale, "allowlist entries that no longer match a NumPy call (delete them):\n" + "\n".join(stale)
+    assert all(why for why in HOST_SIDE_FILES.values()) and all(why for *_, why in HOST_SIDE_LINES)
+
+
+def test_numpy_scanner_catches_planted_calls(tmp_path):
+    pkg = tmp_path / "ember"
+    (pkg / "_backends").mkdir(parents=True)
+    (pkg / "ops").mkdir()
+    (pkg / "_backends" / "cpu.py").write_text("import numpy as xp\nout = xp.zeros(3)\n")     # the backend: allowed
+    (pkg / "ops" / "planted.py").write_text(
+        "import numpy as np\n"
+        "import numpy\n"
+        "from numpy import stack as _stack\n"
+        "def f(ctx, x):\n"
+        "    a = np.zeros(x.shape)  # one\n"
+        "    b = numpy.asarray(x)\n"
+        "    np.add.at(a, [0], 1)\n"
+        "    c = _stack([a, b])\n"
+        "    d = np.lib.stride_tricks.as_strided(c, (1,), (8,))\n"
+        "    e = ctx.xp.zeros(3) + np.pi + np.float32(1.0) + np.dtype('f').itemsize\n"
+        "    with np.errstate(all='ignore'):\n"
+        "        return 'np.zeros(1)', np.result_type(a, b)  # np.where(x)\n")
+    (pkg / "ops" / "host.py").write_text("import numpy as np\nrows = np.arange(3)\n")
+    (pkg / "ops" / "clean.py").write_text("def g(xp, x):\n    return xp.where(x > 0, x, 0)\n")
+    sites = _numpy_sites(pkg)
+    assert sorted(sites) == ["ember/ops/host.py", "ember/ops/planted.py"]
+    assert [(n, name) for n, name, _ in sites["ember/ops/planted.py"]] == [
+        (5, "zeros"), (6, "asarray"), (7, "add.at"), (8, "stack"), (9, "lib.stride_tricks.as_strided")]
+    hits = _unexplained(sites, {}, [], {})
+    assert [h.split(": ")[0] for h in hits] == ["ember/ops/host.py:2"] + [f"ember/ops/planted.py:{n}" for n in
+                                                                         (5, 6, 7, 8, 9)]
+    # the allowlists: a whole file, a line by substring, a TO CONVERT entry; stale entries are reported
+    host_lines = [("ember/ops/planted.py", "np.zeros(x.shape)", "planted")]
+    to_convert = {"ember/ops/planted.py": ["numpy.asarray(x)", "np.add.at(", "_stack(", "as_strided(c"]}
+    assert _unexplained(sites, {"ember/ops/host.py": "planted"}, host_lines, to_convert) == []
+    assert _unexplained(sites, {"ember/ops/host.py": "planted"}, host_lines, {}) == [
+        f"ember/ops/planted.py:{n}: {text}" for n, _name, text in sites["ember/ops/planted.py"][1:]]
+    assert _stale(sites, {"ember/ops/clean.py": "x"}, host_lines, {"ember/ops/planted.py": ["np.where("]}) == [
+        "ember/ops/clean.py (whole file)", "ember/ops/planted.py: 'np.where('"]

@@ -209,18 +209,3 @@ def test_accelerator_matches_torch_without_a_gpu(torch):
     assert ember.accelerator.device_count() == torch.accelerator.device_count() == 0
     assert ember.accelerator.current_accelerator(check_available=True) is None
     assert torch.accelerator.current_accelerator(check_available=True) is None
-
-
-def test_accelerator_with_a_gpu_reports_cuda(monkeypatch):
-    monkeypatch.setattr(ember.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(ember.cuda, "device_count", lambda: 1)
-    monkeypatch.setattr(ember.cuda, "synchronize", lambda device=None: None)
-    acc = ember.accelerator
-    assert acc.current_accelerator(check_available=True) == ember.device("cuda")
-    assert acc.current_device_index() == 0
-    acc.set_device_index("cuda:0")
-    acc.synchronize(0)
-    with pytest.raises(RuntimeError, match="Invalid device index 3"):
-        acc.synchronize(3)
-    with pytest.raises(ValueError, match="doesn't match the current accelerator"):
-        acc.set_device_index("cpu")

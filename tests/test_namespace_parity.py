@@ -71,9 +71,9 @@ SUPPORTED = {
         # legacy typed tensor classes, layouts (ember/_legacy_tensors.py, ember/_layout.py)
         "BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
         "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "as_strided_", "is_inference", "layout",
-        "set_default_tensor_type", "sparse_coo", "strided",
-        # sparse COO tensors (ember/ops/sparse_ops.py, ember/sparse)
-        "sparse_coo_tensor", "spmm",
+        "set_default_tensor_type", "sparse_coo", "sparse_csc", "sparse_csr", "strided",
+        # sparse COO tensors (ember/ops/sparse_ops.py, ember/sparse), CSR/CSC (ember/ops/sparse_csr_ops.py)
+        "sparse_coo_tensor", "spmm", "sparse_compressed_tensor", "sparse_csc_tensor", "sparse_csr_tensor",
         # mixed precision (ember/amp)
         "GradScaler", "autocast", "autocast_decrement_nesting", "autocast_increment_nesting",
         "clear_autocast_cache", "get_autocast_cpu_dtype", "get_autocast_dtype", "get_autocast_gpu_dtype",
@@ -253,6 +253,8 @@ SUPPORTED = {
         # sparse COO tensors (ember/ops/sparse_ops.py)
         "coalesce", "dense_dim", "indices", "is_coalesced", "is_sparse", "is_sparse_csr", "sparse_dim", "sparse_mask",
         "to_dense", "to_sparse", "to_sparse_coo", "values",
+        # sparse CSR/CSC tensors (ember/ops/sparse_csr_ops.py)
+        "ccol_indices", "col_indices", "crow_indices", "row_indices", "to_sparse_csc", "to_sparse_csr",
         "H", "T", "abs", "abs_", "absolute", "absolute_", "acos", "acos_", "acosh", "acosh_", "add", "add_",
         "addbmm", "addbmm_", "addcdiv", "addcdiv_", "addcmul", "addcmul_", "addmm", "addmm_", "addmv",
         "addmv_", "addr", "addr_", "adjoint", "all", "allclose", "amax", "amin", "aminmax", "angle", "any",
@@ -391,8 +393,7 @@ MISSING = {
         "sparse tensors and layouts": (
             "ccol_indices_copy", "col_indices_copy", "crow_indices_copy", "dsmm", "hsmm", "hspmm",
             "indices_copy", "jagged", "resize_as_sparse_", "row_indices_copy", "saddmm", "smm",
-            "sparse_bsc", "sparse_bsc_tensor", "sparse_bsr", "sparse_bsr_tensor", "sparse_compressed_tensor",
-            "sparse_csc", "sparse_csc_tensor", "sparse_csr", "sparse_csr_tensor", "values_copy"
+            "sparse_bsc", "sparse_bsc_tensor", "sparse_bsr", "sparse_bsr_tensor", "values_copy"
         ),
         "quantization (quantized dtypes, qschemes, fbgemm kernels)": (
             "choose_qparams_optimized", "dequantize", "empty_quantized", "fake_quantize_per_channel_affine",
@@ -466,9 +467,8 @@ MISSING = {
             "orgqr", "ormqr", "slice_inverse", "triangular_solve"
         ),
         "sparse and nested tensors": (
-            "ccol_indices", "col_indices", "crow_indices", "is_nested", "resize_as_sparse_", "row_indices", "smm",
-            "sparse_resize_", "sparse_resize_and_clear_", "sspaddmm", "to_padded_tensor", "to_sparse_bsc",
-            "to_sparse_bsr", "to_sparse_csc", "to_sparse_csr"
+            "is_nested", "resize_as_sparse_", "smm", "sparse_resize_", "sparse_resize_and_clear_", "sspaddmm",
+            "to_padded_tensor", "to_sparse_bsc", "to_sparse_bsr"
         ),
         "quantization": (
             "dequantize", "int_repr", "is_quantized", "q_per_channel_axis", "q_per_channel_scales",
@@ -561,6 +561,14 @@ def test_lists_cover_every_public_torch_name(torch, key):
 def test_no_top_level_name_torch_lacks(torch):
     extra = sorted(n for n in dir(ember) if not n.startswith("_") and not _has(torch, n) and n not in EMBER_ONLY)
     assert not extra, f"ember names torch lacks (remove them, or add to EMBER_ONLY with a reason): {extra}"
+
+
+def test_no_functional_name_torch_lacks(torch):
+    """ember.nn.functional mirrors torch.nn.functional exactly (cdist is torch.cdist, not F.cdist)."""
+    theirs, ours = _modules("nn.functional", torch)
+    extra = sorted(n for n in api_names(ours) if not _has(theirs, n))
+    assert not extra, f"ember.nn.functional names torch.nn.functional lacks: {extra}"
+    assert not hasattr(ember.nn.functional, "cdist")
 
 
 def test_no_tensor_method_torch_lacks(torch):

@@ -249,10 +249,35 @@ def test_paths_and_file_objects(tmp_path):
 
 
 def test_unpicklable_object_raises_before_any_file_exists(tmp_path):
+    import pickle
     path = tmp_path / "x.pt"
-    with pytest.raises(TypeError, match="lambda"):
+    # Python's own error, as torch.save's (AttributeError for a local object up to Python 3.13)
+    with pytest.raises((AttributeError, pickle.PicklingError), match="Can't pickle local object .*<lambda>"):
         ember.save({"f": lambda: 1}, path)
     assert os.listdir(tmp_path) == []
+
+
+def _local_model(lib):
+    class Net(lib.nn.Module):
+        pass
+    return Net()
+
+
+def _pickle_error(save, obj):
+    try:
+        save(obj, io.BytesIO())
+    except Exception as error:            # whatever Python's pickle raises
+        return type(error), str(error)
+    raise AssertionError("saved")
+
+
+def test_class_pickle_errors_are_pythons_as_in_torch(torch):
+    """A whole model whose class was defined inside a function, and a lambda: Python's pickle errors, as
+    torch.save raises them (super_resolution's torch.save(model, path) with its Net made in main())."""
+    for make in (_local_model, lambda lib: {"f": lambda: 1}):
+        got, want = _pickle_error(ember.save, make(ember)), _pickle_error(torch.save, make(torch))
+        assert got[0] is want[0] and "Can't pickle local object" in got[1]
+        assert got[1] == want[1]
 
 
 # ------------------------------------------------------------------------------------------------

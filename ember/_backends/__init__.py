@@ -18,3 +18,10 @@ def backend_for(dev):
             raise RuntimeError(f"no backend for device type '{dev.type}'")
         _BACKENDS[dev.type] = backend
     return backend
+
+
+def errstate(**kwargs):
+    """Silence floating-point warnings inside a block (numpy.errstate's arguments). Only NumPy warns: CuPy has no
+    errstate and a GPU raises no floating-point warnings, so op code on any device uses this, never xp.errstate."""
+    import numpy
+    return numpy.errstate(**kwargs)

@@ -1,17 +1,33 @@
 """CUDA backend over CuPy, loaded only when a cuda device is asked for (and by ember.cuda's queries, which
-call the functions below: this module imports CuPy only inside them, so loading it does not load CuPy)."""
+call the functions below: this module imports CuPy only inside them, so loading it does not load CuPy).
+
+With the environment variable EMBER_EMULATE_CUDA=1 the array module is `emulated_cupy`, a strict stand-in for
+CuPy on NumPy (see its docstring): `cuda` then works on any machine, and code that would break on CuPy breaks."""
 import importlib
 import importlib.util
+import os
 
 name = "cuda"
 xp = None
 
 
+def emulated():
+    """Whether EMBER_EMULATE_CUDA asks for the emulated device (read each time: tests switch it)."""
+    return os.environ.get("EMBER_EMULATE_CUDA", "0") not in ("", "0")
+
+
+def _cupy():
+    """The array module: CuPy, or its stand-in under emulation (ImportError where CuPy is missing)."""
+    if emulated():
+        from . import emulated_cupy
+        return emulated_cupy
+    return importlib.import_module("cupy")
+
+
 def available():
-    """True when CuPy imports and sees at least one GPU."""
+    """True when CuPy imports and sees at least one GPU (always, under emulation)."""
     try:
-        cupy = importlib.import_module("cupy")
-        return cupy.cuda.runtime.getDeviceCount() > 0
+        return _cupy().cuda.runtime.getDeviceCount() > 0
     except Exception:
         return False
 
@@ -23,17 +39,17 @@ def check_available():
     if not available():                      # PyTorch's exception type and words on a CPU-only build
         raise AssertionError("Torch not compiled with CUDA enabled (ember's cuda backend needs CuPy and an "
                              "NVIDIA GPU: pip install cupy-cuda12x; ember.cuda.is_available() is False here)")
-    xp = importlib.import_module("cupy")
+    xp = _cupy()
 
 
 def is_installed():
-    """Whether CuPy is installed (found, not imported; no GPU needed)."""
-    return importlib.util.find_spec("cupy") is not None
+    """Whether CuPy is installed (found, not imported; no GPU needed), or emulated."""
+    return emulated() or importlib.util.find_spec("cupy") is not None
 
 
 def device_count():
     """The number of GPUs CuPy sees (CuPy must import)."""
-    return importlib.import_module("cupy").cuda.runtime.getDeviceCount()
+    return _cupy().cuda.runtime.getDeviceCount()
 
 
 # The device queries below expect check_available() to have succeeded; index is a CUDA device index.
@@ -64,11 +80,13 @@ def synchronize(index):
 
 def empty_cache():
     """Give the unused blocks of CuPy's default memory pool back to the driver (CuPy must import)."""
-    importlib.import_module("cupy").get_default_memory_pool().free_all_blocks()
+    _cupy().get_default_memory_pool().free_all_blocks()
 
 
 def nvtx_range_functions():
     """(push(message), pop()): NVTX's range push and pop, resolved once (ImportError where CuPy lacks them)."""
+    if emulated():
+        raise ImportError("the emulated cuda device has no NVTX")
     from cupy.cuda import nvtx
     return nvtx.RangePush, nvtx.RangePop
 
@@ -91,3 +109,40 @@ def empty_like_shape(shape, dtype):
 
 def broadcast_to(array, shape):
     return xp.broadcast_to(array, shape)
+
+
+# --- devices, streams and events (ember/_cuda_streams.py wraps these in PyTorch's classes) -----------------
+
+def current_device():
+    """The index of CuPy's current device."""
+    return xp.cuda.runtime.getDevice()
+
+
+def set_device(index):
+    xp.cuda.Device(index).use()
+
+
+def device_context(index):
+    """A context manager making device `index` current (CuPy's Device)."""
+    return xp.cuda.Device(index)
+
+
+def new_stream(non_blocking=False):
+    return xp.cuda.Stream(non_blocking=non_blocking)
+
+
+def null_stream():
+    return xp.cuda.Stream.null
+
+
+def current_stream():
+    return xp.cuda.get_current_stream()
+
+
+def new_event(enable_timing=False, blocking=False, interprocess=False):
+    return xp.cuda.Event(block=blocking, disable_timing=not enable_timing, interprocess=interprocess)
+
+
+def elapsed_ms(start, end):
+    """Milliseconds between two recorded events."""
+    return xp.cuda.get_elapsed_time(start, end)

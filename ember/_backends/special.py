@@ -7,6 +7,9 @@ PyTorch's algorithms in its working precision instead (Note [PyTorch's psi famil
 """
 import math
 
+import numpy as _np    # only for np.errstate: CuPy has no errstate (a GPU raises no floating-point warnings),
+                       # so NumPy's context silences NumPy's warnings and leaves CuPy's work alone
+
 _SERIES_TERMS = 48      # Taylor terms for |x| <= 2.5: enough for float64 accuracy there
 _CF_DEPTH = 80          # continued-fraction depth for erfc at |x| > 2.5
 
@@ -180,7 +183,7 @@ def _erfcx_nonnegative(xp, a):
 def erfcx(xp, x):
     """Scaled complementary error function exp(x^2) erfc(x): no underflow for large x (~1/(x sqrt(pi)))."""
     x, dtype = _work(xp, x)
-    with xp.errstate(all="ignore"):
+    with _np.errstate(all="ignore"):
         a = xp.abs(x)
         out = _erfcx_nonnegative(xp, xp.where(xp.isnan(a), 0.0, a))
         negative = x < 0
@@ -202,7 +205,7 @@ def erfinv(xp, y):
     y = xp.asarray(y)
     work = y.astype(xp.float64)
     a = 0.147
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with _np.errstate(divide="ignore", invalid="ignore"):
         ln = xp.log1p(-work * work)
         first = 2 / (math.pi * a) + ln / 2
         x = xp.sign(work) * xp.sqrt(xp.sqrt(first * first - ln / a) - first)
@@ -212,7 +215,8 @@ def erfinv(xp, y):
                 (2 / math.sqrt(math.pi) * xp.exp(-xp.where(inside, x, 0) ** 2))
             x = xp.where(inside, x - step, x)
         x = xp.where(work == 1, xp.inf, xp.where(work == -1, -xp.inf, x))
-        x = xp.where(xp.abs(work) > 1, xp.nan, x)
+        # outside [-1, 1]: NaN, with the sign bit set in float32 and bfloat16 as PyTorch's kernels give it
+        x = xp.where(xp.abs(work) > 1, -xp.nan if y.dtype.itemsize == 4 or y.dtype.kind == "V" else xp.nan, x)
     return x.astype(y.dtype, copy=False)
 
 
@@ -255,7 +259,7 @@ def zeta(xp, s, q):
     """Hurwitz zeta: sum over k >= 0 of (q + k)^-s. Edge values follow PyTorch (s = 1: inf, s < 1: nan,
     q a non-positive integer: inf, q < 0 with s not an integer: nan)."""
     s, q = xp.broadcast_arrays(xp.asarray(s, dtype=xp.float64), xp.asarray(q, dtype=xp.float64))
-    with xp.errstate(all="ignore"):
+    with _np.errstate(all="ignore"):
         bad = ~(xp.isfinite(s) & xp.isfinite(q)) | (s <= 1)
         s_ = xp.where(bad, 2.0, s)
         q_ = xp.where(bad, 1.0, q)
@@ -336,7 +340,7 @@ def _lgamma_positive(xp, x):
 def lgamma(xp, x):
     """log |Gamma(x)|: inf at the poles (non-positive integers) and at +-inf."""
     x, dtype = _work(xp, x)
-    with xp.errstate(all="ignore"):
+    with _np.errstate(all="ignore"):
         finite = xp.isfinite(x)
         positive = finite & (x > 0)
         pos = _lgamma_positive(xp, xp.where(positive, x, 1.0))
@@ -390,7 +394,7 @@ def digamma(xp, x):
     """psi(x) = d/dx lgamma(x): -inf at +0, +inf at -0, nan at negative integers and -inf (as PyTorch).
     Note [PyTorch's psi family]."""
     x, dtype = _psi_work(xp, x)
-    with xp.errstate(all="ignore"):
+    with _np.errstate(all="ignore"):
         negative = x < 0
         integer = x == xp.trunc(x)
         # psi(x) = psi(1 - x) - pi / tan(pi r), r the fractional part of x (tan(pi r) is the more accurate)
@@ -408,7 +412,7 @@ def trigamma(xp, x):
     x, dtype = _psi_work(xp, x)
     t = x.dtype.type
     one = t(1)
-    with xp.errstate(all="ignore"):
+    with _np.errstate(all="ignore"):
         small = x < 0.5
         sin_pi_x = xp.sin(t(math.pi) * x)
         result = xp.where(small, -((t(math.pi) * t(math.pi)) / (sin_pi_x * sin_pi_x)), t(0))
@@ -479,7 +483,7 @@ def polygamma(xp, n, x):
     if x.dtype.kind == "c":
         raise TypeError("complex input")
     dtype = x.dtype
-    with xp.errstate(all="ignore"):
+    with _np.errstate(all="ignore"):
         work = xp.float64 if dtype.itemsize >= 4 else xp.float32
         z = _cephes_zeta(xp, float(n + 1), x.astype(work)).astype(dtype).astype(xp.float64)
         out = ((-1.0) ** (n + 1) * math.exp(math.lgamma(n + 1.0))) * z
@@ -510,7 +514,7 @@ _I_ASYMPTOTIC = {0: _asymptotic_coefficients(0), 1: _asymptotic_coefficients(1)}
 
 def _bessel_i(xp, x, nu, scaled):
     x, dtype = _work(xp, x)
-    with xp.errstate(all="ignore"):
+    with _np.errstate(all="ignore"):
         a = xp.abs(x)
         inner = xp.minimum(a, _BESSEL_SPLIT)
         series = _poly(xp, _I_SERIES[nu], inner * inner / 4) * (inner / 2) ** nu
@@ -564,7 +568,7 @@ def ndtr(xp, x):
 
 
 def _log_ndtr64(xp, x):
-    with xp.errstate(all="ignore"):
+    with _np.errstate(all="ignore"):
         z = -x * _SQRT_HALF
         # far in the lower tail erfc underflows: log erfc(z) = -z^2 - log(sqrt(pi) K(z)), K the continued fraction
         zt = xp.maximum(z, 3.0)
@@ -592,7 +596,7 @@ def ndtri(xp, p):
     x^2 ~ -2 log q - log(-4 pi log q); log ndtr is concave, so the iteration converges monotonically.
     Relative error < 1e-15."""
     p, dtype = _work(xp, p)
-    with xp.errstate(all="ignore"):
+    with _np.errstate(all="ignore"):
         central = xp.abs(p - 0.5) <= 0.25
         mid = math.sqrt(2) * erfinv(xp, xp.where(central, 2 * p - 1, 0.0))
         q = xp.where(central | ~((p > 0) & (p < 1)), 0.1, xp.minimum(p, 1 - p))

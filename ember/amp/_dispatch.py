@@ -18,6 +18,7 @@ from .._tensor import Tensor
 from ._op_lists import BANNED_MESSAGES, POLICIES
 
 AUTOCAST = {}                     # ATen op name -> {device type: policy}, for the device types enabled now
+AUTOCAST_NAMES = frozenset(name for table in POLICIES.values() for name in table)     # on any device's list
 
 _enabled = {"cpu": False, "cuda": False}
 _dtypes = {"cpu": _dt.bfloat16, "cuda": _dt.float16}

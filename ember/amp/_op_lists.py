@@ -11,11 +11,11 @@ Policies (what ember.amp._dispatch.autocast_run does with the op's floating-poin
   banned    raise (binary_cross_entropy under CUDA autocast)
 float64 tensors and tensors on another device type are never cast.
 
-An entry takes effect only where an ember op carries its hook. Not hooked yet: the CPU entries ember has no op
-for (stft, conv_tbc, lu_solve, geqrf, orgqr/ormqr, linalg.eig/eigvals/lstsq/cond/householder_product, the *_ex
-variants), and on CUDA the elementwise fp32 ops (exp, log, pow ...), the fp32_opt reductions (sum, cumsum,
-softmax ...), norm/layer_norm/group_norm, upsample_*, the RNN cells and cuDNN RNNs, addcmul/addcdiv, atan2, cross,
-index_put, scatter_add.
+An entry takes effect only where an ember op carries its hook (tests/cuda/test_cuda_amp.py checks the CUDA
+entries op by op). Not hooked: the entries ember has no op for (stft, conv_tbc, lu_solve, geqrf, orgqr/ormqr,
+linalg.eig/eigvals/lstsq/cond/householder_product, the *_ex variants, the antialiased upsamplings), and CUDA's
+promote entries addcmul, addcdiv, atan2 and cross, whose ordinary type promotion gives the same dtype for the
+float16/float32 mixtures autocast makes (they differ only on a float16 + bfloat16 mixture, which promote refuses).
 """
 
 CPU_LOWER = (
@@ -74,6 +74,10 @@ CUDA_PROMOTE = ("addcdiv", "addcmul", "atan2", "bilinear", "cross", "dot", "vdot
 
 CUDA_BANNED = ("binary_cross_entropy",)
 
+# Ops ember computes in one primitive where PyTorch's CUDA autocast sees a composite: cross_entropy_loss runs
+# log_softmax (fp32_opt) and nll_loss (fp32) there, which is the fp32 policy for the whole op.
+CUDA_FP32_COMPOSITE = ("cross_entropy_loss",)
+
 
 def _table(**policies):
     return {name: policy for policy, names in policies.items() for name in names}
@@ -82,7 +86,8 @@ def _table(**policies):
 # device type -> {ATen op name -> policy}
 POLICIES = {
     "cpu": _table(lower=CPU_LOWER, fp32=CPU_FP32, promote=CPU_PROMOTE),
-    "cuda": _table(lower=CUDA_LOWER, fp32=CUDA_FP32, fp32_opt=CUDA_FP32_OPT, fp32_dim=CUDA_FP32_DIM,
+    "cuda": _table(lower=CUDA_LOWER, fp32=CUDA_FP32 + CUDA_FP32_COMPOSITE, fp32_opt=CUDA_FP32_OPT,
+                   fp32_dim=CUDA_FP32_DIM,
                    promote=CUDA_PROMOTE, banned=CUDA_BANNED),
 }
 

@@ -23,32 +23,32 @@ def _refresh_per_optimizer_state():
 
 
 def _non_finite_check_and_unscale_(grads, found_inf, inv_scale):
-    """Multiply each gradient by inv_scale in place; found_inf becomes 1.0 if a gradient had an inf or nan."""
-    from ..ops.comparison import isfinite
-    inv = inv_scale.item()
+    """Multiply each gradient by inv_scale in place; found_inf becomes 1.0 if a gradient had an inf or nan.
+
+    Computed with tensor ops on the gradients' device, reading nothing back to the host (on a GPU the step
+    does not wait for the check), as PyTorch's _amp_foreach_non_finite_check_and_unscale_ kernel."""
+    from ..ops.comparison import isfinite, maximum
+    from ..ops.joining import stack
+    if not grads:
+        return
+    all_finite = stack([isfinite(grad).all() for grad in grads]).all()
+    found_inf.copy_(maximum(found_inf, all_finite.logical_not().to(found_inf.dtype)))
     for grad in grads:
-        if not bool(isfinite(grad).all()):
-            found_inf.fill_(1.0)
-        if inv != 1.0:
-            grad.mul_(inv_scale)
+        grad.mul_(inv_scale)
 
 
 def _update_scale_(scale, growth_tracker, found_inf, growth_factor, backoff_factor, growth_interval):
     """Back off after a step with non-finite gradients, grow after growth_interval clean steps (the product
-    is taken in double and stored in float32, as PyTorch's kernel does; a non-finite grown scale is dropped)."""
-    current = scale.item()
-    if found_inf.item():
-        scale.fill_(current * backoff_factor)
-        growth_tracker.fill_(0)
-        return
-    successful = growth_tracker.item() + 1
-    if successful == growth_interval:
-        grown = _dt.float32.numpy.type(current * growth_factor)
-        if abs(float(grown)) != float("inf") and grown == grown:
-            scale.fill_(float(grown))
-        growth_tracker.fill_(0)
-    else:
-        growth_tracker.fill_(successful)
+    is taken in double and stored in float32, as PyTorch's kernel does; a non-finite grown scale is dropped).
+    Tensor ops on the scale's device: no host read (PyTorch's _amp_update_scale_)."""
+    from ..ops.comparison import isfinite, where
+    found = found_inf > 0
+    successful = growth_tracker + 1
+    grow = (successful == growth_interval).logical_and(found.logical_not())
+    grown = (scale.double() * growth_factor).float()
+    backed_off = (scale.double() * backoff_factor).float()
+    scale.copy_(where(found, backed_off, where(grow.logical_and(isfinite(grown)), grown, scale)))
+    growth_tracker.copy_(where(found.logical_or(grow), 0, successful).to(growth_tracker.dtype))
 
 
 class GradScaler:

@@ -34,7 +34,7 @@ def _root_grads(outputs, grad_outputs, create_graph):
         raise RuntimeError(f"grad can be implicitly created only for scalar outputs: got {len(grad_outputs)} "
                            f"gradients for {len(outputs)} outputs")
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
-        if not out._requires_grad:
+        if not out.requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
         if g is None:
             array = out._array
@@ -57,10 +57,11 @@ def _root_grads(outputs, grad_outputs, create_graph):
                 g = g.to(out.dtype)
             if not create_graph and g._requires_grad:
                 g = g.detach()
-        if out._base is not None:
-            graph.refresh_view(out)
-        node = out.grad_fn if out.grad_fn is not None else graph.grad_accumulator(out)
-        roots.append((node, out._out_nr if out.grad_fn is not None else 0))
+        fn = out.grad_fn                           # a view's, regenerated if its base changed
+        node = fn if fn is not None else graph.grad_accumulator(out)
+        if node is None:                           # a view that requires grad only through its base: no edge
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        roots.append((node, out._out_nr if fn is not None else 0))
         grads.append(g)
     return roots, grads
 
@@ -105,12 +106,11 @@ def _grad(roots, grads, inputs, retain_graph, create_graph, allow_unused):
     capture = {}
     slots = []
     for i, t in enumerate(inputs):
-        if not t._requires_grad:
+        if not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-        if t._base is not None:
-            graph.refresh_view(t)
-        if t.grad_fn is not None:
-            key = (t.grad_fn, t._out_nr)
+        fn = t.grad_fn                             # a view's, regenerated if its base changed
+        if fn is not None:
+            key = (fn, t._out_nr)
         else:
             acc = t._acc
             if acc is None:
@@ -122,6 +122,10 @@ def _grad(roots, grads, inputs, retain_graph, create_graph, allow_unused):
     results = []
     for i, slot in enumerate(slots):
         g = captured[slot] if slot is not None else None
+        acc = inputs[i]._acc if inputs[i]._grad_fn is None else None
+        if g is not None and acc is not None and g._array.dtype is not acc._dtype and \
+                g._array.dtype.kind == "f" == acc._dtype.kind:
+            g = g.to(_dt._FROM_NUMPY[acc._dtype])  # a leaf's in its dtype when the graph was made, as PyTorch's
         results.append(g)
     return results
 

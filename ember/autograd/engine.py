@@ -8,19 +8,30 @@ the dot product that gives a broadcast scalar factor its gradient) test `_State.
 compute on arrays directly, skipping the op machinery; with create_graph the same formula goes through
 differentiable ops. tests/autograd/test_engine.py checks that both paths give the same gradients.
 """
+import heapq
+
 from .._dtype import _FROM_NUMPY
+from .._memory_format import grad_layout as _grad_layout
 from .._tensor import Tensor as _Tensor, _make
 from .anomaly_mode import _Anomaly, _backward_with_trace, _check_anomaly
 from .grad_mode import _State
-from .graph import FREED, NON_TENSOR, AccumulateGrad, _raise_freed
+from .graph import FREED, NON_TENSOR, AccumulateGrad, NoneSaved, _raise_freed
 
 __all__ = ["run_backward"]
 
+_push, _pop = heapq.heappush, heapq.heappop
 
-def _accumulate(variable, grad, create_graph, owned):
-    """Add `grad` into variable.grad: store it when nothing else holds it, else copy; later add in place."""
+
+def _accumulate(variable, grad, create_graph, owned, dtype=None):
+    """Add `grad` into variable.grad: store it when nothing else holds it, else copy; later add in place. The
+    gradient is first cast to `dtype`, the variable's when its AccumulateGrad was made, as PyTorch does (it
+    differs after `.data` took another dtype, on the variable or on a view of it)."""
+    if variable._grad_fn is not None:             # detach_() and then an in-place op gave it history
+        raise RuntimeError("leaf variable has been moved into the graph interior")
     if not variable._requires_grad:               # switched off after the graph was built: nothing to do
         return
+    if dtype is not None and grad._array.dtype is not dtype and grad._array.dtype.kind == "f" == dtype.kind:
+        grad = grad.to(_FROM_NUMPY[dtype])
     extra = variable._extra
     if extra is not None:
         hooks = extra.get("hooks")
@@ -33,16 +44,25 @@ def _accumulate(variable, grad, create_graph, owned):
     current = variable._grad
     if current is None:
         array = grad._array
+        # PyTorch's layout contract: a (dense) leaf's .grad has the leaf's strides (Note [memory formats])
+        laid = None if array.flags.c_contiguous and variable._array.flags.c_contiguous else \
+            _grad_layout(array, variable._array)
         if create_graph:                          # a differentiable copy (CopyBackwards), as PyTorch stores
             from .._tensor import _make
-            variable._grad = _make(grad._backend().xp.empty(array.shape, array.dtype), grad._device).copy_(grad)
-        elif id(grad) in owned or array.base is not None or not array.flags.writeable:
+            target = grad._backend().xp.empty(array.shape, array.dtype) if laid is None else laid
+            variable._grad = _make(target, grad._device).copy_(grad)
+        elif laid is not None:
             from .._tensor import _make
-            variable._grad = _make(array.copy(), grad._device)
+            laid[...] = array
+            variable._grad = _make(laid, grad._device)
+        elif id(grad) in owned or array.base is not None or not getattr(array.flags, "writeable", True):
+            from .._tensor import _make
+            variable._grad = _make(array.copy(order="K"), grad._device)
         else:
             variable._grad = grad if grad.grad_fn is None else grad.detach()
         owned.add(id(variable._grad))
-    elif create_graph or not current._array.flags.writeable or current._array.shape != grad._array.shape:
+    elif create_graph or not getattr(current._array.flags, "writeable", True) or \
+            current._array.shape != grad._array.shape:             # (CuPy's arrays have no writeable flag)
         variable._grad = current + grad
     else:
         # In place, as PyTorch does without create_graph, even into a .grad that has history (one
@@ -122,6 +142,11 @@ def _dependencies(roots):
 def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
     """Propagate gradients from (node, output_nr) roots in dependency order.
 
+    Note [engine order]: of the nodes whose gradients are complete, the one made last runs first (the largest
+    Node._seq; a leaf's AccumulateGrad before any), as PyTorch's CPU engine pops its ready queue (a priority
+    queue on sequence_nr). Which leaves have their .grad when a backward raises midway, and the order hooks
+    run in, are then PyTorch's.
+
     Note [engine buffers]: a node's pending gradient lives in `buffers` as a list with one slot per
     output. Without create_graph, gradients are summed and un-broadcast on arrays directly (no
     graph is being built, so the op machinery would only add overhead). With `capture`
@@ -142,10 +167,10 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
             buf = buffers[node] = [None] * node._n_out
         buf[nr] = grad if buf[nr] is None else buf[nr] + grad
         owned.add(id(grad))
-    ready = []
+    ready = []                                    # a heap of (-sequence_nr, node): Note [engine order]
     for node, _ in roots:
-        if deps[node] == 0 and node not in ready:
-            ready.append(node)
+        if deps[node] == 0 and not any(entry[1] is node for entry in ready):
+            _push(ready, (-node._seq, node))
 
     prev_mode = _State.grad_enabled
     _State.grad_enabled = create_graph
@@ -154,15 +179,22 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
     anomaly = _Anomaly.enabled or _Anomaly.profiler is not None   # profiler: Note [profiler backward]
     pop = buffers.pop
     try:
-        while ready:
-            node = ready.pop()
+        single = None                             # the only ready node, kept off the heap (a chain's case)
+        while True:
+            if single is not None:
+                node = single
+                single = None
+            elif ready:
+                node = _pop(ready)[1]
+            else:
+                break
             grads = pop(node, None)
             if node._runs_pre_backward or slow_all:       # leaves, hooks, autograd.grad
                 if node.__class__ is AccumulateGrad and not slow_all and node._pre_hooks is None:
                     if grads is not None and grads[0] is not None:
                         variable = node._variable_ref()
                         if variable is not None:
-                            _accumulate(variable, grads[0], create_graph, owned)
+                            _accumulate(variable, grads[0], create_graph, owned, node._dtype)
                     continue
                 if slow_all and node not in needed:
                     _release_edges(node, deps, ready)
@@ -171,7 +203,7 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
                 if node.__class__ is AccumulateGrad:
                     variable = node._variable_ref()
                     if capture is None and grads[0] is not None and variable is not None:
-                        _accumulate(variable, grads[0], create_graph, owned)
+                        _accumulate(variable, grads[0], create_graph, owned, node._dtype)
                     continue
                 if slow_all and node not in runs:     # a captured target with nothing needed below it
                     _release_edges(node, deps, ready)
@@ -196,7 +228,8 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
                 results = _backward_with_trace(node, grads)
             else:
                 results = node._op.backward(node, grads[0])
-            if not keep_graph and node._saved is not None:
+            saved = node._saved
+            if saved is not None and not keep_graph and saved.__class__ is not NoneSaved:
                 node._saved = FREED
             if results.__class__ is not tuple:
                 results = (results,)
@@ -229,7 +262,13 @@ def run_backward(roots, root_grads, keep_graph, create_graph, capture=None):
                 count = deps[nxt] - 1
                 deps[nxt] = count
                 if count == 0:
-                    ready.append(nxt)
+                    if single is None and not ready:
+                        single = nxt
+                    else:
+                        if single is not None:
+                            _push(ready, (-single._seq, single))
+                            single = None
+                        _push(ready, (-nxt._seq, nxt))
     finally:
         _State.grad_enabled = prev_mode
     return captured
@@ -335,7 +374,7 @@ def _release_edges(node, deps, ready):
         if nxt is not None:
             deps[nxt] -= 1
             if deps[nxt] == 0:
-                ready.append(nxt)
+                _push(ready, (-nxt._seq, nxt))
 
 
 def _sum_to(grad, shape, node, on_arrays):

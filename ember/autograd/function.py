@@ -11,8 +11,8 @@ the commonest calls, with the loops over inputs unrolled: Note [apply fast path]
 import functools
 
 from .anomaly_mode import _Anomaly, record_trace
-from .graph import (NO_GRAD_EDGE, NON_TENSOR, SAVED_CONSTANT, SAVED_INPUT, SAVED_OUTPUT, Node, _SavedHooks,
-                    grad_accumulator, pack_saved, refresh_view)
+from .graph import (NO_GRAD_EDGE, NON_TENSOR, SAVED_CONSTANT, SAVED_INPUT, SAVED_OUTPUT, Node, NoneSaved,
+                    _SavedHooks, grad_accumulator, next_sequence_nr, pack_saved, refresh_view)
 from .grad_mode import _State
 
 __all__ = ["Op", "Function", "FunctionCtx", "once_differentiable"]
@@ -52,6 +52,18 @@ def null_ctx(device):
         from .._backends import backend_for
         ctx = _NULL_CTX[device] = _NullCtx(backend_for(device))
     return ctx
+
+
+def _on_one_device(name, inputs):
+    """The inputs with cpu 0-d tensors copied to the one other device the others are on: PyTorch reads a cpu
+    0-d tensor beside cuda tensors as a scalar. The copy is differentiable, so a cpu leaf's grad stays on the
+    cpu. Any other mix of devices raises PyTorch's error."""
+    from .._tensor import Tensor
+    others = {t._device for t in inputs if isinstance(t, Tensor) and not (t._device is CPU and t._array.ndim == 0)}
+    if len(others) != 1 or CPU in others:
+        _device_error(name, inputs)
+    device = others.pop()
+    return tuple(t.to(device) if isinstance(t, Tensor) and t._device is not device else t for t in inputs)
 
 
 def _device_error(name, inputs):
@@ -96,8 +108,8 @@ class Op:
                     if device is None:
                         device = t._device
                     else:
-                        _device_error(cls.__name__.lower(), inputs)
-                if t._requires_grad:
+                        return cls.apply(*_on_one_device(cls.__name__.lower(), inputs), **attrs)
+                if t._requires_grad or t._base is not None and t._base._requires_grad:   # Note [views]
                     needs_grad = True
             else:
                 arrays.append(t)
@@ -127,7 +139,8 @@ class Op:
     def apply_unary(cls, input):
         """apply(input) for a single-output op of one Tensor, no attributes (Note [apply fast path])."""
         device = input._device
-        if input._requires_grad and _State.grad_enabled:
+        if (input._requires_grad or input._base is not None and input._base._requires_grad) and \
+                _State.grad_enabled:
             return _record_fast(cls, (input,), (input._array,), device)
         array = input._array
         try:
@@ -143,12 +156,14 @@ class Op:
         device = input._device
         if isinstance(other, Tensor):
             if other._device is not device:
-                _device_error(cls.__name__.lower(), (input, other))
+                return cls.apply(*_on_one_device(cls.__name__.lower(), (input, other)))
             arrays = (input._array, other._array)
-            needs_grad = input._requires_grad or other._requires_grad
+            needs_grad = input._requires_grad or other._requires_grad or \
+                input._base is not None and input._base._requires_grad or \
+                other._base is not None and other._base._requires_grad
         else:
             arrays = (input._array, other)
-            needs_grad = input._requires_grad
+            needs_grad = input._requires_grad or input._base is not None and input._base._requires_grad
         if needs_grad and _State.grad_enabled:
             return _record_fast(cls, (input, other), arrays, device)
         try:
@@ -178,15 +193,25 @@ def _as_array(value):
 def _record(cls, inputs, arrays, device, attrs):
     """Make the node (edges, needs_input_grad, input shapes), run forward with it as ctx, then _finish."""
     node = cls._node_cls()
+    node._seq = next_sequence_nr()
     needs = []
     edges = []
     version = None
+    first = None
     for t in inputs:
         if isinstance(t, Tensor):
             if version is None:                    # the version the first tensor input is seen at
                 version = 0 if t._vc is None else t._vc.value
-            needs.append(t._requires_grad)
-            edges.append(_edge(t) if t._requires_grad else NO_GRAD_EDGE)
+                first = t
+            elif t._array is first._array and t is not first:
+                arrays = _distinct_arrays(inputs, arrays)
+            if t._requires_grad or t._base is not None and t._base._requires_grad:
+                edge = _edge(t)
+                needs.append(edge[0] is not None)
+                edges.append(edge)
+            else:
+                needs.append(False)
+                edges.append(NO_GRAD_EDGE)
         else:
             needs.append(False)
             edges.append(NO_GRAD_EDGE if cls.scalar_operand_edge else NON_TENSOR)
@@ -217,6 +242,7 @@ def _record_fast(cls, inputs, arrays, device):
     """_record for apply_unary/apply_binary: `inputs` is (tensor,) or (tensor, tensor or scalar), no
     attributes. The same steps with the loop over inputs unrolled (Note [apply fast path])."""
     node = cls._node_cls()
+    node._seq = next_sequence_nr()
     input = inputs[0]
     vc = input._vc
     node._in_version = 0 if vc is None else vc.value
@@ -227,21 +253,31 @@ def _record_fast(cls, inputs, arrays, device):
         node.xp, node.backend = ctx.xp, ctx.backend
     try:
         if len(arrays) == 1:                       # apply_unary records only when its input requires grad
-            node.needs_input_grad = _NEEDS_ONE
-            node._edges = (_edge(input),)
+            edge = _edge(input)
+            node.needs_input_grad = _NEEDS_ONE if edge[0] is not None else _NEEDS_NONE
+            node._edges = (edge,)
             node._in_shapes = None
             raw = cls.forward(node, arrays[0])
         else:
-            needs = input._requires_grad
+            if input._requires_grad or input._base is not None and input._base._requires_grad:
+                edge = _edge(input)
+                needs = edge[0] is not None
+            else:
+                edge, needs = NO_GRAD_EDGE, False
             other = inputs[1]
             if other.__class__ is Tensor or isinstance(other, Tensor):
-                other_needs = other._requires_grad
-                other_edge = _edge(other) if other_needs else NO_GRAD_EDGE
+                if other._requires_grad or other._base is not None and other._base._requires_grad:
+                    other_edge = _edge(other)
+                    other_needs = other_edge[0] is not None
+                else:
+                    other_edge, other_needs = NO_GRAD_EDGE, False
+                if arrays[1] is arrays[0] and other is not input:    # Note [aliased operands]
+                    arrays = (arrays[0], arrays[0].view())
             else:
                 other_needs = False
                 other_edge = NO_GRAD_EDGE if cls.scalar_operand_edge else NON_TENSOR
             node.needs_input_grad = (needs, other_needs)
-            node._edges = (_edge(input) if needs else NO_GRAD_EDGE, other_edge)
+            node._edges = (edge, other_edge)
             node._in_shapes = (arrays[0].shape if needs else None,
                                arrays[1].shape if other_needs else None) if cls.broadcasts else None
             raw = cls.forward(node, arrays[0], arrays[1])
@@ -253,15 +289,33 @@ def _record_fast(cls, inputs, arrays, device):
 
 
 _NEEDS_ONE = (True,)
+_NEEDS_NONE = (False,)
+
+
+def _distinct_arrays(inputs, arrays):
+    """Note [aliased operands]: _save tells which input a saved array belongs to by identity, so two distinct
+    tensors over the same array (`y * y.detach()`, or self and the operand standing for self in `y.mul_(y)`,
+    ops/inplace.py) get distinct array objects: each saved entry then keeps the tensor PyTorch keeps (the
+    detached one has no history; the operand is version-checked where self is replaced by its original)."""
+    arrays = list(arrays)
+    owner = {}
+    for i, t in enumerate(inputs):
+        if isinstance(t, Tensor):
+            held = owner.setdefault(id(arrays[i]), t)
+            if held is not t:
+                arrays[i] = arrays[i].view()
+    return arrays
 
 
 def _edge(t):
-    """The edge from a node to a tensor input that requires grad: its grad_fn output, or its accumulator."""
-    if t._base is not None:
-        refresh_view(t)                            # Note [stale views]
-    fn = t.grad_fn
+    """The edge from a node to a tensor input that requires grad: its grad_fn output, or its accumulator; none
+    for a view that requires grad only through its base (made under no_grad, or before the base required grad:
+    PyTorch's edge for it is invalid too, Note [views] in ops/views.py)."""
+    fn = t._grad_fn if t._base is None else refresh_view(t)    # Note [stale views]
     if fn is not None:
         return (fn, t._out_nr)
+    if not t._requires_grad:
+        return NO_GRAD_EDGE
     return (t._acc or grad_accumulator(t), 0)
 
 
@@ -300,8 +354,10 @@ def _finish_outputs(cls, node, inputs, arrays, raw, device):
 def _save(node, inputs, arrays, outs, results, device):
     """Turn what forward passed to save_for_backward into saved entries (Note [saved entries])."""
     entries = []
+    kept = False
     for value in node._to_save:
         if value is not None:
+            kept = True
             for t, a in zip(inputs, arrays):       # an input: inlined, the common case
                 if a is value and isinstance(t, Tensor):
                     vc = t._vc
@@ -312,6 +368,12 @@ def _save(node, inputs, arrays, outs, results, device):
         else:
             entries.append(None)
     node._to_save = None
+    if not kept and entries:
+        # Only Nones (the inputs whose gradients would need them do not require grad): as PyTorch's undefined
+        # saved variables, nothing that backward frees, so a second backward through the node runs. (An empty
+        # save_for_backward() is freed all the same: CopySlices.)
+        node._saved = NoneSaved(entries)
+        return
     node._saved = tuple(entries)
     if _SavedHooks.stack:
         pack_saved(node)
@@ -330,7 +392,7 @@ def _saved_entry(value, outs, results, device, xp):
         if o is value:
             r = results[nr]
             vc = r._vc
-            if r.grad_fn is None:                  # a non-differentiable output (indices): version checked too
+            if r._grad_fn is None:                 # a non-differentiable output (indices): version checked too
                 return (SAVED_INPUT, r, 0 if vc is None else vc.value)
             if vc is None:                         # created lazily: only saved outputs need one at once
                 vc = r._vc = VersionCounter()
@@ -379,7 +441,7 @@ class Function(metaclass=_FunctionMeta):
         device = None
         for a in args:
             if isinstance(a, Tensor):
-                needs.append(a._requires_grad)
+                needs.append(a._requires_grad or a._base is not None and a._base._requires_grad)
                 if device is None:
                     device = a._device
             else:
@@ -387,6 +449,7 @@ class Function(metaclass=_FunctionMeta):
         needs = tuple(needs)
         record = _State.grad_enabled and True in needs
         node = cls._node_cls()
+        node._seq = next_sequence_nr()
         node.needs_input_grad = needs
         node._to_save = None
         node._saved = None

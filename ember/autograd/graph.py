@@ -15,6 +15,7 @@ where an instance with __slots__ costs ~110 ns. Backward replaces the node's tup
 unless retain_graph, which releases everything at once. PyTorch's names for them (grad_fn._saved_self,
 ._raw_saved_result ...) are resolved when read: Note [saved names] in _saved_attrs.py.
 """
+import itertools
 import weakref
 from collections import OrderedDict
 
@@ -33,6 +34,17 @@ SAVED_CONSTANT = 2
 SAVED_PACKED = 3
 FREED = ("freed",)            # a node's saved entries once backward released them
 
+
+class NoneSaved(tuple):
+    """A node's saved entries when every one is None (what it would save is not needed): PyTorch's undefined saved
+    variables, which backward leaves alone, so that a second backward through the node runs."""
+    __slots__ = ()
+
+# Each node gets the next number when it is made (Node._seq, PyTorch's sequence_nr); an AccumulateGrad one past
+# PyTorch's 2**64 - 1, so that every node's is unique (Note [engine order] in engine.py).
+next_sequence_nr = itertools.count().__next__
+LEAF_SEQUENCE_NR = 2 ** 64 - 1
+
 # A node's edges: (node, output_nr) per forward argument, where the gradient for that argument goes.
 NO_GRAD_EDGE = (None, 0)      # a tensor input that needs no gradient: PyTorch's (None, 0) in next_functions
 NON_TENSOR = (None, -1)       # a non-tensor argument (hidden from next_functions)
@@ -40,7 +52,7 @@ NON_TENSOR = (None, -1)       # a non-tensor argument (hidden from next_function
 
 class Node:
     """One recorded op, PyTorch's grad_fn. It doubles as the op's ctx during forward and backward."""
-    __slots__ = ("_edges", "needs_input_grad", "_saved", "_to_save", "_in_shapes", "_in_version",
+    __slots__ = ("_edges", "needs_input_grad", "_saved", "_to_save", "_in_shapes", "_in_version", "_seq",
                  "__dict__", "__weakref__")
     xp = numpy                   # the array module of the node's device; set per node off the CPU
     backend = _cpu_backend       # the backend module (ember._backends.cpu or .cuda); set per node off the CPU
@@ -64,6 +76,11 @@ class Node:
 
     def name(self):
         return type(self).__name__
+
+    def _sequence_nr(self):
+        """The order the node was made in (Note [engine order] in engine.py); a leaf's AccumulateGrad has
+        PyTorch's 2**64 - 1."""
+        return min(self._seq, LEAF_SEQUENCE_NR)
 
     @property
     def next_functions(self):
@@ -126,6 +143,8 @@ class Node:
                 vc = tensor._vc
                 if (0 if vc is None else vc.value) != version:
                     _raise_modified(self, tensor, version)
+                if tensor._extra is not None and "detached_from" in tensor._extra:
+                    check_detached(self, tensor)
                 out.append(tensor)
             else:
                 out.append(_unpack(self, entry))
@@ -159,6 +178,8 @@ def _unpack(node, entry):
         vc = tensor._vc
         if (0 if vc is None else vc.value) != version:
             _raise_modified(node, tensor, version)
+        if tensor._extra is not None and "detached_from" in tensor._extra:
+            check_detached(node, tensor)
         return tensor
     if kind == SAVED_OUTPUT:                       # rebuilt on access: no node <-> tensor cycle
         _, array, vc, version, device, out_nr = entry
@@ -169,9 +190,24 @@ def _unpack(node, entry):
     return tensor
 
 
+def check_detached(node, tensor):
+    """A saved input that had history when the node saved it (the node has an edge to that history) and has
+    been detach_()ed since is refused, as in PyTorch; Tensor.detach_ leaves the mark this reads. A saved output
+    stays valid (PyTorch checks only saved inputs)."""
+    ref, nr = tensor._extra["detached_from"]
+    fn = ref()
+    if fn is not None and tensor._grad_fn is None and (fn, nr) in node._edges:
+        raise RuntimeError("Trying to use a saved tensor that has been detached in-place, i.e. with .detach_()."
+                           "This is not supported, please use out-of-place `.detach()` instead")
+
+
 def _raise_modified(node, tensor, version, current=None, out_nr=None):
     if current is None:
         current = 0 if tensor._vc is None else tensor._vc.value
+    extra = tensor._extra
+    if extra is not None and "operand_of" in extra:     # an in-place op's own self as its operand (ops/inplace.py)
+        owner = extra["operand_of"]()
+        tensor = tensor if owner is None else owner
     if out_nr is not None:
         producer = f", which is output {out_nr} of {_op_name(node)},"
     elif tensor.grad_fn is not None:
@@ -188,10 +224,13 @@ def _raise_modified(node, tensor, version, current=None, out_nr=None):
 
 
 def _op_name(node):
-    """PyTorch's short op name in messages: ExpBackward0 -> Exp."""
+    """PyTorch's short op name in messages: ExpBackward0 -> Exp, ClampBackward1 -> Clamp1, FnBackward -> Fn."""
     name = node.name()
     stripped = name.rstrip("0123456789")
-    return stripped[:-len("Backward")] if stripped.endswith("Backward") else name
+    if not stripped.endswith("Backward"):
+        return name
+    number = name[len(stripped):]
+    return stripped[:-len("Backward")] + ("" if number == "0" else number)
 
 
 class _SavedHooks:
@@ -246,17 +285,19 @@ class AccumulateGrad(Node):
     weakly, so one node serves every graph the leaf enters (no per-step allocation) without a
     reference cycle. A gradient for a leaf that no longer exists has nowhere to go and is dropped.
     """
-    __slots__ = ("_variable_ref",)
+    __slots__ = ("_variable_ref", "_dtype")
     _runs_pre_backward = True
 
     def __init__(self, variable):
         self._variable_ref = weakref.ref(variable)
+        self._dtype = variable._array.dtype     # the gradient's, whatever the variable's .data becomes
         self._edges = ()
         self._in_version = None
         self.needs_input_grad = ()
         self._saved = None
         self._to_save = None
         self._in_shapes = None
+        self._seq = LEAF_SEQUENCE_NR + next_sequence_nr()     # first when ready; unique (the engine's heap key)
 
     @property
     def variable(self):
@@ -271,39 +312,102 @@ def add_hook(hooks, fn):
 
 
 def refresh_view(t):
-    """Rebuild a view's grad_fn when its base changed in place after the view was made.
+    """The grad_fn of view t, PyTorch's VariableHooks::grad_fn: its own node, or one regenerated from its base's
+    current history when the base (or another view of it) changed in place since that node was recorded.
 
-    Note [stale views]: a view's grad_fn points at its base's history as it was when the view was created
-    (the node remembers the version it saw). If the shared version moved on through another alias, that
-    history is out of date, and the view's history is replayed from the base's current one (PyTorch
-    regenerates it the same way). Called wherever a view enters the graph as an input.
-    """
-    fn = t.grad_fn
+    Note [stale views]: a view's node is recorded against its base's history as it was when the view was made
+    (the node remembers the version it saw; a view made without a node keeps that version in
+    _extra["view_version"], when not 0). Once the shared version has moved on, and the view has a node or its base requires
+    grad, that history is out of date: the view's node is replayed from the base's current history (its
+    view_fn, Note [views] in ops/views.py) and shows as AsStridedBackward0, as in PyTorch; a base that left the
+    graph (detach_) gives it a node that leads nowhere. Views made in no_grad mode or by split/unbind/chunk are
+    not replayed: PyTorch refuses them from then on, and so does ember (check_view_rebase). Read by
+    Tensor.grad_fn and Tensor.is_leaf, and wherever a view enters the graph."""
+    fn = t._grad_fn
+    base = t._base
     if fn is None:
-        return
-    seen = fn._in_version
+        if not base._requires_grad:
+            return None
+        extra = t._extra
+        seen = extra.get("view_version", 0) if extra is not None else 0
+    else:
+        seen = fn._in_version
     vc = t._vc
     if seen is None or (0 if vc is None else vc.value) == seen:
-        return
-    extra = t._extra
-    view_fn = extra.get("view_fn") if extra is not None else None
-    if view_fn is None:
-        return
-    if "multi_output_view" in extra:              # Note [multi-output views] in ops/inplace.py
-        raise RuntimeError(f"Output {t._out_nr} of {_op_name(fn)} is a view and its base or another view of its "
-                           "base has been modified inplace. This view is the output of a function that returns "
-                           "multiple views. Such functions do not allow the output views to be modified inplace. "
-                           "You should replace the inplace operation by an out-of-place one.")
+        return fn
+    check_view_rebase(t, fn, True)
+    source = base
+    if not base._requires_grad:                   # out of the graph: replay on a stand-in, then cut its edge
+        source = _make(base._array, base._device, True, None, 0, base._vc)
     prev = _State.grad_enabled
     _State.grad_enabled = True
     try:
-        fresh = view_fn(t._base)
+        fresh = _replay(t, source)
     finally:
         _State.grad_enabled = prev
-    if fresh.grad_fn is None:                    # the base left the graph (detach_): PyTorch keeps the view's node
-        return
-    t.grad_fn = as_strided_node(fresh.grad_fn)
+    node = fresh._grad_fn
+    if source is not base:
+        _cut_edge_to(node, source._acc)
+    t._grad_fn = as_strided_node(node)
     t._out_nr = fresh._out_nr
+    t._requires_grad = True
+    return node
+
+
+def _replay(t, source):
+    """View t made again from `source` (its base, or a stand-in over the base's memory): by its view_fn, the
+    chain of view ops that made it, while that still gives t's very elements; else (the base itself was
+    restrided in place since, t_() or unsqueeze_()) as a strided view of the storage, as PyTorch always does."""
+    a = t._array
+    try:
+        fresh = t._extra["view_fn"](source)
+        b = fresh._array
+        if b.shape == a.shape and b.strides == a.strides and _address(b) == _address(a):
+            return fresh
+    except (RuntimeError, ValueError, IndexError):
+        pass
+    from ..ops.slicing import AsStrided
+    return AsStrided.apply(source, size=tuple(t.shape), stride=t.stride(), offset=t.storage_offset())
+
+
+def _cut_edge_to(node, sink):
+    """Replace the edge into `sink` at the bottom of a chain of view nodes (each leads on by its first edge) by
+    no edge."""
+    while node is not None:
+        nxt = node._edges[0][0]
+        if nxt is sink:
+            node._edges = (NO_GRAD_EDGE,) + node._edges[1:]
+            node.needs_input_grad = (False,) + tuple(node.needs_input_grad[1:])
+            return
+        node = nxt
+
+
+_NO_GRAD_ADVICE = (" Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your "
+                   "code by moving both the view and the inplace either both inside the no_grad block (if you don't "
+                   "want the inplace to be tracked) or both outside (if you want the inplace to be tracked).")
+_MULTI_OUTPUT_ADVICE = (" This view is the output of a function that returns multiple views. Such functions do not "
+                        "allow the output views to be modified inplace. You should replace the inplace operation by "
+                        "an out-of-place one.")
+
+
+def check_view_rebase(t, fn, indirect, name=None):
+    """PyTorch's handle_view_on_rebase: refuse to give view t new history (an in-place op on it, or, `indirect`,
+    on its base or another view of it) unless it was made by a single-output view op in grad mode. Note [views]
+    in ops/views.py: a view made in no_grad mode (or a view of one) has no view_fn; split/unbind/chunk outputs
+    are marked multi_output_view (Note [multi-output views] in ops/inplace.py). `fn` is t's own node."""
+    extra = t._extra
+    multi = extra is not None and "multi_output_view" in extra
+    if not multi and extra is not None and "view_fn" in extra:
+        return
+    modified = "its base or another view of its base has been" if indirect else "is being"
+    if not multi or fn is None:
+        prefix = f"Output {t._out_nr} of {_op_name(fn)} is a view of a view which was created in" if fn is not None \
+            else "A view was created in"
+        message = f"{prefix} no_grad mode and {modified} modified inplace with grad mode enabled."
+    else:
+        message = f"Output {t._out_nr} of {_op_name(fn)} is a view and {modified} modified inplace."
+    message += _MULTI_OUTPUT_ADVICE if multi else _NO_GRAD_ADVICE
+    raise RuntimeError(message + (f" ({name})" if name else ""))
 
 
 _AS_STRIDED = {}
@@ -340,14 +444,13 @@ def grad_accumulator(tensor):
     """The AccumulateGrad node of a leaf (see Note [leaf accumulator])."""
     acc = tensor._acc
     if acc is None:
-        extra = tensor._extra
-        if extra is not None and "no_grad_view" in extra:
-            return None                           # a view made under no_grad: see ops/views.py _as_view
+        if not tensor._requires_grad:
+            return None                           # a view that requires grad only through its base: no edge
         acc = tensor._acc = AccumulateGrad(tensor)
     return acc
 
 
-from .._tensor import _make  # noqa: E402
+from .._tensor import _address, _make  # noqa: E402
 from ._saved_attrs import saved_name_descriptors  # noqa: E402
 
 # grad_fn._saved_self, ._saved_dim, ._raw_saved_result ...: PyTorch's names for the saved entries, each a

@@ -30,7 +30,9 @@ class GeneralizedPareto(Distribution):
         return self.icdf(ember.rand(shape, dtype=self.loc.dtype, device=self.loc.device))
 
     def _safe_concentration(self, like):
-        eq_zero = ember.isclose(self.concentration, ember.tensor(0.0))
+        # PyTorch's float32 zero (float64 parameters fail isclose's dtype check there too), on the device: a cpu
+        # 0-d tensor is not yet taken as a scalar beside cuda tensors
+        eq_zero = ember.isclose(self.concentration, ember.tensor(0.0, device=self.concentration.device))
         return eq_zero, ember.where(eq_zero, ember.ones_like(like), like)
 
     def log_prob(self, value):

@@ -73,7 +73,7 @@ class Multinomial(Distribution):
         return counts.type_as(self.probs)
 
     def entropy(self):
-        n = ember.tensor(self.total_count)
+        n = ember.tensor(self.total_count, device=self.probs.device)
         term1 = n * self._categorical.entropy() - ember.lgamma(n + 1)
         support = self._binomial.enumerate_support(expand=False)[1:]
         binomial_probs = ember.exp(self._binomial.log_prob(support))

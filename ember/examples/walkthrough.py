@@ -135,7 +135,7 @@ class LossLine:
 
 
 def fit_numpy(x_t, y_t, steps):
-    x, y = x_t.numpy(), y_t.numpy()
+    x, y = x_t.cpu().numpy(), y_t.cpu().numpy()
     rng = np.random.default_rng(0)
     a, b, c, d = rng.standard_normal(4)
     lr = 1e-6
@@ -304,9 +304,9 @@ def plot(x, y, results, out_dir):
     except ImportError:
         print("matplotlib is not installed: `pip install ember[demo]` (or `make demo`) draws seed_fit.png")
         return None
-    xs = x.numpy()
+    xs = x.cpu().numpy()
     fig, ax = plt.subplots(figsize=(8, 5))
-    ax.plot(xs, y.numpy(), color="black", linewidth=3, label="sin(x)")
+    ax.plot(xs, y.cpu().numpy(), color="black", linewidth=3, label="sin(x)")
     for name, (_, _, fn, _) in results.items():
         ax.plot(xs, fn(xs), label=name, alpha=0.8)
     ax.set_title("Fitting sin(x) with a cubic, seven ways (ember)")
@@ -337,12 +337,21 @@ def main(argv=None, prog=None):
                f"is installed from a wheel. Here: {default_out_dir()}")
     parser.add_argument("--steps", type=int, default=2000, help="training steps per method (default 2000)")
     parser.add_argument("--out", default=None, help="folder for the plot and the graph (see below)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="where the fits run: cuda (the default when a GPU is available) or cpu; here %(default)s")
     args = parser.parse_args(argv)
     out_dir = os.path.abspath(args.out or default_out_dir())
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(0)
     tensors_chapter()
+    torch.set_default_device(args.device)
+    try:
+        return _fits(args, out_dir)
+    finally:
+        torch.set_default_device(None)
 
+
+def _fits(args, out_dir):
     section("4. Fitting y = sin(x) with a third-order polynomial")
     x = torch.linspace(-math.pi, math.pi, 2000)
     y = torch.sin(x)

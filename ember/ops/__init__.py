@@ -31,7 +31,9 @@ from . import smooth_activations  # noqa: F401
 from . import softmax_family  # noqa: F401
 from . import solvers  # noqa: F401
 from . import sorting  # noqa: F401
+from . import sparse_coo_ops  # noqa: F401
 from . import sparse_ops  # noqa: F401
+from . import sparse_csr_ops  # noqa: F401  (after sparse_ops: its Tensor methods take compressed tensors too)
 from . import special_functions  # noqa: F401
 from . import statistics  # noqa: F401
 from . import unary  # noqa: F401

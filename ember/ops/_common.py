@@ -3,13 +3,16 @@ import builtins
 import collections
 import math
 import numbers
+import weakref
 
 import numpy as _np
 
+from .._backends import errstate
 from .. import _dtype as _dt
 from .._device import CPU
-from .._tensor import Tensor, _make
-from ..autograd.function import Op, _device_error, null_ctx
+from .._tensor import Tensor, VersionCounter, _make
+from ..autograd.function import Op, _on_one_device, null_ctx
+from ..sparse._coo_array import SparseCOOArray as _SparseCOO
 
 _FROM_NUMPY = _dt._FROM_NUMPY
 
@@ -44,8 +47,37 @@ def cast(t, dtype):
     return ToCopy.apply(t, dtype.numpy)
 
 
+def _operand_cast(t, dtype):
+    """cast() of an op's operand to the promoted dtype. PyTorch promotes inside the kernel and saves the operand
+    itself for backward, so the copy shares t's version counter: an in-place change of t after the op is caught
+    by the version check of a node that saved the copy, as PyTorch's."""
+    out = cast(t, dtype)
+    if out is not t:
+        vc = t._vc
+        if vc is None:
+            vc = t._vc = VersionCounter()
+        out._vc = vc
+        out._extra = {"operand_of": weakref.ref(t)}      # the check's message names t (graph._raise_modified)
+    return out
+
+
 def is_scalar(x):
     return isinstance(x, numbers.Number) and not isinstance(x, Tensor)
+
+
+def not_a_tensor(name, value, position):
+    """PyTorch's TypeError for an operand that is no tensor, number or array (a list, a tuple, None, a str)."""
+    return TypeError(f"{name}(): argument '{'other' if position == 2 else 'input'}' (position {position}) must be "
+                     f"Tensor, not {type(value).__name__}")
+
+
+def operand(name, x, like, position=2):
+    """x as a tensor operand of op `name` (see to_tensor_operand); a list or tuple is refused, as PyTorch does."""
+    if isinstance(x, Tensor):
+        return x
+    if not isinstance(x, numbers.Number) and not hasattr(x, "__array__"):
+        raise not_a_tensor(name, x, position)
+    return to_tensor_operand(x, like)
 
 
 def to_tensor_operand(x, like):
@@ -85,22 +117,22 @@ def promote(name, a, b):
         if da is db or da == db:
             return a, b, _FROM_NUMPY[da]
         dtype = _dt.result_type(a, b)
-        return cast(a, dtype), cast(b, dtype), dtype
+        return _operand_cast(a, dtype), _operand_cast(b, dtype), dtype
     if not a_is_t and not b_is_t:
         raise TypeError(f"{name}(): expected at least one Tensor argument, got {type(a).__name__} and "
                         f"{type(b).__name__}")
     t, s = (a, b) if a_is_t else (b, a)
     if not isinstance(s, numbers.Number):
-        if hasattr(s, "__array__") or isinstance(s, (list, tuple)):
+        if hasattr(s, "__array__"):
             s = to_tensor_operand(s, t)
             return promote(name, a if a_is_t else s, b if b_is_t else s)
-        raise TypeError(f"{name}(): unsupported operand type(s): '{type(a).__name__}' and '{type(b).__name__}'")
+        raise not_a_tensor(name, s, 2 if a_is_t else 1)
     s = scalar_value(s)
     dtype = _FROM_NUMPY[t._array.dtype]
     category = 0 if s is True or s is False else 1 if isinstance(s, int) else 2 if isinstance(s, float) else 3
     if category > dtype.category:
         dtype = _dt._combine(dtype, _dt._category_default(category))
-        t = cast(t, dtype)
+        t = _operand_cast(t, dtype)
     elif category == 1 and dtype.category == _dt.INT:
         lo, hi, span = _INT_RANGE[dtype]
         if not lo <= s <= hi:                         # integer arithmetic wraps, as in PyTorch
@@ -128,12 +160,17 @@ def _scalar_like(value, like):
     return _make(xp.asarray(value, dtype=dtype.numpy), like._device)
 
 
-def _tensor_pair(name, input, other):
-    """Both operands as tensors (a scalar becomes a weak-typed 0-d tensor), promoted for op `name`."""
+def _tensor_pair(name, input, other, scalars=True):
+    """Both operands as tensors (a scalar becomes a weak-typed 0-d tensor), promoted for op `name`. With
+    scalars=False a number is refused too, as PyTorch's Tensor-only signatures (maximum, atan2 ...) do."""
+    if not scalars:
+        for position, value in ((1, input), (2, other)):
+            if not isinstance(value, Tensor):
+                raise not_a_tensor(name, value, position)
     if not isinstance(other, Tensor):
-        other = _scalar_like(other, input) if is_scalar(other) else to_tensor_operand(other, input)
+        other = _scalar_like(other, input) if is_scalar(other) else operand(name, other, input)
     if not isinstance(input, Tensor):
-        input = _scalar_like(input, other) if is_scalar(input) else to_tensor_operand(input, other)
+        input = _scalar_like(input, other) if is_scalar(input) else operand(name, input, other, 1)
     input, other, dtype = promote(name, input, other)
     return input, other, dtype
 
@@ -211,7 +248,7 @@ def nodiff(fn, *inputs):
             if device is None:
                 device = t._device
             elif t._device is not device:
-                _device_error(getattr(fn, "__name__", "op"), inputs)
+                return nodiff(fn, *_on_one_device(getattr(fn, "__name__", "op"), inputs))
             arrays.append(t._array)
         else:
             arrays.append(t)
@@ -224,7 +261,7 @@ def nodiff(fn, *inputs):
 
 def _wrap_array(out, device):
     xp = null_ctx(device).xp
-    if not isinstance(out, xp.ndarray):
+    if not isinstance(out, xp.ndarray) and out.__class__ is not _SparseCOO:    # (isnan & co of a sparse tensor)
         out = xp.asarray(out)
     return _make(out, device)
 
@@ -242,10 +279,45 @@ def _out(result, out):
     return write_out(out, result)
 
 
+def opmath(xp, fn, *arrays):
+    """fn(*arrays), computed in float32 when the first array is float16 or bfloat16 and rounded once to its dtype:
+    PyTorch's CPU kernels compute half-precision elementwise ops in float32 (their opmath type), where NumPy
+    would round every step in half precision."""
+    dtype = arrays[0].dtype
+    if dtype.itemsize == 2 and dtype.kind in "fV":
+        return fn(*(a.astype(xp.float32) for a in arrays)).astype(dtype)
+    return fn(*arrays)
+
+
 def exact_scaled(xp, array, alpha):
     """alpha * array for a float32 array, formed exactly in float64 (a float32 times the float32 alpha needs
     48 bits). Added to a float32 and cast back, it rounds once, as PyTorch's fused `add(alpha=)` kernel."""
     return array.astype(xp.float64) * float(xp.float32(alpha))
+
+
+_VELTKAMP = 134217729.0                           # 2**27 + 1: splits a float64 into two 26-bit halves
+
+
+def fused_multiply_add(xp, a, b, c):
+    """a * b + c for float64 arrays (or numbers) with one rounding, as a hardware fma: PyTorch's CPU kernels fuse
+    `self + alpha * other` (add_ with alpha) into an fma in float64 too. Error-free transformations: the product's
+    rounding error from Veltkamp-Dekker splitting, the sum's from TwoSum, added back before the last rounding.
+    Where an intermediate overflows (|a| or |b| beyond ~1e299, infinities, NaN), the plain a * b + c."""
+    a, b, c = xp.asarray(a, xp.float64), xp.asarray(b, xp.float64), xp.asarray(c, xp.float64)
+    with errstate(all="ignore"):
+        p = a * b
+        t = _VELTKAMP * a
+        a_hi = t - (t - a)
+        a_lo = a - a_hi
+        t = _VELTKAMP * b
+        b_hi = t - (t - b)
+        b_lo = b - b_hi
+        product_error = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+        s = p + c
+        back = s - p
+        sum_error = (p - (s - back)) + (c - back)
+        out = s + (product_error + sum_error)
+        return xp.where(xp.isfinite(out), out, p + c)
 
 
 def add_rounded_once(xp, a, b, alpha):

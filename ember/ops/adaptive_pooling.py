@@ -8,7 +8,7 @@ argmax and send the gradient back to it. Max and average pooling over sliding wi
 """
 import math
 
-from .. import _dtype as _dt
+from .. import _dtype as _dt, _memory_format as _mf
 from ..autograd.function import Op
 from ._common import nodiff
 from ._registry import export
@@ -94,7 +94,9 @@ class AdaptiveAvgPool(Op):
     def forward(ctx, input, sizes):
         ctx.save_for_backward(input)
         ctx.spatial = input.shape[input.ndim - len(sizes):]
-        return _adaptive_average(ctx.xp, input, sizes)
+        out = _adaptive_average(ctx.xp, input, sizes)
+        # see Note [memory formats]; a channels-last input's layout (PyTorch has no 3-d channels-last kernel)
+        return _mf.keep_format(out, input) if len(sizes) == 2 else out
 
     @staticmethod
     def backward(ctx, grad):
@@ -122,7 +124,10 @@ class AdaptiveAvgPoolAdjoint(Op):
 def adaptive_avg_pool(name, input, nd, output_size):
     sizes = _adaptive_output_size(name, input, nd, output_size)
     if all(t == 1 for t in sizes):                   # PyTorch takes the mean here (a node saving nothing)
-        return input.mean(tuple(range(input.ndim - nd, input.ndim)), keepdim=True)
+        out = input.mean(tuple(range(input.ndim - nd, input.ndim)), keepdim=True)
+        if not input._array.flags.c_contiguous:      # then lays it out channels-last: Note [memory formats]
+            out._array = _mf.keep_format(out._array, input._array)
+        return out
     if input.dtype.category < _dt.FLOAT:
         kernel = "adaptive_avg_pool3d_cpu" if nd == 3 else "adaptive_avg_pool2d"
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(input.dtype)}'")
@@ -190,6 +195,8 @@ class AdaptiveMaxPool(Op):
         indices = _adaptive_max_indices(xp, input, sizes).astype(xp.int64, copy=False)
         flat = input.reshape(lead + (-1,))
         output = xp.take_along_axis(flat, indices.reshape(lead + (-1,)), axis=-1).reshape(lead + tuple(sizes))
+        if nd == 2:                                  # see Note [memory formats]; a channels-last input's layout
+            output, indices = _mf.keep_format(output, input), _mf.keep_format(indices, input)
         ctx.nd = nd
         ctx.save_for_backward(input, indices)
         return output, indices

@@ -7,14 +7,20 @@ import numpy as _CPU_XP
 
 from .. import _dtype as _dt
 from .._device import CPU
+from .._memory_format import iterator_layout
 from .._tensor import Tensor, _make
+from ..amp._dispatch import AUTOCAST, autocast_run
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
-from ._common import (_out, _scalar_like, add_rounded_once, cast, is_scalar, nodiff, promote, scalar_value,
-                      zeros_like_)
+from ..sparse._coo_array import SparseCOOArray as _SparseCOO
+from ..sparse._kernels import power as _sparse_power
+from ._common import (_operand_cast, _out, _scalar_like, add_rounded_once, cast, is_scalar, nodiff, promote,
+                      scalar_value, zeros_like_)
 from ._registry import export
 from .comparison import _select
-from .unary import clone, log, reciprocal, trunc
+from .unary import _sqrt, clone, log, reciprocal, trunc
+
+_ndarray = _CPU_XP.ndarray
 
 # --- binary arithmetic ------------------------------------------------------------------------------
 
@@ -25,7 +31,10 @@ class Add(Op):
 
     @staticmethod
     def forward(ctx, input, other):
-        return input + other
+        out = input + other
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, other)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -38,7 +47,10 @@ class Sub(Op):
 
     @staticmethod
     def forward(ctx, input, other):
-        return input - other
+        out = input - other
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, other)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -55,7 +67,10 @@ class AddScaled(Op):
     @staticmethod
     def forward(ctx, input, other, alpha):
         ctx.alpha = alpha
-        return add_rounded_once(ctx.xp, input, other, alpha)
+        out = add_rounded_once(ctx.xp, input, other, alpha)
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, other)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -81,7 +96,10 @@ class Mul(Op):
     def forward(ctx, input, other):
         needs = ctx.needs_input_grad
         ctx.save_for_backward(input if needs[1] else None, other if needs[0] else None)
-        return input * other
+        out = input * other
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, other)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -128,7 +146,10 @@ class Div(Op):
     def forward(ctx, input, other):
         needs = ctx.needs_input_grad
         ctx.save_for_backward(input if needs[1] else None, other)
-        return input / other
+        out = input / other
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, other)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -276,12 +297,21 @@ class DivRounded(Op):
 
     @staticmethod
     def forward(ctx, input, other, floor):
+        # Saved as PyTorch's DivBackward2 saves them (the gradient does not need them): a second backward
+        # through it is refused as there
+        ctx.save_for_backward(input if ctx.needs_input_grad[1] else None, other)
+        ctx.floor = floor
         if floor:                                  # Python's floor division, as PyTorch's div_floor (1 // 0.1 == 9)
-            return ctx.xp.floor_divide(input, other)
-        return ctx.xp.trunc(input / other)
+            out = ctx.xp.floor_divide(input, other)
+        else:
+            out = ctx.xp.trunc(input / other)
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, other)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
+        ctx.saved_tensors                          # noqa: B018 (the version check, as PyTorch's unpack)
         needs = ctx.needs_input_grad
         return (zeros_like_(grad) if needs[0] else None), (zeros_like_(grad) if needs[1] else None)
 
@@ -331,13 +361,16 @@ class PowScalar(Op):
 def _power_scalar(xp, input, exponent):
     """input ** exponent for a Python number, as PyTorch's CPU kernel takes it: in float32, float64 and bfloat16,
     sqrt for 0.5, 1 / sqrt for -0.5 ((-0.) ** -0.5 is -inf, (-inf) ** -0.5 nan), 1 / x for -1 and 1 / (x * x)
-    for -2; float16 takes pow for all of them (NumPy's ** takes sqrt for 0.5 in every dtype)."""
+    for -2; float16 takes pow for all of them (NumPy's ** takes sqrt for 0.5 in every dtype). A sparse input:
+    its coalesced values."""
+    if input.__class__ is _SparseCOO:
+        return _sparse_power(input, exponent, lambda values: _power_scalar(xp, values, exponent))
     if input.dtype.kind == "c":
         return input ** exponent
     if input.dtype == xp.float16:
         return xp.power(input, exponent)
     if exponent == 0.5:
-        return xp.sqrt(input)
+        return _sqrt(xp, input)                    # (PyTorch's sqrt: +nan below 0)
     if exponent == -0.5:
         return 1 / xp.sqrt(input)
     if exponent == -1:
@@ -354,6 +387,12 @@ class Pow(Op):
     @staticmethod
     def forward(ctx, input, exponent):
         out = input ** exponent
+        if exponent.size == 1 and out.dtype.kind == "f" and exponent.reshape(-1)[0] == 0.5:
+            # NumPy takes sqrt for a one-element exponent of 0.5 (as PyTorch's values, and its -nan below 0), but
+            # PyTorch's tensor pow gives inf for (-inf) ** 0.5 and 0 for (-0.) ** 0.5 (adding 0 clears -0.)
+            out = ctx.xp.where(input == -math.inf, math.inf, out + out.dtype.type(0)).astype(out.dtype, copy=False)
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, exponent)
         ctx.save_for_backward(input, exponent, out)
         return out
 
@@ -393,8 +432,10 @@ class RPowScalar(Op):
 def pow(input, exponent, *, out=None):
     """input ** exponent (tensor or scalar on either side)."""
     if exponent.__class__ is int and exponent != 1 and out is None and isinstance(input, Tensor) and \
-            input._array.dtype.kind == "f":       # fast path: float tensor to a Python int power
-        return PowScalar.apply_binary(input, exponent)
+            input._array.dtype.char in "fd":      # fast path: float32/64 tensor to a Python int power
+        return PowScalar.apply_binary(input, exponent)        # (autocast casts only 16-bit floats for pow)
+    if "pow" in AUTOCAST and out is None:
+        return autocast_run("pow", pow, input, exponent)
     if not isinstance(input, Tensor):
         return _out(_rpow(exponent, input), out)
     if is_scalar(exponent):
@@ -411,6 +452,8 @@ def pow(input, exponent, *, out=None):
         if dtype.category <= _dt.INT and exponent.__class__ is int and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         if exponent == 1:
+            if input._array.__class__ is _SparseCOO:     # PyTorch's pow of a sparse tensor coalesces it
+                input = input.coalesce()
             return _out(mul(input, 1), out) if input._requires_grad else _out(clone(input), out)
         return _out(PowScalar.apply(input, exponent), out)
     input, exponent, dtype = promote("pow", input, exponent)
@@ -439,6 +482,8 @@ def _int_pow(xp, base, exponent):
 
 def _rpow(input, base):
     """base ** input where base is a scalar."""
+    if "pow" in AUTOCAST:
+        return autocast_run("pow", _rpow, input, base)
     base = scalar_value(base)
     if isinstance(base, (int, float)) and not isinstance(base, bool) and input.dtype.category >= _dt.FLOAT:
         if input.dtype is _dt.bfloat16:
@@ -473,7 +518,10 @@ class Fmod(Op):
     def forward(ctx, input, other):
         if ctx.needs_input_grad[1]:                # the input's gradient is grad itself: nothing saved for it
             ctx.save_for_backward(input, other)
-        return ctx.xp.fmod(input, other)
+        out = ctx.xp.fmod(input, other)
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, other)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -496,6 +544,8 @@ class Remainder(Op):
             zero = out == 0                        # the divisor's in NumPy
             if zero.any():
                 out = ctx.xp.where(zero, ctx.xp.copysign(out.dtype.type(0), input), out)
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, other)
         return out
 
     @staticmethod
@@ -525,6 +575,8 @@ def _check_int_zero(name, other):
 @export(inplace=True)
 def fmod(input, other):
     """Remainder with the sign of the dividend (C's fmod)."""
+    if not isinstance(input, Tensor):                 # PyTorch takes a number as the divisor only
+        raise TypeError(f"fmod(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     input, other, dtype = promote("fmod", input, other)
     _no_bool_kernel("fmod_cpu", dtype, complex_too=True)
     if dtype.category <= _dt.INT:
@@ -560,7 +612,10 @@ class FloorDivide(Op):
 
     @staticmethod
     def forward(ctx, input, other):
-        return ctx.xp.floor_divide(input, other)
+        out = ctx.xp.floor_divide(input, other)
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, other)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -574,19 +629,46 @@ class Lerp(Op):
 
     @staticmethod
     def forward(ctx, input, end, weight):
-        # PyTorch saves the weight, and input and end only for the weight's gradient
+        # PyTorch's LerpBackward1 saves the weight tensor, and input and end only for the weight's gradient;
+        # LerpBackward0 keeps a scalar weight as a value, no saved tensor (a second backward through it runs)
         if ctx.needs_input_grad[2]:
             ctx.save_for_backward(input, end, weight)
-        else:
+        elif isinstance(weight, ctx.xp.ndarray):
             ctx.save_for_backward(None, None, weight)
-        return input + weight * (end - input)
+        else:
+            ctx.weight = weight
+        out = _lerp(ctx.xp, input, end, weight)
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, end, weight)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        input, end, weight = ctx.saved_tensors
+        input, end, weight = ctx.saved_tensors or (None, None, ctx.weight)
         needs = ctx.needs_input_grad
         grad_weight = grad * (end - input) if needs[2] else None
         return (grad * (1 - weight) if needs[0] else None), (grad * weight if needs[1] else None), grad_weight
+
+
+def _lerp(xp, input, end, weight):
+    """PyTorch's lerp kernel: one multiply-add, start + w (end - start) where |w| < 0.5, else end + (w - 1)
+    (end - start), so w = 1 gives end exactly (and infinities as PyTorch: lerp(inf, 2, .5) is inf). float32 and
+    half precision work in float32 (PyTorch's opmath type) with the multiply-add formed in float64 and rounded
+    once, as its fused kernel; float64 and complex round twice."""
+    work = input.dtype
+    if work.kind == "V" or work.kind == "f" and work.itemsize < 8:
+        f32 = xp.float32
+        start, end, w = input.astype(f32, copy=False), end.astype(f32, copy=False), xp.asarray(weight, f32)
+        diff = (end - start).astype(xp.float64)
+        if w.ndim == 0:
+            out = start + float(w) * diff if abs(w) < 0.5 else end + float(w - f32(1)) * diff
+        else:
+            out = xp.where(xp.abs(w) < 0.5, start + w * diff, end + (w - f32(1)) * diff)
+        return out.astype(f32).astype(work, copy=False)              # (half precision: via float32, as there)
+    diff = end - input
+    if getattr(weight, "ndim", 0) == 0:
+        return input + weight * diff if abs(weight) < 0.5 else end - diff * (1 - weight)
+    return xp.where(xp.abs(weight) < 0.5, input + weight * diff, end - diff * (1 - weight))
 
 
 @export(inplace=True)
@@ -623,10 +705,60 @@ class LerpTensor(Lerp):
 @export(inplace=True)
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 * tensor2 (value is truncated to an integer for integer tensors, as in PyTorch)."""
+    if _State.grad_enabled and (getattr(input, "_requires_grad", False) or getattr(tensor1, "_requires_grad", False)
+                                or getattr(tensor2, "_requires_grad", False)):
+        _State.grad_enabled = False               # the values, as below; recorded as PyTorch's one node
+        try:
+            result = addcmul(input, tensor1, tensor2, value=value)
+        finally:
+            _State.grad_enabled = True
+        dtype = result.dtype
+        return Addcmul.apply(_operand_cast(input, dtype), _operand_cast(tensor1, dtype),
+                             _operand_cast(tensor2, dtype), value=value, result=result._array)
+    if isinstance(input, Tensor) and isinstance(tensor1, Tensor) and isinstance(tensor2, Tensor):
+        dtype = _dt.result_type(input, tensor1, tensor2)
+        if dtype is _dt.float32 or dtype is _dt.float16 or dtype is _dt.bfloat16:
+            value = scalar_value(value)
+            return nodiff(lambda xp, a, b, c: _addcmul_fused(xp, a, b, c, value), cast(input, dtype),
+                          cast(tensor1, dtype), cast(tensor2, dtype))
     product = mul(tensor1, tensor2)
     if value != 1 and _dt.result_type(input, product).category <= _dt.INT:
         value = int(value)
     return add(input, product, alpha=value) if value != 1 else add(input, product)
+
+
+def _addcmul_fused(xp, input, tensor1, tensor2, value):
+    """PyTorch's CPU addcmul for float32 (and, in float32, for float16 / bfloat16): value * tensor1 rounded, then
+    one fused multiply-add with tensor2 and input (formed in float64, rounded once to float32)."""
+    f32, f64 = xp.float32, xp.float64
+    scaled = tensor1.astype(f32, copy=False) * f32(value)
+    out = input.astype(f64) + scaled.astype(f64) * tensor2.astype(f64)
+    out = out.astype(f32).astype(input.dtype, copy=False)
+    if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        out = iterator_layout(out, input, tensor1, tensor2)
+    return out
+
+
+class Addcmul(Op):
+    """input + value * tensor1 * tensor2 in a graph: PyTorch's one node (AddcmulBackward0), which saves tensor2
+    for tensor1's gradient and tensor1 for tensor2's, so that a second backward or an in-place change of them
+    is refused before anything reaches input. The values come from addcmul's unrecorded path (its rounding)."""
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, tensor1, tensor2, value, result):
+        needs = ctx.needs_input_grad
+        ctx.value = value
+        ctx.save_for_backward(tensor1 if needs[2] else None, tensor2 if needs[1] else None)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        tensor1, tensor2 = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        value = ctx.value
+        return (grad if needs[0] else None, grad * (tensor2 * value) if needs[1] else None,
+                grad * (tensor1 * value) if needs[2] else None)
 
 
 class Addcdiv(Op):
@@ -641,8 +773,12 @@ class Addcdiv(Op):
         if input.dtype.itemsize < 4 and input.dtype.kind in "fV":   # float16, bfloat16 (kind V in ml_dtypes)
             wide = "float32"
             out = input.astype(wide) + value * tensor1.astype(wide) / tensor2.astype(wide)
-            return out.astype(input.dtype)
-        return input + value * tensor1 / tensor2
+            out = out.astype(input.dtype)
+        else:
+            out = input + value * tensor1 / tensor2
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, tensor1, tensor2)
+        return out
 
     @staticmethod
     def backward(ctx, grad):

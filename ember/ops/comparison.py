@@ -1,12 +1,20 @@
 """Comparison and selection: where, clamp, maximum / minimum / fmax / fmin, the comparisons (eq, lt ...),
 logical and bitwise ops, and the NaN / infinity tests (isnan, isinf, isfinite ...)."""
+import numbers
+
+import numpy as _CPU_XP
+
 from .. import _dtype as _dt
+from .._memory_format import iterator_layout
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
-from ._common import (_INT_RANGE, _out, _tensor_pair, cast, nodiff, promote, scalar_value, to_tensor_operand,
-                      zeros_like_)
+from ..sparse._kernels import zero_preserving
+from ._common import (_INT_RANGE, _out, _tensor_pair, cast, nodiff, not_a_tensor, promote, scalar_value,
+                      to_tensor_operand, zeros_like_)
 from ._registry import export
 from ._shapes import broadcast_shapes
+
+_ndarray = _CPU_XP.ndarray
 
 # --- where ----------------------------------------------------------------------------------------
 
@@ -16,7 +24,10 @@ class Where(Op):
     @staticmethod
     def forward(ctx, condition, input, other):
         ctx.save_for_backward(condition)
-        return ctx.xp.where(condition, input, other)
+        out = ctx.xp.where(condition, input, other)
+        if condition.__class__ is _ndarray and not condition.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, condition, input, other)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -137,6 +148,9 @@ def clamp(input, min=None, max=None, *, out=None):
 def _clamp(input, min, max, out, op):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    for bound in (min, max):
+        if bound is not None and not isinstance(bound, (Tensor, numbers.Number)):
+            raise TypeError(f"clamp(): expected min and max to be Tensors or Numbers, got {type(bound).__name__}")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         lo = to_tensor_operand(min, input) if min is not None else None
         hi = to_tensor_operand(max, input) if max is not None else None
@@ -172,7 +186,10 @@ class Maximum(Op):
     @classmethod
     def forward(cls, ctx, input, other):
         ctx.save_for_backward(input, other)
-        return getattr(ctx.xp, cls.ufunc)(input, other)
+        out = getattr(ctx.xp, cls.ufunc)(input, other)
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, other)
+        return out
 
     @classmethod
     def backward(cls, ctx, grad):
@@ -223,7 +240,7 @@ class Fmin(Fmax):
 
 @export(method=True)
 def maximum(input, other, *, out=None):
-    input, other, dtype = _tensor_pair("maximum", input, other)
+    input, other, dtype = _tensor_pair("maximum", input, other, scalars=False)
     if dtype.is_complex:
         raise RuntimeError("maximum not implemented for complex tensors.")
     return _out(Maximum.apply(input, other), out)
@@ -231,7 +248,7 @@ def maximum(input, other, *, out=None):
 
 @export(method=True)
 def minimum(input, other, *, out=None):
-    input, other, dtype = _tensor_pair("minimum", input, other)
+    input, other, dtype = _tensor_pair("minimum", input, other, scalars=False)
     if dtype.is_complex:
         raise RuntimeError("minimum not implemented for complex tensors.")
     return _out(Minimum.apply(input, other), out)
@@ -239,7 +256,7 @@ def minimum(input, other, *, out=None):
 
 @export(method=True)
 def fmax(input, other):
-    input, other, dtype = _tensor_pair("fmax", input, other)
+    input, other, dtype = _tensor_pair("fmax", input, other, scalars=False)
     if dtype.is_complex:
         raise RuntimeError("fmax not implemented for complex tensors.")
     return Fmax.apply(input, other)
@@ -247,7 +264,7 @@ def fmax(input, other):
 
 @export(method=True)
 def fmin(input, other):
-    input, other, dtype = _tensor_pair("fmin", input, other)
+    input, other, dtype = _tensor_pair("fmin", input, other, scalars=False)
     if dtype.is_complex:
         raise RuntimeError("fmin not implemented for complex tensors.")
     return Fmin.apply(input, other)
@@ -258,14 +275,19 @@ def fmin(input, other):
 def _elementwise(name, fn, a, b):
     """nodiff(fn, a, b), NumPy's broadcasting ValueError raised as PyTorch's RuntimeError naming the sizes."""
     try:
-        return nodiff(fn, a, b)
+        out = nodiff(fn, a, b)
     except ValueError:
         broadcast_shapes(*(tuple(x.shape) for x in (a, b) if isinstance(x, Tensor)), op=name)
         raise
+    if a.__class__ is Tensor and a._array.__class__ is _ndarray and not a._array.flags.c_contiguous:
+        out._array = iterator_layout(out._array, a._array, b._array if isinstance(b, Tensor) else b)
+    return out
 
 
 def _compare(name, fn):
     def compare(input, other, *, out=None):
+        if not isinstance(input, Tensor):          # PyTorch takes a number as `other` only
+            raise not_a_tensor(name, input, 1)
         a, b, _ = promote(name, input, other)
         return _out(_elementwise(name, fn, a, b), out)
     compare.__name__ = compare.__qualname__ = name
@@ -289,8 +311,9 @@ export(ge, name="greater_equal", inplace=True)
 
 def _logical(name, fn):
     def logical(input, other):
-        if not isinstance(other, Tensor):
-            other = to_tensor_operand(other, input)
+        for position, value in ((1, input), (2, other)):
+            if not isinstance(value, Tensor):
+                raise not_a_tensor(name, value, position)
         return _elementwise(name, fn, input, other)
     logical.__name__ = logical.__qualname__ = name
     export(logical, inplace=True)
@@ -334,6 +357,7 @@ def bitwise_not(input):
 
 # --- NaN and infinity tests (no gradients) --------------------------------------------------------
 
+@zero_preserving("isnan")
 def _isnan(xp, x):
     return xp.isnan(x) if x.dtype.kind not in "biu" else xp.zeros(x.shape, dtype=bool)
 
@@ -343,21 +367,28 @@ def isnan(input):
     return nodiff(_isnan, input)
 
 
+# PyTorch's isnan/isinf/isposinf/isneginf of a sparse tensor: a bool sparse tensor of its (coalesced) pattern
+_isinf = zero_preserving("isinf")(lambda xp, x: xp.isinf(x) if x.dtype.kind not in "biu" else
+                                  xp.zeros(x.shape, dtype=bool))
+_isposinf = zero_preserving("isposinf")(lambda xp, x: xp.isposinf(x) if x.dtype.kind not in "biuc" else
+                                        xp.zeros(x.shape, dtype=bool))
+_isneginf = zero_preserving("isneginf")(lambda xp, x: xp.isneginf(x) if x.dtype.kind not in "biuc" else
+                                        xp.zeros(x.shape, dtype=bool))
+
+
 @export(method=True)
 def isinf(input):
-    return nodiff(lambda xp, x: xp.isinf(x) if x.dtype.kind not in "biu" else xp.zeros(x.shape, dtype=bool), input)
+    return nodiff(_isinf, input)
 
 
 @export(method=True)
 def isposinf(input):
-    return nodiff(lambda xp, x: xp.isposinf(x) if x.dtype.kind not in "biuc" else xp.zeros(x.shape, dtype=bool),
-                  input)
+    return nodiff(_isposinf, input)
 
 
 @export(method=True)
 def isneginf(input):
-    return nodiff(lambda xp, x: xp.isneginf(x) if x.dtype.kind not in "biuc" else xp.zeros(x.shape, dtype=bool),
-                  input)
+    return nodiff(_isneginf, input)
 
 
 @export(method=True)

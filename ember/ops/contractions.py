@@ -244,6 +244,8 @@ def _check_equation(equation, operands):
     if len(terms) < len(operands):
         raise RuntimeError("einsum(): more operands were provided than specified in the equation")
     seen = {}
+    # the dims an ellipsis covers, right-aligned across operands; checked in term order with the letters
+    ell_sizes = [1] * max([op.ndim - len(t) + 3 for t, op in zip(terms, operands) if "..." in t], default=0)
     for k, (term, op) in enumerate(zip(terms, operands)):
         letters = term.replace("...", "")
         ndim = op.ndim
@@ -253,16 +255,27 @@ def _check_equation(equation, operands):
         if "..." in term and len(letters) > ndim:
             raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(letters)}) is more than "
                                f"the number of dimensions ({ndim}) for operand {k}")
-        head, _, tail = term.partition("...")
-        shape = op.shape
-        dims = list(zip(head, shape[:len(head)])) + list(zip(tail, shape[ndim - len(tail):] if tail else ()))
+        head = term.partition("...")[0]
+        n_ell = ndim - len(letters)
         own = {}
-        for c, size in dims:
-            if c in own and own[c] != size:
-                raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {k} but the sizes don't match, "
-                                   f"{size} != {own[c]}")
+        for d, size in enumerate(op.shape):
+            if len(head) <= d < len(head) + n_ell:       # covered by the ellipsis
+                j = len(ell_sizes) - n_ell + d - len(head)
+                prev = ell_sizes[j]
+                if size != prev and size != 1 and prev != 1:
+                    raise RuntimeError(f"einsum(): dimension {d} covered by ellipsis in operand {k}has size {size} "
+                                       f"which does not broadcast with previously seen ellipsis with size {prev} "
+                                       "for the respective dimension")     # sic: PyTorch's missing space
+                if prev == 1:
+                    ell_sizes[j] = size
+                continue
+            c = letters[d if d < len(head) else d - n_ell]
+            if c in own:
+                if own[c] != size:
+                    raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {k} but the sizes don't "
+                                       f"match, {size} != {own[c]}")
+                continue
             own[c] = size
-        for c, size in own.items():
             prev = seen.get(c)
             if prev is not None and size != prev and size != 1 and prev != 1:
                 raise RuntimeError(f"einsum(): subscript {c} has size {size} for operand {k} which does not "
@@ -331,12 +344,16 @@ def _einsum_dtypes(equation, operands):
     (that step gives zeros of the joining operand's dtype)."""
     _, contracts, empty = _torch_plan(equation, [o.shape for o in operands])
     dtype = operands[0].dtype
+    grad = _State.grad_enabled and operands[0]._requires_grad     # the running result requires grad
     for k in range(1, len(operands)):
         other = operands[k].dtype
+        grad = grad or _State.grad_enabled and operands[k]._requires_grad
         if not contracts[k]:
             dtype = _dt.promote_types(dtype, other)
         elif empty[k]:
             dtype = other
+            if grad and dtype.category < _dt.FLOAT:    # an integer step result that would require grad
+                raise RuntimeError(f"Autograd not support dtype: {_dt.scalar_type_name(dtype)}")
         elif other is not dtype:
             raise RuntimeError(f"expected scalar type {_dt.scalar_type_name(dtype)} but found "
                                f"{_dt.scalar_type_name(other)}")
@@ -358,6 +375,8 @@ def tensordot(a, b, dims=2):
         dims_b = [dims_b] if isinstance(dims_b, int) else list(dims_b)
     if len(dims_a) != len(dims_b):
         raise RuntimeError("both dimension lists should have same length")
+    if "tensordot" in AUTOCAST:                      # CUDA's promote casts before tensordot's own checks
+        a, b = autocast_args(("tensordot",), a, b)
     if a.dtype is not b.dtype:
         raise RuntimeError("both inputs should have same dtype")
     if AUTOCAST:                                     # PyTorch's tensordot multiplies with mm

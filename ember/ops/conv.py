@@ -11,6 +11,7 @@ kernel offset (prod(kernel) iterations, never a loop over pixels or batch).
 import itertools
 import math
 
+from .. import _memory_format as _mf
 from .._tensor import Tensor
 from ..amp._dispatch import AUTOCAST, autocast_run
 from ..autograd.function import Op
@@ -131,7 +132,7 @@ class Fold(Op):
     node_name = "Col2ImBackward0"
 
     @staticmethod
-    def forward(ctx, input, output_size, kernel_size, dilation, padding, stride, watch=()):
+    def forward(ctx, input, output_size, kernel_size, dilation, padding, stride, watch=(), memory_format=None):
         xp = ctx.xp
         if watch:                                 # Note [convolution saved tensors]
             ctx.save_for_backward(*watch)
@@ -148,7 +149,10 @@ class Fold(Op):
             target = canvas[window_at(offset, stride, dilation, out)]
             target += cols[(slice(None),) + offset]
         region = canvas[(Ellipsis,) + tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, output_size))]
-        return xp.ascontiguousarray(region.transpose((1, 0) + tuple(range(2, 2 + nd))))
+        region = region.transpose((1, 0) + tuple(range(2, 2 + nd)))
+        if memory_format is not None:              # a transposed convolution's channels-last output
+            return _mf.as_format(region, memory_format, xp)
+        return xp.ascontiguousarray(region)
 
     @staticmethod
     def backward(ctx, grad):
@@ -167,14 +171,20 @@ class ConvolutionOutput(Op):
     node_name = "ConvolutionBackward0"
 
     @staticmethod
-    def forward(ctx, output, bias, out_shape, watch):
+    def forward(ctx, output, bias, out_shape, watch, memory_format=None):
         ctx.save_for_backward(*watch)
         ctx.shape = output.shape
         n, channels = out_shape[0], out_shape[1]
         moved = output.reshape((channels, n) + tuple(out_shape[2:])).swapaxes(0, 1)
-        if bias is None:
+        if memory_format is not None:              # channels last: the same one pass, into NHWC memory
+            result = _mf.empty(out_shape, output.dtype, ctx.xp, memory_format)
+            if bias is None:
+                result[...] = moved
+                return result
+        elif bias is None:
             return ctx.xp.ascontiguousarray(moved)
-        result = ctx.xp.empty(out_shape, dtype=output.dtype)
+        else:
+            result = ctx.xp.empty(out_shape, dtype=output.dtype)
         return ctx.xp.add(moved, bias.reshape((channels,) + (1,) * (len(out_shape) - 2)), out=result)
 
     @staticmethod
@@ -191,8 +201,11 @@ class ConvolutionBias(Op):
     node_name = "ConvolutionBackward0"
 
     @staticmethod
-    def forward(ctx, output, bias, watch):
+    def forward(ctx, output, bias, watch, memory_format=None):
         ctx.save_for_backward(*watch)
+        if memory_format is not None:
+            result = _mf.empty(output.shape, output.dtype, ctx.xp, memory_format)
+            return ctx.xp.add(output, bias.reshape((-1,) + (1,) * (output.ndim - 2)), out=result)
         return output + bias.reshape((-1,) + (1,) * (output.ndim - 2))
 
     @staticmethod
@@ -237,10 +250,15 @@ def _batched(name, input, nd):
 
 
 def _check_dtypes(input, weight, bias):
+    """PyTorch's CPU messages (its dtype names: ScalarType for the weight, C types for the bias)."""
+    from .. import _dtype as _dt
+    from .arithmetic import _TYPE_META
     if input.dtype is not weight.dtype:
-        raise RuntimeError(f"Input type ({input.dtype}) and weight type ({weight.dtype}) should be the same")
+        raise RuntimeError(f"expected scalar type {_dt.scalar_type_name(input.dtype)} but found "
+                           f"{_dt.scalar_type_name(weight.dtype)}")
     if bias is not None and bias.dtype is not input.dtype:
-        raise RuntimeError(f"Input type ({input.dtype}) and bias type ({bias.dtype}) should be the same")
+        raise RuntimeError(f"Input type ({_TYPE_META[input.dtype.name]}) and bias type ({_TYPE_META[bias.dtype.name]}) "
+                           "should be the same")
 
 
 def conv_padding(name, padding, kernel, stride, dilation):
@@ -304,8 +322,24 @@ def convolution(name, input, weight, bias, stride, padding, dilation, groups, nd
         output = weight.reshape(out_channels, -1) @ cols                  # one BLAS product: (C_out, N*L)
     else:
         output = weight.reshape(groups, out_channels // groups, -1) @ cols.reshape(groups, -1, cols.shape[-1])
-    output = ConvolutionOutput.apply(output, bias, out_shape=(n, out_channels) + out, watch=(input, weight))
+    output = ConvolutionOutput.apply(output, bias, out_shape=(n, out_channels) + out, watch=(input, weight),
+                                     memory_format=_conv_format(input, weight, nd))
     return output.squeeze(0) if unbatched else output
+
+
+def _conv_format(input, weight, nd):
+    """The channels-last format of a 2-d (3-d) convolution's output when PyTorch's CPU kernels make it: the
+    input's or the weight's strides suggest it (Note [memory formats]); None for contiguous. PyTorch's 3-d
+    channels-last kernels (oneDNN's) take float32 and bfloat16 only: float64 and float16 come out contiguous."""
+    if nd == 1 or input._array.flags.c_contiguous and weight._array.flags.c_contiguous:
+        return None
+    if nd == 3 and input._array.dtype.name not in ("float32", "bfloat16"):
+        return None
+    for t in (input, weight):
+        fmt = _mf.suggest(t._array)
+        if fmt is not _mf.contiguous_format:
+            return fmt
+    return None
 
 
 def transposed_convolution(name, input, weight, bias, stride, padding, output_padding, groups, dilation, nd):
@@ -348,12 +382,13 @@ def transposed_convolution(name, input, weight, bias, stride, padding, output_pa
         cols = cols.reshape(-1, n * length)
     # The windows cover (in - 1) * stride + span elements; output_padding adds uncovered ones at the end.
     fold_pads = tuple((p, p - e) for p, e in zip(pads, extra))
+    memory_format = _conv_format(input, weight, nd)
     if bias is None:                              # Note [convolution saved tensors]: the last node watches
         output = Fold.apply(cols, output_size=tuple(spatial), kernel_size=kernel, dilation=dilation,
-                            padding=fold_pads, stride=stride, watch=(input, weight))
+                            padding=fold_pads, stride=stride, watch=(input, weight), memory_format=memory_format)
     else:
         output = fold_columns(cols, spatial, kernel, dilation, fold_pads, stride)
-        output = ConvolutionBias.apply(output, bias, watch=(input, weight))
+        output = ConvolutionBias.apply(output, bias, watch=(input, weight), memory_format=memory_format)
     return output.squeeze(0) if unbatched else output
 
 
@@ -404,7 +439,9 @@ class ConstantPadNd(Op):
     def forward(ctx, input, padding, value):
         ctx.padding = padding
         out = pad_canvas(ctx.xp, input, padding, value)
-        return out.copy() if out is input or not any(lo > 0 or hi > 0 for lo, hi in padding) else out
+        if out is input or not any(lo > 0 or hi > 0 for lo, hi in padding):
+            return out.copy(order="K")            # (a crop keeps the input's layout, as PyTorch's clone)
+        return _mf.keep_format(out, input)        # see Note [memory formats]; a channels-last input's layout
 
     @staticmethod
     def backward(ctx, grad):

@@ -10,10 +10,12 @@ import numpy as np
 
 from .. import _dtype as _dt
 from .._device import CPU, _default as _default_device, get_default_device, set_default_device, to_device
-from .._tensor import Tensor, _make
-from ..autograd.function import Op
+from .._tensor import _SPARSE_STORAGES, Tensor, _make
+from ..autograd.function import Function, Op
 from .._backends import backend_for
 from ..storage import UntypedStorage
+from .. import _memory_format as _mf
+from .._memory_format import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
 from ._registry import PUBLIC, export
 from ._shapes import parse_shape, parse_size
 from ..amp._dispatch import AUTOCAST, autocast_run
@@ -392,7 +394,7 @@ def _filled(shape, fill, dtype, device, requires_grad):
     backend = backend_for(device)
     if fill is None:
         arr = backend.empty_like_shape(shape, dtype.numpy)
-    elif fill == 0:
+    elif fill == 0 and not (type(fill) is float and math.copysign(1.0, fill) < 0):     # full(s, -0.0) keeps -0.0
         arr = xp.zeros(shape, dtype=dtype.numpy)
     elif fill == 1:
         arr = xp.ones(shape, dtype=dtype.numpy)
@@ -403,26 +405,65 @@ def _filled(shape, fill, dtype, device, requires_grad):
 
 @export(method=False)
 def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, **kwargs):
-    return _filled(parse_size(size, kwargs, "zeros") if kwargs else parse_shape(size), 0, dtype, device,
-                   requires_grad)
+    shape = parse_size(size, kwargs, "zeros") if kwargs else parse_shape(size)
+    if layout is not None:
+        sparse = _in_layout("zeros", shape, False, dtype, layout, device, requires_grad)
+        if sparse is not None:
+            return sparse
+    return _filled(shape, 0, dtype, device, requires_grad)
+
+
+def _in_layout(name, shape, filled, dtype, layout, device, requires_grad):
+    """A factory's result in a sparse layout (ember/ops/sparse_coo_ops.py; filled: ones/full, which have none);
+    None for strided."""
+    from .sparse_coo_ops import factory
+    return factory(name, shape, filled, dtype, layout, device, requires_grad)
+
+
+def _like_in_layout(name, input, filled, dtype, layout, device, requires_grad):
+    """A *_like result of a sparse input or in a sparse layout (ember/ops/sparse_coo_ops.py); None for strided."""
+    from .sparse_coo_ops import like
+    return like(name, input, filled, dtype, layout, device, requires_grad)
 
 
 @export(method=False)
 def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, **kwargs):
-    return _filled(parse_size(size, kwargs, "ones") if kwargs else parse_shape(size), 1, dtype, device,
-                   requires_grad)
+    shape = parse_size(size, kwargs, "ones") if kwargs else parse_shape(size)
+    if layout is not None:
+        _in_layout("ones", shape, True, dtype, layout, device, requires_grad)      # strided, or refused
+    return _filled(shape, 1, dtype, device, requires_grad)
 
 
 @export(method=False)
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
           memory_format=None, **kwargs):
     """Uninitialised in PyTorch; ember zero-fills (reading garbage helps nobody)."""
-    return _filled(parse_size(size, kwargs, "empty") if kwargs else parse_shape(size), 0, dtype, device,
-                   requires_grad)
+    shape = parse_size(size, kwargs, "empty") if kwargs else parse_shape(size)
+    if layout is not None:
+        sparse = _in_layout("empty", shape, False, dtype, layout, device, requires_grad)
+        if sparse is not None:
+            return sparse
+    if memory_format is None or memory_format is contiguous_format:
+        return _filled(shape, 0, dtype, device, requires_grad)
+    _mf.check_type(memory_format, "empty")
+    if memory_format is preserve_format:
+        raise RuntimeError("unsupported memory format Preserve")
+    _mf.check_rank(memory_format, len(shape))
+    dtype = _dtype_or_default(dtype)
+    if dtype.numpy is None:
+        _dt.check_bfloat16()
+    device, xp = _device_and_xp(device)
+    if device.type == "meta":
+        return _filled(shape, 0, dtype, device, requires_grad)
+    out = _mf.empty(shape, dtype.numpy, xp, memory_format)
+    out[...] = 0
+    return _finish(out, device, requires_grad)
 
 
 @export(method=False)
 def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    if layout is not None:
+        _in_layout("full", (), True, dtype, layout, device, requires_grad)     # strided, or refused
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     if dtype is None:
@@ -430,24 +471,6 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
     return _filled(parse_shape((size,)), fill_value, dtype, device, requires_grad)
 
 
-class memory_format:
-    """PyTorch's memory formats: ember.contiguous_format, preserve_format, channels_last, channels_last_3d."""
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
-
-    def __repr__(self):
-        return f"ember.{self.name}"
-
-    def __reduce__(self):
-        return self.name                           # the module-level instance of that name
-
-
-contiguous_format = memory_format("contiguous_format")
-preserve_format = memory_format("preserve_format")
-channels_last = memory_format("channels_last")
-channels_last_3d = memory_format("channels_last_3d")
 PUBLIC["memory_format"] = memory_format
 PUBLIC["UntypedStorage"] = UntypedStorage
 for _format in (contiguous_format, preserve_format, channels_last, channels_last_3d):
@@ -483,12 +506,9 @@ def empty_array_like(array, np_dtype, xp, memory_format=None):
     transposed result), contiguous_format is C order, channels_last is NHWC (NDHWC)."""
     shape = array.shape
     if memory_format is channels_last or memory_format is channels_last_3d:
-        order = [0, *range(2, len(shape)), 1] if len(shape) == (4 if memory_format is channels_last else 5) \
-            else None
-        if order is None:
-            raise RuntimeError(f"required rank {4 if memory_format is channels_last else 5} tensor to use "
-                               f"{memory_format.name} format")
-    elif len(shape) < 2 or memory_format is contiguous_format or array.flags.c_contiguous:
+        _mf.check_rank(memory_format, len(shape))
+        return _mf.empty(shape, np_dtype, xp, memory_format)
+    if len(shape) < 2 or memory_format is contiguous_format or array.flags.c_contiguous:
         return xp.empty(shape, dtype=np_dtype)
     else:
         order = layout_order(shape, array.strides)
@@ -534,18 +554,28 @@ def _filled_like(input, fill, dtype, device, requires_grad, memory_format):
 
 @export(method=False)
 def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    if layout is not None or input._array.__class__ in _SPARSE_STORAGES:
+        sparse = _like_in_layout("zeros_like", input, False, dtype, layout, device, requires_grad)
+        if sparse is not None:
+            return sparse
     dtype, device = _like(input, dtype, device)
     return _filled_like(input, 0, dtype, device, requires_grad, memory_format)
 
 
 @export(method=False)
 def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    if layout is not None or input._array.__class__ in _SPARSE_STORAGES:
+        _like_in_layout("ones_like", input, True, dtype, layout, device, requires_grad)     # strided, or refused
     dtype, device = _like(input, dtype, device)
     return _filled_like(input, 1, dtype, device, requires_grad, memory_format)
 
 
 @export(method=False)
 def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    if layout is not None or input._array.__class__ in _SPARSE_STORAGES:
+        sparse = _like_in_layout("empty_like", input, False, dtype, layout, device, requires_grad)
+        if sparse is not None:
+            return sparse
     dtype, device = _like(input, dtype, device)
     return _filled_like(input, 0, dtype, device, requires_grad, memory_format)
 
@@ -553,6 +583,8 @@ def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=Fal
 @export(method=False)
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
               memory_format=None):
+    if layout is not None or input._array.__class__ in _SPARSE_STORAGES:
+        _like_in_layout("full_like", input, True, dtype, layout, device, requires_grad)     # strided, or refused
     dtype, device = _like(input, dtype, device)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
@@ -857,21 +889,26 @@ def polar(abs, angle):
 
 # --- conversion between devices and dtypes ------------------------------------------------------------
 
-class ToDevice(Op):
-    node_name = "ToCopyBackward0"
+class ToDevice(Function):
+    """A differentiable copy to another device (the gradient goes back to the source device). A custom Function,
+    not an Op: an Op's outputs live on its inputs' device."""
 
     @staticmethod
-    def forward(ctx, input, src, dst):
-        ctx.src = src
-        array = backend_for(src).to_numpy(input)
-        return backend_for(dst).from_numpy(array)
+    def forward(ctx, input, device):
+        ctx.src = input._device
+        return _copy_to_device(input, device)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.to(ctx.src), None, None
+        return grad.to(ctx.src), None
 
 
-def _to(t, device, dtype, copy):
+ToDevice._node_cls.__name__ = ToDevice._node_cls.__qualname__ = "ToCopyBackward0"
+
+
+def _to(t, device, dtype, copy, memory_format=None):
+    if memory_format is not None and memory_format is not preserve_format:
+        return _to_format(t, device, dtype, copy, memory_format)
     out = t
     if dtype is not None and dtype is not t.dtype:
         from ._common import cast
@@ -885,13 +922,40 @@ def _to(t, device, dtype, copy):
     return out
 
 
+def _to_format(t, device, dtype, copy, memory_format):
+    """t.to(..., memory_format=fmt): t itself when nothing changes and t's strides already suggest fmt (as
+    PyTorch decides), else a copy laid out contiguous in fmt."""
+    sparse = t._array.__class__ in _SPARSE_STORAGES
+    if not copy and (dtype is None or dtype is t.dtype) and (device is None or device == t._device) \
+            and (_mf.contiguous_format if sparse else _mf.suggest(t._array)) is memory_format:
+        return t
+    if sparse:
+        raise RuntimeError(f"to(options): COO only supports memory format Preserve, but got "
+                           f"{_mf.cpp_name(memory_format)} instead.")
+    _mf.check_rank(memory_format, t._array.ndim)
+    out = _to(t, device, dtype, False)
+    if out is t or out.stride() != _mf.format_strides(out._array.shape, memory_format):
+        out = _ToFormat().apply(out, memory_format=memory_format)
+    return out
+
+
+@functools.cache
+def _ToFormat():
+    """Clone with PyTorch's node name for to(memory_format=...) (a class made on first use: unary.py
+    imports this module)."""
+    from .unary import Clone
+    return type("ToFormat", (Clone,), {"node_name": "ToCopyBackward0", "__module__": __name__})
+
+
 def _device_copy(t, device):
     if t._requires_grad:
         from ..autograd.grad_mode import _State
         if _State.grad_enabled:
-            result = ToDevice.apply(t, t._device, device)
-            result._device = device
-            return result
+            return ToDevice.apply(t, device)
+    return _copy_to_device(t, device)
+
+
+def _copy_to_device(t, device):
     array = backend_for(device).from_numpy(backend_for(t._device).to_numpy(t._array))
     if t._device.type != "cpu" and device.type == "cpu":
         array = np.array(array, copy=True)

@@ -1,6 +1,7 @@
 """The CTC loss primitive: CtcLoss runs the forward (alpha) and backward (beta) recursions in log space,
 vectorised over the batch and the extended label positions; Python loops run over time steps only. The argument
 handling (lengths, target layouts, reduction) is nn.functional.ctc_loss's, in nn/_functional/ctc.py."""
+from .._backends import errstate
 from .._tensor import _make
 from ..autograd.function import Op
 
@@ -8,7 +9,7 @@ from ..autograd.function import Op
 def _lse3(xp, a, b, c):
     m = xp.maximum(xp.maximum(a, b), c)
     safe = xp.where(xp.isfinite(m), m, 0)
-    with xp.errstate(divide="ignore"):
+    with errstate(divide="ignore"):
         return xp.log(xp.exp(a - safe) + xp.exp(b - safe) + xp.exp(c - safe)) + safe
 
 
@@ -89,10 +90,10 @@ class CtcLoss(Op):
         m = ab.max(axis=2, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
         onehot = (ext[:, :, None] == xp.arange(C)[None, None, :]).astype(lp.dtype)   # (N, L, C)
-        with xp.errstate(divide="ignore"):
+        with errstate(divide="ignore"):
             lcab = xp.log(xp.einsum("tnl,nlc->tnc", xp.exp(ab - m), onehot)) + m
         # PyTorch's gradient: exp(lp) - exp(lcab + nll - lp), equal to the true one after log_softmax
-        with xp.errstate(over="ignore", invalid="ignore"):
+        with errstate(over="ignore", invalid="ignore"):
             g = xp.exp(lp) - xp.exp(lcab + nll[None, :, None] - lp)
         g = xp.where((xp.arange(T)[:, None] < input_lengths[None, :])[:, :, None], g, 0)
         g = xp.where(xp.isfinite(nll)[None, :, None], g, 0) if ctx.zero_infinity else g

@@ -94,6 +94,8 @@ class Cdist(Op):
 @export
 def dist(input, other, p=2):
     """The p-norm of input - other (broadcast)."""
+    if "dist" in AUTOCAST:
+        return autocast_run("dist", dist, input, other, p)
     dtype = _dt.result_type(input, other)          # a 0-d operand is weak, as in PyTorch's promotion
     if dtype.category < _dt.FLOAT:
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
@@ -106,7 +108,8 @@ def dist(input, other, p=2):
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """Pairwise p-norm distances of the rows of x1 (..., P, M) and x2 (..., R, M), batch dims broadcast.
 
-    Computed directly for every compute_mode (PyTorch may use a matmul expansion for p=2)."""
+    For p=2 PyTorch's matmul expansion sqrt(|x1|^2 - 2 x1.x2 + |x2|^2) where its compute_mode takes it (always with
+    "use_mm_for_euclid_dist", past 25 rows with the default); the differences directly otherwise."""
     if "cdist" in AUTOCAST:
         return autocast_run("cdist", cdist, x1, x2, p, compute_mode)
     for name, t in (("X1", x1), ("X2", x2)):
@@ -117,8 +120,19 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
                                f"{_dt.scalar_type_name(t.dtype)}")
     if x1.shape[-1] != x2.shape[-1]:
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
+    if x1.dtype in (_dt.float16, _dt.bfloat16):
+        raise NotImplementedError(f"\"cdist\" not implemented for '{_dt.scalar_type_name(x1.dtype)}'")
+    if x2.dtype is not x1.dtype:                       # no promotion in PyTorch's kernel
+        raise RuntimeError(f"expected scalar type {_dt.scalar_type_name(x1.dtype)} but found "
+                           f"{_dt.scalar_type_name(x2.dtype)}")
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
     broadcast_shapes(tuple(x1.shape[:-2]), tuple(x2.shape[:-2]))
-    dtype = _dt.promote_types(x1.dtype, x2.dtype)
-    return Cdist.apply(cast(x1, dtype), cast(x2, dtype), p=float(p))
+    r1, r2 = x1.shape[-2], x2.shape[-2]
+    if p == 2 and (compute_mode == "use_mm_for_euclid_dist" or (
+            compute_mode == "use_mm_for_euclid_dist_if_necessary" and (r1 > 25 or r2 > 25))):
+        from .norms import SafeSqrt
+        sq1 = (x1 * x1).sum(-1, keepdim=True)
+        sq2 = (x2 * x2).sum(-1, keepdim=True)
+        return SafeSqrt.apply((sq1 - 2 * x1.matmul(x2.mT) + sq2.mT).clamp_min(0))
+    return Cdist.apply(x1, x2, p=float(p))

@@ -273,16 +273,11 @@ def _last_dim_sums(values):
     return total.reshape(values.shape[:-1] + (1,))
 
 
-def _generator(generator):
-    if generator is None:
-        from ..random import default_generator
-        return default_generator
-    return generator
-
-
-def _draw(values, sampler, generator, *columns):
-    """sampler(value..., draws) for each element of the C-ordered arrays, as a float64 array."""
-    draws = _Draws(_generator(generator), values.size)
+def _draw(values, sampler, generator, like, *columns):
+    """sampler(value..., draws) for each element of the C-ordered host arrays, as a float64 array, drawn by the
+    generator of `like`'s device unless one is given (Note [cuda random numbers] in ember/random.py)."""
+    from .sampling import _gen
+    draws = _Draws(_gen(generator, like._device), values.size)
     out = np.empty(values.size, dtype=np.float64)
     try:
         for i, args in enumerate(zip(*[c.ravel().tolist() for c in (values,) + columns])):
@@ -341,7 +336,7 @@ class StandardGammaGrad(Op):
     @staticmethod
     def forward(ctx, alpha, x):
         from .gamma_grads import standard_gamma_grad_array       # loaded on first use: import ember stays fast
-        return standard_gamma_grad_array(alpha, x)
+        return standard_gamma_grad_array(ctx.xp, alpha, x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -355,7 +350,7 @@ class DirichletGrad(Op):
     @staticmethod
     def forward(ctx, x, alpha, total):
         from .gamma_grads import dirichlet_grad_array
-        return dirichlet_grad_array(x, alpha, total)
+        return dirichlet_grad_array(ctx.xp, x, alpha, total)
 
     @staticmethod
     def backward(ctx, grad):
@@ -380,7 +375,7 @@ def _standard_gamma(input, generator=None):
     _require_float("gamma_cpu", input)
     single = input.dtype is _dt.float32
     alpha = _host(input)
-    sample = _draw(alpha, lambda a, draws: _gamma_one(a, draws, single), generator)
+    sample = _draw(alpha, lambda a, draws: _gamma_one(a, draws, single), generator, input)
     tiny = np.finfo(alpha.dtype).tiny
     with np.errstate(invalid="ignore"):
         sample = sample.astype(alpha.dtype)
@@ -408,7 +403,7 @@ def _sample_dirichlet(input, generator=None):
     [tiny, 1) of input's dtype."""
     _require_float("dirichlet", input)
     alpha = _host(input)
-    gammas = _draw(alpha.astype(np.float64), lambda a, draws: _gamma_one(a, draws, False), generator)
+    gammas = _draw(alpha.astype(np.float64), lambda a, draws: _gamma_one(a, draws, False), generator, input)
     with np.errstate(invalid="ignore"):
         gammas = np.where(gammas >= np.finfo(np.float64).tiny, gammas, np.finfo(np.float64).tiny)
         ratio = (gammas / _last_dim_sums(gammas)).astype(alpha.dtype)
@@ -428,7 +423,7 @@ def poisson(input, generator=None):
     rates = _host(input)
     if not bool((rates >= 0).all()):
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
-    sample = _draw(rates.astype(np.float64), _poisson_one, generator).astype(rates.dtype)
+    sample = _draw(rates.astype(np.float64), _poisson_one, generator, input).astype(rates.dtype)
     return Poisson.apply(input, sample=_to_device(sample, input))
 
 
@@ -448,5 +443,5 @@ def binomial(count, prob, generator=None):
     # a NaN count never ends PyTorch's inversion loop; ember returns NaN there instead of hanging
     sample = _draw(counts.astype(np.float64),
                    lambda n, p, draws: math.nan if n != n else _binomial_one(n, p, draws, single),
-                   generator, probs.astype(np.float64)).astype(counts.dtype)
+                   generator, count, probs.astype(np.float64)).astype(counts.dtype)
     return _NotDifferentiable.apply(count, prob, sample=_to_device(sample, count), name="binomial")

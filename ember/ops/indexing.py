@@ -9,11 +9,13 @@ import numpy as np
 
 from .. import _dtype as _dt
 from .._tensor import Tensor
+from ..amp._dispatch import AUTOCAST
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
 from ._common import cast, checked_scalar, nodiff, scalar_value, to_tensor_operand
 from ._registry import export, export_method
 from ._shapes import wrap_dim
+from .inplace import _EXPANDED_WRITES, check_setitem_overlap
 from .scatter_gather import _along, _check_1d_index, _first_bad, gather
 from .slicing import basic_index
 
@@ -38,8 +40,10 @@ def _parse_index(t, index):
     for item in index:
         if isinstance(item, Tensor):
             if item._device is not t._device and item.ndim:
-                raise RuntimeError(f"indices should be either on cpu or on the same device as the indexed "
-                                   f"tensor ({t._device})")
+                if item._device.type != "cpu" or t._device.type != "cuda":
+                    raise RuntimeError(f"indices should be either on cpu or on the same device as the indexed "
+                                       f"tensor ({t._device})")
+                item = item.to(t._device)               # PyTorch copies cpu indices to the device
             if item.dtype.category > _dt.INT:
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             if item.ndim == 0 and item.dtype is not _dt.bool_ and item._device.type != "meta":
@@ -86,7 +90,7 @@ def _check_bounds(shape, index):
     """Refuse out-of-range integer indices before anything happens, naming the value and the range."""
     n_real = 0
     for i in index:
-        if isinstance(i, np.ndarray) and i.dtype == bool:
+        if getattr(i, "dtype", None) == "bool":          # a host or device mask spans its ndim dims
             n_real += i.ndim
         elif i is not None and i is not Ellipsis:
             n_real += 1
@@ -95,7 +99,7 @@ def _check_bounds(shape, index):
     dim = 0
     for pos, item in enumerate(index):
         if item is Ellipsis:
-            rest = sum(1 if not (isinstance(i, np.ndarray) and i.dtype == bool) else i.ndim
+            rest = sum(1 if getattr(i, "dtype", None) != "bool" else i.ndim
                        for i in index[pos + 1:] if i is not None and i is not Ellipsis)
             dim = len(shape) - rest
             continue
@@ -106,7 +110,7 @@ def _check_bounds(shape, index):
             if not -size <= item < size:
                 raise IndexError(f"index {item} is out of bounds for dimension {dim} with size {size}")
             dim += 1
-        elif isinstance(item, np.ndarray):
+        elif hasattr(item, "ndim"):                 # a host or device index array (CuPy does not check bounds)
             if item.dtype == bool:
                 if item.ndim and tuple(item.shape) != tuple(shape[dim:dim + item.ndim]):
                     for k, s in enumerate(item.shape):
@@ -272,26 +276,55 @@ def setitem(t, index, value):
     """t[index] = value, in place (broadcasting value), with autograd history when needed."""
     idx, basic = _parse_index(t, index)
     value = _values_for(t, value)
-    recording = _State.grad_enabled and (t._requires_grad or getattr(value, "_requires_grad", False))
+    sequential = False
+    if isinstance(value, Tensor):
+        src = value._array
+        if src.ndim and src.shape[0] == 1:         # PyTorch drops the value's leading size-1 dims first
+            lead = next((i for i, n in enumerate(src.shape) if n != 1), src.ndim)
+            value = value.reshape(src.shape[lead:])
+            src = value._array
+        if t._array.base is not None or src.base is not None or src is t._array:
+            sequential = check_setitem_overlap(t, idx, basic, value)   # Note [overlapping operands] in inplace.py
+    recording = _State.grad_enabled and (t._requires_grad or t._base is not None and t._base._requires_grad or
+                                         getattr(value, "_requires_grad", False))
     if not recording:
+        if sequential == "same":                   # nothing to write (PyTorch's copy_ returns at once)
+            t._bump_version()
+            return
         target = t._array
         src = value._array if isinstance(value, Tensor) else value
         if 0 in target.strides and t._device.type != "meta":
             _check_expanded_write(target, idx, basic)
         try:
-            target[idx] = src
+            if sequential:
+                from .._tensor import _make
+                from .inplace import _sequential_write
+                region = target[idx if Ellipsis in idx else idx + (Ellipsis,)]
+                np.broadcast_shapes(src.shape, region.shape)
+                _sequential_write(_make(region, t._device), value, None)
+            else:
+                target[idx] = src
         except ValueError as e:
             raise RuntimeError(f"shape mismatch: value tensor of shape {list(getattr(value, 'shape', ()))} "
                                f"cannot be broadcast to indexing result ({e})") from None
         t._bump_version()
         return
     from .inplace import apply_inplace
+    writer = None
+    if 0 in t._array.strides and t._device.type != "meta" and has_internal_overlap(t._array):
+        _check_expanded_write(t._array, idx, basic)   # a basic index's region may not overlap itself
+        src = value._array if isinstance(value, Tensor) else value
+        writer = lambda: t._array.__setitem__(idx, src)     # noqa: E731  (the region only, as PyTorch writes)
     watch = _index_tensors(index)
-    apply_inplace(t, lambda self: IndexPut.apply(self, value, idx, False, watch=watch), "index_put_", (), {})
+    apply_inplace(t, lambda self: IndexPut.apply(self, value, idx, False, watch=watch), "index_put_", (), {},
+                  writer)
 
 
 @export(method=True)
 def index_put(input, indices, values, accumulate=False):
+    if "index_put" in AUTOCAST:
+        from ..amp._dispatch import autocast_run
+        return autocast_run("index_put", index_put, input, indices, values, accumulate)
     idx, _ = _parse_index(input, tuple(indices))
     values = _values_for(input, values)
     return IndexPut.apply(input, values, idx, accumulate, watch=_index_tensors(tuple(indices)))
@@ -527,3 +560,5 @@ def _index_fill_write(self, dim, index, value):
 masked_fill_ = _expanded_inplace("masked_fill_", Tensor.masked_fill_, _masked_fill_write)
 index_put_ = _expanded_inplace("index_put_", Tensor.index_put_, _index_put_write)
 index_fill_ = _expanded_inplace("index_fill_", Tensor.index_fill_, _index_fill_write)
+# the same writes when the op is recorded (ops/inplace.py apply_inplace)
+_EXPANDED_WRITES.update(masked_fill_=_masked_fill_write, index_put_=_index_put_write, index_fill_=_index_fill_write)

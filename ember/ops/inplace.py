@@ -5,12 +5,14 @@ against self's shape and dtype, and copied into self's memory. If it recorded hi
 over the new grad_fn. If self is a view, its base gets a CopySlices node that routes the gradient
 of the written region through the op and the rest straight to the base's old history.
 """
+import weakref
+
 from .. import _dtype as _dt
 from .._device import CPU
 from .._tensor import Tensor, VersionCounter, _address, _make, _root
 from ..amp._dispatch import AUTOCAST, run_without_autocast
 from ..autograd.function import Op
-from ..autograd.graph import FREED, SAVED_INPUT, SAVED_OUTPUT, as_strided_node
+from ..autograd.graph import FREED, SAVED_INPUT, SAVED_OUTPUT, as_strided_node, check_view_rebase
 from ..autograd.grad_mode import _State
 from ._common import exact_scaled
 from ._registry import export_method
@@ -29,68 +31,190 @@ def check_overlap(self):
                            "single memory location. Please clone() the tensor before performing the operation.")
 
 
-def check_partial_overlap(self, other):
-    """Refuse an in-place op whose operand shares only part of its memory with self (other is self's
-    very elements, or disjoint from them, is fine): the result would depend on the order of writes."""
-    a, b = self._array, other._array
-    if a is b or (a.base is None and b.base is None) or self._device.type == "meta" or \
-            other._device is not self._device:
-        return
-    xp = self._backend().xp
-    if not xp.may_share_memory(a, b):
-        return
-    if a.shape == b.shape and a.strides == b.strides and _address(a) == _address(b):
-        return
+def check_partial_overlap(self, other, full=False):
+    """Refuse an in-place op whose operand shares part of its memory with self, as PyTorch does.
+
+    Note [overlapping operands]: PyTorch compares the written tensor with each operand (get_overlap_status):
+    the same tensor, or the same elements in the same layout, is a full overlap; both laid out densely over one
+    storage with intersecting extents is a partial overlap; a tensor that is not dense (a diagonal, a column, a
+    broadcast) is "too hard" to tell. Elementwise in-place ops refuse partial overlaps only; index_add_,
+    index_copy_, scatter_*, put_ and index_put_ refuse full ones too (`full`). A too-hard operand that does
+    share memory with self is read as it is written, element after element in self's memory order; this
+    returns True then, for the caller to do the same (`x.add_(x.diagonal())`: _sequential_write)."""
+    return _check_arrays(self._array, other._array, other is self, full, self._device, other._device)
+
+
+def _check_arrays(a, b, same, full, device, other_device):
+    """check_partial_overlap on the arrays of the written tensor and of an operand (`same`: the very tensor)."""
+    if a.base is None and b.base is None and a is not b or other_device is not device or device.type == "meta":
+        return None
+    if same or a is b and _dense(a):
+        if full:
+            _raise_overlap()
+        return None
+    if a.size == 0 or b.size == 0 or \
+            not (_CPU_XP if device is CPU else _backend_for(device).xp).may_share_memory(a, b):
+        return None
+    if not (_dense(a) and _dense(b)):
+        # too hard for PyTorch: no check. Read as written only where that can differ from reading a snapshot
+        # (the same elements in the same layout read themselves; NumPy tells interleaved views apart)
+        if device is not CPU or a is b or (a.shape == b.shape and a.strides == b.strides and
+                                           _data_address(a) == _data_address(b)):
+            return None
+        try:
+            return bool(_CPU_XP.shares_memory(a, b, max_work=10000)) or None
+        except getattr(_CPU_XP, "exceptions", _CPU_XP).TooHardError:     # numpy.exceptions from NumPy 1.25 on
+            return True
+    start_a, start_b = _data_address(a), _data_address(b)
+    end_a, end_b = start_a + a.nbytes, start_b + b.nbytes
+    if start_a == start_b and end_a == end_b and a.shape == b.shape and all(
+            sa == sb for sa, sb, n in zip(a.strides, b.strides, a.shape) if n > 1):   # size-1 dims: any stride
+        if full:
+            _raise_overlap()
+        return None
+    if start_a < end_b and start_b < end_a:
+        _raise_overlap()
+    return None
+
+
+def check_setitem_overlap(t, idx, basic, value):
+    """`t[idx] = value` (value without leading size-1 dims): PyTorch fills the region a basic index selects with a
+    0-d value, else copies value, expanded to the region's shape, into it (value may not partly overlap the
+    region), and calls index_put_ for an advanced index (value may not overlap t at all). True when the region is
+    to be written reading value as it goes (Note [overlapping operands]); "same" when value is the region itself."""
+    if not basic:
+        check_partial_overlap(t, value, True)
+        return False
+    b = value._array
+    if not b.ndim:
+        return False
+    region = t._array[idx if Ellipsis in idx else idx + (Ellipsis,)]
+    if b.shape == region.shape and b.strides == region.strides and _data_address(b) == _data_address(region):
+        return "same"                               # copy_ of the very data: PyTorch returns before any check
+    if b.shape != region.shape:
+        try:
+            b = _CPU_XP.broadcast_to(b, region.shape) if t._device is CPU else b
+        except ValueError:
+            return False                            # the write reports the shape mismatch
+    return _check_arrays(region, b, False, False, t._device, value._device)
+
+
+def _data_address(array):
+    """The address of an array's first element, on the CPU (NumPy) or a GPU (CuPy's __cuda_array_interface__)."""
+    iface = getattr(array, "__array_interface__", None) or getattr(array, "__cuda_array_interface__", None)
+    return iface["data"][0] if iface is not None else 0
+
+
+def _backend_for(device):
+    from .._backends import backend_for
+    return backend_for(device)
+
+
+def _raise_overlap():
     raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor refer "
                        "to a single memory location. Please clone() the tensor before performing the operation.")
 
 
+def _dense(array):
+    """PyTorch's is_non_overlapping_and_dense: the elements fill a block of memory exactly, in some order of the
+    dims (size-1 dims ignored)."""
+    flags = array.flags
+    if flags.c_contiguous or flags.f_contiguous:
+        return True
+    dims = sorted((st, n) for st, n in zip(array.strides, array.shape) if n > 1)
+    expected = array.itemsize
+    for st, n in dims:
+        if st != expected:
+            return False
+        expected *= n
+    return True
+
+
+def _memory_order(array):
+    """The index tuples of array's elements, in the order of their addresses (PyTorch's loops run over the
+    written tensor in memory order)."""
+    import numpy as np
+    if not array.ndim:
+        return [()]
+    offsets = sum(i * st for i, st in zip(np.indices(array.shape, sparse=True), array.strides))
+    order = np.argsort(np.broadcast_to(offsets, array.shape).ravel(), kind="stable")
+    return zip(*np.unravel_index(order, array.shape))
+
+
+def _sequential_masked_scatter(self, mask, source):
+    """masked_scatter_ with a source over self's memory: PyTorch's serial loop reads source[k] as it writes."""
+    import numpy as np
+    a = self._array
+    m = np.broadcast_to(mask._array, a.shape)
+    src = source._array.reshape(-1)
+    k = 0
+    for i in _memory_order(a):
+        if m[i]:
+            a[i] = src[k]
+            k += 1
+
+
+# Ops that read their operand as PyTorch's TensorIterator does when it overlaps self in a way PyTorch cannot tell
+# (Note [overlapping operands]), by NumPy ufunc; copy_ is None.
+_SEQUENTIAL = {"add_": "add", "sub_": "subtract", "mul_": "multiply", "div_": "true_divide", "copy_": None}
+# Ops whose tensor operands may not overlap self at all (PyTorch's assert_no_overlap).
+_NO_OVERLAP = frozenset({"index_add_", "index_copy_", "scatter_", "scatter_add_", "scatter_reduce_", "put_",
+                         "index_put_"})
+# Ops PyTorch runs on a self-overlapping (expanded) self, with a deprecation warning, recorded or not
+# (Note [writes into expanded tensors] in indexing.py): name -> how it writes the selected positions.
+_EXPANDED_WRITES = {"masked_fill_": None, "index_fill_": None, "index_put_": None}
+# Ops whose tensor operand is a value read once (a 0-d fill value) or read in order (masked_scatter_'s source):
+# PyTorch checks no overlap.
+_UNCHECKED = frozenset({"index_fill_", "masked_fill_", "masked_scatter_"})
+
+
+def _sequential_write(self, other, op, alpha=1):
+    """self[i] = op(self[i], other[i]) (or other[i] for copy_), one element at a time in self's memory order,
+    each reading what the earlier ones wrote: what PyTorch's loop computes for an operand that overlaps self
+    without being refused (Note [overlapping operands]; its vectorised loop reads 16 elements at a time
+    instead when both sides are contiguous along a dim of 16 or more, which this does not follow)."""
+    import numpy as np
+    a = self._array
+    b = other._array if isinstance(other, Tensor) else other
+    b = np.broadcast_to(b, a.shape)
+    ufunc = getattr(np, op) if op is not None else None
+    for i in _memory_order(a):
+        value = b[i] if alpha == 1 else b[i] * alpha
+        a[i] = value if ufunc is None else ufunc(a[i], value)
+
+
 def check_inplace(self, name, overlap=True):
-    """Refuse in-place ops PyTorch refuses (leaf that requires grad, a view of one, or an output of a
-    multi-output view op) under grad mode, and writes into self-overlapping memory in any mode."""
+    """Refuse what PyTorch refuses before an in-place op: writes into self-overlapping memory in any mode, and
+    under grad mode, when self requires grad, an in-place op on a leaf that requires grad or on a view that may not
+    get new history (check_view_inplace). A view that requires grad only through an operand is checked when the
+    op records (_write)."""
     if overlap:
         check_overlap(self)
     if not _State.grad_enabled:
         return
     base = self._base
-    if base is not None and base._requires_grad and self._extra is not None and \
-            "multi_output_view" in self._extra:
-        _refuse_multi_output_view(self, name)
     if base is None:
-        if self._requires_grad and self.grad_fn is None:
+        if self._requires_grad and self._grad_fn is None:
             raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation. "
                                f"({name})")
         return
-    if base._requires_grad and self._extra is not None and "view_of_no_grad_view" in self._extra:
-        from ..autograd.graph import _op_name
-        raise RuntimeError(f"Output {self._out_nr} of {_op_name(self.grad_fn)} is a view of a view which was created "
-                           "in no_grad mode and is being modified inplace with grad mode enabled. Given that this "
-                           "use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
-                           "moving both the view and the inplace either both inside the no_grad block (if you "
-                           "don't want the inplace to be tracked) or both outside (if you want the inplace to be "
-                           f"tracked). ({name})")
-    if base._requires_grad and (self._extra is None or "view_fn" not in self._extra):
-        raise RuntimeError("A view was created in no_grad mode and is being modified inplace with grad mode "
-                           "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
-                           "can clarify your code by moving both the view and the inplace either both inside the "
-                           f"no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
-                           f"want the inplace to be tracked). ({name})")
-    leaf_view = self._extra.get("leaf_view_base") if self._extra is not None else None
-    if (base._requires_grad and base.grad_fn is None) or (leaf_view is not None and leaf_view.grad_fn is None):
-        raise RuntimeError(f"a view of a leaf Variable that requires grad is being used in an in-place "
-                           f"operation. ({name})")
+    if self._requires_grad or base._requires_grad:
+        check_view_inplace(self, name)
 
 
-def _refuse_multi_output_view(self, name):
-    """Note [multi-output views]: split, chunk and unbind return several views from one node, whose
-    backward is a single concatenation. An in-place op on one piece would have to rewrite that shared
-    node for every piece; PyTorch refuses it instead (as do views of such a piece), and so does ember."""
-    from ..autograd.graph import _op_name
-    fn = self.grad_fn
-    raise RuntimeError(f"Output {self._out_nr} of {_op_name(fn) if fn is not None else 'a view'} is a view and is "
-                       "being modified inplace. This view is the output of a function that returns multiple "
-                       "views. Such functions do not allow the output views to be modified inplace. You should "
-                       f"replace the inplace operation by an out-of-place one. ({name})")
+def check_view_inplace(self, name=None):
+    """PyTorch's check_inplace for a view, when an input of the op requires grad: the view must be one that may
+    get new history (not made in no_grad mode nor by split/unbind/chunk: Note [views] in views.py), and may
+    not require grad over a leaf base (the in-place op would rewrite that leaf's history).
+
+    Note [multi-output views]: split, chunk and unbind return several views from one node, whose backward is a
+    single concatenation. An in-place op on one piece would have to rewrite that shared node for every piece;
+    PyTorch refuses it instead (as do views of such a piece), and so does ember."""
+    check_view_rebase(self, self._grad_fn, False, name)
+    base = self._base
+    if (self._requires_grad or base._requires_grad) and base._grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation." +
+                           (f" ({name})" if name else ""))
 
 
 def _check_result(self, result, name):
@@ -110,29 +234,76 @@ def _cap(d):
             "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}[d.name]
 
 
-def apply_inplace(self, fn, name, args, kwargs):
-    check_inplace(self, name)
-    for arg in args:
+def apply_inplace(self, fn, name, args, kwargs, writer=None):
+    """self <- fn(self, *args, **kwargs), recorded as an in-place op; `writer()`, if given, writes self's memory
+    instead of a copy of the whole result (t[idx] = v into an expanded t writes the region only)."""
+    overlap = name not in _EXPANDED_WRITES
+    check_inplace(self, name, overlap)
+    if not overlap and writer is None and 0 in self._array.strides and self._device.type != "meta":
+        from .indexing import _warn_expanded, has_internal_overlap
+        if has_internal_overlap(self._array):     # write the selected positions only, as PyTorch (with its warning)
+            _warn_expanded(name, "tensor[indices] = tensor" if name == "index_put_" else "tensor[mask] = scalar", 4)
+            region_write = _EXPANDED_WRITES[name]
+            writer = lambda: region_write(self, *args, **kwargs)    # noqa: E731
+    aliased = False
+    sequential = None
+    for arg in (*args, *kwargs.values()) if kwargs else args:
         if isinstance(arg, Tensor):
-            check_partial_overlap(self, arg)
+            if name in _UNCHECKED:
+                if name == "masked_scatter_" and arg is args[-1] and self._device is CPU and \
+                        arg.is_contiguous() and _CPU_XP.may_share_memory(self._array, arg._array):
+                    sequential = arg               # PyTorch reads a contiguous source as it writes
+            elif check_partial_overlap(self, arg, name in _NO_OVERLAP) and name in _SEQUENTIAL:
+                sequential = arg                   # read as written: Note [overlapping operands]
+            aliased = aliased or arg is self
+    if (aliased or kwargs and any(v is self for v in kwargs.values())) and self._requires_grad and \
+            _State.grad_enabled:
+        alias = _operand_alias(self)               # `y.mul_(y)`: the operand is not self (Note [aliased operands])
+        args = tuple([alias if a is self else a for a in args])
+        kwargs = {k: alias if v is self else v for k, v in kwargs.items()}
     result = run_without_autocast(fn, self, *args, **kwargs) if AUTOCAST else fn(self, *args, **kwargs)   # as PyTorch
     if not isinstance(result, Tensor):
         raise RuntimeError(f"{name}: in-place form needs a tensor result")
     _check_result(self, result, name)
-    _write(self, result)
+    if writer is not None:
+        _write(self, result, writer)
+    elif sequential is not None and name == "masked_scatter_":
+        _write(self, result, lambda: _sequential_masked_scatter(self, args[0], sequential))
+    elif sequential is not None:
+        _write(self, result, lambda: _sequential_write(self, sequential, _SEQUENTIAL[name], kwargs.get("alpha", 1)))
+    else:
+        _write(self, result)
     return self
 
 
-def _write(self, result):
+def _operand_alias(self):
+    """self as an operand of its own in-place op (`y.mul_(y)`): another tensor over self's data, version counter
+    and history. The op's saved entries then tell the operand from self: self's is replaced by its original
+    (_keep_original_self), the operand's stays and its version check refuses the backward, as in PyTorch
+    (Note [aliased operands] in autograd/function.py)."""
+    grad_fn = self.grad_fn                         # a view's, regenerated if its base changed
+    if self._vc is None:
+        self._vc = VersionCounter()
+    alias = _make(self._array, self._device, True, grad_fn, self._out_nr, self._vc)
+    alias._extra = {"operand_of": weakref.ref(self)}      # its messages name self's history (graph._raise_modified)
+    return alias
+
+
+def _write(self, result, writer=None):
+    """Copy result into self (or let `writer()` compute it there: _sequential_write) and give self result's
+    history."""
     recording = result.grad_fn is not None and _State.grad_enabled
     if recording:
+        if self._base is not None:
+            check_view_inplace(self)               # an operand requires grad: the view gets new history
+        _keep_original_self(self, result.grad_fn)  # (the op's node: before a cast back adds one)
         if result._array.dtype != self._array.dtype:     # self keeps its dtype: so must its gradient
             from ._common import cast
             result = cast(result, _FROM_NUMPY[self._array.dtype])
-        _keep_original_self(self, result.grad_fn)
-    xp = self._backend().xp
-    if result._array is not self._array:
-        xp.copyto(self._array, result._array, casting="unsafe")
+    if writer is not None:
+        writer()
+    elif result._array is not self._array:
+        self._backend().xp.copyto(self._array, result._array, casting="unsafe")
     self._bump_version()
     if recording:
         _saved_output_is_self(self, result)
@@ -173,14 +344,25 @@ def _keep_original_self(self, node):
     if not saved or saved is FREED:
         return
     snapshot = None
+    changed = False
     entries = list(saved)
     for i, entry in enumerate(entries):
-        if entry is not None and entry[0] == SAVED_INPUT and entry[1] is self:
+        if entry is None or entry[0] != SAVED_INPUT:
+            continue
+        t = entry[1]
+        if t is self:
             if snapshot is None:
                 snapshot = _make(self._array.copy(), self._device, self._requires_grad, self.grad_fn,
                                  self._out_nr)
             entries[i] = (SAVED_INPUT, snapshot, 0)
-    if snapshot is not None:
+            changed = True
+        elif t._vc is self._vc and t._array is not self._array and t._extra is not None and \
+                "operand_of" in t._extra and t._extra["operand_of"]() is self:
+            # self promoted to the op's dtype (ops/_common._operand_cast): already a copy of the original, which
+            # stops following self's version
+            entries[i] = (SAVED_INPUT, _make(t._array, t._device, t._requires_grad, t.grad_fn, t._out_nr), 0)
+            changed = True
+    if changed:
         node._saved = tuple(entries)
 
 
@@ -195,20 +377,41 @@ def make_inplace(fn, name):
 class CopySlices(Op):
     """base with the region `view_fn` selects replaced by `value` (the history of an in-place on a view)."""
     node_name = "CopySlices"
+    holomorphic = False                           # it routes gradients as they are: no conjugation (a view of one
+                                                  # component, z.real or z.imag, would flip the imaginary part)
     @staticmethod
     def forward(ctx, base, value, view_fn):
         ctx.view_fn = view_fn
+        ctx.save_for_backward()                    # nothing, but released by backward as PyTorch's CopySlices
         return base                                # already written in place; the node only routes grads
 
     @staticmethod
     def backward(ctx, grad):
         view_fn = ctx.view_fn
         xp = ctx.xp
-        mask_array = xp.ones(grad.shape, dtype=grad._array.dtype)
+        complex_grad = grad._array.dtype.kind == "c"
+        # complex: ones in both components, so that a view of one component (z.real, z.imag) zeroes only it
+        mask_array = xp.full(grad.shape, 1 + 1j if complex_grad else 1, dtype=grad._array.dtype)
+        layout = ctx.__dict__.get("base_layout")
+        if layout is not None:                    # the base was restrided in place (_rebase_view): lay the mask
+            shape, strides, offset, nbytes = layout   # out as the base's, for view_fn to select from it in place
+            storage = xp.zeros(nbytes // mask_array.itemsize, dtype=mask_array.dtype)
+            mask_array = xp.lib.stride_tricks.as_strided(storage[offset:], shape, strides)
+            mask_array[...] = 1 + 1j if complex_grad else 1
         region = view_fn(_make(mask_array, grad.device))
+        if ctx.needs_input_grad[0]:               # PyTorch copies the op's gradient into this region of the base's
+            check_overlap(region)                 # gradient: refused when the view was expanded (zero_, fill_)
         region._array[...] = 0
         mask = _make(mask_array, grad.device)
-        grad_base = grad * mask if ctx.needs_input_grad[0] else None
+        if not ctx.needs_input_grad[0]:
+            grad_base = None
+        elif complex_grad:                        # component by component, not a complex product
+            from .comparison import where
+            from .views import view_as_complex, view_as_real
+            grad_base = view_as_complex(where(view_as_real(mask) == 0, 0.0, view_as_real(grad)))
+        else:                                     # selected, not grad * 0: an inf or nan there stays out
+            from .comparison import where
+            grad_base = where(mask == 0, 0.0, grad)
         grad_value = view_fn(grad) if ctx.needs_input_grad[1] else None
         return grad_base, grad_value, None
 
@@ -221,15 +424,34 @@ def _rebase_view(view, result):
         raise RuntimeError("in-place operation on a view whose creation was not recorded (it was made under "
                            "no_grad); ember cannot give it correct gradients. Make the view with grad enabled "
                            "or use an out-of-place op.")
-    old_base = _make(base._array, base._device, base._requires_grad, base.grad_fn, base._out_nr, base._vc)
+    old_base = _make(base._array, base._device, base._requires_grad, base._grad_fn, base._out_nr, base._vc)
     new_base = CopySlices.apply(old_base, result if result._requires_grad else result.detach(), view_fn)
-    base.grad_fn = new_base.grad_fn
+    base._grad_fn = new_base._grad_fn
     base._out_nr = 0
     base._requires_grad = True
-    new_view = view_fn(base)
-    view.grad_fn = as_strided_node(new_view.grad_fn)
+    new_view = _same_view(view, view_fn, base)
+    if new_view is None:                          # the base was restrided in place (t_, unsqueeze_) since
+        from .slicing import _as_strided_replay   # the view was made: its region by storage, as PyTorch's
+        view_fn = _as_strided_replay(base, tuple(view.shape), view.stride(), view.storage_offset())
+        node = new_base._grad_fn
+        node.view_fn = view._extra["view_fn"] = view_fn
+        if base._device is CPU:                   # backward lays its mask out as the base, for view_fn to select
+            node.base_layout = (base._array.shape, base._array.strides, base.storage_offset(),
+                                base.untyped_storage().nbytes())
+        new_view = view_fn(base)
+    view._grad_fn = as_strided_node(new_view._grad_fn)
     view._out_nr = new_view._out_nr
     view._requires_grad = True
+
+
+def _same_view(view, view_fn, base):
+    """view_fn(base), when that still gives view's very elements; else None."""
+    try:
+        fresh = view_fn(base)
+    except (RuntimeError, ValueError, IndexError):
+        return None
+    a, b = view._array, fresh._array
+    return fresh if a.shape == b.shape and a.strides == b.strides and _data_address(a) == _data_address(b) else None
 
 
 def write_out(out, result):
@@ -285,11 +507,15 @@ def _fast_binary(name, ufunc_name, slow):
         a = self._array
         if isinstance(other, Tensor):
             if other._device is not self._device:
-                raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
-                                   f"devices, {self._device} and {other._device}! ({name})")
+                if other._device is not CPU or other._array.ndim:
+                    raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                                       f"devices, {self._device} and {other._device}! ({name})")
+                other = other.to(self._device)          # a cpu 0-d operand is a scalar, as in PyTorch
+            if other._base is not None and other._base._requires_grad and _State.grad_enabled:
+                return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
             b = other._array
-            if a.base is not None or b.base is not None:
-                check_partial_overlap(self, other)
+            if (a.base is not None or b.base is not None) and check_partial_overlap(self, other):
+                return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
             if a.dtype != b.dtype and _FROM_NUMPY[b.dtype].category > _FROM_NUMPY[a.dtype].category:
                 return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
             if b.shape != a.shape:
@@ -362,8 +588,8 @@ def overwrite(self, src, op, overlap=True):
         from .creation import tensor
         src = tensor(src)
     if _State.grad_enabled or 0 in self._array.strides:
-        check_inplace(self, "copy_", overlap)
-    check_partial_overlap(self, src)
+        check_inplace(self, "copy_", overlap and src is not self)   # x.copy_(x): PyTorch returns at once
+    sequential = check_partial_overlap(self, src)  # True: read as written (Note [overlapping operands])
     if not (_State.grad_enabled and (self._requires_grad or src._requires_grad or
                                      (self._base is not None and self._base._requires_grad))):
         xp = self._backend().xp
@@ -372,7 +598,11 @@ def overwrite(self, src, op, overlap=True):
             from .._backends import backend_for
             array = self._backend().from_numpy(backend_for(src._device).to_numpy(array))
         try:
-            xp.copyto(self._array, array, casting="unsafe")
+            if sequential:
+                xp.broadcast_shapes(array.shape, self._array.shape)
+                _sequential_write(self, src, None)
+            else:
+                xp.copyto(self._array, array, casting="unsafe")
         except ValueError:
             raise RuntimeError(f"The size of tensor a ({self.shape[-1] if self.ndim else 1}) must match the size "
                                f"of tensor b ({src.shape[-1] if src.ndim else 1}): copy_ of shape "
@@ -386,7 +616,7 @@ def overwrite(self, src, op, overlap=True):
         value = value.to(self._device)
     value = expand(value, self.shape) if tuple(value.shape) != tuple(self.shape) else value
     result = op.apply(self, value)
-    _write(self, result)
+    _write(self, result, (lambda: _sequential_write(self, src, None)) if sequential else None)
     return self
 
 
@@ -433,7 +663,9 @@ def _fill(self, value, name, node_name):
                                f"dimensions.")
         if _State.grad_enabled and value._requires_grad:
             return overwrite(self, value.expand(self.shape), overwrite_op("FillBackward3"))
+        check_overlap(self)                        # fill_.Tensor refuses an expanded self, unlike fill_.Scalar
         value = value.item()
+        node_name = "FillBackward3"                # fill_.Tensor's node, as PyTorch names it
     check_inplace(self, name, overlap=False)
     from ._common import checked_scalar
     value = checked_scalar(value, self.dtype)      # refuse values the dtype cannot hold, before writing
@@ -441,7 +673,7 @@ def _fill(self, value, name, node_name):
         from .creation import full
         return overwrite(self, full(self.shape, value, dtype=self.dtype, device=self.device),
                          overwrite_op(node_name), overlap=False)
-    if not self._array.flags.writeable and 0 in self._array.strides:
+    if not getattr(self._array.flags, "writeable", True) and 0 in self._array.strides:
         self._array.flags.writeable = True         # NumPy's broadcast views are read-only; filling one is fine
     self._array[...] = value
     self._bump_version()

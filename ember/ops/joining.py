@@ -4,13 +4,15 @@ vectors: meshgrid, cartesian_prod, combinations, block_diag.
 """
 import itertools
 
-from .. import _dtype as _dt
+from .. import _dtype as _dt, _memory_format as _mf
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
+from ..autograd.grad_mode import _State
+from ..sparse._coo_array import SparseCOOArray as _SparseCOO
 from ._common import cast
 from ._registry import export
 from ._shapes import wrap_dim
-from .slicing import narrow, select
+from .slicing import narrow
 from .views import _as_view, atleast_1d, unsqueeze
 from ..amp._dispatch import AUTOCAST, autocast_run, run_without_autocast
 
@@ -64,9 +66,10 @@ def _split_views(op, input, dim, lengths, **attrs):
     for piece, size in zip(pieces, lengths):
         index = lead + ((slice(start, start + size),) if size is not None else (start,))
         piece = _as_view(piece, input, lambda b, index=index: b[index])
-        if piece.grad_fn is not None:
-            # PyTorch refuses in-place ops on these (Note [multi-output views] in inplace.py)
-            piece._extra["multi_output_view"] = True
+        if _State.grad_enabled:
+            # PyTorch refuses in-place ops on these (Note [multi-output views] in inplace.py), with or without
+            # history (made under no_grad they are views made in no_grad mode instead: Note [views] in views.py)
+            piece._extra_dict()["multi_output_view"] = True
         out.append(piece)
         start += 1 if size is None else size
     return tuple(out)
@@ -76,8 +79,8 @@ def _split_views(op, input, dim, lengths, **attrs):
 def unbind(input, dim=0):
     dim = wrap_dim(dim, input.ndim)
     n = input.shape[dim]
-    if n <= 1:
-        return tuple(select(input, dim, i) for i in range(n))
+    if not n:
+        return ()
     return _split_views(Unbind, input, dim, [None] * n)
 
 
@@ -98,10 +101,10 @@ def _split_sections(tensor, split_size_or_sections, dim):
 
 @export(method=True)
 def split(tensor, split_size_or_sections, dim=0):
+    if not tensor.ndim:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     dim = wrap_dim(dim, tensor.ndim)
     sections = _split_sections(tensor, split_size_or_sections, dim)
-    if len(sections) == 1:
-        return (narrow(tensor, dim, 0, sections[0]),)
     op = Split if isinstance(split_size_or_sections, int) else SplitWithSizes
     return _split_views(op, tensor, dim, sections, sizes=tuple(sections))
 
@@ -113,6 +116,8 @@ def split_with_sizes(input, split_sizes, dim=0):
 
 @export(method=True)
 def chunk(input, chunks, dim=0):
+    if not input.ndim:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     dim, step = _chunk_step(input, chunks, dim)
     if not input.shape[dim]:                      # an empty dim gives `chunks` empty pieces, as in PyTorch
         return _split_views(SplitWithSizes, input, dim, [0] * chunks, sizes=(0,) * chunks)
@@ -130,6 +135,8 @@ def _chunk_step(input, chunks, dim):
 
 @export(method=True)
 def tensor_split(input, indices_or_sections, dim=0):
+    if not input.ndim:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
     dim = wrap_dim(dim, input.ndim)
     size = input.shape[dim]
     if isinstance(indices_or_sections, Tensor):
@@ -158,9 +165,14 @@ class Cat(Op):
     def forward(ctx, *arrays, dim):
         ctx.dim = dim
         ctx.sizes = [a.shape[dim] for a in arrays]
-        out = ctx.xp.concatenate(arrays, axis=dim)
+        out = ctx.xp.concatenate(arrays, axis=dim)      # (sparse operands: their storage's concatenate)
+        if out.__class__ is not _SparseCOO and not arrays[0].flags.c_contiguous:
+            # PyTorch's cat keeps a channels-last format all its inputs' strides suggest (Note [memory formats])
+            fmt = _mf.suggest(arrays[0])
+            if fmt is not _mf.contiguous_format and all(_mf.suggest(a) is fmt for a in arrays[1:]):
+                return _mf.as_format(out, fmt, ctx.xp)
         # PyTorch's cat is C-contiguous (NumPy may follow a transposed input): it decides later .view()s
-        return out if out.flags.c_contiguous else ctx.xp.ascontiguousarray(out)
+        return out if out.flags.c_contiguous or out.__class__ is _SparseCOO else ctx.xp.ascontiguousarray(out)
 
     @staticmethod
     def backward(ctx, grad):
@@ -229,7 +241,7 @@ class Stack(Op):
     def forward(ctx, *arrays, dim):
         ctx.dim = dim
         out = ctx.xp.stack(arrays, axis=dim)
-        return out if out.flags.c_contiguous else ctx.xp.ascontiguousarray(out)
+        return out if out.flags.c_contiguous or out.__class__ is _SparseCOO else ctx.xp.ascontiguousarray(out)
 
     @staticmethod
     def backward(ctx, grad):

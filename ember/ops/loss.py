@@ -5,8 +5,7 @@ forward and its backward is softmax - one_hot (scaled by weight, smoothing and r
 array passes instead of the log_softmax -> gather -> mean chain. With create_graph the gradient is
 rebuilt from Tensor ops so it can be differentiated again.
 """
-import numpy as _np
-
+from .._backends import errstate
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
@@ -26,7 +25,7 @@ def _reduce(xp, loss, reduction, denom):
     total = loss.sum()
     if reduction != "mean":
         return total
-    with xp.errstate(invalid="ignore", divide="ignore"):     # every target ignored: NaN, as in PyTorch
+    with errstate(invalid="ignore", divide="ignore"):     # every target ignored: NaN, as in PyTorch
         return total / denom
 
 
@@ -38,7 +37,7 @@ def _grad_scale(grad, reduction, denom):
         return grad
     if isinstance(grad, Tensor):
         return grad / denom
-    with _np.errstate(divide="ignore", invalid="ignore"):     # every target ignored: denom 0
+    with errstate(divide="ignore", invalid="ignore"):     # every target ignored: denom 0
         return grad / denom
 
 
@@ -227,7 +226,7 @@ def _huber_grads(x, t, extra, needs, delta):
 
 def _bce(xp, x, t, extra):
     # PyTorch clamps each log at -100 so p in {0, 1} gives a finite loss (NUM-3)
-    with xp.errstate(divide="ignore"):
+    with errstate(divide="ignore"):
         log_p = xp.maximum(xp.log(x), -100)
         log_q = xp.maximum(xp.log1p(-x), -100)
     return -(t * log_p + (1 - t) * log_q)

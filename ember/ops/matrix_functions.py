@@ -5,7 +5,7 @@ import math
 
 from .. import _dtype as _dt
 from ..autograd.function import Op
-from ._common import nodiff
+from ._common import cast, nodiff
 from ._registry import export
 from ._shapes import wrap_dim
 from .creation import zeros_like
@@ -154,7 +154,11 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
     return out
 
 
-def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
+    if "linalg_matrix_norm" in AUTOCAST:
+        return autocast_run("linalg_matrix_norm", matrix_norm, A, ord, dim, keepdim, dtype=dtype)
+    if dtype is not None:                            # computed in dtype, as PyTorch's
+        A = cast(A, _dt.to_dtype(dtype))
     from .reduction import sum as sum_
     if A.ndim < 2:
         raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")

@@ -6,6 +6,7 @@ norm layer is one graph node instead of ~10. Without create_graph the backward r
 the forward's mean/invstd; with create_graph it recomputes them from the input with Tensor ops, so
 double backward is exact.
 """
+from .. import _memory_format as _mf
 from .._tensor import _make
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
@@ -26,11 +27,15 @@ class Normalize(Op):
     non_differentiable_outputs = (1, 2)
 
     @staticmethod
-    def forward(ctx, input, weight, bias, dims, affine_shape, param_shape, eps, center, save_bias=False):
+    def forward(ctx, input, weight, bias, dims, affine_shape, param_shape, eps, center, save_bias=False,
+                keep_channels_last=False):
         xp = ctx.xp
         x = input
-        if x.ndim > 1 and not x.flags.c_contiguous and ctx.backend.name != "meta":
-            x = xp.ascontiguousarray(x)             # PyTorch's norms make their input (so their output) contiguous
+        if x.ndim > 1 and not x.flags.c_contiguous and ctx.backend.name != "meta" and \
+                not (keep_channels_last and _mf.suggest(x) is not _mf.contiguous_format):
+            # PyTorch's norms make their input (so their output) contiguous; batch_norm keeps a channels-last
+            # layout (Note [memory formats]): x - mean and the products below follow x's
+            x = xp.ascontiguousarray(x)
         if center:
             mean = x.mean(axis=dims, keepdims=True)
             xc = x - mean
@@ -120,14 +125,16 @@ def _sum(t, axes):
     return t.sum(axes) if axes else t
 
 
-def normalize(input, weight, bias, dims, affine_shape, eps, center=True, save_bias=False):
+def normalize(input, weight, bias, dims, affine_shape, eps, center=True, save_bias=False,
+              keep_channels_last=False):
     """(out, mean, invstd) of the fused normalisation (see Normalize)."""
     dims = tuple(dims)
     affine_shape = tuple(affine_shape)
     param = weight if weight is not None else bias
     param_shape = tuple(param.shape) if param is not None else ()
     return Normalize.apply(input, weight, bias, dims=dims, affine_shape=affine_shape, param_shape=param_shape,
-                           eps=float(eps), center=center, save_bias=save_bias)
+                           eps=float(eps), center=center, save_bias=save_bias,
+                           keep_channels_last=keep_channels_last)
 
 
 class ChannelAffine(Op):
@@ -141,6 +148,8 @@ class ChannelAffine(Op):
         out = normalized * weight.reshape(affine_shape) if weight is not None else normalized.copy()
         if bias is not None:
             out += bias.reshape(affine_shape)
+        if not watch[0]._array.flags.c_contiguous:     # see Note [memory formats]; a channels-last input's layout
+            out = _mf.keep_format(out, watch[0]._array)
         needs = ctx.needs_input_grad
         ctx.affine_shape = affine_shape
         ctx.save_for_backward(normalized if len(needs) > 1 and needs[1] else None, weight, *watch)

@@ -1,5 +1,6 @@
 """Norms: linalg.vector_norm (with the Norm2 node of its 2-norm), norm, and renorm."""
 from .. import _dtype as _dt
+from ..amp._dispatch import AUTOCAST, autocast_run
 from ..autograd.function import Op
 from ._common import cast
 from ._registry import export
@@ -10,6 +11,8 @@ from .reduction import _expand_grad, amax, amin, sum
 # --- norms ------------------------------------------------------------------------------------------
 
 def vector_norm(input, ord=2, dim=None, keepdim=False, *, dtype=None):
+    if "linalg_vector_norm" in AUTOCAST:
+        return autocast_run("linalg_vector_norm", vector_norm, input, ord, dim, keepdim, dtype=dtype)
     from .unary import abs as abs_
     if dtype is not None:
         input = cast(input, _dt.to_dtype(dtype))
@@ -70,7 +73,7 @@ class VectorNorm(Op):
 
 class SafeSqrt(Op):
     """sqrt with gradient 0 where the output is 0 instead of inf*0 = NaN: ember's one such op, behind the 2-norm
-    (Norm2 below) and nn.functional.cdist's matmul form (distances between identical points). There the gradient
+    (Norm2 below) and cdist's matmul form (distances between identical points). There the gradient
     is grad * 0 when `nan_passes` (a NaN grad leaks, as through PyTorch's norms), else 0 (as PyTorch's cdist)."""
     node_name = "SqrtBackward0"
     nan_passes = False
@@ -100,6 +103,8 @@ class Norm2(SafeSqrt):
 @export(method=True)
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector or Frobenius norm (p: number, 'fro', inf)."""
+    if "norm" in AUTOCAST:
+        return autocast_run("norm", norm, input, p, dim, keepdim, dtype=dtype)
     if p == "fro" or p is None:
         p = 2
     if p == "nuc":
@@ -145,6 +150,8 @@ def _p_norm(xp, a, p, dims):
 @export(inplace=True)
 def renorm(input, p, dim, maxnorm):
     """Each slice along dim whose p-norm exceeds maxnorm, rescaled to norm maxnorm."""
+    if "renorm" in AUTOCAST:
+        return autocast_run("renorm", renorm, input, p, dim, maxnorm)
     if p <= 0:
         raise RuntimeError("renorm: non-positive-norm not supported")
     if maxnorm < 0:

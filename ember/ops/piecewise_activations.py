@@ -19,6 +19,8 @@ from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
+from ..sparse._coo_array import SparseCOOArray as _SparseCOO
+from ._common import opmath
 from ._registry import export
 from .comparison import where
 from .inplace import apply_inplace
@@ -108,6 +110,9 @@ class Relu(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
+        if out._array.__class__ is _SparseCOO:     # a sparse COO input: the gradient at its entries that are > 0
+            from .sparse_coo_ops import map_sparse_values
+            return grad * map_sparse_values(out.detach(), lambda values: (~(values <= 0)).astype(values.dtype))
         # PyTorch's threshold_backward: 0 where out <= 0, so a NaN output passes the gradient
         if not _State.grad_enabled:                # Note [plain backward]: no graph to build, arrays only
             return _make(ctx.xp.where(out._array <= 0, 0, grad._array), grad._device)
@@ -181,12 +186,17 @@ class LeakyRelu(Op):
     def forward(ctx, input, negative_slope):
         ctx.negative_slope = negative_slope
         ctx.save_for_backward(input)
-        return ctx.xp.where(input > 0, input, input * negative_slope)
+        return _leaky(ctx.xp, input, negative_slope)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return LeakyReluGrad.apply(grad, x, factor=_slope(ctx.xp, x._array, ctx.negative_slope))
+
+
+def _leaky(xp, input, negative_slope):
+    """x where x > 0, else x * negative_slope (half precision: the product in float32, rounded once)."""
+    return xp.where(input > 0, input, opmath(xp, lambda x: x * negative_slope, input))
 
 
 def _slope(xp, x, negative_slope):
@@ -211,7 +221,7 @@ class LeakyReluResult(Op):
     @staticmethod
     def forward(ctx, input, negative_slope):
         ctx.negative_slope = negative_slope
-        out = ctx.xp.where(input > 0, input, input * negative_slope)
+        out = _leaky(ctx.xp, input, negative_slope)
         ctx.save_for_backward(out)
         return out
 
@@ -256,7 +266,7 @@ class RreluResult(Op):
     def forward(ctx, input, noise, mean_slope):
         ctx.noise, ctx.mean_slope = noise, mean_slope
         if noise is None:
-            out = ctx.xp.where(input > 0, input, input * mean_slope)
+            out = _leaky(ctx.xp, input, mean_slope)
         else:
             out = (input * noise).astype(input.dtype, copy=False)
         ctx.save_for_backward(out)
@@ -277,7 +287,7 @@ class Hardsigmoid(Op):
     @staticmethod
     def forward(ctx, input):
         ctx.save_for_backward(input)
-        return ctx.xp.clip(input / 6 + 0.5, 0, 1).astype(input.dtype, copy=False)
+        return opmath(ctx.xp, lambda x: ctx.xp.clip(x / 6 + 0.5, 0, 1), input).astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -290,7 +300,7 @@ class Hardswish(Op):
     @staticmethod
     def forward(ctx, input):
         ctx.save_for_backward(input)
-        return (input * ctx.xp.clip(input + 3, 0, 6) / 6).astype(input.dtype, copy=False)
+        return opmath(ctx.xp, lambda x: x * ctx.xp.clip(x + 3, 0, 6) / 6, input).astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):

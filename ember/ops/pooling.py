@@ -9,6 +9,7 @@ offset.
 import math
 
 from .. import _dtype as _dt
+from .._memory_format import keep_format
 from ..autograd.function import Op
 from ._registry import export
 from .conv import (crop_canvas, expand_arg, new_canvas, offsets, out_size, pad_canvas,
@@ -38,10 +39,11 @@ class MaxPool(Op):
                 best = values.copy()
             else:
                 xp.maximum(best, values, out=best)
+        best = keep_format(best, input)           # see Note [memory formats]; a channels-last input's layout
         if return_indices:                        # PyTorch saves the input and this indices output
             which = argmax_offsets(xp, input, best, kernel_size, stride, padding, dilation)
-            indices = _flat_indices(xp, which, kernel_size, stride, padding, dilation,
-                                    input.shape[input.ndim - len(kernel_size):])
+            indices = keep_format(_flat_indices(xp, which, kernel_size, stride, padding, dilation,
+                                                input.shape[input.ndim - len(kernel_size):]), input)
             if ctx.needs_input_grad[0]:
                 ctx.save_for_backward(input, indices)
                 ctx.which = which
@@ -169,7 +171,9 @@ class AvgPool(Op):
                 total = values.copy()
             else:
                 total += values
-        return xp.divide(total, divisor, out=total) if total.dtype.kind == "f" else total // divisor
+        total = xp.divide(total, divisor, out=total) if total.dtype.kind == "f" else total // divisor
+        # see Note [memory formats]; a channels-last input's layout (PyTorch's avg_pool3d has no channels-last kernel)
+        return keep_format(total, input) if nd == 2 else total
 
     @staticmethod
     def backward(ctx, grad):

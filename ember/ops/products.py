@@ -9,6 +9,7 @@ from .. import _dtype as _dt
 from .._tensor import Tensor
 from ..amp._dispatch import AUTOCAST, autocast_args, autocast_run, run_without_autocast
 from ..autograd.function import Op
+from ..sparse._coo_array import SparseCOOArray as _SparseCOO
 from ._common import cast, promote
 from ._registry import export
 from ._shapes import broadcast_shapes, wrap_dim
@@ -209,6 +210,9 @@ def mm(input, mat2):
 def bmm(input, mat2):
     if "bmm" in AUTOCAST:
         return autocast_run("bmm", bmm, input, mat2)
+    if input._array.__class__ is _SparseCOO or mat2._array.__class__ is _SparseCOO:
+        from .sparse_coo_ops import bmm as sparse_bmm
+        return sparse_bmm(input, mat2)
     if input.ndim != 3 or mat2.ndim != 3:
         raise RuntimeError(f"batch1 must be a 3D tensor and batch2 must be a 3D tensor (got {input.ndim}D and "
                            f"{mat2.ndim}D)")

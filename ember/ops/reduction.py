@@ -4,7 +4,9 @@ import math
 
 import numpy as _np
 
+from .._backends import errstate
 from .. import _dtype as _dt
+from .._memory_format import reduced
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
@@ -36,7 +38,10 @@ class Sum(Op):
     @staticmethod
     def forward(ctx, input, dims, keepdim, np_dtype):
         ctx.input_shape, ctx.dims, ctx.keepdim = input.shape, dims, keepdim
-        return input.sum(axis=dims, keepdims=keepdim, dtype=np_dtype)   # the method: xp.sum adds a layer
+        out = input.sum(axis=dims, keepdims=keepdim, dtype=np_dtype)    # the method: xp.sum adds a layer
+        if not input.flags.c_contiguous:              # see Note [memory formats]; PyTorch's is contiguous
+            out = reduced(out, ctx.xp)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -72,6 +77,8 @@ def _sum_dtype(input, dtype):
 @export(method=True)
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over all elements or over `dim` (int or tuple)."""
+    if "sum" in AUTOCAST:
+        return autocast_run("sum", sum, input, dim, keepdim, dtype=dtype)
     np_dtype = _sum_dtype(input, dtype)
     if dim is None and not keepdim:
         return SumAll.apply_binary(input, np_dtype)
@@ -86,7 +93,10 @@ class Nansum(Op):
     def forward(ctx, input, dims, keepdim, np_dtype):
         ctx.save_for_backward(input)
         ctx.dims, ctx.keepdim = dims, keepdim
-        return ctx.xp.nansum(input, axis=dims, keepdims=keepdim, dtype=np_dtype)
+        out = ctx.xp.nansum(input, axis=dims, keepdims=keepdim, dtype=np_dtype)
+        if not input.flags.c_contiguous:              # see Note [memory formats]; PyTorch's is contiguous
+            out = reduced(out, ctx.xp)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -153,10 +163,12 @@ class Mean(Op):
             total = _add_reduce(input, dims, acc, None, keepdim)
         else:
             total = input.sum(axis=dims, keepdims=keepdim, dtype=acc)
+        if not input.flags.c_contiguous:              # see Note [memory formats]; PyTorch's is contiguous
+            total = reduced(total, ctx.xp)
         if count:                                   # a positive count cannot warn: skip errstate's ~1 us
             out = total / count
             return out if out.dtype == dtype else out.astype(dtype)
-        with ctx.xp.errstate(invalid="ignore", divide="ignore"):
+        with errstate(invalid="ignore", divide="ignore"):
             return (total * float("nan")).astype(dtype, copy=False)
 
     @staticmethod
@@ -192,6 +204,8 @@ class Prod(Op):
     @staticmethod
     def forward(ctx, input, dim, keepdim, np_dtype):
         out = ctx.xp.prod(input, axis=dim, keepdims=keepdim, dtype=np_dtype)
+        if not input.flags.c_contiguous:              # see Note [memory formats]; PyTorch's is contiguous
+            out = reduced(out, ctx.xp)
         ctx.save_for_backward(input, out)
         ctx.dim, ctx.keepdim = dim, keepdim
         return out
@@ -255,6 +269,8 @@ class AmaxAmin(Op):
     @staticmethod
     def forward(ctx, input, dims, keepdim, is_max):
         out = input.max(axis=dims, keepdims=keepdim) if is_max else input.min(axis=dims, keepdims=keepdim)
+        if not input.flags.c_contiguous:              # see Note [memory formats]; PyTorch's is contiguous
+            out = reduced(out, ctx.xp)
         ctx.save_for_backward(input, out)
         ctx.dims, ctx.keepdim = dims, keepdim
         return out
@@ -315,6 +331,8 @@ class MaxDim(Op):
             indices = xp.squeeze(indices, axis=dim)
         ctx.shape, ctx.dim, ctx.keepdim = input.shape, dim, keepdim
         indices = indices.astype(xp.int64, copy=False)
+        if not input.flags.c_contiguous:              # see Note [memory formats]; PyTorch's is contiguous
+            values, indices = reduced(values, xp), reduced(indices, xp)
         ctx.save_for_backward(indices)                # the indices output: version checked, as in PyTorch
         return values, indices
 
@@ -435,13 +453,15 @@ class LogSumExp(Op):
         m = xp.max(input, axis=dims, keepdims=True) if input.size else xp.zeros(
             tuple(1 if i in dims else s for i, s in enumerate(input.shape)), input.dtype)
         m = xp.where(xp.isfinite(m), m, 0)          # all -inf rows stay -inf, no NaN (NUM-2)
-        with xp.errstate(divide="ignore"):
+        with errstate(divide="ignore"):
             out = xp.log(xp.sum(xp.exp(input - m), axis=dims, keepdims=True)) + m
         if not keepdim:
             out = xp.squeeze(out, axis=dims)
         # one array object for the result and the saved value (a NumPy scalar from a 0-d input, or a
         # cast, would make a separate constant, and the second derivative would miss d out / d input)
         out = xp.asarray(out).astype(input.dtype, copy=False)
+        if not input.flags.c_contiguous:              # see Note [memory formats]; PyTorch's is contiguous
+            out = reduced(out, xp)
         ctx.dims, ctx.keepdim = dims, keepdim
         ctx.save_for_backward(input, out)
         return out
@@ -457,6 +477,8 @@ class LogSumExp(Op):
 @export(method=True)
 def logsumexp(input, dim=None, keepdim=False):
     """log(sum(exp(input))) computed stably."""
+    if "logsumexp" in AUTOCAST:
+        return autocast_run("logsumexp", logsumexp, input, dim, keepdim)
     if input.dtype.category < _dt.FLOAT:
         input = cast(input, _dt.get_default_dtype())
     dims = normalize_dims(dim, input.ndim)
@@ -469,6 +491,7 @@ def logsumexp(input, dim=None, keepdim=False):
 def all(input, dim=None, keepdim=False):
     def fn(xp, a):
         out = xp.all(a, axis=normalize_dims(dim, a.ndim) if dim is not None else None, keepdims=keepdim)
+        out = out if a.__class__ is not _ndarray or a.flags.c_contiguous else reduced(out, xp)   # Note [memory formats]
         return out if input.dtype is not _dt.uint8 else out.astype(xp.uint8)
     return nodiff(fn, input)
 
@@ -477,6 +500,7 @@ def all(input, dim=None, keepdim=False):
 def any(input, dim=None, keepdim=False):
     def fn(xp, a):
         out = xp.any(a, axis=normalize_dims(dim, a.ndim) if dim is not None else None, keepdims=keepdim)
+        out = out if a.__class__ is not _ndarray or a.flags.c_contiguous else reduced(out, xp)   # Note [memory formats]
         return out if input.dtype is not _dt.uint8 else out.astype(xp.uint8)
     return nodiff(fn, input)
 

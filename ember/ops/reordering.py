@@ -70,23 +70,40 @@ def roll(input, shifts, dims=None):
     return Roll.apply(input, shifts, dims)
 
 
+class Repeat(Op):
+    """x.repeat(*sizes): always a new contiguous tensor, as PyTorch's (an expand + reshape would hand back a view
+    of x, or one with stride 0, whenever the reshape can avoid a copy). The output seen as (r0, s0, r1, s1, ...)
+    is x broadcast over the r axes; the gradient sums them back."""
+    @staticmethod
+    def forward(ctx, input, sizes):
+        shape = (1,) * (len(sizes) - input.ndim) + input.shape
+        ctx.input_shape = input.shape
+        ctx.split = tuple(n for r, s in zip(sizes, shape) for n in (r, s))
+        out = ctx.xp.empty(tuple(r * s for r, s in zip(sizes, shape)), dtype=input.dtype)
+        out.reshape(ctx.split)[...] = input.reshape(tuple(n for s in shape for n in (1, s)))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        summed = grad.reshape(ctx.split).sum(tuple(range(0, len(ctx.split), 2))) if ctx.split else grad
+        return summed.reshape(ctx.input_shape), None
+
+
 @export(public=False)                  # a Tensor method only, as in PyTorch
 def repeat(input, *sizes, repeats=None):
-    sizes = _shape_arg(sizes, "repeat", "repeats", repeats)
+    if not sizes and repeats is None:
+        raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
+    sizes = tuple(_shape_arg(sizes, "repeat", "repeats", repeats))
     if len(sizes) < input.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
                            "tensor")
-    lead = len(sizes) - input.ndim
-    x = input.reshape((1,) * lead + tuple(input.shape))
-    # repeat == expand over an inserted axis per dim, then merge: differentiable through expand/reshape
-    inter, final = [], []
-    for r, s in zip(sizes, x.shape):
-        inter += [1, s]
-        final.append(r * s)
-    expanded_shape = []
-    for r, s in zip(sizes, x.shape):
-        expanded_shape += [r, s]
-    return x.reshape(inter).expand(expanded_shape).reshape(final)
+    if any(r < 0 for r in sizes):       # refused only where the output size comes out negative, as PyTorch
+        shape = [r * s for r, s in zip(sizes, (1,) * (len(sizes) - input.ndim) + tuple(input.shape))]
+        if any(n < 0 for n in shape):
+            raise RuntimeError(f"Trying to create tensor with negative dimension {next(n for n in shape if n < 0)}"
+                               f": {shape}")
+        sizes = tuple(max(r, 0) for r in sizes)
+    return Repeat.apply(input, sizes)
 
 
 @export(method=True)
@@ -99,7 +116,7 @@ def tile(input, dims):
 
 @export(method=True)
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
-    from .creation import arange, tensor
+    from .creation import tensor
     from .scatter_gather import index_select
     if repeats is None:                         # repeat_interleave(repeats_tensor): indices form
         counts = input
@@ -110,7 +127,17 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     dim = wrap_dim(dim, input.ndim)
     n = input.shape[dim]
     if isinstance(repeats, int):
-        idx = arange(n, device=input.device).reshape(-1, 1).expand(n, repeats).reshape(-1)
+        # As PyTorch: an expanded copy, not an index_select (whose node would save the index, so that a second
+        # backward through it is refused where PyTorch's graph saves no tensor).
+        if repeats < 0:
+            raise RuntimeError("Repeats must be non-negative")
+        shape = tuple(input.shape)
+        size = shape[:dim] + (n * repeats,) + shape[dim + 1:]
+        if output_size is not None and output_size != n * repeats:
+            raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {n * repeats} but got "
+                               f"{output_size}")
+        expanded = input.unsqueeze(dim + 1).expand(shape[:dim + 1] + (repeats,) + shape[dim + 1:])
+        return expanded.contiguous().view(size)   # (a CloneBackward0 node, as PyTorch's clone of it)
     else:
         reps = repeats if isinstance(repeats, Tensor) else tensor(repeats)
         if reps.numel() == 1:

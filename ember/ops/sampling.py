@@ -1,10 +1,14 @@
 """Random sampling: rand, randn, randint, randperm, normal, bernoulli, multinomial and in-place fills.
 
-Every draw goes through an ember.Generator (the default one unless generator= is given), whose
-`*_array` methods reproduce PyTorch 2.13's CPU kernels bit for bit (ember/random.py). This module
+Every draw goes through an ember.Generator (the target device's default one unless generator= is given),
+whose `*_array` methods reproduce PyTorch 2.13's CPU kernels bit for bit (ember/random.py). This module
 adds PyTorch's signatures, argument checks and one more fact: a kernel fills a non-contiguous
 tensor in memory order (TensorIterator's order), and PyTorch's normal kernel takes its element-wise
 path there, so `_fill` hands the generator the tensor's layout.
+
+The draws are host arrays by design, on every device: a cuda tensor's numbers come from its device's
+generator on the host and are copied over with the backend's from_numpy (Note [cuda random numbers] in
+ember/random.py), so the NumPy code here works on generator output and on explicit host copies only.
 """
 import math
 import warnings
@@ -12,7 +16,8 @@ import warnings
 import numpy as np
 
 from .. import _dtype as _dt
-from .._device import CPU, to_device
+from .. import random as _random
+from .._device import CPU, _default as _default_device, to_device
 from .._tensor import Tensor, _make
 from ..autograd.grad_mode import _State
 from .._backends import backend_for
@@ -33,11 +38,24 @@ _FLOAT_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 
               "float64": 1.7976931348623157e308}
 
 
-def _gen(generator):
+def _gen(generator, device=CPU):
+    """The generator that draws for a tensor on `device`: the one given, which must be on the device's type (as
+    PyTorch checks), else the device's default (Note [cuda random numbers] in ember/random.py)."""
     if generator is None:
-        from ..random import default_generator
-        return default_generator
+        if device.type == "cuda":
+            return _random.cuda_generator(device.index or 0)
+        return _random.default_generator
+    if generator.device.type != device.type and device.type != "meta":
+        raise RuntimeError(f"Expected a '{device.type}' device type for generator but found "
+                           f"'{generator.device.type}'")
     return generator
+
+
+def _target(device, out):
+    """The device a factory fills: out's, else device=, else the default device (set_default_device)."""
+    if out is not None:
+        return out._device
+    return to_device(device) if device is not None else _default_device[0]
 
 
 def _fmt(x):
@@ -68,13 +86,14 @@ _size = parse_size                                  # rand(2, 3) / rand((2, 3)) 
 
 
 def _result(array, out, device, requires_grad):
-    """A new tensor from a NumPy array, or the array written into `out` (resized like PyTorch)."""
+    """A new tensor on `device` from a host (NumPy) array of draws, or the array written into `out` (resized
+    like PyTorch)."""
     if out is not None:
         if tuple(out.shape) != array.shape:
             out._array = out._backend().xp.empty(array.shape, dtype=out._array.dtype)
         return _fill_inplace(out, array, "out")
-    array = np.asarray(array)
-    device = to_device(device) if device is not None else CPU
+    array = np.asarray(array)           # a NumPy scalar from a 0-d draw becomes an array
+    device = to_device(device)
     if device.type != "cpu":
         array = backend_for(device).from_numpy(array)
     t = _make(array, device)
@@ -162,7 +181,8 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, 
     shape = _size(size, kwargs, "rand")
     dtype = _dtype_or_default(dtype) if out is None or dtype is not None else out.dtype
     _require_float("check_uniform_bounds", dtype)
-    return _result(_gen(generator).uniform_array(shape, _np_dtype(dtype)), out, device, requires_grad)
+    device = _target(device, out)
+    return _result(_gen(generator, device).uniform_array(shape, _np_dtype(dtype)), out, device, requires_grad)
 
 
 @export(method=False)
@@ -171,13 +191,14 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     """Standard normal samples."""
     shape = _size(size, kwargs, "randn")
     dtype = _dtype_or_default(dtype) if out is None or dtype is not None else out.dtype
+    device = _target(device, out)
     if dtype.is_complex:
         # PyTorch draws the real and imaginary parts as one float tensor of shape (..., 2) with std 1/sqrt(2)
         real = _np_dtype(dtype.to_real())
-        pairs = _gen(generator).normal_array(shape + (2,), real, 0.0, 1 / math.sqrt(2))
+        pairs = _gen(generator, device).normal_array(shape + (2,), real, 0.0, 1 / math.sqrt(2))
         return _result(np.ascontiguousarray(pairs).view(_np_dtype(dtype))[..., 0], out, device, requires_grad)
     _require_float("normal_kernel_cpu", dtype)
-    return _result(_gen(generator).normal_array(shape, _np_dtype(dtype)), out, device, requires_grad)
+    return _result(_gen(generator, device).normal_array(shape, _np_dtype(dtype)), out, device, requires_grad)
 
 
 def _as_float_int(value, dtype):
@@ -275,7 +296,8 @@ def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None
                         "of ints size) or (int low, int high, tuple of ints size)")
     shape = parse_shape((size,))
     dtype = _dt.to_dtype(dtype) if dtype is not None else (out.dtype if out is not None else _dt.int64)
-    array = _random_from_to(shape, dtype, low, high, _gen(generator))
+    device = _target(device, out)
+    array = _random_from_to(shape, dtype, low, high, _gen(generator, device))
     return _result(array, out, device, requires_grad)
 
 
@@ -295,34 +317,39 @@ def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=Non
                            else "n cannot be greater than 2049 for Half type.")
     if not dtype.is_floating_point and n - 1 > _INT_RANGE[dtype.name][1]:
         raise RuntimeError(f"value cannot be converted to type {dtype.name}_t without overflow")
-    return _result(_gen(generator).randperm_array(n, _np_dtype(dtype)), out, device, requires_grad)
+    device = _target(device, out)
+    return _result(_gen(generator, device).randperm_array(n, _np_dtype(dtype)), out, device, requires_grad)
 
 
 def _like_dtype(input, dtype):
     return _dt.to_dtype(dtype) if dtype is not None else input.dtype
 
 
+def _like_device(input, device):
+    return to_device(device) if device is not None else input._device
+
+
 @export(method=False)
 def rand_like(input, *, generator=None, dtype=None, layout=None, device=None, requires_grad=False,
               memory_format=None):
     """Uniform samples shaped like input (filled in input's memory order, as PyTorch does)."""
-    dtype = _like_dtype(input, dtype)
+    dtype, device = _like_dtype(input, dtype), _like_device(input, device)
     _require_float("check_uniform_bounds", dtype)
-    gen = _gen(generator)
+    gen = _gen(generator, device)
     array = _draw_like(input, dtype, lambda shape, _: gen.uniform_array(shape, _np_dtype(dtype)))
-    return _result(array, None, device or input.device, requires_grad)
+    return _result(array, None, device, requires_grad)
 
 
 @export(method=False)
 def randn_like(input, *, generator=None, dtype=None, layout=None, device=None, requires_grad=False,
                memory_format=None):
     """Standard normal samples shaped like input."""
-    dtype = _like_dtype(input, dtype)
+    dtype, device = _like_dtype(input, dtype), _like_device(input, device)
     _require_float("normal_kernel_cpu", dtype)
-    gen = _gen(generator)
+    gen = _gen(generator, device)
     array = _draw_like(input, dtype, lambda shape, contiguous: gen.normal_array(
         shape, _np_dtype(dtype), contiguous=contiguous))
-    return _result(array, None, device or input.device, requires_grad)
+    return _result(array, None, device, requires_grad)
 
 
 @export(method=False)
@@ -331,10 +358,10 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None, layout=
     """Integers in [low, high) shaped like input; randint_like(input, high) also works."""
     if high is None:
         low, high = 0, low
-    dtype = _like_dtype(input, dtype)
-    gen = _gen(generator)
+    dtype, device = _like_dtype(input, dtype), _like_device(input, device)
+    gen = _gen(generator, device)
     array = _draw_like(input, dtype, lambda shape, _: _random_from_to(shape, dtype, low, high, gen))
-    return _result(array, None, device or input.device, requires_grad)
+    return _result(array, None, device, requires_grad)
 
 
 def _array_of(x):
@@ -345,7 +372,6 @@ def _array_of(x):
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None,
            requires_grad=False, pin_memory=False):
     """Normal samples; mean and/or std may be tensors (broadcast, differentiable) or numbers."""
-    gen = _gen(generator)
     mean_is_tensor, std_is_tensor = isinstance(mean, Tensor), isinstance(std, Tensor)
     if not (mean_is_tensor or std_is_tensor):
         if size is None:
@@ -356,7 +382,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
             raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(float(std))}")
         dtype = _dtype_or_default(dtype) if out is None or dtype is not None else out.dtype
         _require_float("normal_kernel_cpu", dtype)
-        array = gen.normal_array(parse_shape((size,)), _np_dtype(dtype), float(mean), float(std))
+        device = _target(device, out)
+        array = _gen(generator, device).normal_array(parse_shape((size,)), _np_dtype(dtype), float(mean), float(std))
         return _result(array, out, device, requires_grad)
     from .creation import tensor
     if std_is_tensor and bool((_array_of(std) < 0).any()):
@@ -365,6 +392,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
         raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(float(std))}")
     like = mean if mean_is_tensor else std
     _require_float("normal_kernel_cpu", like.dtype)
+    gen = _gen(generator, like._device)
     shape = np.broadcast_shapes(tuple(mean.shape), tuple(std.shape)) if mean_is_tensor and std_is_tensor \
         else tuple(like.shape)
     np_dtype = _np_dtype(like.dtype)
@@ -385,7 +413,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
 @export(method=True)
 def bernoulli(input, p=None, *, generator=None, out=None):
     """0/1 samples in input's dtype, with probabilities input (or the number p)."""
-    gen = _gen(generator)
+    gen = _gen(generator, input._device)
     if p is None:
         return _result(_bernoulli_tensor_p(tuple(input.shape), input.dtype, input, gen), out, input.device,
                        False)
@@ -446,7 +474,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     # PyTorch's exponential noise is empty_like(input), so it is drawn in input's memory order
     noise_order = _memory_order(input._array) if _like_layout(input) else None
-    array = _gen(generator).multinomial_array(probs, num_samples, bool(replacement), noise_order=noise_order)
+    array = _gen(generator, input._device).multinomial_array(probs, num_samples, bool(replacement),
+                                                           noise_order=noise_order)
     return _result(np.ascontiguousarray(array), out, input.device, False)     # a new (contiguous) tensor
 
 
@@ -462,7 +491,7 @@ def uniform_(self, from_=0.0, to=1.0, *, generator=None):
         raise RuntimeError(f"uniform_ expects to-from <= std::numeric_limits<{_SCALAR_NAME[self.dtype.name]}>"
                            f"::max(), but found to={_fmt(to)} and from={_fmt(from_)} which result in to-from to "
                            "exceed the limit")
-    gen, np_dtype = _gen(generator), _np_dtype(self.dtype)
+    gen, np_dtype = _gen(generator, self._device), _np_dtype(self.dtype)
     return _fill(self, "uniform_", lambda shape, _: gen.uniform_array(shape, np_dtype, from_, to))
 
 
@@ -471,7 +500,7 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
     _require_float("normal_kernel_cpu", self.dtype)
-    gen, np_dtype = _gen(generator), _np_dtype(self.dtype)
+    gen, np_dtype = _gen(generator, self._device), _np_dtype(self.dtype)
     return _fill(self, "normal_", lambda shape, contiguous: gen.normal_array(
         shape, np_dtype, float(mean), float(std), contiguous=contiguous))
 
@@ -481,7 +510,7 @@ _MISSING = object()
 
 def random_(self, from_=_MISSING, to=_MISSING, *, generator=None):
     """random_(): the dtype's whole range; random_(to): [0, to); random_(from_, to): [from_, to)."""
-    gen = _gen(generator)
+    gen = _gen(generator, self._device)
     if from_ is _MISSING and to is _MISSING:
         if self.dtype.is_complex:
             _not_implemented("random_kernel_cpu", self.dtype)
@@ -494,7 +523,7 @@ def random_(self, from_=_MISSING, to=_MISSING, *, generator=None):
 
 def bernoulli_(self, p=0.5, *, generator=None):
     """Fill with 0/1 samples; p a probability or a tensor of them broadcast to self."""
-    gen = _gen(generator)
+    gen = _gen(generator, self._device)
     if isinstance(p, Tensor):
         if self.is_contiguous():
             values = _bernoulli_tensor_p(tuple(self.shape), self.dtype, p, gen)
@@ -513,7 +542,7 @@ def exponential_(self, lambd=1.0, *, generator=None):
                            f"floating point but you specified {_SCALAR_NAME[self.dtype.name]}")
     if not lambd > 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={_fmt(lambd)}")
-    gen, np_dtype = _gen(generator), _np_dtype(self.dtype)
+    gen, np_dtype = _gen(generator, self._device), _np_dtype(self.dtype)
     return _fill(self, "exponential_", lambda shape, _: gen.exponential_array(shape, np_dtype, lambd))
 
 
@@ -523,7 +552,7 @@ def geometric_(self, p, *, generator=None):
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_fmt(p)}")
     if self.dtype.is_complex or self.dtype is _dt.bool_:
         _not_implemented("geometric_cpu", self.dtype)
-    gen, np_dtype = _gen(generator), _np_dtype(self.dtype)
+    gen, np_dtype = _gen(generator, self._device), _np_dtype(self.dtype)
     return _fill(self, "geometric_", lambda shape, _: gen.geometric_array(shape, np_dtype, p))
 
 
@@ -532,7 +561,7 @@ def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_fmt(std)}")
     _require_float("log_normal_cpu", self.dtype)
-    gen, np_dtype = _gen(generator), _np_dtype(self.dtype)
+    gen, np_dtype = _gen(generator, self._device), _np_dtype(self.dtype)
     return _fill(self, "log_normal_", lambda shape, _: gen.log_normal_array(shape, np_dtype, mean, std))
 
 
@@ -543,7 +572,7 @@ def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
                            f"floating point but you specified {_CPP_NAME[self.dtype.name]}")
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_fmt(sigma)}")
-    gen, np_dtype = _gen(generator), _np_dtype(self.dtype)
+    gen, np_dtype = _gen(generator, self._device), _np_dtype(self.dtype)
     return _fill(self, "cauchy_", lambda shape, _: gen.cauchy_array(shape, np_dtype, median, sigma))
 
 

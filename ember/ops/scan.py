@@ -5,8 +5,10 @@ from builtins import max as _builtin_max
 import numpy as _np
 
 from .. import _dtype as _dt
+from ..amp._dispatch import AUTOCAST, autocast_run
 from ..autograd.function import Op
-from ._common import cast, return_type
+from ..autograd.grad_mode import _State
+from ._common import cast, return_type, zeros_like_
 from ._registry import export
 from ._shapes import wrap_dim
 from .comparison import _select, where
@@ -38,6 +40,8 @@ class Cumsum(Op):
 
 @export(inplace=True)
 def cumsum(input, dim, *, dtype=None):
+    if "cumsum" in AUTOCAST:
+        return autocast_run("cumsum", cumsum, input, dim, dtype=dtype)
     dim = wrap_dim(dim, input.ndim)
     np_dtype = _sum_dtype(input, dtype)
     if input.ndim == 0:                              # a 0-d input is its own cumulative sum
@@ -62,6 +66,8 @@ class Cumprod(Op):
         dim = ctx.dim
         if input.ndim == 0 or input.shape[dim] == 1:     # out is input itself: the grad passes through
             return grad, None, None
+        if input._array.size <= 1:                # PyTorch's formula hands the gradient back as it is
+            return grad, None, None
         if not bool((input == 0).any()):
             return (grad * out).flip(dim).cumsum(dim).flip(dim) / input, None, None
         # With zeros: d out_j / d x_i = prod_{k<=j, k!=i} x_k, built per position (small inputs only).
@@ -84,6 +90,8 @@ class Cumprod(Op):
 
 @export(inplace=True)
 def cumprod(input, dim, *, dtype=None):
+    if "cumprod" in AUTOCAST:
+        return autocast_run("cumprod", cumprod, input, dim, dtype=dtype)
     dim = wrap_dim(dim, input.ndim)
     np_dtype = _sum_dtype(input, dtype)
     return Cumprod.apply(input, dim, np_dtype)
@@ -178,6 +186,8 @@ class Cummax(Op):
         input, indices = ctx.saved_tensors
         if input.ndim == 0:
             return grad, None, None
+        if not input._array.size:                 # PyTorch's formula hands back the (empty) input itself
+            return input if _State.grad_enabled else zeros_like_(grad), None, None
         from .creation import zeros
         from .scatter_gather import scatter_add
         zero = zeros(input.shape, dtype=grad.dtype, device=grad.device)

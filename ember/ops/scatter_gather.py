@@ -4,6 +4,7 @@ index_select/index_add/index_copy/index_fill with PyTorch's index checks for eac
 from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
+from ..sparse._coo_array import SparseCOOArray as _SparseCOO
 from ._common import cast, checked_scalar
 from ._registry import export
 from ._shapes import wrap_dim
@@ -169,6 +170,8 @@ class ScatterValue(Scatter):
 
 @export(inplace=True)
 def scatter_add(input, dim, index, src):
+    if "scatter_add" in AUTOCAST:
+        return autocast_run("scatter_add", scatter_add, input, dim, index, src)
     dim = wrap_dim(dim, input.ndim)
     _check_index("scatter_add", input, dim, index, src)
     return ScatterAdd.apply(input, dim, index, cast(src, input.dtype))
@@ -320,6 +323,8 @@ def _check_1d_index(name, input, dim, index, source=None):
     bad = _first_bad(index, -size if name == "index_fill" else 0, size)
     if bad is None:
         return
+    if name == "index_select" and not size and input.ndim > 1:
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
     if name == "index_select" and dim == 1 and input.ndim >= 2:
         raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={size}")
     if name == "index_add" and input.ndim > 1 and dim in (0, input.ndim - 1):
@@ -394,6 +399,9 @@ class IndexSelect(Op):
 
 @export(method=True)
 def index_select(input, dim, index):
+    if input._array.__class__ is _SparseCOO:       # PyTorch's sparse kernel checks differently
+        from .sparse_coo_ops import index_select as sparse_index_select
+        return sparse_index_select(input, dim, index)
     dim = wrap_dim(dim, input.ndim)
     _check_1d_index("index_select", input, dim, index)
     return IndexSelect.apply(input, dim, index)

@@ -5,6 +5,7 @@ narrow_copy, and select_scatter/slice_scatter/diagonal_scatter.
 import math
 
 from ..autograd.function import Op
+from ..sparse._coo_array import SparseCOOArray as _SparseCOO
 from ._common import cast
 from ._registry import export
 from ._shapes import wrap_dim
@@ -344,6 +345,9 @@ class NarrowCopy(Slice):
 @export(method=True)
 def narrow_copy(input, dim, start, length):
     """narrow() as a new tensor rather than a view."""
+    if input._array.__class__ is _SparseCOO:
+        from .sparse_coo_ops import narrow_copy as sparse_narrow_copy
+        return sparse_narrow_copy(input, dim, start, length)
     return NarrowCopy.apply(input, _narrow_index(input, dim, start, length))
 
 

@@ -15,6 +15,7 @@ import numpy as _np
 
 from .._tensor import _make
 from ..autograd.function import Op
+from ._common import opmath
 from ._registry import export
 from .comparison import where
 from .inplace import apply_inplace
@@ -61,11 +62,31 @@ _ERFC_COEFS = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.
 
 # --- gelu, silu, softplus, mish, logsigmoid ----------------------------------------------------------
 
-def _gelu_cache(xp, x, approximate):
+def _gelu_cache(xp, x, approximate, half=False):
     """tanh(inner) for the tanh formula, Phi(x) for the exact one: what both value and slope need."""
     if approximate == "tanh":
         return xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x))
+    if half:                                       # float16 (x in float32): PyTorch's vectorized erf
+        return (1 + _vectorized_erf(xp, x * xp.float32(_SQRT1_2))) * xp.float32(0.5)
     return 0.5 * (1 + fast_erf(xp, x * _SQRT1_2))
+
+
+def _fma32(xp, a, b, c):
+    """a * b + c rounded once to float32 (the float64 product of two float32 is exact)."""
+    return (xp.asarray(a, xp.float64) * b + c).astype(xp.float32)
+
+
+def _vectorized_erf(xp, x):
+    """PyTorch's Vectorized<float>::erf, which its float16 gelu takes: Abramowitz & Stegun 7.1.26 with fused
+    multiply-adds, sign(x) (1 - t P(t) exp(-x^2)), t = 1 / (1 + p |x|); max. error 1.5e-7. Emulated step by step,
+    so that a float16 gelu rounds as PyTorch's does (in its tail, 1 + erf cancels to a few float32 ulps)."""
+    f32 = xp.float32
+    t = f32(1) / _fma32(xp, f32(0.3275911), xp.abs(x), f32(1))
+    r = _fma32(xp, f32(1.061405429), t, f32(-1.453152027))
+    for c in (1.421413741, -0.284496736, 0.254829592):
+        r = _fma32(xp, r, t, f32(c))
+    scaled = -xp.exp(-(x * x)) * t
+    return xp.copysign(_fma32(xp, scaled, r, f32(1)), x)
 
 
 def _gelu_slope(xp, x, approximate, cache):
@@ -75,14 +96,23 @@ def _gelu_slope(xp, x, approximate, cache):
     return cache + x * (_INV_SQRT_2PI * xp.exp(-0.5 * x * x))
 
 
+def _opmath_input(xp, x):
+    """x in float32 if it is float16 or bfloat16 (PyTorch computes activations in float32 there), else x."""
+    return x.astype(xp.float32) if x.dtype.itemsize == 2 and x.dtype.kind in "fV" else x
+
+
 class Gelu(Op):
     @staticmethod
     def forward(ctx, input, approximate):
-        cache = _gelu_cache(ctx.xp, input, approximate)
+        x = _opmath_input(ctx.xp, input)
+        half = input.dtype == ctx.xp.float16
+        cache = _gelu_cache(ctx.xp, x, approximate, half)
         ctx.approximate, ctx.cache = approximate, cache   # reused by backward: erf/tanh computed once
         ctx.save_for_backward(input)
+        if half and approximate != "tanh":             # PyTorch's order: (x * 0.5) * (1 + erf(x / sqrt(2)))
+            return ((x * ctx.xp.float32(0.5)) * (cache * ctx.xp.float32(2))).astype(input.dtype)
         value = 0.5 * (1 + cache) if approximate == "tanh" else cache
-        return (input * value).astype(input.dtype, copy=False)
+        return (x * value).astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -98,9 +128,10 @@ class GeluGrad(Op):
     def forward(ctx, grad, input, approximate, cache=None):
         ctx.approximate = approximate
         ctx.save_for_backward(grad, input)
+        x = _opmath_input(ctx.xp, input)
         if cache is None:
-            cache = _gelu_cache(ctx.xp, input, approximate)
-        return (grad * _gelu_slope(ctx.xp, input, approximate, cache)).astype(input.dtype, copy=False)
+            cache = _gelu_cache(ctx.xp, x, approximate)
+        return (grad * _gelu_slope(ctx.xp, x, approximate, cache)).astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, gg):
@@ -126,7 +157,7 @@ class Silu(Op):
     @staticmethod
     def forward(ctx, input):
         ctx.save_for_backward(input)
-        return input * _sigmoid(ctx.xp, input)
+        return opmath(ctx.xp, lambda x: x * _sigmoid(ctx.xp, x), input)
 
     @staticmethod
     def backward(ctx, grad):
@@ -141,8 +172,11 @@ class SiluGrad(Op):
     @staticmethod
     def forward(ctx, grad, input):
         ctx.save_for_backward(grad, input)
-        s = _sigmoid(ctx.xp, input)
-        return grad * (s * (1 + input * (1 - s)))
+
+        def slope(x, g):
+            s = _sigmoid(ctx.xp, x)
+            return g * (s * (1 + x * (1 - s)))
+        return opmath(ctx.xp, slope, input, grad)
 
     @staticmethod
     def backward(ctx, gg):
@@ -157,6 +191,8 @@ class SiluGrad(Op):
 
 
 def _softplus_array(xp, x, beta, threshold):
+    if x.dtype.itemsize == 2 and x.dtype.kind in "fV":     # (opmath)
+        return _softplus_array(xp, x.astype(xp.float32), beta, threshold).astype(x.dtype)
     bx = x * beta if beta != 1 else x
     # logaddexp(0, bx) never overflows; above threshold PyTorch returns x itself
     soft = xp.logaddexp(0, bx) / beta if beta != 1 else xp.logaddexp(0, bx)
@@ -181,7 +217,7 @@ class Mish(Op):
     @staticmethod
     def forward(ctx, input):
         ctx.save_for_backward(input)
-        return input * ctx.xp.tanh(_softplus_array(ctx.xp, input, 1, 20))
+        return opmath(ctx.xp, lambda x: x * ctx.xp.tanh(_softplus_array(ctx.xp, x, 1, 20)), input)
 
     @staticmethod
     def backward(ctx, grad):
@@ -195,7 +231,8 @@ class LogSigmoid(Op):
     def forward(ctx, input):
         ctx.save_for_backward(input)
         xp = ctx.xp
-        return (xp.minimum(input, 0) - xp.log1p(xp.exp(-xp.abs(input)))).astype(input.dtype, copy=False)
+        return opmath(xp, lambda x: xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x))), input).astype(input.dtype,
+                                                                                                   copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -206,6 +243,8 @@ class LogSigmoid(Op):
 # --- the elu family: elu, selu, celu -----------------------------------------------------------------
 
 def _elu(xp, input, alpha, scale, input_scale):
+    if input.dtype.itemsize == 2 and input.dtype.kind in "fV":     # (opmath)
+        return _elu(xp, input.astype(xp.float32), alpha, scale, input_scale).astype(input.dtype)
     negative = xp.expm1(xp.minimum(input, 0) * input_scale) * (alpha * scale)
     return xp.where(input > 0, input * scale, negative).astype(input.dtype, copy=False)
 

@@ -1,10 +1,22 @@
 """softmax and log_softmax: exp normalized over a dim, shifted by the max so that it never overflows.
 (Not softmax.py: ember.ops.softmax is the public function, which would hide a module of that name.)"""
 from .. import _dtype as _dt
+from ..amp._dispatch import AUTOCAST, autocast_run
 from ..autograd.function import Op
 from ._common import cast
 from ._registry import export
 from ._shapes import wrap_dim
+
+
+def _opmath_input(xp, x):
+    """float16 and bfloat16 in float32, PyTorch's accumulate type for them (the result is rounded once)."""
+    return x.astype(xp.float32) if x.dtype.itemsize == 2 and x.dtype.kind in "fV" else x
+
+
+def _contiguous(xp, input):
+    """PyTorch's softmax kernels read a contiguous copy of a non-contiguous input, so the output is
+    contiguous whatever the input's layout (a channels-last one included: Note [memory formats])."""
+    return input if input.flags.c_contiguous else xp.ascontiguousarray(input)
 
 
 class Softmax(Op):
@@ -12,12 +24,15 @@ class Softmax(Op):
     def forward(ctx, input, dim):
         xp = ctx.xp
         ctx.dim = dim
+        input = _contiguous(xp, input)
         if not input.size:
             out = input.copy()
         else:                                       # in place on one buffer: shift, exp, normalise
-            out = input - input.max(axis=dim, keepdims=True)
+            work = _opmath_input(xp, input)
+            out = work - work.max(axis=dim, keepdims=True)
             xp.exp(out, out=out)
             out /= out.sum(axis=dim, keepdims=True)
+            out = out.astype(input.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
 
@@ -34,11 +49,14 @@ class LogSoftmax(Op):
     def forward(ctx, input, dim):
         xp = ctx.xp
         ctx.dim = dim
+        input = _contiguous(xp, input)
         if not input.size:
             out = input.copy()
         else:
-            out = input - input.max(axis=dim, keepdims=True)
+            work = _opmath_input(xp, input)
+            out = work - work.max(axis=dim, keepdims=True)
             out -= xp.log(xp.exp(out).sum(axis=dim, keepdims=True))
+            out = out.astype(input.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
 
@@ -62,6 +80,8 @@ def _softmax_input(input, dim, dtype, name):
 @export(method=True)
 def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
     """exp(x) / sum(exp(x)) along dim, shifted by the max so it never overflows."""
+    if "softmax" in AUTOCAST:
+        return autocast_run("softmax", softmax, input, dim, dtype=dtype)
     input, dim = _softmax_input(input, dim, dtype, "softmax")
     if input.ndim == 0:
         return Softmax.apply(input.reshape(1), 0).reshape(())
@@ -71,6 +91,8 @@ def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
 @export(method=True)
 def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
     """x - logsumexp(x) along dim, computed stably."""
+    if "log_softmax" in AUTOCAST:
+        return autocast_run("log_softmax", log_softmax, input, dim, dtype=dtype)
     input, dim = _softmax_input(input, dim, dtype, "log_softmax")
     if input.ndim == 0:
         return LogSoftmax.apply(input.reshape(1), 0).reshape(())

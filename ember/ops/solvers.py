@@ -4,6 +4,7 @@ logdet, with LinAlgError and the argument checks the other linalg files share. T
 """
 import math
 
+from .._backends import errstate
 from .. import _dtype as _dt
 from ..autograd.function import Op
 from ._common import return_type
@@ -158,7 +159,7 @@ class SolveTriangular(Op):
             t = t.copy()
             t[..., i, i] = 1
         # NumPy has no triangular solver: LU on a triangular matrix does no pivoting and the same work
-        with xp.errstate(all="ignore"):
+        with errstate(all="ignore"):
             try:
                 out = xp.linalg.solve(t, b) if left else xp.swapaxes(xp.linalg.solve(xp.swapaxes(t, -1, -2),
                                                                                      xp.swapaxes(b, -1, -2)), -1, -2)
@@ -194,7 +195,7 @@ class CholeskySolve(Op):
         t = xp.triu(factor) if upper else xp.tril(factor)
         th = xp.conj(xp.swapaxes(t, -1, -2))
         first, second = (th, t) if upper else (t, th)           # A = first @ second
-        with xp.errstate(all="ignore"):
+        with errstate(all="ignore"):
             try:
                 out = xp.linalg.solve(second, xp.linalg.solve(first, b))
             except xp.linalg.LinAlgError:     # a zero on the factor's diagonal: PyTorch returns nan, not an error

@@ -2,7 +2,7 @@
 
 from .. import _dtype as _dt
 from .._tensor import Tensor, _make
-from ._common import nodiff, return_type
+from ._common import nodiff, not_a_tensor, return_type
 from ._registry import export
 from ._shapes import wrap_dim
 
@@ -166,8 +166,16 @@ def histc(input, bins=100, min=0, max=0):
     return nodiff(fn, input)
 
 
+def _two_tensors(name, input, other):
+    """PyTorch's TypeError for an operand that is not a tensor (a number or a list)."""
+    for position, value in ((1, input), (2, other)):
+        if not isinstance(value, Tensor):
+            raise not_a_tensor(name, value, position)
+
+
 @export(method=True)
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    _two_tensors("isclose", input, other)
     if input.dtype is not other.dtype:
         raise RuntimeError(f"{input.dtype} did not match {other.dtype}")
     from .comparison import _elementwise
@@ -177,11 +185,13 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 @export(method=True)
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    _two_tensors("allclose", input, other)
     return bool(isclose(input, other, rtol, atol, equal_nan).all())
 
 
 @export(method=True)
 def equal(input, other):
+    _two_tensors("equal", input, other)
     if input.shape != other.shape:
         return False
     return bool(nodiff(lambda xp, a, b: xp.asarray(xp.array_equal(a, b)), input, other).item())

@@ -512,7 +512,7 @@ def sparse_mm(mat1, mat2, reduce=None):
     """torch.sparse.mm: sparse @ strided (strided), sparse @ sparse (sparse), strided @ sparse (strided); the
     gradient of a sparse mat1 is masked to its pattern."""
     if reduce is not None:
-        raise RuntimeError(f"sparse.mm: reduce={reduce!r} is for sparse CSR tensors, which ember does not have")
+        raise RuntimeError(f"sparse.mm: ember has no reduce= (here {reduce!r}) for its CSR tensors (sum: omit it)")
     if not _is_sparse(mat1):
         from .products import mm
         return mm(mat1, mat2)

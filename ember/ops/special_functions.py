@@ -8,10 +8,12 @@ ndtr, ...) are not exported as ember.<name>: ember/special.py collects them.
 """
 import math
 
+from .._backends import errstate
 from .. import _dtype as _dt
 from .._tensor import Tensor
 from ..autograd.function import Op
 from .._backends import special as _sp
+from ..sparse._kernels import zero_preserving
 from ._common import cast, nodiff, promote, return_type, zeros_like_
 from ._registry import export, export_method
 from .arithmetic import float_power
@@ -84,7 +86,7 @@ def _angle(factor, name):
         if x.dtype.kind == "c":
             raise RuntimeError(f"{name} is not supported for complex tensors.")
         return x * xp.asarray(factor, dtype=x.dtype)      # PyTorch multiplies by the constant in x's dtype
-    return forward
+    return zero_preserving(name)(forward)               # a sparse x: its coalesced values, as PyTorch
 
 
 lgamma = unary_op("lgamma", _real("lgamma", _sp.lgamma), lambda g, x: g * digamma(x))
@@ -137,7 +139,7 @@ def _i1e_grad(grad, saved):
 
 
 def _entr(xp, x):
-    with xp.errstate(all="ignore"):
+    with errstate(all="ignore"):
         out = xp.where(x > 0, -x * xp.log(xp.where(x > 0, x, 1)), xp.where(x == 0, 0, -xp.inf))
     return xp.where(xp.isnan(x), x, out).astype(x.dtype)
 
@@ -238,10 +240,20 @@ class Logit(Op):
         ctx.eps = eps
         ctx.save_for_backward(input)
 
+        half = input.dtype.itemsize < 4
+
         def fn(xp, x):
             if eps is not None:
                 x = xp.clip(x, eps, 1 - eps)
-            return xp.log(x / (1 - x))
+            ratio = x / (1 - x)
+            out = xp.log(ratio)
+            if ratio.size and not ratio.min() >= 0:
+                # outside (0, 1): PyTorch's NaN, sign bit clear (NumPy's log gives -nan), and a NaN ratio kept as
+                # it is (NumPy's float32 log drops its sign); half precision rounds every NaN to -nan
+                if half:
+                    return xp.where(ratio >= 0, out, -xp.nan).astype(out.dtype, copy=False)
+                out = xp.where(ratio >= 0, out, xp.where(ratio < 0, xp.nan, ratio)).astype(out.dtype, copy=False)
+            return out
         return _in_float32(_real("logit", fn))(ctx.xp, input)
 
     @staticmethod
@@ -291,9 +303,13 @@ class Xlogy(Op):
         _keep(ctx, input, other)
         ctx.shift = shift
         dtype = (input if hasattr(input, "dtype") else other).dtype
-        with xp.errstate(all="ignore"):
+        with errstate(all="ignore"):
             out = xp.where(input == 0, 0, input * (xp.log1p(other) if shift else xp.log(other)))
-        return xp.where(xp.isnan(other), xp.nan, out).astype(dtype)
+        out = xp.where(xp.isnan(other), xp.nan, out).astype(dtype)
+        if not shift and out.dtype == xp.float64 and out.size and not xp.min(other) >= 0:
+            # PyTorch's float64 xlogy: +nan for other < 0 (NumPy's log gives -nan; float32 keeps it in both)
+            out = xp.where(other < 0, xp.copysign(out, 1.0), out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -491,10 +507,12 @@ class Nextafter(Op):
 
     @staticmethod
     def forward(ctx, input, other):
+        ctx.save_for_backward(input, other)      # as PyTorch's NextafterBackward0 (for the version check)
         return ctx.xp.nextafter(input, other)
 
     @staticmethod
     def backward(ctx, grad):
+        ctx.saved_tensors                        # noqa: B018 (the version check, as PyTorch's unpack)
         return grad, (zeros_like_(grad) if ctx.needs_input_grad[1] else None)
 
 

@@ -60,6 +60,7 @@ class FftR2C(Op):
     def forward(ctx, input, dims, norm, onesided, forward):
         ctx.dims, ctx.norm, ctx.onesided, ctx.forward = dims, norm, onesided, forward
         ctx.last_size = input.shape[dims[-1]]
+        ctx.save_for_backward(input)             # as PyTorch's FftR2CBackward0 (for the version check)
         xp = ctx.xp
         if onesided:                             # conj(rfft) is the one-sided backward-direction transform
             out = xp.fft.rfftn(input, axes=dims, norm=_NP_NORM[True, norm])
@@ -72,6 +73,7 @@ class FftR2C(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        ctx.saved_tensors                        # noqa: B018 (the version check, as PyTorch's unpack)
         last = ctx.dims[-1]
         missing = ctx.last_size - grad.shape[last]
         if missing > 0:                          # the bins a one-sided transform dropped get no gradient

@@ -3,7 +3,9 @@ quantile / nanquantile, histogram."""
 import math
 from builtins import max as _builtin_max
 
+from .._backends import errstate
 from .. import _dtype as _dt
+from .._memory_format import reduced
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
 from ._common import cast, nodiff, return_type
@@ -30,7 +32,7 @@ def _var_forward(ctx, input, dims, correction, keepdim, full, root=False):
     ctx.dof, ctx.full = n - correction, full
     # float32 and half types accumulate in float64: the result is then correctly rounded, like PyTorch's
     work = input.astype(ctx.xp.float64) if input.dtype.itemsize < 8 else input
-    with ctx.xp.errstate(invalid="ignore", divide="ignore"):
+    with errstate(invalid="ignore", divide="ignore"):
         centered = work - work.sum(axis=dims, keepdims=True) / n if n else work
         out = (centered * centered).sum(axis=dims, keepdims=keepdim) / ctx.divisor
     if root:                                       # std: the root of the wide variance, rounded once
@@ -56,7 +58,8 @@ class Var(Op):
     @staticmethod
     def forward(ctx, input, dims, correction, keepdim, full):
         ctx.save_for_backward(input)
-        return _var_forward(ctx, input, dims, correction, keepdim, full)
+        out = _var_forward(ctx, input, dims, correction, keepdim, full)
+        return out if input.flags.c_contiguous else reduced(out, ctx.xp)     # Note [memory formats]
 
     @staticmethod
     def backward(ctx, grad):
@@ -69,6 +72,8 @@ class Std(Op):
     @staticmethod
     def forward(ctx, input, dims, correction, keepdim, full):
         out = _var_forward(ctx, input, dims, correction, keepdim, full, root=True)
+        if not input.flags.c_contiguous:           # see Note [memory formats]; PyTorch's result is contiguous
+            out = reduced(out, ctx.xp)
         ctx.save_for_backward(input, out)
         return out
 
@@ -171,13 +176,33 @@ class NanmedianAll(MedianAll):
     node_name = "NanmedianBackward0"
 
 
+# median() of an empty integer or bool tensor: PyTorch returns its NaN cast to the dtype, which on x86-64 (the
+# platform of its CPU wheels) is the cvttsd2si "integer indefinite" value: INT_MIN for 32/64-bit, its low bits (0)
+# for narrower types, and NaN != 0 for bool
+_EMPTY_MEDIAN = {"int64": -2 ** 63, "int32": -2 ** 31, "bool": True}
+
+
+def _unsupported(input, kernel):
+    """bool and complex: PyTorch's median kernels are not instantiated for them."""
+    if input.dtype.category in (_dt.BOOL, _dt.COMPLEX):
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(input.dtype)}'")
+
+
+def _median_all(input, op):
+    if input._array.size == 0:                   # empty: no kernel runs, so bool and complex pass
+        if input.dtype.category < _dt.FLOAT:
+            value = _EMPTY_MEDIAN.get(input.dtype.name, 0)
+            return _make(input._backend().xp.asarray(value, dtype=input._array.dtype), input._device)
+    else:
+        _unsupported(input, "median_cpu")
+    return op.apply(input, op is NanmedianAll)
+
+
 @export(method=True)
 def median(input, dim=None, keepdim=False):
     """The lower median (PyTorch does not average the two middle values); NaN wins if present."""
     if dim is None:
-        if input._array.size == 0 and input.dtype.category < _dt.FLOAT:
-            return _make(input._backend().xp.asarray(float("nan"), dtype=input._array.dtype), input._device)
-        return MedianAll.apply(input, False)
+        return _median_all(input, MedianAll)
     return _median_along(input, dim, keepdim, ignore_nan=False)
 
 
@@ -185,9 +210,7 @@ def median(input, dim=None, keepdim=False):
 def nanmedian(input, dim=None, keepdim=False):
     """median() that skips NaN (NaN only where a whole slice is NaN)."""
     if dim is None:
-        if input._array.size == 0 and input.dtype.category < _dt.FLOAT:
-            return _make(input._backend().xp.asarray(float("nan"), dtype=input._array.dtype), input._device)
-        return NanmedianAll.apply(input, True)
+        return _median_all(input, NanmedianAll)
     return _median_along(input, dim, keepdim, ignore_nan=True)
 
 
@@ -197,10 +220,11 @@ def _median_along(input, dim, keepdim, ignore_nan):
     from .sorting import sort
     dim = wrap_dim(dim, input.ndim)
     result = return_type("nanmedian" if ignore_nan else "median")
+    if input.ndim and input.shape[dim] == 0:
+        raise IndexError(f"median(): Expected reduction dim {dim} to have non-zero size.")
+    _unsupported(input, "median_out")
     if input.ndim == 0:
         return result(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"), input._device))
-    if input.shape[dim] == 0:
-        raise IndexError(f"median(): Expected reduction dim {dim} to have non-zero size.")
     _, indices = sort(input, dim)                      # NaN sorts last
     floating = input.dtype.category >= _dt.FLOAT
     if ignore_nan and floating:

@@ -6,11 +6,16 @@ import math
 import numpy as _CPU_XP
 
 from .. import _dtype as _dt
+from .._memory_format import iterator_layout
 from .._tensor import Tensor
+from ..amp._dispatch import AUTOCAST, AUTOCAST_NAMES, autocast_run
 from ..autograd.function import Op
-from ._common import _out, _tensor_pair, cast, nodiff, zeros_like_
+from ..sparse._kernels import zero_preserving
+from ._common import _out, _tensor_pair, cast, nodiff, opmath, zeros_like_
 from ._registry import export
 from .comparison import isfinite, where
+
+_ndarray = _CPU_XP.ndarray
 
 # --- unary ops --------------------------------------------------------------------------------------
 
@@ -51,6 +56,19 @@ def unary_op(name, forward, backward, keeps="input", float_only=True, node_name=
         if not differentiable:
             return _out(nodiff(forward, input), out)
         return _out(op.apply_unary(input), out)
+
+    if name in AUTOCAST_NAMES:             # on an autocast list (exp, log ... on CUDA's): these alone pay the check
+        def public(input, *, out=None):  # noqa: F811 - the same function with the autocast hook first
+            if name in AUTOCAST and out is None:
+                return autocast_run(name, public, input)
+            if not isinstance(input, Tensor):
+                raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                                f"{type(input).__name__}")
+            if float_only and input._array.dtype.kind in "biu":
+                input = cast(input, _dt.get_default_dtype())
+            if not differentiable:
+                return _out(nodiff(forward, input), out)
+            return _out(op.apply_unary(input), out)
     public.__name__ = public.__qualname__ = name
     public.__doc__ = f"Elementwise {name}."
     public.op = op
@@ -75,13 +93,14 @@ exp2 = unary_op("exp2", lambda xp, x: xp.exp2(x), lambda g, out: g * out * math.
 expm1 = unary_op("expm1", lambda xp, x: xp.expm1(x), lambda g, out: g * (out + 1), keeps="output")
 
 
-def _clear_nan_sign(fn):
-    """fn (log, log2, log10) with PyTorch's NaN for a negative input, sign bit clear: NumPy's is x86's default
-    NaN, -nan, which signbit and copysign see."""
+def _clear_nan_sign(fn, below=0, itemsizes=(4, 8)):
+    """fn (log, log2, log10, sqrt; log1p in float64) with PyTorch's NaN for an input below its domain, sign bit
+    clear: NumPy's is x86's default NaN, -nan, which signbit and copysign see. One min() pass when no input is
+    out of the domain (float16, and log1p's float32, keep -nan as PyTorch's kernels do)."""
     def forward(xp, x):
         out = fn(xp, x)
-        if x.dtype.kind == "f" and x.itemsize >= 4 and x.size and not x.min() >= 0:   # (float16 keeps -nan)
-            out = xp.where(x < 0, xp.copysign(out, 1.0), out)
+        if x.dtype.kind == "f" and x.itemsize in itemsizes and x.size and not x.min() >= below:
+            out = xp.where(x < below, xp.copysign(out, 1.0), out)
         return out
     return forward
 
@@ -89,9 +108,20 @@ def _clear_nan_sign(fn):
 log = unary_op("log", _clear_nan_sign(lambda xp, x: xp.log(x)), lambda g, x: g / x)
 log2 = unary_op("log2", _clear_nan_sign(lambda xp, x: xp.log2(x)), lambda g, x: g / (x * math.log(2)))
 log10 = unary_op("log10", _clear_nan_sign(lambda xp, x: xp.log10(x)), lambda g, x: g / (x * math.log(10)))
-log1p = unary_op("log1p", lambda xp, x: xp.log1p(x), lambda g, x: g / (x + 1))
-sqrt = unary_op("sqrt", lambda xp, x: xp.sqrt(x), lambda g, out: g / (out * 2), keeps="output")
-rsqrt = unary_op("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda g, out: g * (out ** 3) * -0.5, keeps="output")
+
+
+def _log1p_grad(g, x):
+    if x.is_sparse:              # PyTorch's formula for a sparse x: g / (x + 1) at x's entries (x + 1 is dense)
+        from .sparse_coo_ops import map_sparse_values
+        return g * map_sparse_values(x, lambda values: 1 / (values + 1))
+    return g / (x + 1)
+
+
+log1p = unary_op("log1p", zero_preserving("log1p")(_clear_nan_sign(lambda xp, x: xp.log1p(x), below=-1,
+                                                                   itemsizes=(8,))), _log1p_grad)
+_sqrt = zero_preserving("sqrt")(_clear_nan_sign(lambda xp, x: xp.sqrt(x)))      # (a sparse x: its values)
+sqrt = unary_op("sqrt", _sqrt, lambda g, out: g / (out * 2), keeps="output")
+rsqrt = unary_op("rsqrt", lambda xp, x: opmath(xp, lambda a: 1 / xp.sqrt(a), x), lambda g, out: g * (out ** 3) * -0.5, keeps="output")
 sin = unary_op("sin", lambda xp, x: xp.sin(x), lambda g, x: g * cos(x))
 cos = unary_op("cos", lambda xp, x: xp.cos(x), lambda g, x: g * -sin(x))
 tan = unary_op("tan", lambda xp, x: xp.tan(x), lambda g, out: g * (out * out + 1), keeps="output")
@@ -114,6 +144,8 @@ def _sigmoid(xp, x):
     # 1 / (1 + exp(-x)) is exact enough and cheap; when exp(-x) could overflow (very negative x) use
     # the split form, where neither branch overflows: e^x / (1 + e^x) for x < 0.
     safe = _EXP_SAFE.get(x.dtype.char)             # dtype.char is cheap; dtype.name costs microseconds
+    if x.dtype.itemsize == 2 and x.dtype.kind in "fV":     # half precision: in float32, rounded once (opmath)
+        return _sigmoid(xp, x.astype(xp.float32)).astype(x.dtype)
     if x.dtype.kind == "c" or safe is not None and x.size and x.min() > safe:
         return 1 / (1 + xp.exp(-x))                # complex: no ordering, so no split form
     e = xp.exp(-xp.abs(x))
@@ -123,6 +155,7 @@ def _sigmoid(xp, x):
 sigmoid = unary_op("sigmoid", _sigmoid, lambda g, out: g * (out * (1 - out)), keeps="output")
 
 
+@zero_preserving("erf")
 def _erf(xp, x):
     from .._backends.special import erf as erf_fn
     return erf_fn(xp, x)
@@ -133,6 +166,7 @@ def _erfc(xp, x):
     return erfc_fn(xp, x)
 
 
+@zero_preserving("erfinv")
 def _erfinv(xp, x):
     from .._backends.special import erfinv as erfinv_fn
     return erfinv_fn(xp, x)
@@ -154,6 +188,7 @@ def _zero_grad(grad, _):
     return zeros_like_(grad)
 
 
+@zero_preserving("sign")
 def _sign(xp, x):
     if x.dtype == bool:
         return x.copy()
@@ -176,17 +211,24 @@ def _sgn_grad(grad, saved):
     return where(zero, 0.0, (grad - real(grad * out.conj()) * out) / where(zero, 1.0, magnitude))
 
 
+@zero_preserving("sgn")
+def _sgn(xp, x):
+    if x.dtype.kind != "c":
+        return _sign(xp, x)
+    return xp.where(x == 0, 0, x / xp.where(x == 0, 1, xp.abs(x)))
+
+
+def _rounding(name):
+    """floor, ceil, trunc: NumPy's ufunc of that name; integers are their own value (a copy)."""
+    return zero_preserving(name)(lambda xp, x: getattr(xp, name)(x) if x.dtype.kind not in "biu" else x.copy())
+
+
 # PyTorch's sgn saves its input and result, also for real inputs (sign saves nothing)
-sgn = unary_op("sgn", lambda xp, x: _sign(xp, x) if x.dtype.kind != "c" else
-               xp.where(x == 0, 0, x / xp.where(x == 0, 1, xp.abs(x))), _sgn_grad, keeps="both",
-               float_only=False)
-floor = unary_op("floor", lambda xp, x: xp.floor(x) if x.dtype.kind not in "biu" else x.copy(),
-                 _zero_grad, keeps=None, float_only=False)
-ceil = unary_op("ceil", lambda xp, x: xp.ceil(x) if x.dtype.kind not in "biu" else x.copy(), _zero_grad,
-                keeps=None, float_only=False)
-trunc = unary_op("trunc", lambda xp, x: xp.trunc(x) if x.dtype.kind not in "biu" else x.copy(),
-                 _zero_grad, keeps=None, float_only=False, aliases=("fix",))
-frac = unary_op("frac", lambda xp, x: x - xp.trunc(x), lambda g, _: g, keeps=None)
+sgn = unary_op("sgn", _sgn, _sgn_grad, keeps="both", float_only=False)
+floor = unary_op("floor", _rounding("floor"), _zero_grad, keeps=None, float_only=False)
+ceil = unary_op("ceil", _rounding("ceil"), _zero_grad, keeps=None, float_only=False)
+trunc = unary_op("trunc", _rounding("trunc"), _zero_grad, keeps=None, float_only=False, aliases=("fix",))
+frac = unary_op("frac", zero_preserving("frac")(lambda xp, x: x - xp.trunc(x)), lambda g, _: g, keeps=None)
 signbit = unary_op("signbit", lambda xp, x: xp.signbit(x), None, keeps=None, float_only=False,
                    differentiable=False, inplace=False)
 
@@ -197,12 +239,19 @@ def _round_half_even(xp, x, decimals):
     return xp.round(x, decimals)
 
 
+@zero_preserving("round")
+def _round(xp, x):
+    return x.copy() if x.dtype.kind in "biu" else _round_half_even(xp, x, 0)
+
+
 class Round(Op):
     @staticmethod
     def forward(ctx, input, decimals):
+        if decimals == 0:
+            return _round(ctx.xp, input)
         if input.dtype.kind in "biu":
             return input.copy()
-        return _round_half_even(ctx.xp, input, decimals)
+        return _round_half_even(ctx.xp, input, decimals)      # (a sparse input: NumPy's round refuses it)
 
     @staticmethod
     def backward(ctx, grad):
@@ -219,16 +268,19 @@ class RoundDecimals(Round):
     node_name = "RoundBackward1"
 
 
+@zero_preserving("nan_to_num")
+def _nan_to_num(xp, x, nan, posinf, neginf):
+    if x.dtype.kind in "biu":
+        return x.copy()
+    work = x if x.dtype.kind in "fc" else x.astype(xp.float32)   # bfloat16
+    return xp.nan_to_num(work, nan=nan, posinf=posinf, neginf=neginf).astype(x.dtype, copy=False)
+
+
 class NanToNum(Op):
     @staticmethod
     def forward(ctx, input, nan, posinf, neginf):
-        xp = ctx.xp
         ctx.save_for_backward(input)
-        if input.dtype.kind in "biu":
-            return input.copy()
-        work = input if input.dtype.kind in "fc" else input.astype(xp.float32)   # bfloat16
-        out = xp.nan_to_num(work, nan=nan, posinf=posinf, neginf=neginf)
-        return out.astype(input.dtype, copy=False)
+        return _nan_to_num(ctx.xp, input, nan, posinf, neginf)
 
     @staticmethod
     def backward(ctx, grad):
@@ -249,7 +301,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 # --- two-argument relatives: atan2, hypot, logaddexp -----------------------------------------------
 
 def _binary_float(name, input, other):
-    input, other, dtype = _tensor_pair(name, input, other)
+    input, other, dtype = _tensor_pair(name, input, other, scalars=False)     # Tensors only, as PyTorch
     if dtype.category < _dt.FLOAT:
         input, other = cast(input, _dt.get_default_dtype()), cast(other, _dt.get_default_dtype())
     return input, other
@@ -268,7 +320,10 @@ class Atan2(Op):
     @staticmethod
     def forward(ctx, y, x):
         ctx.save_for_backward(y, x)
-        return ctx.xp.arctan2(y, x)
+        out = ctx.xp.arctan2(y, x)
+        if y.__class__ is _ndarray and not y.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, y, x)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -287,6 +342,8 @@ class Hypot(Op):
     @staticmethod
     def forward(ctx, input, other):
         out = _half_in_float32(ctx.xp.hypot, input, other)
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, other)
         needs = ctx.needs_input_grad                  # as PyTorch: each operand for its own gradient
         ctx.save_for_backward(input if needs[0] else None, other if needs[1] else None, out)
         return out
@@ -314,7 +371,10 @@ class Logaddexp(Op):
     @classmethod
     def forward(cls, ctx, input, other):
         ctx.save_for_backward(input, other)
-        return _half_in_float32(getattr(ctx.xp, cls.ufunc), input, other)
+        out = _half_in_float32(getattr(ctx.xp, cls.ufunc), input, other)
+        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, other)
+        return out
 
     @classmethod
     def backward(cls, ctx, grad):
@@ -358,28 +418,23 @@ def logaddexp2(input, other):
 
 # --- complex parts ---------------------------------------------------------------------------------
 
-class Real(Op):
-    @staticmethod
-    def forward(ctx, input):
-        return input.real
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad.to(_dt.float32.to_complex() if grad.dtype is _dt.float32 else _dt.complex128)
-
+# real and imag of a complex tensor are views of it, made as PyTorch makes them: view_as_real(z).select(-1, 0 or 1)
+# (so their grad_fn is SelectBackward0, the gradient flows back as a complex tensor, and writes reach z)
 
 @export(method=False)
 def real(input):
     if not input.is_complex():
         return input
-    return Real.apply_unary(input)
+    from .views import view_as_real
+    return view_as_real(input).select(-1, 0)
 
 
 @export(method=False)
 def imag(input):
     if not input.is_complex():
         raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
-    return nodiff(lambda xp, a: a.imag, input)
+    from .views import view_as_real
+    return view_as_real(input).select(-1, 1)
 
 
 class Conj(Op):
@@ -410,8 +465,12 @@ class Angle(Op):
     @staticmethod
     def forward(ctx, input):
         ctx.save_for_backward(input)
-        out = ctx.xp.angle(input)
-        return out if input.dtype.kind == "c" else out.astype(input.dtype, copy=False)
+        xp = ctx.xp
+        if input.dtype.kind == "c":
+            return xp.angle(input)
+        # a real x: pi where x < 0, else 0 (-0. too: NumPy's atan2 gives pi), NaN kept
+        out = xp.where(input < 0, math.pi, xp.where(input == input, 0.0, input))
+        return out.astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):

@@ -8,7 +8,8 @@ narrow, diagonal, as_strided, unfold) are in slicing.py.
 import math
 import operator
 
-from .. import _dtype as _dt
+from .. import _dtype as _dt, _memory_format as _mf
+from .._layout import strided as _strided
 from .._tensor import Size, Tensor, VersionCounter, _make
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
@@ -18,40 +19,51 @@ from ..amp._dispatch import AUTOCAST, autocast_run
 
 
 def _as_view(out, input, view_fn):
-    """Mark `out` as a view of `input`: shared version counter, base, and a replay function."""
+    """Mark `out` as a view of `input`: shared version counter, base, and a replay function.
+
+    Note [views]: as in PyTorch, a view's autograd state is its own plus its base's (`_base`, always the root):
+      - requires grad: its own `_requires_grad` (requires_grad_(), or a grad_fn) or its base's. Ops test both
+        (Op.apply), so a view made under no_grad, or before its base required grad, records the ops it enters,
+        with no edge to it (PyTorch's edge for it is invalid too): nothing is copied into the view, so that
+        base.detach_() or base.requires_grad_(False) takes effect on its views.
+      - grad_fn: its node, regenerated from the base's history after an in-place change of the base or of
+        another view of it (Note [stale views] in autograd/graph.py). The node remembers the version it was
+        recorded at; a view without a node keeps the version it was made at as _extra["view_version"] (none
+        kept: version 0).
+      - how it was made (PyTorch's CreationMeta): in grad mode by a single-output view op, it has
+        _extra["view_fn"], the replay of the whole chain of views from the base, used to regenerate its node
+        and to record an in-place op on it (CopySlices); made in no_grad mode (or as a view of such a view) it
+        has none; split/unbind/chunk outputs made in grad mode (and views of them) are marked
+        "multi_output_view". Only the first kind may get new history: autograd/graph.py check_view_rebase
+        refuses the others with PyTorch's messages.
+    """
     base = input._base if input._base is not None else input
     vc = input._vc
     if vc is None:
         vc = input._vc = VersionCounter()
     out._vc = vc
     out._base = base
-    if not _State.grad_enabled:
-        if input._requires_grad:
-            # Made under no_grad from a tensor that requires grad: the view requires grad too, as in
-            # PyTorch, but leads nowhere (ops record it with no edge, it never gets a .grad).
-            out._requires_grad = True
-            out._extra_dict()["no_grad_view"] = True
+    parent_extra = input._extra
+    if not _State.grad_enabled or input._base is not None and (parent_extra is None or "view_fn" not in parent_extra):
+        # made in no_grad mode, or a view of such a view: no replay. The version it was made at tells when its
+        # base changed in place since (then PyTorch refuses it where it would regenerate its node); version 0 is
+        # not stored, sparing the common no_grad view of an unmodified plain tensor a dict.
+        if vc.value:
+            out._extra_dict()["view_version"] = vc.value
+        if _State.grad_enabled and parent_extra is not None and "multi_output_view" in parent_extra:
+            out._extra_dict()["multi_output_view"] = True
+        return out
+    parent = parent_extra.get("view_fn") if parent_extra is not None else None
+    fn = view_fn if parent is None else (lambda b, p=parent, f=view_fn: f(p(b)))
+    extra = out._extra
+    if extra is None:
+        extra = out._extra = {"view_fn": fn}
     else:
-        parent_extra = input._extra
-        if parent_extra is not None and "no_grad_view" in parent_extra:
-            # A view of a no_grad view: it records history from its parent, but in-place ops on it are
-            # refused (check_inplace), since its base's history cannot be replayed onto it.
-            out._extra_dict()["view_of_no_grad_view"] = True
-            return out
-        parent = parent_extra.get("view_fn") if parent_extra is not None else None
-        fn = view_fn if parent is None else (lambda b, p=parent, f=view_fn: f(p(b)))
-        extra = out._extra
-        if extra is None:
-            extra = out._extra = {"view_fn": fn}
-        else:
-            extra["view_fn"] = fn
-        if parent_extra is not None and "multi_output_view" in parent_extra:
-            extra["multi_output_view"] = True          # a view of such a view inherits the restriction
-        if input._requires_grad and input.grad_fn is None and input._base is not None and \
-                not base._requires_grad:
-            extra["leaf_view_base"] = input            # a view made a leaf by requires_grad_(): in-place refused
-        elif base._requires_grad and base.grad_fn is None:
-            extra["leaf_view_base"] = base             # still refused if the base is detach_()ed later
+        extra["view_fn"] = fn
+    if out._grad_fn is None and vc.value:
+        extra["view_version"] = vc.value
+    if parent_extra is not None and "multi_output_view" in parent_extra:
+        extra["multi_output_view"] = True          # a view of such a view inherits the restriction
     return out
 
 
@@ -94,12 +106,11 @@ class View(Op):
     @staticmethod
     def forward(ctx, input, shape):
         ctx.input_shape = input.shape
-        try:
-            return input.reshape(shape, copy=False)    # the method: np.reshape adds a Python layer
-        except ValueError:
+        if not input.flags.c_contiguous and not _viewable(input, shape):
             raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
                                "dimension spans across two contiguous subspaces). Use .reshape(...) "
-                               "instead.") from None
+                               "instead.")
+        return input.reshape(shape)     # then a view (the method: np.reshape adds a Python layer)
 
     @staticmethod
     def backward(ctx, grad):
@@ -166,11 +177,35 @@ def reshape(input, *sizes, shape=None):
 
 
 def _viewable(array, shape):
-    try:
-        array.reshape(shape, copy=False)
+    """Whether `array` reshaped to `shape` can share its memory (then reshape is a view, as in PyTorch)."""
+    if array.size <= 1 or array.ndim == 0:
         return True
-    except (ValueError, TypeError):
-        return False
+    return _view_strides(array.shape, array.strides, shape) is not None
+
+
+def _view_strides(old_shape, old_strides, new_shape):
+    """The strides of old reshaped to new_shape without a copy, or None when no such strides exist.
+
+    Going from the last dim to the first, old's dims fall into chunks that are contiguous with each other
+    (stride[d-1] == size[d] * stride[d]); the new dims must then split each chunk exactly, and inside a chunk
+    they get strides counted from the chunk's innermost stride. Size-1 new dims may sit anywhere."""
+    new_strides = [0] * len(new_shape)
+    view_d = len(new_shape) - 1
+    base_stride = old_strides[-1]
+    chunk_numel = view_numel = 1
+    for d in range(len(old_shape) - 1, -1, -1):
+        chunk_numel *= old_shape[d]
+        if d == 0 or (old_shape[d - 1] != 1 and old_strides[d - 1] != chunk_numel * base_stride):
+            while view_d >= 0 and (view_numel < chunk_numel or new_shape[view_d] == 1):
+                new_strides[view_d] = view_numel * base_stride
+                view_numel *= new_shape[view_d]
+                view_d -= 1
+            if view_numel != chunk_numel:
+                return None
+            if d > 0:
+                base_stride = old_strides[d - 1]
+                chunk_numel = view_numel = 1
+    return tuple(new_strides) if view_d == -1 else None
 
 
 @export(public=False)                  # a Tensor method only, as in PyTorch
@@ -464,11 +499,22 @@ def atleast_3d(*tensors):
 
 
 @export(public=False)                  # a Tensor method only, as in PyTorch
-def contiguous(input, memory_format=None):
+def contiguous(input, *, memory_format=_mf.contiguous_format):
+    """input itself when it is contiguous in memory_format, else a copy that is (a channels_last copy of
+    a 4-d tensor: Note [memory formats])."""
+    if memory_format is not _mf.contiguous_format:
+        _mf.check_type(memory_format, "contiguous")
+        if input.is_contiguous(memory_format=memory_format):
+            return input
+        if memory_format is _mf.preserve_format:
+            raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+        if input.layout is not _strided:
+            raise RuntimeError(f"unsupported memory format option {_mf.cpp_name(memory_format)}")
+        _mf.check_rank(memory_format, input.ndim)
+        return input.clone(memory_format=memory_format)
     if input.is_contiguous():
         return input
-    from .creation import contiguous_format
-    return input.clone(memory_format=contiguous_format)
+    return input.clone(memory_format=_mf.contiguous_format)
 
 
 class ViewAsReal(Op):
@@ -586,12 +632,19 @@ def _restride_inplace(name, view_fn):
     """self takes the layout (and the history) of a view of itself, like PyTorch's t_() and friends."""
     def inplace(self, *args, **kwargs):
         from .inplace import check_inplace
-        check_inplace(self, name)
+        check_inplace(self, name, overlap=False)      # only metadata changes: an expanded self is fine
         out = view_fn(self, *args, **kwargs)
         self._array = out._array
-        if out.grad_fn is not None:
-            self.grad_fn, self._out_nr = out.grad_fn, out._out_nr
+        node = out._grad_fn
+        if node is not None:
+            self._grad_fn, self._out_nr = node, out._out_nr
+        if self._base is not None and out._extra is not None and "view_fn" in out._extra:
+            self._extra["view_fn"] = out._extra["view_fn"]     # its replay from the base ends with this op now
         self._bump_version()
+        if node is not None:
+            node._in_version = self._vc.value          # the node is current: no regeneration (Note [stale views])
+        elif self._base is not None:
+            self._extra_dict()["view_version"] = self._vc.value
         return self
     inplace.__name__ = inplace.__qualname__ = name
     inplace.__doc__ = f"In-place version of {view_fn.__name__}(): changes self's shape and strides."

@@ -12,6 +12,7 @@ import numpy as np
 from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from ..autograd.function import null_ctx
+from ..ops._common import fused_multiply_add
 from .optimizer import Optimizer, call_closure, check_lr, lr_value
 
 __all__ = ["LBFGS"]
@@ -154,7 +155,7 @@ class LBFGS(Optimizer):
         for p in self._params:
             view = self._flat(p)
             numel = view.size
-            _add_scaled_(view, update[offset:offset + numel], step_size)
+            _add_scaled_(view, update[offset:offset + numel], step_size, self._xp)
             p._bump_version()
             offset += numel
 
@@ -223,11 +224,11 @@ class LBFGS(Optimizer):
                 q = -flat_grad
                 for i in range(num_old - 1, -1, -1):
                     al[i] = _dot(old_stps[i], q) * ro[i]
-                    _add_scaled_(q, old_dirs[i], -al[i])
+                    _add_scaled_(q, old_dirs[i], -al[i], xp)
                 d = r = q * _as_dtype(H_diag, q)
                 for i in range(num_old):
                     be_i = _dot(old_dirs[i], r) * ro[i]
-                    _add_scaled_(r, old_stps[i], al[i] - be_i)
+                    _add_scaled_(r, old_stps[i], al[i] - be_i, xp)
             if prev_flat_grad is None:
                 prev_flat_grad = flat_grad.copy()
             else:
@@ -289,17 +290,27 @@ def _dot(a, b):
         raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
                            f"{_dt.scalar_type_name(_dt.from_numpy(a.dtype))} and "
                            f"{_dt.scalar_type_name(_dt.from_numpy(b.dtype))}")
+    if a.dtype == np.float64 and a.size <= 4:
+        # PyTorch's dot is MKL's ddot: for up to 4 elements the products sit in one 4-lane register that is
+        # summed pairwise, (p0 + p2) + (p1 + p3), where NumPy's BLAS sums in order. Such a last bit decides
+        # whether a step lands on a kink (|x| at 0) in L-BFGS; longer vectors keep BLAS's order (not emulated)
+        p = a * b
+        p = [p[i] for i in range(p.size)] + [0.0] * (4 - p.size)     # (element reads: any device's arrays)
+        return (p[0] + p[2]) + (p[1] + p[3])
     return a.dot(b)
 
 
-def _add_scaled_(array, other, alpha):
+def _add_scaled_(array, other, alpha, xp=np):
     """array += alpha * other as PyTorch's add_(other, alpha=alpha): computed in the promoted dtype with alpha
-    in it, and the CPU kernel rounds `array + alpha * other` once (a fused multiply-add), which for float32
-    the float64 arithmetic here reproduces. The line search's decisions in float32 hang on such last bits."""
+    in it, and the CPU kernel rounds `array + alpha * other` once (a fused multiply-add): for float32 the float64
+    arithmetic here reproduces it, for float64 an emulated fma. The line search's decisions in float32 hang on
+    such last bits, and a step that lands exactly on a kink (abs at 0) gives another gradient a bit off it."""
     dtype = np.result_type(array.dtype, other.dtype)      # PyTorch computes in the promoted dtype (mixed
     alpha = dtype.type(alpha)                              # float32/float64 parameters: float64)
     if dtype.itemsize == 4 and dtype.kind == "f":
         array[...] = array.astype("float64") + other.astype("float64") * float(alpha)
+    elif dtype == np.float64:
+        array[...] = fused_multiply_add(xp, other, float(alpha), array)      # (xp: the arrays' module)
     else:
         array += other * alpha
 

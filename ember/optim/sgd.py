@@ -43,7 +43,7 @@ class SGD(Optimizer):
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
                     if buf is None:                  # the first step starts from the raw step
-                        buf = grad.copy()
+                        buf = grad.copy(order="K")       # a channels-last grad's layout, as PyTorch's clone
                         state["momentum_buffer"] = _make(buf.reshape(p._array.shape), p._device)
                     else:
                         buf = buf._array

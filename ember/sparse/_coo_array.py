@@ -10,7 +10,10 @@ __array_ufunc__, __array_function__, a few ndarray methods) for what PyTorch doe
 the dense primitives run unchanged on it and record PyTorch's grad_fn, as PyTorch's one aten op dispatches
 on the layout. So Add/Sub/Mul/Div/Neg give AddBackward0..., Matmul gives MmBackward0 (sparse @ dense, dense
 @ sparse, sparse @ sparse), Transpose/Permute/t/Unsqueeze are views, Sum, Clone and ToCopy copy, select
-(s[i]) keeps the sparse layout, and in-place writes go through np.copyto. Whatever else a dense op asks of
+(s[i]) keeps the sparse layout, and in-place writes go through np.copyto. The zero-preserving unary ops (abs,
+sin, sqrt, floor, relu's maximum(x, 0) ...) run on the coalesced values, as PyTorch's coalesce first: their
+ufuncs here, composite forwards through _kernels.zero_preserving; Cat/Stack's concatenate/stack and
+IndexSelect's take have kernels in _coo_select.py, so they record CatBackward0 & co. Whatever else a dense op asks of
 it raises PyTorch's error for an op the SparseCPU backend lacks (NotImplementedError "Could not run
 'aten::<op>' with arguments from the 'SparseCPU' backend"), or PyTorch's own message (reshape, expand,
 numpy), never a silently wrong answer. The ops only sparse tensors have (construction, to_dense, coalesce,
@@ -44,7 +47,7 @@ _ATEN = {"negative": "neg", "subtract": "sub", "multiply": "mul", "divide": "div
          "greater_equal": "ge.Tensor", "absolute": "abs", "power": "pow", "reshape": "view", "squeeze": "as_strided",
          "concatenate": "cat", "stack": "stack", "where": "where.self", "maximum": "maximum", "minimum": "minimum",
          "clip": "clamp", "mean": "mean.dim", "max": "max", "min": "min", "amax": "amax", "amin": "amin",
-         "take": "take", "copy": "clone", "empty_like": "empty_like", "ascontiguousarray": "contiguous",
+         "copy": "clone", "empty_like": "empty_like", "round": "round.decimals", "ascontiguousarray": "contiguous",
          "flip": "flip", "roll": "roll", "repeat": "repeat", "tile": "repeat", "cumsum": "cumsum",
          "isnan": "isnan", "isfinite": "isfinite", "logical_not": "logical_not", "invert": "bitwise_not"}
 
@@ -58,8 +61,11 @@ class _Flags:
 
 
 class SparseCOOArray:
-    """indices (sparse_dim, nnz) int64, values (nnz, *dense shape), shape, coalesced: Note [sparse storage]."""
-    __slots__ = ("indices", "values", "shape", "coalesced")
+    """indices (sparse_dim, nnz) int64, values (nnz, *dense shape), shape, coalesced: Note [sparse storage].
+    `origin` is set on the result of a zero-preserving unary op of an uncoalesced storage (_kernels.map_values):
+    (a weak reference to that storage, the op's name), so that writing it back in place is refused as PyTorch
+    refuses it ("sin_ requires coalesced input")."""
+    __slots__ = ("indices", "values", "shape", "coalesced", "origin", "__weakref__")
     base = None                                   # never a view of an ndarray (Tensor.storage_offset is 0)
     flags = _Flags()
     __hash__ = None
@@ -69,6 +75,7 @@ class SparseCOOArray:
         self.values = values
         self.shape = tuple(shape)
         self.coalesced = coalesced
+        self.origin = None
 
     # --- what Tensor's metadata reads --------------------------------------------------------------------
     @property
@@ -158,7 +165,7 @@ class SparseCOOArray:
         raise unsupported("fill_.Scalar" if index is Ellipsis else "index_put_")
 
     def reshape(self, *shape, copy=None, order="C"):
-        if copy is False:                         # View's forward, and views.reshape asking if a view would do
+        if not copy:           # View's forward (view() and reshape() alike: PyTorch's reshape error is a RuntimeError)
             raise _NoView(str(unsupported("view")))
         raise RuntimeError("reshape is not implemented for sparse tensors")
 
@@ -218,6 +225,12 @@ class SparseCOOArray:
 
     def __rtruediv__(self, other):
         raise unsupported("reciprocal")
+
+    def __pow__(self, other):                    # a scalar exponent is PowScalar's (_kernels.power)
+        raise unsupported("pow.Tensor_Tensor")
+
+    def __rpow__(self, other):
+        raise unsupported("pow.Scalar")
 
     def __neg__(self):
         return _k.negative(self)
@@ -305,7 +318,7 @@ def _select(a, picks):
     kept = [d for d in range(sd) if d not in picks]
     if not kept:                                  # every sparse dim picked: the strided sum of what is there
         return np.asarray(values.sum(axis=0)) if values.shape[0] else np.zeros(shape, values.dtype)
-    return SparseCOOArray(a.indices[kept][:, keep], values, shape, a.coalesced)
+    return SparseCOOArray(a.indices[kept][:, keep], values, shape, values.shape[0] <= 1)   # PyTorch's flag
 
 
 def _copy_error(dst, src):
@@ -326,6 +339,8 @@ def _copyto(dst, src, casting="same_kind", where=True):
     if dst.shape != src.shape:
         raise RuntimeError(f"copy_: a sparse tensor of size {list(src.shape)} cannot be copied into one of size "
                            f"{list(dst.shape)}")
+    if src.origin is not None and src.origin[0]() is dst:     # sin_() & co of an uncoalesced tensor
+        raise RuntimeError(f"{src.origin[1]}_ requires coalesced input")
     dst._assign(SparseCOOArray(src.indices.copy(), src.values.astype(dst.values.dtype), src.shape, src.coalesced))
 
 
@@ -347,7 +362,43 @@ def _multiply(x, y):
     return _k.multiply(x, y) if isinstance(x, SparseCOOArray) else _k.multiply(y, x)
 
 
+def _maximum(x, y):
+    """relu's maximum(x, 0): zero-preserving; a maximum with anything else has no sparse kernel, as in PyTorch."""
+    if isinstance(x, SparseCOOArray) and _k.is_scalar(y) and y == 0:
+        return _k.map_values(x, lambda values: np.maximum(values, y), "relu")
+    raise unsupported("maximum")
+
+
+def _take(a, index, axis=None, **kwargs):
+    """IndexSelect's forward (index_select along axis); take() of the flattened tensor has no sparse kernel."""
+    if axis is None:
+        raise unsupported("take")
+    return _joins.index_select(a, _wrapped(a, axis), np.where(index < 0, index + a.shape[axis], index))
+
+
+def _zero_preserving(ufunc, name):
+    return lambda x: _k.map_values(x, ufunc, name)
+
+
+# PyTorch's unary ops with f(0) == 0 that have a sparse COO kernel, by the NumPy ufunc their dense forward calls
+# (composite forwards use _kernels.zero_preserving instead); anything else stays refused (exp, cos, log ...)
+_ZERO_PRESERVING = {np.absolute: "abs", np.sin: "sin", np.sinh: "sinh", np.tan: "tan", np.tanh: "tanh",
+                    np.arcsin: "asin", np.arcsinh: "asinh", np.arctan: "atan", np.arctanh: "atanh", np.sqrt: "sqrt",
+                    np.expm1: "expm1", np.log1p: "log1p", np.floor: "floor", np.ceil: "ceil", np.trunc: "trunc",
+                    np.signbit: "signbit"}
+
+def _floor_divide(x, y):
+    """x // y for a scalar y (div(rounding_mode='floor')): zero-preserving, on the coalesced values as PyTorch."""
+    if isinstance(x, SparseCOOArray) and _k.is_scalar(y):
+        return _k.map_values(x, lambda values: np.floor_divide(values, y), "floor_divide")
+    raise unsupported("floor_divide")
+
+
 _UFUNCS = {
+    np.maximum: _maximum,
+    np.floor_divide: _floor_divide,
+    np.conjugate: lambda x: SparseCOOArray(x.indices, np.conjugate(x.values), x.shape, x.coalesced),
+    **{ufunc: _zero_preserving(ufunc, name) for ufunc, name in _ZERO_PRESERVING.items()},
     np.add: lambda x, y: _k.add(x, y),
     np.subtract: lambda x, y: _k.add(x, _k.negative(y)),
     np.multiply: _multiply,
@@ -367,6 +418,11 @@ _FUNCTIONS = {
     np.broadcast_to: _expand,
     np.may_share_memory: lambda a, b, max_work=None: False,      # a sparse op never writes into shared arrays
     np.shares_memory: lambda a, b, max_work=None: False,
+    np.zeros_like: lambda a, dtype=None, **kwargs: _k.empty_like(a, dtype),   # a gradient that is exactly zero
+    np.concatenate: lambda arrays, axis=0, **kwargs: _joins.concatenate(arrays, axis),
+    np.stack: lambda arrays, axis=0, **kwargs: _joins.stack(arrays, axis),
+    np.take: _take,
 }
 
-from . import _kernels as _k  # noqa: E402  (the kernels build SparseCOOArray results: imported once it exists)
+# the kernels build SparseCOOArray results: imported once it exists
+from . import _coo_select as _joins, _kernels as _k  # noqa: E402

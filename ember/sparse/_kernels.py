@@ -2,6 +2,8 @@
 elementwise sums and products, and the matrix products (sparse @ dense, dense @ sparse, sparse @ sparse).
 Each takes and returns SparseCOOArray storages (ember/sparse/_coo_array.py) and ndarrays; none writes into
 an array it did not allocate (a storage's arrays may be shared with views, values() aliases and the caller)."""
+import weakref
+
 import numpy as np
 
 from ._coo_array import SparseCOOArray
@@ -55,6 +57,13 @@ def _run_starts(sorted_keys):
     return np.flatnonzero(first)
 
 
+def _sum_runs(values, starts):
+    """The sums of the runs of rows beginning at `starts`, in values' dtype (bool: any, as PyTorch adds bools)."""
+    if values.dtype == bool:
+        return np.logical_or.reduceat(values, starts, axis=0)
+    return np.add.reduceat(values, starts, axis=0, dtype=values.dtype)     # (int8 would widen)
+
+
 def coalesce(a):
     """Entries sorted row-major, repeated positions summed (PyTorch's coalesce); `a` itself if already so."""
     if a.coalesced:
@@ -66,7 +75,7 @@ def coalesce(a):
     starts = _run_starts(keys[order])
     values = a.values[order]
     if starts.shape[0] != values.shape[0]:
-        values = np.add.reduceat(values, starts, axis=0)
+        values = _sum_runs(values, starts)
     return SparseCOOArray(a.indices[:, order[starts]], values, a.shape, True)
 
 
@@ -78,7 +87,7 @@ def segment_sum(keys, data, n):
             order = np.argsort(keys, kind="stable")
             keys, data = keys[order], data[order]
         starts = _run_starts(keys)
-        out[keys[starts]] = np.add.reduceat(data, starts, axis=0)
+        out[keys[starts]] = _sum_runs(data, starts)
     return out
 
 
@@ -284,6 +293,46 @@ def multiply(a, b):
                            f"operand's shape {list(a.shape)}")
     factors = np.broadcast_to(b, a.shape)[tuple(a.indices)]
     return SparseCOOArray(a.indices, a.values * factors, a.shape, a.coalesced)
+
+
+def map_values(a, fn, name):
+    """fn (elementwise, fn(0) == 0) of a sparse storage: applied to its coalesced values, as PyTorch's
+    zero-preserving unary ops (sin, abs, sqrt, floor ...) coalesce first. A result made from an uncoalesced
+    storage records it (SparseCOOArray.origin), so that the in-place form, which PyTorch refuses on an
+    uncoalesced tensor, is refused when the result is written back into it."""
+    c = coalesce(a)
+    out = SparseCOOArray(c.indices, fn(c.values), c.shape, True)
+    if not a.coalesced:
+        out.origin = (weakref.ref(a), name)
+    return out
+
+
+def power(a, exponent, fn):
+    """a ** exponent (fn: the dense power of an array) for a non-zero scalar exponent; 0 would fill every position."""
+    if exponent == 0:
+        raise RuntimeError("pow: cannot raise to zeroth power on sparse tensor; it would make the result tensor dense")
+    return map_values(a, fn, "pow")
+
+
+def zero_preserving(name):
+    """Decorate forward(xp, x, *args), an elementwise function with forward(0) == 0 written for arrays: on a
+    sparse storage it runs on the coalesced values (map_values). For the composite forwards (sign, frac,
+    nan_to_num ...): a plain NumPy ufunc reaches the storage's __array_ufunc__, which does the same."""
+    def decorate(forward):
+        def run(xp, x, *args):
+            if x.__class__ is SparseCOOArray:
+                return map_values(x, lambda values: forward(xp, values, *args), name)
+            return forward(xp, x, *args)
+        run.__name__, run.__doc__ = forward.__name__, forward.__doc__
+        return run
+    return decorate
+
+
+def empty_like(a, dtype=None):
+    """No entries, a's shape and sparse dims (PyTorch's zeros_like/empty_like of a sparse tensor)."""
+    sd = a.indices.shape[0]
+    values = np.zeros((0,) + a.values.shape[1:], a.values.dtype if dtype is None else dtype)
+    return SparseCOOArray(np.zeros((sd, 0), _INDEX), values, a.shape, True)
 
 
 def divide(a, b):

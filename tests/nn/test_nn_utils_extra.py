@@ -254,9 +254,11 @@ def test_skip_init_draws_nothing_from_the_rng(torch):
 def test_convert_weight_memory_format_returns_the_module():
     m = nn.Sequential(nn.Conv2d(2, 2, 1), nn.Conv3d(2, 2, 1))
     w = m[0].weight
-    assert nn.utils.convert_conv2d_weight_memory_format(m, "channels_last") is m
-    assert nn.utils.convert_conv3d_weight_memory_format(m, "channels_last_3d") is m
+    assert nn.utils.convert_conv2d_weight_memory_format(m, ember.channels_last) is m
+    assert nn.utils.convert_conv3d_weight_memory_format(m, ember.channels_last_3d) is m
     assert m[0].weight is w
+    assert m[0].weight.is_contiguous(memory_format=ember.channels_last)      # tests/test_memory_format.py
+    assert m[1].weight.is_contiguous(memory_format=ember.channels_last_3d)   # compares the strides with torch
 
 
 # --- stateless.functional_call -----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Shared by the sparse COO tests: the sample tensor, comparisons with PyTorch, and PyTorch's warnings muted."""
+"""Shared by the sparse tests: the sample tensor, comparisons with PyTorch (check_like_torch: the same result or the
+same exception type), and PyTorch's warnings muted."""
 import warnings
 
 import numpy as np
@@ -50,3 +51,37 @@ def raises_like(torch, fn, exact=True):
     return ours.value
 
 
+def summary(t):
+    """What check_like_torch compares: layout, dtype, coalesced flag (COO) or index arrays (CSR/CSC), nnz and the
+    dense values."""
+    layout = str(t.layout).split(".")[-1]
+    if layout in ("sparse_csr", "sparse_csc"):      # both index arrays (their dtype too) and the values
+        names = ("crow_indices", "col_indices") if layout == "sparse_csr" else ("ccol_indices", "row_indices")
+        compressed, plain = (getattr(t, name)() for name in names)
+        return (layout, str(t.dtype).split(".")[-1], t._nnz(), str(compressed.dtype).split(".")[-1],
+                compressed.tolist(), plain.tolist(), np.asarray(t.to_dense().detach().numpy(), dtype=complex))
+    if not t.is_sparse:
+        return ("strided", str(t.dtype).split(".")[-1], np.asarray(t.detach().numpy(), dtype=complex))
+    return ("sparse_coo", str(t.dtype).split(".")[-1], t.is_coalesced(), t._nnz(),
+            np.asarray(t.to_dense().detach().numpy(), dtype=complex))
+
+
+def assert_summaries_equal(ours, theirs):
+    assert len(ours) == len(theirs) and ours[:-1] == theirs[:-1], (ours[:-1], theirs[:-1])
+    np.testing.assert_allclose(ours[-1], theirs[-1], rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+def outcome(m, fn):
+    try:
+        return summary(fn(m))
+    except Exception as error:                      # noqa: BLE001 - compared with torch's exception
+        return type(error)
+
+
+def check_like_torch(torch, fn):
+    ours, theirs = outcome(ember, fn), outcome(torch, fn)
+    if isinstance(theirs, type):
+        assert ours is theirs or (isinstance(ours, type) and issubclass(ours, theirs)), (ours, theirs)
+    else:
+        assert not isinstance(ours, type), (ours, theirs)
+        assert_summaries_equal(ours, theirs)

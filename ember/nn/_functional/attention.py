@@ -70,8 +70,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             raise TypeError(f"scaled_dot_product_attention(): argument '{name}' must be Tensor, not "
                             f"{type(t).__name__}")
     if query.dtype is not key.dtype or query.dtype is not value.dtype:
+        from ...ops.arithmetic import _TYPE_META      # PyTorch's message names C types (float, double, c10::Half)
+        q, k, v = (_TYPE_META[t.dtype.name] for t in (query, key, value))
         raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got query.dtype: "
-                           f"{query.dtype} key.dtype: {key.dtype} and value.dtype: {value.dtype} instead.")
+                           f"{q} key.dtype: {k} and value.dtype: {v} instead.")
     if query.shape[-1] != key.shape[-1]:
         raise RuntimeError(f"scaled_dot_product_attention: query {list(query.shape)} and key {list(key.shape)} "
                            f"must have the same embedding size ({query.shape[-1]} != {key.shape[-1]})")

@@ -8,6 +8,7 @@ import warnings
 
 from ... import _dtype as _dt
 from ..._tensor import Tensor
+from ...amp._dispatch import AUTOCAST, autocast_run
 from ...autograd.grad_mode import no_grad
 from ...ops import creation, softmax_family, unary
 from ...ops import piecewise_activations as _piecewise
@@ -191,6 +192,8 @@ def softsign(input):
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, linear where beta x > threshold; never overflows."""
+    if "softplus" in AUTOCAST:
+        return autocast_run("softplus", softplus, input, beta, threshold)
     return Softplus.apply(float_input("softplus", input), beta=beta, threshold=threshold)
 
 
@@ -244,8 +247,9 @@ def glu(input, dim=-1):
     size = input.shape[dim]
     if size % 2:
         raise RuntimeError(f"Halving dimension must be even, but dimension {dim % input.ndim} is size {size}")
-    a, b = input.chunk(2, dim)
-    return a * b.sigmoid()
+    half = size // 2
+    a, b = input.narrow(dim, 0, half), input.narrow(dim, half, half)     # single-output views, not chunk's:
+    return a * b.sigmoid()                         # an in-place change of input is then a version error
 
 
 def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):

@@ -1,5 +1,7 @@
 """CTC loss: nn.functional.ctc_loss's argument handling and reduction; the recursions and the gradient are the
 CtcLoss primitive's, in ember/ops/ctc.py."""
+import numpy as np
+
 from ... import _dtype as _dt
 from ..._tensor import Tensor, _make
 from ...ops.comparison import where
@@ -9,10 +11,10 @@ __all__ = ["ctc_loss"]
 
 
 def _lengths(value, n, name):
+    """The lengths as a host int64 array (PyTorch reads them on the host too, whatever their device)."""
     if isinstance(value, Tensor):
-        arr = value._array.reshape(-1).astype("int64")
+        arr = value._backend().to_numpy(value._array).reshape(-1).astype(np.int64)
     else:
-        import numpy as np
         arr = np.asarray(value, dtype=np.int64).reshape(-1)
     if arr.shape[0] != n:
         raise RuntimeError(f"ctc_loss: expected {name} to have {n} entries (one per batch element), got {arr.shape[0]}")
@@ -40,7 +42,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         if tgt.shape[0] != tgt_len.sum():
             raise RuntimeError(f"ctc_loss: 1-D targets must hold sum(target_lengths) = {int(tgt_len.sum())} labels, "
                                f"got {tgt.shape[0]}")
-        offsets = xp.concatenate(([0], xp.cumsum(tgt_len)[:-1]))
+        offsets = np.concatenate(([0], np.cumsum(tgt_len)[:-1]))
         smax = int(tgt_len.max()) if N else 0
         padded = xp.full((N, max(smax, 1)), blank, dtype=xp.int64)
         for n in range(N):                                    # one slice per batch element
@@ -59,12 +61,13 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     ext[:, 1::2] = tgt
     if log_probs.dtype.category < _dt.FLOAT:
         raise RuntimeError("ctc_loss: log_probs must be floating point")
-    nll = CtcLoss.apply(log_probs, ext, in_len, 2 * tgt_len + 1, blank=blank, zero_infinity=zero_infinity)
+    nll = CtcLoss.apply(log_probs, ext, xp.asarray(in_len), xp.asarray(2 * tgt_len + 1), blank=blank,
+                        zero_infinity=zero_infinity)
     if zero_infinity:
         nll = where(_make(xp.isfinite(nll._array), nll.device), nll, 0.0)
     if reduction == "none":
         return nll.squeeze(0) if unbatched else nll
     if reduction == "sum":
         return nll.sum()
-    divisor = _make(xp.maximum(tgt_len, 1).astype(log_probs._array.dtype), log_probs.device)
+    divisor = _make(xp.asarray(np.maximum(tgt_len, 1).astype(log_probs._array.dtype)), log_probs.device)
     return (nll / divisor).mean()

@@ -8,6 +8,7 @@ from ..._tensor import _make
 from ...amp._dispatch import AUTOCAST, autocast_run
 from ...autograd.grad_mode import no_grad
 from ...ops import creation
+from ...ops.arithmetic import _TYPE_META
 from ...ops.linear import Bilinear, Embedding, linear as _linear
 
 __all__ = ["linear", "bilinear", "embedding", "embedding_bag", "one_hot"]
@@ -28,6 +29,12 @@ def linear(input, weight, bias=None):
                            f"{in_features}x{weight.shape[0] if weight.ndim == 2 else 1}) (linear: input "
                            f"{tuple(input.shape)} and weight {tuple(weight.shape)}: expected input[..., "
                            f"{in_features}] for in_features={in_features}, got {input.shape[-1]})")
+    if input.dtype is not weight.dtype and weight.ndim == 2:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_TYPE_META[input.dtype.name]} != "
+                           f"{_TYPE_META[weight.dtype.name]}")
+    if bias is not None and bias.dtype is not input.dtype and weight.ndim == 2:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_dt.scalar_type_name(bias.dtype)} and "
+                           f"{_dt.scalar_type_name(input.dtype)}")
     if weight.ndim == 1 or input.dtype is not weight.dtype or (bias is not None and (
             bias.dtype is not input.dtype or bias.ndim > 1)):
         return _linear_general(input, weight, bias)
@@ -43,6 +50,10 @@ def bilinear(input1, input2, weight, bias=None):
     """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]."""
     if "bilinear" in AUTOCAST:
         return autocast_run("bilinear", bilinear, input1, input2, weight, bias)
+    tensors = {"input1": input1, "input2": input2, "weight": weight} | ({"bias": bias} if bias is not None else {})
+    if any(t.dtype is not input1.dtype for t in tensors.values()):
+        raise RuntimeError("All tensors must have the same dtype, got " + ", ".join(
+            f"{name}: {_TYPE_META[t.dtype.name]}" for name, t in tensors.items()))
     if input1.shape[:-1] != input2.shape[:-1]:
         raise RuntimeError(f"bilinear(): input batch dimensions do not match: got {tuple(input1.shape[:-1])} and "
                            f"{tuple(input2.shape[:-1])}")

@@ -196,7 +196,10 @@ def _check_weight(name, weight, classes, input):
     if weight.ndim != 1 or weight.shape[0] != classes:
         raise RuntimeError(f"{name}: weight tensor should be defined either for all {classes} classes or no classes "
                            f"but got weight tensor of shape: {list(weight.shape)}")
-    return weight._array if weight.dtype is input.dtype else weight._array.astype(input._array.dtype)
+    if weight.dtype is not input.dtype:                # PyTorch's kernel refuses it (no promotion)
+        raise RuntimeError(f"expected scalar type {_dt.scalar_type_name(input.dtype)} but found "
+                           f"{_dt.scalar_type_name(weight.dtype)}")
+    return weight._array
 
 
 def _finish(out, unbatched, reduction):

@@ -3,16 +3,35 @@ import math
 import numbers
 
 from ... import _dtype as _dt
+from ...amp._dispatch import AUTOCAST, autocast_run
 from ...autograd.grad_mode import no_grad
 from ...ops import creation, joining, norms, views
 from ...ops.normalization import BatchNormEval, ChannelAffine, normalize as _normalize
-from ...ops.norms import SafeSqrt
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm", "local_response_norm", "normalize",
-           "cosine_similarity", "pairwise_distance", "pdist", "cdist"]
+           "cosine_similarity", "pairwise_distance", "pdist"]
 
 
 # --- normalization -----------------------------------------------------------------------------------
+
+def _param_dtypes(input, *params):
+    """PyTorch's CPU rule for normalization parameters (weight, bias, running_mean, running_var, in that order)
+    of another dtype than the input. The first one given decides: of the input's dtype, every other must match
+    ("expected scalar type"); else a mixed-dtype call, allowed only for a float16/bfloat16 input with float32
+    parameters (computed in float32, returned in the input's dtype). Returns whether the call is mixed."""
+    given = [p for p in params if p is not None]
+    if not given or given[0].dtype is input.dtype:
+        for p in given:
+            if p.dtype is not input.dtype:
+                raise RuntimeError(f"expected scalar type {_dt.scalar_type_name(input.dtype)} but found "
+                                   f"{_dt.scalar_type_name(p.dtype)}")
+        return False
+    if any(p.dtype is not _dt.float32 for p in given):
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+    if input.dtype not in (_dt.float16, _dt.bfloat16):
+        raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+    return True
+
 
 def _affine_shape(ndim, channel_dim=1):
     def shape(c):
@@ -32,6 +51,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is not None and t.numel() != channels:
             raise RuntimeError(f"batch_norm: {name} should contain {channels} elements (input has {channels} "
                                f"channels at dim 1, input shape {tuple(input.shape)}) but got {t.numel()}")
+    _param_dtypes(input, weight, bias, running_mean, running_var)
     affine_shape = _affine_shape(input.ndim)(channels)
     if training:
         count = input.numel() // channels
@@ -39,7 +59,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                              f"{input.shape}")
         dims = (0,) + tuple(range(2, input.ndim))
-        out, mean, invstd = _normalize(input, weight, bias, dims, affine_shape, eps)
+        out, mean, invstd = _normalize(input, weight, bias, dims, affine_shape, eps, keep_channels_last=True)
         if running_mean is not None or running_var is not None:
             var = (1.0 / (invstd._array.astype("float64") ** 2) - eps) * (count / (count - 1))
             _update_running(running_mean, running_var, mean._array.reshape(-1), var.reshape(-1), momentum)
@@ -72,6 +92,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     """Normalize each (sample, channel) over its spatial dims."""
     if input.ndim < 3:
         raise ValueError(f"expected 3D or more input (got {input.ndim}D input)")
+    _param_dtypes(input, weight, bias, running_mean, running_var)
     channels = input.shape[1]
     affine_shape = _affine_shape(input.ndim)(channels)
     if not use_input_stats:
@@ -110,6 +131,9 @@ def _check_affine(normalized_shape, **params):
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalize over the trailing normalized_shape dims, then weight * x + bias."""
+    if "layer_norm" in AUTOCAST:
+        return autocast_run("layer_norm", layer_norm, input, normalized_shape, weight, bias, eps)
+    _param_dtypes(input, weight, bias)                 # (PyTorch checks the dtypes before the shapes)
     normalized_shape, dims = _normalized_dims("layer_norm", input, normalized_shape)
     _check_affine(normalized_shape, weight=weight, bias=bias)
     affine_shape = (1,) * (input.ndim - len(dims)) + normalized_shape
@@ -118,6 +142,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2) + eps) over the trailing dims, times weight."""
+    if "rms_norm" in AUTOCAST:
+        return autocast_run("rms_norm", rms_norm, input, normalized_shape, weight, eps)
     normalized_shape, dims = _normalized_dims("rms_norm", input, normalized_shape)
     if eps is None:
         eps = _dt.finfo(input.dtype).eps
@@ -127,16 +153,20 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalize each group of channels (with its spatial dims) per sample, then per-channel affine."""
+    if "group_norm" in AUTOCAST:
+        return autocast_run("group_norm", group_norm, input, num_groups, weight, bias, eps)
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
     n, c = input.shape[0], input.shape[1]
     if c % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
                            f"shape {input.shape} and num_groups={num_groups}")
+    if _param_dtypes(input, weight, bias):           # float16/bfloat16 with float32 parameters: in float32
+        return group_norm(input.float(), num_groups, weight, bias, eps).to(input.dtype)
     grouped = input.reshape(n, num_groups, -1)
     out = _normalize(grouped, None, None, (2,), (1, num_groups, 1), eps)[0].reshape(input.shape)
-    if weight is None and bias is None:
-        return out
+    if weight is None and bias is None and input._array.flags.c_contiguous:
+        return out                                # (a channels-last input's layout: ChannelAffine keeps it)
     return ChannelAffine.apply(out, weight, bias, affine_shape=_affine_shape(input.ndim)(c), watch=(input,))
 
 
@@ -176,6 +206,8 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """x1 . x2 / (max(||x1||, eps) * max(||x2||, eps)) along dim."""
+    if "cosine_similarity" in AUTOCAST:
+        return autocast_run("cosine_similarity", cosine_similarity, x1, x2, dim, eps)
     x1, x2 = views.broadcast_tensors(x1, x2) if x1.shape != x2.shape else (x1, x2)
     n1 = norms.vector_norm(x1, 2, dim, keepdim=True).clamp_min(eps)
     n2 = norms.vector_norm(x2, 2, dim, keepdim=True).clamp_min(eps)
@@ -190,29 +222,17 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 
 def pdist(input, p=2):
     """Distances between all row pairs i < j of a 2-D input, flattened."""
+    if "pdist" in AUTOCAST:
+        return autocast_run("pdist", pdist, input, p)
     if input.ndim != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    if input.dtype.category != _dt.FLOAT:
+        raise RuntimeError("pdist only supports floating-point dtypes")
+    if input.dtype in (_dt.float16, _dt.bfloat16):
+        raise NotImplementedError(f"\"pdist\" not implemented for '{_dt.scalar_type_name(input.dtype)}'")
     from ...ops.indexing import IndexWatched
     n = input.shape[0]
     rows, cols = creation.triu_indices(n, n, 1, device=input.device)
     first = IndexWatched.apply(input, (rows._array,), watch=(input,))      # PyTorch's pdist saves its input
     return norms.vector_norm(first - input[cols], p, -1)
 
-
-def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
-    """Distances between every row of x1 and every row of x2 (batched over leading dims)."""
-    if x1.ndim < 2 or x2.ndim < 2:
-        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D")
-    if x1.shape[-1] != x2.shape[-1]:
-        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: "
-                           f"{x2.shape[-1]}")
-    r1, r2 = x1.shape[-2], x2.shape[-2]
-    use_mm = p == 2 and (compute_mode == "use_mm_for_euclid_dist" or (
-        compute_mode == "use_mm_for_euclid_dist_if_necessary" and (r1 > 25 or r2 > 25)))
-    if use_mm:
-        sq1 = (x1 * x1).sum(-1, keepdim=True)
-        sq2 = (x2 * x2).sum(-1, keepdim=True)
-        d2 = (sq1 - 2 * x1.matmul(x2.mT) + sq2.mT).clamp_min(0)
-        return SafeSqrt.apply(d2)
-    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
-    return norms.vector_norm(diff, p, -1)

@@ -7,6 +7,7 @@ Fractional max pooling is in fractional.py.
 """
 import math
 
+from ..._memory_format import keep_format_tensor
 from ...ops import creation as _creation
 from ...ops.adaptive_pooling import adaptive_avg_pool, adaptive_avg_pool1d, adaptive_max_pool
 from ...ops.conv import expand_arg
@@ -153,8 +154,9 @@ def _max_unpool(name, input, indices, kernel_size, stride, padding, output_size,
                            f"{'x'.join(map(str, size))})")
     zeros = _creation.zeros(lead + (flat,), dtype=input.dtype, device=input.device)
     values = input.reshape(lead + (-1,))
-    out = zeros.scatter(-1, indices.reshape(lead + (-1,)), values)
-    return out.reshape(lead + size)
+    out = zeros.scatter(-1, indices.reshape(lead + (-1,)), values).reshape(lead + size)
+    # see Note [memory formats]; PyTorch's max_unpool2d keeps a channels-last layout (max_unpool3d does not)
+    return keep_format_tensor(out, input) if nd == 2 else out
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):

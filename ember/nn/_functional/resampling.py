@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from ... import _dtype as _dt
+from ..._memory_format import keep_format_tensor
 from ...ops import creation as _creation
 from ...ops.adaptive_pooling import adaptive_avg_pool
 from ...ops.comparison import where
@@ -132,6 +133,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                            f"({', '.join(map(str, sizes))})")
     if mode == "area":
         return adaptive_avg_pool("adaptive_avg_pool", input, nd, sizes)
+    if AUTOCAST:                                     # PyTorch's upsample_* kernels (on CUDA's fp32 list)
+        name = ("_upsample_nearest_exact" if mode == "nearest-exact" else "upsample_" + mode) + f"{nd}d"
+        if name in AUTOCAST:
+            return autocast_run(name, interpolate, input, size, scale_factor, mode, align_corners,
+                                recompute_scale_factor, antialias)
     if input.dtype.category < _dt.FLOAT and mode not in ("nearest", "nearest-exact"):
         raise RuntimeError(f"\"upsample_{mode}\" not implemented for '{input.dtype.name.capitalize()}'")
     real = np.float64 if input.dtype is _dt.float64 else np.float32
@@ -143,7 +149,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                 np.array_equal(taps[0][0], np.arange(target)):
             continue
         out = _resample_dim(out, dim, taps)
-    return out if out is not input else input.clone()
+    # see Note [memory formats]; PyTorch's upsampling kernels keep a channels-last layout
+    return keep_format_tensor(out, input) if out is not input else input.clone()
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

@@ -8,6 +8,7 @@ interpolation and grid sampling in resampling.py.
 import math
 import numpy as np
 
+from ..._memory_format import keep_format_tensor
 from ..._tensor import Tensor
 from ...ops import creation as _creation
 from ...ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
@@ -131,7 +132,10 @@ def pad(input, pad, mode="constant", value=None):
             out = IndexWatched.apply(input, (slice(None),) * dim + (index._array,), watch=(input,))
         else:
             out = out.index_select(dim, index)
-    return out if out is not input else input.clone()
+    if out is input:
+        return input.clone()
+    # see Note [memory formats]; PyTorch's reflection and replication pads keep a channels-last layout
+    return out if mode == "circular" else keep_format_tensor(out, input)
 
 
 _pad = pad                                           # pad() names its argument pad
@@ -154,7 +158,7 @@ def pixel_shuffle(input, upscale_factor):
     n = len(lead)
     out = input.reshape(*lead, c // (r * r), r, r, h, w)
     out = out.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
-    return out.reshape(*lead, c // (r * r), h * r, w * r)
+    return keep_format_tensor(out.reshape(*lead, c // (r * r), h * r, w * r), input)   # Note [memory formats]
 
 
 def channel_shuffle(input, groups):
@@ -168,7 +172,8 @@ def channel_shuffle(input, groups):
     if c % groups:
         raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
     rest = tuple(input.shape[2:])
-    return input.reshape((n, groups, c // groups) + rest).transpose(1, 2).reshape((n, c) + rest)
+    out = input.reshape((n, groups, c // groups) + rest).transpose(1, 2).reshape((n, c) + rest)
+    return keep_format_tensor(out, input)                                    # Note [memory formats]
 
 
 native_channel_shuffle = channel_shuffle
@@ -189,4 +194,4 @@ def pixel_unshuffle(input, downscale_factor):
     n = len(lead)
     out = input.reshape(*lead, c, h // r, r, w // r, r)
     out = out.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
-    return out.reshape(*lead, c * r * r, h // r, w // r)
+    return keep_format_tensor(out.reshape(*lead, c * r * r, h // r, w // r), input)   # Note [memory formats]

@@ -471,7 +471,7 @@ class Module:
 
     def to(self, *args, **kwargs):
         """Move and/or cast parameters and buffers; dtype applies to floating/complex tensors only."""
-        device, dtype, _ = _parse_to(None, args, dict(kwargs))
+        device, dtype, _, memory_format = _parse_to(None, args, dict(kwargs))
         if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
                             f"dtype={dtype}")
@@ -480,8 +480,17 @@ class Module:
             target = dtype if dtype is not None and (t.is_floating_point() or t.is_complex()) else None
             if t.is_complex() and dtype is not None and not dtype.is_complex:
                 target = None
+            if memory_format is not None and t.dim() in (4, 5):     # PyTorch converts 4-d and 5-d tensors
+                return t.to(device=device, dtype=target, memory_format=memory_format)
             return t.to(device=device, dtype=target)
         return self._apply(convert)
+
+    def to_empty(self, *, device, recurse=True):
+        """Parameters and buffers replaced by uninitialized tensors of their shapes and dtypes on device (to
+        materialize a module built on the meta device; the values are then set by reset_parameters or a
+        state_dict)."""
+        from ...ops.creation import empty_like
+        return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
     def cpu(self):
         return self._apply(lambda t: t.cpu())

@@ -258,11 +258,16 @@ class RNNBase(Module):
             hx = _lstm_states(hx, "lstm")         # PyTorch takes any sequence (h_0, c_0), a list too
         data, batch_sizes, hx, layout = self._prepare(input, hx)
         h0, c0 = self._initial_states(hx, layout["batch"], data)
-        # autocast: PyTorch runs a float32 LSTM without projections on the CPU as oneDNN layers, which it casts
-        lowp = ("mkldnn_rnn_layer" in AUTOCAST and self.mode == "LSTM" and not self.proj_size and
-                not layout["packed"] and data.dtype is _dt.float32 and data.numel() > 0)
+        # autocast: PyTorch runs a float32 LSTM without projections on the CPU as oneDNN layers, and any RNN on
+        # CUDA as cuDNN's, which it casts
+        lowp = None
+        if "mkldnn_rnn_layer" in AUTOCAST and self.mode == "LSTM" and not self.proj_size and \
+                not layout["packed"] and data.dtype is _dt.float32 and data.numel() > 0:
+            lowp = "mkldnn_rnn_layer"
+        elif "_cudnn_rnn" in AUTOCAST and data.device.type == "cuda":
+            lowp = "_cudnn_rnn"
         if lowp:
-            data, h0, c0 = autocast_args(("mkldnn_rnn_layer",), data, h0, c0)
+            data, h0, c0 = autocast_args((lowp,), data, h0, c0)
         directions = 2 if self.bidirectional else 1
         layer_input = data
         h_n, c_n = [], []
@@ -272,7 +277,7 @@ class RNNBase(Module):
                 index = layer * directions + direction
                 weights = self._weights(layer, direction)
                 if lowp:
-                    weights = autocast_args(("mkldnn_rnn_layer",), *weights)
+                    weights = autocast_args((lowp,), *weights)
                 out, h, c = self._run_direction(layer_input, batch_sizes, h0[index],
                                                 c0[index] if c0 is not None else None,
                                                 weights, reverse=direction == 1)
@@ -395,6 +400,12 @@ class RNNCellBase(Module):
         return ops.zeros(input.shape[0], self.hidden_size, dtype=input.dtype, device=input.device)
 
 
+def _cell_autocast(name, *tensors):
+    """A cell's input, states and weights as autocast gives them to PyTorch's cell kernel (`name`, on CUDA's
+    lower-precision list), or as they are."""
+    return autocast_args((name,), *tensors) if name in AUTOCAST else tensors
+
+
 class RNNCell(RNNCellBase):
     """One Elman RNN step: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu)."""
 
@@ -407,8 +418,11 @@ class RNNCell(RNNCellBase):
     def forward(self, input, hx=None):
         input, hx, unbatched = self._batched(input, hx, "RNNCell")
         h = self._zeros(input) if hx is None else hx
-        h = _rnn_step(F.linear(input, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh,
-                      self.nonlinearity == "relu")
+        w_ih, w_hh, b_ih, b_hh = self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+        if AUTOCAST:
+            input, h, w_ih, w_hh, b_ih, b_hh = _cell_autocast(
+                "rnn_relu_cell" if self.nonlinearity == "relu" else "rnn_tanh_cell", input, h, w_ih, w_hh, b_ih, b_hh)
+        h = _rnn_step(F.linear(input, w_ih, b_ih), h, w_hh, b_hh, self.nonlinearity == "relu")
         return h.squeeze(0) if unbatched else h
 
 
@@ -427,8 +441,10 @@ class LSTMCell(RNNCellBase):
         input, hx, unbatched = self._batched(input, hx, "LSTMCell")
         if hx is None:
             hx = (self._zeros(input), self._zeros(input))
-        h, c = _lstm_step(F.linear(input, self.weight_ih, self.bias_ih), hx[0], hx[1], self.weight_hh,
-                          self.bias_hh, None)
+        (h, c), w_ih, w_hh, b_ih, b_hh = hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+        if AUTOCAST:
+            input, h, c, w_ih, w_hh, b_ih, b_hh = _cell_autocast("lstm_cell", input, h, c, w_ih, w_hh, b_ih, b_hh)
+        h, c = _lstm_step(F.linear(input, w_ih, b_ih), h, c, w_hh, b_hh, None)
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
 
@@ -441,5 +457,8 @@ class GRUCell(RNNCellBase):
     def forward(self, input, hx=None):
         input, hx, unbatched = self._batched(input, hx, "GRUCell")
         h = self._zeros(input) if hx is None else hx
-        h = _gru_step(F.linear(input, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh)
+        w_ih, w_hh, b_ih, b_hh = self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+        if AUTOCAST:
+            input, h, w_ih, w_hh, b_ih, b_hh = _cell_autocast("gru_cell", input, h, w_ih, w_hh, b_ih, b_hh)
+        h = _gru_step(F.linear(input, w_ih, b_ih), h, w_hh, b_hh)
         return h.squeeze(0) if unbatched else h

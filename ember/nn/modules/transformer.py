@@ -225,15 +225,73 @@ class TransformerEncoder(Module):
         self.num_layers = num_layers
         self.norm = norm
         self.enable_nested_tensor, self.mask_check = enable_nested_tensor, mask_check
+        why_not = _why_no_nested_tensor(encoder_layer)
+        if enable_nested_tensor and why_not:
+            import warnings
+            warnings.warn(f"enable_nested_tensor is True, but self.use_nested_tensor is False because {why_not}",
+                          stacklevel=2)
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         output = src
         for layer in self.layers:
             output = layer(output, src_mask=mask, is_causal=bool(is_causal),
                            src_key_padding_mask=src_key_padding_mask)
+        if self._nested_fast_path(src, mask, src_key_padding_mask):
+            # PyTorch runs the padded batch as a nested tensor of the unpadded sequences and pads it back with
+            # zeros: the padded positions come out 0 (then through the final norm); the others as computed here
+            padded = src_key_padding_mask if src_key_padding_mask.dtype is _dt.bool_ else src_key_padding_mask != 0
+            output = output.masked_fill(padded.unsqueeze(-1), 0.0)
         if self.norm is not None:
             output = self.norm(output)
         return output
+
+    def _nested_fast_path(self, src, mask, padding_mask):
+        """PyTorch's conditions for its nested-tensor inference path (TransformerEncoder.forward)."""
+        from ... import backends
+        from ...amp.autocast_mode import is_autocast_enabled
+        from ...autograd.grad_mode import is_grad_enabled
+        first = self.layers[0]
+        if not (backends.mha.get_fastpath_enabled() and self.enable_nested_tensor and not first.training
+                and src.ndim == 3 and padding_mask is not None and mask is None and padding_mask.ndim == 2
+                and not _why_no_nested_tensor(first) and not is_autocast_enabled()
+                and src.device.type in ("cpu", "cuda")):
+            return False
+        padded = padding_mask if padding_mask.dtype is _dt.bool_ else padding_mask != 0
+        if getattr(self, "mask_check", True) and padded.shape[1] > 1 and bool(
+                (padded[:, :-1] & ~padded[:, 1:]).any()):
+            return False                              # not left aligned: padding only at the end of each row
+        if is_grad_enabled():
+            attn = first.self_attn
+            tensors = (src, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj.weight, attn.out_proj.bias,
+                       first.norm1.weight, first.norm1.bias, first.norm2.weight, first.norm2.bias,
+                       first.linear1.weight, first.linear1.bias, first.linear2.weight, first.linear2.bias)
+            if any(t is not None and t.requires_grad for t in tensors):
+                return False
+        return True
+
+
+def _why_no_nested_tensor(layer):
+    """Why PyTorch's TransformerEncoder.__init__ turns its nested-tensor path off for this layer ("" if it does not)."""
+    from ..._torch_globals import _relu_or_gelu
+    name = "encoder_layer"
+    if not isinstance(layer, TransformerEncoderLayer):
+        return f"{name} was not TransformerEncoderLayer"
+    attn = layer.self_attn
+    if layer.norm_first:
+        return f"{name}.norm_first was True"
+    if not attn.batch_first:
+        return f"{name}.self_attn.batch_first was not True(use batch_first for better inference performance)"
+    if not attn._qkv_same_embed_dim:
+        return f"{name}.self_attn._qkv_same_embed_dim was not True"
+    if attn.in_proj_bias is None:
+        return f"{name}.self_attn was passed bias=False"
+    if not _relu_or_gelu(layer.activation):
+        return f"{name}.activation_relu_or_gelu was not True"
+    if layer.norm1.eps != layer.norm2.eps:
+        return f"{name}.norm1.eps was not equal to {name}.norm2.eps"
+    if attn.num_heads % 2 == 1:
+        return f"{name}.self_attn.num_heads is odd"
+    return ""
 
 
 class TransformerDecoder(Module):

@@ -24,9 +24,7 @@ def invert_permutation(permutation):
     """The permutation that undoes `permutation` (None stays None)."""
     if permutation is None:
         return None
-    inverse = np.empty(permutation.shape[0], dtype=np.int64)
-    inverse[permutation.numpy()] = np.arange(permutation.shape[0])
-    return ops.tensor(inverse, device=permutation.device)
+    return permutation.argsort()                # sorting a permutation gives its inverse, on its own device
 
 
 class PackedSequence(_PackedSequenceBase):
@@ -76,8 +74,9 @@ class PackedSequence(_PackedSequenceBase):
 
 def _lengths_array(lengths):
     if isinstance(lengths, Tensor):
-        if lengths.ndim != 1:
-            raise RuntimeError(f"pack_padded_sequence: expected a 1D lengths tensor, got {lengths.ndim}D")
+        if lengths.ndim != 1 or lengths.device.type != "cpu":      # PyTorch reads lengths on the host only
+            raise RuntimeError(f"'lengths' argument should be a 1D CPU int64 tensor, but got {lengths.ndim}D "
+                               f"{lengths.device} Long tensor")
         return np.asarray(lengths.tolist(), dtype=np.int64)
     return np.asarray(list(lengths), dtype=np.int64).reshape(-1)
 
@@ -172,6 +171,8 @@ def unpad_sequence(padded_sequences, lengths, batch_first=False):
     """Split a padded batch back into a list of unpadded sequences."""
     if not batch_first:
         padded_sequences = padded_sequences.transpose(0, 1)
+    if isinstance(lengths, Tensor):                 # on any device (pack_padded_sequence takes cpu lengths only)
+        lengths = lengths.tolist()
     return [seq[:int(length)] for seq, length in zip(padded_sequences, _lengths_array(lengths))]
 
 
