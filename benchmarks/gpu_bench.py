@@ -10,12 +10,11 @@ batch 256 <= 2x, per-op overhead <= 2x.
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import workloads  # noqa: E402
+from run import median_time  # noqa: E402
 
 import ember  # noqa: E402
 
@@ -30,12 +29,7 @@ WORKLOADS = [   # (name, builder, full-size kwargs, smoke kwargs, goal)
 
 def _median_run(fn, repeats):
     fn()                                            # warm-up: kernels compiled, memory pools filled
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_time(fn, repeats)
 
 
 def main(argv=None):

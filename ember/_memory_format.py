@@ -19,6 +19,8 @@ Each check costs one flag test on the C-contiguous path; the layout work runs on
 """
 import numpy as np
 
+from ._backends import strided_module
+
 __all__ = ["memory_format", "contiguous_format", "preserve_format", "channels_last", "channels_last_3d"]
 
 
@@ -125,13 +127,13 @@ def empty(shape, np_dtype, xp, fmt):
         return xp.empty(shape, dtype=np_dtype)
     nhwc = xp.empty((shape[0], *shape[2:], shape[1]), dtype=np_dtype)
     out = nhwc.transpose(0, rank - 1, *range(1, rank - 1))
-    if 0 in shape and xp is np:
+    if 0 in shape and strided_module(out) is xp:
         strides, step = [0] * rank, out.itemsize
         for d in _INNER_FIRST[rank][:-1]:
             strides[d] = step
             step *= shape[d]
         strides[0] = step
-        out = np.lib.stride_tricks.as_strided(out, shape, strides)
+        out = xp.lib.stride_tricks.as_strided(out, shape, strides)
     return out
 
 
@@ -168,12 +170,13 @@ def keep_format(out, input, weight=None):
     their outputs. The C-contiguous path costs two flag tests."""
     if input.flags.c_contiguous and out.flags.c_contiguous and (weight is None or weight.flags.c_contiguous):
         return out
-    if out.ndim != input.ndim or out.__class__ is not np.ndarray:
+    xp = np if out.__class__ is np.ndarray else strided_module(out)
+    if out.ndim != input.ndim or xp is None:
         return out
     fmt = suggest(input)
     if fmt is contiguous_format and weight is not None:
         fmt = suggest(weight) if weight.ndim == out.ndim else contiguous_format
-    return as_format(out, fmt, np)
+    return as_format(out, fmt, xp)
 
 
 def _iterator_perm(shape, operand_strides):
@@ -222,22 +225,24 @@ def iterator_layout(out, *operands):
     """out (an elementwise result NumPy laid out) laid out as PyTorch's TensorIterator lays it out for
     these operands (arrays or scalars, in the op's order): the first operand's order wins a conflict.
     Called when the first operand is not C-contiguous; one copy when the layouts differ."""
-    if out.__class__ is not np.ndarray or out.ndim < 2:
+    cls = out.__class__
+    xp = np if cls is np.ndarray else strided_module(out)
+    if xp is None or out.ndim < 2:
         return out
     shape = out.shape
     first = operands[0]
     if first.shape == shape and element_strides(first) == element_strides(out):
         return out                                 # NumPy followed the first operand (the usual case)
-    arrays = [a for a in operands if a.__class__ is np.ndarray and a.ndim]
+    arrays = [a for a in operands if a.__class__ is cls and a.ndim]
     if all(a.shape == shape for a in arrays):      # PyTorch's fast setup: same shapes, one shared format
         strides = [element_strides(a) for a in arrays]
         for fmt in (contiguous_format, channels_last, channels_last_3d):
             if is_contiguous_as(shape, strides[0], fmt) and all(is_contiguous_as(shape, s, fmt) for s in strides[1:]):
-                return as_format(out, fmt, np)
+                return as_format(out, fmt, xp)
     perm = _iterator_perm(shape, [_broadcast_strides(a, shape) for a in arrays])
     if is_contiguous_as([shape[d] for d in perm], [element_strides(out)[d] for d in perm], contiguous_format):
         return out
-    laid = np.empty([shape[d] for d in perm], dtype=out.dtype)
+    laid = xp.empty([shape[d] for d in perm], dtype=out.dtype)
     inverse = [0] * len(perm)
     for position, d in enumerate(perm):
         inverse[d] = position
@@ -251,7 +256,7 @@ def keep_format_tensor(out, input):
     not see the composite's input: out laid out in the format input's strides suggest. A fresh result gets
     its array replaced (the same values: what a node saved of it stays valid); a view is copied."""
     a, o = input._array, out._array
-    if a.__class__ is not np.ndarray or (a.flags.c_contiguous and o.flags.c_contiguous):
+    if (a.__class__ is not np.ndarray and strided_module(a) is None) or (a.flags.c_contiguous and o.flags.c_contiguous):
         return out
     laid = keep_format(o, a)
     if laid is o:
@@ -265,7 +270,7 @@ def keep_format_tensor(out, input):
 def reduced(out, xp):
     """A reduction's result as PyTorch allocates it: contiguous, whatever the input's layout (NumPy's
     reductions follow a non-contiguous input's dim order). Called when the input is not C-contiguous."""
-    if out.__class__ is not np.ndarray or not out.ndim:
+    if not out.ndim or (out.__class__ is not np.ndarray and strided_module(out) is None):
         return out
     return as_format(out, contiguous_format, xp)
 
@@ -286,16 +291,18 @@ def grad_layout(grad, variable):
     .grad has its strides (size-1 dims aside), any other leaf's is contiguous. None when grad keeps it as it
     is, else an empty array laid out as the stored .grad must be (the engine copies grad into it). Called
     when grad or variable is not C-contiguous."""
-    if grad.__class__ is not np.ndarray or variable.__class__ is not np.ndarray or grad.shape != variable.shape:
+    cls = grad.__class__
+    xp = np if cls is np.ndarray else strided_module(grad)
+    if xp is None or variable.__class__ is not cls or grad.shape != variable.shape:
         return None
     shape = grad.shape
     strides = element_strides(variable)
     if not _non_overlapping_and_dense(shape, strides):
-        return None if grad.flags.c_contiguous else np.empty(shape, dtype=grad.dtype)
+        return None if grad.flags.c_contiguous else xp.empty(shape, dtype=grad.dtype)
     if all(g == v or (n == 1 and g != 0) for n, g, v in zip(shape, element_strides(grad), strides)):
         return None
     perm = _iterator_perm(shape, [strides])
-    out = np.empty([shape[d] for d in perm], dtype=grad.dtype)
+    out = xp.empty([shape[d] for d in perm], dtype=grad.dtype)
     inverse = [0] * len(perm)
     for position, d in enumerate(perm):
         inverse[d] = position

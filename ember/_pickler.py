@@ -88,10 +88,11 @@ def _address(array):
     return array.__array_interface__["data"][0]
 
 
-def _plain(array):
-    """A strided CPU tensor over a sparse tensor's indices or values array, to be saved as PyTorch saves them."""
+def _plain(array, device):
+    """A strided tensor over a sparse tensor's indices or values array (on the sparse tensor's device), to be saved
+    as PyTorch saves them."""
     from ._tensor import _make
-    return _make(array)
+    return _make(array, device)
 
 
 def _flat_bytes(root):
@@ -336,10 +337,12 @@ class _Pickler:
         a = tensor._array
         if a.__class__ is _SparseCompressed:
             self._reduce_call("torch.serialization", "_get_layout", f"torch.sparse_{a.kind}")
-            self.save((_plain(a.compressed), _plain(a.plain), _plain(a.values), Size(a.shape)))
+            self.save((_plain(a.compressed, tensor._device), _plain(a.plain, tensor._device),
+                       _plain(a.values, tensor._device), Size(a.shape)))
         else:
             self._reduce_call("torch.serialization", "_get_layout", "torch.sparse_coo")
-            self.save((_plain(a.indices), _plain(a.values), Size(a.shape), bool(a.coalesced)))
+            self.save((_plain(a.indices, tensor._device), _plain(a.values, tensor._device), Size(a.shape),
+                       bool(a.coalesced)))
         self.out.append(b"\x86")
 
     def _save_rebuild_v2(self, tensor, requires_grad):

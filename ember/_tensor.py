@@ -58,7 +58,9 @@ def _check_storage(array, device):
     tensor holding one would silently rebind a local instead of changing the tensor."""
     from ._backends import backend_for
     expected = backend_for(device).xp.ndarray
-    if not isinstance(array, expected) and not (array.__class__ in _SPARSE_STORAGES and device is CPU):
+    if array.__class__ in _SPARSE_STORAGES:          # a sparse storage holds arrays of its device's backend
+        array = array.values
+    if not isinstance(array, expected):
         import sys
         caller = sys._getframe(2).f_code
         raise AssertionError(f"ember invariant: a {device} tensor must hold a {expected.__module__}."
@@ -276,9 +278,14 @@ class Tensor:
         n = 1
         for d in shape:
             n *= d
-        if self._device.type != "cpu":
-            new = self._backend().xp.empty(shape, dtype=array.dtype)
-            new.reshape(-1)[:min(n, array.size)] = array.reshape(-1)[:min(n, array.size)]
+        if self._device.type != "cpu":            # a device array has no shared storage: copy in memory order
+            from .ops.creation import layout_order
+            xp, kept = self._backend().xp, min(n, array.size)
+            new = _mf.empty(shape, array.dtype, xp, _contiguous_format if memory_format is None else memory_format)
+            if self._device.type == "cuda":
+                new[...] = 0
+                flat = new.transpose(layout_order(shape, new.strides)).reshape(-1)
+                flat[:kept] = array.transpose(layout_order(array.shape, array.strides)).reshape(-1)[:kept]
         else:
             from .storage import UntypedStorage
             storage = UntypedStorage.of(array)

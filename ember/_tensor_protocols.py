@@ -320,15 +320,16 @@ class TensorProtocols:
         if self.grad_fn is not None and self._requires_grad:
             raise RuntimeError("refusing to pickle a non-leaf tensor that requires grad: its autograd graph "
                                "cannot cross a process boundary. Pickle tensor.detach() to send the values.")
-        if self.is_sparse:
-            from .ops.sparse_ops import _rebuild_sparse
-            a = self._array
-            return (_rebuild_sparse, (a.indices, a.values, a.shape, a.coalesced, self._requires_grad, type(self)))
-        if self.layout is not strided:            # CSR/CSC
+        if self.is_sparse or self.layout is not strided:     # COO, CSR/CSC: host arrays and the device's name
+            host = self._backend().to_numpy
+            a, device = self._array, str(self._device)
+            if self.is_sparse:
+                from .ops.sparse_ops import _rebuild_sparse
+                return (_rebuild_sparse, (host(a.indices), host(a.values), a.shape, a.coalesced, self._requires_grad,
+                                          type(self)) + ((device,) if device != "cpu" else ()))
             from .ops.sparse_csr_ops import _rebuild_compressed
-            a = self._array
-            return (_rebuild_compressed, (self.layout, a.compressed, a.plain, a.values, a.shape, self._requires_grad,
-                                          type(self)))
+            return (_rebuild_compressed, (self.layout, host(a.compressed), host(a.plain), host(a.values), a.shape,
+                                          self._requires_grad, type(self)) + ((device,) if device != "cpu" else ()))
         return (_rebuild, (self._backend().to_numpy(self._array), str(self._device),
                            self._requires_grad, type(self)))
 

@@ -258,34 +258,45 @@ def _rebuild_sparse_tensor(layout, data):
         _fail("_rebuild_sparse_tensor: expected (indices, values, size[, is_coalesced])")
     indices, values, size = data[:3]
     coalesced = _check_bool(data[3], "is_coalesced") if len(data) == 4 else False
-    for part, what in ((indices, "indices"), (values, "values")):
-        if not isinstance(part, Tensor) or part.is_sparse or part.device.type != "cpu":
-            _fail(f"_rebuild_sparse_tensor: {what} must be a strided CPU tensor (ember's sparse tensors live on "
-                  f"the CPU; load with map_location='cpu')")
+    device, (indices, values) = _sparse_parts((indices, values), ("indices", "values"))
     size = _int_tuple(size, "size")
     from .ops.sparse_ops import _rebuild_sparse
     try:
-        return _rebuild_sparse(indices._array, values._array, size, coalesced, False, Tensor)
+        out = _rebuild_sparse(indices, values, size, coalesced, False, Tensor)
     except RuntimeError as error:
         _fail(f"_rebuild_sparse_tensor: {error}")
+    return out if device.type == "cpu" else out.to(device)
+
+
+def _sparse_parts(parts, names):
+    """(their device, their host arrays) of a loaded sparse tensor's strided parts, all on one device (where
+    map_location put them): the tensor is checked and rebuilt on the host, then moved there."""
+    from ._layout import strided
+    from ._tensor import Tensor
+    for part, what in zip(parts, names):
+        if not isinstance(part, Tensor) or part.layout is not strided or part.device.type == "meta":
+            _fail(f"_rebuild_sparse_tensor: {what} must be a strided tensor with data")
+    device = parts[0]._device
+    if any(part._device != device for part in parts):
+        _fail(f"_rebuild_sparse_tensor: the parts of a sparse tensor must be on one device, got "
+              f"{[str(part.device) for part in parts]}")
+    if device.type == "cpu":
+        return device, [part._array for part in parts]
+    return device, [part._backend().to_numpy(part._array) for part in parts]
 
 
 def _rebuild_compressed_tensor(layout, data):
-    from ._layout import strided
-    from ._tensor import Tensor
     if type(data) is not tuple or len(data) != 4:
         _fail("_rebuild_sparse_tensor: expected (compressed_indices, plain_indices, values, size)")
     *parts, size = data
-    for part, what in zip(parts, ("compressed_indices", "plain_indices", "values")):
-        if not isinstance(part, Tensor) or part.layout is not strided or part.device.type != "cpu":
-            _fail(f"_rebuild_sparse_tensor: {what} must be a strided CPU tensor (ember's sparse tensors live on the "
-                  f"CPU; load with map_location='cpu')")
+    device, arrays = _sparse_parts(parts, ("compressed_indices", "plain_indices", "values"))
     size = _int_tuple(size, "size")
     from .ops.sparse_csr_ops import _rebuild_compressed
     try:
-        return _rebuild_compressed(layout, *(part._array for part in parts), size)
+        out = _rebuild_compressed(layout, *arrays, size)
     except RuntimeError as error:
         _fail(f"_rebuild_sparse_tensor: {error}")
+    return out if device.type == "cpu" else out.to(device)
 
 
 _TENSOR_REBUILDERS = (_rebuild_tensor, _rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter,

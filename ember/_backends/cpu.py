@@ -20,6 +20,11 @@ def empty_like_shape(shape, dtype):
     return xp.empty(shape, dtype=dtype)
 
 
+def add_at(array, index, values):
+    """array[index] += values, each repeated position adding every value (NumPy's add.at)."""
+    xp.add.at(array, index, values)
+
+
 def broadcast_to(array, shape):
     """A read-only view of `array` expanded to `shape`.
 

@@ -40,6 +40,9 @@ def check_available():
         raise AssertionError("Torch not compiled with CUDA enabled (ember's cuda backend needs CuPy and an "
                              "NVIDIA GPU: pip install cupy-cuda12x; ember.cuda.is_available() is False here)")
     xp = _cupy()
+    from . import STRIDED
+    if hasattr(xp, "ndarray"):           # (a stand-in module in tests may have none)
+        STRIDED.add(xp.ndarray)          # layouts apply to device arrays too (Note [memory formats])
 
 
 def is_installed():
@@ -109,6 +112,42 @@ def empty_like_shape(shape, dtype):
 
 def broadcast_to(array, shape):
     return xp.broadcast_to(array, shape)
+
+
+# The dtypes CuPy's add.at / cupyx.scatter_add add with CUDA's atomicAdd; the others go through a carrier.
+_ATOMIC_ADD = frozenset("efdIiQ")          # float16/32/64, uint32, int32, uint64
+
+
+def add_at(array, index, values):
+    """array[index] += values, each repeated position adding every value (NumPy's add.at): CuPy's ufunc.at
+    (cupyx.scatter_add before CuPy 12), whose atomicAdd knows float16/32/64, (u)int32 and uint64 only. int64
+    adds as uint64 (the same bits, wrapping alike); complex adds its real and imaginary views; 8/16-bit integers
+    sum into an int32 carrier first (wrapping alike: addition modulo 2**bits), bool ORs (NumPy's add on bool)."""
+    code = array.dtype.char
+    values = xp.asarray(values)
+    if code in _ATOMIC_ADD:
+        _scatter_add(array, index, values.astype(array.dtype, copy=False))
+    elif code in "lq":
+        _scatter_add(array.view(xp.uint64), index, values.astype(array.dtype).view(xp.uint64))
+    elif array.dtype.kind == "c":
+        values = values.astype(array.dtype, copy=False)
+        _scatter_add(array.real, index, xp.ascontiguousarray(values.real))
+        _scatter_add(array.imag, index, xp.ascontiguousarray(values.imag))
+    else:                                   # bool, (u)int8, (u)int16
+        carrier = xp.zeros(array.shape, dtype=xp.int32)
+        _scatter_add(carrier, index, values.astype(xp.int32))
+        if code == "?":
+            array |= carrier != 0
+        else:
+            array += carrier.astype(array.dtype)
+
+
+def _scatter_add(array, index, values):
+    at = getattr(xp.add, "at", None)
+    if at is not None:
+        at(array, index, values)
+    else:
+        importlib.import_module("cupyx").scatter_add(array, index, values)
 
 
 # --- devices, streams and events (ember/_cuda_streams.py wraps these in PyTorch's classes) -----------------

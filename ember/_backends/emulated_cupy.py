@@ -145,6 +145,10 @@ class ndarray(NDArrayOperatorsMixin):
                         "NumPy array explicitly.")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # CuPy's operators hand an operand of higher __array_priority__ its reflected method (x + s: s.__radd__(x)):
+        # NotImplemented lets NumPy ask that operand, with these device arrays
+        if any(getattr(x, "__array_priority__", 0) > 100 for x in inputs if x.__class__ is not ndarray):
+            return NotImplemented
         out = kwargs.get("out")
         if out is not None:
             kwargs["out"] = _unwrap(out)
@@ -422,6 +426,11 @@ def asarray(a, dtype=None, order=None, *, blocking=False):
     if a.__class__ is ndarray:
         return a if dtype is None or a.dtype == _np.dtype(dtype) else a.astype(dtype)
     return ndarray._of(_np.array(_unwrap_nested(a), dtype=dtype, order=order or "K"))
+
+
+def take(a, indices, axis=None, out=None):
+    """CuPy's take calls the array's own take method (a sparse storage's included)."""
+    return a.take(indices, axis, out)
 
 
 def array(a, dtype=None, copy=True, order="K", ndmin=0):

@@ -124,8 +124,8 @@ class Op:
         if out.__class__ is _ndarray:
             return _make(out, device)
         if out.__class__ is tuple:
-            return tuple([_make(_as_array(o), device) for o in out])
-        return _make(_as_array(out), device)
+            return tuple([_make(_as_array(o, device), device) for o in out])
+        return _make(_as_array(out, device), device)
 
     # Note [apply fast path]: apply_unary and apply_binary are apply() for a single-output op of one Tensor
     # and at most one more operand (a Tensor or a non-tensor), no attributes: the Tensor operators (+ - * /,
@@ -147,7 +147,7 @@ class Op:
             out = cls.forward(_CPU_CTX if device is CPU else null_ctx(device), array)
         except ValueError as e:
             _translate_error(cls, (array,), e)
-        return _make(out if out.__class__ is _ndarray else _as_array(out), device)
+        return _make(out if out.__class__ is _ndarray else _as_array(out, device), device)
 
     @classmethod
     def apply_binary(cls, input, other):
@@ -170,7 +170,7 @@ class Op:
             out = cls.forward(_CPU_CTX if device is CPU else null_ctx(device), *arrays)
         except ValueError as e:
             _translate_error(cls, arrays, e)
-        return _make(out if out.__class__ is _ndarray else _as_array(out), device)
+        return _make(out if out.__class__ is _ndarray else _as_array(out, device), device)
 
 
 def _translate_error(cls, arrays, error):
@@ -183,11 +183,12 @@ def _translate_error(cls, arrays, error):
     raise error
 
 
-def _as_array(value):
-    # NumPy returns scalars from 0-d computations; tensors always hold arrays.
-    if value.__class__ is _ndarray:
+def _as_array(value, device=None):
+    # NumPy returns scalars from 0-d computations (CuPy returns 0-d arrays) and a forward may return a Python number;
+    # tensors always hold arrays, made by the array module of the result's device.
+    if value.__class__ is _ndarray or (hasattr(value, "shape") and not isinstance(value, _np.generic)):
         return value
-    return _np.asarray(value) if isinstance(value, _np.generic) or not hasattr(value, "shape") else value
+    return (_CPU_CTX if device is None or device is CPU else null_ctx(device)).xp.asarray(value)
 
 
 def _record(cls, inputs, arrays, device, attrs):
@@ -323,7 +324,7 @@ def _finish(cls, node, inputs, arrays, raw, device):
     """Wrap forward's result as a tensor whose grad_fn is the node, and keep what forward saved."""
     if raw.__class__ is tuple or cls.non_differentiable_outputs:
         return _finish_outputs(cls, node, inputs, arrays, raw, device)
-    array = raw if raw.__class__ is _ndarray else _as_array(raw)     # a 0-d result may be a NumPy scalar
+    array = raw if raw.__class__ is _ndarray else _as_array(raw, device)     # a 0-d result may be a NumPy scalar
     if cls.holomorphic and array.dtype.kind == "c":
         node._conj = True                          # Note [complex gradients] in engine.py
     out = _make(array, device, True, node)
@@ -341,7 +342,7 @@ def _finish_outputs(cls, node, inputs, arrays, raw, device):
     non_diff = cls.non_differentiable_outputs
     results = []
     for nr, o in enumerate(outs):
-        array = _as_array(o)
+        array = _as_array(o, device)
         results.append(_make(array, device) if nr in non_diff else _make(array, device, True, node, nr))
     if multi:
         node._n_out = len(outs)

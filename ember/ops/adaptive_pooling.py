@@ -45,14 +45,11 @@ def _adaptive_output_size(name, input, nd, output_size):
     return sizes
 
 
-def _averaging_matrix(size, out, dtype):
-    """(out, size) NumPy matrix whose row i averages adaptive window i."""
-    import numpy as np
-    starts, ends = adaptive_bounds(size, out)
-    matrix = np.zeros((out, size), dtype=dtype)
-    for i, (a, b) in enumerate(zip(starts, ends)):   # out rows: a loop over output positions of one dim
-        matrix[i, a:b] = 1.0 / (b - a)
-    return matrix
+def _averaging_matrix(xp, size, out, dtype):
+    """(out, size) matrix (of the array module xp) whose row i averages adaptive window i."""
+    starts, ends = (xp.asarray(bounds, dtype=xp.int64)[:, None] for bounds in adaptive_bounds(size, out))
+    columns = xp.arange(size)
+    return xp.where((columns >= starts) & (columns < ends), 1.0 / (ends - starts), 0.0).astype(dtype)
 
 
 def _adaptive_average(xp, array, sizes, adjoint=False):
@@ -74,7 +71,7 @@ def _adaptive_average(xp, array, sizes, adjoint=False):
             else:
                 out = out.reshape(shape[:dim] + (target, width) + shape[dim + 1:]).mean(dim + 1)
             continue
-        matrix = xp.asarray(_averaging_matrix(size, target, array.dtype))        # (target, size)
+        matrix = _averaging_matrix(xp, size, target, array.dtype)        # (target, size)
         moved = xp.moveaxis(out, dim, -1)
         lead = moved.shape[:-1]
         if adjoint:

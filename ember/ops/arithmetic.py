@@ -5,8 +5,9 @@ import math
 
 import numpy as _CPU_XP
 
-from .. import _dtype as _dt
+from .. import _backends, _dtype as _dt
 from .._device import CPU
+from .._dtype import _FROM_NUMPY
 from .._memory_format import iterator_layout
 from .._tensor import Tensor, _make
 from ..amp._dispatch import AUTOCAST, autocast_run
@@ -20,7 +21,7 @@ from ._registry import export
 from .comparison import _select
 from .unary import _sqrt, clone, log, reciprocal, trunc
 
-_ndarray = _CPU_XP.ndarray
+_STRIDED = _backends.STRIDED              # cpu and cuda array classes (Note [memory formats])
 
 # --- binary arithmetic ------------------------------------------------------------------------------
 
@@ -32,7 +33,7 @@ class Add(Op):
     @staticmethod
     def forward(ctx, input, other):
         out = input + other
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, other)
         return out
 
@@ -48,7 +49,7 @@ class Sub(Op):
     @staticmethod
     def forward(ctx, input, other):
         out = input - other
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, other)
         return out
 
@@ -68,7 +69,7 @@ class AddScaled(Op):
     def forward(ctx, input, other, alpha):
         ctx.alpha = alpha
         out = add_rounded_once(ctx.xp, input, other, alpha)
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, other)
         return out
 
@@ -97,7 +98,7 @@ class Mul(Op):
         needs = ctx.needs_input_grad
         ctx.save_for_backward(input if needs[1] else None, other if needs[0] else None)
         out = input * other
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, other)
         return out
 
@@ -107,6 +108,29 @@ class Mul(Op):
         shapes = ctx._in_shapes                    # the inputs' shapes, kept by the engine for un-broadcasting
         return (_times(grad, other, shapes[0]) if other is not None else None,
                 _times(grad, input, shapes[1]) if input is not None else None)
+
+
+class MulPromoted(Mul):
+    """A product of two tensors of different dtypes that requires grad: promoted inside the kernel, and the
+    operands themselves saved (not cast copies), as PyTorch does: a later `.data` write or detach_() of an
+    operand is seen by the backward, which casts each gradient to its input's dtype."""
+    node_name = "MulBackward0"
+
+    @staticmethod
+    def forward(ctx, input, other, dtype):
+        needs = ctx.needs_input_grad
+        ctx.save_for_backward(input if needs[1] else None, other if needs[0] else None)
+        ctx.dtypes = (input.dtype, other.dtype)
+        out = input.astype(dtype, copy=False) * other.astype(dtype, copy=False)
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, other)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, other = ctx.saved_tensors
+        return (cast(grad * other, _FROM_NUMPY[ctx.dtypes[0]]) if other is not None else None,
+                cast(grad * input, _FROM_NUMPY[ctx.dtypes[1]]) if input is not None else None)
 
 
 def _times(grad, factor, shape=None):
@@ -147,7 +171,7 @@ class Div(Op):
         needs = ctx.needs_input_grad
         ctx.save_for_backward(input if needs[1] else None, other)
         out = input / other
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, other)
         return out
 
@@ -155,7 +179,8 @@ class Div(Op):
     def backward(ctx, grad):
         input, other = ctx.saved_tensors
         grad_input = grad / other if ctx.needs_input_grad[0] else None
-        grad_other = -grad * input / (other * other) if ctx.needs_input_grad[1] else None
+        # -grad * ((input / other) / other), PyTorch's order: rounded as its (x / x's gradient sums to 0 exactly)
+        grad_other = -grad * (input / other / other) if ctx.needs_input_grad[1] else None
         return grad_input, grad_other
 
 
@@ -262,6 +287,11 @@ def rsub(input, other, *, alpha=1):
 def mul(input, other, *, out=None):
     """Elementwise product with broadcasting and PyTorch's type promotion."""
     if not _same_dtype(input, other):
+        if input.__class__ is Tensor and other.__class__ is Tensor and _State.grad_enabled and \
+                (input.requires_grad or other.requires_grad) and input._array.dtype != other._array.dtype:
+            dtype = _dt.result_type(input, other)
+            if dtype.numpy is not None and dtype.category == _dt.FLOAT:
+                return _out(MulPromoted.apply(input, other, dtype=dtype.numpy), out)
         input, other, _ = promote("mul", input, other)
     result = Mul.apply_binary(input, other) if isinstance(input, Tensor) else Mul.apply(input, other)
     return result if out is None else _out(result, out)
@@ -305,7 +335,7 @@ class DivRounded(Op):
             out = ctx.xp.floor_divide(input, other)
         else:
             out = ctx.xp.trunc(input / other)
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, other)
         return out
 
@@ -391,7 +421,7 @@ class Pow(Op):
             # NumPy takes sqrt for a one-element exponent of 0.5 (as PyTorch's values, and its -nan below 0), but
             # PyTorch's tensor pow gives inf for (-inf) ** 0.5 and 0 for (-0.) ** 0.5 (adding 0 clears -0.)
             out = ctx.xp.where(input == -math.inf, math.inf, out + out.dtype.type(0)).astype(out.dtype, copy=False)
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, exponent)
         ctx.save_for_backward(input, exponent, out)
         return out
@@ -519,7 +549,7 @@ class Fmod(Op):
         if ctx.needs_input_grad[1]:                # the input's gradient is grad itself: nothing saved for it
             ctx.save_for_backward(input, other)
         out = ctx.xp.fmod(input, other)
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, other)
         return out
 
@@ -544,7 +574,7 @@ class Remainder(Op):
             zero = out == 0                        # the divisor's in NumPy
             if zero.any():
                 out = ctx.xp.where(zero, ctx.xp.copysign(out.dtype.type(0), input), out)
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, other)
         return out
 
@@ -613,7 +643,7 @@ class FloorDivide(Op):
     @staticmethod
     def forward(ctx, input, other):
         out = ctx.xp.floor_divide(input, other)
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, other)
         return out
 
@@ -638,7 +668,7 @@ class Lerp(Op):
         else:
             ctx.weight = weight
         out = _lerp(ctx.xp, input, end, weight)
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, end, weight)
         return out
 
@@ -734,7 +764,7 @@ def _addcmul_fused(xp, input, tensor1, tensor2, value):
     scaled = tensor1.astype(f32, copy=False) * f32(value)
     out = input.astype(f64) + scaled.astype(f64) * tensor2.astype(f64)
     out = out.astype(f32).astype(input.dtype, copy=False)
-    if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+    if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
         out = iterator_layout(out, input, tensor1, tensor2)
     return out
 
@@ -776,7 +806,7 @@ class Addcdiv(Op):
             out = out.astype(input.dtype)
         else:
             out = input + value * tensor1 / tensor2
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, tensor1, tensor2)
         return out
 

@@ -2,9 +2,7 @@
 logical and bitwise ops, and the NaN / infinity tests (isnan, isinf, isfinite ...)."""
 import numbers
 
-import numpy as _CPU_XP
-
-from .. import _dtype as _dt
+from .. import _backends, _dtype as _dt
 from .._memory_format import iterator_layout
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
@@ -14,7 +12,7 @@ from ._common import (_INT_RANGE, _out, _tensor_pair, cast, nodiff, not_a_tensor
 from ._registry import export
 from ._shapes import broadcast_shapes
 
-_ndarray = _CPU_XP.ndarray
+_STRIDED = _backends.STRIDED              # cpu and cuda array classes (Note [memory formats])
 
 # --- where ----------------------------------------------------------------------------------------
 
@@ -25,7 +23,7 @@ class Where(Op):
     def forward(ctx, condition, input, other):
         ctx.save_for_backward(condition)
         out = ctx.xp.where(condition, input, other)
-        if condition.__class__ is _ndarray and not condition.flags.c_contiguous:     # Note [memory formats]
+        if condition.__class__ in _STRIDED and not condition.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, condition, input, other)
         return out
 
@@ -187,7 +185,7 @@ class Maximum(Op):
     def forward(cls, ctx, input, other):
         ctx.save_for_backward(input, other)
         out = getattr(ctx.xp, cls.ufunc)(input, other)
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, other)
         return out
 
@@ -279,7 +277,7 @@ def _elementwise(name, fn, a, b):
     except ValueError:
         broadcast_shapes(*(tuple(x.shape) for x in (a, b) if isinstance(x, Tensor)), op=name)
         raise
-    if a.__class__ is Tensor and a._array.__class__ is _ndarray and not a._array.flags.c_contiguous:
+    if a.__class__ is Tensor and a._array.__class__ in _STRIDED and not a._array.flags.c_contiguous:
         out._array = iterator_layout(out._array, a._array, b._array if isinstance(b, Tensor) else b)
     return out
 

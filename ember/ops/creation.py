@@ -15,6 +15,7 @@ from ..autograd.function import Function, Op
 from .._backends import backend_for
 from ..storage import UntypedStorage
 from .. import _memory_format as _mf
+from .._backends import strided_module as _strided_module
 from .._memory_format import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
 from ._registry import PUBLIC, export
 from ._shapes import parse_shape, parse_size
@@ -319,14 +320,18 @@ def _data_to_array(data, dtype):
 @export(method=False)
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor (always a copy) from nested lists, scalars, NumPy arrays or tensors."""
+    dtype = _dt.to_dtype(dtype) if dtype is not None else None
+    if dtype is not None and dtype.numpy is None:
+        _dt.check_bfloat16()
     if isinstance(data, Tensor):
         import warnings
         warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() "
                       "or sourceTensor.clone().detach().requires_grad_(True), rather than "
                       "torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
-    dtype = _dt.to_dtype(dtype) if dtype is not None else None
-    if dtype is not None and dtype.numpy is None:
-        _dt.check_bfloat16()
+        if device is None and _default_device[0] is CPU:
+            device = data._device             # PyTorch keeps the data's device unless one is asked for
+        if data._device.type == "cuda":
+            return _tensor_of_device_tensor(data, dtype or data.dtype, device, requires_grad)
     arr, dtype = _data_to_array(data, dtype)
     if dtype.numpy is None:
         _dt.check_bfloat16()
@@ -335,6 +340,18 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     # a fresh array from a list is not copied again
     arr = np.array(arr, dtype=dtype.numpy, copy=arr is data or isinstance(data, Tensor) or None)
     return _finish(backend.from_numpy(arr) if device.type != "cpu" else arr, device, requires_grad)
+
+
+def _tensor_of_device_tensor(data, dtype, device, requires_grad):
+    """tensor(t) for a device tensor t: the copy and cast (wrapping like .to()) run on t's device, then move."""
+    if dtype.numpy is None:
+        _dt.check_bfloat16()
+    source = data._backend()
+    array = source.xp.array(data._array, dtype=dtype.numpy, copy=True)
+    device = to_device(device)
+    if device != data._device:
+        array = backend_for(device).from_numpy(source.to_numpy(array))
+    return _finish(array, device, requires_grad)
 
 
 @export(method=False)
@@ -522,11 +539,13 @@ def empty_array_like(array, np_dtype, xp, memory_format=None):
 def copy_array(array, memory_format=None):
     """array.copy() laid out as PyTorch's clone(memory_format) lays it out (see empty_array_like): the
     default keeps a non-contiguous CPU array's dim order, so clone() of a transposed tensor is transposed."""
-    if array.__class__ is not np.ndarray or (memory_format is None and (array.ndim < 2 or array.flags.c_contiguous)) \
-            or memory_format is contiguous_format:
+    if (memory_format is None and (array.ndim < 2 or array.flags.c_contiguous)) or memory_format is contiguous_format:
         return array.copy()
-    out = empty_array_like(array, array.dtype, np, memory_format)
-    np.copyto(out, array)
+    xp = np if array.__class__ is np.ndarray else _strided_module(array)
+    if xp is None:
+        return array.copy()
+    out = empty_array_like(array, array.dtype, xp, memory_format)
+    out[...] = array
     return out
 
 
@@ -638,10 +657,13 @@ def range_(start, end, step=1, *, out=None, dtype=None, layout=None, device=None
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     n = math.floor((end - start) / step) + 1
     acc = np.int64 if dtype.category < _dt.FLOAT else np.float64      # PyTorch's accumulate type
-    values = np.arange(n, dtype=acc) * acc(step) + acc(start)
     if out is not None:
-        return out.resize_(n).copy_(tensor(values))
-    return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
+        values = out._backend().xp.arange(n, dtype=acc) * acc(step) + acc(start)
+        return out.resize_(n).copy_(_make(values, out._device))
+    device, xp = _device_and_xp(device)
+    if dtype.numpy is None:
+        _dt.check_bfloat16()
+    return _finish((xp.arange(n, dtype=acc) * acc(step) + acc(start)).astype(dtype.numpy), device, requires_grad)
 
 
 range_.__name__ = range_.__qualname__ = "range"
@@ -666,9 +688,7 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
     if dtype is _dt.bool_:
         raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
     if dtype.category in (_dt.INT, _dt.FLOAT) and steps > 1:
-        arr = _linspace_kernel(start, end, steps, dtype)
-        return _finish(arr if device.type == "cpu" else backend_for(device).from_numpy(arr), device,
-                       requires_grad)
+        return _finish(_linspace_kernel(xp, start, end, steps, dtype), device, requires_grad)
     if steps == 1:
         arr = xp.asarray([start], dtype=np.float64 if dtype.category <= _dt.FLOAT else np.complex128)
     else:
@@ -681,29 +701,30 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
     return _finish(arr.astype(dtype.numpy), device, requires_grad)
 
 
-def _linspace_kernel(start, end, steps, dtype):
+def _linspace_kernel(xp, start, end, steps, dtype):
     """PyTorch's CPU linspace, bit for bit: step = (end - start) / (steps - 1) in the dtype's arithmetic
     (double for integer dtypes); element i is start + step * i in the first half and end - step * (steps -
     1 - i) in the second, each a fused multiply-add (one rounding) as the compiler contracts them; half
-    types (float16, bfloat16) round after every operation instead."""
-    i = np.arange(steps)
+    types (float16, bfloat16) round after every operation instead. Computed with the array module xp (each
+    operation its own kernel on a device, so none is contracted into an FMA and the error terms stay exact)."""
+    i = xp.arange(steps)
     first = i < steps // 2
-    count = np.where(first, i, steps - 1 - i)
+    count = xp.where(first, i, steps - 1 - i)
     if dtype.category == _dt.INT:
         s, e = float(int(start)), float(int(end))          # the ends convert to the integer type first
         step = (e - s) / (steps - 1)
-        values = _fma64(np.where(first, step, -step), count.astype(np.float64), np.where(first, s, e))
-        return np.trunc(values).astype(dtype.numpy)
+        values = _fma64(xp.where(first, step, -step), count.astype(np.float64), xp.where(first, s, e))
+        return xp.trunc(values).astype(dtype.numpy)
     t = dtype.numpy
     s, e = t.type(start), t.type(end)
     if dtype.itemsize < 4:                                    # c10::Half / BFloat16: every operation rounds
         step = t.type(t.type(e - s) / t.type(steps - 1))
         c = count.astype(t)
-        return np.where(first, s + step * c, e - step * c).astype(t)
+        return xp.where(first, s + step * c, e - step * c).astype(t)
     step = (e - s) / t.type(steps - 1)
     c = count.astype(t).astype(np.float64)                   # the index converts to the dtype first
-    base = np.where(first, np.float64(s), np.float64(e))
-    signed = np.where(first, np.float64(step), -np.float64(step))
+    base = xp.where(first, np.float64(s), np.float64(e))
+    signed = xp.where(first, np.float64(step), -np.float64(step))
     if t == np.float64:
         return _fma64(signed, c, base)
     # float32: the product is exact in double; the sum, rounded to odd in double, rounds correctly to float
@@ -711,7 +732,7 @@ def _linspace_kernel(start, end, steps, dtype):
     hi = base + product
     lo = _two_sum_error(base, product, hi)
     even = (hi.view(np.int64) & 1) == 0
-    hi = np.where((lo != 0) & even, np.nextafter(hi, np.where(lo > 0, np.inf, -np.inf)), hi)
+    hi = xp.where((lo != 0) & even, xp.nextafter(hi, xp.where(lo > 0, np.inf, -np.inf)), hi)
     return hi.astype(np.float32)
 
 
@@ -759,12 +780,12 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
 
 @export(method=False)
 def tril_indices(row, col, offset=0, *, dtype=None, device=None):
-    return _triangle_indices(np.tril_indices, row, col, offset, dtype, device)
+    return _triangle_indices("tril_indices", row, col, offset, dtype, device)
 
 
 @export(method=False)
 def triu_indices(row, col, offset=0, *, dtype=None, device=None):
-    return _triangle_indices(np.triu_indices, row, col, offset, dtype, device)
+    return _triangle_indices("triu_indices", row, col, offset, dtype, device)
 
 
 def _triangle_indices(fn, row, col, offset, dtype, device):
@@ -772,9 +793,9 @@ def _triangle_indices(fn, row, col, offset, dtype, device):
         if value < 0:
             raise RuntimeError(f"{name} must be non-negative, got{value}")
     device, xp = _device_and_xp(device)
-    r, c = fn(row, offset, col)
+    r, c = getattr(xp, fn)(row, offset, col)
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
-    return _finish(xp.asarray(np.stack([r, c]).astype(dtype.numpy)), device, False)
+    return _finish(xp.asarray(xp.stack([r, c]).astype(dtype.numpy)), device, False)   # (meta's are NumPy's)
 
 
 @export(method=False)
@@ -956,6 +977,8 @@ def _device_copy(t, device):
 
 
 def _copy_to_device(t, device):
+    if t._array.__class__ in _SPARSE_STORAGES:      # a sparse storage copies its arrays
+        return _make(t._array.moved(backend_for(t._device), backend_for(device)), device)
     array = backend_for(device).from_numpy(backend_for(t._device).to_numpy(t._array))
     if t._device.type != "cpu" and device.type == "cpu":
         array = np.array(array, copy=True)

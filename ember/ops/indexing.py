@@ -61,7 +61,7 @@ def _parse_index(t, index):
             out.append(t._backend().from_numpy(arr) if t._device.type == "cuda" else arr)
             basic = False
         elif isinstance(item, bool):
-            out.append(np.asarray(item))
+            out.append(t._backend().xp.asarray(item))
             basic = False
         elif isinstance(item, numbers.Integral):
             out.append(int(item))
@@ -167,7 +167,7 @@ class IndexAccumulate(Op):
         ctx.index = index
         ctx.save_for_backward(*watch)              # the index tensors, as in Index
         out = ctx.xp.zeros(shape, dtype=grad.dtype)
-        ctx.xp.add.at(out, index, grad)
+        ctx.backend.add_at(out, index, grad)
         return out
 
     @staticmethod
@@ -210,7 +210,7 @@ class IndexPut(Op):
         out = input.copy()
         try:
             if accumulate:
-                ctx.xp.add.at(out, index, values)
+                ctx.backend.add_at(out, index, values)
             else:
                 out[index] = values
         except ValueError:                      # NumPy's broadcast error, in PyTorch's words
@@ -315,6 +315,14 @@ def setitem(t, index, value):
         _check_expanded_write(t._array, idx, basic)   # a basic index's region may not overlap itself
         src = value._array if isinstance(value, Tensor) else value
         writer = lambda: t._array.__setitem__(idx, src)     # noqa: E731  (the region only, as PyTorch writes)
+    elif basic:
+        # PyTorch's t[basic] = value is t[basic].copy_(value): a CopySlices node over the view (not index_put_)
+        from .inplace import _CopyFrom, overwrite
+        region = basic_index(t, idx)
+        if isinstance(value, Tensor) and tuple(value.shape) != tuple(region.shape):
+            value = value.expand(region.shape)     # PyTorch's expand error for a value of another shape
+        overwrite(region, value, _CopyFrom)
+        return
     watch = _index_tensors(index)
     apply_inplace(t, lambda self: IndexPut.apply(self, value, idx, False, watch=watch), "index_put_", (), {},
                   writer)
@@ -451,7 +459,7 @@ class Put(Op):
         out = input.copy(order="K")
         where = xp.unravel_index(index.reshape(-1) % max(out.size, 1), out.shape)
         if accumulate:
-            xp.add.at(out, where, source.reshape(-1))
+            ctx.backend.add_at(out, where, source.reshape(-1))
         else:
             out[where] = source.reshape(-1)
         return out
@@ -536,7 +544,8 @@ def _masked_fill_write(self, mask, value):
     if result.shape != self.shape:
         raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
                            f"{list(result.shape)}")
-    np.copyto(self._array, result._array, where=np.broadcast_to(mask._array, self._array.shape))
+    xp = self._backend().xp
+    xp.copyto(self._array, result._array, where=xp.broadcast_to(mask._array, self._array.shape))
 
 
 def _index_put_write(self, indices, values, accumulate=False):
@@ -544,7 +553,7 @@ def _index_put_write(self, indices, values, accumulate=False):
     values = _values_for(self, values)
     src = values._array if isinstance(values, Tensor) else values
     if accumulate:
-        np.add.at(self._array, idx, src)
+        self._backend().add_at(self._array, idx, src)
     else:
         self._array[idx] = src
 

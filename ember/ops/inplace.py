@@ -132,7 +132,8 @@ def _dense(array):
 
 def _memory_order(array):
     """The index tuples of array's elements, in the order of their addresses (PyTorch's loops run over the
-    written tensor in memory order)."""
+    written tensor in memory order). Host-side: the order comes from the shape and strides alone, and the
+    callers' Python loops need host indices."""
     import numpy as np
     if not array.ndim:
         return [()]
@@ -143,9 +144,8 @@ def _memory_order(array):
 
 def _sequential_masked_scatter(self, mask, source):
     """masked_scatter_ with a source over self's memory: PyTorch's serial loop reads source[k] as it writes."""
-    import numpy as np
     a = self._array
-    m = np.broadcast_to(mask._array, a.shape)
+    m = self._backend().xp.broadcast_to(mask._array, a.shape)
     src = source._array.reshape(-1)
     k = 0
     for i in _memory_order(a):
@@ -173,11 +173,11 @@ def _sequential_write(self, other, op, alpha=1):
     each reading what the earlier ones wrote: what PyTorch's loop computes for an operand that overlaps self
     without being refused (Note [overlapping operands]; its vectorised loop reads 16 elements at a time
     instead when both sides are contiguous along a dim of 16 or more, which this does not follow)."""
-    import numpy as np
+    xp = self._backend().xp
     a = self._array
     b = other._array if isinstance(other, Tensor) else other
-    b = np.broadcast_to(b, a.shape)
-    ufunc = getattr(np, op) if op is not None else None
+    b = xp.broadcast_to(xp.asarray(b) if b.__class__ is not a.__class__ else b, a.shape)
+    ufunc = getattr(xp, op) if op is not None else None
     for i in _memory_order(a):
         value = b[i] if alpha == 1 else b[i] * alpha
         a[i] = value if ufunc is None else ufunc(a[i], value)
@@ -581,12 +581,30 @@ def copy_(self, src, non_blocking=False):
     return overwrite(self, src, _CopyFrom)
 
 
+def _check_copy_shape(self, src):
+    """src must broadcast to exactly self's shape, as PyTorch's copy_ checks (NumPy also drops a src's
+    leading size-1 dims: PyTorch raises there)."""
+    try:
+        shape = self._backend().xp.broadcast_shapes(src._array.shape, self._array.shape)
+    except ValueError:
+        shape = None
+    if shape is None:
+        dim = next(i for i, (a, b) in enumerate(zip(reversed(self.shape), reversed(src.shape))) if a != b != 1)
+        raise RuntimeError(f"The size of tensor a ({self.shape[-1 - dim]}) must match the size of tensor b "
+                           f"({src.shape[-1 - dim]}) at non-singleton dimension {self.ndim - 1 - dim}")
+    if shape != self._array.shape:
+        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                           f"{list(shape)}")
+
+
 def overwrite(self, src, op, overlap=True):
     """self's values replaced by src's, recorded as `op` (copy_, or the fill_/zero_/random-fill nodes);
     overlap=False for fills, which may write into an expanded self (every element gets one value)."""
     if not isinstance(src, Tensor):
         from .creation import tensor
         src = tensor(src)
+    if src._array.ndim and src._array.shape != self._array.shape:
+        _check_copy_shape(self, src)
     if _State.grad_enabled or 0 in self._array.strides:
         check_inplace(self, "copy_", overlap and src is not self)   # x.copy_(x): PyTorch returns at once
     sequential = check_partial_overlap(self, src)  # True: read as written (Note [overlapping operands])

@@ -11,6 +11,8 @@ import math
 from .. import _dtype as _dt
 from .._memory_format import keep_format
 from ..autograd.function import Op
+from ..autograd.grad_mode import _State
+from ._common import zeros_like_
 from ._registry import export
 from .conv import (crop_canvas, expand_arg, new_canvas, offsets, out_size, pad_canvas,
                    window_at)
@@ -49,19 +51,21 @@ class MaxPool(Op):
                 ctx.which = which
             return best, indices
         if ctx.needs_input_grad[0]:
-            # PyTorch saves the input and the argmax indices, not the output, so an in-place op on the
-            # output (relu_) is allowed: keep a private copy of the maxima to find the indices from.
+            # PyTorch saves the input (version-checked only) and the argmax indices, not the output: an
+            # in-place op on the output (relu_) is allowed, and a `.data` write to the input after this
+            # forward does not move the gradient.
             ctx.save_for_backward(input)
-            ctx.best = best.copy()
+            ctx.which = argmax_offsets(xp, input, best, kernel_size, stride, padding, dilation)
         return best
 
     @staticmethod
     def backward(ctx, grad, grad_indices=None):
         input = ctx.saved_tensors[0]
-        which = ctx.which if "which" in ctx.__dict__ else \
-            argmax_offsets(ctx.xp, input._array, ctx.best, **ctx.geometry)
         spatial = tuple(input.shape[input.ndim - len(ctx.geometry["kernel_size"]):])
-        return MaxPoolScatter.apply(grad, which=which, spatial=spatial, **ctx.geometry)
+        # the input is an operand of the backward, as PyTorch's (its gradient is zero): a create_graph
+        # gradient requires grad because the input does
+        return _MAX_POOL_SCATTER.get(len(spatial), MaxPoolScatter).apply(grad, input, which=ctx.which,
+                                                                         spatial=spatial, **ctx.geometry)
 
 
 class MaxPool2D(MaxPool):
@@ -105,7 +109,7 @@ class MaxPoolScatter(Op):
     node_name = "MaxPoolBackwardBackward0"
 
     @staticmethod
-    def forward(ctx, grad, which, spatial, kernel_size, stride, padding, dilation):
+    def forward(ctx, grad, input, which, spatial, kernel_size, stride, padding, dilation):
         xp = ctx.xp
         ctx.which = which
         ctx.geometry = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
@@ -129,7 +133,10 @@ class MaxPoolScatter(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return MaxPoolGather.apply(grad, which=ctx.which, **ctx.geometry)
+        grad_grad = MaxPoolGather.apply(grad, which=ctx.which, **ctx.geometry) if ctx.needs_input_grad[0] else None
+        if not ctx.needs_input_grad[1]:
+            return grad_grad, None
+        return grad_grad, zeros_like_(grad)          # grad has the input's shape
 
 
 class MaxPoolGather(Op):
@@ -149,7 +156,7 @@ class MaxPoolGather(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return MaxPoolScatter.apply(grad, which=ctx.which, **ctx.geometry)
+        return MaxPoolScatter.apply(grad, None, which=ctx.which, **ctx.geometry)
 
 
 class AvgPool(Op):
@@ -216,7 +223,16 @@ class AvgPool3D(AvgPool):
     node_name = "AvgPool3DBackward0"
 
 
+class MaxPool2DScatter(MaxPoolScatter):
+    node_name = "MaxPool2DWithIndicesBackwardBackward0"
+
+
+class MaxPool3DScatter(MaxPoolScatter):
+    node_name = "MaxPool3DWithIndicesBackwardBackward0"
+
+
 _MAX_POOL = {2: MaxPool2D, 3: MaxPool3D}
+_MAX_POOL_SCATTER = {2: MaxPool2DScatter, 3: MaxPool3DScatter}
 _MAX_POOL_INDICES = {2: MaxPool2DIndices, 3: MaxPool3DIndices}
 _AVG_POOL = {2: AvgPool2D, 3: AvgPool3D}
 
@@ -279,9 +295,18 @@ def _flat_indices(xp, which, kernel, stride, pairs, dilation, spatial):
     return flat
 
 
-def max_pool(name, input, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    kernel, stride, pairs, dilation, _ = pool_geometry(name, input, nd, kernel_size, stride, padding, dilation,
-                                                       ceil_mode)
+def max_pool(name, input, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices, checked=False):
+    if checked:                                    # geometry already checked and padding in (lo, hi) pairs
+        kernel, pairs = kernel_size, padding
+    else:
+        kernel, stride, pairs, dilation, _ = pool_geometry(name, input, nd, kernel_size, stride, padding,
+                                                           dilation, ceil_mode)
+    if nd == 1 and (return_indices or input.device.type != "cpu" or _State.grad_enabled and input.requires_grad):
+        # PyTorch's max_pool1d then is max_pool2d_with_indices over an unsqueezed input, its outputs squeezed
+        # back: views (SqueezeBackward1 over MaxPool2DWithIndicesBackward0), so detach_() of them raises
+        out = max_pool("max_pool2d", input.unsqueeze(-2), 2, (1,) + kernel, (1,) + stride, ((0, 0),) + pairs,
+                       (1,) + dilation, False, return_indices, checked=True)
+        return tuple(o.squeeze(-2) for o in out) if return_indices else out.squeeze(-2)
     if not return_indices:
         return _MAX_POOL.get(nd, MaxPool).apply(input, kernel_size=kernel, stride=stride, padding=pairs,
                                                 dilation=dilation)
@@ -306,18 +331,18 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return max_pool("max_pool3d", input, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def _divisor(spatial, kernel, stride, pairs, out, count_include_pad, divisor_override, dtype):
-    """Per-window divisors, PyTorch's rule: the window clipped to the padded input, or to the input."""
-    import numpy as np
+def _divisor(xp, spatial, kernel, stride, pairs, out, count_include_pad, divisor_override, dtype):
+    """Per-window divisors, PyTorch's rule: the window clipped to the padded input, or to the input (made with
+    the input's array module xp)."""
     if divisor_override:
-        return np.asarray(divisor_override, dtype=dtype)
-    total = np.ones((), dtype=np.int64)
+        return xp.asarray(divisor_override, dtype=dtype)
+    total = xp.ones((), dtype=xp.int64)
     for s, k, st, (p, _), n in zip(spatial, kernel, stride, pairs, out):
-        start = np.arange(n) * st - p
-        end = np.minimum(start + k, s + p)
+        start = xp.arange(n) * st - p
+        end = xp.minimum(start + k, s + p)
         size = end - start
         if not count_include_pad:
-            size = np.minimum(end, s) - np.maximum(start, 0)
+            size = xp.minimum(end, s) - xp.maximum(start, 0)
         total = total[..., None] * size
     return total.astype(dtype)
 
@@ -328,9 +353,8 @@ def avg_pool(name, input, nd, kernel_size, stride, padding, ceil_mode, count_inc
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     kernel, stride, pairs, _, out = pool_geometry(name, input, nd, kernel_size, stride, padding, 1, ceil_mode)
-    divisor = _divisor(tuple(input.shape[-nd:]), kernel, stride, pairs, out, count_include_pad, divisor_override,
-                       input._array.dtype)
-    divisor = input._backend().asarray(divisor)
+    divisor = _divisor(input._backend().xp, tuple(input.shape[-nd:]), kernel, stride, pairs, out,
+                       count_include_pad, divisor_override, input._array.dtype)
     return _AVG_POOL.get(nd, AvgPool).apply(input, kernel_size=kernel, stride=stride, padding=pairs,
                                             divisor=divisor)
 

@@ -5,7 +5,7 @@ import math
 import numpy as _np
 
 from .._backends import errstate
-from .. import _dtype as _dt
+from .. import _backends, _dtype as _dt
 from .._memory_format import reduced
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
@@ -19,6 +19,7 @@ from .views import Expand as _Expand
 from ..amp._dispatch import AUTOCAST, autocast_run
 
 _ndarray = _np.ndarray
+_STRIDED = _backends.STRIDED              # cpu and cuda array classes (Note [memory formats])
 _add_reduce = _np.add.reduce
 
 # --- sum, mean, prod --------------------------------------------------------------------------------
@@ -491,7 +492,7 @@ def logsumexp(input, dim=None, keepdim=False):
 def all(input, dim=None, keepdim=False):
     def fn(xp, a):
         out = xp.all(a, axis=normalize_dims(dim, a.ndim) if dim is not None else None, keepdims=keepdim)
-        out = out if a.__class__ is not _ndarray or a.flags.c_contiguous else reduced(out, xp)   # Note [memory formats]
+        out = out if a.__class__ not in _STRIDED or a.flags.c_contiguous else reduced(out, xp)   # Note [memory formats]
         return out if input.dtype is not _dt.uint8 else out.astype(xp.uint8)
     return nodiff(fn, input)
 
@@ -500,7 +501,7 @@ def all(input, dim=None, keepdim=False):
 def any(input, dim=None, keepdim=False):
     def fn(xp, a):
         out = xp.any(a, axis=normalize_dims(dim, a.ndim) if dim is not None else None, keepdims=keepdim)
-        out = out if a.__class__ is not _ndarray or a.flags.c_contiguous else reduced(out, xp)   # Note [memory formats]
+        out = out if a.__class__ not in _STRIDED or a.flags.c_contiguous else reduced(out, xp)   # Note [memory formats]
         return out if input.dtype is not _dt.uint8 else out.astype(xp.uint8)
     return nodiff(fn, input)
 

@@ -130,29 +130,30 @@ class AsStrided(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        import numpy as np
-        from .creation import tensor, zeros
+        from .._tensor import _make
+        from .creation import zeros
         (in_shape, in_stride, in_offset), (size, stride, offset) = ctx.geometry
         if not grad.numel() or not math.prod(in_shape):
             return zeros(in_shape, dtype=grad.dtype, device=grad.device), None, None, None
-        out_pos = _positions(size, stride, offset).reshape(-1)
-        in_pos = _positions(in_shape, in_stride, in_offset)
+        xp, device = ctx.xp, grad.device
+        out_pos = _positions(xp, size, stride, offset).reshape(-1)
+        in_pos = _positions(xp, in_shape, in_stride, in_offset)
         low = min(int(out_pos.min()), int(in_pos.min()))
         span = max(int(out_pos.max()), int(in_pos.max())) + 1 - low
-        storage = zeros(span, dtype=grad.dtype, device=grad.device).index_add(
-            0, tensor(out_pos - low, device=grad.device), grad.reshape(-1))
-        counts = np.bincount((in_pos - low).reshape(-1), minlength=span)
-        if counts.max() > 1:                      # the input covers some positions several times
-            storage = storage / tensor(np.maximum(counts, 1), dtype=grad.dtype, device=grad.device)
-        return storage.take(tensor(in_pos - low, device=grad.device)), None, None, None
+        storage = zeros(span, dtype=grad.dtype, device=device).index_add(
+            0, _make(out_pos - low, device), grad.reshape(-1))
+        counts = xp.bincount((in_pos - low).reshape(-1), minlength=span)
+        if int(counts.max()) > 1:                 # the input covers some positions several times
+            storage = storage / _make(xp.maximum(counts, 1).astype(storage._array.dtype), device)
+        return storage.take(_make(in_pos - low, device)), None, None, None
 
 
-def _positions(shape, strides, offset):
-    """The storage position of every element of a strided geometry, as an int64 array of that shape."""
-    import numpy as np
-    pos = np.full(tuple(shape), offset, dtype=np.int64)
+def _positions(xp, shape, strides, offset):
+    """The storage position of every element of a strided geometry, as an int64 array of that shape (made with
+    the array module xp)."""
+    pos = xp.full(tuple(shape), offset, dtype=xp.int64)
     for d, (n, st) in enumerate(zip(shape, strides)):
-        pos += (np.arange(n, dtype=np.int64) * st).reshape((n,) + (1,) * (len(shape) - d - 1))
+        pos += (xp.arange(n, dtype=xp.int64) * st).reshape((n,) + (1,) * (len(shape) - d - 1))
     return pos
 
 

@@ -29,10 +29,14 @@ class Softmax(Op):
             out = input.copy()
         else:                                       # in place on one buffer: shift, exp, normalise
             work = _opmath_input(xp, input)
+            if work.ndim == 0:                      # a 0-d input: over its one element (no view, as PyTorch)
+                work = work.reshape(1)
             out = work - work.max(axis=dim, keepdims=True)
             xp.exp(out, out=out)
             out /= out.sum(axis=dim, keepdims=True)
             out = out.astype(input.dtype, copy=False)
+            if input.ndim == 0:
+                out = out.reshape(())
         ctx.save_for_backward(out)
         return out
 
@@ -54,9 +58,13 @@ class LogSoftmax(Op):
             out = input.copy()
         else:
             work = _opmath_input(xp, input)
+            if work.ndim == 0:                      # a 0-d input: over its one element (no view, as PyTorch)
+                work = work.reshape(1)
             out = work - work.max(axis=dim, keepdims=True)
             out -= xp.log(xp.exp(out).sum(axis=dim, keepdims=True))
             out = out.astype(input.dtype, copy=False)
+            if input.ndim == 0:
+                out = out.reshape(())
         ctx.save_for_backward(out)
         return out
 
@@ -83,8 +91,6 @@ def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
     if "softmax" in AUTOCAST:
         return autocast_run("softmax", softmax, input, dim, dtype=dtype)
     input, dim = _softmax_input(input, dim, dtype, "softmax")
-    if input.ndim == 0:
-        return Softmax.apply(input.reshape(1), 0).reshape(())
     return Softmax.apply(input, dim)
 
 
@@ -94,6 +100,4 @@ def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
     if "log_softmax" in AUTOCAST:
         return autocast_run("log_softmax", log_softmax, input, dim, dtype=dtype)
     input, dim = _softmax_input(input, dim, dtype, "log_softmax")
-    if input.ndim == 0:
-        return LogSoftmax.apply(input.reshape(1), 0).reshape(())
     return LogSoftmax.apply(input, dim)

@@ -7,6 +7,7 @@ ember/sparse/_coo_array.py)."""
 import numpy as np
 
 from .. import _dtype as _dt
+from .._backends import backend_for
 from .._device import CPU, to_device
 from .._layout import sparse_coo, strided
 from .._tensor import Tensor, _make
@@ -22,7 +23,7 @@ def map_sparse_values(x, fn):
     """A sparse tensor of x's coalesced pattern with values fn(values) (fn on arrays), no history: the factor
     a gradient formula multiplies by (relu's mask, log1p's 1 / (x + 1))."""
     c = K.coalesce(x._array)
-    return _make(SparseCOOArray(c.indices, fn(c.values), c.shape, True), CPU)
+    return _make(SparseCOOArray(c.indices, fn(c.values), c.shape, True), x._device)
 
 
 # --- index_select, narrow_copy ---------------------------------------------------------------------------------
@@ -145,12 +146,12 @@ def _empty(shape, dtype, device, requires_grad, sparse_dim=None):
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
     if dtype.numpy is None:
         _dt.check_bfloat16()
-    if device is not None and to_device(device).type != "cpu":
-        raise RuntimeError(f"ember's sparse tensors live on the CPU, got device={device}")
+    device = to_device(device) if device is not None else CPU
+    xp = backend_for(device).xp
     shape = tuple(shape)
     sd = len(shape) if sparse_dim is None else sparse_dim
-    values = np.zeros((0,) + shape[sd:], dtype.numpy)
-    out = _make(SparseCOOArray(np.zeros((sd, 0), _INDEX), values, shape, True), CPU)
+    values = xp.zeros((0,) + shape[sd:], dtype.numpy)
+    out = _make(SparseCOOArray(xp.zeros((sd, 0), _INDEX), values, shape, True), device)
     return out.requires_grad_() if requires_grad else out
 
 
@@ -182,6 +183,7 @@ def like(name, input, filled, dtype, layout, device, requires_grad):
     if filled:
         raise unsupported("fill_.Scalar")
     dtype = dtype if dtype is not None else input.dtype
+    device = device if device is not None else input._device
     if layout is sparse_coo:
         sparse_dim = input._array.indices.shape[0] if input.is_sparse else None
         return _empty(input.shape, dtype, device, requires_grad, sparse_dim)
@@ -192,4 +194,5 @@ def like(name, input, filled, dtype, layout, device, requires_grad):
 def new_empty(self, size, dtype, device, requires_grad):
     """Tensor.new_zeros/new_empty of a sparse tensor: a sparse tensor with no entries, all dims sparse."""
     from ._shapes import parse_shape
-    return _empty(parse_shape(size), dtype if dtype is not None else self.dtype, device, requires_grad)
+    return _empty(parse_shape(size), dtype if dtype is not None else self.dtype,
+                  device if device is not None else self._device, requires_grad)

@@ -7,6 +7,7 @@ the gradient of the strided operand is theirs, as in PyTorch."""
 import numpy as np
 
 from .. import _dtype as _dt
+from .._backends import backend_for
 from .._device import CPU, to_device
 from .._layout import c10_name, layout as _layout_type, sparse_coo, sparse_csc, sparse_csr, strided
 from .._tensor import Tensor, _make
@@ -149,14 +150,18 @@ def sparse_compressed_tensor(compressed_indices, plain_indices, values, size=Non
         raise RuntimeError(f"sparse_compressed_tensor expected sparse compressed tensor layout but got "
                            f"{'Strided' if layout is strided or layout is None else layout}")
     kind = _KINDS[layout]
-    if device is not None and to_device(device).type != "cpu":
-        raise RuntimeError(f"sparse_compressed_tensor: ember's sparse tensors live on the CPU, got device={device}")
+    device = to_device(device) if device is not None else None
     if not isinstance(values, Tensor):
-        values = tensor(values, dtype=dtype)
+        values = tensor(values, dtype=dtype, device=device)
     elif dtype is not None and values.dtype is not _dt.to_dtype(dtype):
         values = values.to(_dt.to_dtype(dtype))
-    if values.layout is not strided or values._device.type != "cpu":
-        raise RuntimeError("sparse_compressed_tensor: values must be a strided CPU tensor")
+    if values.layout is not strided:
+        raise RuntimeError(f"sparse_compressed_tensor: values must be a strided tensor, got a {values.layout} one")
+    for indices, name in zip((compressed_indices, plain_indices), C._NAMES[kind]):
+        if isinstance(indices, Tensor) and indices._device != values._device:
+            raise RuntimeError(f"Values and {name} need to be on the same device.")
+    if device is not None and device != values._device:
+        values = values.to(device)
     compressed, plain = _index(compressed_indices, "compressed_indices"), _index(plain_indices, "plain_indices")
     if compressed.ndim != 1 or plain.ndim != 1:
         raise RuntimeError("sparse_compressed_tensor: ember has no batched compressed tensors (1-d index arrays only)")
@@ -168,9 +173,12 @@ def sparse_compressed_tensor(compressed_indices, plain_indices, values, size=Non
         shape = (major_minor if kind == "csr" else major_minor[::-1]) + tuple(values.shape[1:])
     else:
         shape = coo._parse_size(size)
-    C.check(compressed, plain, values._array, shape, kind)
+    C.check(compressed, plain, values._array, shape, kind)      # on the host index arrays, then copied over
     if requires_grad and values.dtype.category < _dt.FLOAT:
         raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+    if values._device.type != "cpu":
+        backend = values._backend()
+        compressed, plain = backend.from_numpy(compressed), backend.from_numpy(plain)
     out = SparseCompressedTensor.apply(compressed, plain, values, shape, kind)
     if requires_grad and not out._requires_grad:
         out.requires_grad_(True)
@@ -201,16 +209,15 @@ def empty_compressed(shape, dtype, layout, device, requires_grad):
     shape = tuple(shape)
     if len(shape) != 2:
         raise RuntimeError(f"ember's compressed sparse tensors are 2-d (no batch or dense dims), got size {shape}")
-    if device is not None and to_device(device).type != "cpu":
-        raise RuntimeError(f"ember's sparse tensors live on the CPU, got device={device}")
+    device = to_device(device) if device is not None else CPU
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    out = _make(C.empty(shape, dtype.numpy, _KINDS[layout]), CPU)
+    out = _make(C.empty(shape, dtype.numpy, _KINDS[layout], xp=backend_for(device).xp), device)
     return out.requires_grad_() if requires_grad else out
 
 
-def _rebuild_compressed(layout, compressed, plain, values, size, requires_grad=False, cls=Tensor):
+def _rebuild_compressed(layout, compressed, plain, values, size, requires_grad=False, cls=Tensor, device="cpu"):
     """A compressed tensor from a checkpoint's _rebuild_sparse_tensor(sparse_csr, ...) or a pickle (Tensor's
-    __reduce_ex__), every invariant checked first."""
+    __reduce_ex__), every invariant checked first on the host arrays, then copied to `device` (a str)."""
     if layout not in _KINDS:
         raise RuntimeError(f"ember has no sparse tensors of layout {layout!r}"[:200])
     for part in (compressed, plain, values):
@@ -223,8 +230,8 @@ def _rebuild_compressed(layout, compressed, plain, values, size, requires_grad=F
     if not all(type(n) is int and n >= 0 for n in size):
         raise RuntimeError(f"a sparse tensor's size must be non-negative ints, got {size}"[:300])
     C.check(compressed, plain, values, size, _KINDS[layout])
-    out = _make(SparseCompressedArray(compressed, plain, values, size, _KINDS[layout]), CPU, cls=cls)
-    return out.requires_grad_() if requires_grad else out
+    return coo._on_device(SparseCompressedArray(compressed, plain, values, size, _KINDS[layout]), device,
+                          requires_grad, cls)
 
 
 # --- conversions and accessors (Tensor methods over sparse_ops.py's) -----------------------------------------------
@@ -245,8 +252,6 @@ def _to_compressed(input, kind, dense_dim):
             return input
         input = CompressedToCoo.apply(input)
         a = input._array
-    if input._device.type != "cpu":
-        raise RuntimeError(f"to_sparse_{kind}: ember's sparse tensors live on the CPU, got a tensor on {input.device}")
     dense_dim = int(dense_dim or 0)
     sparse = input.ndim - (dense_dim if a.__class__ is not SparseCOOArray else a.values.ndim - 1)
     if sparse != 2:
@@ -276,7 +281,7 @@ def _index_tensor(input, kind, name, part):
     if a.__class__ is not SparseCompressedArray or a.kind != kind:
         which = "row" if kind == "csr" else "column"
         raise RuntimeError(f"{name} expected sparse {which} compressed tensor layout but got {_layout_name(input)}")
-    return _make(getattr(a, part), CPU)
+    return _make(getattr(a, part), input._device)
 
 
 def to_dense(input, dtype=None, *, masked_grad=None):

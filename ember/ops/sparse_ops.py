@@ -7,6 +7,7 @@ to its pattern: to_dense, sparse.mm) and strided where PyTorch's are (torch.mm).
 import numpy as np
 
 from .. import _dtype as _dt
+from .._backends import array_module
 from .._device import CPU, to_device
 from .._layout import layout as _layout_type, strided
 from .._tensor import Tensor, _make
@@ -58,7 +59,7 @@ def _gather(input, indices):
     if input.__class__ is SparseCOOArray:
         return K.values_at(input, indices)
     if indices.shape[0] == 0:                     # no sparse dims: every entry is the whole tensor
-        return np.broadcast_to(input, (indices.shape[1],) + input.shape).copy()
+        return array_module(input).broadcast_to(input, (indices.shape[1],) + input.shape).copy()
     return input[tuple(indices)]
 
 
@@ -173,7 +174,7 @@ class SparseAddmm(Op):
         if input is None:
             return prod
         if beta == 0:                                 # input is ignored, NaNs and all (PyTorch's rule)
-            return prod + np.zeros(input.shape, input.dtype)
+            return prod + array_module(input).zeros(input.shape, input.dtype)
         return (input * beta if beta != 1 else input) + prod
 
     @staticmethod
@@ -260,7 +261,7 @@ def _softmax_groups(c, dim):
     """(group of each entry, number of groups): entries agreeing in every sparse dim but dim."""
     other = [d for d in range(c.indices.shape[0]) if d != dim]
     keys = K.linear(c.indices[other], [c.shape[d] for d in other])
-    uniq, inverse = np.unique(keys, return_inverse=True)
+    uniq, inverse = c.xp.unique(keys, return_inverse=True)
     return inverse.reshape(-1), uniq.shape[0]
 
 
@@ -277,6 +278,8 @@ def _group_sum(values, dim, groups, sparse_dim):
 # --- construction ----------------------------------------------------------------------------------------------
 
 def _index_array(indices):
+    """The caller's indices (a tensor of any device, nested lists, an array) as a new int64 host array: they
+    are checked on the host once, then copied to the values' device."""
     if isinstance(indices, Tensor):
         if _is_sparse(indices):
             raise TypeError("sparse_coo_tensor(): argument 'indices' must be a strided tensor")
@@ -301,9 +304,6 @@ def _parse_size(size):
     return shape
 
 
-def _coo(indices, values, shape, coalesced):
-    """A sparse tensor over these arrays, no checks and no history (the internal constructor)."""
-    return _make(SparseCOOArray(indices, values, shape, coalesced), CPU)
 
 
 @export(method=False)
@@ -314,20 +314,22 @@ def sparse_coo_tensor(indices, values=None, size=None, *, dtype=None, device=Non
     check_invariants; unchecked they read out of bounds); an is_coalesced=True claim is checked under
     check_invariants, as in PyTorch."""
     from .creation import tensor
-    if device is not None and to_device(device).type != "cpu":
-        raise RuntimeError(f"sparse_coo_tensor: ember's sparse tensors live on the CPU, got device={device}")
+    from .sparse_coo_ops import _empty
+    device = to_device(device) if device is not None else None
     if values is None and size is None:              # sparse_coo_tensor(size): an empty sparse tensor
         shape = _parse_size(indices)
-        dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-        out = _coo(np.zeros((len(shape), 0), _INDEX), np.zeros((0,), dtype.numpy), shape, True)
-        return out.requires_grad_() if requires_grad else out
+        return _empty(shape, dtype, device, requires_grad, len(shape))
     if not isinstance(values, Tensor):
-        values = tensor(values, dtype=dtype)
+        values = tensor(values, dtype=dtype, device=device)
     elif dtype is not None and values.dtype is not _dt.to_dtype(dtype):
         values = values.to(_dt.to_dtype(dtype))
-    if values._device.type != "cpu" or _is_sparse(values):
-        raise RuntimeError(f"sparse_coo_tensor: values must be a strided CPU tensor, got a {values.layout} one on "
-                           f"{values.device}")
+    if _is_sparse(values) or values.layout is not strided:
+        raise RuntimeError(f"sparse_coo_tensor: values must be a strided tensor, got a {values.layout} one")
+    if isinstance(indices, Tensor) and indices._device != values._device:
+        raise RuntimeError(f"device of indices ({_device_index(indices._device)}) must match device of values "
+                           f"({_device_index(values._device)})")
+    if device is not None and device != values._device:
+        values = values.to(device)
     index = _index_array(indices)
     if index.ndim != 2:
         raise RuntimeError(f"indices must be sparse_dim x nnz, but got: {list(index.shape)}")
@@ -358,16 +360,33 @@ def sparse_coo_tensor(indices, values=None, size=None, *, dtype=None, device=Non
         keys = K.linear(index, shape[:sparse_dim])
         if not bool(np.all(keys[1:] > keys[:-1])):
             raise RuntimeError("cannot set is_coalesced to true if indices correspond to uncoalesced COO tensor")
+    if values._device is not CPU:
+        index = values._backend().from_numpy(index)
     out = SparseCooTensor.apply(index, values, shape, coalesced)
     if requires_grad and not out._requires_grad:
         out.requires_grad_(True)
     return out
 
 
-def _rebuild_sparse(indices, values, shape, coalesced, requires_grad, cls):
-    """What Tensor.__reduce_ex__ pickles a sparse tensor as (plain pickling: copy, multiprocessing)."""
+def _device_index(device):
+    """PyTorch's number of a device in its messages: -1 for the cpu."""
+    return -1 if device.type == "cpu" else (device.index or 0)
+
+
+def _rebuild_sparse(indices, values, shape, coalesced, requires_grad, cls, device="cpu"):
+    """What Tensor.__reduce_ex__ pickles a sparse tensor as (plain pickling: copy, multiprocessing): host arrays,
+    checked, then copied to the device (a str) the tensor was on."""
     K.check_arrays(indices, values, shape)
-    out = _make(SparseCOOArray(indices, values, tuple(shape), bool(coalesced)), CPU, cls=cls)
+    return _on_device(SparseCOOArray(indices, values, tuple(shape), bool(coalesced)), device, requires_grad, cls)
+
+
+def _on_device(storage, device, requires_grad, cls):
+    """A tensor over a host sparse storage, its arrays copied to `device` first (a str, as pickled)."""
+    target = to_device(device)
+    if target.type != "cpu":
+        from .._backends import backend_for
+        storage = storage.moved(backend_for(CPU), backend_for(target))
+    out = _make(storage, target if target.type != "cpu" else CPU, cls=cls)
     return out.requires_grad_() if requires_grad else out
 
 
@@ -411,8 +430,6 @@ def to_sparse(input, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=
     if not 0 <= sparse_dim <= ndim:
         raise RuntimeError(f"dense_to_sparse: sparse_dim argument must be in [0,{ndim}] range, but {sparse_dim} is "
                            "given")
-    if input._device.type != "cpu":
-        raise RuntimeError(f"to_sparse: ember's sparse tensors live on the CPU, got a tensor on {input.device}")
     return op.apply(input, sparse_dim)
 
 
@@ -439,7 +456,7 @@ def indices(input):
         raise _strided_error("indices")
     if not input._array.coalesced:
         raise RuntimeError("Cannot get indices on an uncoalesced tensor, please call .coalesce() first")
-    return _make(input._array.indices, CPU)
+    return _make(input._array.indices, input._device)
 
 
 def values(input):
@@ -455,14 +472,14 @@ def _indices(input):
     """The indices as stored (coalesced or not), sharing memory."""
     if not _is_sparse(input):
         raise _cpu_backend_error("_indices")
-    return _make(input._array.indices, CPU)
+    return _make(input._array.indices, input._device)
 
 
 def _values(input):
     """The values as stored (coalesced or not), sharing memory, without history."""
     if not _is_sparse(input):
         raise _cpu_backend_error("_values")
-    return _make(input._array.values, CPU)
+    return _make(input._array.values, input._device)
 
 
 def _nnz(input):

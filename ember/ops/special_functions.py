@@ -261,6 +261,9 @@ class Logit(Op):
         (x,) = ctx.saved_tensors
         out = grad / (x * (1 - x))
         if ctx.eps is None:
+            # at 0 (-0.0 too) and 1: grad * inf, as PyTorch's kernel (not grad / -0.0 = -inf)
+            # (grad detached: that branch's own derivative, 0 * inf, would be NaN where it is not selected)
+            out = where((x == 0) | (x == 1), grad.detach() * math.inf, out)
             return where((x < 0) | (x > 1), math.nan, out)         # outside the domain: NaN, as in PyTorch
         return where((x < ctx.eps) | (x > 1 - ctx.eps), 0.0, out)   # clamped: no gradient, as in PyTorch
 

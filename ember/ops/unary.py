@@ -3,9 +3,7 @@ floor ... each a forward on arrays and a gradient on Tensors), round, nan_to_num
 conj, angle), clone, and the two-argument relatives of the table's functions: atan2, hypot, logaddexp."""
 import math
 
-import numpy as _CPU_XP
-
-from .. import _dtype as _dt
+from .. import _backends, _dtype as _dt
 from .._memory_format import iterator_layout
 from .._tensor import Tensor
 from ..amp._dispatch import AUTOCAST, AUTOCAST_NAMES, autocast_run
@@ -15,7 +13,7 @@ from ._common import _out, _tensor_pair, cast, nodiff, opmath, zeros_like_
 from ._registry import export
 from .comparison import isfinite, where
 
-_ndarray = _CPU_XP.ndarray
+_STRIDED = _backends.STRIDED              # cpu and cuda array classes (Note [memory formats])
 
 # --- unary ops --------------------------------------------------------------------------------------
 
@@ -47,7 +45,11 @@ def unary_op(name, forward, backward, keeps="input", float_only=True, node_name=
         "forward": staticmethod(fwd), "backward": staticmethod(bwd),
         "node_name": node_name or name.replace("_", " ").title().replace(" ", "") + "Backward0"})
 
+    hooked = name in AUTOCAST_NAMES        # on an autocast list (exp, log ... on CUDA's): only these look it up
+
     def public(input, *, out=None):
+        if hooked and name in AUTOCAST and out is None:
+            return autocast_run(name, public, input)
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
                             f"{type(input).__name__}")
@@ -56,19 +58,6 @@ def unary_op(name, forward, backward, keeps="input", float_only=True, node_name=
         if not differentiable:
             return _out(nodiff(forward, input), out)
         return _out(op.apply_unary(input), out)
-
-    if name in AUTOCAST_NAMES:             # on an autocast list (exp, log ... on CUDA's): these alone pay the check
-        def public(input, *, out=None):  # noqa: F811 - the same function with the autocast hook first
-            if name in AUTOCAST and out is None:
-                return autocast_run(name, public, input)
-            if not isinstance(input, Tensor):
-                raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
-                                f"{type(input).__name__}")
-            if float_only and input._array.dtype.kind in "biu":
-                input = cast(input, _dt.get_default_dtype())
-            if not differentiable:
-                return _out(nodiff(forward, input), out)
-            return _out(op.apply_unary(input), out)
     public.__name__ = public.__qualname__ = name
     public.__doc__ = f"Elementwise {name}."
     public.op = op
@@ -321,7 +310,7 @@ class Atan2(Op):
     def forward(ctx, y, x):
         ctx.save_for_backward(y, x)
         out = ctx.xp.arctan2(y, x)
-        if y.__class__ is _ndarray and not y.flags.c_contiguous:     # Note [memory formats]
+        if y.__class__ in _STRIDED and not y.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, y, x)
         return out
 
@@ -342,7 +331,7 @@ class Hypot(Op):
     @staticmethod
     def forward(ctx, input, other):
         out = _half_in_float32(ctx.xp.hypot, input, other)
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, other)
         needs = ctx.needs_input_grad                  # as PyTorch: each operand for its own gradient
         ctx.save_for_backward(input if needs[0] else None, other if needs[1] else None, out)
@@ -372,7 +361,7 @@ class Logaddexp(Op):
     def forward(cls, ctx, input, other):
         ctx.save_for_backward(input, other)
         out = _half_in_float32(getattr(ctx.xp, cls.ufunc), input, other)
-        if input.__class__ is _ndarray and not input.flags.c_contiguous:     # Note [memory formats]
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
             out = iterator_layout(out, input, other)
         return out
 
@@ -493,7 +482,7 @@ def angle(input):
 class Clone(Op):
     @staticmethod
     def forward(ctx, input, memory_format=None):
-        if input.__class__ is _CPU_XP.ndarray and input.ndim > 1 and not input.flags.c_contiguous or memory_format:
+        if input.__class__ in _STRIDED and input.ndim > 1 and not input.flags.c_contiguous or memory_format:
             from .creation import copy_array  # keeps a non-contiguous input's layout, as PyTorch
             return copy_array(input, memory_format)
         return input.copy()

@@ -7,6 +7,8 @@ lr=1 after the first iteration). ember keeps those values as NumPy scalars of th
 like PyTorch's 0-d tensors (float32 arithmetic for float32 parameters, where the line search's decisions
 and so the iteration counts depend on it), and stores them in the state as 0-d tensors, numbers as numbers.
 """
+import math
+
 import numpy as np
 
 from .. import _dtype as _dt
@@ -27,7 +29,7 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     d1 = g1 + g2 - _rdiv(3 * (f1 - f2), x1 - x2)
     d2_square = d1 ** 2 - g1 * g2
     if d2_square >= 0:
-        d2 = np.sqrt(d2_square)                    # a 0-d tensor's sqrt in PyTorch
+        d2 = d2_square.sqrt() if isinstance(d2_square, Tensor) else math.sqrt(d2_square)   # a 0-d tensor's sqrt in PyTorch
         if x1 <= x2:
             min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
         else:

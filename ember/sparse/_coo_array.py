@@ -18,7 +18,9 @@ it raises PyTorch's error for an op the SparseCPU backend lacks (NotImplementedE
 'aten::<op>' with arguments from the 'SparseCPU' backend"), or PyTorch's own message (reshape, expand,
 numpy), never a silently wrong answer. The ops only sparse tensors have (construction, to_dense, coalesce,
 values, sparse.mm/addmm/sum/softmax) are primitives in ember/ops/sparse_ops.py; the NumPy kernels are in
-ember/sparse/_kernels.py. Sparse tensors live on the CPU: the kernels and the protocols are NumPy's.
+ember/sparse/_kernels.py. The storage's arrays live on its tensor's device (NumPy's on the cpu, CuPy's on cuda,
+`xp` naming their module): the kernels compute with that module; the protocols are NumPy's (__array_ufunc__,
+__array_function__) plus the ndarray methods CuPy's functions call on their argument (take, sum, copy ...).
 Where ember answers and PyTorch refuses: `sparse + dense` is the strided sum (PyTorch accepts only dense +
 sparse; the autograd engine adds a sparse and a strided gradient with this same operator), and sum/mean
 reduce whatever the dense primitive reduces. stride() is a contiguous tensor's (PyTorch: zeros).
@@ -26,6 +28,8 @@ reduce whatever the dense primitive reduces. stride() is a contiguous tensor's (
 import math
 
 import numpy as np
+
+from .._backends import array_module
 
 
 def unsupported(op):
@@ -69,6 +73,7 @@ class SparseCOOArray:
     base = None                                   # never a view of an ndarray (Tensor.storage_offset is 0)
     flags = _Flags()
     __hash__ = None
+    __array_priority__ = 1000                     # above CuPy's ndarray: its operators defer to ours
 
     def __init__(self, indices, values, shape, coalesced=False):
         self.indices = indices
@@ -76,6 +81,11 @@ class SparseCOOArray:
         self.shape = tuple(shape)
         self.coalesced = coalesced
         self.origin = None
+
+    @property
+    def xp(self):
+        """The array module of the storage's arrays: NumPy on the cpu, the device's (CuPy) on cuda."""
+        return array_module(self.values)
 
     # --- what Tensor's metadata reads --------------------------------------------------------------------
     @property
@@ -119,12 +129,24 @@ class SparseCOOArray:
         self.indices, self.values, self.shape, self.coalesced = other.indices, other.values, other.shape, \
             other.coalesced
 
+    def moved(self, source, target):
+        """The storage copied from one device to another (source, target: their backends)."""
+        return SparseCOOArray(target.from_numpy(source.to_numpy(self.indices)),
+                              target.from_numpy(source.to_numpy(self.values)), self.shape, self.coalesced)
+
     # --- the ndarray methods dense primitives call ------------------------------------------------------
     def copy(self, order="K"):
         return SparseCOOArray(self.indices.copy(), self.values.copy(), self.shape, self.coalesced)
 
     def astype(self, dtype, copy=True, casting="unsafe"):
         return SparseCOOArray(self.indices, self.values.astype(dtype, copy=copy), self.shape, self.coalesced)
+
+    def take(self, indices, axis=None, out=None):
+        """index_select along axis: what CuPy's take(a, ...) calls on a device storage (np.take dispatches to
+        _take through __array_function__)."""
+        if out is not None:
+            raise unsupported("index_select.out")
+        return _take(self, indices, axis)
 
     def sum(self, axis=None, dtype=None, keepdims=False, out=None):
         if out is not None:
@@ -160,7 +182,7 @@ class SparseCOOArray:
         # zero_ writes `array[...] = 0`: a sparse tensor drops its entries (PyTorch's zero_); fill_ is refused
         if index is Ellipsis and _k.is_scalar(value) and value == 0:
             sd = self.indices.shape[0]
-            self._assign(SparseCOOArray(np.zeros((sd, 0), np.int64), self.values[:0].copy(), self.shape, True))
+            self._assign(SparseCOOArray(self.xp.zeros((sd, 0), np.int64), self.values[:0].copy(), self.shape, True))
             return
         raise unsupported("fill_.Scalar" if index is Ellipsis else "index_put_")
 
@@ -288,8 +310,8 @@ class SparseCOOArray:
         (target,) = out                               # the in-place ops: add_, mul_ ... (ops/inplace.py)
         if isinstance(target, SparseCOOArray) and isinstance(result, SparseCOOArray):
             target._assign(result if result.dtype == target.dtype else result.astype(target.dtype))
-        elif isinstance(target, np.ndarray) and isinstance(result, np.ndarray):
-            np.copyto(target, result, casting="unsafe")   # dense += sparse (a .grad accumulating)
+        elif result.__class__ is not SparseCOOArray and isinstance(target, array_module(result).ndarray):
+            array_module(result).copyto(target, result, casting="unsafe")   # dense += sparse (a .grad accumulating)
         else:
             raise _copy_error(target, result)
         return target
@@ -306,7 +328,8 @@ def _select(a, picks):
     if not picks:
         return SparseCOOArray(a.indices, a.values, a.shape, a.coalesced)
     sd = a.indices.shape[0]
-    keep = np.ones(a.indices.shape[1], bool)
+    xp = a.xp
+    keep = xp.ones(a.indices.shape[1], bool)
     for dim, i in picks.items():
         if dim < sd:
             keep &= a.indices[dim] == i
@@ -317,7 +340,7 @@ def _select(a, picks):
     shape = [n for d, n in enumerate(a.shape) if d not in picks]
     kept = [d for d in range(sd) if d not in picks]
     if not kept:                                  # every sparse dim picked: the strided sum of what is there
-        return np.asarray(values.sum(axis=0)) if values.shape[0] else np.zeros(shape, values.dtype)
+        return xp.asarray(values.sum(axis=0)) if values.shape[0] else xp.zeros(shape, values.dtype)
     return SparseCOOArray(a.indices[kept][:, keep], values, shape, values.shape[0] <= 1)   # PyTorch's flag
 
 
@@ -327,7 +350,8 @@ def _copy_error(dst, src):
 
     def name(x):
         kind = "sparse." if isinstance(x, SparseCOOArray) else ""
-        return f"torch.{kind}{TYPE_NAMES[_FROM_NUMPY[np.dtype(x.dtype)].name]}"
+        dtype = x.dtype if hasattr(x, "dtype") else np.result_type(x)     # a Python scalar: NumPy's type of it
+        return f"torch.{kind}{TYPE_NAMES[_FROM_NUMPY[np.dtype(dtype)].name]}"
     return RuntimeError(f"copy_() between dense and sparse Tensors is not implemented! Found self type = {name(dst)} "
                         f"and src type = {name(src)}")
 
@@ -335,7 +359,7 @@ def _copy_error(dst, src):
 def _copyto(dst, src, casting="same_kind", where=True):
     """Tensor.copy_ and in-place results (ops/inplace.py): sparse into sparse only, as in PyTorch."""
     if not (isinstance(dst, SparseCOOArray) and isinstance(src, SparseCOOArray)):
-        raise _copy_error(dst, np.asarray(src) if _k.is_scalar(src) else src)
+        raise _copy_error(dst, src)
     if dst.shape != src.shape:
         raise RuntimeError(f"copy_: a sparse tensor of size {list(src.shape)} cannot be copied into one of size "
                            f"{list(dst.shape)}")
@@ -365,7 +389,7 @@ def _multiply(x, y):
 def _maximum(x, y):
     """relu's maximum(x, 0): zero-preserving; a maximum with anything else has no sparse kernel, as in PyTorch."""
     if isinstance(x, SparseCOOArray) and _k.is_scalar(y) and y == 0:
-        return _k.map_values(x, lambda values: np.maximum(values, y), "relu")
+        return _k.map_values(x, lambda values: x.xp.maximum(values, y), "relu")
     raise unsupported("maximum")
 
 
@@ -373,7 +397,7 @@ def _take(a, index, axis=None, **kwargs):
     """IndexSelect's forward (index_select along axis); take() of the flattened tensor has no sparse kernel."""
     if axis is None:
         raise unsupported("take")
-    return _joins.index_select(a, _wrapped(a, axis), np.where(index < 0, index + a.shape[axis], index))
+    return _joins.index_select(a, _wrapped(a, axis), a.xp.where(index < 0, index + a.shape[axis], index))
 
 
 def _zero_preserving(ufunc, name):
@@ -390,14 +414,14 @@ _ZERO_PRESERVING = {np.absolute: "abs", np.sin: "sin", np.sinh: "sinh", np.tan: 
 def _floor_divide(x, y):
     """x // y for a scalar y (div(rounding_mode='floor')): zero-preserving, on the coalesced values as PyTorch."""
     if isinstance(x, SparseCOOArray) and _k.is_scalar(y):
-        return _k.map_values(x, lambda values: np.floor_divide(values, y), "floor_divide")
+        return _k.map_values(x, lambda values: x.xp.floor_divide(values, y), "floor_divide")
     raise unsupported("floor_divide")
 
 
 _UFUNCS = {
     np.maximum: _maximum,
     np.floor_divide: _floor_divide,
-    np.conjugate: lambda x: SparseCOOArray(x.indices, np.conjugate(x.values), x.shape, x.coalesced),
+    np.conjugate: lambda x: SparseCOOArray(x.indices, x.values.conj(), x.shape, x.coalesced),
     **{ufunc: _zero_preserving(ufunc, name) for ufunc, name in _ZERO_PRESERVING.items()},
     np.add: lambda x, y: _k.add(x, y),
     np.subtract: lambda x, y: _k.add(x, _k.negative(y)),

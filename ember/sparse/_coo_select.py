@@ -2,10 +2,12 @@
 batched product bmm (sparse @ strided, 3-d). Each takes and returns SparseCOOArray storages (and ndarrays) and
 writes into no array it did not allocate; the checks PyTorch's sparse kernels make on their operands come first,
 with PyTorch's messages."""
+import itertools
+
 import numpy as np
 
 from ._coo_array import SparseCOOArray
-from ._kernels import segment_sum, unsqueeze
+from ._kernels import repeat_groups, segment_sum, unsqueeze
 
 _INDEX = np.int64
 
@@ -42,7 +44,8 @@ def concatenate(arrays, axis=0):
     sizes = [a.shape[axis] for a in arrays]
     shape = list(first.shape)
     shape[axis] = sum(sizes)
-    offsets = np.cumsum([0] + sizes[:-1])
+    offsets = list(itertools.accumulate([0] + sizes[:-1]))
+    xp = first.xp
     if axis < sd:
         indices = []
         for a, offset in zip(arrays, offsets):
@@ -57,9 +60,9 @@ def concatenate(arrays, axis=0):
         for a, offset, n in zip(arrays, offsets, sizes):
             pad = [(0, 0)] * a.values.ndim
             pad[axis_v] = (int(offset), shape[axis] - int(offset) - n)
-            values.append(np.pad(a.values, pad))
-    indices = np.concatenate(indices, axis=1) if indices else np.zeros((sd, 0), _INDEX)
-    values = np.concatenate(values, axis=0)
+            values.append(xp.pad(a.values, pad))
+    indices = xp.concatenate(indices, axis=1) if indices else xp.zeros((sd, 0), _INDEX)
+    values = xp.concatenate(values, axis=0)
     return SparseCOOArray(indices, values, shape, values.shape[0] <= 1)
 
 
@@ -73,19 +76,19 @@ def stack(arrays, axis=0):
 def index_select(a, dim, index):
     """The slices a[..., index[p], ...] along dim, p in order (index: in range, negative ones wrapped).
     Along a sparse dim the entries of each picked slice follow in their stored order, as in PyTorch."""
-    sd = a.indices.shape[0]
+    sd, xp = a.indices.shape[0], a.xp
     shape = list(a.shape)
     shape[dim] = index.shape[0]
     if dim >= sd:
-        values = np.take(a.values, index, axis=dim - sd + 1)
+        values = xp.take(a.values, index, axis=dim - sd + 1)
         return SparseCOOArray(a.indices, values, shape, a.indices.shape[1] <= 1)
     keys = a.indices[dim]
-    order = np.argsort(keys, kind="stable")
+    order = xp.argsort(keys, kind="stable")
     sorted_keys = keys[order]
-    start = np.searchsorted(sorted_keys, index, "left")
-    counts = np.searchsorted(sorted_keys, index, "right") - start
-    position = np.repeat(np.arange(index.shape[0], dtype=_INDEX), counts)       # the output slice of each entry
-    within = np.arange(position.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+    start = xp.searchsorted(sorted_keys, index, "left")
+    counts = xp.searchsorted(sorted_keys, index, "right") - start
+    position = repeat_groups(counts)                                            # the output slice of each entry
+    within = xp.arange(position.shape[0]) - (xp.cumsum(counts) - counts)[position]
     picked = order[start[position] + within]
     indices = a.indices[:, picked]
     indices[dim] = position

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from .._backends import array_module
 from ._coo_array import SparseCOOArray, _Flags
 from . import _kernels as K
 
@@ -40,6 +41,7 @@ class SparseCompressedArray:
     base = None
     flags = _Flags()
     __hash__ = None
+    __array_priority__ = 1000                     # above CuPy's ndarray: its operators defer to ours
 
     def __init__(self, compressed, plain, values, shape, kind="csr"):
         self.compressed = compressed
@@ -47,6 +49,17 @@ class SparseCompressedArray:
         self.values = values
         self.shape = tuple(shape)
         self.kind = kind
+
+    @property
+    def xp(self):
+        """The array module of the storage's arrays: NumPy on the cpu, the device's (CuPy) on cuda."""
+        return array_module(self.values)
+
+    def moved(self, source, target):
+        """The storage copied from one device to another (source, target: their backends)."""
+        def move(a):
+            return target.from_numpy(source.to_numpy(a))
+        return SparseCompressedArray(move(self.compressed), move(self.plain), move(self.values), self.shape, self.kind)
 
     # --- what Tensor's metadata reads --------------------------------------------------------------------
     @property
@@ -97,7 +110,7 @@ class SparseCompressedArray:
     def sum(self, axis=None, dtype=None, keepdims=False, out=None):
         if axis is not None or out is not None:
             raise RuntimeError("reduction operations on CSR tensors with keepdim=False is unsupported")
-        return np.asarray(self.values.sum(dtype=dtype))
+        return self.xp.asarray(self.values.sum(dtype=dtype))
 
     def __getitem__(self, index):                 # select: a COO tensor, or a strided one at a full position
         return to_coo(self)[index]
@@ -175,8 +188,8 @@ class SparseCompressedArray:
         if out is None:
             return result
         (target,) = out                           # the in-place ops: mul_, sin_, dense.add_(csr) ...
-        if isinstance(target, np.ndarray) and isinstance(result, np.ndarray):
-            np.copyto(target, result, casting="unsafe")
+        if isinstance(target, self.xp.ndarray) and isinstance(result, self.xp.ndarray):
+            self.xp.copyto(target, result, casting="unsafe")
         else:
             _copyto(target, result)
         return target
@@ -184,30 +197,34 @@ class SparseCompressedArray:
     def __array_function__(self, func, types, args, kwargs):
         handler = _FUNCTIONS.get(func)
         if handler is None:
-            raise unsupported_csr(func.__name__, self.kind)
+            raise unsupported_csr("index_select" if func is np.take else func.__name__, self.kind)
         return handler(*args, **kwargs)
+
+    def take(self, indices, axis=None, out=None):
+        """What CuPy's take(a, ...) calls (IndexSelect on a device storage): no compressed kernel, as on the cpu."""
+        raise unsupported_csr("index_select", self.kind)
 
 
 # --- kernels ---------------------------------------------------------------------------------------------------
 
-def empty(shape, dtype, kind="csr", index_dtype=_INDEX):
-    """No entries: the offsets all 0."""
+def empty(shape, dtype, kind="csr", index_dtype=_INDEX, xp=np):
+    """No entries: the offsets all 0 (xp: the array module of the device)."""
     n = shape[0] if kind == "csr" else shape[1]
-    return SparseCompressedArray(np.zeros(n + 1, index_dtype), np.zeros(0, index_dtype),
-                                 np.zeros((0,) + tuple(shape[2:]), dtype), shape, kind)
+    return SparseCompressedArray(xp.zeros(n + 1, index_dtype), xp.zeros(0, index_dtype),
+                                 xp.zeros((0,) + tuple(shape[2:]), dtype), shape, kind)
 
 
 def _expand(a):
     """The compressed dim's index of every entry (rows of a CSR storage)."""
-    return np.repeat(np.arange(a.compressed.shape[0] - 1, dtype=_INDEX), np.diff(a.compressed))
+    return K.repeat_groups(a.xp.diff(a.compressed))
 
 
 def to_coo(a):
     """The COO storage of a compressed one (coalesced for CSR: its entries are in row-major order)."""
-    major, minor = _expand(a), a.plain.astype(_INDEX)
+    major, minor, xp = _expand(a), a.plain.astype(_INDEX), a.xp
     if a.kind == "csr":
-        return SparseCOOArray(np.stack([major, minor]), a.values, a.shape, True)
-    return SparseCOOArray(np.stack([minor, major]), a.values, a.shape, a.nnz <= 1)
+        return SparseCOOArray(xp.stack([major, minor]), a.values, a.shape, True)
+    return SparseCOOArray(xp.stack([minor, major]), a.values, a.shape, a.nnz <= 1)
 
 
 def from_coo(c, kind="csr", index_dtype=_INDEX):
@@ -217,15 +234,15 @@ def from_coo(c, kind="csr", index_dtype=_INDEX):
                            "sparse_dim()!=2 is not supported")
     c = K.coalesce(c)
     rows, cols = c.indices
-    values = c.values
+    values, xp = c.values, c.xp
     if kind == "csc":
-        order = np.lexsort((rows, cols))
+        order = xp.argsort(cols * c.shape[0] + rows)          # column-major (the positions are distinct)
         rows, cols, values = rows[order], cols[order], values[order]
         major, minor, n = cols, rows, c.shape[1]
     else:
         major, minor, n = rows, cols, c.shape[0]
-    compressed = np.zeros(n + 1, index_dtype)
-    np.cumsum(np.bincount(major, minlength=n), out=compressed[1:])
+    compressed = xp.zeros(n + 1, index_dtype)
+    compressed[1:] = xp.cumsum(xp.bincount(major, minlength=n))
     return SparseCompressedArray(compressed, minor.astype(index_dtype), values, c.shape, kind)
 
 
@@ -274,13 +291,14 @@ def check(compressed, plain, values, shape, kind="csr"):
         raise RuntimeError(f"`{name}[..., 0] == 0` is not satisfied.")
     if int(compressed[-1]) != plain.shape[0]:
         raise RuntimeError(f"`{name}[..., -1] == nnz` is not satisfied.")
-    steps = np.diff(compressed)
+    steps = array_module(compressed).diff(compressed)
     if steps.shape[0] and int(steps.min()) < 0 or int(steps.max(initial=0)) > n_minor:
         raise RuntimeError(f"`0 <= {name}[..., 1:] - {name}[..., :-1] <= n{minor}s` is not satisfied.")
     if plain.shape[0] and (int(plain.min()) < 0 or int(plain.max()) >= n_minor):
         raise RuntimeError(f"`0 <= {other} < n{minor}s` is not satisfied.")
     if plain.shape[0] > 1:
-        same_group = _expand(SparseCompressedArray(compressed, plain, values, shape, kind))
+        xp = array_module(compressed)
+        same_group = xp.repeat(xp.arange(n_major, dtype=_INDEX), steps)
         ordered = (plain[1:] > plain[:-1]) | (same_group[1:] != same_group[:-1])
         if not bool(ordered.all()):
             raise RuntimeError(f"`{other}[..., {name}[..., i - 1]:{name}[..., i]] for all i = 1, ..., n{major}s are "
@@ -302,7 +320,7 @@ def _no_strides(*args, **kwargs):
 
 def _maximum(x, y):
     if isinstance(x, SparseCompressedArray) and K.is_scalar(y) and y == 0:      # relu
-        return x._with_values(np.maximum(x.values, y))
+        return x._with_values(x.xp.maximum(x.values, y))
     raise _layout_error(x.kind if isinstance(x, SparseCompressedArray) else y.kind)
 
 
@@ -312,7 +330,7 @@ def _add(x, y):
     if isinstance(x, SparseCompressedArray) and isinstance(y, SparseCompressedArray):
         return from_coo(K.add(to_coo(x), to_coo(y)), x.kind, x.compressed.dtype)
     dense, sparse = (x, y) if isinstance(y, SparseCompressedArray) else (y, x)
-    if not isinstance(dense, np.ndarray) or dense.shape != sparse.shape:
+    if not isinstance(dense, sparse.xp.ndarray) or dense.shape != sparse.shape:
         raise RuntimeError(f"add: expected 'self' and 'other' to have same size, but self has size "
                            f"{list(np.shape(dense))} while other has size {list(sparse.shape)} (FYI: op2-sparse "
                            "addition does not currently support broadcasting)")
@@ -326,7 +344,7 @@ def _multiply(x, y):
         x, y = y, x
     if K.is_scalar(y):
         return x * y
-    if isinstance(y, np.ndarray) and y.shape != x.shape:
+    if isinstance(y, x.xp.ndarray) and y.shape != x.shape:
         raise RuntimeError(f"sparse_mask(): operands have incompatible sizes; self has size {list(y.shape)} but mask "
                            f"has size {list(x.shape)}")
     other = to_coo(y) if isinstance(y, SparseCompressedArray) else y

@@ -6,6 +6,7 @@ import weakref
 
 import numpy as np
 
+from .._backends import array_module
 from ._coo_array import SparseCOOArray
 
 _INDEX = np.int64
@@ -26,7 +27,7 @@ def check_indices(indices, shape):
 
 def check_arrays(indices, values, shape):
     """Every invariant of a storage built from outside data (a checkpoint, a pickle), before any kernel runs."""
-    if not (isinstance(indices, np.ndarray) and isinstance(values, np.ndarray)):
+    if not (isinstance(indices, np.ndarray) and isinstance(values, np.ndarray)):   # host arrays, as loaded
         raise RuntimeError("a sparse tensor's indices and values must be arrays")
     if indices.dtype != _INDEX or indices.ndim != 2:
         raise RuntimeError(f"indices must be an int64 sparse_dim x nnz array, got {indices.dtype} of shape "
@@ -44,24 +45,38 @@ def check_arrays(indices, values, shape):
 
 def linear(indices, dims):
     """Row-major positions of the entries over the sparse dims `dims` (indices are in bounds)."""
+    xp = array_module(indices)
     if indices.shape[0] == 0 or indices.shape[1] == 0:
-        return np.zeros(indices.shape[1], _INDEX)
-    return np.ravel_multi_index(tuple(indices), dims)
+        return xp.zeros(indices.shape[1], _INDEX)
+    return xp.ravel_multi_index(tuple(indices), tuple(dims))
+
+
+def repeat_groups(counts):
+    """repeat(arange(len(counts)), counts): the group of each of sum(counts) positions. On a device through
+    searchsorted over the running totals: CuPy before 14 refuses an array as repeat's counts."""
+    xp = array_module(counts)
+    if xp is np:                                  # the host: repeat itself
+        return xp.repeat(xp.arange(counts.shape[0], dtype=_INDEX), counts)
+    ends = xp.cumsum(counts)
+    total = int(ends[-1]) if counts.shape[0] else 0
+    return xp.searchsorted(ends, xp.arange(total, dtype=_INDEX), side="right").astype(_INDEX, copy=False)
 
 
 def _run_starts(sorted_keys):
     """Where each run of equal keys starts in a sorted key array."""
-    first = np.empty(sorted_keys.shape[0], bool)
+    xp = array_module(sorted_keys)
+    first = xp.empty(sorted_keys.shape[0], bool)
     first[:1] = True
-    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
-    return np.flatnonzero(first)
+    xp.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+    return xp.flatnonzero(first)
 
 
 def _sum_runs(values, starts):
     """The sums of the runs of rows beginning at `starts`, in values' dtype (bool: any, as PyTorch adds bools)."""
+    xp = array_module(values)
     if values.dtype == bool:
-        return np.logical_or.reduceat(values, starts, axis=0)
-    return np.add.reduceat(values, starts, axis=0, dtype=values.dtype)     # (int8 would widen)
+        return xp.logical_or.reduceat(values, starts, axis=0)
+    return xp.add.reduceat(values, starts, axis=0, dtype=values.dtype)     # (int8 would widen)
 
 
 def coalesce(a):
@@ -71,7 +86,7 @@ def coalesce(a):
     if a.indices.shape[1] < 2:
         return SparseCOOArray(a.indices, a.values, a.shape, True)
     keys = linear(a.indices, a.shape[:a.indices.shape[0]])
-    order = np.argsort(keys, kind="stable")
+    order = a.xp.argsort(keys, kind="stable")
     starts = _run_starts(keys[order])
     values = a.values[order]
     if starts.shape[0] != values.shape[0]:
@@ -81,10 +96,11 @@ def coalesce(a):
 
 def segment_sum(keys, data, n):
     """(n, *data.shape[1:]) zeros with row k the sum of the rows of data whose key is k."""
-    out = np.zeros((n,) + data.shape[1:], data.dtype)
+    xp = array_module(data)
+    out = xp.zeros((n,) + data.shape[1:], data.dtype)
     if keys.shape[0]:
-        if not bool(np.all(keys[1:] >= keys[:-1])):
-            order = np.argsort(keys, kind="stable")
+        if not bool(xp.all(keys[1:] >= keys[:-1])):
+            order = xp.argsort(keys, kind="stable")
             keys, data = keys[order], data[order]
         starts = _run_starts(keys)
         out[keys[starts]] = _sum_runs(data, starts)
@@ -93,30 +109,32 @@ def segment_sum(keys, data, n):
 
 def to_dense(a):
     """The strided array a sparse storage stands for (repeated entries add up)."""
+    xp = a.xp
     if a.indices.shape[0] == 0:                   # no sparse dims: every entry is the whole (dense) tensor
-        return a.values.sum(axis=0) if a.values.shape[0] else np.zeros(a.shape, a.values.dtype)
-    out = np.zeros(a.shape, a.values.dtype)
+        return a.values.sum(axis=0) if a.values.shape[0] else xp.zeros(a.shape, a.values.dtype)
+    out = xp.zeros(a.shape, a.values.dtype)
     if a.indices.shape[1]:
         where = tuple(a.indices)
         if a.coalesced:
             out[where] = a.values
         else:
-            np.add.at(out, where, a.values)
+            xp.add.at(out, where, a.values)
     return out
 
 
 def from_dense(array, sparse_dim):
     """The coalesced sparse storage of a strided array: an entry for each position of the first sparse_dim
     dims where the rest of the array is not all zeros (NaN counts as non-zero, as in PyTorch)."""
+    xp = array_module(array)
     if sparse_dim == 0:
-        n = int(bool(np.any(array != 0)))
+        n = int(bool(xp.any(array != 0)))
         values = array.reshape((1,) + array.shape)[:n].copy()
-        return SparseCOOArray(np.zeros((0, n), _INDEX), values, array.shape, True)
+        return SparseCOOArray(xp.zeros((0, n), _INDEX), values, array.shape, True)
     nonzero = array != 0
     if sparse_dim < array.ndim:
         nonzero = nonzero.any(axis=tuple(range(sparse_dim, array.ndim)))
-    where = np.nonzero(nonzero)
-    indices = np.stack(where).astype(_INDEX, copy=False)
+    where = xp.nonzero(nonzero)
+    indices = xp.stack(where).astype(_INDEX, copy=False)
     return SparseCOOArray(indices, array[where], array.shape, True)
 
 
@@ -126,9 +144,10 @@ def values_at(a, indices):
     c = coalesce(a)
     dims = c.shape[:c.indices.shape[0]]
     keys, wanted = linear(c.indices, dims), linear(indices, dims)
-    out = np.zeros((indices.shape[1],) + c.values.shape[1:], c.values.dtype)
+    xp = c.xp
+    out = xp.zeros((indices.shape[1],) + c.values.shape[1:], c.values.dtype)
     if keys.shape[0] and wanted.shape[0]:
-        pos = np.minimum(np.searchsorted(keys, wanted), keys.shape[0] - 1)
+        pos = xp.minimum(xp.searchsorted(keys, wanted), keys.shape[0] - 1)
         found = keys[pos] == wanted
         out[found] = c.values[pos[found]]
     return out
@@ -167,15 +186,16 @@ def unsqueeze(a, dim):
     sd = a.indices.shape[0]
     shape = a.shape[:dim] + (1,) + a.shape[dim:]
     if dim <= sd:
-        return SparseCOOArray(np.insert(a.indices, dim, 0, axis=0), a.values, shape, a.coalesced)
-    return SparseCOOArray(a.indices, np.expand_dims(a.values, dim - sd + 1), shape, a.coalesced)
+        indices = a.xp.concatenate([a.indices[:dim], a.xp.zeros((1, a.indices.shape[1]), _INDEX), a.indices[dim:]])
+        return SparseCOOArray(indices, a.values, shape, a.coalesced)
+    return SparseCOOArray(a.indices, a.xp.expand_dims(a.values, dim - sd + 1), shape, a.coalesced)
 
 
 # --- reductions ----------------------------------------------------------------------------------------------
 
 def total(a, dtype=None):
     """The sum of all elements, a 0-d array (repeated entries count, as they add up in to_dense)."""
-    return np.asarray(a.values.sum(dtype=dtype))
+    return a.xp.asarray(a.values.sum(dtype=dtype))
 
 
 def sum_dims(a, dims, dtype=None, keepdim=False):
@@ -197,37 +217,39 @@ def sum_dims(a, dims, dtype=None, keepdim=False):
         return coalesce(SparseCOOArray(indices, values, shape))
     kept = [d for d in range(sd) if d not in summed]
     if not kept:
-        return np.asarray(values.sum(axis=0))
+        return a.xp.asarray(values.sum(axis=0))
     return coalesce(SparseCOOArray(a.indices[kept], values, shape))
 
 
 def softmax_values(c, dim, groups, log):
     """The values of (log_)softmax along dim of a coalesced storage: over the entries of each group
     ((group of each entry, count), for a sparse dim) or along the values' axis (a dense dim)."""
-    values = c.values
+    values, xp = c.values, c.xp
     if not values.shape[0]:
         return values.copy()
     if groups is None:
         axis = dim - c.indices.shape[0] + 1
         shifted = values - values.max(axis=axis, keepdims=True)
-        exp = np.exp(shifted)
+        exp = xp.exp(shifted)
         total = exp.sum(axis=axis, keepdims=True)
     else:
         inverse, n = groups
-        top = np.full((n,) + values.shape[1:], -np.inf, values.dtype)
-        np.maximum.at(top, inverse, values)
+        top = xp.full((n,) + values.shape[1:], -np.inf, values.dtype)
+        xp.maximum.at(top, inverse, values)
         shifted = values - top[inverse]
-        exp = np.exp(shifted)
-        total = np.zeros_like(top)
-        np.add.at(total, inverse, exp)
+        exp = xp.exp(shifted)
+        total = xp.zeros_like(top)
+        xp.add.at(total, inverse, exp)
         total = total[inverse]
-    return shifted - np.log(total) if log else exp / total
+    return shifted - xp.log(total) if log else exp / total
 
 
 # --- elementwise ---------------------------------------------------------------------------------------------
 
 def is_scalar(x):
-    return isinstance(x, (int, float, complex, np.generic)) or (isinstance(x, np.ndarray) and x.ndim == 0)
+    """A Python or NumPy scalar, or a 0-d array of any device."""
+    return isinstance(x, (int, float, complex, np.generic)) or \
+        (x.__class__ is not SparseCOOArray and getattr(x, "ndim", None) == 0)
 
 
 def _check_same_layout(name, a, b):
@@ -244,16 +266,17 @@ def add(x, y):
     A scalar operand is refused, as PyTorch refuses add(sparse, dense) for it."""
     if isinstance(x, SparseCOOArray) and isinstance(y, SparseCOOArray):
         _check_same_layout("add", x, y)
-        dtype = np.result_type(x.values, y.values)
-        values = np.concatenate([x.values.astype(dtype, copy=False), y.values.astype(dtype, copy=False)])
-        return coalesce(SparseCOOArray(np.concatenate([x.indices, y.indices], axis=1), values, x.shape))
+        dtype, xp = np.result_type(x.values.dtype, y.values.dtype), x.xp
+        values = xp.concatenate([x.values.astype(dtype, copy=False), y.values.astype(dtype, copy=False)])
+        return coalesce(SparseCOOArray(xp.concatenate([x.indices, y.indices], axis=1), values, x.shape))
     sparse, dense = (x, y) if isinstance(x, SparseCOOArray) else (y, x)
-    if is_scalar(dense) or not isinstance(dense, np.ndarray):
+    xp = sparse.xp
+    if is_scalar(dense) or not isinstance(dense, xp.ndarray):
         raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) instead.")
     if np.broadcast_shapes(dense.shape, sparse.shape) != tuple(sparse.shape):
         raise RuntimeError(f"add: expected sizes of 'self' and 'other' to match, but {list(dense.shape)} != "
                            f"{list(sparse.shape)}")
-    out = np.array(np.broadcast_to(dense, sparse.shape), dtype=np.result_type(dense, sparse.values))
+    out = xp.array(xp.broadcast_to(dense, sparse.shape), dtype=np.result_type(dense.dtype, sparse.values.dtype))
     add_into(out, sparse)
     return out
 
@@ -263,7 +286,7 @@ def add_into(out, a):
     if not a.indices.shape[1]:
         return
     if a.indices.shape[0]:
-        np.add.at(out, tuple(a.indices), a.values)
+        a.xp.add.at(out, tuple(a.indices), a.values)
     else:                                         # no sparse dims: each entry adds to the whole tensor
         out += a.values.sum(axis=0)
 
@@ -283,15 +306,16 @@ def multiply(a, b):
         _check_same_layout("mul", a, b)
         a, b = coalesce(a), coalesce(b)
         dims = a.shape[:a.indices.shape[0]]
-        _, ia, ib = np.intersect1d(linear(a.indices, dims), linear(b.indices, dims), assume_unique=True,
-                                   return_indices=True)
+        ka, kb = linear(a.indices, dims), linear(b.indices, dims)      # each sorted, without repeats
+        ia = a.xp.flatnonzero(a.xp.isin(ka, kb))
+        ib = a.xp.searchsorted(kb, ka[ia])
         return SparseCOOArray(a.indices[:, ia], a.values[ia] * b.values[ib], a.shape, True)
-    if not isinstance(b, np.ndarray):
+    if not isinstance(b, a.xp.ndarray):
         raise TypeError(f"mul: unsupported operand {type(b).__name__} for a sparse tensor")
     if np.broadcast_shapes(a.shape, b.shape) != tuple(a.shape):
         raise RuntimeError(f"mul: the dense operand of shape {list(b.shape)} does not broadcast to the sparse "
                            f"operand's shape {list(a.shape)}")
-    factors = np.broadcast_to(b, a.shape)[tuple(a.indices)]
+    factors = a.xp.broadcast_to(b, a.shape)[tuple(a.indices)]
     return SparseCOOArray(a.indices, a.values * factors, a.shape, a.coalesced)
 
 
@@ -331,8 +355,9 @@ def zero_preserving(name):
 def empty_like(a, dtype=None):
     """No entries, a's shape and sparse dims (PyTorch's zeros_like/empty_like of a sparse tensor)."""
     sd = a.indices.shape[0]
-    values = np.zeros((0,) + a.values.shape[1:], a.values.dtype if dtype is None else dtype)
-    return SparseCOOArray(np.zeros((sd, 0), _INDEX), values, a.shape, True)
+    xp = a.xp
+    values = xp.zeros((0,) + a.values.shape[1:], a.values.dtype if dtype is None else dtype)
+    return SparseCOOArray(xp.zeros((sd, 0), _INDEX), values, a.shape, True)
 
 
 def divide(a, b):
@@ -367,18 +392,18 @@ def matmul(x, y):
         return segment_sum(rows, x.values[:, None] * y[cols], x.shape[0])      # row i: sum of v * y[col]
     rows, cols = y.indices
     # x @ y = (y.T @ x.T).T: column j of the result sums v * x[:, row] over y's entries in column j
-    return np.ascontiguousarray(segment_sum(cols, y.values[:, None] * x[:, rows].T, y.shape[1]).T)
+    return y.xp.ascontiguousarray(segment_sum(cols, y.values[:, None] * x[:, rows].T, y.shape[1]).T)
 
 
 def _sparse_sparse(a, b):
     """Sparse @ sparse: every entry (i, k) of a meets b's entries in row k (b coalesced: rows sorted)."""
     a, b = coalesce(a), coalesce(b)
-    (a_rows, a_cols), (b_rows, b_cols) = a.indices, b.indices
-    start = np.searchsorted(b_rows, a_cols, "left")
-    counts = np.searchsorted(b_rows, a_cols, "right") - start
-    a_pos = np.repeat(np.arange(a_cols.shape[0]), counts)
-    b_pos = start[a_pos] + np.arange(a_pos.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
-    indices = np.stack([a_rows[a_pos], b_cols[b_pos]]).astype(_INDEX, copy=False)
+    (a_rows, a_cols), (b_rows, b_cols), xp = a.indices, b.indices, a.xp
+    start = xp.searchsorted(b_rows, a_cols, "left")
+    counts = xp.searchsorted(b_rows, a_cols, "right") - start
+    a_pos = repeat_groups(counts)
+    b_pos = start[a_pos] + xp.arange(a_pos.shape[0]) - (xp.cumsum(counts) - counts)[a_pos]
+    indices = xp.stack([a_rows[a_pos], b_cols[b_pos]]).astype(_INDEX, copy=False)
     return coalesce(SparseCOOArray(indices, a.values[a_pos] * b.values[b_pos], (a.shape[0], b.shape[1])))
 
 
@@ -386,4 +411,5 @@ def vdot(x, y):
     """Sum of conj(x) * y over all elements (the gradient of a scalar factor, ops/arithmetic.py _times)."""
     x = to_dense(x) if isinstance(x, SparseCOOArray) else x
     y = to_dense(y) if isinstance(y, SparseCOOArray) else y
-    return np.asarray(np.vdot(x, y))
+    xp = array_module(x)
+    return xp.asarray(xp.vdot(x, y))

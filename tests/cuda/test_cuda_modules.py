@@ -840,6 +840,107 @@ def F_(name, fn, random=False, **kwargs):
     return Case(name, fn, [], random=random, cls=None, **kwargs)
 
 
+def _graded(op, *shapes, dtype=None, low=-2.0, high=2.0):
+    """op on drawn inputs of the given shapes (float64, or cast to dtype): its output and the gradients of the
+    drawn inputs from fixed cotangents (the device-built index and weight arrays of nn's resampling, padding
+    and shuffles reach both)."""
+    def run(x):
+        leaves = [x(*shape, low=low, high=high) for shape in shapes]
+        out = op(*[t if dtype is None else t.to(dtype) for t in leaves])
+        backward(out)
+        return out, [t.grad for t in leaves]
+    return run
+
+
+def _interp(shape, **kwargs):
+    return _graded(lambda t: F.interpolate(t, **kwargs), shape)
+
+
+def _packed(lengths, batch_first=False, enforce_sorted=True, total_length=None, padding_value=0.0):
+    """pack_padded_sequence then pad_packed_sequence of a drawn padded batch: the packed data and the padded
+    output on the device (with the input's gradient), batch_sizes and the returned lengths on the cpu."""
+    def run(x):
+        steps, batch = max(lengths), len(lengths)
+        padded = x(*((batch, steps) if batch_first else (steps, batch)), 2)
+        packed = rnn_utils.pack_padded_sequence(padded, lengths, batch_first=batch_first,
+                                                enforce_sorted=enforce_sorted)
+        out, out_lengths = rnn_utils.pad_packed_sequence(packed, batch_first=batch_first, total_length=total_length,
+                                                         padding_value=padding_value)
+        backward(out)
+        indices = [] if packed.sorted_indices is None else [packed.sorted_indices, packed.unsorted_indices]
+        return packed.data, indices, out, padded.grad, Host((packed.batch_sizes, out_lengths))
+    return run
+
+
+def _sequences_round_trip(enforce_sorted):
+    def run(x):
+        seqs = [x(4, 2), x(3, 2), x(1, 2)] if enforce_sorted else [x(1, 2), x(4, 2), x(3, 2), x(4, 2)]
+        packed = rnn_utils.pack_sequence(seqs, enforce_sorted=enforce_sorted)
+        unpacked = rnn_utils.unpack_sequence(packed)
+        backward(*unpacked)
+        padded = rnn_utils.pad_sequence(seqs, batch_first=True, padding_value=2.5, padding_side="left")
+        lengths = ember.tensor([s.shape[0] for s in seqs])
+        return (packed.data, unpacked, [s.grad for s in seqs], padded,
+                rnn_utils.unpad_sequence(padded.flip(1), lengths, batch_first=True), Host((packed.batch_sizes,)))
+    return run
+
+
+# nn's resampling (interpolate, grid_sample, affine_grid), padding and shuffles build their index and weight arrays
+# with the device's array module; the packing utilities keep their bookkeeping on the host (as PyTorch does)
+RESAMPLING_CASES = [
+    F_("interpolate-nearest-1d-scale", _interp((2, 3, 5), scale_factor=2.5)),
+    F_("interpolate-nearest-2d-size", _interp((1, 2, 4, 5), size=(7, 3))),
+    F_("interpolate-nearest-same-size-scale", _interp((1, 2, 4), scale_factor=1.2)),
+    F_("interpolate-nearest-exact-3d", _interp((1, 1, 2, 3, 4), scale_factor=(1.5, 2.0, 0.5), mode="nearest-exact")),
+    F_("interpolate-nearest-int", lambda x: F.interpolate(x.const(np.arange(24).reshape(1, 2, 3, 4)), size=(5, 2))),
+    F_("interpolate-linear-align", _interp((2, 3, 5), size=8, mode="linear", align_corners=True)),
+    F_("interpolate-linear-scale", _interp((2, 3, 5), scale_factor=0.6, mode="linear")),
+    F_("interpolate-bilinear-align-scale", _interp((1, 2, 4, 5), scale_factor=(2.0, 0.5), mode="bilinear",
+                                                   align_corners=True)),
+    F_("interpolate-bilinear-float32", _graded(lambda t: F.interpolate(t, size=(3, 7), mode="bilinear"), (1, 2, 4, 5),
+                                               dtype=ember.float32), rtol=1e-6),
+    F_("interpolate-bicubic-align", _interp((1, 1, 4, 5), scale_factor=1.7, mode="bicubic", align_corners=True)),
+    F_("interpolate-bicubic-down", _interp((1, 2, 6, 5), size=(3, 4), mode="bicubic")),
+    F_("interpolate-trilinear-align", _interp((1, 2, 2, 3, 4), size=(3, 2, 5), mode="trilinear",
+                                              align_corners=True)),
+    F_("interpolate-trilinear-scale", _interp((1, 1, 3, 2, 3), scale_factor=1.5, mode="trilinear",
+                                              recompute_scale_factor=False)),
+    F_("interpolate-area-1d", _interp((2, 2, 7), size=3, mode="area")),
+    F_("interpolate-area-3d", _interp((1, 1, 4, 3, 5), scale_factor=0.5, mode="area")),
+    F_("interpolate-same-size", _interp((1, 2, 3, 4), size=(3, 4))),
+    F_("interpolate-antialias", _interp((1, 1, 6, 6), size=(3, 3), mode="bilinear", antialias=True)),
+    F_("upsample_bilinear", _graded(lambda t: F.upsample_bilinear(t, scale_factor=2), (1, 1, 2, 3))),
+    F_("grid_sample-zeros-align", _graded(lambda t, g: F.grid_sample(t, g, align_corners=True), (2, 2, 3, 4),
+                                          (2, 4, 3, 2))),
+    F_("grid_sample-nearest-reflection", _graded(lambda t, g: F.grid_sample(
+        t, g, mode="nearest", padding_mode="reflection"), (1, 2, 4, 4), (1, 3, 3, 2), low=-1.7, high=1.7)),
+    F_("grid_sample-border-float32", _graded(lambda t, g: F.grid_sample(t, g, padding_mode="border"), (1, 1, 3, 3),
+                                             (1, 2, 2, 2), dtype=ember.float32), rtol=1e-6),
+    F_("affine_grid-align-float32", _graded(lambda t: F.affine_grid(t, (2, 1, 4, 3), align_corners=True), (2, 2, 3),
+                                            dtype=ember.float32), rtol=1e-6),
+    F_("affine_grid-3d-unaligned", _graded(lambda t: F.affine_grid(t, (1, 2, 3, 2, 4)), (1, 3, 4))),
+    F_("affine_grid-unit-size", _graded(lambda t: F.affine_grid(t, (1, 1, 1, 3)), (1, 2, 3))),
+    F_("pad-reflect-1d", _graded(lambda t: F.pad(t, (3, 1), mode="reflect"), (2, 3, 4))),
+    F_("pad-reflect-2d-unbatched", _graded(lambda t: F.pad(t, (1, 2, 2, 0), mode="reflect"), (2, 3, 4))),
+    F_("pad-reflect-3d", _graded(lambda t: F.pad(t, (1, 1, 0, 2, 1, 0), mode="reflect"), (1, 1, 2, 3, 3))),
+    F_("pad-replicate", _graded(lambda t: F.pad(t, (2, 3, 0, 1), mode="replicate"), (1, 2, 3, 2))),
+    F_("pad-circular", _graded(lambda t: F.pad(t, (2, 1, 1, 3), mode="circular"), (1, 2, 3, 4))),
+    F_("pad-constant", _graded(lambda t: F.pad(t, (1, 2, 0, 1), value=-0.5), (2, 3, 2))),
+    F_("pad-zero-width", _graded(lambda t: F.pad(t, (0, 0), mode="reflect"), (1, 2, 3))),
+    F_("pixel_shuffle", _graded(lambda t: F.pixel_shuffle(t, 2), (2, 8, 2, 3))),
+    F_("pixel_unshuffle", _graded(lambda t: F.pixel_unshuffle(t, 2), (1, 2, 4, 6))),
+    F_("channel_shuffle", _graded(lambda t: F.channel_shuffle(t, 3), (2, 6, 2))),
+    F_("unfold-unbatched", _graded(lambda t: F.unfold(t, (2, 2), dilation=(2, 1), padding=(1, 0)), (2, 4, 3))),
+    F_("fold-unbatched", _graded(lambda t: F.fold(t, (3, 4), 2, padding=1, stride=(2, 1)), (8, 10))),
+    F_("pack_padded-sorted", _packed([4, 3, 3, 1])),
+    F_("pack_padded-batch_first-unsorted", _packed([2, 4, 1, 4], batch_first=True, enforce_sorted=False,
+                                                   total_length=6, padding_value=1.5)),
+    F_("pack_padded-unsorted-raises", _packed([2, 3], enforce_sorted=True)),
+    F_("pack_sequence-sorted", _sequences_round_trip(True)),
+    F_("pack_sequence-unsorted", _sequences_round_trip(False)),
+]
+
+
 def _assert_shapes(results, shapes):
     assert [tuple(t.shape) for t, _ in results] == shapes
 
@@ -975,7 +1076,7 @@ def _run_function(case, device):
         return error
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in FUNCTION_CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in FUNCTION_CASES + RESAMPLING_CASES])
 def test_function_on_cuda_matches_cpu(case, cuda_device):
     cpu, gpu = _run_function(case, "cpu"), _run_function(case, cuda_device)
     if isinstance(cpu, Exception):

@@ -246,6 +246,35 @@ def test_interpolate_float32_matches_torch(torch):
         np.testing.assert_allclose(out.numpy(), expected.numpy(), atol=1e-5)
 
 
+def test_interpolate_nearest_same_size_uses_the_scale_factor():
+    """A scale_factor whose output size equals the input's (4 * 1.2 -> 4) still maps rows by 1 / scale_factor:
+    nearest is the identity only when the factor is 1, but for PyTorch's CPU nearest2d, which copies such a dim."""
+    x = ember.arange(4.0).reshape(1, 1, 4)
+    assert F.interpolate(x, scale_factor=1.2).flatten().tolist() == [0.0, 0.0, 1.0, 2.0]
+    assert F.interpolate(x, scale_factor=1.2, mode="nearest-exact").flatten().tolist() == [0.0, 1.0, 2.0, 2.0]
+    assert F.interpolate(x.reshape(1, 1, 4, 1, 1), scale_factor=(1.2, 1, 1)).flatten().tolist() == [0.0, 0.0, 1.0, 2.0]
+    assert F.interpolate(x.reshape(1, 1, 4, 1), scale_factor=(1.2, 1)).flatten().tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert F.interpolate(x, size=4).flatten().tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert F.interpolate(x, scale_factor=1.2, recompute_scale_factor=True).flatten().tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("kw", [{"scale_factor": 1.2}, {"scale_factor": (1.1, 1.3)}, {"scale_factor": 1.01},
+                                {"scale_factor": 1.2, "recompute_scale_factor": True}])
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+@pytest.mark.parametrize("shape", [(1, 2, 4), (1, 2, 4, 6), (1, 1, 4, 6, 5)])
+def test_interpolate_nearest_same_size_matches_torch(torch, kw, mode, shape):
+    if isinstance(kw["scale_factor"], tuple):
+        kw = dict(kw, scale_factor=(kw["scale_factor"] * 2)[:len(shape) - 2])
+    if len(shape) == 4 or mode == "nearest-exact":
+        _compare(torch, lambda F, m, x: F.interpolate(x, mode=mode, **kw), [shape])
+        return
+    # PyTorch's CPU upsample_nearest1d/3d backward copies a dim kept at its size although the forward does not:
+    # ember's gradient is the forward's own (an index_select's), so only the values are compared
+    x = np.random.default_rng(0).standard_normal(shape)
+    expected = torch.nn.functional.interpolate(torch.tensor(x), mode=mode, **kw).numpy()
+    np.testing.assert_array_equal(F.interpolate(ember.tensor(x), mode=mode, **kw).numpy(), expected)
+
+
 @pytest.mark.parametrize("mode", ["bilinear", "bicubic", "nearest"])
 def test_interpolate_gradcheck(mode):
     ac = None if mode == "nearest" else True

@@ -11,7 +11,8 @@ import math
 import numpy as np
 
 from ... import _dtype as _dt
-from ..._tensor import Tensor
+from ..._backends import backend_for as _backend_for
+from ..._tensor import Tensor, _make
 from ...ops import creation as _creation
 from ...ops._common import nodiff, saves_for
 from ...ops.joining import cat
@@ -28,9 +29,9 @@ def _causal_mask(length, source, dtype, device):
     key = (length, source, dtype, device)
     mask = _causal_cache.get(key)
     if mask is None:
-        upper = np.triu(np.ones((length, source), dtype=bool), 1)
-        array = np.where(upper, -np.inf, 0.0).astype(dtype.numpy)
-        mask = _creation.tensor(array, device=device)
+        xp = _backend_for(device).xp
+        upper = xp.triu(xp.ones((length, source), dtype=bool), 1)
+        mask = _make(xp.where(upper, -math.inf, 0.0).astype(dtype.numpy), device)
         if len(_causal_cache) > 32:
             _causal_cache.clear()
         _causal_cache[key] = mask

@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import _dtype as _dt
 from ..._memory_format import keep_format_tensor
-from ...ops import creation as _creation
+from ..._tensor import _make
 from ...ops.adaptive_pooling import adaptive_avg_pool
 from ...ops.comparison import where
 from ...amp._dispatch import AUTOCAST, autocast_run
@@ -54,24 +54,25 @@ def _coord_scale(in_size, out_size, scale, align_corners, real):
     return real(in_size / out_size)
 
 
-def _taps(mode, in_size, out_size, scale, align_corners, real):
-    """[(index array, weight array or None)] whose weighted sum along a dim resamples it."""
-    dst = np.arange(out_size, dtype=real)
+def _taps(xp, mode, in_size, out_size, scale, align_corners, real):
+    """[(index array, weight array or None)] whose weighted sum along a dim resamples it, as arrays of xp (the
+    input's device); None where the dim is kept as it is."""
     if mode in ("nearest", "nearest-exact"):
-        if mode == "nearest" and out_size == in_size:
-            return [(np.arange(out_size), None)]
         # nearest modes compute their source index in float32 whatever the dtype, as PyTorch does
         factor = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(in_size / out_size)
+        if factor == 1 and out_size == in_size:     # floor(i + 0 or 0.5) == i: every row maps to itself
+            return None
         offset = np.float32(0.5) if mode == "nearest-exact" else np.float32(0)
-        index = np.floor((dst.astype(np.float32) + offset) * factor).astype(np.int64)
-        return [(np.minimum(index, in_size - 1), None)]
+        index = xp.floor((xp.arange(out_size, dtype=np.float32) + offset) * factor).astype(np.int64)
+        return [(xp.minimum(index, in_size - 1), None)]
+    dst = xp.arange(out_size, dtype=real)
     ratio = _coord_scale(in_size, out_size, scale, align_corners, real)
     if align_corners:
         src = ratio * dst
     else:
         src = ratio * (dst + real(0.5)) - real(0.5)
     if mode == "bicubic":
-        base = np.floor(src)
+        base = xp.floor(src)
         t = (src - base).astype(real)
         base = base.astype(np.int64)
         a = real(-0.75)                              # PyTorch's cubic convolution coefficient
@@ -82,10 +83,10 @@ def _taps(mode, in_size, out_size, scale, align_corners, real):
         def far(x):                                  # 1 < |x| < 2
             return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
         weights = [far(t + 1), near(t), near(1 - t), far(2 - t)]
-        return [(np.clip(base + k - 1, 0, in_size - 1), w) for k, w in enumerate(weights)]
-    src = np.maximum(src, real(0))                   # linear modes clamp negative source positions
-    low = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
-    high = np.minimum(low + 1, in_size - 1)
+        return [(xp.clip(base + k - 1, 0, in_size - 1), w) for k, w in enumerate(weights)]
+    src = xp.maximum(src, real(0))                   # linear modes clamp negative source positions
+    low = xp.minimum(xp.floor(src).astype(np.int64), in_size - 1)
+    high = xp.minimum(low + 1, in_size - 1)
     frac = (src - low).astype(real)
     return [(low, 1 - frac), (high, frac)]
 
@@ -94,10 +95,11 @@ def _resample_dim(input, dim, taps):
     out = None
     shape = [1] * input.ndim
     shape[dim] = len(taps[0][0])
+    device = input.device
     for index, weight in taps:
-        picked = input.index_select(dim, _creation.tensor(index, device=input.device))
+        picked = input.index_select(dim, _make(index, device))
         if weight is not None:
-            picked = picked * _creation.tensor(weight.reshape(shape), dtype=input.dtype, device=input.device)
+            picked = picked * _make(weight.reshape(shape).astype(input._array.dtype, copy=False), device)
         out = picked if out is None else out + picked
     return out
 
@@ -141,14 +143,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if input.dtype.category < _dt.FLOAT and mode not in ("nearest", "nearest-exact"):
         raise RuntimeError(f"\"upsample_{mode}\" not implemented for '{input.dtype.name.capitalize()}'")
     real = np.float64 if input.dtype is _dt.float64 else np.float32
+    xp = input._backend().xp
     out = input
     for i, (target, scale) in enumerate(zip(sizes, scales)):
         dim = 2 + i
-        taps = _taps(mode, input.shape[dim], target, scale, align_corners, real)
-        if len(taps) == 1 and taps[0][1] is None and target == input.shape[dim] and \
-                np.array_equal(taps[0][0], np.arange(target)):
-            continue
-        out = _resample_dim(out, dim, taps)
+        if nd == 2 and mode == "nearest" and target == input.shape[dim]:
+            continue                                 # PyTorch's CPU nearest2d copies a dim kept at its size
+        taps = _taps(xp, mode, input.shape[dim], target, scale, align_corners, real)
+        if taps is not None:
+            out = _resample_dim(out, dim, taps)
     # see Note [memory formats]; PyTorch's upsampling kernels keep a channels-last layout
     return keep_format_tensor(out, input) if out is not input else input.clone()
 
@@ -168,11 +171,11 @@ def upsample_bilinear(input, size=None, scale_factor=None):
 
 # --- sampling grids ---------------------------------------------------------------------------------------------
 
-def _base_coords(size, align_corners):
+def _base_coords(xp, size, align_corners):
     if size <= 1:
-        coords = np.zeros(max(size, 0))
+        coords = xp.zeros(max(size, 0))
     else:
-        coords = np.linspace(-1.0, 1.0, size)
+        coords = xp.linspace(-1.0, 1.0, size)
         if not align_corners:
             coords = coords * (size - 1) / size
     return coords
@@ -182,6 +185,7 @@ def affine_grid(theta, size, align_corners=None):
     """Sampling grid (N, H, W, 2) (or (N, D, H, W, 3)) of an affine map theta (N, 2, 3) (or (N, 3, 4))."""
     align_corners = bool(align_corners)
     size = tuple(int(s) for s in size)
+    xp = theta._backend().xp
     if not theta.dtype.is_floating_point:
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
     if len(size) == 4:
@@ -189,21 +193,21 @@ def affine_grid(theta, size, align_corners=None):
             raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {list(size)}. Got "
                              f"{list(theta.shape)}.")
         n, _, h, w = size
-        xs = _base_coords(w, align_corners)
-        ys = _base_coords(h, align_corners)
-        base = np.stack([np.broadcast_to(xs[None, :], (h, w)), np.broadcast_to(ys[:, None], (h, w)),
-                         np.ones((h, w))], -1).reshape(1, h * w, 3)
+        xs = _base_coords(xp, w, align_corners)
+        ys = _base_coords(xp, h, align_corners)
+        base = xp.stack([xp.broadcast_to(xs[None, :], (h, w)), xp.broadcast_to(ys[:, None], (h, w)),
+                         xp.ones((h, w))], -1).reshape(1, h * w, 3)
         spatial = (h, w)
     elif len(size) == 5:
         if theta.ndim != 3 or tuple(theta.shape[1:]) != (3, 4):
             raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size {list(size)}. Got "
                              f"{list(theta.shape)}.")
         n, _, d, h, w = size
-        xs = _base_coords(w, align_corners)
-        ys = _base_coords(h, align_corners)
-        zs = _base_coords(d, align_corners)
-        grid = np.meshgrid(zs, ys, xs, indexing="ij")
-        base = np.stack([grid[2], grid[1], grid[0], np.ones((d, h, w))], -1).reshape(1, d * h * w, 4)
+        xs = _base_coords(xp, w, align_corners)
+        ys = _base_coords(xp, h, align_corners)
+        zs = _base_coords(xp, d, align_corners)
+        grid = xp.meshgrid(zs, ys, xs, indexing="ij")
+        base = xp.stack([grid[2], grid[1], grid[0], xp.ones((d, h, w))], -1).reshape(1, d * h * w, 4)
         spatial = (d, h, w)
     else:
         raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
@@ -212,7 +216,7 @@ def affine_grid(theta, size, align_corners=None):
         raise ValueError(f"Expected non-zero, positive output size. Got {list(size)}")
     if theta.shape[0] != n:
         raise ValueError(f"Expected theta batch size {theta.shape[0]} to match size[0]={n}")
-    base = _creation.tensor(base, dtype=theta.dtype, device=theta.device)
+    base = _make(base.astype(theta._array.dtype, copy=False), theta.device)     # on theta's device
     grid = base @ theta.mT                          # (N, points, ndim)
     return grid.reshape(n, *spatial, len(spatial))
 

@@ -9,8 +9,7 @@ import math
 import numpy as np
 
 from ..._memory_format import keep_format_tensor
-from ..._tensor import Tensor
-from ...ops import creation as _creation
+from ..._tensor import Tensor, _make
 from ...ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
                          constant_pad_nd, expand_arg, fold_columns, unfold_columns)
 from ...amp._dispatch import AUTOCAST, autocast_run
@@ -74,15 +73,15 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
 # --- padding -------------------------------------------------------------------------------------------------
 
-def _pad_index(mode, size, lo, hi):
-    """Source positions along one dim for reflect / replicate / circular padding."""
-    positions = np.arange(-lo, size + hi)
+def _pad_index(xp, mode, size, lo, hi):
+    """Source positions along one dim for reflect / replicate / circular padding, an int64 array of xp."""
+    positions = xp.arange(-lo, size + hi, dtype=np.int64)
     if mode == "reflect":
         period = 2 * (size - 1)
-        positions = np.abs(positions) % period if period else np.zeros_like(positions)
-        positions = np.where(positions >= size, period - positions, positions)
+        positions = xp.abs(positions) % period if period else xp.zeros_like(positions)
+        positions = xp.where(positions >= size, period - positions, positions)
     elif mode == "replicate":
-        positions = np.clip(positions, 0, size - 1)
+        positions = xp.clip(positions, 0, size - 1)
     else:
         positions = positions % size
     return positions
@@ -111,7 +110,7 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(f"Only 2D, 3D, 4D, 5D padding with non-constant padding are supported for now "
                                   f"(pad of length {len(pad)} needs a {dims + 1}D or {dims + 2}D input for mode "
                                   f"{mode}, got {input.ndim}D)")
-    out = input
+    out, xp = input, input._backend().xp
     for i in range(dims):
         lo, hi = pad[2 * i], pad[2 * i + 1]
         dim = input.ndim - 1 - i
@@ -126,7 +125,7 @@ def pad(input, pad, mode="constant", value=None):
             raise RuntimeError(f"padding size is expected to be less than the input's dimension {dim} size 0")
         if lo == 0 and hi == 0:
             continue
-        index = _creation.tensor(_pad_index(mode, size, lo, hi), device=input.device)
+        index = _make(_pad_index(xp, mode, size, lo, hi), input.device)
         if out is input and mode != "circular":        # PyTorch's reflection/replication pad saves its input
             from ...ops.indexing import IndexWatched
             out = IndexWatched.apply(input, (slice(None),) * dim + (index._array,), watch=(input,))

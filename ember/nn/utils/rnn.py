@@ -2,7 +2,8 @@
 
 A packed batch is time-major: step t holds the first batch_sizes[t] sequences (sorted longest
 first), so `data` is every step's rows stacked. Packing and unpacking are one index_select each
-(differentiable), with the row indices computed in NumPy.
+(differentiable) on the data's device, with the row indices computed on the host in NumPy from the lengths and
+batch sizes, which PyTorch keeps on the host whatever the data's device (see _host_ints).
 """
 import collections
 
@@ -77,8 +78,16 @@ def _lengths_array(lengths):
         if lengths.ndim != 1 or lengths.device.type != "cpu":      # PyTorch reads lengths on the host only
             raise RuntimeError(f"'lengths' argument should be a 1D CPU int64 tensor, but got {lengths.ndim}D "
                                f"{lengths.device} Long tensor")
-        return np.asarray(lengths.tolist(), dtype=np.int64)
-    return np.asarray(list(lengths), dtype=np.int64).reshape(-1)
+        lengths = lengths.tolist()
+    return _host_ints(list(lengths))
+
+
+def _host_ints(values):
+    """Host int64 array of lengths, batch sizes or a batch permutation (Python ints, read once from a host copy).
+    PyTorch keeps these on the host whatever the data's device (lengths must be a cpu tensor or a list,
+    batch_sizes is always a cpu tensor), and so is the row bookkeeping computed from them here: its result reaches
+    the data's device once, as the index of one index_select."""
+    return np.asarray(values, dtype=np.int64).reshape(-1)
 
 
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
@@ -106,19 +115,20 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     if batch_first:
         input = input.transpose(0, 1)
     steps, batch = input.shape[0], input.shape[1]
-    batch_sizes = (lengths[None, :] > np.arange(int(lengths[0]) if lengths.size else 0)[:, None]).sum(1)
-    source = np.arange(batch) if order is None else order
-    rows = np.concatenate([t * batch + source[:n] for t, n in enumerate(batch_sizes)]) if batch_sizes.size \
-        else np.zeros(0, dtype=np.int64)
+    # host bookkeeping (see _host_ints): sequence b is alive at step t while t < its length; the packed rows are
+    # the alive (t, b) cells in time-major order, b running over the sorted batch
+    step = np.arange(int(lengths[0]) if lengths.size else 0)[:, None]
+    alive = lengths[None, :] > step
+    rows = (step * batch + (np.arange(batch) if order is None else order))[alive]
     flat = input.reshape(steps * batch, *input.shape[2:])
     data = flat.index_select(0, ops.tensor(rows, device=input.device))
     sorted_indices = None if order is None else ops.tensor(order, device=input.device)
-    return PackedSequence(data, ops.tensor(batch_sizes.astype(np.int64)), sorted_indices, None)
+    return PackedSequence(data, ops.tensor(alive.sum(1, dtype=np.int64)), sorted_indices, None)
 
 
 def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
     """Inverse of pack_padded_sequence: (padded (T, B, *), lengths) in the original batch order."""
-    data, batch_sizes = sequence.data, np.asarray(sequence.batch_sizes.tolist(), dtype=np.int64)
+    data, batch_sizes = sequence.data, _host_ints(sequence.batch_sizes.tolist())
     steps = batch_sizes.shape[0]
     batch = int(batch_sizes[0]) if steps else 0
     if total_length is not None:
@@ -128,14 +138,14 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
         steps_out = total_length
     else:
         steps_out = steps
-    # row of `data` for each (t, b) of the padded output; the extra last row holds padding_value
+    # host bookkeeping (see _host_ints): the row of `data` for each (t, b) of the padded output, the packed rows
+    # filling the alive cells (b < batch_sizes[t]) in time-major order; the extra last row holds padding_value
+    alive = batch_sizes[:, None] > np.arange(batch)
     where = np.full((steps_out, batch), data.shape[0], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(batch_sizes)[:-1]]) if steps else np.zeros(0, dtype=np.int64)
-    for t in range(steps):                                  # one vectorised row per time step
-        where[t, :batch_sizes[t]] = offsets[t] + np.arange(batch_sizes[t])
-    lengths = (batch_sizes[None, :] > np.arange(batch)[:, None]).sum(1)
+    where[:steps][alive] = np.arange(int(batch_sizes.sum()))
+    lengths = alive.sum(0, dtype=np.int64)
     if sequence.unsorted_indices is not None:
-        order = np.asarray(sequence.unsorted_indices.tolist(), dtype=np.int64)
+        order = _host_ints(sequence.unsorted_indices.tolist())
         where = where[:, order]
         lengths = lengths[order]
     pad_row = ops.full((1,) + tuple(data.shape[1:]), padding_value, dtype=data.dtype, device=data.device)
@@ -144,7 +154,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     padded = padded.reshape(steps_out, batch, *data.shape[1:])
     if batch_first:
         padded = padded.transpose(0, 1)
-    return padded, ops.tensor(lengths.astype(np.int64))
+    return padded, ops.tensor(lengths)
 
 
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
