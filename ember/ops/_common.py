@@ -17,12 +17,21 @@ from ..sparse._coo_array import SparseCOOArray as _SparseCOO
 _FROM_NUMPY = _dt._FROM_NUMPY
 
 
+def _astype(array, np_dtype):
+    """array cast to np_dtype (a copy). An expanded (zero-stride) array comes out C-contiguous, as PyTorch's copy
+    of an overlapping tensor does: NumPy's order='K' would lay it out transposed, and elementwise ops that follow
+    their first operand's layout (Note [memory formats]) would pass that on."""
+    if 0 in array.strides:
+        return array.astype(np_dtype, order="C")
+    return array.astype(np_dtype)
+
+
 class ToCopy(Op):
     """Cast to another dtype (a copy); the gradient is cast back."""
     @staticmethod
     def forward(ctx, input, np_dtype):
         ctx.src = input.dtype
-        return input.astype(np_dtype)
+        return _astype(input, np_dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -43,7 +52,7 @@ def cast(t, dtype):
     else:
         with_grad = True
     if not with_grad:
-        return _make(t._array.astype(dtype.numpy), t._device)
+        return _make(_astype(t._array, dtype.numpy), t._device)
     return ToCopy.apply(t, dtype.numpy)
 
 

@@ -64,30 +64,17 @@ class _Flags:
     writeable = True
 
 
-class SparseCOOArray:
-    """indices (sparse_dim, nnz) int64, values (nnz, *dense shape), shape, coalesced: Note [sparse storage].
-    `origin` is set on the result of a zero-preserving unary op of an uncoalesced storage (_kernels.map_values):
-    (a weak reference to that storage, the op's name), so that writing it back in place is refused as PyTorch
-    refuses it ("sin_ requires coalesced input")."""
-    __slots__ = ("indices", "values", "shape", "coalesced", "origin", "__weakref__")
-    base = None                                   # never a view of an ndarray (Tensor.storage_offset is 0)
-    flags = _Flags()
-    __hash__ = None
+class SparseStorage:
+    """What a sparse storage (COO here, CSR/CSC in _csr.py) shows the dense machinery: the Tensor metadata read
+    from `shape` and the `values` array."""
+    __slots__ = ()
     __array_priority__ = 1000                     # above CuPy's ndarray: its operators defer to ours
-
-    def __init__(self, indices, values, shape, coalesced=False):
-        self.indices = indices
-        self.values = values
-        self.shape = tuple(shape)
-        self.coalesced = coalesced
-        self.origin = None
 
     @property
     def xp(self):
         """The array module of the storage's arrays: NumPy on the cpu, the device's (CuPy) on cuda."""
         return array_module(self.values)
 
-    # --- what Tensor's metadata reads --------------------------------------------------------------------
     @property
     def ndim(self):
         return len(self.shape)
@@ -114,6 +101,25 @@ class SparseCOOArray:
             step *= max(n, 1)
         return tuple(reversed(strides))
 
+
+class SparseCOOArray(SparseStorage):
+    """indices (sparse_dim, nnz) int64, values (nnz, *dense shape), shape, coalesced: Note [sparse storage].
+    `origin` is set on the result of a zero-preserving unary op of an uncoalesced storage (_kernels.map_values):
+    (a weak reference to that storage, the op's name), so that writing it back in place is refused as PyTorch
+    refuses it ("sin_ requires coalesced input")."""
+    __slots__ = ("indices", "values", "shape", "coalesced", "origin", "__weakref__")
+    base = None                                   # never a view of an ndarray (Tensor.storage_offset is 0)
+    flags = _Flags()
+    __hash__ = None
+
+    def __init__(self, indices, values, shape, coalesced=False):
+        self.indices = indices
+        self.values = values
+        self.shape = tuple(shape)
+        self.coalesced = coalesced
+        self.origin = None
+
+    # --- what Tensor's metadata reads (the rest: SparseStorage) -------------------------------------------
     @property
     def T(self):
         """TOp's forward (Tensor.t()): the transpose of a sparse matrix, a vector as it is."""

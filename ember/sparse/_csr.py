@@ -11,12 +11,10 @@ PyTorch's int32 or int64. The dense primitives run on it through the storage's p
 operand or another compressed one (products go through the COO kernels), -x, x * scalar, the zero-preserving
 ufuncs (sin, abs, relu ...) on the values, t()/transpose, sum(), clone, to(dtype), copy_/zero_; anything else
 raises PyTorch's error for a layout without that kernel."""
-import math
-
 import numpy as np
 
 from .._backends import array_module
-from ._coo_array import SparseCOOArray, _Flags
+from ._coo_array import SparseCOOArray, SparseStorage, _Flags
 from . import _kernels as K
 
 _INDEX = np.int64
@@ -34,14 +32,13 @@ def _layout_error(kind):
     return RuntimeError(f"unsupported tensor layout: {_NAMES[kind][2]}")
 
 
-class SparseCompressedArray:
+class SparseCompressedArray(SparseStorage):
     """compressed (n + 1,) offsets, plain (nnz,) indices, values (nnz, *dense shape), shape, kind ('csr' or
     'csc'): Note [compressed storage]."""
     __slots__ = ("compressed", "plain", "values", "shape", "kind")
     base = None
     flags = _Flags()
     __hash__ = None
-    __array_priority__ = 1000                     # above CuPy's ndarray: its operators defer to ours
 
     def __init__(self, compressed, plain, values, shape, kind="csr"):
         self.compressed = compressed
@@ -50,42 +47,13 @@ class SparseCompressedArray:
         self.shape = tuple(shape)
         self.kind = kind
 
-    @property
-    def xp(self):
-        """The array module of the storage's arrays: NumPy on the cpu, the device's (CuPy) on cuda."""
-        return array_module(self.values)
-
     def moved(self, source, target):
         """The storage copied from one device to another (source, target: their backends)."""
         def move(a):
             return target.from_numpy(source.to_numpy(a))
         return SparseCompressedArray(move(self.compressed), move(self.plain), move(self.values), self.shape, self.kind)
 
-    # --- what Tensor's metadata reads --------------------------------------------------------------------
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def dtype(self):
-        return self.values.dtype
-
-    @property
-    def size(self):
-        return math.prod(self.shape)
-
-    @property
-    def itemsize(self):
-        return self.values.dtype.itemsize
-
-    @property
-    def strides(self):                            # a contiguous tensor's, so that in-place ops pass their checks
-        strides, step = [], self.values.dtype.itemsize
-        for n in reversed(self.shape):
-            strides.append(step)
-            step *= max(n, 1)
-        return tuple(reversed(strides))
-
+    # --- what Tensor's metadata reads (the rest: SparseStorage) -------------------------------------------
     @property
     def T(self):
         return transpose(self)

@@ -76,9 +76,10 @@ KNOWN = [
     _k("not a bug, rounding: LBFGS's history (al = ro * s.q with ro = 1 / y.s, y.s small near a minimum) "
        "agrees to ~3e-10 in float64; the parameters to ~1e-12", "optim", "LBFGS", "state:value", anywhere=True),
     _k("rounding at a kink, not fixable in general: PyTorch's dot is MKL's ddot, whose summation order (CPU "
-       "dependent) ember emulates for up to 4 elements only; with more parameters an L-BFGS step can land one ulp "
-       "off |x - c| = 0 in one library and on it in the other (abs' is 0 there), and the runs part",
-       "optim", "LBFGS", "value state:value", anywhere=True, when=lambda p, d: ".abs()" in p.source()),
+       "dependent) ember emulates for up to 4 elements only, and the two-loop recursion is not reproduced bit for "
+       "bit over several steps; so an L-BFGS step can land one ulp off |x - c| = 0 in one library and on it (or "
+       "on its other side) in the other (abs' is 0 there, +-1 beside it), and the runs part",
+       "optim", "LBFGS", "value state:value grad:value", anywhere=True, when=lambda p, d: ".abs()" in p.source()),
 ]
 
 

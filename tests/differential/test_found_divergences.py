@@ -205,3 +205,13 @@ def test_nansum_backward_multiplies_by_the_mask():
         (m.nansum(x) * float("inf")).backward()
         return str(x.grad.tolist())
     assert outcome(grad) == ["[inf, nan]"] * 2
+
+
+def test_an_expanded_operand_cast_for_promotion_keeps_the_result_contiguous():
+    def strides(m):
+        v2 = m.tensor([0.5, 0.5, 0.5]).expand((2, 3))
+        v1 = m.ones(2, 3, dtype=m.float64)
+        out = [m.maximum(v2, v1).stride(), (v2 + v1).stride(), v2.double().stride()]
+        m.maximum(v2, v1).view(-1)                  # a view of the result works, as PyTorch's
+        return out
+    assert outcome(strides) == [[(3, 1)] * 3] * 2
