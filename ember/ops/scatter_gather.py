@@ -4,7 +4,7 @@ index_select/index_add/index_copy/index_fill with PyTorch's index checks for eac
 from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
-from ..sparse._coo_array import SparseCOOArray as _SparseCOO
+from ..sparse._coo_array import SparseCOOArray as _SparseCOO, SparseStorage
 from ._common import cast, checked_scalar
 from ._registry import export
 from ._shapes import wrap_dim
@@ -121,7 +121,7 @@ class ScatterAdd(Op):
         ctx.save_for_backward(index)
         out = input.copy()
         target, full, block = _scatter_target(ctx.xp, out, index, dim, src)
-        ctx.xp.add.at(target, full, block)
+        ctx.backend.add_at(target, full, block)
         return out
 
     @staticmethod
@@ -188,12 +188,12 @@ class ScatterReduce(Op):
         if reduce in ("sum", "mean"):
             if not include_self:
                 out[full] = 0
-            xp.add.at(out, full, src)
+            ctx.backend.add_at(out, full, src)
             if reduce == "mean":
                 count = xp.zeros(out.shape, dtype=out.dtype if out.dtype.kind == "f" else xp.float64)
                 if include_self:
                     count += 1
-                xp.add.at(count, full, 1)
+                ctx.backend.add_at(count, full, 1)
                 count = xp.maximum(count, 1)
                 out = out / count if out.dtype.kind == "f" else xp.floor_divide(out, count).astype(out.dtype)
                 ctx.count = count
@@ -239,7 +239,7 @@ class ScatterReduce(Op):
             if ctx.needs_input_grad[3]:
                 src_zero = src._array == 0
                 zeros_per_slot = ctx.xp.zeros(out.shape, dtype=ctx.xp.int64)
-                ctx.xp.add.at(zeros_per_slot, _full_index(ctx.xp, index._array, dim), src_zero)
+                ctx.backend.add_at(zeros_per_slot, _full_index(ctx.xp, index._array, dim), src_zero)
                 single = src_zero & (ctx.xp.take_along_axis(zeros_per_slot, index._array, dim) == 1)
                 by_masked_src = ScatterReduce.apply(input, dim, index, Where.apply(single, 1.0, src), "prod",
                                                     include_self)
@@ -410,12 +410,15 @@ def index_select(input, dim, index):
 class IndexAdd(Op):
     @staticmethod
     def forward(ctx, input, dim, index, source, alpha):
-        xp = ctx.xp
         ctx.dim, ctx.alpha = dim, alpha
         ctx.save_for_backward(index, source if ctx.needs_input_grad[3] else None)    # as PyTorch
         out = input.copy()
         target = out.reshape(1) if out.ndim == 0 else out     # a 0-d self is one slot (PyTorch's reading)
-        xp.add.at(target, _along(dim, index), source * alpha if alpha != 1 else source)
+        values = source * alpha if alpha != 1 else source
+        if isinstance(values, SparseStorage):      # the storage refuses it, with PyTorch's NotImplementedError
+            ctx.xp.add.at(target, _along(dim, index), values)
+        else:
+            ctx.backend.add_at(target, _along(dim, index), values)
         return out
 
     @staticmethod
