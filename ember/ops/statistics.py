@@ -247,7 +247,7 @@ def mode(input, dim=-1, keepdim=False):
     dim = wrap_dim(dim, input.ndim)
 
     def fn(xp, a):
-        moved = xp.moveaxis(a, dim, -1)
+        moved = xp.moveaxis(a, dim, -1) if a.ndim else a       # a 0-d input is its own mode, at index 0
         flat = moved.reshape(-1, moved.shape[-1]) if moved.ndim else moved.reshape(1, 1)
         vals = xp.empty(flat.shape[0], dtype=a.dtype)
         idxs = xp.empty(flat.shape[0], dtype=xp.int64)
@@ -259,11 +259,13 @@ def mode(input, dim=-1, keepdim=False):
             idxs[r] = xp.nonzero(row == v)[0][-1]
         shape = moved.shape[:-1]
         vals, idxs = vals.reshape(shape), idxs.reshape(shape)
-        if keepdim:
+        if keepdim and a.ndim:
             vals, idxs = xp.expand_dims(vals, dim), xp.expand_dims(idxs, dim)
         return vals, idxs
     values, indices = nodiff(fn, input)
-    if input._requires_grad:
+    if input._requires_grad and not input.ndim:
+        values = input.clone()
+    elif input._requires_grad:
         from .scatter_gather import gather_at_indices
         idx = indices if keepdim else indices.unsqueeze(dim)
         values = gather_at_indices(input, dim, idx)

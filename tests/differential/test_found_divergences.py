@@ -215,3 +215,13 @@ def test_an_expanded_operand_cast_for_promotion_keeps_the_result_contiguous():
         m.maximum(v2, v1).view(-1)                  # a view of the result works, as PyTorch's
         return out
     assert outcome(strides) == [[(3, 1)] * 3] * 2
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_mode_of_a_0d_tensor(keepdim):
+    def run(m):
+        x = m.tensor(0.5, requires_grad=True)
+        v, i = m.mode(x, 0, keepdim=keepdim)
+        v.backward()
+        return v.item(), i.item(), tuple(v.shape), tuple(i.shape), x.grad.item()
+    assert outcome(run) == [(0.5, 0, (), (), 1.0)] * 2
