@@ -5,7 +5,8 @@ import ember
 
 from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import _expanded, _is_number, broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from .utils import (_expanded_param, _new_like_param, param_shape_of_param, _is_number, broadcast_all,
+                    lazy_property, logits_to_probs, probs_to_logits)
 
 __all__ = ["Bernoulli"]
 
@@ -39,12 +40,10 @@ class Bernoulli(ExponentialFamily):
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = _expanded(self, Bernoulli, batch_shape, _instance, {"probs": 0, "logits": 0})
-        new._param = new.logits if "logits" in self.__dict__ else new.probs
+        new = _expanded_param(self, Bernoulli, batch_shape, _instance, {"probs": 0, "logits": 0})
         return new
 
-    def _new(self, *args, **kwargs):
-        return self._param.new(*args, **kwargs)
+    _new = _new_like_param
 
     @property
     def mean(self):
@@ -68,9 +67,7 @@ class Bernoulli(ExponentialFamily):
     def probs(self):
         return logits_to_probs(self.logits, is_binary=True)
 
-    @property
-    def param_shape(self):
-        return self._param.size()
+    param_shape = param_shape_of_param
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)

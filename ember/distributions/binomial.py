@@ -5,7 +5,8 @@ import ember
 from . import constraints
 from .bernoulli import _probs_or_logits
 from .distribution import Distribution
-from .utils import _expanded, broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from .utils import (_expanded_param, _new_like_param, param_shape_of_param, broadcast_all, lazy_property,
+                    logits_to_probs, probs_to_logits)
 
 __all__ = ["Binomial"]
 
@@ -15,6 +16,17 @@ def _clamp_by_zero(x):
     return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
 
 
+def _count_and_param(dist, total_count, probs, logits):
+    """Binomial's and NegativeBinomial's parameters: total_count broadcast with probs (or logits) and cast to
+    its dtype; _param is the one of the two given."""
+    _probs_or_logits(probs, logits)
+    given = probs if probs is not None else logits
+    dist.total_count, param = broadcast_all(total_count, given)
+    dist.total_count = dist.total_count.type_as(param)
+    setattr(dist, "probs" if probs is not None else "logits", param)
+    dist._param = param
+
+
 class Binomial(Distribution):
     """Successes in total_count Bernoulli(probs) trials."""
     arg_constraints = {"total_count": constraints.nonnegative_integer, "probs": constraints.unit_interval,
@@ -22,23 +34,14 @@ class Binomial(Distribution):
     has_enumerate_support = True
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
-        _probs_or_logits(probs, logits)
-        if probs is not None:
-            self.total_count, self.probs = broadcast_all(total_count, probs)
-            self.total_count = self.total_count.type_as(self.probs)
-        else:
-            self.total_count, self.logits = broadcast_all(total_count, logits)
-            self.total_count = self.total_count.type_as(self.logits)
-        self._param = self.probs if probs is not None else self.logits
+        _count_and_param(self, total_count, probs, logits)
         super().__init__(self._param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = _expanded(self, Binomial, batch_shape, _instance, {"total_count": 0, "probs": 0, "logits": 0})
-        new._param = new.logits if "logits" in self.__dict__ else new.probs
+        new = _expanded_param(self, Binomial, batch_shape, _instance, {"total_count": 0, "probs": 0, "logits": 0})
         return new
 
-    def _new(self, *args, **kwargs):
-        return self._param.new(*args, **kwargs)
+    _new = _new_like_param
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):
@@ -64,9 +67,7 @@ class Binomial(Distribution):
     def probs(self):
         return logits_to_probs(self.logits, is_binary=True)
 
-    @property
-    def param_shape(self):
-        return self._param.size()
+    param_shape = param_shape_of_param
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)

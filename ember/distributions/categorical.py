@@ -7,7 +7,8 @@ import ember
 from . import constraints
 from .bernoulli import _probs_or_logits
 from .distribution import Distribution
-from .utils import _expanded, lazy_property, logits_to_probs, probs_to_logits
+from .utils import (_expanded_param, _new_like_param, param_shape_of_param, lazy_property, logits_to_probs,
+                    probs_to_logits)
 
 __all__ = ["Categorical"]
 
@@ -33,13 +34,11 @@ class Categorical(Distribution):
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = _expanded(self, Categorical, batch_shape, _instance, {"probs": 1, "logits": 1})
-        new._param = new.logits if "logits" in self.__dict__ else new.probs
+        new = _expanded_param(self, Categorical, batch_shape, _instance, {"probs": 1, "logits": 1})
         new._num_events = self._num_events
         return new
 
-    def _new(self, *args, **kwargs):
-        return self._param.new(*args, **kwargs)
+    _new = _new_like_param
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):
@@ -53,9 +52,7 @@ class Categorical(Distribution):
     def probs(self):
         return logits_to_probs(self.logits)
 
-    @property
-    def param_shape(self):
-        return self._param.size()
+    param_shape = param_shape_of_param
 
     @property
     def mean(self):

@@ -7,8 +7,8 @@ import ember
 from . import constraints
 from .bernoulli import _bce_with_logits, _probs_or_logits
 from .exp_family import ExponentialFamily
-from .utils import (_expanded, _is_number, broadcast_all, clamp_probs, lazy_property, logits_to_probs,
-                    probs_to_logits)
+from .utils import (_expanded_param, _new_like_param, param_shape_of_param, _is_number, broadcast_all,
+                    clamp_probs, lazy_property, logits_to_probs, probs_to_logits)
 
 __all__ = ["ContinuousBernoulli"]
 
@@ -37,13 +37,11 @@ class ContinuousBernoulli(ExponentialFamily):
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = _expanded(self, ContinuousBernoulli, batch_shape, _instance, {"probs": 0, "logits": 0})
+        new = _expanded_param(self, ContinuousBernoulli, batch_shape, _instance, {"probs": 0, "logits": 0})
         new._lims = self._lims
-        new._param = new.logits if "logits" in self.__dict__ else new.probs
         return new
 
-    def _new(self, *args, **kwargs):
-        return self._param.new(*args, **kwargs)
+    _new = _new_like_param
 
     def _outside_unstable_region(self):
         return ember.max(ember.le(self.probs, self._lims[0]), ember.gt(self.probs, self._lims[1]))
@@ -91,9 +89,7 @@ class ContinuousBernoulli(ExponentialFamily):
     def probs(self):
         return clamp_probs(logits_to_probs(self.logits, is_binary=True))
 
-    @property
-    def param_shape(self):
-        return self._param.size()
+    param_shape = param_shape_of_param
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)

@@ -3,10 +3,11 @@ Gamma-Poisson mixture, as torch.distributions.NegativeBinomial."""
 import ember
 
 from . import constraints
-from .bernoulli import _probs_or_logits
+from .binomial import _count_and_param
 from .distribution import Distribution
 from .gamma import Gamma
-from .utils import _expanded, broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from .utils import (_expanded_param, _new_like_param, param_shape_of_param, lazy_property, logits_to_probs,
+                    probs_to_logits)
 
 __all__ = ["NegativeBinomial"]
 
@@ -23,23 +24,14 @@ class NegativeBinomial(Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, total_count, probs=None, logits=None, validate_args=None):
-        _probs_or_logits(probs, logits)
-        if probs is not None:
-            self.total_count, self.probs = broadcast_all(total_count, probs)
-            self.total_count = self.total_count.type_as(self.probs)
-        else:
-            self.total_count, self.logits = broadcast_all(total_count, logits)
-            self.total_count = self.total_count.type_as(self.logits)
-        self._param = self.probs if probs is not None else self.logits
+        _count_and_param(self, total_count, probs, logits)
         super().__init__(self._param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = _expanded(self, NegativeBinomial, batch_shape, _instance, {"total_count": 0, "probs": 0, "logits": 0})
-        new._param = new.logits if "logits" in self.__dict__ else new.probs
+        new = _expanded_param(self, NegativeBinomial, batch_shape, _instance, {"total_count": 0, "probs": 0, "logits": 0})
         return new
 
-    def _new(self, *args, **kwargs):
-        return self._param.new(*args, **kwargs)
+    _new = _new_like_param
 
     @property
     def mean(self):
@@ -61,9 +53,7 @@ class NegativeBinomial(Distribution):
     def probs(self):
         return logits_to_probs(self.logits, is_binary=True)
 
-    @property
-    def param_shape(self):
-        return self._param.size()
+    param_shape = param_shape_of_param
 
     @lazy_property
     def _gamma(self):

@@ -7,8 +7,8 @@ from .bernoulli import _probs_or_logits
 from .distribution import Distribution
 from .transformed_distribution import TransformedDistribution
 from .transforms import SigmoidTransform
-from .utils import (_expanded, _is_number, broadcast_all, clamp_probs, lazy_property, logits_to_probs,
-                    probs_to_logits)
+from .utils import (_expanded_param, _new_like_param, param_shape_of_param, _is_number, broadcast_all,
+                    clamp_probs, lazy_property, logits_to_probs, probs_to_logits)
 
 __all__ = ["LogitRelaxedBernoulli", "RelaxedBernoulli"]
 
@@ -31,13 +31,11 @@ class LogitRelaxedBernoulli(Distribution):
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = _expanded(self, LogitRelaxedBernoulli, batch_shape, _instance, {"probs": 0, "logits": 0})
+        new = _expanded_param(self, LogitRelaxedBernoulli, batch_shape, _instance, {"probs": 0, "logits": 0})
         new.temperature = self.temperature
-        new._param = new.logits if "logits" in self.__dict__ else new.probs
         return new
 
-    def _new(self, *args, **kwargs):
-        return self._param.new(*args, **kwargs)
+    _new = _new_like_param
 
     @lazy_property
     def logits(self):
@@ -47,9 +45,7 @@ class LogitRelaxedBernoulli(Distribution):
     def probs(self):
         return logits_to_probs(self.logits, is_binary=True)
 
-    @property
-    def param_shape(self):
-        return self._param.size()
+    param_shape = param_shape_of_param
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)

@@ -115,6 +115,23 @@ def _is_number(value):
     return isinstance(value, numbers.Number)
 
 
+def _expanded_param(self, cls, batch_shape, _instance, params):
+    """_expanded for a distribution given by probs or by logits: the copy's _param (what _new and param_shape
+    read) is whichever of the two self was made with."""
+    new = _expanded(self, cls, batch_shape, _instance, params)
+    new._param = new.logits if "logits" in self.__dict__ else new.probs
+    return new
+
+
+def _new_like_param(self, *args, **kwargs):
+    """Distribution._new of a distribution given by probs or by logits: a tensor like that parameter."""
+    return self._param.new(*args, **kwargs)
+
+
+param_shape_of_param = property(lambda self: self._param.size(),
+                                doc="The shape of the parameter (probs or logits) the distribution was made with.")
+
+
 def _expanded(self, cls, batch_shape, _instance, params, event_shape=None):
     """The copy `expand` returns: the tensor attributes named in `params` (name -> how many trailing
     parameter dimensions to keep) that self holds, expanded to batch_shape, and the base initialised without
