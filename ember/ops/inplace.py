@@ -499,11 +499,16 @@ def _resized(t, shape):
 
 # --- fast in-place arithmetic: no autograd involved, so write straight into self's memory ----------
 
+def _recorded(self, slow, name, other, alpha):
+    """The way out of _fast_binary's shortcut: the op applied by apply_inplace, recorded and fully checked."""
+    return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
+
+
 def _fast_binary(name, ufunc_name, slow):
     def inplace(self, other, *, alpha=1):
         if _State.grad_enabled and (self._requires_grad or getattr(other, "_requires_grad", False)) or \
                 self._base is not None and self._base._requires_grad:
-            return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
+            return _recorded(self, slow, name, other, alpha)
         a = self._array
         if isinstance(other, Tensor):
             if other._device is not self._device:
@@ -512,12 +517,12 @@ def _fast_binary(name, ufunc_name, slow):
                                        f"devices, {self._device} and {other._device}! ({name})")
                 other = other.to(self._device)          # a cpu 0-d operand is a scalar, as in PyTorch
             if other._base is not None and other._base._requires_grad and _State.grad_enabled:
-                return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
+                return _recorded(self, slow, name, other, alpha)
             b = other._array
             if (a.base is not None or b.base is not None) and check_partial_overlap(self, other):
-                return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
+                return _recorded(self, slow, name, other, alpha)
             if a.dtype != b.dtype and _FROM_NUMPY[b.dtype].category > _FROM_NUMPY[a.dtype].category:
-                return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
+                return _recorded(self, slow, name, other, alpha)
             if b.shape != a.shape:
                 _check_broadcast(self, b)
         else:
@@ -526,14 +531,14 @@ def _fast_binary(name, ufunc_name, slow):
                                         2 if isinstance(b, float) else 3) if not hasattr(b, "dtype") else \
                 _FROM_NUMPY.get(getattr(b, "dtype", None), _dt.float64)
             if src.category > _FROM_NUMPY[a.dtype].category:
-                return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
+                return _recorded(self, slow, name, other, alpha)
         if is_div and a.dtype.kind in "biu":
-            return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
+            return _recorded(self, slow, name, other, alpha)
         if 0 in a.strides:
             check_overlap(self)
         if alpha != 1:
             if alpha.__class__ is not int and (alpha.__class__ is not float or a.dtype.kind != "f"):
-                return apply_inplace(self, slow, name, (other,), {"alpha": alpha})   # the checked path
+                return _recorded(self, slow, name, other, alpha)   # the checked path
             if a.dtype == _CPU_XP.float32 and getattr(b, "dtype", None) == a.dtype:
                 b = exact_scaled(_CPU_XP, b, alpha)      # rounded once by the write below, as AddScaled
             else:
