@@ -1,6 +1,7 @@
 # `make demo` and `make test` each set up .venv on first use, then run. The demo installs only what it uses
-# (ember, NumPy, matplotlib); the tests add pytest, hypothesis, ruff, ml_dtypes, safetensors, scikit-learn
-# and the PyTorch oracle. Without make: `pip install .` then `python -m ember.examples` (README).
+# (ember, NumPy, matplotlib); the tests add pytest, hypothesis, ruff, ml_dtypes, safetensors, scikit-learn,
+# mpi4py with Open MPI (ember.distributed) and the PyTorch oracle. Without make: `pip install .` then
+# `python -m ember.examples` (README).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -18,7 +19,7 @@ $(DEMO_STAMP): $(PY) pyproject.toml
 	touch $(DEMO_STAMP)
 
 $(STAMP): $(PY) pyproject.toml
-	$(PY) -m pip install -q -e '.[test,extras,examples]'
+	$(PY) -m pip install -q -e '.[test,extras,examples,distributed]'
 	# The PyTorch oracle is optional: tests that need it skip cleanly without it.
 	-$(PY) -m pip install -q 'torch==2.13.0'
 	touch $(STAMP)

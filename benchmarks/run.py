@@ -132,6 +132,13 @@ def main():
         lines.append(f"| installed size | {ember_size:.1f} MiB | "
                      + (f"{torch_size:.0f} MiB | {ember_size / torch_size:.3f}x | package folder only |"
                         if torch_size else "- | - | |"))
+    if not args.only or "distributed" in args.only:
+        import bench_distributed
+        found = bench_distributed.measure()
+        if found is not None:
+            table = bench_distributed.markdown(found)
+            print("\n".join(table), flush=True)
+            lines += table
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"wrote {args.out}")

@@ -146,6 +146,10 @@ HOST_SIDE_FILES = {
     "ember/utils/data/_worker.py": "worker processes: NumPy's global seed set as PyTorch's workers set it, and "
                                    "shared-memory host buffers",
     "ember/examples/walkthrough.py": "the tutorial's own NumPy code (the NumPy bridge chapter and its data)",
+    "ember/distributed/_mpi.py": "MPI moves and reduces host memory: the reductions MPI lacks (float16, bfloat16, "
+                                 "bool) apply NumPy's ufuncs to MPI's host buffers",
+    "ember/distributed/distributed_c10d.py": "collectives stage tensors through contiguous host arrays "
+                                             "(backend.to_numpy / from_numpy), the buffers MPI reads and writes",
 }
 
 # Single lines that are host-side by nature: (file, a substring of the line, why).

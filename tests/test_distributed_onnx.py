@@ -1,5 +1,6 @@
 """ember.distributed, nn.parallel.DistributedDataParallel and ember.onnx import cleanly and answer as PyTorch does
-before init_process_group (ember never has a process group) or, for ONNX export, refuse with a way out."""
+before init_process_group, without starting MPI (the jobs themselves: tests/distributed), or, for ONNX export,
+refuse with a way out."""
 import pytest
 
 import ember
@@ -34,10 +35,13 @@ def test_collectives_raise_torchs_value_error(torch, name):
 
 
 def test_queries(torch, monkeypatch):
+    import importlib.util
+
     import torch.distributed as torch_dist
-    assert dist.is_available() is False                      # PyTorch's own build has gloo: True there
+    has_mpi = importlib.util.find_spec("mpi4py") is not None
+    assert dist.is_available() is dist.is_gloo_available() is dist.is_mpi_available() is has_mpi
     assert dist.is_initialized() is torch_dist.is_initialized() is False
-    assert not (dist.is_nccl_available() or dist.is_gloo_available() or dist.is_mpi_available())
+    assert not dist.is_ucc_available()
     assert dist.is_torchelastic_launched() is torch_dist.is_torchelastic_launched() is False
     monkeypatch.setenv("TORCHELASTIC_RUN_ID", "job")
     assert dist.is_torchelastic_launched() is torch_dist.is_torchelastic_launched() is True
@@ -49,10 +53,27 @@ def test_queries(torch, monkeypatch):
             d.destroy_process_group()
 
 
-def test_init_process_group_says_why():
-    with pytest.raises(RuntimeError, match="no gloo, nccl or mpi"):
+def test_without_mpi_init_process_group_says_how_to_install_it(monkeypatch):
+    from ember.distributed import _mpi
+    from ember.utils.data import DistributedSampler
+    monkeypatch.setattr(_mpi, "available", lambda: False)
+    assert dist.is_available() is False and dist.is_nccl_available() is False
+    with pytest.raises(RuntimeError, match=r"pip install 'ember\[distributed\]'"):
         dist.init_process_group("gloo", rank=0, world_size=1)
     assert dist.is_initialized() is False
+    with pytest.raises(RuntimeError, match="Requires distributed package to be available"):
+        DistributedSampler(list(range(4)))
+
+
+def test_distributed_sampler_before_init_process_group(torch):
+    from torch.utils.data import DistributedSampler as TorchSampler
+
+    from ember.utils.data import DistributedSampler
+    if not dist.is_available():
+        pytest.skip("ember.distributed without MPI: covered above")
+    for sampler in (DistributedSampler, TorchSampler):
+        with pytest.raises(ValueError, match="Default process group has not been initialized"):
+            sampler(list(range(4)))
 
 
 def test_distributed_data_parallel(torch):

@@ -1,5 +1,5 @@
 """DistributedSampler: each of num_replicas processes takes every num_replicas-th index of one shared
-(optionally shuffled) order. ember has no process groups, so num_replicas and rank must be given."""
+(optionally shuffled) order. num_replicas and rank default to the default process group's world size and rank."""
 import math
 
 from ...ops.sampling import randperm
@@ -15,8 +15,11 @@ class DistributedSampler(Sampler):
 
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
         if num_replicas is None or rank is None:
-            # PyTorch asks its process group here; ember has none to ask
-            raise RuntimeError("Requires distributed package to be available")
+            from ... import distributed as dist
+            if not dist.is_available():
+                raise RuntimeError("Requires distributed package to be available")
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
         if rank >= num_replicas or rank < 0:
             raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
         self.dataset, self.num_replicas, self.rank = dataset, num_replicas, rank
