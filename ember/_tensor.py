@@ -438,6 +438,9 @@ class Tensor:
             raise TypeError(f"Tensor.data must be a Tensor, not {type(value).__name__}")
         if self._acc is not None and (value._array.dtype != self._array.dtype or value._device is not self._device):
             self._acc = None                      # a new one for new graphs; old graphs cast to the old dtype
+        if self._base is not None:                # a view over other memory: see _rebase_view in ops/inplace.py
+            from .autograd.graph import next_sequence_nr
+            self._extra_dict()["data_set_at"] = next_sequence_nr()
         self._array = value._array
         self._device = value._device
 

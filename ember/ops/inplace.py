@@ -12,7 +12,7 @@ from .._device import CPU
 from .._tensor import Tensor, VersionCounter, _address, _make, _root
 from ..amp._dispatch import AUTOCAST, run_without_autocast
 from ..autograd.function import Op
-from ..autograd.graph import FREED, SAVED_INPUT, SAVED_OUTPUT, as_strided_node, check_view_rebase
+from ..autograd.graph import FREED, SAVED_INPUT, SAVED_OUTPUT, as_strided_node, check_view_rebase, next_sequence_nr
 from ..autograd.grad_mode import _State
 from ._common import exact_scaled
 from ._registry import export_method
@@ -198,6 +198,9 @@ def check_inplace(self, name, overlap=True):
             raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation. "
                                f"({name})")
         return
+    extra = self._extra
+    if extra is not None and "data_set_at" in extra:    # a view whose .data was set: the op's nodes come after
+        extra["data_set_at"] = next_sequence_nr()      # this number (_route_through_base)
     if self._requires_grad or base._requires_grad:
         check_view_inplace(self, name)
 
@@ -431,17 +434,40 @@ def _rebase_view(view, result):
     base._requires_grad = True
     new_view = _same_view(view, view_fn, base)
     if new_view is None:                          # the base was restrided in place (t_, unsqueeze_) since
-        from .slicing import _as_strided_replay   # the view was made: its region by storage, as PyTorch's
-        view_fn = _as_strided_replay(base, tuple(view.shape), view.stride(), view.storage_offset())
-        node = new_base._grad_fn
+        from .slicing import _as_strided_replay   # the view was made, or the view's .data set: its region by
+        view_fn = _as_strided_replay(base, tuple(view.shape), view.stride(), view.storage_offset())  # storage
+        node = new_base._grad_fn                  # (the view's sizes, strides and offset), as PyTorch's
         node.view_fn = view._extra["view_fn"] = view_fn
         if base._device is CPU:                   # backward lays its mask out as the base, for view_fn to select
             node.base_layout = (base._array.shape, base._array.strides, base.storage_offset(),
                                 base.untyped_storage().nbytes())
+        if "data_set_at" in view._extra:
+            _route_through_base(view, result, view_fn(old_base))
         new_view = view_fn(base)
     view._grad_fn = as_strided_node(new_view._grad_fn)
     view._out_nr = new_view._out_nr
     view._requires_grad = True
+
+
+def _route_through_base(view, result, region):
+    """After `view.data = t`, the op's gradient for the view goes to the base's old history through `region`
+    (the view's current geometry over the base, as_strided), not through the view's old node, whose geometry
+    is gone: PyTorch's CopySlices hands the op's node the base's edge and copies its gradient into that
+    region. The op's nodes are those made since the op began (check_inplace numbered its start)."""
+    extra = view._extra
+    since = extra["data_set_at"]
+    old = (view._grad_fn, view._out_nr)
+    new = (region._grad_fn, region._out_nr)
+    stack, seen = [result.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen or node._seq <= since or node is region._grad_fn:
+            continue
+        seen.add(node)
+        edges = node._edges
+        if old in edges:
+            node._edges = tuple(new if e == old else e for e in edges)
+        stack.extend(e[0] for e in edges)
 
 
 def _same_view(view, view_fn, base):

@@ -20,6 +20,8 @@ def vector_norm(input, ord=2, dim=None, keepdim=False, *, dtype=None):
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
                            f"{_dt.scalar_type_name(input.dtype)}")
     dims = normalize_dims(dim, input.ndim) if dim is not None else None
+    if (ord < 0 or ord == float("inf")) and not input._array.size:
+        _no_identity(input, ord, dim)
     if ord == 2:
         sq = input * input if not input.is_complex() else abs_(input) ** 2
         total = sum(sq, dims, keepdim) if dims is not None else (sum(sq) if not keepdim else
@@ -30,6 +32,21 @@ def vector_norm(input, ord=2, dim=None, keepdim=False, *, dtype=None):
     if ord == float("-inf"):
         return amin(abs_(input), dims if dims is not None else (), keepdim)
     return VectorNorm.apply(input, float(ord), dims if dims else tuple(range(input.ndim)), keepdim)
+
+
+def _no_identity(input, ord, dim):
+    """An empty reduction of the inf norm or a negative one raises, as PyTorch's (naming the dim as given)."""
+    where = "an empty tensor"
+    if dim is not None:
+        for d in (dim,) if isinstance(dim, int) else dim:
+            if input.shape[d] == 0:
+                where = f"the dimension {d}"
+                break
+        else:
+            return
+    raise RuntimeError(f"linalg.vector_norm cannot compute the {ord:g} norm on {where}"
+                       f"{'because this dimension is empty' if dim is not None else ' because the operation'}"
+                       f"{' and the operation' if dim is not None else ''} does not have an identity")
 
 
 class VectorNorm(Op):

@@ -364,9 +364,11 @@ def _extreme(name, is_max):
                                    "Specify the reduction dim with the 'dim' argument.")
             return (MaxAll if is_max else MinAll).apply(input, None, False, is_max)
         dim = wrap_dim(dim, input.ndim)
-        if input.ndim == 0:
-            return return_type(name)(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"),
-                                                          input._device))
+        if input.ndim == 0:                       # its own max, at 0: PyTorch's node saves the indices
+            from .scatter_gather import gather_at_indices
+            idx = _make(input._backend().xp.zeros((), dtype="int64"), input._device)
+            return return_type(name)(gather_at_indices(input, 0, idx, "MaxBackward0" if is_max else "MinBackward0"),
+                                     idx)
         if input.shape[dim] == 0:
             raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
         values, indices = (MaxDim if is_max else MinDim).apply(input, dim, keepdim, is_max)

@@ -8,6 +8,7 @@ from .. import _dtype as _dt
 from ..amp._dispatch import AUTOCAST, autocast_run
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
+from .._tensor import Tensor
 from ._common import cast, return_type, zeros_like_
 from ._registry import export
 from ._shapes import wrap_dim
@@ -237,8 +238,38 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     return out
 
 
+class _Scale(Op):
+    """input times a Python number, as PyTorch's mul.Scalar (MulBackward1): the number is no saved tensor, so
+    the node can run backward again."""
+    node_name = "MulBackward1"
+
+    @staticmethod
+    def forward(ctx, input, factor):
+        ctx.factor = factor
+        return input * input.dtype.type(factor)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.factor, None
+
+
+class _Halve(Op):
+    """input / 2, as PyTorch's div.Scalar (DivBackward1)."""
+    node_name = "DivBackward1"
+
+    @staticmethod
+    def forward(ctx, input):
+        return input / input.dtype.type(2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / 2.0
+
+
 def _trapezoid_parts(name, y, x, dx, dim):
-    """(y floated, dim, sum of neighbours y[i] + y[i+1], spacing: a scalar or x's differences)."""
+    """(y floated, neighbour sums y[i + 1] + y[i], spacing: a Python number or x's differences), as PyTorch's
+    trapezoid: by a number, (sum(y) - (y[0] + y[-1]) / 2) * dx and cumsum((dx / 2) * pairs); by x's
+    differences d, sum(d * pairs) / 2 and cumsum(d * pairs) / 2."""
     if y.ndim == 0:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     if x is not None and dx is not None:
@@ -247,26 +278,34 @@ def _trapezoid_parts(name, y, x, dx, dim):
     if y.dtype.category < _dt.FLOAT:
         y = cast(y, _dt.get_default_dtype())
     n = y.shape[dim]
-    pairs = y.narrow(dim, 0, _builtin_max(n - 1, 0)) + y.narrow(dim, 1 if n else 0, _builtin_max(n - 1, 0))
+    pairs = y.narrow(dim, 1 if n else 0, _builtin_max(n - 1, 0)) + y.narrow(dim, 0, _builtin_max(n - 1, 0))
     if x is None:
-        return pairs, (1 if dx is None else dx) * 0.5
+        return y, pairs, 1 if dx is None else dx
     if x.ndim == 1:
         if x.shape[0] != n:
             raise RuntimeError(f"{name}: There must be one `x` value for each sample point")
         x = x.reshape([-1 if d == dim else 1 for d in range(y.ndim)])
-        return pairs, diff(x, dim=dim) * 0.5
-    return pairs, diff(x, dim=dim - y.ndim) * 0.5
+        return y, pairs, diff(x, dim=dim)
+    return y, pairs, diff(x, dim=dim - y.ndim)
 
 
 @export(method=False, aliases=("trapz",))
 def trapezoid(y, x=None, *, dx=None, dim=-1):
     """The trapezoidal rule along dim, with sample points x or a constant spacing dx (default 1)."""
-    pairs, spacing = _trapezoid_parts("trapezoid", y, x, dx, dim)
-    return sum(pairs * spacing, wrap_dim(dim, y.ndim))
+    y, pairs, spacing = _trapezoid_parts("trapezoid", y, x, dx, dim)
+    dim = wrap_dim(dim, y.ndim)
+    if not y.shape[dim]:                           # nothing to integrate: zeros, out of the graph
+        return zeros_like_(sum(pairs.detach(), dim))
+    if isinstance(spacing, Tensor):
+        return _Halve.apply(sum(pairs * spacing, dim))
+    return _Scale.apply(sum(y, dim) - _Scale.apply(y.select(dim, 0) + y.select(dim, -1), 0.5), spacing)
 
 
 @export(method=False)
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     """The running trapezoidal integral along dim (one element shorter than y there)."""
-    pairs, spacing = _trapezoid_parts("cumulative_trapezoid", y, x, dx, dim)
-    return cumsum(pairs * spacing, wrap_dim(dim, y.ndim))
+    y, pairs, spacing = _trapezoid_parts("cumulative_trapezoid", y, x, dx, dim)
+    dim = wrap_dim(dim, y.ndim)
+    if isinstance(spacing, Tensor):
+        return _Halve.apply(cumsum(pairs * spacing, dim))
+    return cumsum(_Scale.apply(pairs, spacing / 2.0), dim)

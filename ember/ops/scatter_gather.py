@@ -49,10 +49,12 @@ def _full_index(xp, index, dim):
 
 class Gather(Op):
     @staticmethod
-    def forward(ctx, input, dim, index, keep_input=True):
-        ctx.input_shape, ctx.dim = input.shape, dim
+    def forward(ctx, input, dim, index, keep_input=True, squeeze=False):
+        ctx.input_shape, ctx.dim, ctx.squeeze = input.shape, dim, squeeze
         # PyTorch's gather saves the input too (version checked); sort, median(dim), mode, ... save indices only
         ctx.save_for_backward(index, input if keep_input else None)
+        if squeeze:                                 # index and result lack dim (keepdim=False)
+            return ctx.xp.squeeze(input[_full_index(ctx.xp, ctx.xp.expand_dims(index, dim), dim)], axis=dim)
         if index.ndim == 0 or input.ndim == 0:      # Note [0-d in gather and scatter]
             return input.reshape(-1)[index]
         return input[_full_index(ctx.xp, index, dim)]
@@ -62,6 +64,8 @@ class Gather(Op):
         index, _ = ctx.saved_tensors
         from .creation import zeros
         zero = zeros(ctx.input_shape, dtype=grad.dtype, device=grad.device)
+        if ctx.squeeze:
+            grad, index = grad.unsqueeze(ctx.dim), index.unsqueeze(ctx.dim)
         return scatter_add(zero, ctx.dim, index, grad), None, None
 
 
@@ -72,10 +76,24 @@ def gather(input, dim, index, *, sparse_grad=False):
     return Gather.apply(input, dim, index)
 
 
-def gather_at_indices(input, dim, index):
-    """gather (dim already wrapped, index valid) for the ops whose PyTorch node saves only their indices
-    output (sort, topk, kthvalue, median(dim), mode): the input is not saved."""
-    return Gather.apply(input, dim, index, keep_input=False)
+def _selection(node_name):
+    return type(node_name, (Gather,), {"node_name": node_name, "__module__": __name__})
+
+
+# the nodes of the ops that select values along a dim, each saving only its indices output (freed by backward)
+_SELECTIONS = {name: _selection(name) for name in (
+    "SortBackward0", "TopkBackward0", "KthvalueBackward0", "MedianBackward1", "NanmedianBackward1",
+    "ModeBackward0", "MaxBackward0", "MinBackward0")}
+
+
+def gather_at_indices(input, dim, index, node, squeeze=False):
+    """The values of input at index along dim (wrapped; index valid, with input's ndim), for the ops whose
+    PyTorch node (`node`, its grad_fn name) saves only their indices output: sort, topk, kthvalue, median(dim),
+    mode, and max/min(dim) of a 0-d tensor. squeeze (keepdim=False): index and result lack dim (the result made
+    by the node, no view of a kept-dim one, as PyTorch's). The input is not saved."""
+    if squeeze and not input.ndim:
+        squeeze = False
+    return _SELECTIONS[node].apply(input, dim, index, keep_input=False, squeeze=squeeze)
 
 
 def _one_d(t):

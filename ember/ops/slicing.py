@@ -190,14 +190,14 @@ def _as_strided_replay(input, size, stride, offset):
     base = input._base if input._base is not None else input
     geometry = (base.stride(), base.storage_offset())
     nbytes = base.untyped_storage().nbytes() if base._device.type == "cpu" else None
+    count = nbytes // base.itemsize if nbytes is not None else base.numel() + geometry[1]   # storage elements
 
     def replay(b):
         if (b.stride(), b.storage_offset()) == geometry and (
-                nbytes is None or b.untyped_storage().nbytes() >= nbytes):
+                nbytes is None or b.untyped_storage().nbytes() >= count * b.itemsize):
             return b.as_strided(size, stride, offset)
         from .creation import zeros
-        holder = zeros(nbytes // b.itemsize if nbytes is not None else base.numel() + geometry[1],
-                       dtype=b.dtype, device=b.device)
+        holder = zeros(count, dtype=b.dtype, device=b.device)     # b's dtype may not be the base's (a gradient)
         holder = holder.as_strided(tuple(base.shape), geometry[0], geometry[1])
         holder.copy_(b)
         return holder.as_strided(size, stride, offset)

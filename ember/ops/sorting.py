@@ -27,11 +27,24 @@ def _sort_indices(xp, a, dim, descending, stable=True):
 def sort(input, dim=-1, descending=False, stable=False):
     """Sorted values and their indices (NaN sorts as the largest value, like PyTorch)."""
     from .scatter_gather import gather_at_indices
+    d = _sort_indices_of(input, dim, descending)
+    return sort_result(gather_at_indices(input, d[0], d[1], "SortBackward0"), d[1])
+
+
+def _sort_indices_of(input, dim, descending, at=None):
+    """(the wrapped dim, the int64 indices that sort input along it); `at` (a slice, or an int that drops the
+    dim) picks positions of them, contiguous. A 0-d input is its own sort, at 0."""
     if input.ndim == 0:
-        return sort_result(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"), input._device))
+        wrap_dim(dim, 0)
+        return 0, _make(input._backend().xp.zeros((), dtype="int64"), input._device)
     d = wrap_dim(dim, input.ndim)
-    indices = nodiff(lambda xp, a: _sort_indices(xp, a, d, descending).astype(xp.int64), input)
-    return sort_result(gather_at_indices(input, d, indices), indices)
+
+    def fn(xp, a):
+        idx = _sort_indices(xp, a, d, descending).astype(xp.int64)
+        if at is not None:
+            idx = xp.array(idx[(slice(None),) * d + (at,)])        # a copy, C-contiguous
+        return idx
+    return d, nodiff(fn, input)
 
 
 @export(method=True)
@@ -46,29 +59,25 @@ def msort(input):
 
 @export(method=True)
 def topk(input, k, dim=-1, largest=True, sorted=True):
-    d = wrap_dim(dim, input.ndim) if input.ndim else 0
+    from .scatter_gather import gather_at_indices
+    d = wrap_dim(dim, input.ndim)
     size = input.shape[d] if input.ndim else 1
     if not 0 <= k <= size:
         raise RuntimeError(f"selected index k out of range (k={k}, size of dim {d} is {size})")
-    values, indices = sort(input, d, descending=largest)
-    if input.ndim == 0:
-        return topk_result(values, indices)
-    return topk_result(values.narrow(d, 0, k), indices.narrow(d, 0, k))
+    _, indices = _sort_indices_of(input, d, largest, slice(0, k))
+    return topk_result(gather_at_indices(input, d, indices, "TopkBackward0"), indices)
 
 
 @export(method=True)
 def kthvalue(input, k, dim=-1, keepdim=False):
-    d = wrap_dim(dim, input.ndim) if input.ndim else 0
+    d = wrap_dim(dim, input.ndim)
     size = input.shape[d] if input.ndim else 1
     if not 1 <= k <= size:
         raise IndexError(f"kthvalue(): selected number k out of range for dimension {d} (k={k}, size {size})")
-    values, indices = sort(input, d)
-    if input.ndim == 0:
-        return kthvalue_result(values, indices)
-    v, i = values.narrow(d, k - 1, 1), indices.narrow(d, k - 1, 1)
-    if not keepdim:
-        v, i = v.squeeze(d), i.squeeze(d)
-    return kthvalue_result(v, i)
+    from .scatter_gather import gather_at_indices
+    _, indices = _sort_indices_of(input, d, False, slice(k - 1, k) if keepdim else k - 1)
+    return kthvalue_result(gather_at_indices(input, d, indices, "KthvalueBackward0", squeeze=not keepdim),
+                           indices)
 
 
 @export(method=True)

@@ -84,6 +84,49 @@ class Std(Op):
         grad_var = _select(out._array == 0, 0.0, grad / (out * 2))
         return _var_backward(ctx, grad_var, input), None, None, None, None
 
+class VarMean(Op):
+    """var_mean: one node for both results, saving the input (std_mean's also saves the std), as PyTorch's; a
+    result that gets no gradient adds nothing (no 0 * inf)."""
+    node_name = "VarMeanBackward0"
+
+    @staticmethod
+    def forward(ctx, input, dims, correction, keepdim, full, root=False):
+        ctx.set_materialize_grads(False)
+        ctx.root = root                            # std_mean: the first result is the std
+        var = _var_forward(ctx, input, dims, correction, keepdim, full, root=root)
+        ctx.count = n = math.prod(input.shape[d] for d in dims)
+        work = input.astype(ctx.xp.float64) if input.dtype.itemsize < 8 else input
+        with errstate(invalid="ignore", divide="ignore"):  # accumulated wide, as PyTorch's (Welford's) mean
+            mean_ = (work.sum(axis=dims, keepdims=keepdim) / n).astype(input.dtype, copy=False)
+        if not input.flags.c_contiguous:
+            mean_ = reduced(mean_, ctx.xp)
+        if not input.flags.c_contiguous:           # see Note [memory formats]; PyTorch's result is contiguous
+            var = reduced(var, ctx.xp)
+        if root:
+            ctx.save_for_backward(input, var)
+        else:
+            ctx.save_for_backward(input)
+        return var, mean_
+
+    @staticmethod
+    def backward(ctx, grad_var, grad_mean):
+        saved = ctx.saved_tensors
+        input = saved[0]
+        out = None
+        if grad_var is not None:
+            if ctx.root:                           # as Std's: 0 where std == 0
+                grad_var = _select(saved[1]._array == 0, 0.0, grad_var / (saved[1] * 2))
+            out = _var_backward(ctx, grad_var, input)
+        if grad_mean is not None:
+            g = _expand_grad(grad_mean, input.shape, ctx.dims, ctx.keepdim) / ctx.count
+            out = g if out is None else out + g
+        return out, None, None, None, None
+
+
+class StdMean(VarMean):
+    node_name = "StdMeanBackward0"
+
+
 def _var_args(input, dim, unbiased, correction, name, stacklevel=4):
     if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
         dim, unbiased = unbiased, None
@@ -130,6 +173,9 @@ def _std(input, dim, unbiased, keepdim, correction, name):
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
         dim, unbiased = unbiased, None
+    if not input.is_complex():
+        dims, c = _var_args(input, dim, unbiased, correction, "var_mean", 3)
+        return VarMean.apply(input, dims, c, keepdim, dim is None or input.ndim == 0)
     return (_var(input, dim, unbiased, keepdim, correction, "var_mean"),
             mean(input, normalize_dims(dim, input.ndim), keepdim))
 
@@ -138,6 +184,9 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
         dim, unbiased = unbiased, None
+    if not input.is_complex():
+        dims, c = _var_args(input, dim, unbiased, correction, "std_mean", 3)
+        return StdMean.apply(input, dims, c, keepdim, dim is None or input.ndim == 0, root=True)
     return (_std(input, dim, unbiased, keepdim, correction, "std_mean"),
             mean(input, normalize_dims(dim, input.ndim), keepdim))
 
@@ -223,8 +272,10 @@ def _median_along(input, dim, keepdim, ignore_nan):
     if input.ndim and input.shape[dim] == 0:
         raise IndexError(f"median(): Expected reduction dim {dim} to have non-zero size.")
     _unsupported(input, "median_out")
+    node = "NanmedianBackward1" if ignore_nan else "MedianBackward1"
     if input.ndim == 0:
-        return result(input.clone(), _make(input._backend().xp.zeros((), dtype="int64"), input._device))
+        idx = _make(input._backend().xp.zeros((), dtype="int64"), input._device)
+        return result(gather_at_indices(input, 0, idx, node), idx)
     _, indices = sort(input, dim)                      # NaN sorts last
     floating = input.dtype.category >= _dt.FLOAT
     if ignore_nan and floating:
@@ -235,10 +286,9 @@ def _median_along(input, dim, keepdim, ignore_nan):
         if floating:
             nan = input.isnan()
             idx = where(nan.any(dim, keepdim=True), nan.to(_dt.int64).argmax(dim, keepdim=True), idx)
-    values = gather_at_indices(input, dim, idx)
     if not keepdim:
-        values, idx = values.squeeze(dim), idx.squeeze(dim)
-    return result(values, idx)
+        idx = idx.squeeze(dim).clone()             # no view, as PyTorch's indices
+    return result(gather_at_indices(input, dim, idx, node, squeeze=not keepdim), idx)
 
 
 @export(method=True)
@@ -263,13 +313,9 @@ def mode(input, dim=-1, keepdim=False):
             vals, idxs = xp.expand_dims(vals, dim), xp.expand_dims(idxs, dim)
         return vals, idxs
     values, indices = nodiff(fn, input)
-    if input._requires_grad and not input.ndim:
-        values = input.clone()
-    elif input._requires_grad:
+    if input._requires_grad or input._base is not None and input._base._requires_grad:
         from .scatter_gather import gather_at_indices
-        idx = indices if keepdim else indices.unsqueeze(dim)
-        values = gather_at_indices(input, dim, idx)
-        values = values if keepdim else values.squeeze(dim)
+        values = gather_at_indices(input, dim, indices, "ModeBackward0", squeeze=not keepdim)
     return return_type("mode")(values, indices)
 
 
