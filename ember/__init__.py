@@ -87,7 +87,7 @@ def broadcast_shapes(*shapes):
 # Heavier subpackages load on first use so `import ember` stays fast (dir(ember) lists them too).
 _LAZY_MODULES = ("nn", "optim", "utils", "func", "viz", "serialization", "testing", "special", "fft",
                  "distributions", "profiler", "cpu", "amp")
-_LAZY_MODULES += ("jit", "hub", "onnx", "distributed")
+_LAZY_MODULES += ("jit", "hub", "onnx", "distributed", "export")
 _LAZY_MODULES += ("signal",)
 
 

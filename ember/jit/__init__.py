@@ -23,8 +23,8 @@ import typing
 import warnings
 from typing import Final
 
-__all__ = ["Attribute", "Error", "Final", "Future", "ScriptFunction", "ScriptModule", "annotate",
-           "enable_onednn_fusion", "export", "fork", "freeze", "ignore", "interface", "is_scripting", "is_tracing",
+__all__ = ["Attribute", "Error", "Final", "Future", "ScriptFunction", "ScriptModule", "TracerWarning",
+           "annotate", "enable_onednn_fusion", "export", "fork", "freeze", "ignore", "interface", "is_scripting", "is_tracing",
            "isinstance", "load", "onednn_fusion_enabled", "optimize_for_inference", "save", "script",
            "script_if_tracing", "script_method", "set_fusion_strategy", "strict_fusion", "trace", "trace_module",
            "unused", "wait"]
@@ -39,6 +39,11 @@ Attribute = collections.namedtuple("Attribute", ["value", "type"])
 
 class Error(Exception):
     """PyTorch's torch.jit.Error (an exception raised from TorchScript code)."""
+
+
+class TracerWarning(Warning):
+    """PyTorch's torch.jit.TracerWarning: a trace (ember.onnx.export's) recorded a value that Python computed
+    from a tensor, so the graph holds this trace's value or branch."""
 
 
 def _deprecated(name, instead):

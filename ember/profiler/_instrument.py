@@ -73,6 +73,7 @@ class _State:
     stacks = {}              # thread id -> open events
     swapped = []             # (owner, attribute, original, wrapper) put back by uninstall
     wrappers = {}            # (id(fn), name) -> wrapper, so one function gets one wrapper per name
+    tracer = None            # while ember.onnx traces a model: tracer(fn, aten_name, args, kwargs) runs each op
 
 
 # --- recording ---------------------------------------------------------------------------------------------
@@ -143,6 +144,8 @@ def end(event):
 
 
 def _call(fn, name, args, kwargs):
+    if _State.tracer is not None:                # ember.onnx's tracer records the op instead of timing it
+        return _State.tracer(fn, name, args, kwargs)
     shapes = _State.shapes or (_State.nvtx is not None and _State.nvtx[2])
     event = begin(name, FORWARD, _shapes(args, kwargs) if shapes else None)
     try:
@@ -382,6 +385,24 @@ def stop_nvtx():
 
 def is_recording():
     return _State.log is not None
+
+
+def start_tracing(tracer):
+    """ember.onnx.export begins tracing: every op entry point calls tracer(fn, aten_name, args, kwargs)."""
+    if _State.log is not None:
+        raise RuntimeError("ember.onnx.export cannot run while a profiler records (or emit_nvtx is active)")
+    _State.tracer = tracer
+    _State.log = _Discard()
+    try:
+        _open()
+    except BaseException:
+        _State.tracer = None
+        raise
+
+
+def stop_tracing():
+    _State.tracer = None
+    _close()
 
 
 class record_function:
