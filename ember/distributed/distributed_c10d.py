@@ -629,6 +629,17 @@ def _scatter_into(tensors, host):
         at += n
 
 
+def _one_per_rank(pg, what, name, tensors, mine, mine_name):
+    """A list argument holds one tensor per rank, and this rank's has as many elements as `mine`."""
+    if len(tensors) != pg._size:
+        raise RuntimeError(f"{what}: invalid {name}, one tensor per rank (expected length {pg._size}, got "
+                           f"{len(tensors)})")
+    own = tensors[pg._rank]
+    if own.numel() != mine.numel():
+        raise RuntimeError(f"{what}: invalid tensor size: {name}[{pg._rank}] has shape {list(own.shape)}, "
+                           f"{mine_name} has shape {list(mine.shape)}")
+
+
 def _concat(tensors, dtype):
     if not tensors:
         return numpy.empty(0, dtype)
@@ -644,13 +655,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     if pg is None:
         return None
     _same_dtype("all_gather", tensor, *tensor_list)
-    if len(tensor_list) != pg._size:
-        raise RuntimeError(f"all_gather: invalid output tensor list (expected length {pg._size}, got "
-                           f"{len(tensor_list)})")
-    mine = tensor_list[pg._rank]
-    if mine.numel() != tensor.numel():
-        raise RuntimeError(f"all_gather: invalid tensor size: tensor_list[{pg._rank}] has shape {list(mine.shape)}, "
-                           f"the input has shape {list(tensor.shape)}")
+    _one_per_rank(pg, "all_gather", "tensor_list", tensor_list, tensor, "the input")
     counts = [t.numel() for t in tensor_list]
     host = _empty(sum(counts), _read(tensor).dtype)
     send = _mpi.spec(_read(tensor))
@@ -744,12 +749,7 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     if pg is None:
         return None
     _same_dtype("reduce_scatter", output, *input_list)
-    if len(input_list) != pg._size:
-        raise RuntimeError(f"reduce_scatter: input_list must hold {pg._size} tensors (one per rank), got "
-                           f"{len(input_list)}")
-    if input_list[pg._rank].numel() != output.numel():
-        raise RuntimeError(f"reduce_scatter: output of shape {list(output.shape)} does not match input_list"
-                           f"[{pg._rank}] of shape {list(input_list[pg._rank].shape)}")
+    _one_per_rank(pg, "reduce_scatter", "input_list", input_list, output, "the output")
     name = _op_name(op, output, "reduce_scatter")
     host, copy = _writable(output)
     send, mpi_op = _reduce_spec(_concat(input_list, host.dtype), name)

@@ -53,7 +53,8 @@ class ONNXProgram:
         large = self.model_proto.ByteSize() > 2 ** 31 - 1
         if external_data or large:
             onnx.save_model(self.model_proto, path, save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=os.path.basename(path) + ".data")
+                            location=os.path.basename(path) + ".data", size_threshold=0)
+            onnx.load_external_data_for_model(self.model_proto, os.path.dirname(os.path.abspath(path)))
         else:
             onnx.save_model(self.model_proto, path)
 
