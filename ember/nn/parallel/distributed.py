@@ -262,12 +262,12 @@ class DistributedDataParallel(Module):
         self._ready[index] = True
         bucket, slot = self._where[index]
         start, end = bucket.offsets[slot]
-        piece = bucket.flat[start:end]
-        with no_grad():
-            if grad is None:
-                piece.zero_()
-            elif not (self.gradient_as_bucket_view and grad.data_ptr() == piece.data_ptr()):
-                piece.copy_(grad.detach().reshape(-1))
+        # the buckets are DDP's own arrays: filled directly, without recording ops (same device and dtype)
+        piece = bucket.flat._array[start:end]
+        if grad is None:
+            piece[...] = 0
+        elif not (self.gradient_as_bucket_view and grad._array.base is bucket.flat._array):
+            piece[...] = grad._array.reshape(-1)
         bucket.pending -= 1
         if bucket.pending == 0:
             self._launch_ready()
@@ -303,13 +303,15 @@ class DistributedDataParallel(Module):
                         continue                    # no rank used it: its .grad stays as it was
                     param = self._params[i]
                     start, end = bucket.offsets[slot]
-                    average = bucket.flat[start:end].view(param.shape)
+                    grad = param.grad
                     if self.gradient_as_bucket_view:
-                        param.grad = average
-                    elif param.grad is None:
-                        param.grad = average.clone()
+                        if grad is None or grad._array.base is not bucket.flat._array:
+                            param.grad = bucket.flat[start:end].view(param.shape)
+                    elif grad is None:
+                        param.grad = bucket.flat[start:end].view(param.shape).clone()
                     else:
-                        param.grad.copy_(average)
+                        grad._array[...] = bucket.flat._array[start:end].reshape(grad._array.shape)
+                        grad._bump_version()
 
 
 def _int32():
