@@ -278,9 +278,12 @@ def _conv_from_torch(module, state):
 def _relu_or_gelu(activation):
     from .nn import GELU, ReLU
     from .nn import functional as F
-    if activation is F.relu or isinstance(activation, ReLU):
+
+    def raw(fn):            # a function the profiler (or ember.onnx's tracer) wrapped: the function itself
+        return getattr(fn, "_ember_profiled", fn)
+    if raw(activation) is raw(F.relu) or isinstance(activation, ReLU):
         return 1
-    if activation is F.gelu or isinstance(activation, GELU):
+    if raw(activation) is raw(F.gelu) or isinstance(activation, GELU):
         return 2
     return 0
 

@@ -146,6 +146,11 @@ HOST_SIDE_FILES = {
     "ember/utils/data/_worker.py": "worker processes: NumPy's global seed set as PyTorch's workers set it, and "
                                    "shared-memory host buffers",
     "ember/examples/walkthrough.py": "the tutorial's own NumPy code (the NumPy bridge chapter and its data)",
+    "ember/onnx/__init__.py": "ONNXProgram feeds onnxruntime host copies (.cpu().numpy()) and wraps its host results",
+    "ember/onnx/_graph.py": "ONNX export: initializers and constants are host arrays written into the model",
+    "ember/onnx/_symbolic.py": "ONNX export: the converters' constants (axes, shapes, default weights) are host arrays",
+    "ember/onnx/_ops_more.py": "ONNX export: the converters' constants are host arrays",
+    "ember/onnx/_sequence.py": "ONNX export: the converters' constants are host arrays",
     "ember/distributed/_mpi.py": "MPI moves and reduces host memory: the reductions MPI lacks (float16, bfloat16, "
                                  "bool) apply NumPy's ufuncs to MPI's host buffers",
     "ember/distributed/distributed_c10d.py": "collectives stage tensors through contiguous host arrays "

@@ -75,7 +75,10 @@ class ONNXProgram:
         from .._tensor import Tensor
         if self._session is None:
             self.initialize_inference_session()
-        values = list(args) + [kwargs[n] for n in self._input_names[len(args):] if n in kwargs]
+        values = []
+        for a in args:                      # tensors and arrays, nested in lists and tuples as export took them
+            values += [x for x in a] if isinstance(a, (list, tuple)) else [a]
+        values += [kwargs[n] for n in self._input_names if n in kwargs]
         feed = {}
         for name, value in zip(self._input_names, values):
             feed[name] = value.detach().cpu().numpy() if isinstance(value, Tensor) else numpy.asarray(value)
@@ -237,7 +240,9 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
         graph.nodes.append(helper.make_node("Identity", [source], [name], name=graph.fresh("n_output")))
         shape = [dims.get(name, {}).get(axis) or (size if not dims else None) for axis, size in enumerate(tensor.shape)]
         value_infos.append(helper.make_tensor_value_info(name, onnx_type(tensor.dtype), shape))
-    onnx_graph = helper.make_graph(graph.nodes, "main_graph", graph.inputs, value_infos, graph.initializers)
+    used = {name for node in graph.nodes for name in node.input}
+    initializers = [i for i in graph.initializers if i.name in used]          # a buffer no op read is left out
+    onnx_graph = helper.make_graph(graph.nodes, "main_graph", graph.inputs, value_infos, initializers)
     proto = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="ember", producer_version=_version())
     proto.ir_version = min(proto.ir_version, 10)

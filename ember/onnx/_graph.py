@@ -136,6 +136,14 @@ class Graph:
             self.constants[key] = name
         return name
 
+    def constant_value(self, name):
+        """The array of an initializer (a constant input a converter made)."""
+        from onnx import numpy_helper
+        for tensor in self.initializers:
+            if tensor.name == name:
+                return numpy_helper.to_array(tensor)
+        raise ValueError(f"ember.onnx: {name} is computed in the graph, not a constant")
+
     def scalar(self, value, dtype):
         """A 0-d constant of a NumPy dtype."""
         return self.constant(numpy.array(value, dtype=dtype), "scalar")
@@ -174,6 +182,10 @@ class Graph:
         """Add a node; its output name (a list of them when outputs > 1). Empty-string inputs are omitted
         optional inputs, as ONNX writes them."""
         helper = _onnx().helper
+        if self.opset < 18 and op_type in _AXES_ATTRIBUTE and len(inputs) > 1 and inputs[1]:
+            # before opset 18 these reductions take their axes as an attribute, not an input
+            attributes["axes"] = [int(a) for a in self.constant_value(inputs[1]).reshape(-1)]
+            inputs = inputs[:1]
         outs = [self.fresh(name_hint or op_type.lower()) for _ in range(outputs)]
         self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=self.fresh("n_" + op_type),
                                            domain=domain or None,
@@ -185,6 +197,11 @@ class Graph:
     def cast(self, name, dtype):
         """`name` cast to an ember dtype's ONNX type."""
         return self.node("Cast", [name], to=onnx_type(dtype))
+
+
+# reductions whose axes are an attribute before opset 18 (ReduceSum's became an input at opset 13)
+_AXES_ATTRIBUTE = {"ReduceMax", "ReduceMin", "ReduceMean", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSumExp",
+                   "ReduceLogSum", "ReduceSumSquare"}
 
 
 def onnx_type(dtype):

@@ -222,14 +222,24 @@ for _names, _ops in ((("neg", "negative", "__neg__", "neg_"), ("Neg",)), (("abs"
                      (("sinh",), ("Sinh",)), (("cosh",), ("Cosh",)), (("asinh",), ("Asinh",)),
                      (("acosh",), ("Acosh",)), (("atanh",), ("Atanh",)), (("softsign",), ("Softsign",)),
                      (("clone", "contiguous", "detach", "positive", "alias", "resolve_conj", "resolve_neg"),
-                      ("Identity",)),
-                     (("isnan",), ("IsNaN",)), (("logical_not", "bitwise_not", "__invert__"), ("Not",))):
+                      ("Identity",))):
     converts(*["aten::" + n for n in _names])(_unary(*_ops))
 
 
-@converts("aten::isinf")
-def _isinf(g, call):
-    bind(g, call, g.node("IsInf", [value(g, first(call))]))
+@converts("aten::isinf", "aten::isnan")
+def _isinf(g, call):                # the input's own dtype (the output is bool)
+    bind(g, call, g.node("IsInf" if call.name == "aten::isinf" else "IsNaN", [value(g, first(call))]))
+
+
+@converts("aten::logical_not", "aten::bitwise_not", "aten::__invert__")
+def _not(g, call):
+    x = first(call)
+    if np_dtype(call.out) == numpy.bool_:        # logical_not of any dtype, ~ of a bool tensor
+        bind(g, call, g.node("Not", [value(g, x, numpy.bool_)]))
+    elif g.opset >= 18:
+        bind(g, call, g.node("BitwiseNot", [value(g, x)]))
+    else:                                        # two's complement: ~x == -1 - x
+        bind(g, call, g.node("Sub", [g.scalar(-1, np_dtype(x)), value(g, x)]))
 
 
 @converts("aten::log1p")
@@ -592,7 +602,7 @@ def _avg_pool(g, call):
 def _adaptive_pool(g, call):
     x = first(call)
     n = int(call.name[-2])
-    spatial = list(x.shape[-n:])
+    spatial = list(x._array.shape[-n:])         # the traced sizes: the pooling kernel is fixed by them
     wanted = _tuple(call.arg(1, "output_size"), n)
     wanted = [s if w is None else w for w, s in zip(wanted, spatial)]
     is_max = "max" in call.name
@@ -601,9 +611,10 @@ def _adaptive_pool(g, call):
     if all(w == 1 for w in wanted):
         bind(g, call, g.node("GlobalMaxPool" if is_max else "GlobalAveragePool", [value(g, x)]))
         return
-    if any(s % w for s, w in zip(spatial, wanted)) or g.dynamic:
+    if any(s % w for s, w in zip(spatial, wanted)):
         raise UnsupportedOp(f"ember.onnx.export: adaptive pooling from {spatial} to {wanted} (in {call.module}): "
-                            "ONNX pools with one kernel, which needs sizes that divide evenly and are static")
+                            "ONNX pools with one kernel, which needs sizes that divide evenly (the spatial sizes "
+                            "of the trace are kept)")
     kernel = [s // w for s, w in zip(spatial, wanted)]
     bind(g, call, g.node("MaxPool" if is_max else "AveragePool", [value(g, x)], kernel_shape=kernel, strides=kernel))
 
@@ -705,8 +716,8 @@ def _repeat(g, call):
     x = first(call)
     reps = sizes_arg(call, "sizes")
     name = value(g, x)
-    if len(reps) > rank(x):
-        name = g.node("Reshape", [name, g.ints([1] * (len(reps) - rank(x)) + [0] * rank(x))])
+    if len(reps) > rank(x):                     # leading dims of size 1
+        name = g.node("Unsqueeze", [name, axes_const(g, list(range(len(reps) - rank(x))))])
     bind(g, call, g.node("Tile", [name, g.ints(reps)]))
 
 
@@ -979,3 +990,7 @@ def _tril(g, call):
     x = first(call)
     k = call.arg(1, "diagonal", 0)
     bind(g, call, g.node("Trilu", [value(g, x), g.int_scalar(k)], upper=int(call.name == "aten::triu")))
+
+
+from . import _sequence  # noqa: E402,F401
+from . import _ops_more  # noqa: E402,F401

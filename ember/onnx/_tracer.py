@@ -85,6 +85,7 @@ class Tracer:
         self.depth = 0
         self.module_names = module_names        # id(module) -> qualified name
         self.module_stack = [""]
+        self.op_wrappers = {}                   # id(op function) -> its tracing wrapper (set by tracing())
 
     def where(self):
         return self.module_stack[-1] or "the model's forward"
@@ -94,10 +95,15 @@ class Tracer:
             return fn(*args, **kwargs)
         self.depth += 1
         try:
-            out = fn(*args, **kwargs)
+            if self.graph.dynamic:               # the op runs on plain ints: NumPy takes an int subclass for
+                out = fn(*_plain(args), **_plain(kwargs))      # an int64 array (float32 * SymInt -> float64)
+            else:
+                out = fn(*args, **kwargs)
         finally:
             self.depth -= 1
-        self.convert(Call(name, fn, args, kwargs, out, self.where()))
+        # x[index] = v returns None: what it made is x itself, rebound to the value after the write
+        written = args[0] if out is None and getattr(fn, "__name__", "") == "__setitem__" else out
+        self.convert(Call(name, fn, args, kwargs, written, self.where()))
         return out
 
     def convert(self, call):
@@ -126,6 +132,7 @@ class Tracer:
         name = self.module_names.get(id(module), type(module).__name__)
         converter = LEAF_MODULES.get(type(module)) if not self.depth else None
         self.module_stack.append(name or type(module).__name__)
+        stored = self._trace_stored_ops(module) if converter is None and not self.depth else ()
         try:
             if converter is None:
                 return original(module, *args, **kwargs)
@@ -140,6 +147,38 @@ class Tracer:
             return out
         finally:
             self.module_stack.pop()
+            for attr, fn in stored:
+                vars(module)[attr] = fn
+
+    def _trace_stored_ops(self, module):
+        """Op functions a module holds as instance attributes, taken before tracing swapped the entry points
+        (TransformerEncoderLayer's `self.activation = F.gelu`), swapped for their tracing wrappers during the
+        call (else their output would be recorded as a constant); returns the originals to put back."""
+        attributes = vars(module)
+        stored = [(a, fn) for a, fn in attributes.items() if id(fn) in self.op_wrappers
+                  and self.op_wrappers[id(fn)]._ember_profiled is fn]
+        for attr, fn in stored:
+            attributes[attr] = self.op_wrappers[id(fn)]
+        return stored
+
+
+def _plain(value):
+    """Arguments with SymInts (also inside lists, tuples, dicts and slices) as plain ints."""
+    if isinstance(value, SymInt):
+        return int(value)
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        if all(a is b for a, b in zip(items, value)):
+            return value
+        if type(value) is list:
+            return items
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    if isinstance(value, dict):
+        items = {k: _plain(v) for k, v in value.items()}
+        return value if all(items[k] is v for k, v in value.items()) else items
+    if isinstance(value, slice) and isinstance(value.start or value.stop or value.step, int):
+        return slice(_plain(value.start), _plain(value.stop), _plain(value.step))
+    return value
 
 
 def _tracer_warning():
@@ -192,6 +231,7 @@ def tracing(tracer):
         return original_bool(tensor)
 
     _instrument.start_tracing(tracer)
+    tracer.op_wrappers = {id(w._ember_profiled): w for w in _instrument._State.wrappers.values()}
     Module.__call__ = __call__
     Tensor.__bool__ = __bool__
     if graph.dynamic:
