@@ -26,6 +26,10 @@ WORKLOADS = [
     ("tiny GPT, AdamW (3 steps)", workloads.tiny_gpt, {}),
     ("per-op overhead, 2000 floats (2000 x 6 ops)", workloads.op_overhead, {}),
     ("per-op overhead with requires_grad", workloads.op_overhead, {"requires_grad": True}),
+    ("func: per-sample grads, vmap(grad), batch 64", workloads.per_sample_grads, {}),
+    ("func: per-sample grads, Python loop, batch 64", workloads.per_sample_grads_loop, {}),
+    ("func: jacrev of 100 -> 100", workloads.jacobian_100, {"mode": "jacrev"}),
+    ("func: jacfwd of 100 -> 100", workloads.jacobian_100, {"mode": "jacfwd"}),
 ]
 
 

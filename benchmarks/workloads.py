@@ -207,3 +207,39 @@ def op_overhead(m, reps=2000, requires_grad=False, device="cpu"):
             (x * y).mean()
         _sync(m, device)
     return run
+
+
+# --- torch.func: per-sample gradients and Jacobians -------------------------------------------------------------
+
+def _per_sample_setup(m):
+    m.manual_seed(0)
+    model = m.nn.Sequential(m.nn.Linear(10, 32), m.nn.ReLU(), m.nn.Linear(32, 3))
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    data, targets = m.randn(64, 10), m.randint(0, 3, (64,))
+
+    def loss(p, sample, target):
+        prediction = m.func.functional_call(model, p, (sample.unsqueeze(0),))
+        return m.nn.functional.cross_entropy(prediction, target.unsqueeze(0))
+    return params, data, targets, loss
+
+
+def per_sample_grads(m):
+    """vmap(grad(loss)) over a batch of 64 for a 10-32-3 MLP (the torch.func tutorial)."""
+    params, data, targets, loss = _per_sample_setup(m)
+    per_sample = m.func.vmap(m.func.grad(loss), in_dims=(None, 0, 0))
+    return lambda: per_sample(params, data, targets)
+
+
+def per_sample_grads_loop(m):
+    """The same gradients by a Python loop over the batch (ember's baseline for vmap)."""
+    params, data, targets, loss = _per_sample_setup(m)
+    g = m.func.grad(loss)
+    return lambda: [g(params, data[i], targets[i]) for i in range(64)]
+
+
+def jacobian_100(m, mode="jacrev"):
+    """The Jacobian of a 100 -> 100 function (tanh of a linear map) by jacrev or jacfwd."""
+    m.manual_seed(0)
+    weight, bias, x = m.randn(100, 100), m.randn(100), m.randn(100)
+    transform = getattr(m.func, mode)(lambda v: m.tanh(m.nn.functional.linear(v, weight, bias)))
+    return lambda: transform(x)

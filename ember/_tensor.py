@@ -488,7 +488,11 @@ class Tensor:
             t = ref()
             if t is not None:
                 t._grad = ops.clone(grad) if t._grad is None else t._grad + grad
-        self._add_node_hook(store)
+        node = self.grad_fn                      # kept apart from the tensor hooks: it runs after them, and
+        if node._retains_grad is None:           # moves with the tensor to a new grad_fn (graph.move_retains_grad)
+            node._retains_grad = {}
+            node._runs_pre_backward = True
+        node._retains_grad[self._out_nr] = store
         self._extra_dict()["retains_grad"] = True
 
     @property

@@ -1,4 +1,5 @@
 """Autograd: backward(), grad(), custom Functions, grad modes, anomaly detection."""
+import sys as _sys
 from .. import _dtype as _dt
 from .._tensor import Tensor, _make
 from . import graph
@@ -55,8 +56,6 @@ def _root_grads(outputs, grad_outputs, create_graph):
                                    f"has a shape of {out.shape}.")
             if g.dtype is not out.dtype:
                 g = g.to(out.dtype)
-            if not create_graph and g._requires_grad:
-                g = g.detach()
         fn = out.grad_fn                           # a view's, regenerated if its base changed
         node = fn if fn is not None else graph.grad_accumulator(out)
         if node is None:                           # a view that requires grad only through its base: no edge
@@ -133,6 +132,12 @@ def _grad(roots, grads, inputs, retain_graph, create_graph, allow_unused):
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
          allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """The gradients of outputs with respect to inputs, returned instead of accumulated."""
+    vmapping = _sys.modules.get("ember._vmap")
+    if vmapping is not None and vmapping._Vmap.level:          # BatchedTensors differentiate (Note [vmap])
+        found = vmapping.batched_grad(grad, outputs, inputs, grad_outputs, retain_graph, create_graph,
+                                      allow_unused, materialize_grads)
+        if found is not None:
+            return found
     if materialize_grads and allow_unused is False:
         raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, but got: "
                          "allow_unused=False.")
@@ -157,8 +162,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             elif not allow_unused:
                 raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in the "
                                    "graph. Set allow_unused=True if this is the desired behavior.")
-        elif not create_graph:
-            results[i] = g.detach() if g._requires_grad else g
+    # Without create_graph a gradient has no history, except where a formula hands back a tensor as it is (the
+    # input itself, cummax's of an empty input; a grad_output; a custom backward's saved tensor): PyTorch returns
+    # that tensor itself, and so does ember.
     return tuple(results)
 
 

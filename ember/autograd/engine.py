@@ -55,7 +55,8 @@ def _accumulate(variable, grad, create_graph, owned, dtype=None):
             from .._tensor import _make
             laid[...] = array
             variable._grad = _make(laid, grad._device)
-        elif id(grad) in owned or array.base is not None or not getattr(array.flags, "writeable", True):
+        elif id(grad) in owned or array.base is not None or not getattr(array.flags, "writeable", True) or \
+                grad._requires_grad:              # a formula's saved input as is (cummax of an empty input)
             from .._tensor import _make
             variable._grad = _make(array.copy(order="K"), grad._device)
         else:
@@ -289,7 +290,7 @@ def _slot(node, nr, grad):
 
 
 def _pre_backward(node, grads, capture, captured):
-    """autograd.grad capture, tensor hooks (incl. retain_grad), leaf hooks, then node pre-hooks.
+    """autograd.grad capture, tensor hooks, retain_grad's, leaf hooks, then node pre-hooks.
 
     As in PyTorch, autograd.grad captures a non-leaf's gradient before that tensor's hooks run, and a
     leaf's after its hooks (they belong to accumulation).
@@ -304,6 +305,11 @@ def _pre_backward(node, grads, capture, captured):
                     new = fn(grads[nr])
                     if new is not None:
                         grads[nr] = new
+    retains = node._retains_grad
+    if retains is not None:                       # after the tensor's other hooks, as PyTorch's
+        for nr, store in tuple(retains.items()):
+            if grads[nr] is not None:
+                store(grads[nr])
     if node.__class__ is AccumulateGrad and capture is not None and node.variable is not None:
         extra = node.variable._extra
         if extra is not None and grads[0] is not None:

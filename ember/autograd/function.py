@@ -11,11 +11,14 @@ the commonest calls, with the loops over inputs unrolled: Note [apply fast path]
 import functools
 
 from .anomaly_mode import _Anomaly, record_trace
+from .forward_ad import _Fw
 from .graph import (NO_GRAD_EDGE, NON_TENSOR, SAVED_CONSTANT, SAVED_INPUT, SAVED_OUTPUT, Node, NoneSaved,
-                    _SavedHooks, grad_accumulator, next_sequence_nr, pack_saved, refresh_view)
+                    _SavedHooks, grad_accumulator, move_retains_grad, next_sequence_nr, pack_saved, refresh_view)
 from .grad_mode import _State
 
 __all__ = ["Op", "Function", "FunctionCtx", "once_differentiable"]
+
+from . import forward_ad as _forward_ad  # noqa: E402
 
 
 class _NullCtx:
@@ -98,6 +101,8 @@ class Op:
     def apply(cls, *inputs, **attrs):
         """forward(ctx, *arrays, **attrs) on the inputs' arrays, recorded when an input requires grad
         (Note [recording an op]); Tensors out."""
+        if _Fw.on and _forward_ad.has_tangent(inputs):           # Note [forward AD]
+            return _forward_ad.fw_apply(cls, inputs, attrs)
         arrays = []
         device = None
         needs_grad = False
@@ -138,6 +143,8 @@ class Op:
     @classmethod
     def apply_unary(cls, input):
         """apply(input) for a single-output op of one Tensor, no attributes (Note [apply fast path])."""
+        if _Fw.on and _forward_ad.has_tangent((input,)):
+            return _forward_ad.fw_apply(cls, (input,), {})
         device = input._device
         if (input._requires_grad or input._base is not None and input._base._requires_grad) and \
                 _State.grad_enabled:
@@ -153,6 +160,8 @@ class Op:
     def apply_binary(cls, input, other):
         """apply(input, other) for a single-output op of a Tensor and a Tensor or non-tensor, no attributes
         (Note [apply fast path])."""
+        if _Fw.on and _forward_ad.has_tangent((input, other)):
+            return _forward_ad.fw_apply(cls, (input, other), {})
         device = input._device
         if isinstance(other, Tensor):
             if other._device is not device:
@@ -438,6 +447,8 @@ class Function(metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        if _Fw.on and _forward_ad.has_tangent(args):            # the Function's jvp (Note [forward AD])
+            return _function_jvp(cls, args, kwargs)
         needs = []
         device = None
         for a in args:
@@ -450,6 +461,8 @@ class Function(metaclass=_FunctionMeta):
         needs = tuple(needs)
         record = _State.grad_enabled and True in needs
         node = cls._node_cls()
+        if _Fw.capture is not None:
+            _Fw.capture.append(node)
         node._seq = next_sequence_nr()
         node.needs_input_grad = needs
         node._to_save = None
@@ -483,7 +496,38 @@ class Function(metaclass=_FunctionMeta):
     @staticmethod
     def jvp(ctx, *grad_inputs):
         raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it "
-                                  "with forward mode AD (ember has no forward mode AD).")
+                                  "with forward mode AD.")
+
+
+def _function_jvp(cls, args, kwargs):
+    """A custom Function applied to dual inputs: forward as usual (ctx kept), then its jvp(ctx, *tangents)
+    gives the outputs' tangents."""
+    if cls.jvp is Function.jvp:
+        raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it "
+                                  "with forward mode AD.")
+    tangents = [_forward_ad.tangent_of(a) if isinstance(a, Tensor) else None for a in args]
+    _Fw.on = False
+    try:
+        _Fw.capture = []                           # Function.apply hands over the node it makes (the ctx)
+        try:
+            outputs = cls.apply(*args, **kwargs)
+            ctx = _Fw.capture
+        finally:
+            _Fw.capture = None
+        ctx[0].__dict__["_in_jvp"] = True
+        try:
+            out_tangents = cls.jvp(ctx[0], *tangents)
+        finally:
+            del ctx[0].__dict__["_in_jvp"]
+    finally:
+        _Fw.on = _Fw.level is not None
+    multi = isinstance(outputs, tuple)
+    outs = outputs if multi else (outputs,)
+    out_tangents = out_tangents if isinstance(out_tangents, tuple) else (out_tangents,)
+    for o, t in zip(outs, out_tangents):
+        if isinstance(o, Tensor) and t is not None:
+            _forward_ad.set_tangent(o, t)
+    return outputs
 
 
 def _function_outputs(node, args, outs, record):
@@ -547,8 +591,11 @@ def _connect(node, args, needs, results, device):
                 not (r.dtype.is_floating_point or r.dtype.is_complex):
             continue
         r._requires_grad = True
+        old_fn, old_nr = r._grad_fn, r._out_nr
         r.grad_fn = node
         r._out_nr = nr
+        if old_fn is not None and old_fn._retains_grad is not None:    # a dirty input (graph.move_retains_grad)
+            move_retains_grad(r, old_fn, old_nr)
         if r._vc is None:
             r._vc = VersionCounter()
     to_save = node._to_save

@@ -27,6 +27,20 @@ def _as_tuple(x, arg_name, fn_name):
     return values, was_tuple
 
 
+def keep_tangent(t, leaf):
+    """`leaf` (t detached) keeps t's forward-mode tangent, so reverse-mode transforms differentiate through dual
+    inputs (forward over reverse, Note [forward AD])."""
+    from .forward_ad import _Fw, set_tangent, tangent_of
+    if _Fw.level is not None:
+        if hasattr(t, "_phys") and hasattr(leaf, "_phys"):      # BatchedTensors: the tangent is the batch's
+            keep_tangent(t._phys, leaf._phys)
+            return leaf
+        tangent = tangent_of(t)
+        if tangent is not None:
+            set_tangent(leaf, tangent)
+    return leaf
+
+
 def _prepare_inputs(inputs, create_graph, need_graph):
     """Fresh leaves requiring grad; with create_graph, views that keep the caller's history."""
     out = []
@@ -34,7 +48,7 @@ def _prepare_inputs(inputs, create_graph, need_graph):
         if create_graph and t.requires_grad:
             out.append(t.view_as(t))
         else:
-            out.append(t.detach().requires_grad_(need_graph))
+            out.append(keep_tangent(t, t.detach().requires_grad_(need_graph)))
     return tuple(out)
 
 
@@ -144,14 +158,20 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
     """d func(inputs) / d inputs, of shape output.shape + input.shape (nested tuples for several of either).
 
     Deviation: vectorize=True is accepted and computes row by row like vectorize=False (no vmap in ember);
-    strategy must be "reverse-mode".
+    strategy="forward-mode" (with vectorize=True, as PyTorch requires) uses ember.func.jacfwd.
     """
     if strategy != "reverse-mode":
         if strategy == "forward-mode":
             if not vectorize:
                 raise ValueError("torch.autograd.functional.jacobian: `strategy=\"forward-mode\"` is only "
                                  "supported with `vectorize=True`.")
-            raise NotImplementedError("jacobian: ember has no forward-mode AD; use strategy=\"reverse-mode\"")
+            from ..func import jacfwd
+            inputs_, inputs_tuple = _as_tuple(inputs, "inputs", "jacobian")
+            result = jacfwd(func, argnums=tuple(range(len(inputs_))))(*inputs_)
+            outputs_tuple = isinstance(result, tuple) and len(result) and isinstance(result[0], tuple)
+            if not outputs_tuple:
+                return result if inputs_tuple else result[0]
+            return tuple(r if inputs_tuple else r[0] for r in result)
         raise ValueError(f'Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your '
                          f'function has more outputs than inputs, "forward-mode" tends to be more performant. '
                          f'Otherwise, prefer to use "reverse-mode". Got {strategy!r}')

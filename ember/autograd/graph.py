@@ -62,6 +62,7 @@ class Node:
     _out_meta = None             # ((shape, numpy dtype), ...) for materialising missing grads
     # Hooks: OrderedDicts keyed by the RemovableHandle.id that register_*hook returned.
     _tensor_pre_hooks = None     # {output_nr: {id: hook(grad) -> grad | None}}
+    _retains_grad = None         # {output_nr: store(grad)}: retain_grad's, run after the tensor hooks
     _pre_hooks = None            # {id: hook(grad_outputs) -> grad_outputs | None}
     _post_hooks = None           # {id: hook(grad_inputs, grad_outputs) -> grad_inputs | None}
     _trace = None                # forward traceback, recorded in anomaly mode
@@ -120,6 +121,10 @@ class Node:
     def save_for_backward(self, *tensors):
         self._to_save = tensors
 
+    def save_for_forward(self, *tensors):
+        """A custom Function's tensors for its jvp (read there as ctx.saved_tensors, Note [forward AD])."""
+        self.__dict__["_fw_saved"] = tensors
+
     def mark_non_differentiable(self, *outputs):
         self._non_differentiable = outputs
 
@@ -131,6 +136,8 @@ class Node:
 
     @property
     def saved_tensors(self):
+        if "_in_jvp" in self.__dict__:             # inside a custom Function's jvp: what save_for_forward kept
+            return tuple(self.__dict__.get("_fw_saved", ()))
         saved = self._saved
         if saved is None:
             return ()
@@ -185,7 +192,13 @@ def _unpack(node, entry):
         _, array, vc, version, device, out_nr = entry
         if vc.value != version:
             _raise_modified(node, _make(array, device), version, vc.value, out_nr)
-        return _make(array, device, True, node, out_nr, vc)
+        out = _make(array, device, True, node, out_nr, vc)
+        fw = node.__dict__.get("_fw_out_tangents")
+        if fw is not None and out_nr in fw:        # the output's tangent comes back with it (Note [forward AD])
+            from .forward_ad import _Fw, set_tangent
+            if _Fw.level is not None:
+                set_tangent(out, fw[out_nr])
+        return out
     _, tensor = entry                              # SAVED_CONSTANT
     return tensor
 
@@ -348,9 +361,12 @@ def refresh_view(t):
     node = fresh._grad_fn
     if source is not base:
         _cut_edge_to(node, source._acc)
+    old_nr = t._out_nr
     t._grad_fn = as_strided_node(node)
     t._out_nr = fresh._out_nr
     t._requires_grad = True
+    if fn is not None and fn._retains_grad is not None:
+        move_retains_grad(t, fn, old_nr)
     return node
 
 
@@ -423,6 +439,22 @@ def as_strided_node(node):
                                                                          "__module__": cls.__module__})
     node.__class__ = renamed
     return node
+
+
+def move_retains_grad(t, old_fn, old_nr):
+    """PyTorch's update_tensor_hooks_on_new_gradfn, for a tensor t whose grad_fn was just replaced (an in-place
+    op on it, or a view's node regenerated: refresh_view): its retain_grad hook moves from (old_fn, old_nr) to
+    t's new node, so that t.grad is the gradient of t as it is now; the hooks register_hook put on the old node
+    stay there (they see the gradient of t as it was, where that node still runs)."""
+    retains = old_fn._retains_grad if old_fn is not None else None
+    store = retains.pop(old_nr, None) if retains else None
+    fn = t._grad_fn
+    if store is None or fn is None:
+        return
+    if fn._retains_grad is None:
+        fn._retains_grad = {}
+        fn._runs_pre_backward = True              # the engine's pre-backward step runs it
+    fn._retains_grad[t._out_nr] = store
 
 
 def walk(roots):

@@ -118,6 +118,8 @@ class Tracer:
         if not (g.is_live(list(call.args)) or g.is_live(list(call.kwargs.values()))):
             return                              # constants only: folded (the output becomes an initializer)
         converter = CONVERTERS.get(call.name)
+        if converter is None and call.name.startswith("aten::special_"):      # torch.special's aliases
+            converter = CONVERTERS.get("aten::" + call.name[len("aten::special_"):])
         if converter is None:
             raise UnsupportedOp(f"ember.onnx.export: no ONNX conversion for the op {call.name} (called in "
                                 f"{call.module})")

@@ -10,6 +10,8 @@ import numpy as np
 from .. import _dtype as _dt
 from .._tensor import Tensor
 from ..amp._dispatch import AUTOCAST
+from ..autograd import forward_ad as _forward_ad
+from ..autograd.forward_ad import _Fw
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
 from ._common import cast, checked_scalar, nodiff, scalar_value, to_tensor_operand
@@ -274,6 +276,14 @@ def _check_expanded_write(target, idx, basic):
 
 def setitem(t, index, value):
     """t[index] = value, in place (broadcasting value), with autograd history when needed."""
+    if _Fw.on and _forward_ad.has_tangent((t, value)):       # the same write on the tangents (Note [forward AD])
+        _forward_ad.setitem_tangent(t, index, value)
+        with _forward_ad._suspended():
+            return setitem(t, index, value)
+    if index is True:                              # PyTorch's t[True] = v writes t.unsqueeze(0), as t[None] = v
+        index = None
+    elif index is False:                           # and t[False] = v writes nothing (no check, no new version)
+        return
     idx, basic = _parse_index(t, index)
     value = _values_for(t, value)
     sequential = False
@@ -316,9 +326,10 @@ def setitem(t, index, value):
         src = value._array if isinstance(value, Tensor) else value
         writer = lambda: t._array.__setitem__(idx, src)     # noqa: E731  (the region only, as PyTorch writes)
     elif basic:
-        # PyTorch's t[basic] = value is t[basic].copy_(value): a CopySlices node over the view (not index_put_)
+        # PyTorch's t[basic] = value is t[basic].copy_(value): a CopySlices node over the view (not index_put_);
+        # an index of whole slices and Ellipsis only (t[...], t[()], t[:]) selects t itself: t.copy_(value)
         from .inplace import _CopyFrom, overwrite
-        region = basic_index(t, idx)
+        region = t if _selects_all(t._array.shape, idx) else basic_index(t, idx)
         if isinstance(value, Tensor) and tuple(value.shape) != tuple(region.shape):
             value = value.expand(region.shape)     # PyTorch's expand error for a value of another shape
         overwrite(region, value, _CopyFrom)
@@ -326,6 +337,25 @@ def setitem(t, index, value):
     watch = _index_tensors(index)
     apply_inplace(t, lambda self: IndexPut.apply(self, value, idx, False, watch=watch), "index_put_", (), {},
                   writer)
+
+
+def _selects_all(shape, idx):
+    """Whether a basic index (ints, slices, None, Ellipsis) is only Ellipsis and slices that each take a whole
+    dim as written (start None or 0, stop None or at least the size, step None or 1): PyTorch's indexing then
+    hands back the tensor itself, no view."""
+    before = idx
+    after = ()
+    for pos, item in enumerate(idx):
+        if item is Ellipsis:
+            before, after = idx[:pos], idx[pos + 1:]
+            if Ellipsis in after:
+                return False
+            break
+    if len(before) + len(after) > len(shape):
+        return False
+    dims = list(zip(before, shape)) + list(zip(after, shape[len(shape) - len(after):]))
+    return all(item.__class__ is slice and not item.start and item.step in (None, 1) and
+               (item.stop is None or item.stop >= size) for item, size in dims)
 
 
 @export(method=True)

@@ -11,8 +11,11 @@ from .. import _dtype as _dt
 from .._device import CPU
 from .._tensor import Tensor, VersionCounter, _address, _make, _root
 from ..amp._dispatch import AUTOCAST, run_without_autocast
+from ..autograd import forward_ad as _forward_ad
+from ..autograd.forward_ad import _Fw
 from ..autograd.function import Op
-from ..autograd.graph import FREED, SAVED_INPUT, SAVED_OUTPUT, as_strided_node, check_view_rebase, next_sequence_nr
+from ..autograd.graph import (FREED, SAVED_INPUT, SAVED_OUTPUT, as_strided_node, check_view_rebase, move_retains_grad,
+                              next_sequence_nr)
 from ..autograd.grad_mode import _State
 from ._common import exact_scaled
 from ._registry import export_method
@@ -201,6 +204,10 @@ def check_inplace(self, name, overlap=True):
     extra = self._extra
     if extra is not None and "data_set_at" in extra:    # a view whose .data was set: the op's nodes come after
         extra["data_set_at"] = next_sequence_nr()      # this number (_route_through_base)
+    fn = self._grad_fn
+    if fn is not None and (fn._runs_pre_backward or fn._runs_post_backward):
+        # the view's node has hooks: the op's gradient for the view must not run them (_rebase_view)
+        self._extra_dict()["hooked_inplace_at"] = next_sequence_nr()
     if self._requires_grad or base._requires_grad:
         check_view_inplace(self, name)
 
@@ -295,6 +302,8 @@ def _operand_alias(self):
 def _write(self, result, writer=None):
     """Copy result into self (or let `writer()` compute it there: _sequential_write) and give self result's
     history."""
+    if _Fw.on:                                     # self's tangent becomes result's (Note [forward AD])
+        _forward_ad.write_tangent(self, result)
     recording = result.grad_fn is not None and _State.grad_enabled
     if recording:
         if self._base is not None:
@@ -313,9 +322,12 @@ def _write(self, result, writer=None):
         if self._base is not None:
             _rebase_view(self, result)
         else:
+            old_fn, old_nr = self._grad_fn, self._out_nr
             self.grad_fn = result.grad_fn
             self._out_nr = result._out_nr
             self._requires_grad = True
+            if old_fn is not None and old_fn._retains_grad is not None:
+                move_retains_grad(self, old_fn, old_nr)
     elif self._base is not None and self._base._requires_grad and _State.grad_enabled:
         _rebase_view(self, result)
 
@@ -442,20 +454,32 @@ def _rebase_view(view, result):
             node.base_layout = (base._array.shape, base._array.strides, base.storage_offset(),
                                 base.untyped_storage().nbytes())
         if "data_set_at" in view._extra:
-            _route_through_base(view, result, view_fn(old_base))
+            _route_through_base(view, result, view_fn(old_base), view._extra["data_set_at"])
         new_view = view_fn(base)
+    else:
+        if base._device is CPU and not base._array.flags.c_contiguous:
+            # the view_fn may be one an earlier in-place op on the view made above (by storage): backward lays its
+            # mask out as the base here too, so that zeroing the view's region in it reaches the mask
+            new_base._grad_fn.base_layout = (base._array.shape, base._array.strides, base.storage_offset(),
+                                             base.untyped_storage().nbytes())
+        if "hooked_inplace_at" in view._extra:
+            # PyTorch's CopySlices hands the op's node the base's edge in place of the view's: the view's old
+            # node, and the hooks on it, see only the gradients of the other uses of the view as it was
+            _route_through_base(view, result, view_fn(old_base), view._extra["hooked_inplace_at"])
+    view._extra.pop("hooked_inplace_at", None)
+    old_fn, old_nr = view._grad_fn, view._out_nr
     view._grad_fn = as_strided_node(new_view._grad_fn)
     view._out_nr = new_view._out_nr
     view._requires_grad = True
+    if old_fn is not None and old_fn._retains_grad is not None:
+        move_retains_grad(view, old_fn, old_nr)
 
 
-def _route_through_base(view, result, region):
+def _route_through_base(view, result, region, since):
     """After `view.data = t`, the op's gradient for the view goes to the base's old history through `region`
     (the view's current geometry over the base, as_strided), not through the view's old node, whose geometry
     is gone: PyTorch's CopySlices hands the op's node the base's edge and copies its gradient into that
-    region. The op's nodes are those made since the op began (check_inplace numbered its start)."""
-    extra = view._extra
-    since = extra["data_set_at"]
+    region. The op's nodes are those made after `since` (check_inplace numbered the op's start)."""
     old = (view._grad_fn, view._out_nr)
     new = (region._grad_fn, region._out_nr)
     stack, seen = [result.grad_fn], set()
@@ -533,7 +557,7 @@ def _recorded(self, slow, name, other, alpha):
 def _fast_binary(name, ufunc_name, slow):
     def inplace(self, other, *, alpha=1):
         if _State.grad_enabled and (self._requires_grad or getattr(other, "_requires_grad", False)) or \
-                self._base is not None and self._base._requires_grad:
+                self._base is not None and self._base._requires_grad or _Fw.on:
             return _recorded(self, slow, name, other, alpha)
         a = self._array
         if isinstance(other, Tensor):
@@ -634,6 +658,10 @@ def overwrite(self, src, op, overlap=True):
     if not isinstance(src, Tensor):
         from .creation import tensor
         src = tensor(src)
+    if _Fw.on and _forward_ad.has_tangent((self, src)):      # Note [forward AD]
+        _forward_ad.write_tangent(self, src)
+        with _forward_ad._suspended():
+            return overwrite(self, src, op, overlap)
     if src._array.ndim and src._array.shape != self._array.shape:
         _check_copy_shape(self, src)
     if _State.grad_enabled or 0 in self._array.strides:
@@ -705,6 +733,10 @@ def fill_(self, value):
 
 
 def _fill(self, value, name, node_name):
+    if _Fw.on and _forward_ad.has_tangent((self, value)):    # Note [forward AD]
+        _forward_ad.fill_tangent(self, value)
+        with _forward_ad._suspended():
+            return _fill(self, value, name, node_name)
     # An expanded self is allowed here: every element gets the same value, so PyTorch fills it too.
     if isinstance(value, Tensor):
         if value.ndim:

@@ -162,8 +162,11 @@ def tensor_split(input, indices_or_sections, dim=0):
 
 class Cat(Op):
     @staticmethod
-    def forward(ctx, *arrays, dim):
+    def forward(ctx, *arrays, dim, skipped=None):
         ctx.dim = dim
+        ctx.skipped = skipped
+        if skipped is not None:                   # legacy 1-d empty inputs: in the graph, not in the result
+            arrays = [a for a, skip in zip(arrays, skipped) if not skip] or arrays     # (all of them: empty)
         ctx.sizes = [a.shape[dim] for a in arrays]
         out = ctx.xp.concatenate(arrays, axis=dim)      # (sparse operands: their storage's concatenate)
         if out.__class__ is not _SparseCOO and not arrays[0].flags.c_contiguous:
@@ -176,7 +179,13 @@ class Cat(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return split(grad, ctx.sizes, ctx.dim)
+        skipped = ctx.skipped
+        if skipped is None:
+            return split(grad, ctx.sizes, ctx.dim)
+        # PyTorch hands a legacy 1-d empty input zeros of size 0 (no history), whether or not it was skipped
+        parts = iter(split(grad, ctx.sizes, ctx.dim) if not all(skipped) else ())
+        empty = grad._backend().xp.zeros(0, dtype=grad._array.dtype)
+        return tuple([_make(empty, grad._device) if skip else next(parts) for skip in skipped])
 
 
 @export(method=False, aliases=("concat", "concatenate"))
@@ -190,8 +199,11 @@ def cat(tensors, dim=0, *, out=None):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
-    # legacy rule: 1-d empty tensors are skipped
-    parts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors   # all empty: all get grads
+    # legacy rule: 1-d empty tensors are skipped (they still get a gradient: Cat.backward)
+    parts = [t for t in tensors if not (t._array.ndim == 1 and t._array.shape[0] == 0)]
+    all_empty = not parts
+    if all_empty:
+        parts = tensors
     ref = parts[0]
     if ref.ndim == 0:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
@@ -208,8 +220,17 @@ def cat(tensors, dim=0, *, out=None):
                                    f"(shapes {tuple(ref.shape)} and {tuple(t.shape)})")
         if t.dtype is not dtype:
             dtype = _dt.promote_types(dtype, t.dtype)
-    parts = [cast(t, dtype) for t in parts]
-    result = Cat.apply(*parts, dim=d)
+    if len(parts) != len(tensors):                 # the skipped ones take part in the type promotion
+        for t in tensors:
+            if t.dtype is not dtype and t.ndim == 1 and t.shape[0] == 0:
+                dtype = _dt.promote_types(dtype, t.dtype)
+    if len(parts) == len(tensors):
+        skipped = (True,) * len(parts) if all_empty else None
+        result = Cat.apply(*[cast(t, dtype) for t in parts], dim=d, skipped=skipped)
+    else:
+        skipped = tuple(t.ndim == 1 and t.shape[0] == 0 for t in tensors)
+        result = Cat.apply(*[t if skip else cast(t, dtype) for t, skip in zip(tensors, skipped)], dim=d,
+                           skipped=skipped)
     if out is not None:
         from .inplace import write_out
         return write_out(out, result)

@@ -2,6 +2,7 @@
 index_select/index_add/index_copy/index_fill with PyTorch's index checks for each.
 """
 from .. import _dtype as _dt
+from .._backends import STRIDED as _STRIDED
 from .._tensor import Tensor, _make
 from ..autograd.function import Op
 from ..sparse._coo_array import SparseCOOArray as _SparseCOO, SparseStorage
@@ -57,7 +58,9 @@ class Gather(Op):
             return ctx.xp.squeeze(input[_full_index(ctx.xp, ctx.xp.expand_dims(index, dim), dim)], axis=dim)
         if index.ndim == 0 or input.ndim == 0:      # Note [0-d in gather and scatter]
             return input.reshape(-1)[index]
-        return input[_full_index(ctx.xp, index, dim)]
+        out = input[_full_index(ctx.xp, index, dim)]
+        # PyTorch's gather result is contiguous whatever the index's layout (NumPy's follows a transposed index)
+        return ctx.xp.ascontiguousarray(out) if out.__class__ in _STRIDED and not out.flags.c_contiguous else out
 
     @staticmethod
     def backward(ctx, grad):

@@ -8,8 +8,9 @@ ndtr, ...) are not exported as ember.<name>: ember/special.py collects them.
 """
 import math
 
-from .._backends import errstate
+from .._backends import STRIDED as _STRIDED, errstate
 from .. import _dtype as _dt
+from .._memory_format import iterator_layout
 from .._tensor import Tensor
 from ..autograd.function import Op
 from .._backends import special as _sp
@@ -18,7 +19,7 @@ from ._common import cast, nodiff, promote, return_type, zeros_like_
 from ._registry import export, export_method
 from .arithmetic import float_power
 from .comparison import where
-from .unary import cos, exp, exp2, log, sign, sin, unary_op
+from .unary import cos, exp, exp2, laid_as_input, log, sign, sin, unary_op
 
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
@@ -28,7 +29,10 @@ def _type_name(array):
 
 
 def _real(name, fn):
-    """forward(xp, x) for a real-only function: complex inputs are refused, as in PyTorch."""
+    """forward(xp, x) for a real-only function: complex inputs are refused, as in PyTorch. Its result is laid
+    out as PyTorch's (unary.laid_as_input)."""
+    fn = laid_as_input(fn)
+
     def forward(xp, x):
         if x.dtype.kind == "c":
             raise NotImplementedError(f"\"{name}\" not implemented for '{_type_name(x)}'")
@@ -155,7 +159,7 @@ entr = _special_unary("entr", "SpecialEntrBackward0", _in_float32(_real("entr", 
 def _erfcx(xp, x):
     if x.dtype.kind == "c" or x.dtype.itemsize < 4:          # PyTorch's kernel has float and double only
         raise NotImplementedError(f"\"erfcx_cpu\" not implemented for '{_type_name(x)}'")
-    return _sp.erfcx(xp, x)
+    return laid_as_input(_sp.erfcx)(xp, x)
 
 
 # d/dx erfcx(x) = 2x erfcx(x) - 2/sqrt(pi): PyTorch saves the input and the result, and reads both
@@ -218,7 +222,7 @@ class Mvlgamma(Op):
         ctx.save_for_backward(input)
         lgamma_ = _real("mvlgamma", _sp.lgamma)
         out = sum(lgamma_(ctx.xp, input - i / 2) for i in range(p)) + p * (p - 1) / 4 * math.log(math.pi)
-        return out.astype(input.dtype)
+        return out.astype(input.dtype, order="C")     # PyTorch's sums a (..., p) tensor: a contiguous result
 
     @staticmethod
     def backward(ctx, grad):
@@ -356,7 +360,11 @@ class Zeta(Op):
     def forward(ctx, input, other):
         _keep(ctx, input, other)
         dtype = (input if hasattr(input, "dtype") else other).dtype
-        return _sp.zeta(ctx.xp, input, other).astype(dtype)
+        out = _sp.zeta(ctx.xp, input, other).astype(dtype)
+        arrays = [a for a in (input, other) if a.__class__ in _STRIDED and a.ndim]
+        if arrays and not all(a.flags.c_contiguous for a in arrays):     # Note [memory formats]
+            out = iterator_layout(out, *arrays)
+        return out
 
     @staticmethod
     def backward(ctx, grad):

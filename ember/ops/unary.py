@@ -144,18 +144,36 @@ def _sigmoid(xp, x):
 sigmoid = unary_op("sigmoid", _sigmoid, lambda g, out: g * (out * (1 - out)), keeps="output")
 
 
+def laid_as_input(fn):
+    """forward(xp, x, *args) of an elementwise function computed on a work copy or through `where` (the special
+    functions of _backends/special.py), whose result NumPy lays out its own way for a non-contiguous x (the
+    float64 copy of an expanded x comes out column-major, `where` answers C-contiguous): laid out as PyTorch's
+    TensorIterator lays out x's elementwise result (Note [memory formats]). The C-contiguous path costs a
+    flag test."""
+    def forward(xp, x, *args):
+        out = fn(xp, x, *args)
+        if x.__class__ in _STRIDED and not x.flags.c_contiguous and out.__class__ is x.__class__:
+            out = iterator_layout(out, x)
+        return out
+    forward.__name__, forward.__doc__ = fn.__name__, fn.__doc__
+    return forward
+
+
 @zero_preserving("erf")
+@laid_as_input
 def _erf(xp, x):
     from .._backends.special import erf as erf_fn
     return erf_fn(xp, x)
 
 
+@laid_as_input
 def _erfc(xp, x):
     from .._backends.special import erfc as erfc_fn
     return erfc_fn(xp, x)
 
 
 @zero_preserving("erfinv")
+@laid_as_input
 def _erfinv(xp, x):
     from .._backends.special import erfinv as erfinv_fn
     return erfinv_fn(xp, x)

@@ -74,6 +74,8 @@ class _State:
     swapped = []             # (owner, attribute, original, wrapper) put back by uninstall
     wrappers = {}            # (id(fn), name) -> wrapper, so one function gets one wrapper per name
     tracer = None            # while ember.onnx traces a model: tracer(fn, aten_name, args, kwargs) runs each op
+    plan = None              # (module count, swaps, per-module groups) of the last install, reused while nothing
+    plan_active = False      # changed; plan_active: the wrappers now installed are the plan's
 
 
 # --- recording ---------------------------------------------------------------------------------------------
@@ -274,8 +276,44 @@ def _swap_class(cls, primary):
 
 
 def install():
-    from .._tensor import Tensor
     from ..autograd.anomaly_mode import _Anomaly
+    plan = _State.plan
+    if plan is not None and plan[0] == len(sys.modules) and _unchanged(plan[2]):
+        # the same modules and entry points as last time: put the same wrappers back, a module's in one
+        # dict.update (a vmap or an export installs once per call; scanning every module would cost milliseconds)
+        for namespace, wrappers, _ in plan[2]:
+            if namespace is not None:
+                namespace.update(wrappers)
+        for owner, attr, original, wrapper in plan[1]:
+            if not isinstance(owner, types.ModuleType):
+                setattr(owner, attr, wrapper)
+        _State.swapped = list(plan[1])
+        _State.plan_active = True
+        _Anomaly.profiler = _profile_backward
+        return
+    _scan()
+    modules = {}
+    for owner, attr, original, wrapper in _State.swapped:
+        if isinstance(owner, types.ModuleType):
+            entry = modules.setdefault(id(owner), (vars(owner), {}, {}))
+            entry[1][attr] = wrapper
+            entry[2][attr] = original
+    _State.plan = (len(sys.modules), list(_State.swapped), list(modules.values()))
+    _State.plan_active = True
+    _Anomaly.profiler = _profile_backward
+
+
+def _unchanged(groups):
+    """Every module still holds the functions the plan swaps (nothing replaced them since)."""
+    for namespace, _, originals in groups:
+        for attr, original in originals.items():
+            if namespace.get(attr) is not original:
+                return False
+    return True
+
+
+def _scan():
+    from .._tensor import Tensor
     from ..ops._registry import METHODS
     primary, names = _targets()
     try:
@@ -307,13 +345,26 @@ def install():
     except BaseException:
         uninstall()
         raise
-    _Anomaly.profiler = _profile_backward
 
 
 def uninstall():
     from ..autograd.anomaly_mode import _Anomaly
     _Anomaly.profiler = None
     swapped, _State.swapped = _State.swapped, []
+    plan = _State.plan
+    if _State.plan_active and plan is not None and swapped == plan[1]:
+        _State.plan_active = False
+        for namespace, wrappers, originals in plan[2]:
+            if all(namespace.get(attr) is w for attr, w in wrappers.items()):
+                namespace.update(originals)
+            else:                                # something else replaced one meanwhile: leave theirs
+                for attr, w in wrappers.items():
+                    if namespace.get(attr) is w:
+                        namespace[attr] = originals[attr]
+        for owner, attr, original, wrapper in reversed(swapped):
+            if not isinstance(owner, types.ModuleType) and vars(owner).get(attr) is wrapper:
+                setattr(owner, attr, original)
+        return
     for owner, attr, original, wrapper in reversed(swapped):
         if vars(owner).get(attr) is wrapper:     # something else replaced it meanwhile: leave theirs
             setattr(owner, attr, original)
@@ -391,6 +442,9 @@ def start_tracing(tracer):
     """ember.onnx.export begins tracing: every op entry point calls tracer(fn, aten_name, args, kwargs)."""
     if _State.log is not None:
         raise RuntimeError("ember.onnx.export cannot run while a profiler records (or emit_nvtx is active)")
+    import importlib
+    for name in _NAMESPACES:                     # namespaces load lazily: one loaded mid-trace would go unseen
+        importlib.import_module(name)
     _State.tracer = tracer
     _State.log = _Discard()
     try:

@@ -54,15 +54,13 @@ KNOWN = [
     _k("PyTorch's own bug, nothing to fix in ember: huber_loss backward with mixed float dtypes raises "
        "'Found dtype Float but expected Double'", "autograd", "huber_loss", "raises-only-torch", anywhere=True,
        when=_says("Found dtype")),
-    _k(NEW + "autograd.grad through cummax/cummin of an empty tensor without create_graph: PyTorch's formula hands "
-       "back the input itself (requires_grad True); ember hands back zeros there, because its AccumulateGrad would "
-       "then store the input itself as .grad where PyTorch's detaches it (the fix belongs in the engine)",
-       "autograd", "grad", "requires_grad", when=lambda p, d: re.search(r"torch\.cum(max|min)\(", p.source()) is not None),
-    _k(NEW + "erfinv of an expanded tensor: ember's result is laid out column-major (strides (1, 2) for a (2, 2) "
-       "result; the float64 work copy's astype keeps the 0-stride input's order), PyTorch's is contiguous, so a "
-       "later dropout (whose mask is drawn in memory order) zeroes other elements",
-       "autograd", "dropout dropout1d dropout2d dropout3d alpha_dropout feature_alpha_dropout", "value",
-       when=lambda p, d: "erfinv" in p.source() and ".expand(" in p.source()),
+    _k(NEW + "PyTorch's internal ZeroTensor, nothing to fix in ember: a create_graph gradient through abs/sgn/sign "
+       "differentiated again gives PyTorch's efficient zero tensor, which refuses .numpy() (the fuzzer's observation "
+       "raises); ember's is a plain tensor of zeros, equal in value", "autograd", "grad backward backward_gradient",
+       "missing:observing-raised", anywhere=True, when=lambda p, d: "create_graph=True" in p.source()),
+    _k(NEW + "PyTorch's float32/bfloat16 gelu kernel gives nan at +inf (its float64 kernel and the tanh form give "
+       "inf, the limit, as ember does); matching it would cost every gelu an extra pass over its result",
+       "autograd", "gelu", "value", when=lambda p, d: "nan" in d.torch and "inf" in d.ember),
     _k("rounding, not fixable in general: L-BFGS's strong-Wolfe line search on a loss linear in the parameters "
        "extrapolates with a cubic whose discriminant is exactly 0; the last bit of gtd (the two-loop recursion's "
        "rounding, which ember does not reproduce bit for bit) picks between the step bound and a bisection",
@@ -73,10 +71,6 @@ KNOWN = [
        "(`v1[0] = v1` for a (1, 1, 1) view): PyTorch's overlap check calls it partial and refuses, ember's sees "
        "the same elements and copies", "inplace", "setitem", "raises-only-torch",
        when=_says("refer to a single memory location")),
-    _k(NEW + "`t[...] = v` (or `t[()] = v`) into a 0-d tensor: PyTorch copies into t itself (CopyBackwards, which "
-       "saves nothing), ember records a CopySlices over a view of it, so a second backward raises in ember only",
-       "inplace", "backward backward_gradient", "raises-only-ember", anywhere=True,
-       when=lambda p, d: re.search(r"\[(\.\.\.|\(\))\] = ", p.source()) is not None and "second time" in d.ember),
     # -- optimizers
     _k("not a bug, rounding: LBFGS's history (al = ro * s.q with ro = 1 / y.s, y.s small near a minimum) "
        "agrees to ~3e-10 in float64; the parameters to ~1e-12", "optim", "LBFGS", "state:value", anywhere=True),

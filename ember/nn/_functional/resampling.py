@@ -1,17 +1,20 @@
 """Part of ember.nn.functional: resampling: interpolate (and its upsample aliases) resizes the spatial dims,
 affine_grid and grid_sample sample an input at computed positions.
 
-Each is composed from differentiable ops (weighted index_select, gather), so it has gradients of all orders,
-to the input and, for grid_sample, to the sampling grid.
+interpolate and affine_grid record one node each, with PyTorch's name (UpsampleBilinear2DBackward0 ...,
+AffineGridGeneratorBackward0), that saves no tensors, only index and weight arrays: backward can run through it
+twice, as in PyTorch. Their backward is written with differentiable ops (index_add, matmul), so they have
+gradients of all orders. grid_sample is composed from differentiable ops (weighted gathers), to the input and to
+the sampling grid.
 """
 import math
 import numpy as np
 
 from ... import _dtype as _dt
-from ..._memory_format import keep_format_tensor
 from ..._tensor import _make
 from ...ops.adaptive_pooling import adaptive_avg_pool
 from ...ops.comparison import where
+from ...ops.upsampling import AffineGridGenerator, _upsample_op
 from ...amp._dispatch import AUTOCAST, autocast_run
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "affine_grid", "grid_sample"]
@@ -91,17 +94,6 @@ def _taps(xp, mode, in_size, out_size, scale, align_corners, real):
     return [(low, 1 - frac), (high, frac)]
 
 
-def _resample_dim(input, dim, taps):
-    out = None
-    shape = [1] * input.ndim
-    shape[dim] = len(taps[0][0])
-    device = input.device
-    for index, weight in taps:
-        picked = input.index_select(dim, _make(index, device))
-        if weight is not None:
-            picked = picked * _make(weight.reshape(shape).astype(input._array.dtype, copy=False), device)
-        out = picked if out is None else out + picked
-    return out
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -144,16 +136,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise RuntimeError(f"\"upsample_{mode}\" not implemented for '{input.dtype.name.capitalize()}'")
     real = np.float64 if input.dtype is _dt.float64 else np.float32
     xp = input._backend().xp
-    out = input
+    plan = []
     for i, (target, scale) in enumerate(zip(sizes, scales)):
         dim = 2 + i
         if nd == 2 and mode == "nearest" and target == input.shape[dim]:
             continue                                 # PyTorch's CPU nearest2d copies a dim kept at its size
         taps = _taps(xp, mode, input.shape[dim], target, scale, align_corners, real)
         if taps is not None:
-            out = _resample_dim(out, dim, taps)
-    # see Note [memory formats]; PyTorch's upsampling kernels keep a channels-last layout
-    return keep_format_tensor(out, input) if out is not input else input.clone()
+            plan.append((dim, taps))
+    return _upsample_op(mode, nd).apply(input, plan=tuple(plan))
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
@@ -217,8 +208,13 @@ def affine_grid(theta, size, align_corners=None):
     if theta.shape[0] != n:
         raise ValueError(f"Expected theta batch size {theta.shape[0]} to match size[0]={n}")
     base = _make(base.astype(theta._array.dtype, copy=False), theta.device)     # on theta's device
-    grid = base @ theta.mT                          # (N, points, ndim)
-    return grid.reshape(n, *spatial, len(spatial))
+    if "matmul" in AUTOCAST:                        # its product runs in the region's dtype, as PyTorch's
+        return autocast_run("matmul", _affine_grid, base, theta, spatial)
+    return _affine_grid(base, theta, spatial)
+
+
+def _affine_grid(base, theta, spatial):
+    return AffineGridGenerator.apply(theta, base=base._array, spatial=spatial)
 
 
 def _unnormalize(coord, size, align_corners):
