@@ -152,7 +152,10 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
                 out, extra = out
                 aux.append(extra)
             return out
-        result = jacobian(restricted, flat, create_graph=True)
+        result = _jacrev_batched(restricted, flat) if not has_aux and _vectorizable() and not \
+            (vmapping is not None and vmapping._Vmap.level) else None
+        if result is None:
+            result = jacobian(restricted, flat, create_graph=True)
 
         def per_argument(jacs):
             """Jacobians of one output, one per leaf, back in the arguments' structures."""
@@ -230,6 +233,34 @@ def linearize(func, *primals):
     def jvp_fn(*tangents):
         return jvp(func, primals, tangents)[1]
     return out, jvp_fn
+
+
+def _jacrev_batched(restricted, flat):
+    """Every row of the Jacobian from one batched forward and one backward (None where that does not apply: an
+    output that is not one floating tensor): func runs under vmap on copies of the inputs, one copy per output
+    element, and the backward seeds copy k with the k-th basis vector, so copy k's gradient is row k."""
+    from ._vmap import vmap as _vmap
+    from .autograd import grad as autograd_grad
+    from .ops.creation import eye
+    with enable_grad():
+        probe = restricted(*flat)
+    if not isinstance(probe, Tensor) or not probe.dtype.is_floating_point:
+        return None
+    n = probe.numel()
+    if n == 0:
+        return None
+    copies = []
+    for t in flat:
+        expanded = t.unsqueeze(0).expand((n,) + tuple(t.shape))
+        copies.append(expanded if t.requires_grad else expanded.detach().requires_grad_())
+    with enable_grad():
+        outputs = _vmap(restricted)(*copies)
+        seeds = eye(n, dtype=outputs.dtype, device=outputs.device).reshape(outputs.shape)
+        rows = autograd_grad(outputs, copies, grad_outputs=seeds, create_graph=True, allow_unused=True)
+    out_shape = tuple(probe.shape)
+    from .ops.creation import zeros
+    return tuple((r if r is not None else zeros((n,) + tuple(t.shape), dtype=t.dtype, device=t.device))
+                 .reshape(out_shape + tuple(t.shape)) for r, t in zip(rows, flat))
 
 
 def _vectorizable():

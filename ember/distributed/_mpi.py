@@ -90,6 +90,19 @@ def _user_op(name, dtype):
     return op
 
 
+_native_sums = {}
+
+
+def native_sum(dtype):
+    """(IN_PLACE, MPI datatype, MPI.SUM) for a dtype MPI sums natively, else None (cached per dtype)."""
+    found = _native_sums.get(dtype)
+    if found is None and dtype not in _native_sums:
+        MPI = load()
+        found = _native_sums[dtype] = (MPI.IN_PLACE, MPI._typedict[dtype.char], MPI.SUM) \
+            if dtype.char in _NATIVE and dtype.isnative else None
+    return found
+
+
 def reduction(array, name):
     """(buffer spec, MPI op) reducing a contiguous host array with the reduction `name` (SUM for AVG)."""
     MPI = load()

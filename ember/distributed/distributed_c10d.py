@@ -556,6 +556,21 @@ def _average(host, name, size):
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce `tensor` across the group with `op`; every rank gets the result in `tensor`."""
+    pg = _state.default
+    if op is ReduceOp.SUM and group is None and not async_op and pg is not None and tensor.__class__ is Tensor:
+        # the common call (a gradient bucket, a metric): a contiguous host array of a type MPI sums natively
+        array = tensor._array
+        if array.__class__ is numpy.ndarray and array.flags.c_contiguous and array.flags.writeable:
+            kind = _mpi.native_sum(array.dtype)
+            if kind is not None:
+                watchdog = _state.watchdog
+                watchdog.arm("all_reduce", pg._timeout_s)
+                try:
+                    pg._comm.Allreduce(kind[0], [array, kind[1]], kind[2])
+                finally:
+                    watchdog.armed = None
+                tensor._bump_version()
+                return None
     _check_tensor(tensor, "tensor")
     pg = _resolve(group, "all_reduce")
     if pg is None:
