@@ -2,10 +2,9 @@
 linearize on forward-mode AD (ember.autograd.forward_ad); hessian as jacfwd(jacrev(f)), as PyTorch defines it;
 vmap, which runs the function once on the whole batch through batching rules (Note [vmap] in ember/_vmap.py).
 
-Deviation: these run eagerly on ember's graph (no functorch levels): reverse transforms compose by nesting
-(grad(grad(f)) works), vmap(grad(f)) gives per-sample gradients, and forward over reverse works
-(jacfwd(jacrev(f))), but forward-mode has one level, so jacfwd(jacfwd(f)) and jvp inside jvp raise as PyTorch's
-forward_ad does.
+These run eagerly on ember's graph and compose by nesting: grad(grad(f)), vmap(grad(f)) (per-sample
+gradients), jacfwd(jacrev(f)) (forward over reverse), jacrev(jacfwd(f)) and jacfwd(jacfwd(f)) (forward levels
+nest here, as in torch.func; the public forward_ad keeps PyTorch's one level).
 """
 import functools
 import sys
@@ -201,8 +200,8 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         if tuple(p.shape) != tuple(t.shape):
             raise RuntimeError(f"jvp(f, primals, tangents): Expected primals and tangents to have the same shape; "
                                f"got {list(p.shape)} and {list(t.shape)}")
-    with forward_ad.dual_level():
-        duals = [forward_ad.make_dual(p, t) for p, t in zip(primals, tangents)]
+    with forward_ad._nested_level() as level:
+        duals = [forward_ad.make_dual(p, t, level=level) for p, t in zip(primals, tangents)]
         out = func(*duals)
         aux = None
         if has_aux:
@@ -216,7 +215,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
             if not isinstance(o, Tensor):
                 raise RuntimeError(f"jvp(f, primals, tangents): Expected f(*primals) to return only tensors, got "
                                    f"{type(o).__name__}")
-            p, t = forward_ad.unpack_dual(o)
+            p, t = forward_ad.unpack_dual(o, level=level)
             primal_out.append(p)
             tangent_out.append(t if t is not None else zeros_like(p))
     if isinstance(out, tuple):

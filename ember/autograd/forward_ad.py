@@ -16,7 +16,10 @@ attribute read: nothing else is paid when no level is entered) and, when an inpu
     cotangent of the output, the op's vjp g(u) = J^T u is linear in u, so the gradient of <g(u), t> with
     respect to u is J t. The op's forward runs once, recorded, so random ops keep their one draw.
 Tangents are tensors like any other: they carry reverse-mode history when they depend on tensors that require
-grad (forward-over-reverse, as jacfwd(jacrev(f)) needs). One level at a time, as PyTorch's forward_ad.
+grad (forward-over-reverse, as jacfwd(jacrev(f)) needs). Levels nest (ember.func's jvp enters its own, so
+jacfwd(jacfwd(f)) works; the public enter_dual_level keeps PyTorch's one level): a tensor keeps a tangent per
+level, fw_apply computes the innermost level's with that level paused while the op and the tangent's own ops
+carry the other levels' tangents (tangents of tangents).
 """
 import collections
 import weakref
@@ -25,39 +28,57 @@ __all__ = ["UnpackedDualTensor", "dual_level", "enter_dual_level", "exit_dual_le
 
 
 class _Fw:
-    on = False              # a dual level is entered (and not suspended while a tangent is being computed)
-    level = None
-    holders = []            # weak references to the tensors given a tangent at this level (cleared at exit)
+    on = False              # some entered level is active (not suspended while its tangents are computed)
+    level = None            # the innermost entered level, None outside forward AD
+    levels = []             # the entered levels, outermost first
+    suspended = set()       # levels whose propagation is paused
+    holders = {}            # level -> weak references to the tensors given a tangent there (cleared at exit)
     capture = None          # a list while a custom Function's jvp needs the ctx its apply makes
 
 
 UnpackedDualTensor = collections.namedtuple("UnpackedDualTensor", ["primal", "tangent"])
 
 
-def enter_dual_level():
-    """Enter a new forward grad level (only one at a time); returns its index."""
-    if _Fw.level is not None:
-        raise RuntimeError("Nested forward mode AD is not supported at the moment")
+def _refresh():
+    _Fw.level = _Fw.levels[-1] if _Fw.levels else None
+    _Fw.on = any(level not in _Fw.suspended for level in _Fw.levels)
+
+
+def _enter():
+    """Enter a level (nested levels allowed: ember.func's jvp and jacfwd nest them); returns its index."""
     if not JVP_RULES:
         _register()
-    _Fw.level = 0
-    _Fw.on = True
-    _Fw.holders = []
-    return 0
+    level = len(_Fw.levels)
+    _Fw.levels.append(level)
+    _Fw.holders[level] = []
+    _refresh()
+    return level
+
+
+def enter_dual_level():
+    """Enter a new forward grad level; returns its index. One at a time, as PyTorch's forward_ad (ember.func's
+    transforms nest levels: jacfwd(jacfwd(f)))."""
+    if _Fw.levels:
+        raise RuntimeError("Nested forward mode AD is not supported at the moment")
+    return _enter()
 
 
 def exit_dual_level(*, level=None):
-    """Exit the level: every tangent made in it is dropped."""
-    if _Fw.level is None or (level is not None and level != _Fw.level):
+    """Exit the innermost level: every tangent made in it is dropped."""
+    if not _Fw.levels or (level is not None and level != _Fw.levels[-1]):
         raise RuntimeError("Trying to exit a forward AD level that was not the last one that was created. This "
                            "is not supported.")
-    for ref in _Fw.holders:
+    level = _Fw.levels.pop()
+    for ref in _Fw.holders.pop(level, ()):
         t = ref()
         if t is not None and t._extra is not None:
-            t._extra.pop("fw_grad", None)
-    _Fw.holders = []
-    _Fw.level = None
-    _Fw.on = False
+            tangents = t._extra.get("fw_grad")
+            if tangents is not None:
+                tangents.pop(level, None)
+                if not tangents:
+                    del t._extra["fw_grad"]
+    _Fw.suspended.discard(level)
+    _refresh()
 
 
 class dual_level:
@@ -70,19 +91,64 @@ class dual_level:
         exit_dual_level()
 
 
+class _nested_level:
+    """A level that may nest in others (ember.func's jvp)."""
+
+    def __enter__(self):
+        return _enter()
+
+    def __exit__(self, *exc):
+        exit_dual_level()
+
+
 def _no_level():
     return RuntimeError("Trying to create a dual Tensor for forward AD but no level exists, make sure to "
                         "enter_dual_level() first.")
 
 
-def tangent_of(t):
+def tangent_of(t, level=None):
+    """t's tangent at `level` (the innermost entered level by default), or None."""
     extra = t._extra
-    return None if extra is None else extra.get("fw_grad")
+    if extra is None:
+        return None
+    tangents = extra.get("fw_grad")
+    if tangents is None:
+        return None
+    return tangents.get(_Fw.level if level is None else level)
 
 
-def set_tangent(t, tangent):
-    t._extra_dict()["fw_grad"] = tangent
-    _Fw.holders.append(weakref.ref(t))
+def tangents_of(t):
+    """{level: tangent} of t (empty when it has none)."""
+    extra = t._extra
+    return {} if extra is None else extra.get("fw_grad") or {}
+
+
+def set_tangent(t, tangent, level=None):
+    level = _Fw.level if level is None else level
+    extra = t._extra_dict()
+    tangents = extra.get("fw_grad")
+    if tangents is None:
+        tangents = extra["fw_grad"] = {}
+    tangents[level] = tangent
+    _Fw.holders.setdefault(level, []).append(weakref.ref(t))
+
+
+class _suspend_level:
+    """Pause the propagation of one level (its tangent is being computed; the other levels still propagate)."""
+    __slots__ = ("level", "was")
+
+    def __init__(self, level):
+        self.level = level
+
+    def __enter__(self):
+        self.was = self.level in _Fw.suspended
+        _Fw.suspended.add(self.level)
+        _refresh()
+
+    def __exit__(self, *exc):
+        if not self.was:
+            _Fw.suspended.discard(self.level)
+        _refresh()
 
 
 def make_dual(tensor, tangent, *, level=None):
@@ -103,13 +169,11 @@ def make_dual(tensor, tangent, *, level=None):
     if tangent.device != tensor.device:
         raise RuntimeError(f"Expected tangent on {tensor.device}, got it on {tangent.device}")
     if hasattr(tensor, "_phys") or hasattr(tangent, "_phys"):          # inside vmap (Note [vmap]): the batch
-        return _batched(tensor, tangent, make_dual)
-    _Fw.on = False
-    try:
+        return _batched(tensor, tangent, lambda p, t: make_dual(p, t, level=level))
+    level = _Fw.level if level is None else level
+    with _suspend_level(level):                    # the view keeps the tangents of the other levels
         dual = tensor.view_as(tensor)
-    finally:
-        _Fw.on = True
-    set_tangent(dual, tangent if tangent.dtype == tensor.dtype else tangent.to(tensor.dtype))
+    set_tangent(dual, tangent if tangent.dtype == tensor.dtype else tangent.to(tensor.dtype), level)
     return dual
 
 
@@ -125,56 +189,77 @@ def _batched(tensor, tangent, make):
 
 
 def unpack_dual(tensor, *, level=None):
-    """(primal, tangent): the primal as a view without the tangent, and the tangent (None when there is none)."""
+    """(primal, tangent) at `level` (the innermost by default): the primal as a view without that tangent (it keeps
+    the other levels'), and the tangent (None when there is none)."""
     from .._tensor import Tensor
     if not isinstance(tensor, Tensor) or _Fw.level is None:
         return UnpackedDualTensor(tensor, None)
     if hasattr(tensor, "_phys"):                   # a BatchedTensor: unpack the batch, wrap both parts
         from .._vmap import _wrap
-        primal, tangent = unpack_dual(tensor._phys)
+        primal, tangent = unpack_dual(tensor._phys, level=level)
         return UnpackedDualTensor(_wrap(primal, tensor._level),
                                   None if tangent is None else _wrap(tangent, tensor._level))
-    tangent = tangent_of(tensor)
+    level = _Fw.level if level is None else level
+    tangent = tangent_of(tensor, level)
     if tangent is None:
         return UnpackedDualTensor(tensor, None)
-    _Fw.on = False
-    try:
+    with _suspend_level(level):
         primal = tensor.view_as(tensor)
-    finally:
-        _Fw.on = True
     return UnpackedDualTensor(primal, tangent)
 
 
 # -- propagation -------------------------------------------------------------------------------------------
 
 def has_tangent(values):
+    """Whether some value carries a tangent of an active (not suspended) level."""
     from .._tensor import Tensor
     for v in values:
-        if isinstance(v, Tensor) and v._extra is not None and "fw_grad" in v._extra:
-            return True
+        if isinstance(v, Tensor) and v._extra is not None:
+            tangents = v._extra.get("fw_grad")
+            if tangents:
+                for level in tangents:
+                    if level not in _Fw.suspended:
+                        return True
     return False
 
 
 class _suspended:
-    """Compute without propagating tangents (the primal, and a tangent's own ops)."""
+    """Compute without propagating any level's tangents (a primal write, a custom Function's forward)."""
 
     def __enter__(self):
-        _Fw.on = False
+        self.was = set(_Fw.suspended)
+        _Fw.suspended.update(_Fw.levels)
+        _refresh()
 
     def __exit__(self, *exc):
-        _Fw.on = _Fw.level is not None
+        _Fw.suspended = self.was
+        _refresh()
 
 
 def _differentiable(t):
     return t._array.dtype.kind in "fc"
 
 
-def fw_apply(cls, inputs, attrs):
-    """Op.apply for an op with a dual input (Note [forward AD])."""
+def _active_level(values):
+    """The innermost active level some value has a tangent at."""
     from .._tensor import Tensor
-    tangents = [tangent_of(t) if isinstance(t, Tensor) else None for t in inputs]
+    found = -1
+    for v in values:
+        if isinstance(v, Tensor) and v._extra is not None:
+            for level in v._extra.get("fw_grad") or ():
+                if level > found and level not in _Fw.suspended:
+                    found = level
+    return found
+
+
+def fw_apply(cls, inputs, attrs):
+    """Op.apply for an op with a dual input (Note [forward AD]): the innermost level with a tangent is computed
+    here, with that level paused; the op and the tangent's own ops propagate the other levels."""
+    from .._tensor import Tensor
+    level = _active_level(inputs)
+    tangents = [tangent_of(t, level) if isinstance(t, Tensor) else None for t in inputs]
     rule = JVP_RULES.get(cls)                      # exact classes only: a subclass may compute otherwise
-    with _suspended():
+    with _suspend_level(level):
         if rule is not None or cls in LINEAR or getattr(cls, "_fw_linear", False):
             out = cls.apply(*inputs, **attrs)
             outs = out if out.__class__ is tuple else (out,)
@@ -184,23 +269,32 @@ def fw_apply(cls, inputs, attrs):
                 t = tangents[0]
                 out_tangents = (cls.apply(t, *inputs[1:], **attrs),) if t is not None else (None,)
         else:
-            out, out_tangents = _derived(cls, inputs, tangents, attrs)
+            out, out_tangents = _derived(cls, inputs, tangents, attrs, level)
             outs = out if out.__class__ is tuple else (out,)
-    if out_tangents.__class__ is not tuple:
-        out_tangents = out_tangents if isinstance(out_tangents, list) else (out_tangents,)
-    for o, t in zip(outs, out_tangents):
-        if t is not None and isinstance(o, Tensor) and _differentiable(o):
-            if tuple(t.shape) != tuple(o.shape):
-                with _suspended():
+        if out_tangents.__class__ is not tuple:
+            out_tangents = out_tangents if isinstance(out_tangents, list) else (out_tangents,)
+        for o, t in zip(outs, out_tangents):
+            if t is not None and isinstance(o, Tensor) and _differentiable(o):
+                if tuple(t.shape) != tuple(o.shape):
                     t = t.expand(o.shape).contiguous() if t.dim() <= o.dim() else t.reshape(o.shape)
-            set_tangent(o, t)
-            node = o._grad_fn
-            if node is not None:                    # a saved output is rebuilt from the node: keep its tangent
-                node.__dict__.setdefault("_fw_out_tangents", {})[o._out_nr] = t
+                set_tangent(o, t, level)
+                node = o._grad_fn
+                if node is not None:                # a saved output is rebuilt from the node: keep its tangent
+                    node.__dict__.setdefault("_fw_out_tangents", {})[(level, o._out_nr)] = t
     return out
 
 
-def _derived(cls, inputs, tangents, attrs):
+def _detached(t, level):
+    """t.detach() that keeps t's tangents of the levels other than `level` (nested forward AD: the tangent being
+    computed at one level carries the others')."""
+    d = t.detach()
+    for other, tangent in tangents_of(t).items():
+        if other != level and other in _Fw.levels:
+            set_tangent(d, tangent, other)
+    return d
+
+
+def _derived(cls, inputs, tangents, attrs, level):
     """(output, its tangents) from the op's backward formula: the forward runs once, recorded on aliases of the
     dual inputs; J t = d<vjp(u), t>/du."""
     from .._tensor import Tensor
@@ -213,9 +307,9 @@ def _derived(cls, inputs, tangents, attrs):
         if tan is None or not isinstance(t, Tensor) or not _differentiable(t):
             continue
         outside = outside or t.requires_grad or tan.requires_grad
-        aliases[i] = t.view_as(t) if t.requires_grad else t.detach().requires_grad_()
+        aliases[i] = t.view_as(t) if t.requires_grad else _detached(t, level).requires_grad_()
         if outside:                   # the node saves the alias: a later backward through it must see the tangent
-            set_tangent(aliases[i], tan)
+            set_tangent(aliases[i], tan, level)
         slots.append(i)
     grad_mode = _State.grad_enabled
     _State.grad_enabled = True
@@ -238,86 +332,103 @@ def _derived(cls, inputs, tangents, attrs):
                         else (g * tangents[i]).sum()
                     total = term if total is None else total + term
             if total is not None and total.grad_fn is not None:
-                found = autograd_grad(total, us, create_graph=outside and grad_mode, allow_unused=True)
+                # with create_graph the formulas run as recorded ops, which carry the other levels' tangents
+                nested = any(other != level and other not in _Fw.suspended for other in _Fw.levels)
+                found = autograd_grad(total, us, create_graph=(outside and grad_mode) or nested, allow_unused=True)
             else:
                 found = [None] * len(us)
             k = 0
             for j, o in enumerate(outs):
                 if any(o is x for x in live):
                     f = found[k]
-                    out_tangents[j] = (f if f is not None else zeros_like(o)).detach() \
+                    out_tangents[j] = _detached(f if f is not None else zeros_like(o), level) \
                         if not (outside and grad_mode) else (f if f is not None else zeros_like(o))
                     k += 1
     finally:
         _State.grad_enabled = grad_mode
     if not (outside and grad_mode):                 # the recording was ours alone: the user's outputs have none
-        outs = [o.detach() if isinstance(o, Tensor) and o.grad_fn is not None else o for o in outs]
+        outs = [_detached(o, level) if isinstance(o, Tensor) and o.grad_fn is not None else o for o in outs]
         out = tuple(outs) if out.__class__ is tuple else outs[0]
     return out, tuple(out_tangents)
+
+
+def _levels_of(*values):
+    """The active levels at which some of the values has a tangent."""
+    from .._tensor import Tensor
+    found = set()
+    for v in values:
+        if isinstance(v, Tensor) and v._extra is not None:
+            found.update(level for level in v._extra.get("fw_grad") or () if level not in _Fw.suspended)
+    return sorted(found)
 
 
 def setitem_tangent(self, index, value):
     """self[index] = value on dual tensors: the same write on the tangents (zeros where there is none)."""
     from .._tensor import Tensor
-    with _suspended():
-        own = tangent_of(self)
-        if own is None:
-            from .. import zeros_like
-            own = zeros_like(self)
-            _link_tangent(self, own)
-        other = tangent_of(value) if isinstance(value, Tensor) else None
-        own[index] = other if other is not None else 0
+    for level in _levels_of(self, value):
+        with _suspend_level(level):
+            own = tangent_of(self, level)
+            if own is None:
+                from .. import zeros_like
+                own = zeros_like(self)
+                _link_tangent(self, own, level)
+                own = tangent_of(self, level)
+            other = tangent_of(value, level) if isinstance(value, Tensor) else None
+            own[index] = other if other is not None else 0
 
 
 def fill_tangent(self, value):
     """self.fill_(value) / zero_(): self's tangent becomes value's (zero for a number)."""
     from .._tensor import Tensor
-    own = tangent_of(self)
-    other = tangent_of(value) if isinstance(value, Tensor) else None
-    with _suspended():
-        if other is not None:
-            if own is None:
-                from .. import zeros_like
-                own = zeros_like(self)
-                _link_tangent(self, own)
-            own.copy_(other.expand(self.shape) if tuple(other.shape) != tuple(self.shape) else other)
-        elif own is not None:
-            own.zero_()
+    for level in _levels_of(self, value):
+        own = tangent_of(self, level)
+        other = tangent_of(value, level) if isinstance(value, Tensor) else None
+        with _suspend_level(level):
+            if other is not None:
+                if own is None:
+                    from .. import zeros_like
+                    _link_tangent(self, zeros_like(self), level)
+                    own = tangent_of(self, level)
+                own.copy_(other.expand(self.shape) if tuple(other.shape) != tuple(self.shape) else other)
+            elif own is not None:
+                own.zero_()
 
 
-def _link_tangent(self, tangent):
+def _link_tangent(self, tangent, level):
     """Give self (possibly a view) the tangent `tangent`, as a view of its base's tangent when self is a view."""
     base = self._base
     view_fn = self._extra.get("view_fn") if self._extra is not None else None
     if base is not None and view_fn is not None:
         from .. import zeros_like
-        base_tangent = tangent_of(base)
+        base_tangent = tangent_of(base, level)
         if base_tangent is None:
             base_tangent = zeros_like(base)
-            set_tangent(base, base_tangent)
+            set_tangent(base, base_tangent, level)
         own = view_fn(base_tangent)
         own.copy_(tangent)
-        set_tangent(self, own)
+        set_tangent(self, own, level)
     else:
-        set_tangent(self, tangent)
+        set_tangent(self, tangent, level)
 
 
 def write_tangent(self, result):
     """self's values are being replaced by result's (an in-place op, copy_): so is its tangent. A tangent self
     already has is written in place, so views of it (the tangents of self's views) see the change."""
-    t = tangent_of(result)
-    own = tangent_of(self)
-    with _suspended():
-        if t is None:
-            if own is not None:
-                own.zero_()
-            return
-        if t.dtype != self.dtype:
-            t = t.to(self.dtype)
-        if own is not None and tuple(own.shape) == tuple(self.shape):
-            own.copy_(t)
-            return
-        _link_tangent(self, t.expand(self.shape).clone() if tuple(t.shape) != tuple(self.shape) else t.clone())
+    for level in _levels_of(self, result):
+        t = tangent_of(result, level)
+        own = tangent_of(self, level)
+        with _suspend_level(level):
+            if t is None:
+                if own is not None:
+                    own.zero_()
+                continue
+            if t.dtype != self.dtype:
+                t = t.to(self.dtype)
+            if own is not None and tuple(own.shape) == tuple(self.shape):
+                own.copy_(t)
+                continue
+            _link_tangent(self, t.expand(self.shape).clone() if tuple(t.shape) != tuple(self.shape) else t.clone(),
+                          level)
 
 
 # -- explicit rules ------------------------------------------------------------------------------------------

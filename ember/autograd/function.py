@@ -505,9 +505,9 @@ def _function_jvp(cls, args, kwargs):
     if cls.jvp is Function.jvp:
         raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it "
                                   "with forward mode AD.")
-    tangents = [_forward_ad.tangent_of(a) if isinstance(a, Tensor) else None for a in args]
-    _Fw.on = False
-    try:
+    level = _forward_ad._active_level(args)
+    tangents = [_forward_ad.tangent_of(a, level) if isinstance(a, Tensor) else None for a in args]
+    with _forward_ad._suspend_level(level):
         _Fw.capture = []                           # Function.apply hands over the node it makes (the ctx)
         try:
             outputs = cls.apply(*args, **kwargs)
@@ -519,14 +519,12 @@ def _function_jvp(cls, args, kwargs):
             out_tangents = cls.jvp(ctx[0], *tangents)
         finally:
             del ctx[0].__dict__["_in_jvp"]
-    finally:
-        _Fw.on = _Fw.level is not None
     multi = isinstance(outputs, tuple)
     outs = outputs if multi else (outputs,)
     out_tangents = out_tangents if isinstance(out_tangents, tuple) else (out_tangents,)
     for o, t in zip(outs, out_tangents):
         if isinstance(o, Tensor) and t is not None:
-            _forward_ad.set_tangent(o, t)
+            _forward_ad.set_tangent(o, t, level)
     return outputs
 
 

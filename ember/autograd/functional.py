@@ -30,14 +30,14 @@ def _as_tuple(x, arg_name, fn_name):
 def keep_tangent(t, leaf):
     """`leaf` (t detached) keeps t's forward-mode tangent, so reverse-mode transforms differentiate through dual
     inputs (forward over reverse, Note [forward AD])."""
-    from .forward_ad import _Fw, set_tangent, tangent_of
+    from .forward_ad import _Fw, set_tangent, tangents_of
     if _Fw.level is not None:
         if hasattr(t, "_phys") and hasattr(leaf, "_phys"):      # BatchedTensors: the tangent is the batch's
             keep_tangent(t._phys, leaf._phys)
             return leaf
-        tangent = tangent_of(t)
-        if tangent is not None:
-            set_tangent(leaf, tangent)
+        for level, tangent in tangents_of(t).items():
+            if level in _Fw.levels:
+                set_tangent(leaf, tangent, level)
     return leaf
 
 

@@ -194,10 +194,11 @@ def _unpack(node, entry):
             _raise_modified(node, _make(array, device), version, vc.value, out_nr)
         out = _make(array, device, True, node, out_nr, vc)
         fw = node.__dict__.get("_fw_out_tangents")
-        if fw is not None and out_nr in fw:        # the output's tangent comes back with it (Note [forward AD])
+        if fw is not None:                         # the output's tangents come back with it (Note [forward AD])
             from .forward_ad import _Fw, set_tangent
-            if _Fw.level is not None:
-                set_tangent(out, fw[out_nr])
+            for (level, nr), tangent in fw.items():
+                if nr == out_nr and level in _Fw.levels:
+                    set_tangent(out, tangent, level)
         return out
     _, tensor = entry                              # SAVED_CONSTANT
     return tensor

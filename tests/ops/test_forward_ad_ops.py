@@ -75,3 +75,34 @@ def test_tangents_match_torch(torch, case):
             if not np.allclose(w, fd[k], rtol=1e-3, atol=1e-5):
                 continue                               # PyTorch's own rule is off here (scatter_reduce prod)
             np.testing.assert_allclose(tangent, w, rtol=1e-7, atol=1e-9, err_msg=f"{case} on {sample} output {k}")
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=str(c)) for c in CASES if c.gradgrad])
+def test_forward_over_forward_matches_reverse_over_reverse(case):
+    """t1' H t2 of a weighted sum of the outputs, by nested jvp (two forward levels) and by double backward."""
+    from ember.func import jvp
+    sample = case.gradient_samples()[0]
+    arrays = case.arrays(sample, "float64")
+    floats = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+    t1, t2 = _tangents(arrays, 1), _tangents(arrays, 2)
+
+    def loss(*xs):
+        full = [ember_input(a) for a in arrays]
+        for i, x in zip(floats, xs):
+            full[i] = x
+        outs = _float_outputs(case.fn(ember, *full))
+        return sum(((o * (k + 1.5)).sum() for k, o in enumerate(outs)), ember.tensor(0.0, dtype=ember.float64))
+    xs = [ember_input(arrays[i]) for i in floats]
+    first = [ember.from_numpy(t1[i]) for i in floats]
+    second = [ember.from_numpy(t2[i]) for i in floats]
+    forward = jvp(lambda *v: jvp(loss, tuple(v), tuple(second))[1], tuple(xs), tuple(first))[1]
+    leaves = [x.clone().requires_grad_() for x in xs]
+    grads = ember.autograd.grad(loss(*leaves), leaves, create_graph=True, allow_unused=True)
+    directional = sum(((g * s).sum() for g, s in zip(grads, second) if g is not None),
+                      ember.tensor(0.0, dtype=ember.float64))
+    if directional.grad_fn is None:
+        reverse = 0.0
+    else:
+        seconds = ember.autograd.grad(directional, leaves, allow_unused=True)
+        reverse = sum((g * f).sum().item() for g, f in zip(seconds, first) if g is not None)
+    np.testing.assert_allclose(forward.item(), reverse, rtol=1e-8, atol=1e-10, err_msg=str(case))
