@@ -20,6 +20,7 @@ is the list [name, start_ns, end_ns, parent_event, thread_id, input_shapes, byte
 (marked: an NVTX range was pushed for it, see emit_nvtx).
 """
 import functools
+import operator
 import os
 import sys
 import threading
@@ -282,11 +283,9 @@ def install():
         # the same modules and entry points as last time: put the same wrappers back, a module's in one
         # dict.update (a vmap or an export installs once per call; scanning every module would cost milliseconds)
         for namespace, wrappers, _ in plan[2]:
-            if namespace is not None:
-                namespace.update(wrappers)
-        for owner, attr, original, wrapper in plan[1]:
-            if not isinstance(owner, types.ModuleType):
-                setattr(owner, attr, wrapper)
+            namespace.update(wrappers)
+        for owner, attr, original, wrapper in plan[3]:
+            setattr(owner, attr, wrapper)
         _State.swapped = list(plan[1])
         _State.plan_active = True
         _Anomaly.profiler = _profile_backward
@@ -298,7 +297,8 @@ def install():
             entry = modules.setdefault(id(owner), (vars(owner), {}, {}))
             entry[1][attr] = wrapper
             entry[2][attr] = original
-    _State.plan = (len(sys.modules), list(_State.swapped), list(modules.values()))
+    _State.plan = (len(sys.modules), list(_State.swapped), list(modules.values()),
+                   [e for e in _State.swapped if not isinstance(e[0], types.ModuleType)])
     _State.plan_active = True
     _Anomaly.profiler = _profile_backward
 
@@ -306,10 +306,14 @@ def install():
 def _unchanged(groups):
     """Every module still holds the functions the plan swaps (nothing replaced them since)."""
     for namespace, _, originals in groups:
-        for attr, original in originals.items():
-            if namespace.get(attr) is not original:
-                return False
+        if not _holds(namespace, originals):
+            return False
     return True
+
+
+def _holds(namespace, values):
+    """namespace[attr] is value for every attr, value of `values` (looped at C speed: it runs per install)."""
+    return all(map(operator.is_, map(namespace.get, values.keys()), values.values()))
 
 
 def _scan():
@@ -352,17 +356,17 @@ def uninstall():
     _Anomaly.profiler = None
     swapped, _State.swapped = _State.swapped, []
     plan = _State.plan
-    if _State.plan_active and plan is not None and swapped == plan[1]:
+    if _State.plan_active and plan is not None and len(swapped) == len(plan[1]):
         _State.plan_active = False
         for namespace, wrappers, originals in plan[2]:
-            if all(namespace.get(attr) is w for attr, w in wrappers.items()):
+            if _holds(namespace, wrappers):
                 namespace.update(originals)
             else:                                # something else replaced one meanwhile: leave theirs
                 for attr, w in wrappers.items():
                     if namespace.get(attr) is w:
                         namespace[attr] = originals[attr]
-        for owner, attr, original, wrapper in reversed(swapped):
-            if not isinstance(owner, types.ModuleType) and vars(owner).get(attr) is wrapper:
+        for owner, attr, original, wrapper in reversed(plan[3]):
+            if vars(owner).get(attr) is wrapper:
                 setattr(owner, attr, original)
         return
     for owner, attr, original, wrapper in reversed(swapped):
