@@ -89,18 +89,22 @@ class MaxPool3DIndices(MaxPoolIndices):
 
 
 def argmax_offsets(xp, input, best, kernel_size, stride, padding, dilation):
-    """Which kernel offset holds each window's maximum (the first one on ties, as PyTorch picks)."""
+    """Which kernel offset holds each window's maximum: the first one on ties, and in a window with NaN the last
+    NaN, as PyTorch's kernel picks (it takes a value greater than the running max, or any NaN)."""
     canvas = pad_canvas(xp, input, padding, _lowest(xp, input.dtype))
     out = best.shape[-len(kernel_size):]
     count = math.prod(kernel_size)
     which = xp.zeros(best.shape, dtype=xp.uint8 if count <= 256 else xp.int64)
     nan = best.dtype.kind == "f" and bool(xp.isnan(best).any())
-    for k, offset in reversed(list(enumerate(offsets(kernel_size)))):   # later hits are overwritten
+    windows = list(enumerate(offsets(kernel_size)))
+    for k, offset in reversed(windows):           # later hits are overwritten: the first tie stays
         values = canvas[window_at(offset, stride, dilation, out)]
-        hit = values == best
-        if nan:
-            hit |= (values != values) & (best != best)
-        which = xp.where(hit, which.dtype.type(k), which)
+        which = xp.where(values == best, which.dtype.type(k), which)
+    if nan:
+        lost = best != best
+        for k, offset in windows:                 # in order: the last NaN stays
+            values = canvas[window_at(offset, stride, dilation, out)]
+            which = xp.where(lost & (values != values), which.dtype.type(k), which)
     return which
 
 

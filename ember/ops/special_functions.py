@@ -13,6 +13,7 @@ from .. import _dtype as _dt
 from .._memory_format import iterator_layout
 from .._tensor import Tensor
 from ..autograd.function import Op
+from ..autograd.grad_mode import _State
 from .._backends import special as _sp
 from ..sparse._kernels import zero_preserving
 from ._common import cast, nodiff, promote, return_type, zeros_like_
@@ -269,6 +270,10 @@ class Logit(Op):
             # (grad detached: that branch's own derivative, 0 * inf, would be NaN where it is not selected)
             out = where((x == 0) | (x == 1), grad.detach() * math.inf, out)
             return where((x < 0) | (x > 1), math.nan, out)         # outside the domain: NaN, as in PyTorch
+        if _State.grad_enabled:
+            # create_graph: PyTorch's differentiable formula keeps the gradient inside [eps, 1 - eps] only, so NaN
+            # gets 0 there (its kernel, below, tests the outside and lets NaN through)
+            return where((x >= ctx.eps) & (x <= 1 - ctx.eps), out, 0.0)
         return where((x < ctx.eps) | (x > 1 - ctx.eps), 0.0, out)   # clamped: no gradient, as in PyTorch
 
 

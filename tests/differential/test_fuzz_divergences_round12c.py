@@ -381,3 +381,24 @@ def test_in_place_ops_on_a_view_of_a_restrided_base_route_gradients_by_storage()
     expected = np.round(np.concatenate([np.ones((1, 3)), 2 * np.cos(2 * np.array([[0.4, 0.5, 0.6]]) + 1) * 2]),
                         4).tolist()                # (v's twice: in v.sum() and in b.sum())
     same(run, expected)
+
+
+# --- found by the closing fuzz run (seed 424242) ------------------------------------------------------------------
+
+def test_logit_with_eps_gives_nan_zero_gradient_only_under_create_graph():
+    def run(m, create_graph):
+        x = m.tensor([0.5, float("nan"), 0.01], requires_grad=True)
+        m.logit(x, eps=0.1).backward(m.full((3,), 0.5), create_graph=create_graph)
+        return [str(v) for v in x.grad.tolist()]
+    same(lambda m: run(m, False), ["2.0", "nan", "0.0"])         # PyTorch's kernel lets NaN through
+    same(lambda m: run(m, True), ["2.0", "0.0", "0.0"])          # its differentiable formula selects
+
+
+def test_max_pool_picks_the_last_nan_of_a_window():
+    def run(m):
+        x = m.tensor([[[1.0, float("nan"), 3.0, float("nan"), 2.0, 5.0, float("nan"), float("nan"), 0.0]]],
+                     requires_grad=True)
+        _, index = m.nn.functional.max_pool1d(x, 3, return_indices=True)
+        m.nn.functional.max_pool1d(x, 3).sum().backward()
+        return index.tolist(), x.grad.tolist()
+    same(run, ([[[1, 3, 7]]], [[[0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0]]]))
