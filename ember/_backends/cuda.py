@@ -185,3 +185,65 @@ def new_event(enable_timing=False, blocking=False, interprocess=False):
 def elapsed_ms(start, end):
     """Milliseconds between two recorded events."""
     return xp.cuda.get_elapsed_time(start, end)
+
+
+# --- NCCL (ember.distributed's "nccl" backend) ----------------------------------------------------------------
+
+def nccl_available():
+    """Whether CuPy brings NCCL (cupy.cuda.nccl imports), or the emulation's stand-in."""
+    try:
+        return hasattr(_cupy().cuda, "nccl") and _cupy().cuda.nccl is not None
+    except Exception:
+        return False
+
+
+# NumPy dtype name -> NCCL data type constant name
+_NCCL_TYPES = {"int8": "NCCL_INT8", "uint8": "NCCL_UINT8", "int32": "NCCL_INT32", "uint32": "NCCL_UINT32",
+               "int64": "NCCL_INT64", "uint64": "NCCL_UINT64", "float16": "NCCL_FLOAT16",
+               "float32": "NCCL_FLOAT32", "float64": "NCCL_FLOAT64", "bfloat16": "NCCL_BFLOAT16"}
+_NCCL_OPS = {"SUM": "NCCL_SUM", "PRODUCT": "NCCL_PROD", "MIN": "NCCL_MIN", "MAX": "NCCL_MAX", "AVG": "NCCL_AVG"}
+
+
+class NcclGroup:
+    """One NCCL communicator over the ranks of an MPI communicator (rank 0 makes the unique id, MPI carries it to
+    the others). The collectives take contiguous device arrays and run on the current stream, as PyTorch's
+    NCCL process group does: the host does not wait, later work on the stream sees the result."""
+
+    def __init__(self, mpi_comm):
+        check_available()
+        nccl = xp.cuda.nccl
+        unique_id = nccl.get_unique_id() if mpi_comm.Get_rank() == 0 else None
+        unique_id = mpi_comm.bcast(unique_id, root=0)
+        self.comm = nccl.NcclCommunicator(mpi_comm.Get_size(), unique_id, mpi_comm.Get_rank())
+        if emulated():                       # the stand-in moves host memory over the same MPI ranks
+            self.comm._bind(mpi_comm)
+        self.nccl = nccl
+
+    def supports(self, array, op=None):
+        """Whether NCCL reduces (or moves, op None) this array: a contiguous device array of an NCCL type."""
+        if array.__class__ is not xp.ndarray or not array.flags.c_contiguous:
+            return False
+        kind = _NCCL_TYPES.get(array.dtype.name)
+        if kind is None or not hasattr(self.nccl, kind):
+            return False
+        return op is None or hasattr(self.nccl, _NCCL_OPS.get(op, "-"))
+
+    def _type(self, array):
+        return getattr(self.nccl, _NCCL_TYPES[array.dtype.name])
+
+    def all_reduce(self, array, op):
+        self.comm.allReduce(array.data.ptr, array.data.ptr, array.size, self._type(array),
+                            getattr(self.nccl, _NCCL_OPS[op]), current_stream().ptr)
+
+    def broadcast(self, array, root):
+        self.comm.bcast(array.data.ptr, array.size, self._type(array), root, current_stream().ptr)
+
+    def all_gather(self, send, recv):
+        self.comm.allGather(send.data.ptr, recv.data.ptr, send.size, self._type(send), current_stream().ptr)
+
+    def reduce_scatter(self, send, recv, op):
+        self.comm.reduceScatter(send.data.ptr, recv.data.ptr, recv.size, self._type(send),
+                                getattr(self.nccl, _NCCL_OPS[op]), current_stream().ptr)
+
+    def synchronize(self):
+        current_stream().synchronize()

@@ -591,7 +591,66 @@ runtime = types.SimpleNamespace(
 )
 _Stream.null = _Stream(null=True)
 _current_stream = [_Stream.null]
-cuda = types.SimpleNamespace(Device=_Device, Stream=_Stream, Event=_Event, runtime=runtime,
+class _NcclCommunicator:
+    """cupy.cuda.nccl.NcclCommunicator's stand-in: the same pointer-based calls, on the host memory the emulated
+    device arrays live in, moved over the MPI ranks the communicator was bound to (ember/_backends/cuda.py's
+    NcclGroup binds it; a real NCCL communicator finds its peers through the unique id)."""
+
+    def __init__(self, ndev, comm_id, rank):
+        self.ndev, self.rank, self._mpi = ndev, rank, None
+
+    def _bind(self, mpi_comm):
+        if mpi_comm.Get_size() != self.ndev or mpi_comm.Get_rank() != self.rank:
+            raise RuntimeError("emulated NCCL: the MPI communicator does not match the NCCL ranks")
+        self._mpi = mpi_comm
+
+    @staticmethod
+    def _view(ptr, count, datatype):
+        import ctypes
+        dtype = _np.dtype(_NCCL_DTYPES[datatype])
+        buffer = (ctypes.c_char * (count * dtype.itemsize)).from_address(ptr)
+        return _np.frombuffer(buffer, dtype=dtype, count=count)
+
+    def _op(self, op):
+        from mpi4py import MPI
+        return {NCCL_SUM: MPI.SUM, NCCL_PROD: MPI.PROD, NCCL_MIN: MPI.MIN, NCCL_MAX: MPI.MAX, NCCL_AVG: MPI.SUM}[op]
+
+    def allReduce(self, sendbuf, recvbuf, count, datatype, op, stream):
+        from mpi4py import MPI
+        send, recv = self._view(sendbuf, count, datatype), self._view(recvbuf, count, datatype)
+        self._mpi.Allreduce(MPI.IN_PLACE if sendbuf == recvbuf else send, recv, self._op(op))
+        if op == NCCL_AVG:
+            _np.true_divide(recv, self.ndev, out=recv, casting="unsafe")
+
+    def bcast(self, buff, count, datatype, root, stream):
+        self._mpi.Bcast(self._view(buff, count, datatype), root)
+
+    def allGather(self, sendbuf, recvbuf, count, datatype, stream):
+        self._mpi.Allgather(self._view(sendbuf, count, datatype), self._view(recvbuf, count * self.ndev, datatype))
+
+    def reduceScatter(self, sendbuf, recvbuf, recvcount, datatype, op, stream):
+        recv = self._view(recvbuf, recvcount, datatype)
+        self._mpi.Reduce_scatter_block(self._view(sendbuf, recvcount * self.ndev, datatype), recv, self._op(op))
+        if op == NCCL_AVG:
+            _np.true_divide(recv, self.ndev, out=recv, casting="unsafe")
+
+    def destroy(self):
+        self._mpi = None
+
+
+(NCCL_INT8, NCCL_UINT8, NCCL_INT32, NCCL_UINT32, NCCL_INT64, NCCL_UINT64, NCCL_FLOAT16, NCCL_FLOAT32,
+ NCCL_FLOAT64) = range(9)
+NCCL_SUM, NCCL_PROD, NCCL_MAX, NCCL_MIN, NCCL_AVG = range(5)
+_NCCL_DTYPES = {NCCL_INT8: "int8", NCCL_UINT8: "uint8", NCCL_INT32: "int32", NCCL_UINT32: "uint32",
+                NCCL_INT64: "int64", NCCL_UINT64: "uint64", NCCL_FLOAT16: "float16", NCCL_FLOAT32: "float32",
+                NCCL_FLOAT64: "float64"}
+nccl = types.SimpleNamespace(
+    NcclCommunicator=_NcclCommunicator, get_unique_id=lambda: tuple(range(128)),
+    NCCL_INT8=NCCL_INT8, NCCL_UINT8=NCCL_UINT8, NCCL_INT32=NCCL_INT32, NCCL_UINT32=NCCL_UINT32,
+    NCCL_INT64=NCCL_INT64, NCCL_UINT64=NCCL_UINT64, NCCL_FLOAT16=NCCL_FLOAT16, NCCL_FLOAT32=NCCL_FLOAT32,
+    NCCL_FLOAT64=NCCL_FLOAT64, NCCL_SUM=NCCL_SUM, NCCL_PROD=NCCL_PROD, NCCL_MAX=NCCL_MAX, NCCL_MIN=NCCL_MIN,
+    NCCL_AVG=NCCL_AVG)
+cuda = types.SimpleNamespace(Device=_Device, Stream=_Stream, Event=_Event, runtime=runtime, nccl=nccl,
                              get_elapsed_time=_get_elapsed_time, get_current_stream=lambda: _current_stream[0],
                              is_available=lambda: True, nvtx=None)
 

@@ -2,9 +2,10 @@
 
 Every rank of a job is an MPI process: start them with `python -m ember.distributed.run --nproc-per-node N
 script.py` (torchrun's interface) or `mpiexec -n N python script.py`. init_process_group wraps MPI's world
-communicator; the backend names "gloo" and "mpi" both mean it, and "nccl" means it too for cuda tensors, which
-travel through host memory. A collective takes a tensor of any dtype and layout in strides, and writes its
-result into the tensor's own memory as PyTorch does. Blocking collectives call MPI's blocking routines (the
+communicator; the backend names "gloo" and "mpi" both mean it, and with "nccl" cuda tensors go through NCCL
+(CuPy's bindings) for all_reduce, broadcast, all_gather_into_tensor and reduce_scatter_tensor, and through
+host memory over MPI for the rest. A collective takes a tensor of any dtype and layout in strides, and writes
+its result into the tensor's own memory as PyTorch does. Blocking collectives call MPI's blocking routines (the
 fastest MPI offers) under a watchdog that ends the job past the group's timeout; `async_op=True` starts MPI's
 nonblocking routine and returns a Work whose wait() finishes it.
 """
@@ -118,7 +119,8 @@ def is_torchelastic_launched():
 
 class ProcessGroup:
     """A set of ranks that run collectives together: an MPI communicator with PyTorch's accessors."""
-    __slots__ = ("_comm", "_ranks", "_rank", "_size", "_backend", "_timeout", "_timeout_s", "_name", "__weakref__")
+    __slots__ = ("_comm", "_ranks", "_rank", "_size", "_backend", "_timeout", "_timeout_s", "_name", "_nccl",
+                 "__weakref__")
 
     def __init__(self, comm, ranks, backend, timeout, name):
         self._comm = comm
@@ -129,6 +131,7 @@ class ProcessGroup:
         self._timeout = timeout
         self._timeout_s = timeout.total_seconds()
         self._name = name
+        self._nccl = None                        # the NCCL communicator, made by the first cuda collective
 
     def rank(self):
         return self._rank
@@ -510,6 +513,46 @@ class Work:
         return Future(self.result())
 
 
+# -- cuda tensors on the "nccl" backend ---------------------------------------------------------------------------
+
+def _nccl_for(pg, tensor, op=None, *others):
+    """The group's NCCL communicator when `tensor` (and `others`) are cuda tensors it can take directly on the
+    "nccl" backend (made on first use: every rank reaches the same collective first), else None (the host path)."""
+    if "nccl" not in pg._backend or tensor._device.type != "cuda":
+        return None
+    if pg._nccl is None:
+        backend = tensor._backend()
+        if not backend.nccl_available():
+            return None
+        pg._nccl = backend.NcclGroup(pg._comm)
+    nccl = pg._nccl
+    if not nccl.supports(tensor._array, op) or not all(nccl.supports(t._array) for t in others):
+        return None
+    return nccl
+
+
+class _StreamWork(Work):
+    """An NCCL collective: enqueued on the current stream; wait() synchronizes it."""
+    __slots__ = ()
+
+    def __init__(self, nccl, pg, what, result):
+        super().__init__([], nccl.synchronize, pg, what, result)
+
+    def wait(self, timeout=None):
+        self._complete()
+        return True
+
+    def is_completed(self):
+        self._complete()
+        return True
+
+
+def _nccl_done(nccl, pg, what, async_op, tensors):
+    for t in tensors:
+        t._bump_version()
+    return _StreamWork(nccl, pg, what, tensors) if async_op else None
+
+
 def _run(pg, what, async_op, blocking, start, finish=None, result=None):
     """Run a collective: blocking() now under the watchdog, or start() -> MPI requests for a Work."""
     if async_op:
@@ -576,6 +619,10 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     if pg is None:
         return None
     name = _op_name(op, tensor, "all_reduce")
+    nccl = _nccl_for(pg, tensor, name)
+    if nccl is not None:
+        nccl.all_reduce(tensor._array, name)
+        return _nccl_done(nccl, pg, "all_reduce", async_op, [tensor])
     host, copy = _writable(tensor)
     buf, mpi_op = _reduce_spec(host, name)
     in_place = _mpi.load().IN_PLACE
@@ -621,6 +668,10 @@ def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
     if pg is None:
         return None
     root = _group_rank(pg, "broadcast", src, group_src)
+    nccl = _nccl_for(pg, tensor)
+    if nccl is not None:
+        nccl.broadcast(tensor._array, root)
+        return _nccl_done(nccl, pg, "broadcast", async_op, [tensor])
     comm = pg._comm
     if pg._rank == root:
         host, copy, finish = _read(tensor), False, None
@@ -691,6 +742,10 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     if output_tensor.numel() != pg._size * input_tensor.numel():
         raise ValueError(f"all_gather_into_tensor: output tensor of shape {list(output_tensor.shape)} must hold "
                          f"{pg._size} (world size) x the input's shape {list(input_tensor.shape)}")
+    nccl = _nccl_for(pg, output_tensor, None, input_tensor)
+    if nccl is not None:
+        nccl.all_gather(input_tensor._array, output_tensor._array)
+        return _nccl_done(nccl, pg, "all_gather_into_tensor", async_op, [output_tensor])
     host, copy = _writable(output_tensor)
     send, recv = _mpi.spec(_read(input_tensor)), _mpi.spec(host)
     comm = pg._comm
@@ -791,6 +846,10 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
         raise ValueError(f"reduce_scatter_tensor: input of shape {list(input.shape)} must hold {pg._size} (world "
                          f"size) x the output's shape {list(output.shape)}")
     name = _op_name(op, output, "reduce_scatter_tensor")
+    nccl = _nccl_for(pg, output, name, input)
+    if nccl is not None:
+        nccl.reduce_scatter(input._array, output._array, name)
+        return _nccl_done(nccl, pg, "reduce_scatter_tensor", async_op, [output])
     host, copy = _writable(output)
     send, mpi_op = _reduce_spec(_read(input), name)
     recv = [host, send[1]]

@@ -90,3 +90,24 @@ def test_cuda_tensors_travel_through_host_memory():
     ddp = nn.parallel.DistributedDataParallel(model, device_ids=[0])
     ddp(torch.randn(4, 3)).sum().backward()            # device_ids: the input moves to the model's device
     assert model.weight.grad.device.type == "cuda"
+
+
+def test_nccl_collectives_on_cuda_tensors():
+    if not torch.cuda.is_available():
+        pytest.skip("no cuda device (test_distributed_mpi.py runs this file again on the emulated one)")
+    dist.init_process_group("nccl")
+    pg = dist.group.WORLD
+    t = torch.arange(6., device="cuda")
+    work = dist.all_reduce(t, op=dist.ReduceOp.AVG, async_op=True)
+    work.wait()
+    assert pg._nccl is not None                       # the NCCL communicator took it, not the host path
+    assert t.cpu().tolist() == [0., 1., 2., 3., 4., 5.]
+    dist.broadcast(t, src=0)
+    out = torch.zeros(6, device="cuda")
+    dist.all_gather_into_tensor(out, t)
+    assert out.cpu().tolist() == t.cpu().tolist()
+    dist.reduce_scatter_tensor(out, t)
+    assert out.cpu().tolist() == t.cpu().tolist()
+    flags = torch.tensor([True, False], device="cuda")  # a dtype NCCL has no type for: the host path
+    dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+    assert flags.cpu().tolist() == [True, False]

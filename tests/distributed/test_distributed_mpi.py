@@ -41,6 +41,11 @@ def test_collectives_on_two_ranks():
     assert all("136 passed" in s for s in summaries), summaries
 
 
+def test_nccl_backend_on_two_ranks_of_the_emulated_device():
+    summaries = run_ranks_pytest("ranks_nccl.py", env={"EMBER_EMULATE_CUDA": "1"})
+    assert all("18 passed" in s for s in summaries), summaries
+
+
 def test_distributed_data_parallel_on_two_ranks(tmp_path):
     summaries = run_ranks_pytest("ranks_ddp.py", env={"EMBER_TEST_DIR": str(tmp_path)})
     assert all("11 passed" in s for s in summaries), summaries
@@ -51,7 +56,7 @@ def test_a_group_of_one_without_mpiexec(cuda):
     done = subprocess.run([sys.executable, "-m", "pytest", os.path.join(HERE, "ranks_single.py"), "-p",
                            "no:cacheprovider", "--color=no"], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, EMBER_EMULATE_CUDA=cuda))
-    expected = "5 passed" if cuda else "4 passed, 1 skipped"
+    expected = "6 passed" if cuda else "4 passed, 2 skipped"
     assert done.returncode == 0 and expected in done.stdout, done.stdout + done.stderr
 
 
