@@ -17,6 +17,36 @@ __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"
            "functional_call", "stack_module_state"]
 
 
+_DEPTH = [0]            # func transforms running now (an inner one keeps its graph for the outer ones)
+
+
+def _transform(body, inputs):
+    """Run a transform's body; the outermost transform, on inputs that do not require grad, returns results
+    without autograd history (as torch.func's: nesting is what the history was for)."""
+    _DEPTH[0] += 1
+    try:
+        result = body()
+    finally:
+        _DEPTH[0] -= 1
+    if _DEPTH[0] or any(t.requires_grad for t in _leaves(inputs)):
+        return result
+    return _detach_tree(result)
+
+
+def _detach_tree(value):
+    if isinstance(value, Tensor):
+        if value.grad_fn is None and not value.requires_grad:
+            return value
+        from .autograd.forward_ad import _detached
+        return _detached(value, -1)               # (keeps forward-mode tangents, if a level is entered outside)
+    if isinstance(value, dict):
+        return type(value)((k, _detach_tree(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        parts = [_detach_tree(v) for v in value]
+        return type(value)(*parts) if hasattr(value, "_fields") else type(value)(parts)
+    return value
+
+
 def _argnums_tuple(argnums):
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
@@ -68,6 +98,9 @@ def grad_and_value(func, argnums=0, has_aux=False):
     a pytree (dict, tuple, list of tensors) gets its gradient in the same structure."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        return _transform(lambda: body(*args, **kwargs), [args[i] for i in _argnums_tuple(argnums)])
+
+    def body(*args, **kwargs):
         from .autograd import grad as autograd_grad
         nums = _argnums_tuple(argnums)
         with enable_grad():
@@ -127,6 +160,9 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
     input.shape); an argument that is a pytree of tensors gets its Jacobians in the same structure."""
     @functools.wraps(func)
     def wrapper(*args):
+        return _transform(lambda: body(*args), [args[i] for i in _argnums_tuple(argnums)])
+
+    def body(*args):
         from .autograd.functional import jacobian
         nums = _argnums_tuple(argnums)
         vmapping = sys.modules.get("ember._vmap")
@@ -185,6 +221,12 @@ def _tensors_like(values, what):
 def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     """(func(*primals), the Jacobian of func at primals times tangents), by forward-mode AD; outputs keep
     func's structure (a tensor or a tuple of tensors)."""
+    return _transform(lambda: _jvp(func, primals, tangents, has_aux),
+                      list(primals if isinstance(primals, (tuple, list)) else [primals]) +
+                      list(tangents if isinstance(tangents, (tuple, list)) else [tangents]))
+
+
+def _jvp(func, primals, tangents, has_aux):
     from .autograd import forward_ad
     from .ops.creation import zeros_like
     if not isinstance(primals, (tuple, list)):
@@ -276,6 +318,9 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     (shape output.shape + input.shape)."""
     @functools.wraps(func)
     def wrapper(*args):
+        return _transform(lambda: body(*args), [args[i] for i in _argnums_tuple(argnums)])
+
+    def body(*args):
         from .ops.creation import zeros_like
         from .ops.joining import stack
         nums = _argnums_tuple(argnums)

@@ -9,7 +9,7 @@ from ..autograd.function import Op
 from ..sparse._kernels import zero_preserving
 from ._common import (_INT_RANGE, _out, _tensor_pair, cast, nodiff, not_a_tensor, promote, scalar_value,
                       to_tensor_operand, zeros_like_)
-from ._registry import export
+from ._registry import export, export_method
 from ._shapes import broadcast_shapes
 
 _STRIDED = _backends.STRIDED              # cpu and cuda array classes (Note [memory formats])
@@ -36,7 +36,7 @@ class Where(Op):
                 where(condition, zero, grad) if ctx.needs_input_grad[2] else None)
 
 
-@export(method=True)
+@export(method=False)
 def where(condition, input=None, other=None):
     """Pick input where condition holds, else other; one-argument form is nonzero(as_tuple=True)."""
     if input is None and other is None:
@@ -398,3 +398,13 @@ def isfinite(input):
 @export(method=True)
 def isreal(input):
     return nodiff(lambda xp, x: xp.isreal(x), input)
+
+
+def _where_method(self, condition, other):
+    """Tensor.where(condition, other): self where condition holds, else other (PyTorch's method order)."""
+    return where(condition, self, other)
+
+
+_where_method.__name__ = "where"
+export_method(_where_method, "where")
+

@@ -431,9 +431,14 @@ def block_diag(*tensors):
     mats = [t.reshape(1, -1) if t.ndim < 2 else t for t in tensors]
     rows = sum(m.shape[0] for m in mats)
     cols = sum(m.shape[1] for m in mats)
-    dtype = mats[0].dtype
-    for m in mats[1:]:
-        dtype = _dt.promote_types(dtype, m.dtype)
+    # PyTorch's result type over the list (a 0-d operand widens only across categories): folded pairwise, the
+    # running result standing for a dimensioned operand once one has been seen
+    from .. import result_type
+    from .creation import empty
+    acc = tensors[0]
+    for t in tensors[1:]:
+        acc = empty((1,) if acc.ndim or t.ndim else (), dtype=result_type(acc, t))
+    dtype = acc.dtype
     out = zeros((rows, cols), dtype=dtype)
     parts = []
     c = 0

@@ -107,7 +107,10 @@ def repeat(input, *sizes, repeats=None):
 
 
 @export(method=True)
-def tile(input, dims):
+def tile(input, *sizes, dims=None):
+    """input repeated `dims` times along its dims (ember.tile(x, dims); Tensor.tile(*dims) too)."""
+    if dims is None:
+        dims = sizes[0] if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)) else sizes
     dims = tuple(dims)
     if len(dims) < input.ndim:
         dims = (1,) * (input.ndim - len(dims)) + dims

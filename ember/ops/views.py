@@ -433,6 +433,8 @@ def squeeze(input, dim=None):
     shape = input.shape
     if dim is None:
         dims = tuple(i for i, s in enumerate(shape) if s == 1)
+    elif isinstance(dim, (tuple, list)) and not dim:
+        dims = ()                                   # squeeze(x, ()): no dim named, nothing squeezed (PyTorch)
     else:
         dims = normalize_dims(dim, input.ndim) if input.ndim else ()
         dims = tuple(d for d in dims if shape[d] == 1)
