@@ -283,7 +283,8 @@ def _jacrev_batched(restricted, flat):
     from ._vmap import vmap as _vmap
     from .autograd import grad as autograd_grad
     from .ops.creation import eye
-    with enable_grad():
+    from .autograd.grad_mode import no_grad
+    with no_grad():                                # the output's shape only: nothing to record
         probe = restricted(*flat)
     if not isinstance(probe, Tensor) or not probe.dtype.is_floating_point:
         return None
