@@ -18,10 +18,9 @@ its own element only, which gives every per-sample gradient from one backward.
 import functools
 import warnings
 
-from ._size import Size
 from ._tensor import Tensor, _new
 
-__all__ = ["vmap", "BatchedTensor", "fallback_ops"]
+__all__ = ["vmap", "BatchedTensor", "fallback_ops", "whole_batch"]
 
 RULES = {}                  # aten name -> rule(fn, args, kwargs, level) -> result
 _FALLEN_BACK = set()        # ops that ran per element, for fallback_ops()
@@ -217,6 +216,14 @@ def wrap_all(value, level):
     return value
 
 
+def whole_batch(value, level, size):
+    """The physical tensor (batch at dim 0) of a value batched at `level`; any other tensor expanded over the
+    batch of `size` elements (the same value for each)."""
+    if _is_batched(value, level):
+        return value._phys
+    return value.unsqueeze(0).expand(size, *value.shape)
+
+
 def logical_rank(value, level):
     if _is_batched(value, level):
         return value._phys.dim() - 1
@@ -290,16 +297,14 @@ def _loop(fn, name, args, kwargs, level):
         parts = [_wrap(stack([r[k] for r in results]), level) if isinstance(first[k], Tensor) else first[k]
                  for k in range(len(first))]
         return type(first)(*parts) if hasattr(first, "_fields") else type(first)(parts)
-    if first is None:
-        if args and _is_batched(args[0], level):          # an in-place op on self: the elements were written
-            return None
-        return None
-    return first
+    return first                                   # None from an in-place op: the elements were written
 
 
 # -- vmap itself ----------------------------------------------------------------------------------------------
 
-def _move_in(value, dim, level, size_holder, path):
+def _move_in(value, dim, level, size_holder):
+    """A mapped input as a BatchedTensor of `level` (its dim moved to the front); with level None, only checked
+    and its size recorded."""
     if dim is None:
         return value
     if not isinstance(value, Tensor):
@@ -310,13 +315,14 @@ def _move_in(value, dim, level, size_holder, path):
     if not -n <= dim < n:
         raise ValueError(f"vmap(f, in_dims=...)(<inputs>): Got in_dim={dim} for some input, but that input is a "
                          f"Tensor of dimensionality {n} so expected in_dim to satisfy -{n} <= in_dim < {n}.")
-    moved = value.movedim(dim, 0) if dim % n else value
-    size = moved.shape[0]
+    size = value.shape[dim]
     if size_holder and size_holder[0] != size:
         raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped dimension, got both "
                          f"sizes {size_holder[0]} and {size} for the mapped dimension")
     size_holder[:] = [size]
-    return _wrap(moved, level)
+    if level is None:
+        return value
+    return _wrap(value.movedim(dim, 0) if dim % n else value, level)
 
 
 def _map_inputs(args, in_dims, level, size_holder):
@@ -331,7 +337,7 @@ def _map_inputs(args, in_dims, level, size_holder):
 
 def _map_tree(value, dim, level, size_holder):
     if isinstance(value, Tensor):
-        return _move_in(value, dim if not isinstance(dim, (list, tuple, dict)) else None, level, size_holder, "")
+        return _move_in(value, dim if not isinstance(dim, (list, tuple, dict)) else None, level, size_holder)
     if isinstance(value, dict):
         dims = dim if isinstance(dim, dict) else {k: dim for k in value}
         return {k: _map_tree(v, dims.get(k), level, size_holder) for k, v in value.items()}
@@ -344,15 +350,12 @@ def _map_tree(value, dim, level, size_holder):
 
 def _unwrap_out(value, out_dim, level, size):
     if isinstance(value, Tensor):
-        if _is_batched(value, level):
-            p = value._phys
-        else:                                     # the same value for every element: broadcast it
-            p = value.unsqueeze(0).expand(size, *value.shape)
         if out_dim is None:
             if _is_batched(value, level):
                 raise ValueError("vmap: out_dims=None for a batched output: only outputs that do not depend on the "
                                  "mapped input may have out_dim None")
             return value
+        p = whole_batch(value, level, size)       # an unbatched output: the same value for every element
         return p.movedim(0, out_dim) if out_dim % (p.dim() or 1) else p
     if isinstance(value, dict):
         dims = out_dim if isinstance(out_dim, dict) else {k: out_dim for k in value}
@@ -379,12 +382,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        if not args and in_dims is not None and in_dims != 0:
-            pass
         size_holder = []
-        # find the batch size first (without entering)
-        probe = _map_inputs(args, in_dims, 0, size_holder)
-        del probe
+        _map_inputs(args, in_dims, None, size_holder)        # the batch size (inputs checked, not moved)
         if not size_holder:
             raise ValueError(f"vmap(f, in_dims={in_dims}, ...)(<inputs>): at least one input must be a Tensor "
                              "mapped over (in_dims must not all be None)")
@@ -462,11 +461,8 @@ def batched_at_every_level(value):
     if not isinstance(value, Tensor):
         return value
     for level in range(1, _Vmap.level + 1):
-        if not (isinstance(value, BatchedTensor) and value._level >= level and _holds_level(value, level)):
-            size = _Vmap.sizes[level - 1]
-            inner = value
-            value = _wrap(inner.unsqueeze(0).expand(size, *inner.shape), level) if level == 1 or \
-                _level_of(inner) else _wrap(inner.unsqueeze(0).expand(size, *inner.shape), level)
+        if not _holds_level(value, level):
+            value = _wrap(whole_batch(value, level, _Vmap.sizes[level - 1]), level)
     return value
 
 
@@ -492,17 +488,13 @@ def batched_grad(grad, outputs, inputs, grad_outputs, retain_graph, create_graph
     from .ops.creation import ones
     p_outs, p_gouts = [], []
     for o, g in zip(outs, gouts):
-        po = phys(o, level)
-        if not _is_batched(o, level):
-            po = o.unsqueeze(0).expand(size, *o.shape)
+        po = whole_batch(o, level, size)
         if g is None:
             if o.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             g = ones(po.shape, dtype=po.dtype, device=po.device)
-        elif _is_batched(g, level):
-            g = g._phys
         else:
-            g = g.unsqueeze(0).expand(size, *g.shape)
+            g = whole_batch(g, level, size)
         p_outs.append(po)
         p_gouts.append(g)
     p_ins = [phys(i, level) for i in ins]
@@ -525,10 +517,6 @@ def _entry_points():
 
 def current_randomness(level):
     return _Vmap.randomness[level - 1]
-
-
-def _shape_of(t):
-    return Size(t.shape)
 
 
 from . import _vmap_rules  # noqa: E402,F401  (registers the batching rules)

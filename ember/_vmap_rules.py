@@ -1,7 +1,7 @@
 """Batching rules for vmap (Note [vmap] in ember/_vmap.py): each runs one op on the physical tensors (batch at
 dim 0) and wraps the result. A rule may return NotImplemented to leave a case to the per-element loop."""
 from ._tensor import Tensor
-from ._vmap import _is_batched, batch_rule, current_randomness, logical_rank, wrap_all
+from ._vmap import _is_batched, batch_rule, current_randomness, logical_rank, whole_batch, wrap_all
 
 
 def _pad(value, level, rank):
@@ -14,6 +14,42 @@ def _pad(value, level, rank):
     if missing > 0:
         p = p.reshape((p.shape[0],) + (1,) * missing + tuple(p.shape[1:]))
     return p
+
+
+def _get(args, kwargs, position, name, default=None):
+    """An op's argument given by keyword `name` or at `position`, else `default`."""
+    if name in kwargs:
+        return kwargs[name]
+    return args[position] if len(args) > position else default
+
+
+def _any_batched(values, level):
+    """Whether a value (or a value in a list or tuple among them) is batched at `level`."""
+    return any(_is_batched(v, level) or (isinstance(v, (list, tuple)) and _any_batched(v, level)) for v in values)
+
+
+def _element_dim(dim, rank):
+    """An element's dim as the physical one; None when it is not a dim of a rank-`rank` element (the rule then
+    leaves the call to the per-element loop, which raises the op's own error)."""
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -rank <= dim < rank:
+        return None
+    return dim % rank + 1
+
+
+def _element_dims(dims, rank):
+    """An int or a sequence of dims, as the physical ones (a tuple); None if any is not a dim."""
+    if isinstance(dims, (list, tuple)):
+        out = [_element_dim(d, rank) for d in dims]
+        return None if None in out else tuple(out)
+    return _element_dim(dims, rank)
+
+
+def _refuse_inplace():
+    """PyTorch's error for an in-place op whose self is not batched while an operand is."""
+    raise RuntimeError("vmap: inplace arithmetic(self, *extra_args) is not possible because there exists a "
+                       "Tensor `other` in extra_args that has more elements than `self`. This happened due to "
+                       "`other` being vmapped over but `self` not being vmapped over in a vmap. Please try to "
+                       "use out-of-place operators instead of inplace arithmetic.")
 
 
 def _tensors(args, kwargs):
@@ -56,10 +92,7 @@ def _inplace(fn, args, kwargs, level):
         return NotImplemented
     self = args[0]
     if not _is_batched(self, level):
-        raise RuntimeError("vmap: inplace arithmetic(self, *extra_args) is not possible because there exists a "
-                           "Tensor `other` in extra_args that has more elements than `self`. This happened due to "
-                           "`other` being vmapped over but `self` not being vmapped over in a vmap. Please try to "
-                           "use out-of-place operators instead of inplace arithmetic.")
+        _refuse_inplace()
     rank = self._phys.dim() - 1
     rest = [_pad(a, level, rank) for a in args[1:]]
     fn(self._phys, *rest, **{k: _pad(v, level, rank) for k, v in kwargs.items()})
@@ -172,15 +205,14 @@ def _index_along(fn, args, kwargs, level):
     if _is_batched(index, level) or not _is_batched(x, level):
         if fn.__name__ == "gather" and _is_batched(index, level):
             rank = max(logical_rank(x, level), logical_rank(index, level))
-            xp = x._phys if _is_batched(x, level) else x.unsqueeze(0).expand(index._phys.shape[0], *x.shape)
-            ip = index._phys if _is_batched(index, level) else index.unsqueeze(0).expand(xp.shape[0], *index.shape)
-            return wrap_all(fn(xp, _shift(dim, rank), ip), level)
+            xp = whole_batch(x, level, index._phys.shape[0])
+            return wrap_all(fn(xp, _shift(dim, rank), index._phys), level)
         return NotImplemented
     if fn.__name__ == "gather":
         if index.dim() != x._phys.dim() - 1:
             return NotImplemented
-        ip = index.unsqueeze(0).expand(x._phys.shape[0], *index.shape)
-        return wrap_all(fn(x._phys, _shift(dim, x._phys.dim() - 1), ip), level)
+        return wrap_all(fn(x._phys, _shift(dim, x._phys.dim() - 1), whole_batch(index, level, x._phys.shape[0])),
+                        level)
     return wrap_all(fn(x._phys, _shift(dim, x._phys.dim() - 1), index), level)
 
 
@@ -297,7 +329,7 @@ def _cat(fn, args, kwargs, level):
         return NotImplemented
     rank = max(logical_rank(t, level) for t in tensors)
     size = next(t._phys.shape[0] for t in tensors if _is_batched(t, level))
-    physical = [t._phys if _is_batched(t, level) else t.unsqueeze(0).expand(size, *t.shape) for t in tensors]
+    physical = [whole_batch(t, level, size) for t in tensors]
     out_rank = rank + 1 if name == "stack" else rank
     return wrap_all(fn(physical, (dim % out_rank if out_rank else 0) + 1), level)
 
@@ -323,10 +355,7 @@ def _setitem(fn, args, kwargs, level):
     """x[index] = value with x batched: the same write into the physical tensor, the batch dim kept."""
     x, index, value = args
     if not _is_batched(x, level):
-        raise RuntimeError("vmap: inplace arithmetic(self, *extra_args) is not possible because there exists a "
-                           "Tensor `other` in extra_args that has more elements than `self`. This happened due to "
-                           "`other` being vmapped over but `self` not being vmapped over in a vmap. Please try to "
-                           "use out-of-place operators instead of inplace arithmetic.")
+        _refuse_inplace()
     parts = list(index) if isinstance(index, tuple) else [index]
     if any(isinstance(p, Tensor) and _is_batched(p, level) for p in parts):
         return NotImplemented
@@ -540,8 +569,8 @@ def _per_sample_loss(fn, args, kwargs, level, target_position=1):
     kwargs = dict(kwargs, reduction="none")
     size = next(v._phys.shape[0] for v in (x, target) if _is_batched(v, level))
     xr = logical_rank(x, level)
-    px = x._phys if _is_batched(x, level) else x.unsqueeze(0).expand(size, *x.shape)
-    pt = target._phys if _is_batched(target, level) else target.unsqueeze(0).expand(size, *target.shape)
+    px = whole_batch(x, level, size)
+    pt = whole_batch(target, level, size)
     if fn.__name__ in ("cross_entropy", "nll_loss"):
         if xr == 1:                                  # element: (C,) with a 0-d target: the batch is N
             out = fn(px, pt, **kwargs)
@@ -562,6 +591,7 @@ def _per_sample_loss(fn, args, kwargs, level, target_position=1):
 for _name in ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
               "binary_cross_entropy_with_logits", "cross_entropy_loss", "nll_loss_nd", "soft_margin_loss", "kl_div"):
     batch_rule(_name)(_per_sample_loss)
+
 
 @batch_rule("diag", "diagflat")
 def _diag(fn, args, kwargs, level):

@@ -7,18 +7,13 @@ arguments included, so that the per-element loop raises the op's own error)."""
 import warnings
 
 from ._tensor import Tensor
-from ._vmap import RULES, _dispatch, _is_batched, _wrap, batch_rule, logical_rank, wrap_all
-from ._vmap_rules import ELEMENTWISE, INPLACE, _dim_rule, _elementwise, _inplace, _pad
+from ._vmap import RULES, _dispatch, _is_batched, _wrap, batch_rule, logical_rank, whole_batch, wrap_all
+from ._vmap_rules import ELEMENTWISE, INPLACE, _any_batched, _dim_rule, _elementwise, _get, _inplace, _pad
+from ._vmap_rules import _element_dim as _pdim, _element_dims as _pdims
 from .amp._dispatch import AUTOCAST
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
-
-def _get(args, kwargs, position, name, default=None):
-    if name in kwargs:
-        return kwargs[name]
-    return args[position] if len(args) > position else default
-
 
 def _put(args, kwargs, position, name, value):
     """Set an argument in place: where it was given positionally, else by keyword (args a list, kwargs a dict)."""
@@ -26,25 +21,6 @@ def _put(args, kwargs, position, name, value):
         args[position] = value
     else:
         kwargs[name] = value
-
-
-def _any_batched(values, level):
-    return any(_is_batched(v, level) or (isinstance(v, (list, tuple)) and _any_batched(v, level)) for v in values)
-
-
-def _pdim(dim, rank):
-    """An element's dim as the physical one; None when it is out of range (the element op raises)."""
-    if isinstance(dim, bool) or not isinstance(dim, int) or not -rank <= dim < rank:
-        return None
-    return dim % rank + 1
-
-
-def _pdims(dims, rank):
-    """An int or a sequence of dims, shifted; None if any is out of range."""
-    if isinstance(dims, (list, tuple)):
-        out = [_pdim(d, rank) for d in dims]
-        return None if None in out else tuple(out)
-    return _pdim(dims, rank)
 
 
 def _at_rank(value, level, rank):
@@ -225,8 +201,8 @@ def _tensorsolve(fn, args, kwargs, level):
         return NotImplemented
     size = _size((a, b), level)
     ra = logical_rank(a, level)
-    pa = a._phys if _is_batched(a, level) else a.unsqueeze(0).expand(size, *a.shape)
-    pb = b._phys if _is_batched(b, level) else b.unsqueeze(0).expand(size, *b.shape)
+    pa = whole_batch(a, level, size)
+    pb = whole_batch(b, level, size)
     shape_a = tuple(a.shape)
     if dims is not None:
         moved = _pdims(list(dims), ra)
@@ -720,7 +696,7 @@ def _diff(fn, args, kwargs, level):
             continue
         if not isinstance(t, Tensor) or logical_rank(t, level) != rank:
             return NotImplemented
-        extra.append(t._phys if _is_batched(t, level) else t.unsqueeze(0).expand(size, *t.shape))
+        extra.append(whole_batch(t, level, size))
     return wrap_all(fn(x._phys, n, shifted, extra[0], extra[1]), level)
 
 

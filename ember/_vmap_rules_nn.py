@@ -3,14 +3,13 @@ joining and splitting. Each runs the op once on the physical tensors (batch at d
 cover exactly returns NotImplemented and runs element by element. A rule registered here over one of
 _vmap_rules.py keeps that one (`previous`) for the cases it leaves."""
 from ._tensor import Tensor
-from ._vmap import RULES, BatchedTensor, _is_batched, batch_rule, batch_size, logical_rank, wrap_all, _wrap
+from ._vmap import (RULES, BatchedTensor, _is_batched, _wrap, batch_rule, batch_size, logical_rank, whole_batch,
+                    wrap_all)
+from ._vmap_rules import _any_batched, _get, _refuse_inplace
+from ._vmap_rules import _element_dim as _sh, _element_dims as _sh_all
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
-
-def _get(args, kwargs, pos, name, default=None):
-    return args[pos] if len(args) > pos else kwargs.get(name, default)
-
 
 def _set(args, kwargs, pos, name, value):
     """args, kwargs with the argument at `pos` (or keyword `name`) replaced."""
@@ -19,26 +18,6 @@ def _set(args, kwargs, pos, name, value):
     kwargs = dict(kwargs)
     kwargs[name] = value
     return args, kwargs
-
-
-def _sh(dim, rank):
-    """An element's dim as the physical tensor's, None when it is not a valid dim of a rank-`rank` element (the
-    per-element loop then raises PyTorch's error)."""
-    if isinstance(dim, bool) or not isinstance(dim, int) or not -rank <= dim < rank:
-        return None
-    return dim % rank + 1
-
-
-def _sh_all(dims, rank):
-    out = [_sh(d, rank) for d in dims]
-    return None if None in out else out
-
-
-def _full(value, level, size):
-    """The physical tensor of a batched value; an unbatched one expanded over the batch."""
-    if _is_batched(value, level):
-        return value._phys
-    return value.unsqueeze(0).expand(size, *value.shape)
 
 
 def _lift(value, level):
@@ -51,17 +30,6 @@ def _every_value(value):
     while isinstance(value, BatchedTensor):
         value = value._phys
     return value
-
-
-def _any_batched(values, level):
-    return any(_is_batched(v, level) for v in values)
-
-
-def _refuse_inplace():
-    raise RuntimeError("vmap: inplace arithmetic(self, *extra_args) is not possible because there exists a "
-                       "Tensor `other` in extra_args that has more elements than `self`. This happened due to "
-                       "`other` being vmapped over but `self` not being vmapped over in a vmap. Please try to "
-                       "use out-of-place operators instead of inplace arithmetic.")
 
 
 def _arange(size, like, trailing):
@@ -123,7 +91,7 @@ def _conv(fn, args, kwargs, level):
     groups = _get(args, kwargs, 6, "groups", 1)
     if not isinstance(groups, int) or isinstance(groups, bool):
         return NotImplemented
-    p = _full(x, level, size)
+    p = whole_batch(x, level, size)
     if rank == n + 1:
         p = p.unsqueeze(1)                          # (B, 1, C, *spatial)
     count = p.shape[1]
@@ -134,7 +102,7 @@ def _conv(fn, args, kwargs, level):
     if bias is not None:
         if logical_rank(bias, level) != 1:
             return NotImplemented
-        bg = _full(bias, level, size).reshape(-1)
+        bg = whole_batch(bias, level, size).reshape(-1)
     args, kwargs = _set(args, kwargs, 1, "weight", wg)
     args, kwargs = _set(args, kwargs, 2, "bias", bg)
     args, kwargs = _set(args, kwargs, 6, "groups", groups * size)
@@ -464,7 +432,7 @@ def _new(fn, args, kwargs, level):
 def _as_1d(value, level, size, rank):
     """The physical tensor of a value whose 0-d element acts as 1-d (gather/scatter's rule): (B, *shape), a 0-d
     element as (B, 1)."""
-    p = _full(value, level, size)
+    p = whole_batch(value, level, size)
     return p.reshape(size, 1) if rank == 0 else p
 
 
@@ -509,7 +477,7 @@ def _take(fn, args, kwargs, level):
     if not isinstance(index, Tensor):
         return NotImplemented
     size = batch_size(args, kwargs, level)
-    flat = _full(x, level, size).reshape(size, -1)
+    flat = whole_batch(x, level, size).reshape(size, -1)
     if not _is_batched(index, level):
         return wrap_all(flat[:, index], level)
     k = index._phys.dim() - 1
@@ -582,7 +550,7 @@ def _index(fn, args, kwargs, level, previous):
     if adjacent and not _any_batched(parts, level):
         return _defer(previous, fn, args, kwargs, level)
     size = batch_size(args, kwargs, level)
-    p = _full(x, level, size)
+    p = whole_batch(x, level, size)
     out = fn(p, _advanced_physical(parts, k, level, size, p))
     first = advanced[0]
     if adjacent and first:
@@ -607,7 +575,7 @@ def _index_put_args(x, indices, values, level):
         return None
     size = batch_size([x, values, *indices], {}, level)
     k = max(logical_rank(i, level) for i in indices)
-    p = _full(x, level, size)
+    p = whole_batch(x, level, size)
     index = _advanced_physical(list(indices), k, level, size, p)
     region = k + rank - len(indices)
     if isinstance(values, Tensor) and _is_batched(values, level):
@@ -679,14 +647,14 @@ def _index_op(fn, args, kwargs, level):
             return NotImplemented
     size = batch_size(args, kwargs, level)
     if isinstance(source, Tensor) and third == "source":
-        args, kwargs = _set(args, kwargs, 3, third, _full(source, level, size))
+        args, kwargs = _set(args, kwargs, 3, third, whole_batch(source, level, size))
     if not _is_batched(index, level):
-        out = fn(_full(x, level, size), d, *args[2:], **kwargs)
+        out = fn(whole_batch(x, level, size), d, *args[2:], **kwargs)
         return x if inplace else wrap_all(out, level)
     if inplace:
         return NotImplemented
     ip = index._phys.reshape(size, -1)
-    p = _full(x, level, size).movedim(d, 1)
+    p = whole_batch(x, level, size).movedim(d, 1)
     count = p.shape[1]
     every = _every_value(ip)
     if every.numel() and (int(every.min()) < 0 or int(every.max()) >= count):
@@ -784,7 +752,7 @@ def _put(fn, args, kwargs, level):
             return NotImplemented
         flat = x._phys.view(size, -1)
     else:
-        flat = _full(x, level, size).reshape(size, -1)
+        flat = whole_batch(x, level, size).reshape(size, -1)
     ip = _lift(index, level).reshape(-1 if _is_batched(index, level) else 1, index.numel())
     sp = _lift(source, level).reshape(-1 if _is_batched(source, level) else 1, source.numel())
     where = (_arange(size, flat, 1), ip)
@@ -818,15 +786,15 @@ def _embed_scatter(fn, args, kwargs, level):
         if d is None:
             return NotImplemented
         args, kwargs = _set(args, kwargs, 2, "dim", d)
-    args, kwargs = _set(args, kwargs, 1, "src", _full(src, level, size))
-    return wrap_all(fn(_full(x, level, size), *args[1:], **kwargs), level)
+    args, kwargs = _set(args, kwargs, 1, "src", whole_batch(src, level, size))
+    return wrap_all(fn(whole_batch(x, level, size), *args[1:], **kwargs), level)
 
 
 # -- joining and splitting ----------------------------------------------------------------------------------
 
 def _element_as(value, level, size, shape_of):
     """The physical tensor of a (batched or not) value whose element is reshaped by shape_of(element shape)."""
-    p = _full(value, level, size)
+    p = whole_batch(value, level, size)
     return p.reshape((size,) + tuple(shape_of(tuple(p.shape[1:]))))
 
 
@@ -917,7 +885,7 @@ def _cartesian_prod(fn, args, kwargs, level):
     columns = []
     for i, t in enumerate(args):
         shape = (size,) + tuple(s if j == i else 1 for j, s in enumerate(sizes))
-        columns.append(_full(t, level, size).reshape(shape).expand((size,) + sizes).reshape(size, -1))
+        columns.append(whole_batch(t, level, size).reshape(shape).expand((size,) + sizes).reshape(size, -1))
     return wrap_all(stack(columns, 2), level)
 
 
@@ -945,7 +913,7 @@ def _meshgrid(fn, args, kwargs, level):
     out = []
     for i, t in enumerate(tensors):
         shape = (size,) + tuple(s if j == i else 1 for j, s in enumerate(sizes))
-        v = _full(t, level, size).reshape(shape).expand((size,) + sizes)
+        v = whole_batch(t, level, size).reshape(shape).expand((size,) + sizes)
         out.append(v.transpose(1, 2) if indexing == "xy" and len(sizes) > 1 else v)
     return tuple(_wrap(v, level) for v in out)
 

@@ -179,13 +179,10 @@ def make_dual(tensor, tangent, *, level=None):
 
 def _batched(tensor, tangent, make):
     """make_dual of BatchedTensors: the dual is made on the physical tensors (where the ops run)."""
-    from .._vmap import _is_batched, _level_of, _wrap
+    from .._vmap import _is_batched, _level_of, _wrap, whole_batch
     level = max(_level_of(tensor), _level_of(tangent))
     size = (tensor if _is_batched(tensor, level) else tangent)._phys.shape[0]
-
-    def physical(v):
-        return v._phys if _is_batched(v, level) else v.unsqueeze(0).expand(size, *v.shape)
-    return _wrap(make(physical(tensor), physical(tangent)), level)
+    return _wrap(make(whole_batch(tensor, level, size), whole_batch(tangent, level, size)), level)
 
 
 def unpack_dual(tensor, *, level=None):
