@@ -12,6 +12,7 @@ import sys
 from ._tensor import Tensor
 from .autograd.functional import keep_tangent
 from .autograd.grad_mode import enable_grad
+from .utils._pytree import tensor_leaves
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize", "vmap",
            "functional_call", "stack_module_state"]
@@ -28,7 +29,7 @@ def _transform(body, inputs):
         result = body()
     finally:
         _DEPTH[0] -= 1
-    if _DEPTH[0] or any(t.requires_grad for t in _leaves(inputs)):
+    if _DEPTH[0] or any(t.requires_grad for t in tensor_leaves(inputs)):
         return result
     return _detach_tree(result)
 
@@ -51,15 +52,6 @@ def _argnums_tuple(argnums):
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
 
-def _leaves(value):
-    """The tensors of a pytree (a tensor, or dicts, lists, tuples and named tuples of them), in order."""
-    if isinstance(value, Tensor):
-        return [value]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _leaves(v)]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _leaves(v)]
-    return []
 
 
 def _rebuild(value, leaves):
@@ -86,10 +78,10 @@ def _prepare(args, argnums):
     """args with the differentiated ones (tensors or pytrees of tensors) re-entered as graph inputs."""
     args = list(args)
     for i in argnums:
-        if not _leaves(args[i]):
+        if not tensor_leaves(args[i]):
             raise TypeError(f"grad: argument {i} must be a Tensor (or a pytree of Tensors) to be differentiated, "
                             f"got {type(args[i]).__name__}")
-        args[i] = _rebuild(args[i], iter([_entered(t) for t in _leaves(args[i])]))
+        args[i] = _rebuild(args[i], iter([_entered(t) for t in tensor_leaves(args[i])]))
     return args
 
 
@@ -115,7 +107,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
             if not isinstance(out, Tensor) or out.numel() != 1:
                 raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got "
                                    f"{type(out).__name__ if not isinstance(out, Tensor) else tuple(out.shape)}")
-            flat = [t for i in nums for t in _leaves(args[i])]
+            flat = [t for i in nums for t in tensor_leaves(args[i])]
             grads = iter(autograd_grad(out, flat, create_graph=True, materialize_grads=True))
             per_arg = [_rebuild(args[i], grads) for i in nums]
         result = per_arg[0] if isinstance(argnums, int) else tuple(per_arg)
@@ -167,14 +159,14 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
         nums = _argnums_tuple(argnums)
         vmapping = sys.modules.get("ember._vmap")
         if vmapping is not None and vmapping._Vmap.level:      # inside vmap: one Jacobian per element
-            args = tuple(_rebuild(a, iter([vmapping.batched_at_every_level(t) for t in _leaves(a)]))
+            args = tuple(_rebuild(a, iter([vmapping.batched_at_every_level(t) for t in tensor_leaves(a)]))
                          if i in nums else a for i, a in enumerate(args))
-        counts = [len(_leaves(args[i])) for i in nums]
+        counts = [len(tensor_leaves(args[i])) for i in nums]
         for i, n in zip(nums, counts):
             if not n:
                 raise TypeError(f"jacrev: argument {i} must be a Tensor (or a pytree of Tensors), got "
                                 f"{type(args[i]).__name__}")
-        flat = tuple(t for i in nums for t in _leaves(args[i]))
+        flat = tuple(t for i in nums for t in tensor_leaves(args[i]))
         aux = []
 
         def restricted(*chosen):

@@ -153,7 +153,7 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
     from .._tensor import Tensor
     from ..nn.modules.module import Module
     from . import _symbolic  # noqa: F401  (registers the converters)
-    from ._graph import Graph, onnx_type
+    from ._graph import Graph, host_array, onnx_type
     from ._tracer import Tracer, UnsupportedOp, tracing
 
     opset = 18 if opset_version is None else int(opset_version)
@@ -202,10 +202,8 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
             if id(p) in graph.names:
                 continue
             name = graph.fresh(pname)
-            array = p.detach().float().cpu().numpy() if repr(p.dtype) == "ember.bfloat16" else \
-                p.detach().cpu().numpy()
             if export_params:
-                graph.initializer(array, name)
+                graph.initializer(host_array(p), name)
             else:
                 graph.inputs.append(helper.make_tensor_value_info(name, onnx_type(p.dtype), list(p.shape)))
             graph.bind(p, name)

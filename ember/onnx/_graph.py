@@ -113,8 +113,7 @@ class Graph:
         """The value name of a tensor: its traced name, or a new initializer holding its current value."""
         name = self.names.get(id(tensor))
         if name is None:
-            name = self.constant(tensor.detach().cpu().numpy() if tensor.dtype.__repr__() != "ember.bfloat16"
-                                 else tensor.detach().float().cpu().numpy(), "const")
+            name = self.constant(host_array(tensor), "const")
             self.bind(tensor, name, live=False)
         return name
 
@@ -202,6 +201,13 @@ class Graph:
 # reductions whose axes are an attribute before opset 18 (ReduceSum's became an input at opset 13)
 _AXES_ATTRIBUTE = {"ReduceMax", "ReduceMin", "ReduceMean", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSumExp",
                    "ReduceLogSum", "ReduceSumSquare"}
+
+
+def host_array(tensor):
+    """A tensor's values as a NumPy array to write into the model (bfloat16, which NumPy lacks, as float32)."""
+    from .. import bfloat16
+    t = tensor.detach()
+    return (t.float() if t.dtype is bfloat16 else t).cpu().numpy()
 
 
 def onnx_type(dtype):

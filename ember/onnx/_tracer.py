@@ -14,6 +14,7 @@ import warnings
 
 from .._size import Size
 from .._tensor import Tensor
+from ..utils._pytree import tensor_leaves
 from ._graph import SymInt
 
 CONVERTERS = {}          # aten name -> converter(graph, call)
@@ -112,7 +113,7 @@ class Tracer:
         if short == "item":
             warnings.warn(f"ember.onnx.export: .item() in {call.module} converts a tensor to a Python number; the "
                           "graph records the number of this trace as a constant", _tracer_warning(), stacklevel=4)
-        outputs = _tensors(call.out)
+        outputs = tensor_leaves(call.out)
         if not outputs:
             return
         if not (g.is_live(list(call.args)) or g.is_live(list(call.kwargs.values()))):
@@ -143,7 +144,7 @@ class Tracer:
                 out = original(module, *args, **kwargs)
             finally:
                 self.depth -= 1
-            if _tensors(out) and (self.graph.is_live(list(args)) or self.graph.is_live(list(kwargs.values()))
+            if tensor_leaves(out) and (self.graph.is_live(list(args)) or self.graph.is_live(list(kwargs.values()))
                                   or any(self.graph.is_live(p) for p in module.parameters())):
                 converter(self.graph, module, args, kwargs, out)
             return out
@@ -188,12 +189,6 @@ def _tracer_warning():
     return TracerWarning
 
 
-def _tensors(value):
-    if isinstance(value, Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors(v)]
-    return []
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ import weakref
 
 from ... import distributed as dist
 from ...autograd.grad_mode import is_grad_enabled, no_grad
-from ..._tensor import Tensor
+from ...utils._pytree import tensor_leaves
 from ..modules.module import Module
 from .data_parallel import _to_device
 
@@ -36,25 +36,12 @@ class _Bucket:
         self.work = None
 
 
-def _tensors_in(value, out):
-    if isinstance(value, Tensor):
-        out.append(value)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _tensors_in(v, out)
-    elif isinstance(value, dict):
-        for v in value.values():
-            _tensors_in(v, out)
-    return out
-
-
 def _leaves_reached(outputs):
     """ids of the leaf tensors whose gradient a backward from these outputs would reach."""
-    reached, seen = set(), set()
-    stack = [t.grad_fn for t in _tensors_in(outputs, []) if t.grad_fn is not None]
-    for t in _tensors_in(outputs, []):
-        if t.grad_fn is None and t.requires_grad:
-            reached.add(id(t))
+    tensors = tensor_leaves(outputs)
+    reached = {id(t) for t in tensors if t.grad_fn is None and t.requires_grad}
+    stack = [t.grad_fn for t in tensors if t.grad_fn is not None]
+    seen = set()
     while stack:
         node = stack.pop()
         if node in seen:

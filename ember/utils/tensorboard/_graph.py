@@ -20,19 +20,9 @@ aten::relu ...), constants and integer computations included. ember has no trace
 import contextlib
 import inspect
 
+from .._pytree import tensor_leaves
+
 __all__ = ["graph"]
-
-
-def _tensors(value):
-    """The tensors in a (nested) tuple, list or dict, in order."""
-    from ..._tensor import Tensor
-    if isinstance(value, Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors(v)]
-    return []
 
 
 def _reachable(roots, stop=frozenset()):
@@ -63,11 +53,11 @@ def _scopes(model, owner, shapes):
     before = {}
 
     def pre_hook(module, args):
-        before.setdefault(module, []).append(_reachable(_roots(_tensors(args))))
+        before.setdefault(module, []).append(_reachable(_roots(tensor_leaves(args))))
 
     def hook(module, args, output):
         known = before[module].pop()
-        tensors = _tensors(output)
+        tensors = tensor_leaves(output)
         for t in tensors:
             if t.grad_fn is not None:
                 shapes[(t.grad_fn, t._out_nr)] = tuple(t.shape)
@@ -174,7 +164,7 @@ def graph(model, args, verbose=False, use_strict_trace=True):
     finally:
         if training is not None:
             model.train(training)
-    outputs = _tensors(output)
+    outputs = tensor_leaves(output)
     root_scope = scope_name(model, "")
     roots = _roots(outputs)
     nodes = _ordered(roots, _reachable(roots, stop=input_names))   # input clones stand for the inputs
