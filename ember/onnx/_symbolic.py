@@ -221,6 +221,7 @@ for _names, _ops in ((("neg", "negative", "__neg__", "neg_"), ("Neg",)), (("abs"
                      (("asin", "arcsin"), ("Asin",)), (("acos", "arccos"), ("Acos",)), (("atan", "arctan"), ("Atan",)),
                      (("sinh",), ("Sinh",)), (("cosh",), ("Cosh",)), (("asinh",), ("Asinh",)),
                      (("acosh",), ("Acosh",)), (("atanh",), ("Atanh",)), (("softsign",), ("Softsign",)),
+                     (("selu",), ("Selu",)), (("hardswish",), ("HardSwish",)),
                      (("clone", "contiguous", "detach", "positive", "alias", "resolve_conj", "resolve_neg"),
                       ("Identity",))):
     converts(*["aten::" + n for n in _names])(_unary(*_ops))
@@ -330,24 +331,16 @@ def _hardtanh(g, call):
                                   g.scalar(call.arg(2, "max_val", 1.0), dtype)]))
 
 
-@converts("aten::leaky_relu", "aten::leaky_relu_")
-def _leaky_relu(g, call):
-    bind(g, call, g.node("LeakyRelu", [value(g, first(call))], alpha=float(call.arg(1, "negative_slope", 0.01))))
+def _alpha(op_type, name, default):
+    """A one-node activation whose `alpha` attribute is the op's argument `name` (position 1)."""
+    def convert(g, call):
+        bind(g, call, g.node(op_type, [value(g, first(call))], alpha=float(call.arg(1, name, default))))
+    return convert
 
 
-@converts("aten::elu", "aten::elu_")
-def _elu(g, call):
-    bind(g, call, g.node("Elu", [value(g, first(call))], alpha=float(call.arg(1, "alpha", 1.0))))
-
-
-@converts("aten::celu")
-def _celu(g, call):
-    bind(g, call, g.node("Celu", [value(g, first(call))], alpha=float(call.arg(1, "alpha", 1.0))))
-
-
-@converts("aten::selu")
-def _selu(g, call):
-    bind(g, call, g.node("Selu", [value(g, first(call))]))
+converts("aten::leaky_relu", "aten::leaky_relu_")(_alpha("LeakyRelu", "negative_slope", 0.01))
+converts("aten::elu", "aten::elu_")(_alpha("Elu", "alpha", 1.0))
+converts("aten::celu")(_alpha("Celu", "alpha", 1.0))
 
 
 @converts("aten::gelu")
@@ -392,11 +385,6 @@ def _softplus(g, call):
 @converts("aten::hardsigmoid")
 def _hardsigmoid(g, call):
     bind(g, call, g.node("HardSigmoid", [value(g, first(call))], alpha=1 / 6, beta=0.5))
-
-
-@converts("aten::hardswish")
-def _hardswish(g, call):
-    bind(g, call, g.node("HardSwish", [value(g, first(call))]))
 
 
 @converts("aten::logsigmoid")
