@@ -9,8 +9,8 @@ Note [forward AD]: a tensor's tangent is kept in its `_extra["fw_grad"]`. While 
 primitive (Op.apply and its fast paths, custom Functions, the in-place writes) checks `_Fw.on` (one class
 attribute read: nothing else is paid when no level is entered) and, when an input carries a tangent, runs
 `fw_apply`: the op runs as usual for the primal, then the output's tangent is computed
-  - by an explicit rule (JVP_RULES: the arithmetic, matmul, reductions and the common unary ops), or
-  - for view and reshape ops, which are linear, by the op itself applied to the tangent (so a view's tangent is
+  - by an explicit rule (JVP_RULES: add, sub, mul, div, matmul), or
+  - for view, reshape, sum and mean ops, which are linear, by the op itself applied to the tangent (a view's tangent is
     the same view of its base's tangent, as in PyTorch), or
   - for every other op, from its own backward formula (exact, one backward and one double backward): with u a
     cotangent of the output, the op's vjp g(u) = J^T u is linear in u, so the gradient of <g(u), t> with
@@ -257,7 +257,7 @@ def fw_apply(cls, inputs, attrs):
     tangents = [tangent_of(t, level) if isinstance(t, Tensor) else None for t in inputs]
     rule = JVP_RULES.get(cls)                      # exact classes only: a subclass may compute otherwise
     with _suspend_level(level):
-        if rule is not None or cls in LINEAR or getattr(cls, "_fw_linear", False):
+        if rule is not None or cls in LINEAR:
             out = cls.apply(*inputs, **attrs)
             outs = out if out.__class__ is tuple else (out,)
             if rule is not None:
@@ -430,11 +430,6 @@ def write_tangent(self, result):
 
 # -- explicit rules ------------------------------------------------------------------------------------------
 
-def _zero_or(t, like):
-    from .. import zeros_like
-    return t if t is not None else zeros_like(like)
-
-
 def _add_rule(inputs, tangents, outs, attrs):
     a, b = tangents[0], tangents[1] if len(tangents) > 1 else None
     alpha = attrs.get("alpha", 1) if attrs else 1
@@ -480,18 +475,6 @@ def _matmul_rule(inputs, tangents, outs, attrs):
     a, b = tangents
     return (_sum_tangents(matmul(a, y) if a is not None else None, matmul(x, b) if b is not None else None,
                           outs[0]),)
-
-
-def _unary(derivative):
-    def rule(inputs, tangents, outs, attrs):
-        t = tangents[0]
-        return (None if t is None else t * derivative(inputs[0], outs[0]),)
-    return rule
-
-
-def _linear_with_attrs(inputs, tangents, outs, attrs, cls):
-    t = tangents[0]
-    return (None if t is None else cls.apply(t, *inputs[1:], **attrs),)
 
 
 JVP_RULES = {}
