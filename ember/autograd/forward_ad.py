@@ -10,8 +10,8 @@ primitive (Op.apply and its fast paths, custom Functions, the in-place writes) c
 attribute read: nothing else is paid when no level is entered) and, when an input carries a tangent, runs
 `fw_apply`: the op runs as usual for the primal, then the output's tangent is computed
   - by an explicit rule (JVP_RULES: add, sub, mul, div, matmul), or
-  - for view, reshape, sum and mean ops, which are linear, by the op itself applied to the tangent (a view's tangent is
-    the same view of its base's tangent, as in PyTorch), or
+  - for view, reshape, sum and mean ops, which are linear, by the op itself applied to the tangent (a view's
+    tangent is the same view of its base's tangent, as in PyTorch), or
   - for every other op, from its own backward formula (exact, one backward and one double backward): with u a
     cotangent of the output, the op's vjp g(u) = J^T u is linear in u, so the gradient of <g(u), t> with
     respect to u is J t. The op's forward runs once, recorded, so random ops keep their one draw.
