@@ -298,12 +298,13 @@ def _jacrev_batched(restricted, flat):
 
 
 def _vectorizable():
-    """Whether jacfwd may batch its columns with vmap: not inside a forward-mode level already (one level at a
-    time) nor inside an ONNX trace."""
+    """Whether jacfwd and jacrev may batch with vmap: not inside a forward-mode level already (there the columns
+    are computed one by one) nor inside an ONNX trace (whose tracer vmap cannot share)."""
+    from ._vmap import _dispatch
     from .autograd.forward_ad import _Fw
     from .profiler import _instrument
     tracer = _instrument._State.tracer
-    return _Fw.level is None and (tracer is None or getattr(tracer, "__module__", "") == "ember._vmap")
+    return _Fw.level is None and (tracer is None or tracer is _dispatch)
 
 
 def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):

@@ -430,10 +430,6 @@ def _write_back(tensor, host, copy):
     tensor._bump_version()
 
 
-def _empty(count, dtype):
-    return numpy.empty(count, dtype)
-
-
 # -- running a collective -------------------------------------------------------------------------------------
 
 class Work:
@@ -723,7 +719,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     _same_dtype("all_gather", tensor, *tensor_list)
     _one_per_rank(pg, "all_gather", "tensor_list", tensor_list, tensor, "the input")
     counts = [t.numel() for t in tensor_list]
-    host = _empty(sum(counts), _read(tensor).dtype)
+    host = numpy.empty(sum(counts), _read(tensor).dtype)
     send = _mpi.spec(_read(tensor))
     recv = [host, (counts, None), _mpi.element_type(host.dtype.itemsize)]
     comm = pg._comm
@@ -771,7 +767,7 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
         if len(gather_list) != pg._size or any(t.numel() != tensor.numel() for t in gather_list):
             raise RuntimeError(f"gather: gather_list must hold {pg._size} tensors of the input's shape "
                                f"{list(tensor.shape)}")
-        host = _empty(pg._size * tensor.numel(), send[0].dtype)
+        host = numpy.empty(pg._size * tensor.numel(), send[0].dtype)
         recv = _mpi.spec(host)
 
         def finish():
@@ -892,7 +888,7 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False
                            f"{len(output_tensor_list)} outputs and {len(input_tensor_list)} inputs")
     send_host = _concat(input_tensor_list, None)
     recv_counts = [t.numel() for t in output_tensor_list]
-    recv_host = _empty(sum(recv_counts), send_host.dtype)
+    recv_host = numpy.empty(sum(recv_counts), send_host.dtype)
     return _all_to_all(pg, "all_to_all", send_host, [t.numel() for t in input_tensor_list], recv_host, recv_counts,
                        async_op, lambda: _scatter_into(output_tensor_list, recv_host), output_tensor_list)
 
