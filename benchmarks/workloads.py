@@ -195,6 +195,54 @@ def tiny_gpt(m, steps=3, device="cpu", batch=16):
     return run
 
 
+def _char_text(length, vocab, seed=0):
+    """Generated "text" as character codes 0..vocab-1: words of 2-8 letters drawn from a Zipf-like
+    distribution over 24 made-up words, so an LSTM has structure to learn. No downloads."""
+    rng = np.random.default_rng(seed)
+    words = [rng.integers(1, vocab, rng.integers(2, 9)) for _ in range(24)]
+    weights = 1.0 / np.arange(1, len(words) + 1)
+    out = []
+    while sum(map(len, out)) < length:
+        out += [words[rng.choice(len(words), p=weights / weights.sum())], np.zeros(1, np.int64)]  # 0: space
+    return np.concatenate(out)[:length]
+
+
+def char_lstm(m, steps=5, device="cpu", batch=16, seq=32):
+    """Character-level LSTM: Embedding(64, 32) -> LSTM(32, 96) -> Linear(96, 64), batch 16, seq 32, AdamW.
+    Its products are small (16x96 @ 96x384 per time step): BLAS threading overhead shows here. Runs at
+    the default thread settings on purpose."""
+    nn = m.nn
+    vocab, embed, hidden = 64, 32, 96
+
+    class CharLSTM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(vocab, embed)
+            self.lstm = nn.LSTM(embed, hidden, batch_first=True)
+            self.head = nn.Linear(hidden, vocab)
+
+        def forward(self, idx):
+            out, _ = self.lstm(self.embed(idx))
+            return self.head(out)
+
+    text = _char_text(batch * (seq + 1) * steps, vocab)
+    windows = text.reshape(steps, batch, seq + 1)
+    data = [(m.from_numpy(w[:, :-1].copy()).to(device), m.from_numpy(w[:, 1:].copy()).to(device)) for w in windows]
+    m.manual_seed(0)
+    model = CharLSTM().to(device)
+    opt = m.optim.AdamW(model.parameters(), lr=3e-3)
+    F = nn.functional
+
+    def run():
+        for idx, tgt in data:
+            loss = F.cross_entropy(model(idx).reshape(-1, vocab), tgt.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        _sync(m, device)
+    return run
+
+
 def op_overhead(m, reps=2000, requires_grad=False, device="cpu"):
     """Per-op overhead: a few elementwise ops and small reductions on a 2000-element float32 tensor."""
     m.manual_seed(0)

@@ -89,6 +89,7 @@ _LAZY_MODULES = ("nn", "optim", "utils", "func", "viz", "serialization", "testin
                  "distributions", "profiler", "cpu", "amp")
 _LAZY_MODULES += ("jit", "hub", "onnx", "distributed", "export")
 _LAZY_MODULES += ("signal",)
+_LAZY_MODULES += ("compiler", "_dynamo")
 
 
 def _lazy(name):

@@ -1,4 +1,7 @@
 """CPU backend: NumPy arrays."""
+import threading as _threading
+from _thread import get_ident as _get_ident
+
 import numpy as xp
 
 name = "cpu"
@@ -25,6 +28,22 @@ def add_at(array, index, values):
     xp.add.at(array, index, values)
 
 
+# Full reductions with out=...: NumPy >= 2.3 then returns a 0-d array instead of a NumPy scalar that a tensor
+# could not hold (Note [array storage]), saving the conversion (~0.4 us). ops/reduction.py's CPU fast paths.
+add_reduce = xp.add.reduce
+maximum_reduce, minimum_reduce = xp.maximum.reduce, xp.minimum.reduce
+try:
+    add_reduce(xp.zeros(1), None, out=...)
+    REDUCE_TO_ARRAY = True
+except TypeError:
+    REDUCE_TO_ARRAY = False
+
+
+def int64_array(value):
+    """An index (argmax's answer, a NumPy integer) as a 0-d int64 array."""
+    return xp.array(value, dtype=xp.int64)
+
+
 def broadcast_to(array, shape):
     """A read-only view of `array` expanded to `shape`.
 
@@ -35,3 +54,100 @@ def broadcast_to(array, shape):
         out.flags.writeable = False
         return out
     return xp.broadcast_to(array, shape)
+
+
+# --- BLAS threads --------------------------------------------------------------------------------------------
+# Note [BLAS threads per product]: OpenBLAS (the BLAS of NumPy's wheels) spreads a product of m*n*k above 2**18
+# over up to m*n*k / 2**18 threads. On a small product a second thread gains little and risks much: waking and
+# joining it takes tens of microseconds, and when another process holds the other core the join waits for a
+# timeslice. Measured on a 2-core machine shared with other processes (OpenBLAS 0.3.31 pthreads, float32; mean
+# of 300 calls, each followed by ~30 us of small NumPy work), 1 vs 2 threads:
+#   busy:  16x96 @ (384x96).T (linear's h @ W_hh.T, hidden-96 LSTM) 84 vs 1600 us; 128x128 @ (128x128).T 134 vs
+#          398 us; 128x128 @ 128x256 207 vs 136 us; 256x256 @ 256x256 370 vs 662 us
+#   quiet: 16x96 @ (384x96).T 40 vs 29 us; 128x128 @ 128x128 45 vs 37 us; 512x32 @ 32x384 139 vs 90 us;
+#          256x256 @ 256x256 326 vs 211 us; 512x512 @ 512x512 2589 vs 1377 us (other quiet runs had 2 threads
+#          slower up to ~4M multiply-adds: 64x128 @ 128x128 23 vs 41 us)
+# float64 products take ~2x as long, so the same time comes at half the m*n*k. MKL, PyTorch's BLAS, picks
+# threads per call by size too. So matmul() below runs a product on one thread when m*n*k*itemsize <
+# SMALL_PRODUCT, and on BLAS's count (set_num_threads, else its default) above. 2**26 (float32 below ~16.8M
+# multiply-adds, float64 below ~8.4M: up to ~0.35 ms on one thread) weighs the two: quiet, one thread costs such
+# a product at most ~0.15 ms; busy, two threads cost it milliseconds. benchmarks/run.py's char LSTM (5 steps;
+# 95 products of 0.6M and 3 of 6.3M multiply-adds a step): quiet, 37 ms with BLAS choosing, 39-40 ms with this
+# policy or on one thread throughout; busy, 260-990 ms with BLAS choosing, 115-160 ms with a 2**24 threshold
+# (the 6.3M products on two threads), 60-87 ms with 2**26, 40-46 ms on one thread. On a shared machine
+# set_num_threads(1) is the fastest setting.
+# Matrix-vector products (m or n == 1) keep BLAS's own choice: they are memory-bound and gain from threads early
+# (1024x1024 @ 1024 float32: 83 us on one thread, 61 us on two). The switch is OpenBLAS's own
+# openblas_set_num_threads through ctypes (0.3 us a call; threadpoolctl's limit() context costs ~14 us,
+# threadpool_limits ~340 us) on the library threadpoolctl finds, called around a small product only and restored
+# after it, so BLAS's count elsewhere (NumPy code, LAPACK calls, an enclosing threadpool_limits) stays as it was:
+# ~1 us a small product. Only the main thread switches: OpenBLAS's pthreads pool is process-wide, and two threads
+# saving and restoring its count in turn could leave it at one. Without threadpoolctl, or with another BLAS (MKL,
+# BLIS, an OpenMP OpenBLAS), products run as BLAS decides.
+
+SMALL_PRODUCT = 1 << 26          # m * n * k * itemsize below which a product runs on one BLAS thread
+_BLAS_SINGLE = 1 << 18           # m * n * k OpenBLAS runs on one thread by itself (65536 * GEMM_MULTITHREAD_THRESHOLD)
+_MAIN_THREAD = _threading.main_thread().ident
+_UNKNOWN = object()
+_openblas = _UNKNOWN             # (get, set) ctypes functions of NumPy's OpenBLAS once looked up; None: not there
+
+
+def matmul(a, b):
+    """a @ b (NumPy's matmul); a small matrix product runs on one BLAS thread (Note [BLAS threads per product])."""
+    if a.__class__ is xp.ndarray and b.__class__ is xp.ndarray and a.ndim > 1 and b.ndim > 1:
+        m, n = a.shape[-2], b.shape[-1]
+        work = m * n * a.shape[-1]
+        if _BLAS_SINGLE < work and work * a.itemsize < SMALL_PRODUCT and m > 1 and n > 1 \
+                and _get_ident() == _MAIN_THREAD:
+            blas = _openblas if _openblas is not _UNKNOWN else _find_openblas()
+            if blas is not None:
+                threads = blas[0]()
+                if threads > 1:
+                    blas[1](1)
+                    try:
+                        return a @ b
+                    finally:
+                        blas[1](threads)
+    return a @ b
+
+
+def _find_openblas():
+    """NumPy's OpenBLAS (pthreads build) through threadpoolctl: its (get, set) thread-count functions, or None."""
+    global _openblas
+    _openblas = None
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    found = [c for c in ThreadpoolController().lib_controllers
+             if c.internal_api == "openblas" and getattr(c, "threading_layer", None) == "pthreads"]
+    ours = [c for c in found if "numpy" in c.filepath] or found      # NumPy's own copy when SciPy brings another
+    if len(ours) != 1:
+        return None
+    lib = getattr(ours[0], "dynlib", None)          # the ctypes handle threadpoolctl opened
+    if lib is None:
+        return None
+    for prefix in ("", "scipy_"):                  # scipy-openblas renames its symbols: scipy_openblas_..._64_
+        for suffix in ("", "64_", "_64"):
+            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+            put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+            if get is not None and put is not None:
+                _openblas = (get, put)
+                return _openblas
+    return None
+
+
+def blas_threads():
+    """The thread count NumPy's OpenBLAS runs large products on, or None when it cannot be read."""
+    blas = _openblas if _openblas is not _UNKNOWN else _find_openblas()
+    return None if blas is None else blas[0]()
+
+
+def set_blas_threads(n):
+    """Set the thread count of every BLAS NumPy may use (threadpoolctl); False when threadpoolctl is missing."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return False
+    threadpool_limits(limits=n, user_api="blas")
+    return True

@@ -114,6 +114,11 @@ def broadcast_to(array, shape):
     return xp.broadcast_to(array, shape)
 
 
+def matmul(a, b):
+    """a @ b (the cpu backend's runs small products on one BLAS thread; here there is no BLAS to steer)."""
+    return a @ b
+
+
 # The dtypes CuPy's add.at / cupyx.scatter_add add with CUDA's atomicAdd; the others go through a carrier.
 _ATOMIC_ADD = frozenset("efdIiQ")          # float16/32/64, uint32, int32, uint64
 

@@ -108,6 +108,8 @@ _TABLE = {
     "reduction.LogSumExp": {**_DIMS, **_SELF_RESULT},
     "statistics.Var": {"self": 0, **_VAR_DIMS},
     "statistics.Std": {**_SELF_RESULT, **_VAR_DIMS},
+    "norms.VectorNorm": {**_SELF_RESULT, "ord": _attr("ord"), "keepdim": _attr("keepdim"),
+                         "dim": lambda node: tuple(node.__dict__["dims"]) if node.__dict__.get("dim_given") else None},
     "scan.Cumsum": {"dim": _attr("dim")},
     "scan.Cumprod": {"dim": _attr("dim"), **_SELF_RESULT},
     "products.Matmul": {"self": 0, "mat2": 1, "self_sym_sizes": _item("shapes", 0, tuple),

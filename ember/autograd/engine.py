@@ -44,8 +44,9 @@ def _accumulate(variable, grad, create_graph, owned, dtype=None):
     current = variable._grad
     if current is None:
         array = grad._array
+        flags = array.flags
         # PyTorch's layout contract: a (dense) leaf's .grad has the leaf's strides (Note [memory formats])
-        laid = None if array.flags.c_contiguous and variable._array.flags.c_contiguous else \
+        laid = None if flags.c_contiguous and variable._array.flags.c_contiguous else \
             _grad_layout(array, variable._array)
         if create_graph:                          # a differentiable copy (CopyBackwards), as PyTorch stores
             from .._tensor import _make
@@ -55,12 +56,13 @@ def _accumulate(variable, grad, create_graph, owned, dtype=None):
             from .._tensor import _make
             laid[...] = array
             variable._grad = _make(laid, grad._device)
-        elif id(grad) in owned or array.base is not None or not getattr(array.flags, "writeable", True) or \
+        elif id(grad) in owned or array.base is not None or not getattr(flags, "writeable", True) or \
                 grad._requires_grad:              # a formula's saved input as is (cummax of an empty input)
             from .._tensor import _make
             variable._grad = _make(array.copy(order="K"), grad._device)
         else:
-            variable._grad = grad if grad.grad_fn is None else grad.detach()
+            variable._grad = grad if grad._grad_fn is None and grad._base is None or grad.grad_fn is None else \
+                grad.detach()
         owned.add(id(variable._grad))
     elif create_graph or not getattr(current._array.flags, "writeable", True) or \
             current._array.shape != grad._array.shape:             # (CuPy's arrays have no writeable flag)

@@ -13,6 +13,8 @@ def wrap_dim(dim, ndim, name=None):
 
 def normalize_dims(dim, ndim):
     """None -> all dims; int or sequence -> sorted tuple of non-negative dims; refuses repeats."""
+    if dim.__class__ is int and -ndim <= dim < ndim:      # the usual call, one dim in range: no wrap_dim call
+        return (dim + ndim if dim < 0 else dim,)
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, (list, tuple)):

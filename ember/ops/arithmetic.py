@@ -184,6 +184,27 @@ class Div(Op):
         return grad_input, grad_other
 
 
+class DivPromoted(Div):
+    """A quotient of two tensors of different dtypes that requires grad: promoted inside the kernel, the operands
+    themselves saved (not cast copies), as MulPromoted; each gradient is cast to its input's dtype."""
+    node_name = "DivBackward0"
+
+    @staticmethod
+    def forward(ctx, input, other, dtype):
+        ctx.save_for_backward(input if ctx.needs_input_grad[1] else None, other)
+        ctx.dtypes = (input.dtype, other.dtype)
+        out = input.astype(dtype, copy=False) / other.astype(dtype, copy=False)
+        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
+            out = iterator_layout(out, input, other)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_input, grad_other = Div.backward(ctx, grad)
+        return (cast(grad_input, _FROM_NUMPY[ctx.dtypes[0]]) if grad_input is not None else None,
+                cast(grad_other, _FROM_NUMPY[ctx.dtypes[1]]) if grad_other is not None else None, None)
+
+
 def _same_dtype(input, other):
     """Two float tensors of one dtype need no promotion (the hot path of add/sub/mul)."""
     return input.__class__ is Tensor and other.__class__ is Tensor and \
@@ -300,6 +321,11 @@ def mul(input, other, *, out=None):
 @export(inplace=True, aliases=("divide", "true_divide"))
 def div(input, other, *, rounding_mode=None, out=None):
     """input / other; integer inputs give the default float dtype unless rounding_mode is given."""
+    if rounding_mode is None and input.__class__ is Tensor and other.__class__ is Tensor and _State.grad_enabled and \
+            (input._requires_grad or other._requires_grad) and input._array.dtype != other._array.dtype:
+        dtype = _dt.result_type(input, other)
+        if dtype.numpy is not None and dtype.category == _dt.FLOAT:
+            return _out(DivPromoted.apply(input, other, dtype=dtype.numpy), out)
     input, other, dtype = promote("div", input, other)
     if rounding_mode is None:
         if dtype.category < _dt.FLOAT:

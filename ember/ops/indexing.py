@@ -19,7 +19,7 @@ from ._registry import export, export_method
 from ._shapes import wrap_dim
 from .inplace import _EXPANDED_WRITES, check_setitem_overlap
 from .scatter_gather import _along, _check_1d_index, _first_bad, gather
-from .slicing import basic_index
+from .slicing import basic_index, slice_first_dim
 
 # --- index parsing ----------------------------------------------------------------------------------
 
@@ -184,6 +184,12 @@ def getitem(t, index):
         if not -size <= index < size:
             raise IndexError(f"index {index} is out of bounds for dimension 0 with size {size}")
         return basic_index(t, (index,))
+    if index.__class__ is slice and t._array.ndim:
+        # one slice of plain ints (x[10:100], x[::2]): nothing to convert or bound-check, the node known
+        start, stop, step = index.start, index.stop, index.step
+        if (start is None or start.__class__ is int) and (stop is None or stop.__class__ is int) and \
+                (step is None or step.__class__ is int and step > 0):
+            return slice_first_dim(t, index)
     if t._array.ndim == 0 and index.__class__ is int:
         raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` "
                          "in C++ to convert a 0-dim tensor to a number")

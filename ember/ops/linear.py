@@ -5,6 +5,7 @@ import math
 
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
+from .._tensor import Tensor, _make
 from .views import ReshapeCopy
 
 
@@ -18,7 +19,7 @@ class Linear(Op):
     def forward(ctx, input, weight, bias):
         # fold batch dims into rows: NumPy's batched matmul with a transposed 2-D operand skips BLAS (~40x slower)
         rows = input.reshape(math.prod(input.shape[:-1]), input.shape[-1]) if input.ndim != 2 else input
-        out = rows @ weight.T
+        out = ctx.backend.matmul(rows, weight.T)      # small ones on one BLAS thread: Note [BLAS threads per product]
         if out.dtype is not input.dtype:              # ml_dtypes' bfloat16 matmul answers in float32
             out = out.astype(input.dtype, copy=False)
         if bias is not None:
@@ -33,6 +34,8 @@ class Linear(Op):
         input, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
         grad_input = grad_weight = grad_bias = None
+        if not _State.grad_enabled and grad.__class__ is Tensor and grad._array.ndim == 2:
+            return _plain_backward(ctx, grad, input, weight, needs)
         g2 = grad.reshape(math.prod(grad.shape[:-1]), grad.shape[-1]) if grad.ndim != 2 else grad
         if needs[0]:
             grad_input = g2 @ weight
@@ -44,6 +47,31 @@ class Linear(Op):
         if len(needs) > 2 and needs[2]:
             grad_bias = g2.sum(0)
         return grad_input, grad_weight, grad_bias
+
+
+def _plain_backward(ctx, grad, input, weight, needs):
+    """Linear.backward without create_graph (Note [plain backward] in autograd/engine.py): the two GEMMs on
+    arrays, the same backend calls the tensor formula makes (matmul's kernel on g2 @ weight and g2.mT @ x),
+    so the gradients are the same bits; the bias sum stays the tensor op."""
+    g = grad._array
+    device = grad._device
+    grad_input = grad_weight = grad_bias = None
+    if needs[0]:
+        grad_input = _make(_product(ctx, g, weight._array), device)
+        if len(ctx.input_shape) != 2:
+            grad_input = grad_input.reshape(ctx.input_shape)
+    if needs[1]:
+        x = input._array
+        grad_weight = _make(_product(ctx, g.T, x.reshape(g.shape[0], x.shape[-1]) if x.ndim != 2 else x), device)
+    if len(needs) > 2 and needs[2]:
+        grad_bias = grad.sum(0)
+    return grad_input, grad_weight, grad_bias
+
+
+def _product(ctx, a, b):
+    """Matmul's kernel on arrays: the backend's product, rounded back to a's dtype (bfloat16 answers in float32)."""
+    out = ctx.backend.matmul(a, b)
+    return out if out.dtype is a.dtype else out.astype(a.dtype, copy=False)
 
 
 class LinearMm(Linear):
@@ -77,7 +105,8 @@ class Bilinear(Op):
     @staticmethod
     def forward(ctx, x1, x2, weight):
         out_features, i, j = weight.shape
-        tmp = (x1 @ weight.transpose(1, 0, 2).reshape(i, out_features * j)).reshape(-1, out_features, j)
+        tmp = ctx.backend.matmul(x1, weight.transpose(1, 0, 2).reshape(i, out_features * j)).reshape(
+            -1, out_features, j)
         needs = ctx.needs_input_grad
         ctx.weight_shape = weight.shape
         ctx.save_for_backward(x1 if needs[1] or needs[2] else None, x2 if needs[0] or needs[2] else None,

@@ -302,6 +302,10 @@ class PointwiseLoss(Op):
     def backward(ctx, grad):
         input, target, weight, extra = ctx.saved_tensors
         needs = ctx.needs_input_grad
+        if ctx.kind == "mse" and weight is None and not _State.grad_enabled and grad.__class__ is Tensor and \
+                input._array.shape == target._array.shape and input._array.ndim and \
+                input._array.dtype == target._array.dtype == grad._array.dtype:
+            return _mse_plain_backward(ctx, grad, input, target, needs)
         gx, gt = KINDS[ctx.kind][1](input, target, extra, needs, **ctx.params)
         scale = grad / ctx.numel if ctx.reduction == "mean" else grad
         if weight is not None:
@@ -309,6 +313,16 @@ class PointwiseLoss(Op):
         grad_input = gx * scale if needs[0] else None
         grad_target = gt * scale if needs[1] and gt is not None else None
         return grad_input, grad_target, None, None
+
+
+def _mse_plain_backward(ctx, grad, input, target, needs):
+    """PointwiseLoss.backward for mse without create_graph (Note [plain backward] in autograd/engine.py): the
+    tensor formula's NumPy operations, in its order, on arrays (same bits, no op machinery)."""
+    d = (input._array - target._array) * 2
+    scale = grad._array / ctx.numel if ctx.reduction == "mean" else grad._array
+    device = grad._device
+    return (_make(d * scale, device) if needs[0] else None,
+            _make(-d * scale, device) if needs[1] else None, None, None)
 
 
 # one subclass per kind so grad_fn carries PyTorch's node name (MseLossBackward0, ...)

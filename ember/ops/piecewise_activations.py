@@ -51,6 +51,18 @@ def float_input(name, input, complex_ok=False):
 
 # --- gradients: grad * slope, zeros selected ---------------------------------------------------------
 
+_UINT_OF_SIZE = {2: "uint16", 4: "uint32", 8: "uint64"}
+
+
+def zero_where(xp, drop, values):
+    """where(drop, 0, values) for floating values: their bits times ~drop keep each value bit for bit (NaN, inf,
+    -0.0) or give +0.0, in one vectorized pass; np.where branches per element, ~7x slower on a random mask (relu's)."""
+    dtype = values.dtype
+    if values.ndim == 0 or not (dtype.kind == "f" or dtype.name == "bfloat16") or dtype.itemsize not in _UINT_OF_SIZE:
+        return xp.where(drop, 0, values)
+    return (values.view(_UINT_OF_SIZE[dtype.itemsize]) * ~drop).view(dtype)
+
+
 class PiecewiseGrad(Op):
     """grad * factor, and 0 where `drop` holds: the gradient of a piecewise activation.
 
@@ -66,7 +78,7 @@ class PiecewiseGrad(Op):
         ctx.save_for_backward(input)
         out = grad if factor is None else grad * factor
         if drop is not None:
-            out = ctx.xp.where(drop, 0, out)
+            out = zero_where(ctx.xp, drop, out)
         return out.astype(grad.dtype, copy=False)
 
     @staticmethod
@@ -115,7 +127,7 @@ class Relu(Op):
             return grad * map_sparse_values(out.detach(), lambda values: (~(values <= 0)).astype(values.dtype))
         # PyTorch's threshold_backward: 0 where out <= 0, so a NaN output passes the gradient
         if not _State.grad_enabled:                # Note [plain backward]: no graph to build, arrays only
-            return _make(ctx.xp.where(out._array <= 0, 0, grad._array), grad._device)
+            return _make(zero_where(ctx.xp, out._array <= 0, grad._array), grad._device)
         return ThresholdGrad.apply(grad, out, drop=out._array <= 0)
 
 

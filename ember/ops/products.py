@@ -36,9 +36,9 @@ class Matmul(Op):
             # NumPy runs N-d @ 2-d as a loop of per-batch products (no BLAS at all when b is transposed,
             # as in linear()): fold the batch dims into one 2-d GEMM instead.
             lead = a.shape[:-1]
-            out = (a.reshape(math.prod(lead), a.shape[-1]) @ b).reshape(lead + (b.shape[-1],))
+            out = ctx.backend.matmul(a.reshape(math.prod(lead), a.shape[-1]), b).reshape(lead + (b.shape[-1],))
         else:
-            out = a @ b
+            out = ctx.backend.matmul(a, b)           # small ones on one BLAS thread: Note [BLAS threads per product]
         # ml_dtypes' bfloat16 matmul answers in float32 (accumulated there, as PyTorch's kernel does): round back
         return out if out.dtype is a.dtype else out.astype(a.dtype, copy=False)
 

@@ -4,7 +4,7 @@ import math
 
 import numpy as _np
 
-from .._backends import errstate
+from .._backends import cpu as _cpu, errstate
 from .. import _backends, _dtype as _dt
 from .._memory_format import reduced
 from .._tensor import Tensor, _make
@@ -20,7 +20,9 @@ from ..amp._dispatch import AUTOCAST, autocast_run
 
 _ndarray = _np.ndarray
 _STRIDED = _backends.STRIDED              # cpu and cuda array classes (Note [memory formats])
-_add_reduce = _np.add.reduce
+_add_reduce = _cpu.add_reduce
+_max_reduce, _min_reduce = _cpu.maximum_reduce, _cpu.minimum_reduce
+_ARRAY_OUT = _cpu.REDUCE_TO_ARRAY         # NumPy >= 2.3: out=... makes a full reduction return a 0-d array
 
 # --- sum, mean, prod --------------------------------------------------------------------------------
 
@@ -39,7 +41,10 @@ class Sum(Op):
     @staticmethod
     def forward(ctx, input, dims, keepdim, np_dtype):
         ctx.input_shape, ctx.dims, ctx.keepdim = input.shape, dims, keepdim
-        out = input.sum(axis=dims, keepdims=keepdim, dtype=np_dtype)    # the method: xp.sum adds a layer
+        if input.__class__ is _ndarray:            # the ufunc itself: ndarray.sum adds a Python layer
+            out = _add_reduce(input, dims, np_dtype, None, keepdim)
+        else:
+            out = input.sum(axis=dims, keepdims=keepdim, dtype=np_dtype)    # the method: xp.sum adds a layer
         if not input.flags.c_contiguous:              # see Note [memory formats]; PyTorch's is contiguous
             out = reduced(out, ctx.xp)
         return out
@@ -56,7 +61,7 @@ class SumAll(Op):
     def forward(ctx, input, np_dtype):
         ctx.input_shape = input.shape
         if input.__class__ is _ndarray:            # the ufunc itself: ndarray.sum adds a Python layer
-            return _add_reduce(input, None, np_dtype)
+            return _add_reduce(input, None, np_dtype, out=...) if _ARRAY_OUT else _add_reduce(input, None, np_dtype)
         return input.sum(dtype=np_dtype)
 
     @staticmethod
@@ -67,11 +72,14 @@ class SumAll(Op):
         return _Expand.apply(grad, ctx.input_shape), None
 
 
+_INT64 = _dt.int64.numpy
+
+
 def _sum_dtype(input, dtype):
     if dtype is not None:
         return _dt.to_dtype(dtype).numpy
     if input._array.dtype.kind in "biu":
-        return _dt.int64.numpy                     # integer sums accumulate in int64, as in PyTorch
+        return _INT64                              # integer sums accumulate in int64, as in PyTorch
     return None
 
 
@@ -80,7 +88,10 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over all elements or over `dim` (int or tuple)."""
     if "sum" in AUTOCAST:
         return autocast_run("sum", sum, input, dim, keepdim, dtype=dtype)
-    np_dtype = _sum_dtype(input, dtype)
+    if dtype is None:                              # _sum_dtype inlined: the usual call
+        np_dtype = _INT64 if input._array.dtype.kind in "biu" else None
+    else:
+        np_dtype = _dt.to_dtype(dtype).numpy
     if dim is None and not keepdim:
         return SumAll.apply_binary(input, np_dtype)
     dims = normalize_dims(dim, input._array.ndim)
@@ -157,7 +168,13 @@ class Mean(Op):
     @staticmethod
     def forward(ctx, input, dims, keepdim):
         ctx.input_shape, ctx.dims, ctx.keepdim = input.shape, dims, keepdim
-        count = ctx.count = math.prod(input.shape[d] for d in dims) if dims is not None else input.size
+        if dims is None:
+            count = input.size
+        elif len(dims) == 1:                        # one dim: no generator for math.prod (~0.4 us)
+            count = input.shape[dims[0]]
+        else:
+            count = math.prod(input.shape[d] for d in dims)
+        ctx.count = count
         dtype = input.dtype
         acc = ctx.xp.float32 if dtype.itemsize < 4 and dtype.kind not in "biuc" else None  # half types: float32
         if input.__class__ is _ndarray:             # sum / n: NumPy's mean() costs several times more
@@ -269,7 +286,10 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
 class AmaxAmin(Op):
     @staticmethod
     def forward(ctx, input, dims, keepdim, is_max):
-        out = input.max(axis=dims, keepdims=keepdim) if is_max else input.min(axis=dims, keepdims=keepdim)
+        if input.__class__ is _ndarray:            # the ufunc itself: ndarray.max adds a Python layer
+            out = (_max_reduce if is_max else _min_reduce)(input, dims, None, None, keepdim)
+        else:
+            out = input.max(axis=dims, keepdims=keepdim) if is_max else input.min(axis=dims, keepdims=keepdim)
         if not input.flags.c_contiguous:              # see Note [memory formats]; PyTorch's is contiguous
             out = reduced(out, ctx.xp)
         ctx.save_for_backward(input, out)
@@ -301,12 +321,23 @@ class MaxAll(AmaxAmin):
     node_name = "MaxBackward1"
 
     @staticmethod
+    def forward(ctx, input, is_max):
+        # called by apply_binary (Note [apply fast path]); a 0-d result has no layout to make contiguous
+        if input.__class__ is _ndarray:            # the ufunc itself: ndarray.max adds a Python layer
+            reduce = _max_reduce if is_max else _min_reduce
+            out = reduce(input, None, out=...) if _ARRAY_OUT else reduce(input, None)
+        else:
+            out = input.max() if is_max else input.min()
+        ctx.save_for_backward(input, out)
+        return out
+
+    @staticmethod
     def backward(ctx, grad):
         input, out = ctx.saved_tensors
         a, v = input._array, out._array
         mask = (a != a) if v != v else (a == v)
         share = grad / int(mask.sum())
-        return _select(mask, share, 0.0), None, None, None
+        return _select(mask, share, 0.0), None
 
 
 class MinAll(MaxAll):
@@ -355,14 +386,16 @@ class MinDim(MaxDim):
 
 
 def _extreme(name, is_max):
+    all_op = MaxAll if is_max else MinAll
+
     def reduce(input, dim=None, keepdim=False, *, out=None):
-        if isinstance(dim, Tensor):
-            return (maximum if is_max else minimum)(input, dim)
         if dim is None:
             if input._array.size == 0:
                 raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
                                    "Specify the reduction dim with the 'dim' argument.")
-            return (MaxAll if is_max else MinAll).apply(input, None, False, is_max)
+            return all_op.apply_binary(input, is_max)
+        if isinstance(dim, Tensor):
+            return (maximum if is_max else minimum)(input, dim)
         dim = wrap_dim(dim, input.ndim)
         if input.ndim == 0:                       # its own max, at 0: PyTorch's node saves the indices
             from .scatter_gather import gather_at_indices
@@ -384,16 +417,21 @@ min = _extreme("min", False)
 
 
 def _amax(name, is_max):
+    op = Amax if is_max else Amin
+
     def reduce(input, dim=(), keepdim=False):
-        shape = input._array.shape
-        if input._array.size == 0 and (dim == () or dim is None):     # checked first, as PyTorch does
+        array = input._array
+        shape = array.shape
+        if array.size:                            # no dim of size 0 to refuse
+            return op.apply(input, normalize_dims(dim if dim != () else None, len(shape)), keepdim, is_max)
+        if dim == () or dim is None:              # checked first, as PyTorch does
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
                                "Specify the reduction dim with the 'dim' argument.")
         dims = normalize_dims(dim if dim != () else None, len(shape))
         for d in dims:
             if shape[d] == 0:
                 raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
-        return (Amax if is_max else Amin).apply(input, dims, keepdim, is_max)
+        return op.apply(input, dims, keepdim, is_max)
     reduce.__name__ = reduce.__qualname__ = name
     export(reduce, method=True)
     return reduce
@@ -410,7 +448,20 @@ def aminmax(input, *, dim=None, keepdim=False):
 
 
 def _arg(name, is_max):
+    method = _ndarray.argmax if is_max else _ndarray.argmin
+
     def arg(input, dim=None, keepdim=False):
+        a = input._array
+        if a.__class__ is _ndarray and a.ndim and a.size:
+            # NumPy's own kernels already answer as PyTorch does with NaNs (the first NaN's index; NumPy's
+            # tests check it), so no NaN pass: the other backends take fn below.
+            if dim is None:
+                out = _cpu.int64_array(method(a.reshape(-1)))
+                return _make(out.reshape((1,) * a.ndim) if keepdim else out, input._device)
+            out = method(a, wrap_dim(dim, a.ndim), None, keepdims=keepdim)    # a NumPy scalar from a 1-d input
+            return _make(out.astype(_np.int64, copy=False) if out.__class__ is _ndarray else _cpu.int64_array(out),
+                         input._device)
+
         def fn(xp, a):
             if dim is None:
                 flat = a.reshape(-1)
@@ -453,13 +504,22 @@ class LogSumExp(Op):
     @staticmethod
     def forward(ctx, input, dims, keepdim):
         xp = ctx.xp
-        m = xp.max(input, axis=dims, keepdims=True) if input.size else xp.zeros(
-            tuple(1 if i in dims else s for i, s in enumerate(input.shape)), input.dtype)
-        m = xp.where(xp.isfinite(m), m, 0)          # all -inf rows stay -inf, no NaN (NUM-2)
-        with errstate(divide="ignore"):
-            out = xp.log(xp.sum(xp.exp(input - m), axis=dims, keepdims=True)) + m
+        # the array methods, not xp.max / xp.sum: NumPy's module functions add a Python layer (~1.5 us each)
+        if input.size:
+            m = input.max(axis=dims, keepdims=True)
+            finite = xp.isfinite(m)
+        else:
+            m = xp.zeros(tuple(1 if i in dims else s for i, s in enumerate(input.shape)), input.dtype)
+            finite = None
+        if finite is not None and finite.all():     # each max finite: no log(0), so no errstate (~1 us)
+            out = xp.log(xp.exp(input - m).sum(axis=dims, keepdims=True)) + m
+        else:
+            if finite is not None:
+                m = xp.where(finite, m, 0)          # all -inf rows stay -inf, no NaN (NUM-2)
+            with errstate(divide="ignore"):
+                out = xp.log(xp.exp(input - m).sum(axis=dims, keepdims=True)) + m
         if not keepdim:
-            out = xp.squeeze(out, axis=dims)
+            out = out.squeeze(axis=dims)
         # one array object for the result and the saved value (a NumPy scalar from a 0-d input, or a
         # cast, would make a separate constant, and the second derivative would miss d out / d input)
         out = xp.asarray(out).astype(input.dtype, copy=False)

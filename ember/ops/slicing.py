@@ -74,6 +74,15 @@ def basic_index(input, index):
     return _as_view(out, input, lambda b: b[index])
 
 
+def slice_first_dim(input, item):
+    """input[item] for one slice of ints (or None) with a positive step, as getitem checked: basic_index's
+    steps for the usual call, without its node lookup, and apply_binary (Note [apply fast path]). The node is
+    SliceBackward0 whatever the slice, x[:] included, as PyTorch's."""
+    index = (item,)
+    out = Slice.apply_binary(input, index)
+    return _as_view(out, input, lambda b: b[index])
+
+
 def _narrow_index(input, dim, start, length):
     if input.ndim == 0:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")

@@ -1,11 +1,16 @@
 """softmax and log_softmax: exp normalized over a dim, shifted by the max so that it never overflows.
 (Not softmax.py: ember.ops.softmax is the public function, which would hide a module of that name.)"""
+import numpy as _np
+
 from .. import _dtype as _dt
 from ..amp._dispatch import AUTOCAST, autocast_run
 from ..autograd.function import Op
 from ._common import cast
 from ._registry import export
 from ._shapes import wrap_dim
+
+_ndarray = _np.ndarray
+_max_reduce, _add_reduce, _exp = _np.maximum.reduce, _np.add.reduce, _np.exp
 
 
 def _opmath_input(xp, x):
@@ -24,6 +29,15 @@ class Softmax(Op):
     def forward(ctx, input, dim):
         xp = ctx.xp
         ctx.dim = dim
+        if input.__class__ is _ndarray and input.ndim and input.flags.c_contiguous and input.size and \
+                input.dtype.kind == "f" and input.itemsize >= 4:
+            # float32/float64 in NumPy (the usual call): the ufuncs' own reductions, in place on one buffer
+            # (~1.5 us less than the array methods and the checks below)
+            out = input - _max_reduce(input, dim, None, None, True)
+            _exp(out, out=out)
+            out /= _add_reduce(out, dim, None, None, True)
+            ctx.save_for_backward(out)
+            return out
         input = _contiguous(xp, input)
         if not input.size:
             out = input.copy()
@@ -91,7 +105,7 @@ def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
     if "softmax" in AUTOCAST:
         return autocast_run("softmax", softmax, input, dim, dtype=dtype)
     input, dim = _softmax_input(input, dim, dtype, "softmax")
-    return Softmax.apply(input, dim)
+    return Softmax.apply_binary(input, dim)        # apply(input, dim) without packing (Note [apply fast path])
 
 
 @export(method=True)

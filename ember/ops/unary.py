@@ -3,7 +3,10 @@ floor ... each a forward on arrays and a gradient on Tensors), round, nan_to_num
 conj, angle), clone, and the two-argument relatives of the table's functions: atan2, hypot, logaddexp."""
 import math
 
+import numpy as _np
+
 from .. import _backends, _dtype as _dt
+from .._backends import errstate
 from .._memory_format import iterator_layout
 from .._tensor import Tensor
 from ..amp._dispatch import AUTOCAST, AUTOCAST_NAMES, autocast_run
@@ -14,6 +17,8 @@ from ._registry import export
 from .comparison import isfinite, where
 
 _STRIDED = _backends.STRIDED              # cpu and cuda array classes (Note [memory formats])
+_ndarray = _np.ndarray
+_exp = _np.exp
 
 # --- unary ops --------------------------------------------------------------------------------------
 
@@ -125,20 +130,21 @@ acosh = unary_op("acosh", lambda xp, x: xp.arccosh(x), lambda g, x: g * rsqrt(x 
 atanh = unary_op("atanh", lambda xp, x: xp.arctanh(x), lambda g, x: g / (1 - x * x), aliases=("arctanh",))
 
 
-# exp(-x) stays finite for x above these (float16 overflows past exp(11.09), float32 past exp(88.7)).
-_EXP_SAFE = {"e": -11.0, "f": -88.0, "d": -708.0}        # by dtype.char: half, float, double
+# exp(-x) stays finite for x above these (float32 overflows past exp(88.72), float64 past exp(709.78)), by itemsize
+_EXP_SAFE = {4: -88.0, 8: -709.0}
 
 
 def _sigmoid(xp, x):
-    # 1 / (1 + exp(-x)) is exact enough and cheap; when exp(-x) could overflow (very negative x) use
-    # the split form, where neither branch overflows: e^x / (1 + e^x) for x < 0.
-    safe = _EXP_SAFE.get(x.dtype.char)             # dtype.char is cheap; dtype.name costs microseconds
-    if x.dtype.itemsize == 2 and x.dtype.kind in "fV":     # half precision: in float32, rounded once (opmath)
+    # PyTorch's kernel: 1 / (1 + exp(-x)), which is 1 / inf = 0 where exp(-x) overflows (float32 x below -88.72:
+    # not the subnormal e^x / (1 + e^x) would give); NumPy's overflow warning is silenced there
+    kind = x.dtype.kind
+    if x.itemsize == 2 and kind in "fV":           # half precision: in float32, rounded once (opmath)
         return _sigmoid(xp, x.astype(xp.float32)).astype(x.dtype)
-    if x.dtype.kind == "c" or safe is not None and x.size and x.min() > safe:
-        return 1 / (1 + xp.exp(-x))                # complex: no ordering, so no split form
-    e = xp.exp(-xp.abs(x))
-    return (xp.where(x >= 0, 1, e) / (1 + e)).astype(x.dtype, copy=False)
+    # (new arrays rather than out=: a ufunc's out keyword costs more than the allocation at these sizes)
+    if x.__class__ is _ndarray and kind == "f" and (not x.size or x.min() >= _EXP_SAFE[x.itemsize]):
+        return 1 / (1 + _exp(-x))                  # exp(-x) finite: nothing to silence (a NaN min: below)
+    with errstate(over="ignore"):                  # other backends, complex: no ordering to test
+        return 1 / (1 + xp.exp(-x))
 
 
 sigmoid = unary_op("sigmoid", _sigmoid, lambda g, out: g * (out * (1 - out)), keeps="output")

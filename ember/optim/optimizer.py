@@ -180,7 +180,9 @@ def addcmul_(self, tensor1, tensor2, value):
     for float32 one fused multiply-add with tensor2 (formed in float64, rounded once), as its CPU kernel."""
     tmp = tensor1 * value
     if self.dtype == tmp.dtype == tensor2.dtype == "float32":
-        self += tmp.astype("float64") * tensor2.astype("float64")    # same-kind cast back: one rounding
+        product = tmp.astype("float64")             # exact; tensor2 is cast in the in-place product (no copy)
+        product *= tensor2
+        self += product                               # same-kind cast back: one rounding
         return
     tmp *= tensor2
     self += tmp

@@ -225,3 +225,24 @@ def test_mode_of_a_0d_tensor(keepdim):
         v.backward()
         return v.item(), i.item(), tuple(v.shape), tuple(i.shape), x.grad.item()
     assert outcome(run) == [(0.5, 0, (), (), 1.0)] * 2
+
+
+def test_inplace_mixed_dtype_div_sees_the_operands_new_data():
+    def grad(m):
+        v0 = m.tensor([0.5, 0.5, 0.5], dtype=m.float32)
+        v1 = m.tensor(2.0, dtype=m.float64, requires_grad=True)
+        v0.div_(v1)
+        v1.data = m.tensor(0.5, dtype=m.float64, requires_grad=True)
+        return m.autograd.grad(v0.sum(), [v1])[0].item()
+    a, b = outcome(grad)
+    assert a == b == -6.0
+
+
+def test_inf_norm_of_a_nan_vector_gives_zero_gradients():
+    def grad(m):
+        v0 = m.tensor([0.5, 0.5, 0.5], requires_grad=True)
+        v1 = m.tensor([0.5, 0.5, -1.0], requires_grad=True)
+        m.linalg.vector_norm(m.xlogy(v0, v1), ord=float("inf")).backward()
+        return v0.grad.tolist()
+    a, b = outcome(grad)
+    assert a == b == [0.0, 0.0, 0.0]

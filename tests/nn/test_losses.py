@@ -498,3 +498,22 @@ def test_soft_margin_loss_does_not_warn_about_a_broadcast_target():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert EF.soft_margin_loss(ember.ones(3, 4), ember.ones(4)).shape == ()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("needs", [(True, True), (True, False), (False, True)], ids=["both", "input", "target"])
+def test_mse_plain_backward_matches_the_differentiable_formula(needs, reduction, dtype):
+    """Without create_graph mse's backward runs on arrays (loss.py, _mse_plain_backward); with it, through
+    differentiable ops: the same bits either way."""
+    rng = np.random.default_rng(0)
+    dt = getattr(ember, dtype)
+    x = ember.tensor(rng.standard_normal((6, 5)), dtype=dt, requires_grad=needs[0])
+    t = ember.tensor(rng.standard_normal((6, 5)), dtype=dt, requires_grad=needs[1])
+    out = EF.mse_loss(x, t, reduction=reduction)
+    g = ember.tensor(rng.standard_normal(tuple(out.shape)), dtype=dt)
+    leaves = [v for v in (x, t) if v.requires_grad]
+    plain = ember.autograd.grad(out, leaves, g, retain_graph=True)
+    graphed = ember.autograd.grad(out, leaves, g, create_graph=True)
+    for p, q in zip(plain, graphed):
+        assert p.dtype == q.dtype and np.array_equal(p.numpy(), q.detach().numpy())

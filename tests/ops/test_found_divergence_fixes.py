@@ -149,3 +149,37 @@ def test_tensordot_over_a_size1_dim_second_order_without_torch():
     _, gy = ember.autograd.grad(ember.tensordot(x, y, dims=1).sum(), (x, y), create_graph=True)
     (hx,) = ember.autograd.grad(gy.sum(), x)                   # gy = x.sum() per column: d/dx = 2 columns
     assert gy.tolist() == [[6.0, 6.0]] and hx.tolist() == [[2.0], [2.0], [2.0]]
+
+
+def _mixed_div(m, inplace, swap):
+    """float32 / float64 (or in place into the float32 tensor), then the float64 operand's .data replaced: PyTorch
+    saves the operand itself, so the gradient sees the new value (tests/differential, seed 151515)."""
+    a = m.tensor([0.5, 0.25, -2.0], dtype=m.float32, requires_grad=not inplace)
+    b = m.tensor(2.0, dtype=m.float64, requires_grad=True)
+    out = a.div_(b) if inplace else a / b
+    if swap:
+        b.data = m.tensor(0.5, dtype=m.float64)
+    leaves = [b] if inplace else [a, b]
+    return [g.numpy() for g in m.autograd.grad(out.sum(), leaves)], str(out.dtype)
+
+
+@pytest.mark.parametrize("inplace", [False, True], ids=["div", "div_"])
+@pytest.mark.parametrize("swap", [False, True], ids=["kept", "data-swapped"])
+def test_mixed_dtype_div_saves_its_operands(inplace, swap):
+    grads, dtype = _mixed_div(ember, inplace, swap)
+    assert dtype == "ember.float32"
+    divisor = 0.5 if swap else 2.0
+    expected_b = -sum(x for x in (0.5, 0.25, -2.0)) / divisor / divisor if swap else \
+        -sum(np.float32(x) / np.float32(2.0) for x in (0.5, 0.25, -2.0)) / 2.0
+    assert grads[-1].dtype == np.float64 and np.isclose(grads[-1], expected_b)
+    if not inplace:
+        assert grads[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("inplace", [False, True], ids=["div", "div_"])
+@pytest.mark.parametrize("swap", [False, True], ids=["kept", "data-swapped"])
+def test_mixed_dtype_div_matches_torch(torch, inplace, swap):
+    mine, theirs = _mixed_div(ember, inplace, swap), _mixed_div(torch, inplace, swap)
+    assert mine[1].rsplit(".", 1)[-1] == theirs[1].rsplit(".", 1)[-1]
+    for g, h in zip(mine[0], theirs[0]):
+        assert g.dtype == h.dtype and np.allclose(g, h, rtol=1e-6)

@@ -78,3 +78,39 @@ def test_linear_gradients_through_the_views(shape, bias):
     np.testing.assert_allclose(x.grad.numpy(), np.ones(out.shape) @ ws)
     rows = int(np.prod(shape[:-1]))
     np.testing.assert_allclose(w.grad.numpy(), np.ones((rows, 5)).T @ xs.reshape(rows, shape[-1]))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+@pytest.mark.parametrize("needs", NEEDS, ids=["both", "input", "weight"])
+@pytest.mark.parametrize("bias", [False, True], ids=["nobias", "bias"])
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4), (0, 4), (3, 0)], ids=str)
+def test_plain_backward_matches_the_differentiable_formula(shape, bias, needs, dtype):
+    """Without create_graph Linear's backward runs its GEMMs on arrays (linear.py, _plain_backward); with it,
+    through differentiable ops. Both give the same bits, and PyTorch's values."""
+    if dtype == "bfloat16":
+        pytest.importorskip("ml_dtypes")
+    rng = np.random.default_rng(0)
+    dt = getattr(ember, dtype)
+    x = ember.tensor(rng.standard_normal(shape), dtype=dt, requires_grad=needs[0])
+    w = ember.tensor(rng.standard_normal((5, shape[-1])), dtype=dt, requires_grad=needs[1])
+    b = ember.tensor(rng.standard_normal(5), dtype=dt, requires_grad=True) if bias else None
+    g = ember.tensor(rng.standard_normal(shape[:-1] + (5,)), dtype=dt)
+    leaves = [t for t in (x, w, b) if t is not None and t.requires_grad]
+    out = ember.nn.functional.linear(x, w, b)
+    plain = ember.autograd.grad(out, leaves, g, retain_graph=True)
+    graphed = ember.autograd.grad(out, leaves, g, create_graph=True)
+    for p, q in zip(plain, graphed):
+        assert p.dtype == q.dtype and p.shape == q.shape
+        assert np.array_equal(p.float().numpy(), q.detach().float().numpy())
+
+
+def test_plain_backward_matches_torch(torch):
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((7, 3), (4, 3), (4,), (7, 4))]
+    grads = []
+    for m in (ember, torch):
+        x, w, b = (m.tensor(a, requires_grad=True) for a in arrays[:3])
+        m.nn.functional.linear(x, w, b).backward(m.tensor(arrays[3]))
+        grads.append([t.grad.detach().numpy() for t in (x, w, b)])
+    for mine, theirs in zip(*grads):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-6)

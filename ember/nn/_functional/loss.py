@@ -81,8 +81,8 @@ def _promote_to_input(kernel, input, target):
 
 
 def _elementwise(kind, name, input, target, reduction, weight=None, **params):
-    _warn_size(name, input, target)
-    if target.shape != input.shape:
+    if target._array.shape != input._array.shape:       # (the arrays' shapes: plain tuples, no Size made)
+        _warn_size(name, input, target)
         broadcast_shapes(tuple(input.shape), tuple(target.shape), op=name)
     if kind == "huber":
         input, target, out_dtype = _promote_to_input(kind, input, target)

@@ -1,18 +1,22 @@
 """Recurrent layers: RNN, LSTM, GRU (multi-layer, bidirectional, packed sequences) and their cells.
 
-Speed: the input projection of every time step is one matmul over the whole sequence before the
-time loop; inside the loop each step does one matmul for all gates of the hidden state. Parameter
-names, shapes, gate order (LSTM i, f, g, o; GRU r, z, n) and initialisation are PyTorch's, so
-state_dicts load either way.
+Speed: an unpacked float32/float64 sequence runs each layer and direction as one autograd node whose
+forward and backward loop over time on arrays (Note [fused LSTM layer] in ops/recurrent.py). Otherwise
+(packed sequences, projections, autocast, forward AD, vmap, other dtypes) the input projection of
+every time step is one matmul over the whole sequence before the time loop, and inside the loop each step
+does one matmul for all gates of the hidden state and one fused gate node. Parameter names, shapes, gate
+order (LSTM i, f, g, o; GRU r, z, n) and initialisation are PyTorch's, so state_dicts load either way.
 """
 import math
 import numbers
+import sys
 import warnings
 
 from ... import _dtype as _dt
 from ... import ops
 from ..._tensor import Tensor
 from ...amp._dispatch import AUTOCAST, autocast_args
+from ...autograd.forward_ad import _Fw
 from ...ops import recurrent as _recurrent
 from .. import functional as F
 from .. import init
@@ -158,7 +162,7 @@ class RNNBase(Module):
             elif self.batch_first:
                 input = input.transpose(0, 1)
             steps, batch = input.shape[0], input.shape[1]
-            data = input.reshape(steps * batch, input.shape[2])
+            data = input                        # (steps, batch, features); forward() makes rows of it if needed
             batch_sizes = [batch] * steps
             layout["steps"] = steps
             if hx is not None:
@@ -253,6 +257,19 @@ class RNNBase(Module):
         c_n = (ops.cat([c] + finished_c[::-1], 0) if finished_c else c) if c is not None else None
         return output, h_n, c_n
 
+    def _fusable(self, data, layout):
+        """Whether the layers run as fused sequence nodes (Note [fused LSTM layer]): an unpacked, non-empty
+        float32/float64 sequence without projections, outside autocast, forward AD and vmap (whose casts,
+        tangents and batching go through the per-step ops)."""
+        if self.proj_size or layout["packed"] or not layout["steps"] or not layout["batch"] or _Fw.on or AUTOCAST:
+            return False
+        dtype = data.dtype
+        if dtype not in (_dt.float32, _dt.float64) or data.device.type not in ("cpu", "cuda") or \
+                any(weight.dtype is not dtype for weight in self._flat_weights):
+            return False
+        vmapping = sys.modules.get("ember._vmap")
+        return vmapping is None or not vmapping._Vmap.level
+
     def forward(self, input, hx=None):
         if self.mode == "LSTM" and isinstance(hx, (tuple, list)):
             hx = _lstm_states(hx, "lstm")         # PyTorch takes any sequence (h_0, c_0), a list too
@@ -269,6 +286,11 @@ class RNNBase(Module):
         if lowp:
             data, h0, c0 = autocast_args((lowp,), data, h0, c0)
         directions = 2 if self.bidirectional else 1
+        # (states of another dtype or device take the per-step path, which raises PyTorch's error)
+        fused = self._fusable(data, layout) and h0.dtype is data.dtype and \
+            h0.device == data.device and (c0 is None or c0.dtype is data.dtype and c0.device == data.device)
+        if not fused and not layout["packed"]:
+            data = data.reshape(layout["steps"] * layout["batch"], data.shape[2])
         layer_input = data
         h_n, c_n = [], []
         for layer in range(self.num_layers):
@@ -278,9 +300,21 @@ class RNNBase(Module):
                 weights = self._weights(layer, direction)
                 if lowp:
                     weights = autocast_args((lowp,), *weights)
-                out, h, c = self._run_direction(layer_input, batch_sizes, h0[index],
-                                                c0[index] if c0 is not None else None,
-                                                weights, reverse=direction == 1)
+                if fused and c0 is not None:    # Note [fused LSTM layer] in ops/recurrent.py: one node a layer
+                    out, h, c = _recurrent.lstm_layer(layer_input, h0[index], c0[index], *weights[:4],
+                                                      reverse=direction == 1, batch_major=self.batch_first)
+                elif fused and self.mode == "GRU":
+                    out, h = _recurrent.gru_layer(layer_input, h0[index], *weights[:4], reverse=direction == 1,
+                                                  batch_major=self.batch_first)
+                    c = None
+                elif fused:
+                    out, h = _recurrent.rnn_layer(layer_input, h0[index], *weights[:4], relu=self.mode == "RNN_RELU",
+                                                  reverse=direction == 1, batch_major=self.batch_first)
+                    c = None
+                else:
+                    out, h, c = self._run_direction(layer_input, batch_sizes, h0[index],
+                                                    c0[index] if c0 is not None else None,
+                                                    weights, reverse=direction == 1)
                 outputs.append(out)
                 h_n.append(h)
                 if c is not None:
@@ -296,7 +330,8 @@ class RNNBase(Module):
             if input.unsorted_indices is not None:
                 hidden = self._permute_hidden(hidden, input.unsorted_indices)
             return output, hidden
-        output = layer_input.reshape(layout["steps"], layout["batch"], layer_input.shape[-1])
+        output = layer_input if fused else layer_input.reshape(layout["steps"], layout["batch"],
+                                                                 layer_input.shape[-1])
         if layout["unbatched"]:
             output = output.squeeze(1)
             hidden = tuple(s.squeeze(1) for s in hidden) if isinstance(hidden, tuple) else hidden.squeeze(1)
