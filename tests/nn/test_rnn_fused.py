@@ -325,3 +325,20 @@ def test_retained_graph_survives_other_runs(kind):
             module(other)
     (second,) = ember.autograd.grad(out.sum(), [x])
     np.testing.assert_array_equal(second.numpy(), first.numpy())
+
+
+@pytest.mark.parametrize("kind, extra", KINDS, ids=KIND_IDS)
+@pytest.mark.parametrize("batch_first", [False, True], ids=["time-major", "batch_first"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["one-way", "bidirectional"])
+def test_dropout_between_fused_layers_draws_as_torch(torch, kind, extra, batch_first, bidirectional):
+    """Dropout between layers draws its mask over PyTorch's time-major layer output, whatever batch_first
+    says (found by tests/differential: a batch-major middle layer gave another mask)."""
+    outs = []
+    for m in (torch, ember):
+        m.manual_seed(0)
+        net = getattr(m.nn, kind)(3, 4, num_layers=3, batch_first=batch_first, dropout=0.5,
+                                  bidirectional=bidirectional, **extra)
+        out = net(m.randn((5, 2, 3)))
+        outs.append([t.detach().numpy() for t in _flatten(out)])
+    for mine, theirs in zip(outs[1], outs[0]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)

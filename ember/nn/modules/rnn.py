@@ -294,6 +294,9 @@ class RNNBase(Module):
         layer_input = data
         h_n, c_n = [], []
         for layer in range(self.num_layers):
+            # only the last layer's output is laid out batch-major: a layer below feeds dropout, whose mask is
+            # drawn over PyTorch's time-major layer output
+            batch_major = self.batch_first and layer == self.num_layers - 1
             outputs = []
             for direction in range(directions):
                 index = layer * directions + direction
@@ -302,14 +305,14 @@ class RNNBase(Module):
                     weights = autocast_args((lowp,), *weights)
                 if fused and c0 is not None:    # Note [fused LSTM layer] in ops/recurrent.py: one node a layer
                     out, h, c = _recurrent.lstm_layer(layer_input, h0[index], c0[index], *weights[:4],
-                                                      reverse=direction == 1, batch_major=self.batch_first)
+                                                      reverse=direction == 1, batch_major=batch_major)
                 elif fused and self.mode == "GRU":
                     out, h = _recurrent.gru_layer(layer_input, h0[index], *weights[:4], reverse=direction == 1,
-                                                  batch_major=self.batch_first)
+                                                  batch_major=batch_major)
                     c = None
                 elif fused:
                     out, h = _recurrent.rnn_layer(layer_input, h0[index], *weights[:4], relu=self.mode == "RNN_RELU",
-                                                  reverse=direction == 1, batch_major=self.batch_first)
+                                                  reverse=direction == 1, batch_major=batch_major)
                     c = None
                 else:
                     out, h, c = self._run_direction(layer_input, batch_sizes, h0[index],
