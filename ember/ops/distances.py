@@ -31,14 +31,18 @@ def _pnorm_grad(diff, norm, grad, p, split_ties):
     """d norm_p(diff) / d diff times grad (norm and grad broadcast against diff), finite at zeros.
 
     At a zero norm the gradient is 0, selected (a NaN grad stays out) as PyTorch's cdist does; torch.dist
-    (split_ties) multiplies by 0 instead for p = 2 and p < 1 (so a NaN grad leaks), as PyTorch's norm does."""
+    (split_ties) multiplies a NaN grad in instead for p = 2 and p < 1 (so it leaks), as PyTorch's norm does."""
     if p == 0:
         return diff * 0
     if p == 1:
         return diff.sign() * grad
     zero = norm == 0
+    if split_ties and p == 2:
+        # PyTorch's norm_backward: grad * (diff / norm) with 0 where the norm is 0, so a NaN grad leaks and, one
+        # order up, the 0 / 0 behind the mask gives NaN as there
+        return grad * where(zero, 0.0, diff / norm)
     safe = where(zero, 1, norm)
-    if split_ties and (p == 2 or p < 1):
+    if split_ties and p < 1:
         zero = None
     if p == 2:
         return diff * (grad / safe) if zero is None else where(zero, 0.0, diff * (grad / safe))

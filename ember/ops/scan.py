@@ -7,6 +7,7 @@ import numpy as _np
 from .. import _dtype as _dt
 from ..amp._dispatch import AUTOCAST, autocast_run
 from ..autograd.function import Op
+from .._memory_format import reduced
 from .._tensor import Tensor
 from ._common import cast, return_type, zeros_like_
 from ._registry import export
@@ -32,19 +33,19 @@ def _wider(dtype):
         return wide
 
 
-def _cumulative(method, input, dim, np_dtype):
+def _cumulative(xp, method, input, dim, np_dtype):
     out_dtype = input.dtype if np_dtype is None else _np.dtype(np_dtype)
     wide = _wider(out_dtype)
-    if wide is None:
-        return method(axis=dim, dtype=np_dtype)
-    return method(axis=dim, dtype=wide).astype(out_dtype)
+    out = method(axis=dim, dtype=np_dtype) if wide is None else method(axis=dim, dtype=wide).astype(out_dtype)
+    # PyTorch's scans answer contiguous, whatever the input's layout (NumPy's follow a transposed input's order)
+    return out if input.flags.c_contiguous else reduced(out, xp)
 
 
 class Cumsum(Op):
     @staticmethod
     def forward(ctx, input, dim, np_dtype):
         ctx.dim = dim
-        return _cumulative(input.cumsum, input, dim, np_dtype)
+        return _cumulative(ctx.xp, input.cumsum, input, dim, np_dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -68,7 +69,7 @@ class Cumprod(Op):
         if input.ndim == 0:                       # a 0-d input is its own cumulative product
             out = input.astype(np_dtype) if np_dtype is not None else input.copy()
         else:
-            out = _cumulative(input.cumprod, input, dim, np_dtype)
+            out = _cumulative(ctx.xp, input.cumprod, input, dim, np_dtype)
         ctx.dim = dim
         ctx.save_for_backward(input, out)
         return out
@@ -124,6 +125,8 @@ class LogCumSumExp(Op):
             wide = _wider(input.dtype)
             work = input.astype(wide) if wide is not None else input
             out = ctx.xp.logaddexp.accumulate(work, axis=dim).astype(input.dtype, copy=False)
+            if not input.flags.c_contiguous:          # contiguous, as PyTorch's scans (see _cumulative)
+                out = reduced(out, ctx.xp)
         ctx.save_for_backward(input, out)
         return out
 
@@ -190,6 +193,8 @@ class Cummax(Op):
         indices = xp.maximum.accumulate(xp.where(hit, positions, 0), axis=dim).astype(xp.int64, copy=False)
         if input.ndim == 0:
             acc, indices = acc.reshape(()), indices.reshape(())
+        elif not input.flags.c_contiguous:          # contiguous, as PyTorch's scans (see _cumulative)
+            acc, indices = reduced(acc, xp), reduced(indices, xp)
         ctx.dim = dim
         ctx.save_for_backward(input, indices)
         return acc, indices

@@ -246,3 +246,43 @@ def test_inf_norm_of_a_nan_vector_gives_zero_gradients():
         return v0.grad.tolist()
     a, b = outcome(grad)
     assert a == b == [0.0, 0.0, 0.0]
+
+
+def test_view_of_a_scan_over_a_transposed_input():
+    def shape(m):
+        v0 = m.tensor([[0.5, 0.5], [0.5, 0.5]], requires_grad=True)
+        return tuple(m.cummax(v0.t(), dim=0).values.view((-1,)).shape)
+    a, b = outcome(shape)
+    assert a == b == (4,)
+
+
+def test_gru_dropout_between_batch_first_layers():
+    def out(m):
+        m.manual_seed(0)
+        net = m.nn.GRU(3, 4, num_layers=2, batch_first=True, dropout=0.5)
+        return net(m.randn((5, 2, 3)))[0].detach().numpy()
+    a, b = outcome(out)
+    import numpy as np
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_dist_second_order_at_zero_distance():
+    def grad2(m):
+        v0 = m.tensor([0.5, 0.5, 0.5], requires_grad=True)
+        (g,) = m.autograd.grad(m.dist(v0, v0), [v0], create_graph=True)
+        return str(m.autograd.grad(g.sum(), [v0], allow_unused=True)[0].tolist())
+    a, b = outcome(grad2)
+    assert a == b == "[nan, nan, nan]"
+
+
+def test_dist_gradients_match_torch_away_from_zero():
+    import numpy as np
+
+    def grads(m):
+        x = m.tensor([[0.5, -1.25], [2.0, 0.75]], dtype=m.float64, requires_grad=True)
+        y = m.tensor([0.25, 1.5], dtype=m.float64, requires_grad=True)
+        (gx, gy) = m.autograd.grad(m.dist(x, y), [x, y], create_graph=True)
+        (hx,) = m.autograd.grad((gx * gx).sum() + gy.sum(), [x])
+        return np.concatenate([gx.detach().numpy().ravel(), gy.detach().numpy(), hx.numpy().ravel()])
+    a, b = outcome(grads)
+    np.testing.assert_allclose(b, a, rtol=1e-12)

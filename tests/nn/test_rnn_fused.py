@@ -223,30 +223,37 @@ def test_fused_lstm_outputs_do_not_share_memory():
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_fused_rnn_numpy_reference_gradcheck_and_double_backward(nonlinearity):
-    rnn = nn.RNN(3, 4, bidirectional=True, nonlinearity=nonlinearity).double()
-    rng = np.random.default_rng(3)
-    x = ember.tensor(rng.standard_normal((5, 2, 3)), requires_grad=True)
-    h0 = ember.tensor(rng.standard_normal((2, 2, 4)), requires_grad=True)
-    out, h_n = rnn(x, h0)
-    assert RNN_FUSED["RNN"] in _node_names(out, h_n)
-
     def act(z):
         return np.tanh(z) if nonlinearity == "tanh" else np.maximum(z, 0)
+    _check_against_reference(nn.RNN(3, 4, bidirectional=True, nonlinearity=nonlinearity).double(), 3, False,
+                             lambda x_t, h, w_ih, w_hh, b_ih, b_hh: act(x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh))
+
+
+def _check_against_reference(module, seed, batch_first, step):
+    """A one-layer bidirectional float64 module (hidden size 4, on a (5, 2, 3) sequence): its fused node's
+    output and h_n against `step(x_t, h, w_ih, w_hh, b_ih, b_hh) -> h` run in NumPy for each direction; then
+    gradcheck and gradgradcheck through it."""
+    rng = np.random.default_rng(seed)
+    x = ember.tensor(rng.standard_normal((2, 5, 3) if batch_first else (5, 2, 3)), requires_grad=True)
+    h0 = ember.tensor(rng.standard_normal((2, 2, 4)), requires_grad=True)
+    out, h_n = module(x, h0)
+    assert RNN_FUSED[type(module).__name__] in _node_names(out, h_n)
+    steps = x.detach().numpy().transpose(1, 0, 2) if batch_first else x.detach().numpy()
     for direction, suffix in enumerate(("", "_reverse")):
-        w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{k}_l0{suffix}").detach().numpy()
-                                  for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        weights = [getattr(module, f"{k}_l0{suffix}").detach().numpy()
+                   for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         h, expected = h0.detach().numpy()[direction], []
-        for x_t in x.detach().numpy()[::-1 if direction else 1]:
-            h = act(x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh)
+        for x_t in steps[::-1 if direction else 1]:
+            h = step(x_t, h, *weights)
             expected.append(h)
-        expected = np.stack(expected[::-1] if direction else expected)
+        expected = np.stack(expected[::-1] if direction else expected, 1 if batch_first else 0)
         np.testing.assert_allclose(out.detach().numpy()[..., 4 * direction:4 * direction + 4], expected,
                                    rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(h_n.detach().numpy()[direction], h, rtol=1e-12, atol=1e-14)
-    assert ember.autograd.gradcheck(lambda inp, h: rnn(inp, h), [x, h0])
+    assert ember.autograd.gradcheck(lambda inp, h: module(inp, h), [x, h0])
 
     def program(inp, h):
-        out, h_n = rnn(inp, h)
+        out, h_n = module(inp, h)
         return out.tanh().sum() + h_n.pow(2).sum()
     assert ember.autograd.gradgradcheck(program, [x, h0])
 
@@ -279,35 +286,15 @@ def test_no_grad_batch_of_one_keeps_every_layers_state(torch, kind, extra):
 
 
 def test_fused_gru_numpy_reference_gradcheck_and_double_backward():
-    gru = nn.GRU(3, 4, bidirectional=True, batch_first=True).double()
-    rng = np.random.default_rng(5)
-    x = ember.tensor(rng.standard_normal((2, 5, 3)), requires_grad=True)
-    h0 = ember.tensor(rng.standard_normal((2, 2, 4)), requires_grad=True)
-    out, h_n = gru(x, h0)
-    assert RNN_FUSED["GRU"] in _node_names(out, h_n)
-
     def sigmoid(v):
         return 1 / (1 + np.exp(-v))
-    for direction, suffix in enumerate(("", "_reverse")):
-        w_ih, w_hh, b_ih, b_hh = (getattr(gru, f"{k}_l0{suffix}").detach().numpy()
-                                  for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-        h, expected = h0.detach().numpy()[direction], []
-        for x_t in x.detach().numpy().transpose(1, 0, 2)[::-1 if direction else 1]:
-            gi, gh = x_t @ w_ih.T + b_ih, h @ w_hh.T + b_hh
-            r, z = sigmoid(gi[:, :4] + gh[:, :4]), sigmoid(gi[:, 4:8] + gh[:, 4:8])
-            n = np.tanh(gi[:, 8:] + r * gh[:, 8:])
-            h = (1 - z) * n + z * h
-            expected.append(h)
-        expected = np.stack(expected[::-1] if direction else expected, 1)
-        np.testing.assert_allclose(out.detach().numpy()[..., 4 * direction:4 * direction + 4], expected,
-                                   rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(h_n.detach().numpy()[direction], h, rtol=1e-12, atol=1e-14)
-    assert ember.autograd.gradcheck(lambda inp, h: gru(inp, h), [x, h0])
 
-    def program(inp, h):
-        out, h_n = gru(inp, h)
-        return out.tanh().sum() + h_n.pow(2).sum()
-    assert ember.autograd.gradgradcheck(program, [x, h0])
+    def step(x_t, h, w_ih, w_hh, b_ih, b_hh):
+        gi, gh = x_t @ w_ih.T + b_ih, h @ w_hh.T + b_hh
+        r, z = sigmoid(gi[:, :4] + gh[:, :4]), sigmoid(gi[:, 4:8] + gh[:, 4:8])
+        n = np.tanh(gi[:, 8:] + r * gh[:, 8:])
+        return (1 - z) * n + z * h
+    _check_against_reference(nn.GRU(3, 4, bidirectional=True, batch_first=True).double(), 5, True, step)
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])

@@ -183,3 +183,26 @@ def test_mixed_dtype_div_matches_torch(torch, inplace, swap):
     assert mine[1].rsplit(".", 1)[-1] == theirs[1].rsplit(".", 1)[-1]
     for g, h in zip(mine[0], theirs[0]):
         assert g.dtype == h.dtype and np.allclose(g, h, rtol=1e-6)
+
+
+SCANS = [lambda m, x: m.cummax(x, 0).values, lambda m, x: m.cummin(x, 1).indices, lambda m, x: m.cumsum(x, 0),
+         lambda m, x: m.cumprod(x, 1), lambda m, x: m.logcumsumexp(x, 0)]
+
+
+@pytest.mark.parametrize("scan", SCANS, ids=["cummax", "cummin-indices", "cumsum", "cumprod", "logcumsumexp"])
+def test_scans_of_a_transposed_input_are_contiguous(scan):
+    """PyTorch's scans answer contiguous whatever the input's layout, so `.view(-1)` of one works (found by
+    tests/differential, seed 262626: cummax of a transposed tensor, then view)."""
+    x = ember.tensor([[0.5, 1.5, 2.0], [0.25, 3.0, 1.0]], requires_grad=True).t()
+    out = scan(ember, x)
+    assert out.is_contiguous() and out.view(-1).shape == (6,)
+    y = ember.randn(2, 3, 4, 5).to(memory_format=ember.channels_last)
+    assert scan(ember, y).is_contiguous()
+
+
+@pytest.mark.parametrize("scan", SCANS, ids=["cummax", "cummin-indices", "cumsum", "cumprod", "logcumsumexp"])
+def test_scans_of_a_transposed_input_match_torch(torch, scan):
+    a = np.array([[0.5, 1.5, 2.0], [0.25, 3.0, 1.0]], dtype=np.float32)
+    mine, theirs = scan(ember, ember.tensor(a).t()), scan(torch, torch.tensor(a).t())
+    assert mine.stride() == theirs.stride()
+    np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-6)
