@@ -135,3 +135,27 @@ def test_matches_torch(torch):
                 m.compile(lambda x: x, **kwargs)
             errors.append(str(info.value))
         assert errors[0] == errors[1]
+
+
+def _delegation(m):
+    model = m.nn.Linear(2, 3)
+    compiled = m.compile(model)
+    model.eval()
+    seen = [compiled.training]                   # the original's flag
+    compiled.foo = 1                             # written to the original
+    seen.append(getattr(model, "foo", None))
+    compiled.train()
+    seen.append(model.training)
+    compiled.eval()
+    seen.append(model.training)
+    compiled.weight = m.nn.Parameter(m.zeros(3, 2))
+    seen.append(float(model.weight.sum()))
+    return seen
+
+
+def test_training_and_attribute_writes_go_to_the_original():
+    assert _delegation(ember) == [False, 1, True, False, 0.0]
+
+
+def test_delegation_matches_torch(torch):
+    assert _delegation(ember) == _delegation(torch)
