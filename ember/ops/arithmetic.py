@@ -714,6 +714,18 @@ def _lerp(xp, input, end, weight):
     work = input.dtype
     if work.kind == "V" or work.kind == "f" and work.itemsize < 8:
         f32 = xp.float32
+        if work.itemsize == 4 and work.kind == "f" and weight.__class__ in (float, int):
+            # float32 with a Python weight (the common call): the same arithmetic in place, no mixed-type
+            # temporaries (bit for bit the general path below; a + b == b + a in IEEE arithmetic)
+            w = f32(weight)
+            out = (end - input).astype(xp.float64)
+            if abs(w) < 0.5:
+                out *= float(w)
+                out += input
+            else:
+                out *= float(w - f32(1))
+                out += end
+            return out.astype(f32)
         start, end, w = input.astype(f32, copy=False), end.astype(f32, copy=False), xp.asarray(weight, f32)
         diff = (end - start).astype(xp.float64)
         if w.ndim == 0:

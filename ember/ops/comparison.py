@@ -13,6 +13,7 @@ from ._registry import export, export_method
 from ._shapes import broadcast_shapes
 
 _STRIDED = _backends.STRIDED              # cpu and cuda array classes (Note [memory formats])
+_INF = float("inf")
 
 # --- where ----------------------------------------------------------------------------------------
 
@@ -70,6 +71,10 @@ class Clamp(Op):
         ctx.bounds = (min, max)
         if min is not None and max is not None and min > max:
             return ctx.xp.full_like(input, max)          # PyTorch: everything becomes max
+        if input.dtype.kind == "f":
+            # clip with both bounds keeps PyTorch's signed zeros (clamp(-0.0, min=0.0) is -0.0); one bound would
+            # take maximum/minimum, which answer 0.0 there. The method skips np.clip's dispatch layer.
+            return input.clip(-_INF if min is None else min, _INF if max is None else max)
         return ctx.xp.clip(input, min, max).astype(input.dtype, copy=False)
 
     @staticmethod

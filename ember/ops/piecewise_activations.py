@@ -184,7 +184,8 @@ class Hardtanh(Op):
     def forward(ctx, input, min_val, max_val):
         ctx.min_val, ctx.max_val = min_val, max_val
         ctx.save_for_backward(input)
-        return ctx.xp.clip(input, min_val, max_val).astype(input.dtype, copy=False)
+        # the method: the same clip ufunc without np.clip's dispatch layer (~1 us of a 2000-element call)
+        return input.clip(min_val, max_val).astype(input.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):

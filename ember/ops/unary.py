@@ -132,6 +132,9 @@ atanh = unary_op("atanh", lambda xp, x: xp.arctanh(x), lambda g, x: g / (1 - x *
 
 # exp(-x) stays finite for x above these (float32 overflows past exp(88.72), float64 past exp(709.78)), by itemsize
 _EXP_SAFE = {4: -88.0, 8: -709.0}
+_min = _np.minimum.reduce                           # (x, None): over every axis
+_reciprocal = _np.reciprocal                        # 1 / v, bit for bit
+_ONE32 = _np.float32(1)                             # float32 + it stays float32, float64 + it float64
 
 
 def _sigmoid(xp, x):
@@ -140,9 +143,10 @@ def _sigmoid(xp, x):
     kind = x.dtype.kind
     if x.itemsize == 2 and kind in "fV":           # half precision: in float32, rounded once (opmath)
         return _sigmoid(xp, x.astype(xp.float32)).astype(x.dtype)
-    # (new arrays rather than out=: a ufunc's out keyword costs more than the allocation at these sizes)
-    if x.__class__ is _ndarray and kind == "f" and (not x.size or x.min() >= _EXP_SAFE[x.itemsize]):
-        return 1 / (1 + _exp(-x))                  # exp(-x) finite: nothing to silence (a NaN min: below)
+    # (new arrays rather than out=: a ufunc's out keyword costs more than the allocation at these sizes; the
+    # ufuncs called directly and a NumPy scalar 1 rather than x.min() and Python's 1: less dispatch, same bits)
+    if x.__class__ is _ndarray and kind == "f" and (not x.size or _min(x, None) >= _EXP_SAFE[x.itemsize]):
+        return _reciprocal(_exp(-x) + _ONE32)      # exp(-x) finite: nothing to silence (a NaN min: below)
     with errstate(over="ignore"):                  # other backends, complex: no ordering to test
         return 1 / (1 + xp.exp(-x))
 
