@@ -1,6 +1,6 @@
 """sort, argsort, topk, kthvalue, unique, searchsorted, bincount, histc, isclose/allclose/equal."""
 
-from .. import _dtype as _dt
+from .. import _dtype as _dt, _memory_format as _mf
 from .._tensor import Tensor, _make
 from ._common import nodiff, not_a_tensor, return_type
 from ._registry import export
@@ -27,8 +27,21 @@ def _sort_indices(xp, a, dim, descending, stable=True):
 def sort(input, dim=-1, descending=False, stable=False):
     """Sorted values and their indices (NaN sorts as the largest value, like PyTorch)."""
     from .scatter_gather import gather_at_indices
-    d = _sort_indices_of(input, dim, descending)
-    return sort_result(gather_at_indices(input, d[0], d[1], "SortBackward0"), d[1])
+    dim, indices = _sort_indices_of(input, dim, descending)
+    indices = _laid_like(indices, input)
+    return sort_result(_laid_like(gather_at_indices(input, dim, indices, "SortBackward0"), input), indices)
+
+
+def _laid_like(out, input):
+    """A fresh result of a sort along a dim of input, laid out in input's dim order when input is dense but not
+    C-contiguous (a transpose, channels_last), as PyTorch allocates sort's outputs (empty_like). Its array is
+    replaced by a copy with the same values, so what a node saved of it stays valid."""
+    a, o = input._array, out._array
+    if o.ndim < 2 or _mf.strided_module(a) is None or a.flags.c_contiguous or \
+            not _mf._non_overlapping_and_dense(a.shape, _mf.element_strides(a)):
+        return out
+    out._array = _mf.iterator_layout(o, a)
+    return out
 
 
 def _sort_indices_of(input, dim, descending, at=None):

@@ -206,3 +206,37 @@ def test_scans_of_a_transposed_input_match_torch(torch, scan):
     mine, theirs = scan(ember, ember.tensor(a).t()), scan(torch, torch.tensor(a).t())
     assert mine.stride() == theirs.stride()
     np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+SORTS = [lambda m, x: m.sort(x, 0).values, lambda m, x: m.sort(x, 1, descending=True).indices,
+         lambda m, x: m.argsort(x, 0), lambda m, x: m.msort(x)]
+
+
+@pytest.mark.parametrize("op", SORTS, ids=["sort-values", "sort-indices", "argsort", "msort"])
+def test_sort_outputs_keep_a_dense_inputs_layout(op):
+    """PyTorch allocates sort's outputs like a dense input (empty_like): a transposed or channels_last input
+    gives outputs of its strides; a non-dense one gives contiguous outputs."""
+    x = ember.tensor([[3.0, 1.0, 2.0, 0.5], [0.0, 5.0, -1.0, 2.0], [7.0, 7.0, 1.0, 1.0]]).t()
+    out = op(ember, x)
+    assert out.stride() == (1, 4)
+    assert ember.equal(out, op(ember, x.contiguous()))
+    assert op(ember, ember.arange(48.0).reshape(6, 8)[:, ::2]).is_contiguous()
+
+
+@pytest.mark.parametrize("op", SORTS, ids=["sort-values", "sort-indices", "argsort", "msort"])
+def test_sort_layouts_and_gradients_match_torch(torch, op):
+    a = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    results = []
+    for m in (ember, torch):
+        x = m.tensor(a).to(memory_format=m.channels_last).requires_grad_()
+        t = m.tensor(a[0, 0]).t()
+        out, out2 = op(m, x), op(m, t)
+        grads = None
+        if out.dtype.is_floating_point:
+            out.mul(m.arange(out.numel(), dtype=out.dtype).reshape(out.shape)).sum().backward()
+            grads = x.grad.numpy()
+        results.append((out.stride(), out2.stride(), out.detach().numpy(), grads))
+    assert results[0][:2] == results[1][:2]
+    np.testing.assert_array_equal(results[0][2], results[1][2])
+    if results[0][3] is not None:
+        np.testing.assert_array_equal(results[0][3], results[1][3])
