@@ -75,7 +75,8 @@ def broadcast_to(array, shape):
 # 95 products of 0.6M and 3 of 6.3M multiply-adds a step): quiet, 37 ms with BLAS choosing, 39-40 ms with this
 # policy or on one thread throughout; busy, 260-990 ms with BLAS choosing, 115-160 ms with a 2**24 threshold
 # (the 6.3M products on two threads), 60-87 ms with 2**26, 40-46 ms on one thread. On a shared machine
-# set_num_threads(1) is the fastest setting.
+# set_num_threads(1) is the fastest setting. The digits MLP epoch (64-256-256-10, batch 64: products of 1-4M
+# multiply-adds), ember alone: 2**24 24.5 ms quiet, 82 ms with one core busy; 2**26 28.1 ms and 28 ms.
 # Matrix-vector products (m or n == 1) keep BLAS's own choice: they are memory-bound and gain from threads early
 # (1024x1024 @ 1024 float32: 83 us on one thread, 61 us on two). The switch is OpenBLAS's own
 # openblas_set_num_threads through ctypes (0.3 us a call; threadpoolctl's limit() context costs ~14 us,
