@@ -389,6 +389,8 @@ def _extreme(name, is_max):
     all_op = MaxAll if is_max else MinAll
 
     def reduce(input, dim=None, keepdim=False, *, out=None):
+        if out is not None:
+            return _extreme_out(name, reduce, input, dim, keepdim, out)
         if dim is None:
             if input._array.size == 0:
                 raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
@@ -410,6 +412,21 @@ def _extreme(name, is_max):
     reduce.__doc__ = f"{name} of all elements, or (values, indices) along dim."
     export(reduce, method=True)
     return reduce
+
+
+def _extreme_out(name, reduce, input, dim, keepdim, out):
+    """max/min with out=: one Tensor for the whole-tensor and the elementwise forms, a (values, indices) pair
+    for a dim (returned as PyTorch's <name>_out named tuple); anything else is refused as PyTorch refuses it."""
+    from ._common import _out
+    along_dim = dim is not None and not isinstance(dim, Tensor)
+    if along_dim != isinstance(out, (tuple, list)) or along_dim and len(out) != 2:
+        form = "(Tensor, int, out=" if along_dim else "(Tensor, out=" if dim is None else "(Tensor, Tensor, out="
+        raise TypeError(f"{name}() received an invalid combination of arguments - got {form}"
+                        f"{type(out).__name__}): out= takes a Tensor, or a (values, indices) pair when dim is given")
+    result = reduce(input, dim, keepdim)
+    if not along_dim:
+        return _out(result, out)
+    return return_type(name + "_out")(_out(result[0], out[0]), _out(result[1], out[1]))
 
 
 max = _extreme("max", True)

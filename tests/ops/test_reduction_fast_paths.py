@@ -201,3 +201,37 @@ def test_arg_over_the_only_dim_of_a_vector_holds_an_array(name, keepdim):
     assert out.shape == ((1,) if keepdim else ()) and out.item() == (1 if name == "argmax" else 0)
     out += 1                                          # an in-place update reaches the tensor
     assert out.item() == (2 if name == "argmax" else 1)
+
+
+def _extreme_outs(m, name):
+    f = getattr(m, name)
+    x = m.tensor([[1.0, 5.0], [3.0, 2.0]])
+    whole = m.empty(0)
+    r_whole = f(x, out=whole)
+    values, indices = m.empty(0), m.empty(0, dtype=m.int64)
+    r_dim = f(x, 1, out=(values, indices))
+    other = m.empty(0)
+    r_other = f(x, m.full((2, 2), 2.5), out=other)
+    return ([whole.tolist(), values.tolist(), indices.tolist(), other.tolist()],
+            [r_whole is whole, r_dim.values is values, r_dim.indices is indices, r_other is other,
+             type(r_dim).__name__])
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_write_out(name):
+    """max/min honour out= (they ignored it): a Tensor for the whole-tensor and elementwise forms, a (values,
+    indices) pair along a dim; the other pairings raise TypeError, as PyTorch's."""
+    written, identities = _extreme_outs(ember, name)
+    assert written == ([5.0, [5.0, 3.0], [1, 0], [[2.5, 5.0], [3.0, 2.5]]] if name == "max" else
+                       [1.0, [1.0, 2.0], [0, 1], [[1.0, 2.5], [2.5, 2.0]]])
+    assert identities == [True, True, True, True, name + "_out"]
+    x = ember.ones(2, 2)
+    with pytest.raises(TypeError, match="invalid combination of arguments"):
+        getattr(ember, name)(x, 1, out=ember.empty(0))
+    with pytest.raises(TypeError, match="invalid combination of arguments"):
+        getattr(ember, name)(x, out=(ember.empty(0), ember.empty(0, dtype=ember.int64)))
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_out_matches_torch(torch, name):
+    assert _extreme_outs(ember, name) == _extreme_outs(torch, name)
