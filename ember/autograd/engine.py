@@ -61,8 +61,7 @@ def _accumulate(variable, grad, create_graph, owned, dtype=None):
             from .._tensor import _make
             variable._grad = _make(array.copy(order="K"), grad._device)
         else:
-            variable._grad = grad if grad._grad_fn is None and grad._base is None or grad.grad_fn is None else \
-                grad.detach()
+            variable._grad = grad if grad.grad_fn is None else grad.detach()
         owned.add(id(variable._grad))
     elif create_graph or not getattr(current._array.flags, "writeable", True) or \
             current._array.shape != grad._array.shape:             # (CuPy's arrays have no writeable flag)

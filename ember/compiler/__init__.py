@@ -2,7 +2,7 @@
 import contextlib
 import functools
 
-from .._dynamo import allow_in_graph, assume_constant_result, disable, list_backends, reset
+from .._dynamo import allow_in_graph, assume_constant_result, disable, is_compiling, list_backends, reset
 
 __all__ = ["compile", "reset", "allow_in_graph", "assume_constant_result", "list_backends", "disable",
            "set_stance", "cudagraph_mark_step_begin", "is_compiling", "is_dynamo_compiling", "is_exporting",
@@ -23,13 +23,7 @@ def compile(*args, **kwargs):
     return _compile(*args, **kwargs)
 
 
-def is_compiling():
-    """False: ember never traces a function for compilation."""
-    return False
-
-
-def is_dynamo_compiling():
-    return False
+is_dynamo_compiling = is_compiling           # the same answer: nothing is ever traced for compilation
 
 
 def is_exporting():

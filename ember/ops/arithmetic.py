@@ -2,6 +2,7 @@
 float_power), floor_divide / fmod / remainder, the fused lerp / addcmul / addcdiv, and the reverse-operand
 helpers the Tensor operators use (`_rdiv` for scalar / t, `_rpow` for scalar ** t)."""
 import math
+import operator as _operator
 
 import numpy as _CPU_XP
 
@@ -120,17 +121,28 @@ class MulPromoted(Mul):
     def forward(ctx, input, other, dtype):
         needs = ctx.needs_input_grad
         ctx.save_for_backward(input if needs[1] else None, other if needs[0] else None)
-        ctx.dtypes = (input.dtype, other.dtype)
-        out = input.astype(dtype, copy=False) * other.astype(dtype, copy=False)
-        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
-            out = iterator_layout(out, input, other)
-        return out
+        return _promoted_forward(ctx, _operator.mul, input, other, dtype)
 
     @staticmethod
     def backward(ctx, grad):
         input, other = ctx.saved_tensors
-        return (cast(grad * other, _FROM_NUMPY[ctx.dtypes[0]]) if other is not None else None,
-                cast(grad * input, _FROM_NUMPY[ctx.dtypes[1]]) if input is not None else None)
+        return _cast_back(ctx, grad * other if other is not None else None, grad * input if input is not None else None)
+
+
+def _promoted_forward(ctx, kernel, input, other, dtype):
+    """kernel on the operands cast to `dtype` inside the op, as PyTorch promotes (MulPromoted, DivPromoted); the
+    operands' dtypes are kept for _cast_back."""
+    ctx.dtypes = (input.dtype, other.dtype)
+    out = kernel(input.astype(dtype, copy=False), other.astype(dtype, copy=False))
+    if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
+        out = iterator_layout(out, input, other)
+    return out
+
+
+def _cast_back(ctx, grad_input, grad_other):
+    """A promoted op's gradients, each in its operand's dtype."""
+    return (cast(grad_input, _FROM_NUMPY[ctx.dtypes[0]]) if grad_input is not None else None,
+            cast(grad_other, _FROM_NUMPY[ctx.dtypes[1]]) if grad_other is not None else None)
 
 
 def _times(grad, factor, shape=None):
@@ -192,17 +204,11 @@ class DivPromoted(Div):
     @staticmethod
     def forward(ctx, input, other, dtype):
         ctx.save_for_backward(input if ctx.needs_input_grad[1] else None, other)
-        ctx.dtypes = (input.dtype, other.dtype)
-        out = input.astype(dtype, copy=False) / other.astype(dtype, copy=False)
-        if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
-            out = iterator_layout(out, input, other)
-        return out
+        return _promoted_forward(ctx, _operator.truediv, input, other, dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        grad_input, grad_other = Div.backward(ctx, grad)
-        return (cast(grad_input, _FROM_NUMPY[ctx.dtypes[0]]) if grad_input is not None else None,
-                cast(grad_other, _FROM_NUMPY[ctx.dtypes[1]]) if grad_other is not None else None, None)
+        return _cast_back(ctx, *Div.backward(ctx, grad))
 
 
 def _same_dtype(input, other):

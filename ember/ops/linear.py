@@ -19,9 +19,7 @@ class Linear(Op):
     def forward(ctx, input, weight, bias):
         # fold batch dims into rows: NumPy's batched matmul with a transposed 2-D operand skips BLAS (~40x slower)
         rows = input.reshape(math.prod(input.shape[:-1]), input.shape[-1]) if input.ndim != 2 else input
-        out = ctx.backend.matmul(rows, weight.T)      # small ones on one BLAS thread: Note [BLAS threads per product]
-        if out.dtype is not input.dtype:              # ml_dtypes' bfloat16 matmul answers in float32
-            out = out.astype(input.dtype, copy=False)
+        out = _product(ctx, rows, weight.T)           # small ones on one BLAS thread: Note [BLAS threads per product]
         if bias is not None:
             out += bias
         needs = ctx.needs_input_grad                  # as PyTorch's addmm: each operand for the other's gradient

@@ -317,12 +317,12 @@ class PointwiseLoss(Op):
 
 def _mse_plain_backward(ctx, grad, input, target, needs):
     """PointwiseLoss.backward for mse without create_graph (Note [plain backward] in autograd/engine.py): the
-    tensor formula's NumPy operations, in its order, on arrays (same bits, no op machinery)."""
-    d = (input._array - target._array) * 2
+    same formula (_mse_grads) run on the arrays (same bits, no op machinery)."""
+    gx, gt = _mse_grads(input._array, target._array, None, needs)
     scale = grad._array / ctx.numel if ctx.reduction == "mean" else grad._array
     device = grad._device
-    return (_make(d * scale, device) if needs[0] else None,
-            _make(-d * scale, device) if needs[1] else None, None, None)
+    return (_make(gx * scale, device) if needs[0] else None,
+            _make(gt * scale, device) if needs[1] else None, None, None)
 
 
 # one subclass per kind so grad_fn carries PyTorch's node name (MseLossBackward0, ...)

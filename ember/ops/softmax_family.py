@@ -3,6 +3,7 @@
 import numpy as _np
 
 from .. import _dtype as _dt
+from .._backends import cpu as _cpu
 from ..amp._dispatch import AUTOCAST, autocast_run
 from ..autograd.function import Op
 from ._common import cast
@@ -10,7 +11,7 @@ from ._registry import export
 from ._shapes import wrap_dim
 
 _ndarray = _np.ndarray
-_max_reduce, _add_reduce, _exp = _np.maximum.reduce, _np.add.reduce, _np.exp
+_max_reduce, _add_reduce, _exp = _cpu.maximum_reduce, _cpu.add_reduce, _np.exp
 
 
 def _opmath_input(xp, x):

@@ -5,7 +5,7 @@ from builtins import max as _builtin_max
 
 import numpy as _np
 
-from .._backends import errstate
+from .._backends import cpu as _cpu, errstate
 from .. import _dtype as _dt
 from .._memory_format import reduced
 from .._tensor import Tensor, _make
@@ -21,7 +21,7 @@ from ..amp._dispatch import AUTOCAST, autocast_run
 # --- variance and standard deviation----------------------------------------------------------------
 
 _ndarray = _np.ndarray
-_add_reduce = _np.add.reduce
+_add_reduce = _cpu.add_reduce
 _isfinite = math.isfinite
 _SMALL_WHOLE = 4096        # up to here a whole-array var sums its squares by dot (error ~n eps, in float64)
 

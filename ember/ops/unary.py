@@ -6,7 +6,7 @@ import math
 import numpy as _np
 
 from .. import _backends, _dtype as _dt
-from .._backends import errstate
+from .._backends import cpu as _cpu, errstate
 from .._memory_format import iterator_layout
 from .._tensor import Tensor
 from ..amp._dispatch import AUTOCAST, AUTOCAST_NAMES, autocast_run
@@ -132,7 +132,7 @@ atanh = unary_op("atanh", lambda xp, x: xp.arctanh(x), lambda g, x: g / (1 - x *
 
 # exp(-x) stays finite for x above these (float32 overflows past exp(88.72), float64 past exp(709.78)), by itemsize
 _EXP_SAFE = {4: -88.0, 8: -709.0}
-_min = _np.minimum.reduce                           # (x, None): over every axis
+_min = _cpu.minimum_reduce                          # (x, None): over every axis
 _reciprocal = _np.reciprocal                        # 1 / v, bit for bit
 _ONE32 = _np.float32(1)                             # float32 + it stays float32, float64 + it float64
 
