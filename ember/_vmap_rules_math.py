@@ -505,6 +505,16 @@ def _flat(x):
     return p.reshape(p.shape[0], -1)
 
 
+def _over_dims(fn, args, kwargs, level, position, shifted):
+    """fn of the batched first argument's physical tensor, reducing over `shifted` (the physical dims, put as the
+    dim argument at `position`); NotImplemented when the element's dims did not map (shifted None)."""
+    if shifted is None:
+        return NotImplemented
+    _put(args, kwargs, position, "dim", shifted)
+    args[0] = args[0]._phys
+    return wrap_all(fn(*args, **kwargs), level)
+
+
 @batch_rule("linalg_vector_norm")
 def _vector_norm(fn, args, kwargs, level):
     x = args[0]
@@ -522,11 +532,7 @@ def _vector_norm(fn, args, kwargs, level):
         shifted = tuple(range(1, rank + 1))
     else:
         shifted = _pdims(dim, rank)
-        if shifted is None:
-            return NotImplemented
-    _put(args, kwargs, 2, "dim", shifted)
-    args[0] = x._phys
-    return wrap_all(fn(*args, **kwargs), level)
+    return _over_dims(fn, args, kwargs, level, 2, shifted)
 
 
 @batch_rule("linalg_norm")
@@ -550,11 +556,7 @@ def _linalg_norm(fn, args, kwargs, level):
         shifted = 1 if rank == 1 else (1, 2)
     else:
         shifted = _pdims(dim, rank)
-        if shifted is None:
-            return NotImplemented
-    _put(args, kwargs, 2, "dim", shifted)
-    args[0] = x._phys
-    return wrap_all(fn(*args, **kwargs), level)
+    return _over_dims(fn, args, kwargs, level, 2, shifted)
 
 
 @batch_rule("aminmax")
@@ -613,11 +615,7 @@ def _std_mean(fn, args, kwargs, level):
         shifted = tuple(range(1, rank + 1))
     else:
         shifted = _pdims(dim, rank)
-        if shifted is None:
-            return NotImplemented
-    _put(args, kwargs, 1, "dim", shifted)
-    args[0] = x._phys
-    return wrap_all(fn(*args, **kwargs), level)
+    return _over_dims(fn, args, kwargs, level, 1, shifted)
 
 
 @batch_rule("quantile", "nanquantile")

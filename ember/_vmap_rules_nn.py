@@ -562,10 +562,14 @@ def _index(fn, args, kwargs, level, previous):
     return wrap_all(out, level)
 
 
-def _index_put_args(x, indices, values, level):
-    """index_put's physical (indices, values): an arange over the batch first (the element's index tensors
-    cover its first dims), the values padded to the indexed region's rank."""
+def _index_put_args(args, kwargs, level):
+    """index_put's (and index_put_'s) physical call: (the physical tensor, the indices, args, kwargs) with an arange
+    over the batch first in the indices (the element's index tensors cover its first dims) and the values padded
+    to the indexed region's rank; None for what the rule does not cover (a batched accumulate flag too)."""
     from ._vmap_rules import _pad
+    x, indices, values = args[0], _get(args, kwargs, 1, "indices"), _get(args, kwargs, 2, "values")
+    if _is_batched(_get(args, kwargs, 3, "accumulate"), level):
+        return None
     if not isinstance(indices, (list, tuple)) or not indices or \
             not all(isinstance(i, Tensor) and not i.dtype.is_floating_point and not i.dtype.is_complex and
                     i.dtype.name != "bool" for i in indices):
@@ -582,19 +586,16 @@ def _index_put_args(x, indices, values, level):
         if logical_rank(values, level) > region:
             return None
         values = _pad(values, level, region)
-    return p, type(indices)(index) if isinstance(indices, list) else index, values
+    args, kwargs = _set(args, kwargs, 2, "values", values)
+    return p, type(indices)(index) if isinstance(indices, list) else index, args, kwargs
 
 
 @batch_rule("index_put")
 def _index_put(fn, args, kwargs, level):
-    x, indices, values = args[0], _get(args, kwargs, 1, "indices"), _get(args, kwargs, 2, "values")
-    if _is_batched(_get(args, kwargs, 3, "accumulate"), level):
-        return NotImplemented
-    found = _index_put_args(x, indices, values, level)
+    found = _index_put_args(args, kwargs, level)
     if found is None:
         return NotImplemented
-    p, index, values = found
-    args, kwargs = _set(args, kwargs, 2, "values", values)
+    p, index, args, kwargs = found
     return wrap_all(fn(p, index, *args[2:], **kwargs), level)
 
 
@@ -602,16 +603,13 @@ def _index_put(fn, args, kwargs, level):
 def _index_put_(fn, args, kwargs, level, previous):
     if fn.__name__ != "index_put_":                 # x[index] = value
         return _defer(previous, fn, args, kwargs, level)
-    x, indices, values = args[0], _get(args, kwargs, 1, "indices"), _get(args, kwargs, 2, "values")
+    x = args[0]
     if not _is_batched(x, level):
         _refuse_inplace()
-    if _is_batched(_get(args, kwargs, 3, "accumulate"), level):
-        return NotImplemented
-    found = _index_put_args(x, indices, values, level)
+    found = _index_put_args(args, kwargs, level)
     if found is None:
         return NotImplemented
-    p, index, values = found
-    args, kwargs = _set(args, kwargs, 2, "values", values)
+    p, index, args, kwargs = found
     fn(p, index, *args[2:], **kwargs)
     return x
 

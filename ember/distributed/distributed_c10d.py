@@ -408,6 +408,20 @@ def _same_dtype(what, *tensors):
         raise ValueError(f"Invalid usage of tensors with different dtypes in {what}: found {first} and {other}")
 
 
+def _pair_group(what, group, first, second):
+    """The process group of collective `what` on two arguments, each (checker, value, name) with checker
+    _check_tensor or _check_list, checked in order; on a member rank every tensor in them must share one dtype.
+    None on a rank outside the group (the collective then does nothing)."""
+    tensors = []
+    for check, value, name in (first, second):
+        check(value, name)
+        tensors += [value] if check is _check_tensor else value
+    pg = _resolve(group, what)
+    if pg is not None:
+        _same_dtype(what, *tensors)
+    return pg
+
+
 def _read(tensor):
     """The tensor's elements as a contiguous host array (the tensor's own memory when it already is one)."""
     host = tensor._backend().to_numpy(tensor._array)
@@ -716,7 +730,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     pg = _resolve(group, "all_gather")
     if pg is None:
         return None
-    _same_dtype("all_gather", tensor, *tensor_list)
+    _same_dtype("all_gather", tensor, *tensor_list)          # the input first (the message names its dtype first)
     _one_per_rank(pg, "all_gather", "tensor_list", tensor_list, tensor, "the input")
     counts = [t.numel() for t in tensor_list]
     host = numpy.empty(sum(counts), _read(tensor).dtype)
@@ -729,12 +743,10 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
 
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
     """output_tensor gets every rank's input_tensor, concatenated along dim 0 (or stacked in a new dim 0)."""
-    _check_tensor(output_tensor, "output_tensor")
-    _check_tensor(input_tensor, "input_tensor")
-    pg = _resolve(group, "all_gather_into_tensor")
+    pg = _pair_group("all_gather_into_tensor", group, (_check_tensor, output_tensor, "output_tensor"),
+                     (_check_tensor, input_tensor, "input_tensor"))
     if pg is None:
         return None
-    _same_dtype("all_gather_into_tensor", output_tensor, input_tensor)
     if output_tensor.numel() != pg._size * input_tensor.numel():
         raise ValueError(f"all_gather_into_tensor: output tensor of shape {list(output_tensor.shape)} must hold "
                          f"{pg._size} (world size) x the input's shape {list(input_tensor.shape)}")
@@ -809,12 +821,9 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
 
 def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce input_list across ranks elementwise; rank i's `output` gets the reduction of the input_list[i]s."""
-    _check_tensor(output, "output")
-    _check_list(input_list, "input_list")
-    pg = _resolve(group, "reduce_scatter")
+    pg = _pair_group("reduce_scatter", group, (_check_tensor, output, "output"), (_check_list, input_list, "input_list"))
     if pg is None:
         return None
-    _same_dtype("reduce_scatter", output, *input_list)
     _one_per_rank(pg, "reduce_scatter", "input_list", input_list, output, "the output")
     name = _op_name(op, output, "reduce_scatter")
     host, copy = _writable(output)
@@ -832,12 +841,9 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
 
 def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce `input` across ranks; rank i's `output` gets the i-th of world-size equal pieces of the result."""
-    _check_tensor(output, "output")
-    _check_tensor(input, "input")
-    pg = _resolve(group, "reduce_scatter_tensor")
+    pg = _pair_group("reduce_scatter_tensor", group, (_check_tensor, output, "output"), (_check_tensor, input, "input"))
     if pg is None:
         return None
-    _same_dtype("reduce_scatter_tensor", output, input)
     if input.numel() != pg._size * output.numel():
         raise ValueError(f"reduce_scatter_tensor: input of shape {list(input.shape)} must hold {pg._size} (world "
                          f"size) x the output's shape {list(output.shape)}")
@@ -877,12 +883,10 @@ def _all_to_all(pg, what, send_host, send_counts, recv_host, recv_counts, async_
 
 def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
     """Rank i sends input_tensor_list[j] to rank j, which receives it in output_tensor_list[i]."""
-    _check_list(output_tensor_list, "output_tensor_list")
-    _check_list(input_tensor_list, "input_tensor_list")
-    pg = _resolve(group, "all_to_all")
+    pg = _pair_group("all_to_all", group, (_check_list, output_tensor_list, "output_tensor_list"),
+                     (_check_list, input_tensor_list, "input_tensor_list"))
     if pg is None:
         return None
-    _same_dtype("all_to_all", *output_tensor_list, *input_tensor_list)
     if len(output_tensor_list) != pg._size or len(input_tensor_list) != pg._size:
         raise RuntimeError(f"all_to_all: both lists must hold {pg._size} tensors (one per rank), got "
                            f"{len(output_tensor_list)} outputs and {len(input_tensor_list)} inputs")
@@ -895,12 +899,9 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False
 
 def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=None, group=None, async_op=False):
     """all_to_all of the pieces of `input` along dim 0 (equal, or of input_split_sizes rows) into `output`."""
-    _check_tensor(output, "output")
-    _check_tensor(input, "input")
-    pg = _resolve(group, "all_to_all_single")
+    pg = _pair_group("all_to_all_single", group, (_check_tensor, output, "output"), (_check_tensor, input, "input"))
     if pg is None:
         return None
-    _same_dtype("all_to_all_single", output, input)
 
     def counts(tensor, splits, which):
         rows = tensor.shape[0] if tensor.dim() else 1
