@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember.utils._pytree import tensor_leaves
 from ember._backends import cuda as backend
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "distributions"))
@@ -23,19 +24,13 @@ _WHAT = ("sample", "rsample", "log_prob", "entropy", "cdf", "icdf", "mean", "var
          "support", "grads")
 
 
-def _flat(value):
-    if isinstance(value, ember.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _flat(v)]
-    return []
 
 
 def _outcome(fn):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")               # Wishart's "Singular sample detected", on both devices
-            return _flat(fn())
+            return tensor_leaves(fn())
     except Exception as error:  # noqa: BLE001 - the type is compared between devices
         return error
 

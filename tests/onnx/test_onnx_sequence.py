@@ -15,6 +15,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 import ember  # noqa: E402
+from ember.utils._pytree import tensor_leaves  # noqa: E402
 import ember.nn.functional as F  # noqa: E402
 from ember import nn  # noqa: E402
 from ember.onnx import OnnxExporterError  # noqa: E402
@@ -22,12 +23,6 @@ from ember.onnx import OnnxExporterError  # noqa: E402
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 
 
-def _flat(value):
-    if isinstance(value, ember.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _flat(v)]
-    return []
 
 
 def roundtrip(model, inputs, names, axes, others=(), capfd=None, rtol=1e-4, atol=1e-5):
@@ -48,8 +43,8 @@ def roundtrip(model, inputs, names, axes, others=(), capfd=None, rtol=1e-4, atol
         assert "[W:" not in logged.err + logged.out and "[E:" not in logged.err + logged.out, logged.err
     for args in (tuple(inputs), *others):
         with ember.no_grad():
-            expected = _flat(model(*args))
-        got = session.run(None, {n: t.numpy() for n, t in zip(names, _flat(args))})
+            expected = tensor_leaves(model(*args))
+        got = session.run(None, {n: t.numpy() for n, t in zip(names, tensor_leaves(args))})
         assert len(got) == len(expected)
         for e, o in zip(expected, got):
             assert o.shape == tuple(e.shape), (o.shape, tuple(e.shape))
