@@ -23,6 +23,34 @@ def empty_like_shape(shape, dtype):
     return xp.empty(shape, dtype=dtype)
 
 
+# Note [scratch buffers]: a large temporary that lives only inside one op call (a convolution's im2col columns, its
+# per-tap products in backward) is carved from a buffer kept per thread and per slot, so each call does not map
+# fresh memory from the kernel and fault it in again (zeroing pages costs ~1 ms per 10 MB here, as much as
+# building the columns). The array is valid until the next scratch() of the same slot on the same thread: an op
+# uses it and lets go before it returns, and never hands it out as a tensor's storage. Buffers above
+# _SCRATCH_LIMIT bytes are not kept.
+_scratch = _threading.local()
+_SCRATCH_LIMIT = 1 << 28
+
+
+def scratch(shape, dtype, slot=0):
+    """An uninitialised array of `shape` and `dtype` that is only valid until this thread's next scratch() of the
+    same `slot` (Note [scratch buffers])."""
+    dtype = xp.dtype(dtype)
+    nbytes = dtype.itemsize
+    for s in shape:
+        nbytes *= s
+    if nbytes > _SCRATCH_LIMIT:
+        return xp.empty(shape, dtype=dtype)
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None:
+        buffers = _scratch.buffers = {}
+    held = buffers.get(slot)
+    if held is None or held.nbytes < nbytes:
+        held = buffers[slot] = xp.empty(max(nbytes, 1), dtype=xp.uint8)
+    return held[:nbytes].view(dtype).reshape(shape)
+
+
 def add_at(array, index, values):
     """array[index] += values, each repeated position adding every value (NumPy's add.at)."""
     xp.add.at(array, index, values)
@@ -93,8 +121,9 @@ _UNKNOWN = object()
 _openblas = _UNKNOWN             # (get, set) ctypes functions of NumPy's OpenBLAS once looked up; None: not there
 
 
-def matmul(a, b):
-    """a @ b (NumPy's matmul); a small matrix product runs on one BLAS thread (Note [BLAS threads per product])."""
+def matmul(a, b, out=None):
+    """a @ b (NumPy's matmul), into `out` when given; a small matrix product runs on one BLAS thread (Note [BLAS
+    threads per product])."""
     if a.__class__ is xp.ndarray and b.__class__ is xp.ndarray and a.ndim > 1 and b.ndim > 1:
         m, n = a.shape[-2], b.shape[-1]
         work = m * n * a.shape[-1]
@@ -106,10 +135,10 @@ def matmul(a, b):
                 if threads > 1:
                     blas[1](1)
                     try:
-                        return a @ b
+                        return a @ b if out is None else xp.matmul(a, b, out=out)
                     finally:
                         blas[1](threads)
-    return a @ b
+    return a @ b if out is None else xp.matmul(a, b, out=out)
 
 
 def _find_openblas():

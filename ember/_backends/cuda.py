@@ -110,13 +110,19 @@ def empty_like_shape(shape, dtype):
     return xp.empty(shape, dtype=dtype)
 
 
+def scratch(shape, dtype, slot=0):
+    """A temporary for one op call (the cpu backend reuses its memory, Note [scratch buffers]); a new array here."""
+    return xp.empty(shape, dtype=dtype)
+
+
 def broadcast_to(array, shape):
     return xp.broadcast_to(array, shape)
 
 
-def matmul(a, b):
-    """a @ b (the cpu backend's runs small products on one BLAS thread; here there is no BLAS to steer)."""
-    return a @ b
+def matmul(a, b, out=None):
+    """a @ b, into `out` when given (the cpu backend's runs small products on one BLAS thread; here there is no BLAS
+    to steer)."""
+    return a @ b if out is None else xp.matmul(a, b, out=out)
 
 
 # The dtypes CuPy's add.at / cupyx.scatter_add add with CUDA's atomicAdd; the others go through a carrier.

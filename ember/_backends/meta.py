@@ -656,10 +656,15 @@ def empty_like_shape(shape, dtype):
     return new(shape, dtype)
 
 
+def scratch(shape, dtype, slot=0):
+    """A temporary for one op call (the cpu backend reuses its memory, Note [scratch buffers]); a new array here."""
+    return new(shape, dtype)
+
+
 def broadcast_to(array, shape):
     return xp.broadcast_to(array, shape)
 
 
-def matmul(a, b):
-    """a @ b (the cpu backend's runs small products on one BLAS thread; here there is no BLAS to steer)."""
+def matmul(a, b, out=None):
+    """a @ b: its shape and dtype (`out`, a meta array too, holds nothing to write; the result is returned)."""
     return a @ b

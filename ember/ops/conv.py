@@ -1,4 +1,5 @@
-"""Convolutions: im2col (Unfold) and col2im (Fold) are the primitives; a convolution is one matmul between.
+"""Convolutions: im2col (Unfold) and col2im (Fold) are the primitives; a convolution is one matmul between
+(Note [fused convolution]: one node, as PyTorch's, whose plain backward works on arrays).
 
 Note [window geometry]: every windowed op (conv, fold, pooling) works on a *canvas*: the input's
 last `len(kernel)` dims padded by `padding = ((lo, hi), ...)`. `hi` may be negative (the tail of
@@ -12,9 +13,10 @@ import itertools
 import math
 
 from .. import _memory_format as _mf
-from .._tensor import Tensor
+from .._tensor import Tensor, _make
 from ..amp._dispatch import AUTOCAST, autocast_run
 from ..autograd.function import Op
+from ..autograd.grad_mode import _State
 from ._registry import export
 
 __all__ = []
@@ -160,44 +162,14 @@ class Fold(Op):
         return Unfold.apply(grad, **ctx.geometry)
 
 
-class ConvolutionOutput(Op):
-    """A convolution's last step: the (C_out, N*L) product (or (groups, C_out/groups, N*L)) laid out as
-    (N, C_out, *out), plus the bias, in one pass.
+class ConvolutionBias(Op):
+    """A transposed convolution's bias, added along dim 1.
 
     Note [convolution saved tensors]: PyTorch's convolution node saves the input and the weight, whichever of
-    input, weight and bias needs a gradient; ember's unfold + matmul saves other things (the columns), so this
-    node, recorded whenever any of them needs a gradient, saves `watch` (the input and the weight) for the
-    version check alone."""
-    node_name = "ConvolutionBackward0"
-
-    @staticmethod
-    def forward(ctx, output, bias, out_shape, watch, memory_format=None):
-        ctx.save_for_backward(*watch)
-        ctx.shape = output.shape
-        n, channels = out_shape[0], out_shape[1]
-        moved = output.reshape((channels, n) + tuple(out_shape[2:])).swapaxes(0, 1)
-        if memory_format is not None:              # channels last: the same one pass, into NHWC memory
-            result = _mf.empty(out_shape, output.dtype, ctx.xp, memory_format)
-            if bias is None:
-                result[...] = moved
-                return result
-        elif bias is None:
-            return ctx.xp.ascontiguousarray(moved)
-        else:
-            result = ctx.xp.empty(out_shape, dtype=output.dtype)
-        return ctx.xp.add(moved, bias.reshape((channels,) + (1,) * (len(out_shape) - 2)), out=result)
-
-    @staticmethod
-    def backward(ctx, grad):
-        _check_watched(ctx)
-        needs = ctx.needs_input_grad
-        grad_output = grad.transpose(0, 1).reshape(ctx.shape) if needs[0] else None
-        grad_bias = grad.sum((0,) + tuple(range(2, grad.ndim))) if needs[1] else None
-        return grad_output, grad_bias, None, None
-
-
-class ConvolutionBias(Op):
-    """A transposed convolution's bias, added along dim 1; saves `watch` as ConvolutionOutput does."""
+    input, weight and bias needs a gradient. A transposed convolution here is matmul + Fold, which save other
+    things (the columns), so its last node (this one, or Fold without a bias) saves `watch` (the input and the
+    weight) for the version check alone. The forward convolution is one node that saves them itself (Note [fused
+    convolution])."""
     node_name = "ConvolutionBackward0"
 
     @staticmethod
@@ -214,6 +186,149 @@ class ConvolutionBias(Op):
         needs = ctx.needs_input_grad
         return (grad if needs[0] else None,
                 grad.sum((0,) + tuple(range(2, grad.ndim))) if needs[1] else None, None)
+
+
+class Convolution(Op):
+    """A whole convolution (groups included) as one node, PyTorch's ConvolutionBackward0: it saves the input and
+    the weight, and its edges lead to the input, the weight and the bias.
+
+    Note [fused convolution]: forward builds the im2col columns of the input (Unfold's layout, (C*K, N*L)) in a
+    scratch buffer (Note [scratch buffers]), makes the product with the flattened weight and lays the result out
+    as (N, C_out, *out) with the bias, in one pass. The columns are not kept: a plain backward (Note [plain
+    backward]) builds them again for the weight's gradient (one copy, cheaper than holding C*K/C times the input's
+    memory from forward to backward, and faulting it in again), and the column gradient weight^T @ grad in another
+    scratch buffer, summed into the input's canvas tap by tap (Fold's sums). With create_graph the same formulas run
+    as differentiable ops (Unfold, matmul, Fold), so higher-order gradients go through."""
+    node_name = "ConvolutionBackward0"
+    scalar_operand_edge = True           # no bias: (None, 0) among next_functions, as PyTorch's
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, geometry, groups, out_shape, memory_format=None):
+        ctx.save_for_backward(input, weight)
+        ctx.geometry, ctx.groups, ctx.out_shape = geometry, groups, out_shape
+        ctx.bias_sizes = (0,) if bias is None else bias.shape     # PyTorch's _saved_bias_sym_sizes_opt
+        cols = _columns(ctx, input, geometry, 0)
+        out_channels = weight.shape[0]
+        if groups == 1:
+            output = _product(ctx, weight.reshape(out_channels, -1), cols)
+        else:
+            output = _product(ctx, weight.reshape(groups, out_channels // groups, -1),
+                              cols.reshape(groups, -1, cols.shape[-1])).reshape(out_channels, -1)
+        return _lay_out(ctx.xp, output, bias, out_shape, memory_format)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, weight = ctx.saved_tensors
+        if _State.grad_enabled or grad.__class__ is not Tensor:
+            return _convolution_backward_graph(ctx, grad, input, weight)
+        needs = ctx.needs_input_grad
+        device = grad._device
+        g = grad._array
+        groups = ctx.groups
+        out_channels, n = weight.shape[0], g.shape[0]
+        g2 = ctx.xp.ascontiguousarray(g.swapaxes(0, 1)).reshape(out_channels, -1)     # (C_out, N*L)
+        grad_input = grad_weight = grad_bias = None
+        if needs[1]:
+            cols = _columns(ctx, input._array, ctx.geometry, 0)
+            if groups == 1:
+                gw = _product(ctx, g2, cols.T)
+            else:
+                gw = _product(ctx, g2.reshape(groups, out_channels // groups, -1),
+                              cols.reshape(groups, -1, cols.shape[-1]).swapaxes(1, 2))
+            grad_weight = _make(gw.reshape(weight.shape), device)
+        if needs[0]:
+            grad_input = _make(_input_gradient(ctx, g2, weight._array, input._array, n), device)
+        if needs[2]:
+            grad_bias = grad.sum((0,) + tuple(range(2, g.ndim)))
+        return grad_input, grad_weight, grad_bias
+
+
+def _columns(ctx, input, geometry, slot):
+    """Unfold's (C*K, N*L) columns of an input array, in the backend's scratch buffer `slot`."""
+    kernel, stride, dilation, padding = geometry
+    xp = ctx.xp
+    nd = len(kernel)
+    canvas = pad_canvas(xp, input, padding)
+    out = out_size(canvas.shape[2:], kernel, stride, dilation)
+    windows = window_view(xp, canvas, kernel, stride, dilation, out)               # (N, C, *K, *O)
+    cols = ctx.backend.scratch((input.shape[1],) + tuple(kernel) + (input.shape[0],) + out, input.dtype, slot)
+    cols[...] = windows.transpose((1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd)))
+    return cols.reshape(input.shape[1] * math.prod(kernel), input.shape[0] * math.prod(out))
+
+
+def _input_gradient(ctx, g2, weight, input, n):
+    """The input's gradient from the (C_out, N*L) output gradient: the column gradient weight^T @ g2, (C*K, N*L),
+    in scratch buffer 1 for the BLAS dtypes, then each kernel tap's rows added into a (C, N, *canvas) canvas (Fold's
+    sums, in its order); the input's region comes back as (N, C, *spatial)."""
+    kernel, stride, dilation, padding = ctx.geometry
+    xp = ctx.xp
+    groups = ctx.groups
+    nd = len(kernel)
+    out = tuple(ctx.out_shape[2:])
+    spatial = input.shape[2:]
+    channels, out_channels = input.shape[1], weight.shape[0]
+    w = weight.reshape(groups, out_channels // groups, -1).swapaxes(1, 2)       # (groups, C*K/groups, C_out/groups)
+    g3 = g2.reshape(groups, out_channels // groups, -1)
+    if g2.dtype.kind in "fc" and g2.dtype.itemsize >= 4:                        # BLAS dtypes: no fresh memory
+        into = ctx.backend.scratch((groups, w.shape[1], g2.shape[1]), g2.dtype, 1)
+        cols = ctx.backend.matmul(w[0], g2, into[0]) if groups == 1 else ctx.backend.matmul(w, g3, into)
+    else:
+        cols = _product(ctx, w[0], g2) if groups == 1 else _product(ctx, w, g3)
+    cols = cols.reshape((channels,) + tuple(kernel) + (n,) + out)
+    canvas = new_canvas(xp, (channels, n), spatial, padding, input.dtype)
+    for offset in offsets(kernel):
+        canvas[window_at(offset, stride, dilation, out)] += cols[(slice(None),) + offset]
+    region = canvas[(Ellipsis,) + tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, spatial))]
+    return xp.ascontiguousarray(region.transpose((1, 0) + tuple(range(2, 2 + nd))))
+
+
+def _convolution_backward_graph(ctx, grad, input, weight):
+    """Convolution.backward as differentiable ops (create_graph): Unfold, matmul and Fold, the same formulas."""
+    kernel, stride, dilation, padding = ctx.geometry
+    groups = ctx.groups
+    needs = ctx.needs_input_grad
+    out_channels = weight.shape[0]
+    g2 = grad.transpose(0, 1).reshape(out_channels, -1)
+    grad_input = grad_weight = grad_bias = None
+    if needs[1]:
+        cols = unfold_columns(input, kernel, dilation, padding, stride)
+        if groups == 1:
+            grad_weight = (g2 @ cols.mT).reshape(weight.shape)
+        else:
+            grad_weight = (g2.reshape(groups, out_channels // groups, -1) @
+                           cols.reshape(groups, -1, cols.shape[-1]).mT).reshape(weight.shape)
+    if needs[0]:
+        if groups == 1:
+            grad_cols = weight.reshape(out_channels, -1).mT @ g2
+        else:
+            grad_cols = (weight.reshape(groups, out_channels // groups, -1).mT @
+                         g2.reshape(groups, out_channels // groups, -1)).reshape(-1, g2.shape[-1])
+        grad_input = fold_columns(grad_cols, input.shape[2:], kernel, dilation, padding, stride)
+    if needs[2]:
+        grad_bias = grad.sum((0,) + tuple(range(2, grad.ndim)))
+    return grad_input, grad_weight, grad_bias
+
+
+def _product(ctx, a, b):
+    """Matmul's kernel on arrays, rounded back to a's dtype (bfloat16 answers in float32)."""
+    out = ctx.backend.matmul(a, b)
+    return out if out.dtype is a.dtype else out.astype(a.dtype, copy=False)
+
+
+def _lay_out(xp, output, bias, out_shape, memory_format):
+    """A (C_out, N*L) product as (N, C_out, *out) (or channels last), plus the bias, in one pass."""
+    n, channels = out_shape[0], out_shape[1]
+    moved = output.reshape((channels, n) + tuple(out_shape[2:])).swapaxes(0, 1)
+    if memory_format is not None:
+        result = _mf.empty(out_shape, output.dtype, xp, memory_format)
+        if bias is None:
+            result[...] = moved
+            return result
+    elif bias is None:
+        return xp.ascontiguousarray(moved)
+    else:
+        result = xp.empty(out_shape, dtype=output.dtype)
+    return xp.add(moved, bias.reshape((channels,) + (1,) * (len(out_shape) - 2)), out=result)
 
 
 def _check_watched(ctx):
@@ -317,13 +432,8 @@ def convolution(name, input, weight, bias, stride, padding, dilation, groups, nd
                            f"size: ({' x '.join(str(d * (k - 1) + 1) for k, d in zip(kernel, dilation))}). "
                            "Kernel size can't be greater than actual input size")
     out = out_size(canvas, kernel, stride, dilation)
-    cols = unfold_columns(input, kernel, dilation, pads, stride)         # (C*K, N*L)
-    if groups == 1:
-        output = weight.reshape(out_channels, -1) @ cols                  # one BLAS product: (C_out, N*L)
-    else:
-        output = weight.reshape(groups, out_channels // groups, -1) @ cols.reshape(groups, -1, cols.shape[-1])
-    output = ConvolutionOutput.apply(output, bias, out_shape=(n, out_channels) + out, watch=(input, weight),
-                                     memory_format=_conv_format(input, weight, nd))
+    output = Convolution.apply(input, weight, bias, geometry=(kernel, stride, dilation, pads), groups=groups,
+                               out_shape=(n, out_channels) + out, memory_format=_conv_format(input, weight, nd))
     return output.squeeze(0) if unbatched else output
 
 
