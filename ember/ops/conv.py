@@ -1,5 +1,6 @@
-"""Convolutions: im2col (Unfold) and col2im (Fold) are the primitives; a convolution is one matmul between
-(Note [fused convolution]: one node, as PyTorch's, whose plain backward works on arrays).
+"""Convolutions: im2col (Unfold) and col2im (Fold) are the primitives; a convolution is one matmul between, a
+transposed one a matmul then Fold (Note [fused convolution]: each is one node, as PyTorch's, whose plain backward
+works on arrays).
 
 Note [window geometry]: every windowed op (conv, fold, pooling) works on a *canvas*: the input's
 last `len(kernel)` dims padded by `padding = ((lo, hi), ...)`. `hi` may be negative (the tail of
@@ -134,58 +135,34 @@ class Fold(Op):
     node_name = "Col2ImBackward0"
 
     @staticmethod
-    def forward(ctx, input, output_size, kernel_size, dilation, padding, stride, watch=(), memory_format=None):
+    def forward(ctx, input, output_size, kernel_size, dilation, padding, stride, memory_format=None):
         xp = ctx.xp
-        if watch:                                 # Note [convolution saved tensors]
-            ctx.save_for_backward(*watch)
         ctx.geometry = dict(kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
-        nd = len(kernel_size)
-        out = out_size(canvas_size(output_size, padding), kernel_size, stride, dilation)
-        channels = input.shape[0] // math.prod(kernel_size)
-        n = input.shape[1] // math.prod(out)
-        cols = input.reshape((channels,) + tuple(kernel_size) + (n,) + out)
-        # Sum on a (C, N, *spatial) canvas so every add reads its columns contiguously; one
-        # input-sized transpose at the end is far cheaper than prod(kernel) transposed reads.
-        canvas = new_canvas(xp, (channels, n), output_size, padding, input.dtype)
-        for offset in offsets(kernel_size):           # prod(kernel) strided adds
-            target = canvas[window_at(offset, stride, dilation, out)]
-            target += cols[(slice(None),) + offset]
-        region = canvas[(Ellipsis,) + tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, output_size))]
-        region = region.transpose((1, 0) + tuple(range(2, 2 + nd)))
-        if memory_format is not None:              # a transposed convolution's channels-last output
-            return _mf.as_format(region, memory_format, xp)
-        return xp.ascontiguousarray(region)
+        return _fold(xp, input, output_size, kernel_size, dilation, padding, stride, memory_format)
 
     @staticmethod
     def backward(ctx, grad):
-        _check_watched(ctx)
         return Unfold.apply(grad, **ctx.geometry)
 
 
-class ConvolutionBias(Op):
-    """A transposed convolution's bias, added along dim 1.
-
-    Note [convolution saved tensors]: PyTorch's convolution node saves the input and the weight, whichever of
-    input, weight and bias needs a gradient. A transposed convolution here is matmul + Fold, which save other
-    things (the columns), so its last node (this one, or Fold without a bias) saves `watch` (the input and the
-    weight) for the version check alone. The forward convolution is one node that saves them itself (Note [fused
-    convolution])."""
-    node_name = "ConvolutionBackward0"
-
-    @staticmethod
-    def forward(ctx, output, bias, watch, memory_format=None):
-        ctx.save_for_backward(*watch)
-        if memory_format is not None:
-            result = _mf.empty(output.shape, output.dtype, ctx.xp, memory_format)
-            return ctx.xp.add(output, bias.reshape((-1,) + (1,) * (output.ndim - 2)), out=result)
-        return output + bias.reshape((-1,) + (1,) * (output.ndim - 2))
-
-    @staticmethod
-    def backward(ctx, grad):
-        _check_watched(ctx)
-        needs = ctx.needs_input_grad
-        return (grad if needs[0] else None,
-                grad.sum((0,) + tuple(range(2, grad.ndim))) if needs[1] else None, None)
+def _fold(xp, input, output_size, kernel_size, dilation, padding, stride, memory_format=None):
+    """Fold on arrays: (C * prod(kernel), N * L) columns summed into a new (N, C, *output_size) array."""
+    nd = len(kernel_size)
+    out = out_size(canvas_size(output_size, padding), kernel_size, stride, dilation)
+    channels = input.shape[0] // math.prod(kernel_size)
+    n = input.shape[1] // math.prod(out)
+    cols = input.reshape((channels,) + tuple(kernel_size) + (n,) + out)
+    # Sum on a (C, N, *spatial) canvas so every add reads its columns contiguously; one
+    # input-sized transpose at the end is far cheaper than prod(kernel) transposed reads.
+    canvas = new_canvas(xp, (channels, n), output_size, padding, input.dtype)
+    for offset in offsets(kernel_size):           # prod(kernel) strided adds
+        target = canvas[window_at(offset, stride, dilation, out)]
+        target += cols[(slice(None),) + offset]
+    region = canvas[(Ellipsis,) + tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, output_size))]
+    region = region.transpose((1, 0) + tuple(range(2, 2 + nd)))
+    if memory_format is not None:              # a transposed convolution's channels-last output
+        return _mf.as_format(region, memory_format, xp)
+    return xp.ascontiguousarray(region)
 
 
 class Convolution(Op):
@@ -209,11 +186,8 @@ class Convolution(Op):
         ctx.bias_sizes = (0,) if bias is None else bias.shape     # PyTorch's _saved_bias_sym_sizes_opt
         cols = _columns(ctx, input, geometry, 0)
         out_channels = weight.shape[0]
-        if groups == 1:
-            output = _product(ctx, weight.reshape(out_channels, -1), cols)
-        else:
-            output = _product(ctx, weight.reshape(groups, out_channels // groups, -1),
-                              cols.reshape(groups, -1, cols.shape[-1])).reshape(out_channels, -1)
+        output = _grouped_product(ctx, weight.reshape(groups, out_channels // groups, -1),
+                                  cols.reshape(groups, -1, cols.shape[-1]), 1)
         return _lay_out(ctx.xp, output, bias, out_shape, memory_format)
 
     @staticmethod
@@ -243,6 +217,82 @@ class Convolution(Op):
         return grad_input, grad_weight, grad_bias
 
 
+class TransposedConvolution(Op):
+    """A whole transposed convolution as one node, PyTorch's ConvolutionBackward0 with transposed=True (Note [fused
+    convolution]): the input as (C_in, N*L) rows, the product weight^T @ rows as columns (C_out*K, N*L), both in
+    scratch buffers, folded into the output with the bias. Its plain backward is a convolution of the output
+    gradient: Unfold's columns of it (scratch), weight @ columns for the input, rows @ columns^T for the weight."""
+    node_name = "ConvolutionBackward0"
+    scalar_operand_edge = True
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, geometry, groups, spatial, padding, output_padding, memory_format=None):
+        ctx.save_for_backward(input, weight)
+        ctx.geometry, ctx.groups, ctx.spatial = geometry, groups, spatial
+        ctx.padding, ctx.output_padding = padding, output_padding
+        ctx.bias_sizes = (0,) if bias is None else bias.shape
+        kernel, stride, dilation, fold_pads = geometry
+        rows = _rows(ctx, input, 0)
+        w = weight.reshape(groups, weight.shape[0] // groups, -1).swapaxes(1, 2)   # (G, C_out*K/G, C_in/G)
+        cols = _grouped_product(ctx, w, rows.reshape(groups, w.shape[2], -1), 1)
+        out = _fold(ctx.xp, cols, spatial, kernel, dilation, fold_pads, stride, memory_format)
+        if bias is not None:
+            out += bias.reshape((-1,) + (1,) * (out.ndim - 2))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, weight = ctx.saved_tensors
+        if _State.grad_enabled or grad.__class__ is not Tensor:
+            return _transposed_backward_graph(ctx, grad, input, weight)
+        needs = ctx.needs_input_grad
+        device = grad._device
+        groups = ctx.groups
+        x = input._array
+        channels = x.shape[1]
+        cols = _columns(ctx, grad._array, ctx.geometry, 0)                           # (C_out*K, N*L)
+        cols3 = cols.reshape(groups, -1, cols.shape[-1])
+        grad_input = grad_weight = grad_bias = None
+        if needs[0]:
+            w = weight._array.reshape(groups, channels // groups, -1)                  # (G, C_in/G, C_out*K/G)
+            gi = _grouped_product(ctx, w, cols3, 1)
+            grad_input = _make(_lay_out(ctx.xp, gi, None, x.shape), device)
+        if needs[1]:
+            rows = _rows(ctx, x, 1).reshape(groups, channels // groups, -1)
+            grad_weight = _make(_product(ctx, rows, cols3.swapaxes(1, 2)).reshape(weight.shape), device)
+        if needs[2]:
+            grad_bias = grad.sum((0,) + tuple(range(2, grad._array.ndim)))
+        return grad_input, grad_weight, grad_bias
+
+
+def _rows(ctx, input, slot):
+    """An (N, C, *spatial) array as (C, N*L) rows, in scratch buffer `slot`."""
+    n, channels = input.shape[0], input.shape[1]
+    rows = ctx.backend.scratch((channels, n) + tuple(input.shape[2:]), input.dtype, slot)
+    rows[...] = input.swapaxes(0, 1)
+    return rows.reshape(channels, -1)
+
+
+def _transposed_backward_graph(ctx, grad, input, weight):
+    """TransposedConvolution.backward as differentiable ops (create_graph): the same formulas."""
+    kernel, stride, dilation, fold_pads = ctx.geometry
+    groups = ctx.groups
+    needs = ctx.needs_input_grad
+    n, channels = input.shape[0], input.shape[1]
+    cols = unfold_columns(grad, kernel, dilation, fold_pads, stride).reshape(groups, -1, n * math.prod(
+        input.shape[2:]))
+    grad_input = grad_weight = grad_bias = None
+    if needs[0]:
+        gi = (weight.reshape(groups, channels // groups, -1) @ cols).reshape(channels, n, *input.shape[2:])
+        grad_input = gi.transpose(0, 1)
+    if needs[1]:
+        rows = input.transpose(0, 1).reshape(groups, channels // groups, -1)
+        grad_weight = (rows @ cols.mT).reshape(weight.shape)
+    if needs[2]:
+        grad_bias = grad.sum((0,) + tuple(range(2, grad.ndim)))
+    return grad_input, grad_weight, grad_bias
+
+
 def _columns(ctx, input, geometry, slot):
     """Unfold's (C*K, N*L) columns of an input array, in the backend's scratch buffer `slot`."""
     kernel, stride, dilation, padding = geometry
@@ -258,28 +308,23 @@ def _columns(ctx, input, geometry, slot):
 
 def _input_gradient(ctx, g2, weight, input, n):
     """The input's gradient from the (C_out, N*L) output gradient: the column gradient weight^T @ g2, (C*K, N*L),
-    in scratch buffer 1 for the BLAS dtypes, then each kernel tap's rows added into a (C, N, *canvas) canvas (Fold's
-    sums, in its order); the input's region comes back as (N, C, *spatial)."""
+    in scratch buffer 1 for the BLAS dtypes, folded into (N, C, *spatial)."""
     kernel, stride, dilation, padding = ctx.geometry
-    xp = ctx.xp
-    groups = ctx.groups
-    nd = len(kernel)
-    out = tuple(ctx.out_shape[2:])
-    spatial = input.shape[2:]
-    channels, out_channels = input.shape[1], weight.shape[0]
+    groups, out_channels = ctx.groups, weight.shape[0]
     w = weight.reshape(groups, out_channels // groups, -1).swapaxes(1, 2)       # (groups, C*K/groups, C_out/groups)
-    g3 = g2.reshape(groups, out_channels // groups, -1)
-    if g2.dtype.kind in "fc" and g2.dtype.itemsize >= 4:                        # BLAS dtypes: no fresh memory
-        into = ctx.backend.scratch((groups, w.shape[1], g2.shape[1]), g2.dtype, 1)
-        cols = ctx.backend.matmul(w[0], g2, into[0]) if groups == 1 else ctx.backend.matmul(w, g3, into)
+    cols = _grouped_product(ctx, w, g2.reshape(groups, out_channels // groups, -1), 1)
+    return _fold(ctx.xp, cols, input.shape[2:], kernel, dilation, padding, stride)
+
+
+def _grouped_product(ctx, a, b, slot):
+    """(groups, m, k) @ (groups, k, n) as a (groups * m, n) array: in scratch buffer `slot` for the BLAS dtypes,
+    2-d for one group."""
+    if b.dtype.kind in "fc" and b.dtype.itemsize >= 4:
+        into = ctx.backend.scratch((a.shape[0], a.shape[1], b.shape[2]), b.dtype, slot)
+        out = ctx.backend.matmul(a[0], b[0], into[0]) if a.shape[0] == 1 else ctx.backend.matmul(a, b, into)
     else:
-        cols = _product(ctx, w[0], g2) if groups == 1 else _product(ctx, w, g3)
-    cols = cols.reshape((channels,) + tuple(kernel) + (n,) + out)
-    canvas = new_canvas(xp, (channels, n), spatial, padding, input.dtype)
-    for offset in offsets(kernel):
-        canvas[window_at(offset, stride, dilation, out)] += cols[(slice(None),) + offset]
-    region = canvas[(Ellipsis,) + tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, spatial))]
-    return xp.ascontiguousarray(region.transpose((1, 0) + tuple(range(2, 2 + nd))))
+        out = _product(ctx, a[0], b[0]) if a.shape[0] == 1 else _product(ctx, a, b)
+    return out.reshape(-1, b.shape[2])
 
 
 def _convolution_backward_graph(ctx, grad, input, weight):
@@ -315,25 +360,17 @@ def _product(ctx, a, b):
     return out if out.dtype is a.dtype else out.astype(a.dtype, copy=False)
 
 
-def _lay_out(xp, output, bias, out_shape, memory_format):
-    """A (C_out, N*L) product as (N, C_out, *out) (or channels last), plus the bias, in one pass."""
+def _lay_out(xp, output, bias, out_shape, memory_format=None):
+    """A (C_out, N*L) product (a scratch buffer: always copied) as a new (N, C_out, *out) array (or channels last),
+    plus the bias, in one pass."""
     n, channels = out_shape[0], out_shape[1]
     moved = output.reshape((channels, n) + tuple(out_shape[2:])).swapaxes(0, 1)
-    if memory_format is not None:
-        result = _mf.empty(out_shape, output.dtype, xp, memory_format)
-        if bias is None:
-            result[...] = moved
-            return result
-    elif bias is None:
-        return xp.ascontiguousarray(moved)
-    else:
-        result = xp.empty(out_shape, dtype=output.dtype)
+    result = xp.empty(out_shape, dtype=output.dtype) if memory_format is None else \
+        _mf.empty(out_shape, output.dtype, xp, memory_format)
+    if bias is None:
+        result[...] = moved
+        return result
     return xp.add(moved, bias.reshape((channels,) + (1,) * (len(out_shape) - 2)), out=result)
-
-
-def _check_watched(ctx):
-    """Unpack the saved tensors: the version check of the watched input and weight (nothing else reads them)."""
-    return ctx.saved_tensors
 
 
 def unfold_columns(input, kernel_size, dilation, padding, stride):
@@ -466,7 +503,7 @@ def transposed_convolution(name, input, weight, bias, stride, padding, output_pa
     dilation = expand_arg(dilation, nd, "dilation", name)
     pads = expand_arg(padding, nd, "padding", name)
     extra = expand_arg(output_padding, nd, "output_padding", name)
-    n, channels = input.shape[0], input.shape[1]
+    channels = input.shape[1]
     if weight.shape[0] != channels:
         raise RuntimeError(f"Given transposed=1, weight of size {_fmt(weight.shape)}, expected "
                            f"input{_fmt(input.shape)} to have {weight.shape[0]} channels, but got {channels} "
@@ -479,26 +516,15 @@ def transposed_convolution(name, input, weight, bias, stride, padding, output_pa
             raise RuntimeError("output padding must be smaller than either stride or dilation, but got "
                                f"output_padding={list(extra)}, stride={list(stride)}, dilation={list(dilation)}")
     _check_dtypes(input, weight, bias)
-    length = math.prod(input.shape[2:])
     spatial = tuple((i - 1) * s - 2 * p + d * (k - 1) + e + 1
                     for i, s, p, d, k, e in zip(input.shape[2:], stride, pads, dilation, kernel, extra))
     if any(s <= 0 for s in spatial):
         raise RuntimeError(f"{name}: the computed output size {list(spatial)} is too small")
-    rows = input.reshape(n, channels, length).transpose(0, 1).reshape(channels, n * length)   # (C_in, N*L)
-    if groups == 1:
-        cols = weight.reshape(channels, -1).mT @ rows                     # one BLAS product: (C_out*K, N*L)
-    else:
-        cols = weight.reshape(groups, channels // groups, -1).mT @ rows.reshape(groups, channels // groups, -1)
-        cols = cols.reshape(-1, n * length)
     # The windows cover (in - 1) * stride + span elements; output_padding adds uncovered ones at the end.
     fold_pads = tuple((p, p - e) for p, e in zip(pads, extra))
-    memory_format = _conv_format(input, weight, nd)
-    if bias is None:                              # Note [convolution saved tensors]: the last node watches
-        output = Fold.apply(cols, output_size=tuple(spatial), kernel_size=kernel, dilation=dilation,
-                            padding=fold_pads, stride=stride, watch=(input, weight), memory_format=memory_format)
-    else:
-        output = fold_columns(cols, spatial, kernel, dilation, fold_pads, stride)
-        output = ConvolutionBias.apply(output, bias, watch=(input, weight), memory_format=memory_format)
+    output = TransposedConvolution.apply(input, weight, bias, geometry=(kernel, stride, dilation, fold_pads),
+                                         groups=groups, spatial=tuple(spatial), padding=pads, output_padding=extra,
+                                         memory_format=_conv_format(input, weight, nd))
     return output.squeeze(0) if unbatched else output
 
 
