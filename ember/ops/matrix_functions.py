@@ -148,6 +148,9 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
     if A.ndim < 2 or A.dtype.category < _dt.FLOAT:
         raise RuntimeError(f"linalg.pinv: expected a tensor with 2 or more dimensions of float, double, cfloat or "
                            f"cdouble types, got {A.ndim}D {_dt.scalar_type_name(A.dtype)}")
+    if hermitian and A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.eigh: A must be batches of square matrices, but they are {A.shape[-2]} by "
+                           f"{A.shape[-1]} matrices")
     out = Pinv.apply(A, atol, rtol, hermitian)
     if AUTOCAST:                                     # PyTorch's pinv ends in a matmul
         (out,) = autocast_args(("matmul",), out)
@@ -196,7 +199,7 @@ def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
     if ord is None or (dim is not None and not isinstance(dim, (tuple, list))) or \
             (dim is None and A.ndim == 1) or (isinstance(dim, (tuple, list)) and len(dim) == 1):
         if ord is None:
-            ord = 2
+            ord = 2.0                                # (PyTorch's node then saves ord 2.0, a float)
         if isinstance(ord, str):                     # 'fro' / 'nuc' are matrix norms, as in PyTorch
             return matrix_norm(A, ord, (0, 1) if dim is None else dim, keepdim)
         return vector_norm(A, ord, dim, keepdim, dtype=dtype)

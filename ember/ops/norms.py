@@ -18,17 +18,24 @@ _ndarray = _np.ndarray
 def vector_norm(input, ord=2, dim=None, keepdim=False, *, dtype=None):
     if "linalg_vector_norm" in AUTOCAST:
         return autocast_run("linalg_vector_norm", vector_norm, input, ord, dim, keepdim, dtype=dtype)
+    to = None
     if dtype is not None:
-        input = cast(input, _dt.to_dtype(dtype))
-    if input.dtype.category < _dt.FLOAT:
+        to = _dt.to_dtype(dtype)
+        if to is input.dtype:
+            to = None
+        elif input.dtype.category < _dt.FLOAT or input.dtype.category > to.category or not input.requires_grad:
+            input, to = cast(input, to), None        # (PyTorch refuses complex -> real: cast raises as there)
+    if (to or input.dtype).category < _dt.FLOAT:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
                            f"{_dt.scalar_type_name(input.dtype)}")
     ndim = input._array.ndim
     dims = normalize_dims(dim, ndim) if dim is not None else None
     if (ord < 0 or ord == _INF) and not input._array.size:
         _no_identity(input, ord, dim)
-    # one node for every ord, as PyTorch's (an empty dim tuple reduces over all dims)
-    return VectorNorm.apply(input, ord, dims if dims else tuple(range(ndim)), keepdim, dims is not None)
+    # one node for every ord, as PyTorch's (an empty dim tuple reduces over all dims); with dtype=, the input is
+    # converted inside it and its gradient converted back, as there
+    return VectorNorm.apply(input, ord, dims if dims else tuple(range(ndim)), keepdim, dims is not None,
+                            None if to is None else to.numpy)
 
 
 _INF = float("inf")
@@ -55,9 +62,12 @@ class VectorNorm(Op):
     node_name = "LinalgVectorNormBackward0"
 
     @staticmethod
-    def forward(ctx, input, ord, dims, keepdim, dim_given):
+    def forward(ctx, input, ord, dims, keepdim, dim_given, to=None):
         xp = ctx.xp
-        ctx.ord, ctx.dims, ctx.keepdim, ctx.dim_given = ord, dims, keepdim, dim_given
+        ctx.ord, ctx.dims, ctx.keepdim, ctx.dim_given, ctx.to = ord, dims, keepdim, dim_given, to
+        given = input
+        if to is not None:
+            input = input.astype(to)
         kind = input.dtype.kind
         if ord == 2 and kind == "f" and input.itemsize >= 4 and input.__class__ is _ndarray and \
                 input.flags.c_contiguous and len(dims) == input.ndim and not keepdim and input.size <= 4096:
@@ -88,36 +98,44 @@ class VectorNorm(Op):
             out = xp.asarray(out).astype(a.dtype if kind == "c" else input.dtype, copy=False)
             if not input.flags.c_contiguous:          # see Note [memory formats]; PyTorch's is contiguous
                 out = reduced(out, xp)
-        ctx.save_for_backward(input, out)
+        ctx.save_for_backward(given, out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        from .comparison import where
-        from .unary import sgn
         input, out = ctx.saved_tensors
-        p, shape = ctx.ord, input.shape
-        if p == 0:                                       # a count: no gradient (None, as PyTorch's undefined one)
-            return None, None, None, None, None
-        grad = _expand_grad(grad, shape, ctx.dims, ctx.keepdim)
-        if p == 1:
-            return grad * sgn(input), None, None, None, None
-        norm = _expand_grad(out, shape, ctx.dims, ctx.keepdim)
-        if p == 2:                                       # PyTorch's: 0 where the norm is 0 (a NaN grad leaks)
-            return grad * where(norm == 0, 0.0, input / norm), None, None, None, None
-        if p == _INF or p == -_INF:
-            # shared evenly between the entries at the extreme (NaNs among them), as PyTorch's
-            magnitude = input.abs()
-            mask = (magnitude == norm).logical_or(magnitude.isnan())
-            share = grad / sum(mask, ctx.dims, True)
-            return sgn(input) * (share * mask), None, None, None, None
-        # d|x|_p / dx = sgn(x) |x|^(p-1) / |x|_p^(p-1): 0 where the norm is 0 (and, for p < 1, where x is 0)
+        if ctx.ord == 0:                                 # a count: no gradient (None, as PyTorch's undefined one)
+            return None, None, None, None, None, None
+        if ctx.to is not None:                           # dtype=: computed in that dtype, converted back
+            return _vector_norm_grad(ctx, grad, input.to(grad.dtype), out).to(input.dtype), None, None, None, None, \
+                None
+        return _vector_norm_grad(ctx, grad, input, out), None, None, None, None, None
+
+
+def _vector_norm_grad(ctx, grad, input, out):
+    """VectorNorm's gradient for the input."""
+    from .comparison import where
+    from .unary import sgn
+    p, shape = ctx.ord, input.shape
+    grad = _expand_grad(grad, shape, ctx.dims, ctx.keepdim)
+    if p == 1:
+        return grad * sgn(input)
+    norm = _expand_grad(out, shape, ctx.dims, ctx.keepdim)
+    if p == 2:                                       # PyTorch's: 0 where the norm is 0 (a NaN grad leaks)
+        return grad * where(norm == 0, 0.0, input / norm)
+    if p == _INF or p == -_INF:
+        # shared evenly between the entries at the extreme (NaNs among them), as PyTorch's
         magnitude = input.abs()
-        if p < 1:
-            scaled = where(input == 0, 0.0, sgn(input) * magnitude ** (p - 1))
-            return scaled * grad * norm ** (1 - p), None, None, None, None
-        scaled = sgn(input) * magnitude ** (p - 1) if p < 2 else input * magnitude ** (p - 2)
-        return scaled * where(norm == 0, 0.0, grad / norm ** (p - 1)), None, None, None, None
+        mask = (magnitude == norm).logical_or(magnitude.isnan())
+        share = grad / sum(mask, ctx.dims, True)
+        return sgn(input) * (share * mask)
+    # d|x|_p / dx = sgn(x) |x|^(p-1) / |x|_p^(p-1): 0 where the norm is 0 (and, for p < 1, where x is 0)
+    magnitude = input.abs()
+    if p < 1:
+        scaled = where(input == 0, 0.0, sgn(input) * magnitude ** (p - 1))
+        return scaled * grad * norm ** (1 - p)
+    scaled = sgn(input) * magnitude ** (p - 1) if p < 2 else input * magnitude ** (p - 2)
+    return scaled * where(norm == 0, 0.0, grad / norm ** (p - 1))
 
 
 class SafeSqrt(Op):
@@ -147,8 +165,9 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         return autocast_run("norm", norm, input, p, dim, keepdim, dtype=dtype)
     if p == "fro" or p is None:
         p = 2
-    if p == "nuc":
-        raise RuntimeError("norm: p='nuc' needs a matrix norm; use ember.linalg.matrix_norm")
+    if p == "nuc":                                 # PyTorch's: a matrix norm over dim, or over all dims
+        from .matrix_functions import matrix_norm
+        return matrix_norm(input, "nuc", tuple(range(input.ndim)) if dim is None else dim, keepdim, dtype=dtype)
     return vector_norm(input, p, dim, keepdim, dtype=dtype)
 
 
