@@ -54,7 +54,8 @@ def _broadcastable(*shapes):
 MATH_ELEMENTWISE = """ldexp complex polar frexp resolve_conj resolve_neg conj_physical special_digamma special_entr
 special_erf special_erfc special_erfinv special_exp2 special_expm1 special_gammaln special_i0 special_i0e special_i1
 special_i1e special_log1p special_log_ndtr special_logit special_ndtr special_ndtri special_polygamma special_psi
-special_round special_sinc special_xlog1py special_xlogy special_zeta special_multigammaln""".split()
+special_round special_sinc special_xlog1py special_xlogy special_zeta special_multigammaln igamma igammac
+special_gammainc special_gammaincc""".split()
 batch_rule(*MATH_ELEMENTWISE)(_elementwise)
 
 

@@ -8,13 +8,16 @@ from .ops.reduction import logsumexp
 from .ops.softmax_family import softmax as _softmax
 from .ops.special_functions import (digamma, entr, erfcx, i0, i0e, i1, i1e, log_ndtr, logit, ndtr, ndtri, polygamma,
                                     sinc, xlog1py, xlogy, zeta)
+from .ops.incomplete_gamma import igamma as gammainc
+from .ops.incomplete_gamma import igammac as gammaincc
 from .ops.special_functions import lgamma as gammaln
 from .ops.special_functions import mvlgamma as multigammaln
 
 psi = digamma
 
 
-__all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i0e", "i1", "i1e",
+__all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc",
+           "gammaln", "i0", "i0e", "i1", "i1e",
            "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma",
            "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
 

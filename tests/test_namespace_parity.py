@@ -115,7 +115,7 @@ SUPPORTED = {
         "get_default_device", "get_default_dtype", "get_deterministic_debug_mode", "get_device",
         "get_float32_matmul_precision", "get_num_threads", "get_rng_state", "greater", "greater_equal",
         "grid_sampler", "grid_sampler_2d", "grid_sampler_3d", "group_norm", "gt", "half", "hardshrink",
-        "heaviside", "hinge_embedding_loss", "histc", "histogram", "hsplit", "hstack", "hypot", "i0", "i0_",
+        "heaviside", "hinge_embedding_loss", "histc", "histogram", "hsplit", "hstack", "hypot", "i0", "i0_", "igamma", "igammac",
         "iinfo", "imag", "index_add", "index_copy", "index_fill", "index_put", "index_put_", "index_reduce",
         "index_select", "inf", "inference_mode", "initial_seed", "inner", "instance_norm", "int", "int16",
         "int32", "int64", "int8", "inverse", "is_anomaly_check_nan_enabled", "is_anomaly_enabled",
@@ -224,7 +224,7 @@ SUPPORTED = {
         "vecdot", "vector_norm"
     ),
     "special": (
-        "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i0e",
+        "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc", "gammaln", "i0", "i0e",
         "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr",
         "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"
     ),
@@ -278,7 +278,7 @@ SUPPORTED = {
         "fmod", "fmod_", "frac", "frac_", "frexp", "gather", "gcd", "gcd_", "ge", "ge_", "geometric_", "ger",
         "get_device", "grad", "grad_fn", "greater", "greater_", "greater_equal", "greater_equal_", "gt",
         "gt_", "half", "hardshrink", "heaviside", "heaviside_", "histc", "histogram", "hsplit", "hypot",
-        "hypot_", "i0", "i0_", "imag", "index_add", "index_add_", "index_copy", "index_copy_", "index_fill",
+        "hypot_", "i0", "i0_", "igamma", "igamma_", "igammac", "igammac_", "imag", "index_add", "index_add_", "index_copy", "index_copy_", "index_fill",
         "index_fill_", "index_put", "index_put_", "index_reduce", "index_reduce_", "index_select", "inner",
         "int", "inverse", "is_complex", "is_conj", "is_contiguous", "is_cpu", "is_cuda", "is_floating_point",
         "is_inference", "is_leaf", "is_meta", "is_neg", "is_nonzero", "is_same_size", "is_signed", "isclose", "isfinite",
@@ -376,7 +376,7 @@ MISSING = {
         "to do: not thin wrappers of what ember has (windows, fused RNN functions, LU, dlpack, ...)": (
             "as_strided_scatter", "cond", "conv_tbc",
             "eig", "embedding_bag", "from_dlpack", "from_file", "frombuffer", "geqrf", "gradient", "gru",
-            "gru_cell", "hash_tensor", "histogramdd", "igamma", "igammac",
+            "gru_cell", "hash_tensor", "histogramdd",
             "is_distributed", "is_warn_always_enabled",
             "legacy_contiguous_format", "lobpcg", "lstm", "lstm_cell", "lstsq", "lu", "lu_solve", "lu_unpack",
             "matrix_rank", "nonzero_static", "norm_except_dim", "orgqr", "ormqr", "pca_lowrank", "rnn_relu",
@@ -430,8 +430,8 @@ MISSING = {
     "special": {
         "to do: Bessel functions and orthogonal polynomials need kernels ember lacks": (
             "airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t",
-            "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w", "gammainc",
-            "gammaincc", "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l",
+            "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w",
+            "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l",
             "legendre_polynomial_p", "modified_bessel_i0", "modified_bessel_i1", "modified_bessel_k0",
             "modified_bessel_k1", "scaled_modified_bessel_k0", "scaled_modified_bessel_k1",
             "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
@@ -462,7 +462,7 @@ MISSING = {
         "to do": (
             "apply_", "as_strided_scatter", "as_subclass", "chalf", "cholesky_inverse",
             "conj_physical", "conj_physical_", "const_data_ptr", "dim_order", "geqrf",
-            "grad_dtype", "hash_tensor", "igamma", "igamma_", "igammac", "igammac_", "index",
+            "grad_dtype", "hash_tensor", "index",
             "is_set_to", "lu", "lu_solve", "map2_", "map_", "nonzero_static",
             "orgqr", "ormqr", "slice_inverse", "triangular_solve"
         ),

@@ -35,6 +35,7 @@ from . import sparse_coo_ops  # noqa: F401
 from . import sparse_ops  # noqa: F401
 from . import sparse_csr_ops  # noqa: F401  (after sparse_ops: its Tensor methods take compressed tensors too)
 from . import special_functions  # noqa: F401
+from . import incomplete_gamma  # noqa: F401
 from . import statistics  # noqa: F401
 from . import unary  # noqa: F401
 from . import views  # noqa: F401

@@ -241,8 +241,9 @@ def test_gammainc_matches_torch_and_its_gradient(torch):
     torch.special.gammainc(torch.tensor([0.5, 2.0, 6.0], dtype=torch.float64), xt).sum().backward()
     gammainc(alphas, xs).sum().backward()
     np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
-    with pytest.raises(RuntimeError, match="derivative for aten::igamma is not implemented"):
-        gammainc(alphas.clone().requires_grad_(), xs.detach()).sum().backward()
+    for fn, m in ((gammainc, ember), (torch.special.gammainc, torch)):       # PyTorch's error, in both
+        with pytest.raises(NotImplementedError, match="the derivative for 'igamma: input' is not implemented"):
+            fn(m.tensor([0.5, 2.0], dtype=m.float64, requires_grad=True), m.tensor([1.0, 2.0])).sum().backward()
 
 
 def test_gamma_cdf_matches_torch(torch):

@@ -110,6 +110,17 @@ CASES = [
       grad=False),
     C("special.zeta", lambda m, x, q: m.special.zeta(x, q), B4, FLOAT + ("int64",), low=1.1, high=9,
       variant="both", grad=False),
+    # --- incomplete gamma: differentiable in x only (the shape parameter a is a constant here) -------------------
+    C("igamma", lambda m, x: m.igamma(m.full(x.shape, 2.5, dtype=x.dtype), x), UNARY, FLOAT, low=0.1, high=9,
+      gradgrad=True),
+    C("igammac", lambda m, x: m.igammac(m.full(x.shape, 0.7, dtype=x.dtype), x), UNARY, FLOAT, low=0.1, high=9,
+      gradgrad=True),
+    C("igamma", lambda m, a, x: m.igamma(a, x), B4, FLOAT, low=0.1, high=30, variant="both", grad=False),
+    C("igammac", lambda m, a, x: x.igammac(a), B4, FLOAT, low=0.1, high=30, variant="method", grad=False),
+    C("special.gammainc", lambda m, x: m.special.gammainc(x, x * 1.5), U2, FLOAT, low=0.5, high=20, grad=False),
+    C("special.gammaincc", lambda m, x: m.special.gammaincc(x, x * 0.5), U2, FLOAT, low=0.5, high=20, grad=False),
+    C("igamma_", lambda m, a, x: a.clone().igamma_(x), B4[:1], FLOAT, low=0.1, high=9, grad=False),
+    C("igammac_", lambda m, a, x: a.clone().igammac_(x), B4[:1], FLOAT, low=0.1, high=9, grad=False),
 ]
 
 ERROR_CASES = [
@@ -132,4 +143,11 @@ ERROR_CASES = [
     ErrorCase("zeta_grad_x", lambda m: m.special.zeta(m.ones(2, requires_grad=True) * 2, 1.0).sum().backward(),
               NotImplementedError, "zeta"),
     ErrorCase("xlogy_two_scalars", lambda m: m.xlogy(2.0, 3.0), TypeError),
+    ErrorCase("igamma_grad_a", lambda m: m.igamma(m.ones(2, requires_grad=True) * 2, m.ones(2)).sum().backward(),
+              NotImplementedError, "igamma: input"),
+    ErrorCase("igammac_grad_a", lambda m: m.igammac(m.ones(2, requires_grad=True) * 2, m.ones(2)).sum().backward(),
+              NotImplementedError, "igammac: input"),
+    ErrorCase("igamma_int", lambda m: m.igamma(m.ones(2, dtype=m.int64), m.ones(2, dtype=m.int64)),
+              NotImplementedError, "igamma_cpu"),
+    ErrorCase("igamma_scalar_other", lambda m: m.igamma(m.ones(2), 2.0), TypeError, "must be Tensor"),
 ]
