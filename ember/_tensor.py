@@ -91,6 +91,19 @@ def wrap(array, requires_grad=False):
     return _make(array, CPU, requires_grad)
 
 
+def _torch_strides(shape, strides):
+    """PyTorch's strides where NumPy's are 0 for a dim of size 1 (made by indexing with None, PyTorch's unsqueeze):
+    size * stride of the dim after it, 1 for the last. No element's address changes (the dim is only ever at index
+    0). A broadcast dim (size > 1, stride 0) keeps its 0."""
+    out = list(strides)
+    following = 1                                    # size * stride of the dim after (1 past the last)
+    for d in range(len(shape) - 1, -1, -1):
+        if out[d] == 0 and shape[d] == 1:
+            out[d] = following
+        following = shape[d] * out[d]
+    return tuple(out)
+
+
 class Tensor:
     """An n-dimensional array on a device, plus autograd bookkeeping. Math lives in ember.ops."""
     __slots__ = ("_array", "_device", "_requires_grad", "_grad", "_grad_fn", "_vc", "_base", "_out_nr",
@@ -184,11 +197,14 @@ class Tensor:
         return self._array.size * self._array.dtype.itemsize
 
     def stride(self, dim=None):
-        itemsize = self._array.dtype.itemsize
-        strides = tuple(s // itemsize for s in self._array.strides)
+        array = self._array
+        itemsize = array.dtype.itemsize
+        strides = tuple(s // itemsize for s in array.strides)
+        if 0 in strides and 1 in array.shape and array.size:
+            strides = _torch_strides(array.shape, strides)
         if dim is None:
             return strides
-        return strides[_wrap_dim(dim, self._array.ndim)]
+        return strides[_wrap_dim(dim, array.ndim)]
 
     def storage_offset(self):
         base = _root(self._array)

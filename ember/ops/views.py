@@ -459,7 +459,14 @@ class Unsqueeze(Op):
     @staticmethod
     def forward(ctx, input, dim):
         ctx.dim = dim
-        return ctx.xp.expand_dims(input, dim)
+        if input.flags.c_contiguous or not input.ndim:
+            return ctx.xp.expand_dims(input, dim)
+        # PyTorch's stride for the new dim: size * stride of the dim it goes before (1 element at the end), where
+        # NumPy's reshape would pick another (x.t().unsqueeze(2))
+        strides = input.strides
+        new = strides[dim] * input.shape[dim] if dim < input.ndim else input.itemsize
+        return ctx.xp.lib.stride_tricks.as_strided(input, input.shape[:dim] + (1,) + input.shape[dim:],
+                                                   strides[:dim] + (new,) + strides[dim:])
 
     @staticmethod
     def backward(ctx, grad):
