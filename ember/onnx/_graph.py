@@ -121,8 +121,14 @@ class Graph:
     def initializer(self, array, name):
         from onnx import numpy_helper
         array = numpy.asarray(array)
-        self.initializers.append(numpy_helper.from_array(array if array.flags.c_contiguous else
-                                                         array.copy(order="C"), name))
+        if not array.flags.c_contiguous:
+            array = array.copy(order="C")
+        if array.dtype.name == "bfloat16":          # ml_dtypes' bfloat16: its 16-bit patterns, as ONNX stores them
+            from onnx import TensorProto, helper
+            self.initializers.append(helper.make_tensor(name, TensorProto.BFLOAT16, array.shape,
+                                                        array.view(numpy.uint16).tobytes(), raw=True))
+        else:
+            self.initializers.append(numpy_helper.from_array(array, name))
         return name
 
     def constant(self, array, hint="const"):
@@ -204,10 +210,10 @@ _AXES_ATTRIBUTE = {"ReduceMax", "ReduceMin", "ReduceMean", "ReduceProd", "Reduce
 
 
 def host_array(tensor):
-    """A tensor's values as a NumPy array to write into the model (bfloat16, which NumPy lacks, as float32)."""
-    from .. import bfloat16
-    t = tensor.detach()
-    return (t.float() if t.dtype is bfloat16 else t).cpu().numpy()
+    """A tensor's values as a host array to write into the model (bfloat16 as ml_dtypes' array, which
+    Tensor.numpy() refuses as PyTorch's does)."""
+    t = tensor.detach().cpu()
+    return t._array if t.dtype.name == "bfloat16" else t.numpy()
 
 
 def onnx_type(dtype):
