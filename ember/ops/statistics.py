@@ -322,9 +322,18 @@ def mode(input, dim=-1, keepdim=False):
         flat = moved.reshape(-1, moved.shape[-1]) if moved.ndim else moved.reshape(1, 1)
         vals = xp.empty(flat.shape[0], dtype=a.dtype)
         idxs = xp.empty(flat.shape[0], dtype=xp.int64)
+        floating = a.dtype.kind in "fc"
         for r in range(flat.shape[0]):
             row = flat[r]
-            uniq, counts = xp.unique(row, return_counts=True)
+            # NaN equals nothing, so each NaN counts once and never beats a number (ties go to the smallest); a
+            # row of NaNs answers NaN at index 0, as PyTorch's. (PyTorch's index for a row mixing NaNs with
+            # repeated numbers follows from its sort's treatment of NaN; here it is the last occurrence, as
+            # everywhere else.)
+            numbers = row[~xp.isnan(row)] if floating else row
+            if not numbers.size:
+                vals[r], idxs[r] = row[0], 0
+                continue
+            uniq, counts = xp.unique(numbers, return_counts=True)
             v = uniq[xp.argmax(counts)]
             vals[r] = v
             idxs[r] = xp.nonzero(row == v)[0][-1]
