@@ -122,8 +122,8 @@ _openblas = _UNKNOWN             # (get, set) ctypes functions of NumPy's OpenBL
 
 
 def matmul(a, b, out=None):
-    """a @ b (NumPy's matmul), into `out` when given; a small matrix product runs on one BLAS thread (Note [BLAS
-    threads per product])."""
+    """a @ b (NumPy's matmul), into `out` when given; a small matrix product runs on one BLAS thread
+    (Note [BLAS threads per product])."""
     if a.__class__ is xp.ndarray and b.__class__ is xp.ndarray and a.ndim > 1 and b.ndim > 1:
         m, n = a.shape[-2], b.shape[-1]
         work = m * n * a.shape[-1]

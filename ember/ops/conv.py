@@ -171,11 +171,11 @@ class Convolution(Op):
 
     Note [fused convolution]: forward builds the im2col columns of the input (Unfold's layout, (C*K, N*L)) in a
     scratch buffer (Note [scratch buffers]), makes the product with the flattened weight and lays the result out
-    as (N, C_out, *out) with the bias, in one pass. The columns are not kept: a plain backward (Note [plain
-    backward]) builds them again for the weight's gradient (one copy, cheaper than holding C*K/C times the input's
-    memory from forward to backward, and faulting it in again), and the column gradient weight^T @ grad in another
-    scratch buffer, summed into the input's canvas tap by tap (Fold's sums). With create_graph the same formulas run
-    as differentiable ops (Unfold, matmul, Fold), so higher-order gradients go through."""
+    as (N, C_out, *out) with the bias, in one pass. The columns are not kept: a plain backward
+    (Note [plain backward]) builds them again for the weight's gradient (one copy, cheaper than holding C*K/C times
+    the input's memory from forward to backward, and faulting it in again), and the column gradient weight^T @ grad
+    in another scratch buffer, summed into the input's canvas tap by tap (Fold's sums). With create_graph the same
+    formulas run as differentiable ops (Unfold, matmul, Fold), so higher-order gradients go through."""
     node_name = "ConvolutionBackward0"
     scalar_operand_edge = True           # no bias: (None, 0) among next_functions, as PyTorch's
 
@@ -218,8 +218,8 @@ class Convolution(Op):
 
 
 class TransposedConvolution(Op):
-    """A whole transposed convolution as one node, PyTorch's ConvolutionBackward0 with transposed=True (Note [fused
-    convolution]): the input as (C_in, N*L) rows, the product weight^T @ rows as columns (C_out*K, N*L), both in
+    """A whole transposed convolution as one node, PyTorch's ConvolutionBackward0 with transposed=True
+    (Note [fused convolution]): the input as (C_in, N*L) rows, the product weight^T @ rows as columns (C_out*K, N*L), both in
     scratch buffers, folded into the output with the bias. Its plain backward is a convolution of the output
     gradient: Unfold's columns of it (scratch), weight @ columns for the input, rows @ columns^T for the weight."""
     node_name = "ConvolutionBackward0"
@@ -422,7 +422,7 @@ def conv_padding(name, padding, kernel, stride, dilation):
         if padding != "same":
             raise ValueError(f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}")
         if any(s != 1 for s in stride):
-            raise ValueError("padding='same' is not supported for strided convolutions")
+            raise RuntimeError("padding='same' is not supported for strided convolutions")   # (the modules: ValueError)
         pairs = []
         for k, d in zip(kernel, dilation):         # PyTorch puts the odd extra element on the high side
             total = d * (k - 1)

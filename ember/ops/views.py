@@ -8,6 +8,7 @@ narrow, diagonal, as_strided, unfold) are in slicing.py.
 import math
 import operator
 
+from .._backends import STRIDED as _STRIDED
 from .. import _dtype as _dt, _memory_format as _mf
 from .._layout import strided as _strided
 from .._tensor import Size, Tensor, VersionCounter, _make
@@ -459,7 +460,7 @@ class Unsqueeze(Op):
     @staticmethod
     def forward(ctx, input, dim):
         ctx.dim = dim
-        if input.flags.c_contiguous or not input.ndim:
+        if input.__class__ not in _STRIDED or input.flags.c_contiguous or not input.ndim:
             return ctx.xp.expand_dims(input, dim)
         # PyTorch's stride for the new dim: size * stride of the dim it goes before (1 element at the end), where
         # NumPy's reshape would pick another (x.t().unsqueeze(2))

@@ -110,8 +110,10 @@ def test_conv_channel_error_names_expected_and_got():
         F.conv_transpose2d(ember.ones(1, 3, 4, 4), ember.ones(4, 2, 3, 3))
     with pytest.raises(RuntimeError, match="Kernel size can't be greater than actual input size"):
         F.conv2d(ember.ones(1, 1, 2, 2), ember.ones(1, 1, 3, 3))
-    with pytest.raises(ValueError, match="not supported for strided convolutions"):
+    with pytest.raises(RuntimeError, match="not supported for strided convolutions"):      # as PyTorch's F.conv2d
         F.conv2d(ember.ones(1, 1, 5, 5), ember.ones(1, 1, 3, 3), stride=2, padding="same")
+    with pytest.raises(ValueError, match="not supported for strided convolutions"):        # and its module's
+        ember.nn.Conv2d(1, 1, 3, stride=2, padding="same")
     with pytest.raises(RuntimeError, match="Expected 3D \\(unbatched\\) or 4D \\(batched\\) input to conv2d"):
         F.conv2d(ember.ones(5, 5), ember.ones(1, 1, 3, 3))
 
