@@ -27,10 +27,11 @@ def empty_like_shape(shape, dtype):
 # per-tap products in backward) is carved from a buffer kept per thread and per slot, so each call does not map
 # fresh memory from the kernel and fault it in again (zeroing pages costs ~1 ms per 10 MB here, as much as
 # building the columns). The array is valid until the next scratch() of the same slot on the same thread: an op
-# uses it and lets go before it returns, and never hands it out as a tensor's storage. Buffers above
-# _SCRATCH_LIMIT bytes are not kept.
+# uses it and lets go before it returns, and never hands it out as a tensor's storage. The memory stays with the
+# thread (at most the two largest temporaries asked for, as a caching allocator keeps its blocks); requests above
+# _SCRATCH_LIMIT bytes (64 MiB) get fresh memory and are not kept, which bounds what a process holds for good.
 _scratch = _threading.local()
-_SCRATCH_LIMIT = 1 << 28
+_SCRATCH_LIMIT = 1 << 26
 
 
 def scratch(shape, dtype, slot=0):
