@@ -393,14 +393,15 @@ def triangular_solve(input, A, upper=True, transpose=False, unitriangular=False)
     if "triangular_solve" in AUTOCAST:
         return autocast_run("triangular_solve", triangular_solve, input, A, upper, transpose, unitriangular)
     import warnings
-    from .linalg import solve_triangular
+    from .ops.solvers import TriangularSolve, _check_triangular
     warnings.warn("torch.triangular_solve is deprecated in favor of torch.linalg.solve_triangularand will be "
                   "removed in a future PyTorch release.\ntorch.linalg.solve_triangular has its arguments reversed "
                   "and does not return a copy of one of the inputs.\nX = torch.triangular_solve(B, A).solution\n"
                   "should be replaced with\nX = torch.linalg.solve_triangular(A, B).", UserWarning, stacklevel=2)
-    coefficient = A.mT if transpose else A
-    solution = solve_triangular(coefficient, input, upper=upper != transpose, unitriangular=unitriangular)
-    return _common.return_type("triangular_solve", ("solution", "cloned_coefficient"))(solution, A.clone())
+    _check_triangular(A.mT if transpose else A, input, True)
+    solution, coefficient = TriangularSolve.apply(input, A, upper=bool(upper), transpose=bool(transpose),
+                                                  unitriangular=bool(unitriangular))
+    return _common.return_type("triangular_solve", ("solution", "cloned_coefficient"))(solution, coefficient)
 
 
 def cholesky_inverse(input, upper=False, *, out=None):

@@ -31,10 +31,11 @@ def _foreign(other):
 _PLAIN = frozenset((Tensor, float, int, bool, complex))   # operands that need no _foreign check
 
 
-def _arithmetic_operator(name, op, public, reflected=False):
+def _arithmetic_operator(name, op, public, reflected=False, half_opmath=False):
     """Tensor.<name>: `op.apply_binary(self, other)` when no promotion is needed, else `public(self, other)`.
     A reflected operator (`2.0 - t`) runs only for a non-tensor left operand: its fast path takes Python
-    scalars alone."""
+    scalars alone. With half_opmath (* and /) the fast path is float32/float64's only: float16 takes public's
+    float32 arithmetic with a scalar (Note [half opmath] in ops/arithmetic.py)."""
     same_dtype_class = None if reflected else Tensor    # None matches no class: no tensor operand
 
     def operator(self, other):
@@ -45,6 +46,17 @@ def _arithmetic_operator(name, op, public, reflected=False):
         if other.__class__ not in _PLAIN and _foreign(other):
             return NotImplemented
         return public(self, other)
+
+    def single_or_double_operator(self, other):
+        dtype = self._array.dtype
+        if dtype.char in "fd" and (other.__class__ is float or other.__class__ is int or
+                                   other.__class__ is same_dtype_class and other._array.dtype is dtype):
+            return op.apply_binary(self, other)
+        if other.__class__ not in _PLAIN and _foreign(other):
+            return NotImplemented
+        return public(self, other)
+    if half_opmath:
+        operator = single_or_double_operator
     operator.__name__ = name
     operator.__qualname__ = f"Tensor.{name}"
     return operator
@@ -61,9 +73,9 @@ class TensorProtocols:
     __radd__ = _arithmetic_operator("__radd__", _Add, ops.add, reflected=True)
     __sub__ = _arithmetic_operator("__sub__", _Sub, ops.sub)
     __rsub__ = _arithmetic_operator("__rsub__", _RsubScalar, ops.rsub, reflected=True)
-    __mul__ = _arithmetic_operator("__mul__", _Mul, ops.mul)
-    __rmul__ = _arithmetic_operator("__rmul__", _Mul, ops.mul, reflected=True)
-    __truediv__ = _arithmetic_operator("__truediv__", _Div, ops.div)
+    __mul__ = _arithmetic_operator("__mul__", _Mul, ops.mul, half_opmath=True)
+    __rmul__ = _arithmetic_operator("__rmul__", _Mul, ops.mul, reflected=True, half_opmath=True)
+    __truediv__ = _arithmetic_operator("__truediv__", _Div, ops.div, half_opmath=True)
 
     def __iadd__(self, other):
         if other.__class__ not in _PLAIN and _foreign(other):

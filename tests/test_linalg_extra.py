@@ -172,3 +172,67 @@ def test_frobenius_norm_matches_torch_at_zero_and_elsewhere(torch, keepdim):
         grads.append((out.detach().numpy(), A.grad.numpy()))
     _close(grads[0][0], grads[1][0])
     _close(grads[0][1], grads[1][1])
+
+
+# -- found by the linalg family of tests/differential ------------------------------------------------------
+
+@pytest.mark.parametrize("a_shape, b_shape, left", [
+    ((2, 1, 1), (1, 1), False), ((2, 3, 3), (3, 2), True), ((3, 3), (2, 3, 2), True), ((2, 3, 3), (1, 2, 3), False),
+    ((2, 3, 3), (3,), True)])
+def test_solve_gradients_sum_over_broadcast_batch_dims(a_shape, b_shape, left):
+    rng = np.random.default_rng(1)
+    a = rng.uniform(-1, 1, a_shape) + 4 * np.eye(a_shape[-1])
+    b = rng.uniform(-1, 1, b_shape)
+    results = []
+    for lib in [ember] + ([__import__("torch")] if _has_torch() else []):
+        A, B = lib.tensor(a, requires_grad=True), lib.tensor(b, requires_grad=True)
+        X = lib.linalg.solve(A, B, left=left)
+        (X * X).sum().backward()
+        results.append((tuple(A.grad.shape), tuple(B.grad.shape), A.grad.numpy(), B.grad.numpy()))
+    assert results[0][:2] == (a_shape, b_shape)
+    for theirs in results[1:]:
+        assert results[0][:2] == theirs[:2]
+        _close(results[0][2], theirs[2])
+        _close(results[0][3], theirs[3])
+
+
+def _has_torch():
+    try:
+        import torch  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.addmm(m.zeros(2, 2, dtype=m.float64), m.zeros(2, 3), m.zeros(3, 2)),
+    lambda m: m.addmv(m.zeros(2, dtype=m.float64), m.zeros(2, 3), m.zeros(3)),
+    lambda m: m.addbmm(m.zeros(2, 2, dtype=m.float64), m.zeros(1, 2, 3), m.zeros(1, 3, 2)),
+    lambda m: m.baddbmm(m.zeros(2, dtype=m.float64), m.zeros(1, 2, 3), m.zeros(1, 3, 2)),
+    lambda m: m.linalg.solve(m.eye(2), m.zeros(2, dtype=m.float64)),
+    lambda m: m.linalg.solve(m.eye(2, dtype=m.float64), m.zeros(2, 2), left=False),
+    lambda m: m.linalg.cross(m.zeros(3), m.zeros(3, dtype=m.float64)),
+    lambda m: m.cross(m.zeros(2, 3, dtype=m.float64), m.zeros(2, 3), dim=1),
+    lambda m: m.linalg.pinv(m.zeros(2, 1), hermitian=True),
+])
+def test_mixed_dtypes_and_shapes_refused_like_torch(call):
+    with pytest.raises(RuntimeError) as ours:
+        call(ember)
+    assert not isinstance(ours.value, np.linalg.LinAlgError)
+    if _has_torch():
+        import torch
+        with pytest.raises(RuntimeError) as theirs:
+            call(torch)
+        assert str(ours.value).split(":")[0] == str(theirs.value).split(":")[0]
+
+
+def test_torch_norm_nuc_is_the_nuclear_matrix_norm():
+    a = np.array([[3.0, 0.0], [0.0, -4.0]])
+    assert float(ember.norm(ember.tensor(a), p="nuc")) == 7.0
+    x = RNG.standard_normal((2, 3, 4))
+    for lib in [ember] + ([__import__("torch")] if _has_torch() else []):
+        _close(lib.norm(lib.tensor(x), p="nuc", dim=(1, 2)), np.linalg.svd(x, compute_uv=False).sum(-1))
+        _close(lib.norm(lib.tensor(x), p="nuc", dim=(0, 2), keepdim=True).squeeze(),
+               np.linalg.svd(x.transpose(1, 0, 2), compute_uv=False).sum(-1))
+        with pytest.raises(RuntimeError, match="dim must be a 2-tuple"):
+            lib.norm(lib.tensor(x), p="nuc")

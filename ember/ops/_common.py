@@ -195,8 +195,11 @@ def checked_scalar(value, dtype):
     """A Python scalar converted for storing into a `dtype` tensor (fill, masked_fill, full ...).
 
     Like PyTorch, refuse values the type cannot hold, except that integers may wrap into an
-    unsigned type from its negative mirror range (-255 stores into uint8 as 1)."""
+    unsigned type from its negative mirror range (-255 stores into uint8 as 1). A complex value with no
+    imaginary part stores into a real type as its real part, as in PyTorch."""
     value = scalar_value(value)
+    if isinstance(value, complex) and not value.imag and dtype.category < _dt.COMPLEX:
+        value = value.real
     if dtype.category == _dt.INT:
         lo, hi, span = _INT_RANGE[dtype]
         if isinstance(value, complex):

@@ -32,6 +32,9 @@ def _adaptive_output_size(name, input, nd, output_size):
     if isinstance(output_size, (list, tuple)):
         if len(output_size) != nd:
             raise ValueError(f"{name}: output_size must have {nd} elements, got {list(output_size)}")
+        if nd == 1 and output_size[0] is None:    # PyTorch takes None (the input's size) for 2-D and 3-D only
+            raise TypeError(f"{name}(): argument 'output_size' must be tuple of ints, but found element of type "
+                            f"NoneType at pos 0")
         sizes = tuple(input.shape[-nd + i] if o is None else int(o) for i, o in enumerate(output_size))
     else:
         sizes = (int(output_size),) * nd

@@ -211,6 +211,52 @@ class DivPromoted(Div):
         return _cast_back(ctx, *Div.backward(ctx, grad))
 
 
+# Note [half opmath]: PyTorch's CPU mul and div of a float16/bfloat16 tensor by a scalar operand (a Python number,
+# or a 0-d tensor that leaves the result in the tensor's dtype) take the scalar as float32 and compute in float32
+# (its "opmath" type), rounding once: f16 0.35 * 1e5 is 35008, not inf from 1e5 cast to float16 first (one product
+# in three of f16 x * 0.1 differs in its last bit too). add and sub cast the scalar first, as ember does. Only
+# the 2-byte float dtypes take this path: the float32/float64 paths do not look at it.
+_HALF = "eE"                               # the NumPy type codes of float16 and (ml_dtypes) bfloat16
+
+
+def _half_scalar(input, other):
+    """The scalar operand of a float16/bfloat16 `input` as PyTorch's opmath takes it (a Python number), or None."""
+    if other.__class__ is float or other.__class__ is int or other.__class__ is bool:
+        return other
+    if other.__class__ is Tensor and not other._array.ndim and other._device is input._device and \
+            not (other._requires_grad and _State.grad_enabled) and other.dtype.category <= _dt.FLOAT and \
+            _dt.result_type(input, other) is input.dtype:
+        return other.item()
+    return None
+
+
+def _opmath(xp, kernel, input, other):
+    out = kernel(input.astype(xp.float32), xp.float32(other)).astype(input.dtype)
+    if input.__class__ in _STRIDED and not input.flags.c_contiguous:     # Note [memory formats]
+        out = iterator_layout(out, input, input)
+    return out
+
+
+class MulHalfScalar(Mul):
+    """A float16/bfloat16 tensor times a scalar, in float32 (Note [half opmath])."""
+    node_name = "MulBackward0"
+
+    @staticmethod
+    def forward(ctx, input, other):
+        ctx.save_for_backward(None, other if ctx.needs_input_grad[0] else None)
+        return _opmath(ctx.xp, _operator.mul, input, other)
+
+
+class DivHalfScalar(Div):
+    """A float16/bfloat16 tensor over a scalar, in float32 (Note [half opmath])."""
+    node_name = "DivBackward0"
+
+    @staticmethod
+    def forward(ctx, input, other):
+        ctx.save_for_backward(None, other)
+        return _opmath(ctx.xp, _operator.truediv, input, other)
+
+
 def _same_dtype(input, other):
     """Two float tensors of one dtype need no promotion (the hot path of add/sub/mul)."""
     return input.__class__ is Tensor and other.__class__ is Tensor and \
@@ -235,15 +281,18 @@ def _scaled_by_alpha(name, input, other, alpha):
     if isinstance(alpha, Tensor):
         alpha = alpha.item()
     category = _dt.INT if isinstance(alpha, int) else _dt.FLOAT if isinstance(alpha, float) else _dt.COMPLEX
-    if category != _dt.INT or getattr(other, "dtype", None) is _dt.bool_:
-        dtype = promote(name, input, other)[2]
-        if dtype is _dt.bool_:                    # bool arithmetic: alpha is cast to bool too
-            alpha = bool(alpha)
-        if category == _dt.FLOAT and dtype.category < _dt.FLOAT:
-            raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
-        if category == _dt.COMPLEX and dtype.category < _dt.COMPLEX:
-            raise RuntimeError("For non-complex input tensors, argument alpha must not be a complex number.")
-    return mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+    dtype = promote(name, input, other)[2]        # the result's dtype: alpha takes no part in it
+    if dtype is _dt.bool_:                        # bool arithmetic: alpha is cast to bool too
+        alpha = bool(alpha)
+    if category == _dt.FLOAT and dtype.category < _dt.FLOAT:
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    if category == _dt.COMPLEX and dtype.category < _dt.COMPLEX:
+        raise RuntimeError("For non-complex input tensors, argument alpha must not be a complex number.")
+    if not isinstance(other, Tensor):
+        return bool(other) and alpha if dtype is _dt.bool_ else other * alpha
+    # other in the result's dtype first, as PyTorch's kernel computes: uint8 - int8 * 2 is int16 math, and
+    # float16 - int64 * 0.5 stays float16
+    return mul(other if other.dtype is dtype else cast(other, dtype), alpha)
 
 
 @export(inplace=True)
@@ -314,6 +363,10 @@ def rsub(input, other, *, alpha=1):
 def mul(input, other, *, out=None):
     """Elementwise product with broadcasting and PyTorch's type promotion."""
     if not _same_dtype(input, other):
+        if input.__class__ is Tensor and input._array.dtype.char in _HALF:         # Note [half opmath]
+            scalar = _half_scalar(input, other)
+            if scalar is not None:
+                return _out(MulHalfScalar.apply(input, scalar), out)
         if input.__class__ is Tensor and other.__class__ is Tensor and _State.grad_enabled and \
                 (input.requires_grad or other.requires_grad) and input._array.dtype != other._array.dtype:
             dtype = _dt.result_type(input, other)
@@ -327,22 +380,30 @@ def mul(input, other, *, out=None):
 @export(inplace=True, aliases=("divide", "true_divide"))
 def div(input, other, *, rounding_mode=None, out=None):
     """input / other; integer inputs give the default float dtype unless rounding_mode is given."""
+    if rounding_mode is None and input.__class__ is Tensor and input._array.dtype.char in _HALF:  # Note [half opmath]
+        scalar = _half_scalar(input, other)
+        if scalar is not None:
+            return _out(DivHalfScalar.apply(input, scalar), out)
     if rounding_mode is None and input.__class__ is Tensor and other.__class__ is Tensor and _State.grad_enabled and \
             (input._requires_grad or other._requires_grad) and input._array.dtype != other._array.dtype:
         dtype = _dt.result_type(input, other)
         if dtype.numpy is not None and dtype.category == _dt.FLOAT:
             return _out(DivPromoted.apply(input, other, dtype=dtype.numpy), out)
+    raw_input, raw_other = input, other
     input, other, dtype = promote("div", input, other)
     if rounding_mode is None:
         if dtype.category < _dt.FLOAT:
+            # each operand goes to float from its own value: promote wrapped an int scalar (or cast a 0-d
+            # tensor) into the other's integer type, which true division does not (uint8 / -1 is -3.0)
             dtype = _dt.get_default_dtype()
-            input = cast(input, dtype) if isinstance(input, Tensor) else float(input)
-            other = cast(other, dtype) if isinstance(other, Tensor) else float(other)
+            input = cast(raw_input, dtype) if isinstance(raw_input, Tensor) else float(scalar_value(raw_input))
+            other = cast(raw_other, dtype) if isinstance(raw_other, Tensor) else float(scalar_value(raw_other))
         return _out(Div.apply(input, other), out)
     if rounding_mode == "trunc":
         _no_bool_kernel("div_trunc_cpu", dtype, complex_too=True)
         if dtype.category == _dt.FLOAT:
             return _out(DivRounded.apply(input, other, floor=False), out)
+        _check_int_zero("div", other, input)
         return _out(nodiff(lambda xp, a, b: _int_trunc_div(xp, a, b), input, other), out)
     if rounding_mode == "floor":
         if dtype.category == _dt.FLOAT:
@@ -507,6 +568,8 @@ def pow(input, exponent, *, out=None):
             input = cast(input, _dt.get_default_dtype())
         elif isinstance(exponent, complex) and not dtype.is_complex:
             input = cast(input, _dt._combine(dtype, _dt._category_default(_dt.COMPLEX)))
+        elif dtype is _dt.bool_ and exponent is False:    # bool ** False stays bool (all True), as in PyTorch
+            return _out(nodiff(lambda xp, a: xp.ones_like(a), input), out)
         elif dtype is _dt.bool_ and exponent.__class__ is int:
             input = cast(input, _dt.int64)                # bool ** int is int64, as in PyTorch
         elif dtype is _dt.bfloat16 and isinstance(exponent, float):
@@ -626,7 +689,10 @@ class RemainderScalar(Remainder):
     node_name = "RemainderBackward0"
 
 
-def _check_int_zero(name, other):
+def _check_int_zero(name, other, input=None):
+    """PyTorch's integer-division error for a zero divisor; none when the (broadcast) result is empty."""
+    if isinstance(input, Tensor) and not input._array.size:
+        return
     if isinstance(other, Tensor):
         if other.dtype.category <= _dt.INT and bool((other._array == 0).any()):
             raise RuntimeError("ZeroDivisionError")
@@ -642,7 +708,7 @@ def fmod(input, other):
     input, other, dtype = promote("fmod", input, other)
     _no_bool_kernel("fmod_cpu", dtype, complex_too=True)
     if dtype.category <= _dt.INT:
-        _check_int_zero("fmod", other)
+        _check_int_zero("fmod", other, input)
     return (Fmod if isinstance(other, Tensor) else FmodScalar).apply(input, other)
 
 
@@ -652,7 +718,7 @@ def remainder(input, other):
     input, other, dtype = promote("remainder", input, other)
     _no_bool_kernel("remainder_cpu", dtype, complex_too=True)
     if dtype.category <= _dt.INT:
-        _check_int_zero("remainder", other)
+        _check_int_zero("remainder", other, input)
     return (Remainder if isinstance(other, Tensor) else RemainderScalar).apply(input, other)
 
 
@@ -662,7 +728,7 @@ def floor_divide(input, other):
     input, other, dtype = promote("floor_divide", input, other)
     _no_bool_kernel("div_floor_cpu", dtype, complex_too=True)
     if dtype.category <= _dt.INT:
-        _check_int_zero("floor_divide", other)
+        _check_int_zero("floor_divide", other, input)
         return nodiff(lambda xp, a, b: xp.floor_divide(a, b), input, other)
     return FloorDivide.apply(input, other)
 

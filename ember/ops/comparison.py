@@ -164,8 +164,16 @@ def _clamp(input, min, max, out, op):
         return _out(ClampTensor.apply(input, lo, hi), out)
     min = scalar_value(min) if min is not None else None
     max = scalar_value(max) if max is not None else None
-    if input.dtype.category < _dt.FLOAT and (isinstance(min, float) or isinstance(max, float)):
-        input = cast(input, _dt.get_default_dtype())
+    if input.dtype.category < _dt.FLOAT:
+        if isinstance(min, float) or isinstance(max, float):
+            input = cast(input, _dt.get_default_dtype())
+        elif input.dtype is _dt.bool_:          # PyTorch promotes with the bounds: an int bound gives int64
+            if not (min.__class__ is bool or min is None) or not (max.__class__ is bool or max is None):
+                input = cast(input, _dt.int64)
+            else:
+                kernel = "clamp" if min is not None and max is not None else "clamp_min" if max is None else \
+                    "clamp_max"
+                raise NotImplementedError(f"\"{kernel}_scalar_cpu\" not implemented for 'Bool'")
     dtype = input.dtype
     return _out(op.apply(input, _clamp_bound(min, dtype), _clamp_bound(max, dtype)), out)
 
@@ -288,10 +296,14 @@ def _elementwise(name, fn, a, b):
 
 
 def _compare(name, fn):
+    ordering = name not in ("eq", "ne")             # complex numbers have no order: PyTorch has no kernel
+
     def compare(input, other, *, out=None):
         if not isinstance(input, Tensor):          # PyTorch takes a number as `other` only
             raise not_a_tensor(name, input, 1)
-        a, b, _ = promote(name, input, other)
+        a, b, dtype = promote(name, input, other)
+        if ordering and dtype.is_complex:
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{_dt.scalar_type_name(dtype)}'")
         return _out(_elementwise(name, fn, a, b), out)
     compare.__name__ = compare.__qualname__ = name
     compare.__doc__ = f"Elementwise {name} comparison, a bool tensor."

@@ -17,6 +17,7 @@ from ..storage import UntypedStorage
 from .. import _memory_format as _mf
 from .._backends import strided_module as _strided_module
 from .._memory_format import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
+from ._common import checked_scalar
 from ._registry import PUBLIC, export
 from ._shapes import parse_shape, parse_size
 from ..amp._dispatch import AUTOCAST, autocast_run
@@ -483,9 +484,20 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
         _in_layout("full", (), True, dtype, layout, device, requires_grad)     # strided, or refused
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
+    shape = parse_shape((size,))
     if dtype is None:
         dtype = _dt.result_type(fill_value)
-    return _filled(parse_shape((size,)), fill_value, dtype, device, requires_grad)
+    else:
+        fill_value = _checked_fill(fill_value, _dt.to_dtype(dtype), shape)
+    return _filled(shape, fill_value, dtype, device, requires_grad)
+
+
+def _checked_fill(value, dtype, shape):
+    """A fill value checked as PyTorch's fill_ checks it (values the dtype cannot hold are refused), except that a
+    float overflowing a one-element float16 tensor gives inf, as PyTorch's one-element fill path does."""
+    if dtype is _dt.float16 and value.__class__ is float and math.prod(shape) == 1:
+        return value
+    return checked_scalar(value, dtype)
 
 
 PUBLIC["memory_format"] = memory_format
@@ -607,6 +619,7 @@ def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requir
     dtype, device = _like(input, dtype, device)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
+    fill_value = _checked_fill(fill_value, _dt.to_dtype(dtype), input._array.shape)
     return _filled_like(input, fill_value, dtype, device, requires_grad, memory_format)
 
 
@@ -624,15 +637,22 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device
         is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = _dt.int64 if is_int else _dt.get_default_dtype()
     dtype = _dt.to_dtype(dtype)
+    if dtype is _dt.bool_:
+        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+    if dtype is _dt.int64 and not all(isinstance(v, numbers.Integral) for v in (start, end, step)):
+        # PyTorch's int64 arange truncates all three arguments first (a step of 0.5 becomes 0: its ValueError)
+        start, end, step = builtins.int(start), builtins.int(end), builtins.int(step)
+        if step == 0:
+            raise ValueError("step must be nonzero")
     device, xp = _device_and_xp(device)
     n = max(0, math.ceil((end - start) / step))
     if dtype.category >= _dt.FLOAT:
         # computed in float64 like PyTorch's accumulate type, then rounded once
         arr = (xp.arange(n, dtype=np.float64) * step + start).astype(dtype.numpy)
     else:
-        arr = (xp.arange(n, dtype=np.int64) * int(step) + int(start)).astype(dtype.numpy) \
-            if all(isinstance(v, numbers.Integral) for v in (start, step)) else \
-            xp.floor(xp.arange(n, dtype=np.float64) * step + start).astype(dtype.numpy)
+        # the other integer dtypes: the length from the float arguments, the values start + i * step in the
+        # int64 accumulate type from the truncated start and step (so arange(0, 2.5, 0.5) is five zeros), wrapping
+        arr = (xp.arange(n, dtype=np.int64) * builtins.int(step) + builtins.int(start)).astype(dtype.numpy)
     return _finish(arr, device, requires_grad)
 
 

@@ -14,7 +14,7 @@ from ..autograd import forward_ad as _forward_ad
 from ..autograd.forward_ad import _Fw
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
-from ._common import cast, checked_scalar, nodiff, scalar_value, to_tensor_operand
+from ._common import cast, checked_scalar, nodiff, to_tensor_operand
 from ._registry import export, export_method
 from ._shapes import wrap_dim
 from .inplace import _EXPANDED_WRITES, check_setitem_overlap
@@ -221,7 +221,7 @@ class IndexPut(Op):
                 ctx.backend.add_at(out, index, values)
             else:
                 out[index] = values
-        except ValueError:                      # NumPy's broadcast error, in PyTorch's words
+        except (ValueError, TypeError):         # NumPy's broadcast error, in PyTorch's words
             raise RuntimeError(f"shape mismatch: value tensor of shape {list(ctx.values_shape)} cannot be "
                                f"broadcast to indexing result of shape {list(out[index].shape)}") from None
         return out
@@ -239,6 +239,20 @@ class IndexPut(Op):
         return grad_input, grad_values, None, None
 
 
+def _check_put_dtype(t, value, idx=None):
+    """PyTorch's index_put_ does not cast its values; t[index] = value with an advanced index is index_put_,
+    except a single bool mask (after the basic items) with a one-element value, which is masked_fill_."""
+    if value.dtype is t.dtype:
+        return
+    if idx is not None and value.numel() == 1:
+        adv = [i for i in idx if getattr(i, "dtype", None) is not None]
+        if len(adv) == 1 and adv[0].dtype == bool:
+            return
+    raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                       f"{_dt.scalar_type_name(t.dtype)} for the destination and "
+                       f"{_dt.scalar_type_name(value.dtype)} for the source.")
+
+
 def _values_for(t, value):
     if isinstance(value, Tensor):
         if value._device is not t._device:
@@ -247,7 +261,11 @@ def _values_for(t, value):
             value = cast(value, t.dtype)
         return value
     if isinstance(value, numbers.Number):
-        return scalar_value(value)
+        # PyTorch's checked conversion (300 into int8, 1e300 into float32, a complex with an imaginary part into a
+        # real tensor raise; a complex without one stores its real part); float16 and bfloat16 take the value as a
+        # double, unchecked beyond that (1e5 stores inf)
+        half = t.dtype.category == _dt.FLOAT and t.dtype.itemsize == 2
+        return checked_scalar(value, _dt.float64 if half else t.dtype)
     return to_tensor_operand(value, t).to(t.dtype)
 
 
@@ -258,7 +276,7 @@ _OVERLAP = ("unsupported operation: more than one element of the written-to tens
 def has_internal_overlap(array):
     """Whether several elements of array share one memory location (a dim of size > 1 with stride 0: an
     expanded tensor), the case PyTorch detects."""
-    return any(st == 0 and n > 1 for st, n in zip(array.strides, array.shape))
+    return any(st == 0 and n > 1 for st, n in zip(array.strides, array.shape)) and array.size != 0   # (0 elements)
 
 
 def _warn_expanded(name, example, stacklevel):
@@ -290,7 +308,18 @@ def setitem(t, index, value):
         index = None
     elif index is False:                           # and t[False] = v writes nothing (no check, no new version)
         return
-    idx, basic = _parse_index(t, index)
+    try:
+        idx, basic = _parse_index(t, index)
+    except IndexError:
+        # PyTorch's index_put_ refuses an in-place write into a leaf (or a view of one) that requires grad before
+        # it checks a tensor index; a basic index fails first (the select comes before the write)
+        if any(isinstance(i, (Tensor, list)) or hasattr(i, "__array__")
+               for i in (index if isinstance(index, tuple) else (index,))):
+            from .inplace import check_inplace
+            check_inplace(t, "index_put_", overlap=False)
+        raise
+    if not basic and isinstance(value, Tensor):    # (index_put_ does not cast; basic writes are copy_)
+        _check_put_dtype(t, value, idx)
     value = _values_for(t, value)
     sequential = False
     if isinstance(value, Tensor):
@@ -320,9 +349,9 @@ def setitem(t, index, value):
                 _sequential_write(_make(region, t._device), value, None)
             else:
                 target[idx] = src
-        except ValueError as e:
+        except (ValueError, TypeError):            # NumPy's broadcast error (a TypeError for a 2-d+ value and a mask)
             raise RuntimeError(f"shape mismatch: value tensor of shape {list(getattr(value, 'shape', ()))} "
-                               f"cannot be broadcast to indexing result ({e})") from None
+                               f"cannot be broadcast to indexing result of shape {list(target[idx].shape)}") from None
         t._bump_version()
         return
     from .inplace import apply_inplace
@@ -369,7 +398,10 @@ def index_put(input, indices, values, accumulate=False):
     if "index_put" in AUTOCAST:
         from ..amp._dispatch import autocast_run
         return autocast_run("index_put", index_put, input, indices, values, accumulate)
+    if not isinstance(values, Tensor):
+        raise TypeError(f"index_put(): argument 'values' (position 2) must be Tensor, not {type(values).__name__}")
     idx, _ = _parse_index(input, tuple(indices))
+    _check_put_dtype(input, values, idx)
     values = _values_for(input, values)
     return IndexPut.apply(input, values, idx, accumulate, watch=_index_tensors(tuple(indices)))
 
@@ -493,11 +525,12 @@ class Put(Op):
         ctx.accumulate = accumulate
         ctx.save_for_backward(index, source if ctx.needs_input_grad[2] else None)    # as PyTorch
         out = input.copy(order="K")
-        where = xp.unravel_index(index.reshape(-1) % max(out.size, 1), out.shape)
+        target = out.reshape(1) if out.ndim == 0 else out          # a 0-d tensor is one slot (a view of out)
+        where = xp.unravel_index(index.reshape(-1) % max(out.size, 1), target.shape)
         if accumulate:
-            ctx.backend.add_at(out, where, source.reshape(-1))
+            ctx.backend.add_at(target, where, source.reshape(-1))
         else:
-            out[where] = source.reshape(-1)
+            target[where] = source.reshape(-1)
         return out
 
     @staticmethod

@@ -554,6 +554,27 @@ def _recorded(self, slow, name, other, alpha):
     return apply_inplace(self, slow, name, (other,), {"alpha": alpha} if alpha != 1 else {})
 
 
+def _wrapped_int(value, dtype):
+    """A Python int operand of an integer tensor's in-place op wrapped into the tensor's NumPy dtype's range, as
+    PyTorch casts the scalar to the tensor's type (uint8 `x *= -1` multiplies by 255); anything else as it is."""
+    if value.__class__ is not int:
+        return value
+    info = _CPU_XP.iinfo(dtype)
+    return (value - int(info.min)) % (1 << info.bits) + int(info.min)
+
+
+_HALF = "eE"                               # the NumPy type codes of float16 and (ml_dtypes) bfloat16
+
+
+def _half_operand(a, b, opmath):
+    """A tensor operand of another dtype of a float16/bfloat16 in-place op, as PyTorch's kernel takes it: a 0-d one
+    is a scalar (float32 for * and / (Note [half opmath] in ops/arithmetic.py), else cast to a's dtype); one of a
+    lower category (int, bool) is cast to a's dtype first (f16 x.mul_(int32 70000) is inf)."""
+    if not b.ndim:
+        return b.astype(_CPU_XP.float32 if opmath else a.dtype)
+    return b.astype(a.dtype) if _FROM_NUMPY[b.dtype].category < _FROM_NUMPY[a.dtype].category else b
+
+
 def _fast_binary(name, ufunc_name, slow):
     def inplace(self, other, *, alpha=1):
         if _State.grad_enabled and (self._requires_grad or getattr(other, "_requires_grad", False)) or \
@@ -571,8 +592,11 @@ def _fast_binary(name, ufunc_name, slow):
             b = other._array
             if (a.base is not None or b.base is not None) and check_partial_overlap(self, other):
                 return _recorded(self, slow, name, other, alpha)
-            if a.dtype != b.dtype and _FROM_NUMPY[b.dtype].category > _FROM_NUMPY[a.dtype].category:
-                return _recorded(self, slow, name, other, alpha)
+            if a.dtype != b.dtype:
+                if _FROM_NUMPY[b.dtype].category > _FROM_NUMPY[a.dtype].category:
+                    return _recorded(self, slow, name, other, alpha)
+                if a.dtype.char in _HALF and not (is_sub and b.dtype.kind == "b"):   # Note [half opmath]
+                    b = _half_operand(a, b, is_muldiv)                  # (sub refuses a bool operand below)
             if b.shape != a.shape:
                 _check_broadcast(self, b)
         else:
@@ -582,8 +606,11 @@ def _fast_binary(name, ufunc_name, slow):
                 _FROM_NUMPY.get(getattr(b, "dtype", None), _dt.float64)
             if src.category > _FROM_NUMPY[a.dtype].category:
                 return _recorded(self, slow, name, other, alpha)
-        if is_div and a.dtype.kind in "biu":
-            return _recorded(self, slow, name, other, alpha)
+            if is_muldiv and a.dtype.char in _HALF:      # in float32 (Note [half opmath])
+                b = _CPU_XP.float32(b)
+        if is_div and a.dtype.kind in "biu" or is_sub and (a.dtype.kind == "b" or b.__class__ is bool or
+                                                             getattr(getattr(b, "dtype", None), "kind", "") == "b"):
+            return _recorded(self, slow, name, other, alpha)     # (sub's checks refuse bool operands)
         if 0 in a.strides:
             check_overlap(self)
         if alpha != 1:
@@ -591,17 +618,24 @@ def _fast_binary(name, ufunc_name, slow):
                 return _recorded(self, slow, name, other, alpha)   # the checked path
             if a.dtype == _CPU_XP.float32 and getattr(b, "dtype", None) == a.dtype:
                 b = exact_scaled(_CPU_XP, b, alpha)      # rounded once by the write below, as AddScaled
+            elif a.dtype.kind in "iu":                   # wraps around in a's type, as PyTorch's kernel
+                b = _wrapped_int(b, a.dtype) * a.dtype.type(_wrapped_int(alpha, a.dtype))
             else:
                 b = b * alpha
         xp = _CPU_XP if self._device is CPU else self._backend().xp
-        getattr(xp, ufunc_name)(a, b, out=a, casting="unsafe")
+        try:
+            getattr(xp, ufunc_name)(a, b, out=a, casting="unsafe")
+        except OverflowError:               # NumPy 2 refuses a Python int out of a's range: nothing written yet
+            if b.__class__ is not int or a.dtype.kind not in "iu":
+                raise
+            getattr(xp, ufunc_name)(a, _wrapped_int(b, a.dtype), out=a, casting="unsafe")
         vc = self._vc
         if vc is None:
             self._vc = VersionCounter(1)
         else:
             vc.value += 1
         return self
-    is_div = name == "div_"
+    is_div, is_sub, is_muldiv = name == "div_", name == "sub_", name in ("mul_", "div_")
     inplace.__name__ = inplace.__qualname__ = name
     return inplace
 
@@ -748,8 +782,8 @@ def _fill(self, value, name, node_name):
         value = value.item()
         node_name = "FillBackward3"                # fill_.Tensor's node, as PyTorch names it
     check_inplace(self, name, overlap=False)
-    from ._common import checked_scalar
-    value = checked_scalar(value, self.dtype)      # refuse values the dtype cannot hold, before writing
+    from .creation import _checked_fill
+    value = _checked_fill(value, self.dtype, self._array.shape)   # refuse values the dtype cannot hold, first
     if _State.grad_enabled and (self._requires_grad or (self._base is not None and self._base._requires_grad)):
         from .creation import full
         return overwrite(self, full(self.shape, value, dtype=self.dtype, device=self.device),

@@ -232,8 +232,11 @@ def _bce(xp, x, t, extra):
     return -(t * log_p + (1 - t) * log_q)
 
 
+_BCE_EPS = 9.999999960041972e-13   # PyTorch's EPSILON: the float32 1e-12, in float64 too
+
+
 def _bce_grads(x, t, extra, needs):
-    gx = (x - t) / (x * (1 - x)).clamp(min=1e-12)
+    gx = (x - t) / (x * (1 - x)).clamp(min=_BCE_EPS)
     gt = None
     if needs[1]:
         gt = (-x).log1p().clamp(min=-100) - x.log().clamp(min=-100)

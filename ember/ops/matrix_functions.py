@@ -8,7 +8,7 @@ from ..autograd.function import Op
 from ._common import cast, nodiff
 from ._registry import export
 from ._shapes import wrap_dim
-from .creation import zeros_like
+from .creation import zeros, zeros_like
 from .joining import cat
 from .products import Matmul, UnsafeViewMatmul
 from .decompositions import svdvals
@@ -176,6 +176,10 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     if ord == "fro":                                 # the 2-norm of the entries: gradient 0 at a zero matrix
         from .norms import vector_norm
         return vector_norm(A, 2, dim, keepdim)
+    if ord in (1, -1, 2, -2, math.inf, -math.inf):
+        last = min(A.shape[dim[0]], A.shape[dim[1]]) if abs(ord) == 2 else A.shape[dim[0 if abs(ord) == math.inf else 1]]
+        if last == 0:
+            return _empty_matrix_norm(A, ord, dim, keepdim)
     if ord in ("nuc", 2, -2):
         s = svdvals(A.movedim(tuple(dim), (-2, -1)))
         out = s.sum(-1) if ord == "nuc" else s.amax(-1) if ord == 2 else s.amin(-1)
@@ -189,6 +193,18 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         s = sum_(A.abs(), dim[1], keepdim=True)
         return (s.amax if ord > 0 else s.amin)(dim, keepdim=keepdim)
     raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+
+
+def _empty_matrix_norm(A, ord, dim, keepdim):
+    """PyTorch's matrix_norm when its last reduction (amax, amin) is over an empty dim: 0 for ord > 0 (a new tensor
+    with no gradient), amin's IndexError for ord < 0, its dim as PyTorch's composition passes it."""
+    dims = sorted(wrap_dim(d, A.ndim) for d in dim)
+    if ord < 0:
+        first, last = (wrap_dim(d, A.ndim) for d in (dim[::-1] if ord == -math.inf else dim))
+        d = -1 if ord == -2 else last - 1 if not keepdim and first < last else last
+        raise IndexError(f"amin(): Expected reduction dim {d} to have non-zero size.")
+    shape = [1 if i in dims else n for i, n in enumerate(A.shape) if keepdim or i not in dims]
+    return zeros(shape, dtype=A.dtype.to_real(), device=A.device)
 
 
 def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):

@@ -214,7 +214,7 @@ class ChannelAffine(Op):
         if not watch[0]._array.flags.c_contiguous:     # see Note [memory formats]; a channels-last input's layout
             out = _mf.keep_format(out, watch[0]._array)
         needs = ctx.needs_input_grad
-        ctx.affine_shape = affine_shape
+        ctx.affine_shape, ctx.bias_shape = affine_shape, None if bias is None else bias.shape
         ctx.save_for_backward(normalized if len(needs) > 1 and needs[1] else None, weight, *watch)
         return out
 
@@ -225,8 +225,9 @@ class ChannelAffine(Op):
         axes = _param_axes(ctx.affine_shape)
         grad_normalized = (grad * weight.reshape(ctx.affine_shape) if weight is not None else grad) \
             if needs[0] else None
-        grad_weight = _sum(grad * normalized, axes) if len(needs) > 1 and needs[1] else None
-        grad_bias = _sum(grad, axes) if len(needs) > 2 and needs[2] else None
+        # (reshaped: with one channel, the sum over every other axis is 0-d)
+        grad_weight = _sum(grad * normalized, axes).reshape(weight.shape) if len(needs) > 1 and needs[1] else None
+        grad_bias = _sum(grad, axes).reshape(ctx.bias_shape) if len(needs) > 2 and needs[2] else None
         return grad_normalized, grad_weight, grad_bias
 
 
@@ -242,7 +243,7 @@ class BatchNormEval(Op):
         inv = 1 / xp.sqrt(running_var + eps)
         scale = weight * inv if weight is not None else inv
         shift = -running_mean * scale if bias is None else bias - running_mean * scale
-        ctx.eps, ctx.affine_shape = eps, affine_shape
+        ctx.eps, ctx.affine_shape, ctx.bias_shape = eps, affine_shape, None if bias is None else bias.shape
         ctx.save_for_backward(input, weight, running_mean, running_var)
         return input * scale.reshape(affine_shape).astype(input.dtype, copy=False) + \
             shift.reshape(affine_shape).astype(input.dtype, copy=False)
@@ -257,5 +258,5 @@ class BatchNormEval(Op):
             if needs[0] else None
         grad_weight = _sum(grad * ((input - mean.reshape(shape).to(input.dtype)) * inv), axes).reshape(
             weight.shape) if weight is not None and needs[1] else None
-        grad_bias = _sum(grad, axes) if len(needs) > 2 and needs[2] else None
+        grad_bias = _sum(grad, axes).reshape(ctx.bias_shape) if len(needs) > 2 and needs[2] else None
         return grad_input, grad_weight, grad_bias, None, None

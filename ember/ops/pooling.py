@@ -360,6 +360,9 @@ def avg_pool(name, input, nd, kernel_size, stride, padding, ceil_mode, count_inc
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     kernel, stride, pairs, _, out = pool_geometry(name, input, nd, kernel_size, stride, padding, 1, ceil_mode)
+    if nd == 3 and any(s < k for s, k in zip(input.shape[-3:], kernel)):    # PyTorch's avg_pool3d check
+        raise RuntimeError(f"input image (T: {input.shape[-3]} H: {input.shape[-2]} W: {input.shape[-1]}) smaller "
+                           f"than kernel size (kT: {kernel[0]} kH: {kernel[1]} kW: {kernel[2]})")
     divisor = _divisor(input._backend().xp, tuple(input.shape[-nd:]), kernel, stride, pairs, out,
                        count_include_pad, divisor_override, input._array.dtype)
     return _AVG_POOL.get(nd, AvgPool).apply(input, kernel_size=kernel, stride=stride, padding=pairs,

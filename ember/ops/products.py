@@ -10,7 +10,7 @@ from .._tensor import Tensor
 from ..amp._dispatch import AUTOCAST, autocast_args, autocast_run, run_without_autocast
 from ..autograd.function import Op
 from ..sparse._coo_array import SparseCOOArray as _SparseCOO
-from ._common import cast, promote
+from ._common import promote
 from ._registry import export
 from ._shapes import broadcast_shapes, wrap_dim
 from .contractions import tensordot
@@ -247,11 +247,18 @@ def outer(input, vec2):
     return input.reshape(-1, 1) * vec2.reshape(1, -1)
 
 
+def _add_dtype_error(names, a, b):
+    raise RuntimeError(f"{names} must have the same dtype, but got {_dt.scalar_type_name(a.dtype)} and "
+                       f"{_dt.scalar_type_name(b.dtype)}")
+
+
 @export(inplace=True)
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     if "addmm" in AUTOCAST:
         return autocast_run("addmm", addmm, input, mat1, mat2, beta=beta, alpha=alpha)
     prod = mm(mat1, mat2)
+    if input.dtype is not prod.dtype:
+        _add_dtype_error("self and mat2", input, prod)
     if alpha != 1:
         prod = prod * alpha
     return prod + (input if beta == 1 else input * beta) if beta != 0 else prod + input * 0
@@ -262,6 +269,9 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
     if "addmv" in AUTOCAST:
         return autocast_run("addmv", addmv, input, mat, vec, beta=beta, alpha=alpha)
     prod = mv(mat, vec)
+    if input.dtype is not prod.dtype:
+        raise RuntimeError("addmv input tensors must have the same dtype, but got " + ", ".join(
+            _dt.scalar_type_name(t.dtype) for t in (input, mat)) + f", and {_dt.scalar_type_name(vec.dtype)}")
     return (prod * alpha if alpha != 1 else prod) + (input * beta if beta != 1 else input)
 
 
@@ -269,7 +279,15 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     if "baddbmm" in AUTOCAST:
         return autocast_run("baddbmm", baddbmm, input, batch1, batch2, beta=beta, alpha=alpha)
+    for t, d in ((batch1, 1), (batch2, 2)):          # PyTorch reads the result's sizes before its 3-D checks
+        if 0 < t.ndim <= d:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-t.ndim}, {t.ndim - 1}], but "
+                             f"got {d})")
     prod = bmm(batch1, batch2)
+    if input.dtype is not prod.dtype:
+        raise RuntimeError("Input dtypes must be the same, got: " + ", ".join(
+            f"{k}: {_dt.scalar_type_name(t.dtype).lower()}" for k, t in (("input", input), ("batch1", batch1),
+                                                                         ("batch2", batch2))).replace(":", "", 1))
     return (prod * alpha if alpha != 1 else prod) + (input * beta if beta != 1 else input)
 
 
@@ -278,6 +296,8 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     if "addbmm" in AUTOCAST:
         return autocast_run("addbmm", addbmm, input, batch1, batch2, beta=beta, alpha=alpha)
     prod = bmm(batch1, batch2).sum(0)
+    if input.dtype is not prod.dtype:
+        _add_dtype_error("self and mat2", input, prod)
     return (prod * alpha if alpha != 1 else prod) + (input * beta if beta != 1 else input)
 
 
@@ -450,8 +470,14 @@ def _check_cross(input, other, dim):
     if input.shape[d] != 3 or other.shape[d] != 3:
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input.shape[d]} and "
                            f"{other.shape[d]}")
-    dtype = _dt.promote_types(input.dtype, other.dtype)
-    return Cross.apply(cast(input, dtype), cast(other, dtype), dim=d - input.ndim)
+    if input.dtype is not other.dtype and ("cross" in AUTOCAST or "linalg_cross" in AUTOCAST):
+        # autocast's promote policy: the widest floating dtype of the two (float16 + bfloat16 is refused there)
+        dtype = _dt.promote_types(input.dtype, other.dtype)
+        input, other = input.to(dtype), other.to(dtype)
+    if input.dtype is not other.dtype:              # PyTorch does not promote here otherwise
+        raise RuntimeError(f"expected scalar type {_dt.scalar_type_name(input.dtype)} but found "
+                           f"{_dt.scalar_type_name(other.dtype)}")
+    return Cross.apply(input, other, dim=d - input.ndim)
 
 
 def linalg_cross(input, other, *, dim=-1):

@@ -469,6 +469,8 @@ def _arg(name, is_max):
 
     def arg(input, dim=None, keepdim=False):
         a = input._array
+        if a.dtype == _np.bool_:
+            raise RuntimeError(f"{name}(): does not support bool input")
         if a.__class__ is _ndarray and a.ndim and a.size:
             # NumPy's own kernels already answer as PyTorch does with NaNs (the first NaN's index; NumPy's
             # tests check it), so no NaN pass: the other backends take fn below.

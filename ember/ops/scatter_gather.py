@@ -21,6 +21,8 @@ def _check_index(name, input, dim, index, src=None):
         raise RuntimeError(f"Index tensor must have the same number of dimensions as {'self' if src is None else 'input'} "
                            f"tensor ({name}: index {tuple(index.shape)}, input {tuple(input.shape)})")
     if src is not None:                            # a 0-d src counts as one element along one dim
+        if src.dtype is not input.dtype:           # PyTorch's scatter family does not cast src
+            raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
         if src.ndim == 0 and index.ndim > 1:
             raise RuntimeError(f"Index tensor must have the same number of dimensions as src tensor ({name}: index "
                                f"{tuple(index.shape)}, src ())")
@@ -175,7 +177,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
         if not isinstance(source, Tensor):
             from .creation import full
             source = full(index.shape, source, dtype=input.dtype, device=input.device)
-        return scatter_reduce(input, dim, index, source, mode)
+        return scatter_reduce(input, dim, index, source, mode, _op=ScatterReduceArg)
     if isinstance(source, Tensor):
         _check_index("scatter", input, dim, index, source)
         source = cast(source, input.dtype)
@@ -280,16 +282,25 @@ class ScatterReduce(Op):
         return grad_self, None, None, grad_src, None, None
 
 
+class ScatterReduceArg(ScatterReduce):
+    """scatter(..., reduce=): PyTorch records it without a derivative."""
+    node_name = "NotImplemented"
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("derivative for aten::scatter is not implemented")
+
+
 @export(inplace=True)
-def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True, _op=ScatterReduce):
     dim = wrap_dim(dim, input.ndim)
     _check_index("scatter_reduce", input, dim, index, src)
     if not index.ndim or not input.ndim:            # Note [0-d in gather and scatter]
         return scatter_reduce(_one_d(input), dim, _one_d(index), _one_d(src), reduce,
-                              include_self=include_self).reshape(input.shape)
+                              include_self=include_self, _op=_op).reshape(input.shape)
     if tuple(src.shape) != tuple(index.shape):          # only src's leading index-shaped block is used
         src = src[tuple(slice(0, s) for s in index.shape)]
-    return ScatterReduce.apply(input, dim, index, cast(src, input.dtype), reduce, include_self)
+    return _op.apply(input, dim, index, cast(src, input.dtype), reduce, include_self)
 
 
 # --- index_* ----------------------------------------------------------------------------------------
@@ -387,7 +398,10 @@ def _check_index_source(name, input, dim, index, source):
         if n != 1:
             raise IndexError("Dimension specified as 0 but tensor has no dimensions")
         return
-    if source.ndim == input.ndim and n != source.shape[dim]:
+    if source.ndim and dim >= source.ndim:
+        raise RuntimeError(f"index_add_(): Indexing dim {dim} is out of bounds of the source tensor with dim "
+                           f"{source.ndim}")
+    if source.ndim and n != source.shape[dim]:
         raise RuntimeError(f"index_add_(): Number of indices ({n}) should be equal to source.size(dim): "
                            f"({source.shape[dim]}), for dim: {dim}")
     if source.ndim != input.ndim or any(source.shape[d] != input.shape[d] for d in range(input.ndim) if d != dim):
@@ -435,6 +449,8 @@ class IndexAdd(Op):
         ctx.save_for_backward(index, source if ctx.needs_input_grad[3] else None)    # as PyTorch
         out = input.copy()
         target = out.reshape(1) if out.ndim == 0 else out     # a 0-d self is one slot (PyTorch's reading)
+        if index.ndim == 0:                        # a 0-d index is one element: source keeps that dim
+            index = index.reshape(1)
         values = source * alpha if alpha != 1 else source
         if isinstance(values, SparseStorage):      # the storage refuses it, with PyTorch's NotImplementedError
             ctx.xp.add.at(target, _along(dim, index), values)
@@ -517,9 +533,9 @@ class IndexFillTensor(IndexFill):
         grad_input = IndexFill.apply(grad, ctx.dim, index, 0.0) if ctx.needs_input_grad[0] else None
         grad_value = None
         if ctx.needs_input_grad[3]:
-            size = grad.shape[ctx.dim] if grad.ndim else 1
-            xp = index._backend().xp
-            positions = _make(xp.unique(index._array.reshape(-1) % size), index.device)   # each position once
+            # each position once, as PyTorch's formula: index_select of the unique indices, so a negative index
+            # (which index_fill takes) is refused here as index_select refuses it
+            positions = _make(index._backend().xp.unique(index._array.reshape(-1)), index.device)
             grad_value = index_select(grad, ctx.dim, positions).sum()
         return grad_input, None, None, grad_value
 

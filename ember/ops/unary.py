@@ -71,7 +71,7 @@ def unary_op(name, forward, backward, keeps="input", float_only=True, node_name=
 
 
 def _sign_grad(grad, x):
-    return grad * sign(x)
+    return grad * (sgn(x) if x.dtype.is_complex else sign(x))    # (sign refuses complex, as PyTorch's)
 
 
 def _neg(xp, x):
@@ -195,8 +195,15 @@ erfc = unary_op("erfc", _erfc, lambda g, x: g * exp(-(x * x)) * -_TWO_OVER_SQRT_
 # PyTorch saves the input and computes erfinv again in backward
 erfinv = unary_op("erfinv", _erfinv, lambda g, x: g * exp(erfinv(x) ** 2) * (math.sqrt(math.pi) / 2))
 reciprocal = unary_op("reciprocal", lambda xp, x: 1 / x, lambda g, out: -g * out * out, keeps="output")
-square = unary_op("square", lambda xp, x: x * x, lambda g, x: g * (x * 2), float_only=False,
-                  node_name="PowBackward0")
+
+
+def _square(xp, x):
+    if x.dtype == bool:                  # PyTorch's square is pow(x, 2), whose bool input promotes to int64
+        return x.astype(xp.int64)
+    return x * x
+
+
+square = unary_op("square", _square, lambda g, x: g * (x * 2), float_only=False, node_name="PowBackward0")
 abs = unary_op("abs", lambda xp, x: xp.abs(x), _sign_grad, float_only=False, aliases=("absolute",))
 
 
@@ -211,6 +218,9 @@ def _sign(xp, x):
         return x.copy()
     out = xp.sign(x)
     if x.dtype.kind not in "iu":
+        if x.dtype.kind == "c":
+            raise NotImplementedError("Unlike NumPy, torch.sign is not intended to support complex numbers. "
+                                      "Please use torch.sgn instead.")
         out = xp.where(out != out, 0, out).astype(x.dtype, copy=False)     # PyTorch: sign(NaN) is 0
     return out
 

@@ -15,11 +15,16 @@ from .program import Family, Program, Ref, Step, check, class_of, fails_as, repr
 from .simplify import simplify  # noqa: E402
 
 # examples per family, sized so that all of them take about a minute on two cores
-BUDGET = {"autograd": 3000, "inplace": 2500, "optim": 500, "sched": 600, "nn": 300, "save_load": 600}
+BUDGET = {"autograd": 3000, "inplace": 2500, "optim": 500, "sched": 600, "nn": 300, "save_load": 600, "indexing": 300,
+          "dtypes": 400, "linalg": 300, "functional": 300}
+# families whose fuzz runs found divergence classes not yet fixed nor filed in known.py: `make fuzz` runs them
+PENDING = {}
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))
 def test_family_agrees_with_pytorch(name):
+    if name in PENDING:
+        pytest.skip(PENDING[name])
     family = FAMILIES[name]
 
     @settings(max_examples=BUDGET[name], derandomize=True, database=None, deadline=None, print_blob=False,

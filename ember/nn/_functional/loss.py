@@ -218,6 +218,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if input.dtype.category < _dt.FLOAT:
         raise RuntimeError(f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{input.dtype.name}'")
     if target.dtype.category >= _dt.FLOAT:
+        if ignore_index >= 0:       # (PyTorch's test: the default -100, or any negative index, passes)
+            raise RuntimeError("ignore_index is not supported for floating point target")
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     input, target, unbatched = _class_inputs("cross_entropy", input, target)
     _no_grad_argument("nll_loss_forward", "weight", weight)          # PyTorch's cross_entropy ends in nll_loss
@@ -449,6 +451,9 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     classes = input.shape[1]
     _check_targets("multi_margin_loss", target, classes, -(10 ** 18))
     _no_grad_argument("multi_margin_loss", "weight", weight)
+    if weight is not None and weight.dtype is not input.dtype:     # PyTorch's kernel does not promote
+        raise RuntimeError(f"expected scalar type {_dt.scalar_type_name(input.dtype)} but found "
+                           f"{_dt.scalar_type_name(weight.dtype)}")
     loss = MultiMarginLoss.apply(input, target, weight, p=p, margin=margin, reduction=reduction)
     return loss.squeeze(0) if unbatched and reduction == "none" else loss
 
@@ -472,7 +477,8 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     is_target[rows[0], t[rows]] = True
     pairs = _make((listed[:, :, None] & ~is_target[:, None, :]).astype(input._array.dtype), input.device)
     x_j = input.gather(1, _make(xp.where(listed, t, 0), input.device))              # (N, C)
-    hinge = (1 - (x_j.unsqueeze(2) - input.unsqueeze(1))).clamp_min(0)              # (N, C, C)
+    margin = 1 - (x_j.unsqueeze(2) - input.unsqueeze(1))                             # (N, C, C)
+    hinge = comparison.where(margin > 0, margin, 0.0)       # PyTorch's: no gradient at the kink (z = 0)
     loss = (hinge * pairs).sum((1, 2)) / classes
     if unbatched and reduction == "none":
         loss = loss.squeeze(0)
@@ -486,6 +492,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
         return autocast_run("triplet_margin_loss", triplet_margin_loss, anchor, positive, negative, margin, p, eps,
                             swap, size_average, reduce, reduction)
     reduction = _reduction(size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
     if not (anchor.ndim == positive.ndim == negative.ndim):
         raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
                            f"dimensions, but got: anchor {anchor.ndim}D, positive {positive.ndim}D, and negative "

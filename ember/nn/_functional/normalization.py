@@ -90,8 +90,11 @@ def _update_running(running_mean, running_var, mean_a, var_a, momentum):
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
     """Normalize each (sample, channel) over its spatial dims."""
-    if input.ndim < 3:
-        raise ValueError(f"expected 3D or more input (got {input.ndim}D input)")
+    if use_input_stats:     # PyTorch's check (a 2-D input has one spatial element: it fails too)
+        if math.prod(input.shape[2:]) == 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.shape}")
+    elif input.ndim < 2:    # (with running statistics a 2-D input is (N, C), as PyTorch takes it)
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
     _param_dtypes(input, weight, bias, running_mean, running_var)
     channels = input.shape[1]
     affine_shape = _affine_shape(input.ndim)(channels)
@@ -158,6 +161,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
     n, c = input.shape[0], input.shape[1]
+    if (n * c // num_groups) * math.prod(input.shape[2:]) == 1:   # PyTorch's _verify_batch_size (not dim 1)
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{[n * c // num_groups, num_groups] + list(input.shape[2:])}")
     if c % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
                            f"shape {input.shape} and num_groups={num_groups}")
@@ -234,5 +240,10 @@ def pdist(input, p=2):
     n = input.shape[0]
     rows, cols = creation.triu_indices(n, n, 1, device=input.device)
     first = IndexWatched.apply(input, (rows._array,), watch=(input,))      # PyTorch's pdist saves its input
-    return norms.vector_norm(first - input[cols], p, -1)
+    diff = first - input[cols]
+    out = norms.vector_norm(diff, p, -1)
+    if p == 0 and diff.requires_grad:   # a count, but PyTorch's pdist node gives the input a zero gradient
+        from ...ops.comparison import where
+        out = where(creation.ones(out.shape, dtype=_dt.bool_, device=input.device), out, diff.sum(-1))
+    return out
 

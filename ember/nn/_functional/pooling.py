@@ -10,6 +10,7 @@ import math
 from ..._memory_format import keep_format_tensor
 from ...ops import creation as _creation
 from ...ops.adaptive_pooling import adaptive_avg_pool, adaptive_avg_pool1d, adaptive_max_pool
+from ...ops.comparison import where
 from ...ops.conv import expand_arg
 from ...ops.pooling import avg_pool, avg_pool1d, max_pool
 from ...amp._dispatch import AUTOCAST, autocast_run
@@ -113,6 +114,9 @@ def _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, nd):
     kernel = expand_arg(kernel_size, nd, "kernel_size", "lp_pool")
     pool = {1: avg_pool1d, 2: avg_pool2d, 3: avg_pool3d}[nd]
     out = pool(input.pow(norm_type), kernel, stride, 0, ceil_mode)
+    # PyTorch's sign(out) * relu(abs(out)): out itself, but a window summing to 0 passes no gradient (not the nan
+    # of pow's infinite slope at 0 times 0)
+    out = where(out == 0, 0.0, out)
     return out.mul(math.prod(kernel)).pow(1.0 / norm_type)      # the window sum of x^p, to the 1/p
 
 

@@ -279,7 +279,11 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
 
     if mode == "nearest":
         xi, yi = x.detach().round(), y.detach().round()      # round half to even, as PyTorch's nearbyint
-        return _grid_sampler_saves(corner(xi, yi).reshape(n, c, ho, wo), input, grid)
+        out = corner(xi, yi).reshape(n, c, ho, wo)
+        if grid.requires_grad:      # PyTorch's node gives the grid a zero gradient (not none)
+            from ...ops.creation import ones
+            out = where(ones((1,), dtype=_dt.bool_, device=out.device), out, (x + y).reshape(n, 1, ho, wo))
+        return _grid_sampler_saves(out, input, grid)
     x0, y0 = x.detach().floor(), y.detach().floor()
     x1, y1 = x0 + 1, y0 + 1
     wx1, wy1 = x - x0, y - y0

@@ -82,8 +82,9 @@ def _pad_index(xp, mode, size, lo, hi):
         positions = xp.where(positions >= size, period - positions, positions)
     elif mode == "replicate":
         positions = xp.clip(positions, 0, size - 1)
-    else:
-        positions = positions % size
+    else:   # PyTorch's circular pad crops (negative pads) first, then wraps around what is left
+        start, kept = max(-lo, 0), size - max(-lo, 0) - max(-hi, 0)
+        positions = start + xp.arange(-max(lo, 0), kept + max(hi, 0), dtype=np.int64) % max(kept, 1)
     return positions
 
 
@@ -104,12 +105,16 @@ def pad(input, pad, mode="constant", value=None):
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if value:
-        raise ValueError(f"Padding mode \"{mode}\" doesn't take in value argument")
+        raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
     dims = len(pad) // 2
     if input.ndim not in (dims + 1, dims + 2):
         raise NotImplementedError(f"Only 2D, 3D, 4D, 5D padding with non-constant padding are supported for now "
                                   f"(pad of length {len(pad)} needs a {dims + 1}D or {dims + 2}D input for mode "
                                   f"{mode}, got {input.ndim}D)")
+    sizes = [input.shape[input.ndim - 1 - i] + pad[2 * i] + pad[2 * i + 1] for i in range(dims)]
+    if mode != "circular" and (all(s < 1 for s in sizes) or min(sizes) < 0):   # (PyTorch's checks)
+        raise RuntimeError(f"input {list(input.shape)} is too small. Calculated output sizes (last dim first): "
+                           f"{sizes}")
     out, xp = input, input._backend().xp
     for i in range(dims):
         lo, hi = pad[2 * i], pad[2 * i + 1]
@@ -123,6 +128,12 @@ def pad(input, pad, mode="constant", value=None):
                                f"dimension {dim} of input {list(input.shape)})")
         if mode == "replicate" and size == 0 and (lo or hi):
             raise RuntimeError(f"padding size is expected to be less than the input's dimension {dim} size 0")
+        kept = size - max(-lo, 0) - max(-hi, 0)
+        # PyTorch's circular pad crops first, then copies within its output: a pad wider than what the negative
+        # pads leave overlaps its source (PyTorch refuses, or reads memory it never wrote, by layout): refused
+        if mode == "circular" and (kept < 0 or lo > kept or hi > kept):
+            raise RuntimeError(f"Padding ({lo}, {hi}) at dimension {dim} wraps around more than the {max(kept, 0)} "
+                               f"elements its negative padding leaves of input {list(input.shape)}")
         if lo == 0 and hi == 0:
             continue
         index = _make(_pad_index(xp, mode, size, lo, hi), input.device)
