@@ -37,26 +37,16 @@ def _arithmetic_operator(name, op, public, reflected=False, half_opmath=False):
     scalars alone. With half_opmath (* and /) the fast path is float32/float64's only: float16 takes public's
     float32 arithmetic with a scalar (Note [half opmath] in ops/arithmetic.py)."""
     same_dtype_class = None if reflected else Tensor    # None matches no class: no tensor operand
+    fast = "fd" if half_opmath else "efdg"              # the NumPy type codes of the dtypes taking the fast path
 
     def operator(self, other):
         dtype = self._array.dtype
-        if dtype.kind == "f" and (other.__class__ is float or other.__class__ is int or
-                                  other.__class__ is same_dtype_class and other._array.dtype is dtype):
-            return op.apply_binary(self, other)
-        if other.__class__ not in _PLAIN and _foreign(other):
-            return NotImplemented
-        return public(self, other)
-
-    def single_or_double_operator(self, other):
-        dtype = self._array.dtype
-        if dtype.char in "fd" and (other.__class__ is float or other.__class__ is int or
+        if dtype.char in fast and (other.__class__ is float or other.__class__ is int or
                                    other.__class__ is same_dtype_class and other._array.dtype is dtype):
             return op.apply_binary(self, other)
         if other.__class__ not in _PLAIN and _foreign(other):
             return NotImplemented
         return public(self, other)
-    if half_opmath:
-        operator = single_or_double_operator
     operator.__name__ = name
     operator.__qualname__ = f"Tensor.{name}"
     return operator

@@ -19,6 +19,7 @@ from ..amp._dispatch import AUTOCAST, autocast_run
 from ..autograd.function import Op
 from ..autograd.grad_mode import _State
 from ._registry import export
+from .linear import _product
 
 __all__ = []
 
@@ -204,11 +205,8 @@ class Convolution(Op):
         grad_input = grad_weight = grad_bias = None
         if needs[1]:
             cols = _columns(ctx, input._array, ctx.geometry, 0)
-            if groups == 1:
-                gw = _product(ctx, g2, cols.T)
-            else:
-                gw = _product(ctx, g2.reshape(groups, out_channels // groups, -1),
-                              cols.reshape(groups, -1, cols.shape[-1]).swapaxes(1, 2))
+            gw = _products_transposed(ctx, g2.reshape(groups, out_channels // groups, -1),
+                                      cols.reshape(groups, -1, cols.shape[-1]))
             grad_weight = _make(gw.reshape(weight.shape), device)
         if needs[0]:
             grad_input = _make(_input_gradient(ctx, g2, weight._array, input._array, n), device)
@@ -259,7 +257,7 @@ class TransposedConvolution(Op):
             grad_input = _make(_lay_out(ctx.xp, gi, None, x.shape), device)
         if needs[1]:
             rows = _rows(ctx, x, 1).reshape(groups, channels // groups, -1)
-            grad_weight = _make(_product(ctx, rows, cols3.swapaxes(1, 2)).reshape(weight.shape), device)
+            grad_weight = _make(_products_transposed(ctx, rows, cols3).reshape(weight.shape), device)
         if needs[2]:
             grad_bias = grad.sum((0,) + tuple(range(2, grad._array.ndim)))
         return grad_input, grad_weight, grad_bias
@@ -316,6 +314,12 @@ def _input_gradient(ctx, g2, weight, input, n):
     return _fold(ctx.xp, cols, input.shape[2:], kernel, dilation, padding, stride)
 
 
+def _products_transposed(ctx, a, b):
+    """a @ b^T per group, (groups, m, L) and (groups, k, L) to (groups, m, k) (a weight's gradient); one 2-d
+    product for one group."""
+    return _product(ctx, a[0], b[0].T)[None] if a.shape[0] == 1 else _product(ctx, a, b.swapaxes(1, 2))
+
+
 def _grouped_product(ctx, a, b, slot):
     """(groups, m, k) @ (groups, k, n) as a (groups * m, n) array: in scratch buffer `slot` for the BLAS dtypes,
     2-d for one group."""
@@ -352,12 +356,6 @@ def _convolution_backward_graph(ctx, grad, input, weight):
     if needs[2]:
         grad_bias = grad.sum((0,) + tuple(range(2, grad.ndim)))
     return grad_input, grad_weight, grad_bias
-
-
-def _product(ctx, a, b):
-    """Matmul's kernel on arrays, rounded back to a's dtype (bfloat16 answers in float32)."""
-    out = ctx.backend.matmul(a, b)
-    return out if out.dtype is a.dtype else out.astype(a.dtype, copy=False)
 
 
 def _lay_out(xp, output, bias, out_shape, memory_format=None):
